@@ -1,0 +1,33 @@
+import { defineConfig } from '@playwright/test';
+import { chromiumFlags, findChromium } from './test/harness/chromium';
+
+/** Port of the Vite dev server that serves the browser test pages. */
+const TEST_PORT = Number(process.env.VGPU_TEST_PORT ?? 5199);
+
+export default defineConfig({
+  timeout: 120_000,
+  reporter: [['list'], ['./test/harness/summary-reporter.ts']],
+  // SwiftShader runs WebGPU on the CPU: one browser at a time keeps timings sane on small machines.
+  workers: process.env.CI ? 1 : undefined,
+  projects: [
+    { name: 'unit', testDir: 'test/unit' },
+    {
+      name: 'browser',
+      testDir: 'test/browser',
+      fullyParallel: false,
+      workers: 1,
+      use: {
+        browserName: 'chromium',
+        headless: true,
+        baseURL: `http://127.0.0.1:${TEST_PORT}`,
+        launchOptions: { executablePath: findChromium(), args: chromiumFlags() },
+      },
+    },
+  ],
+  webServer: {
+    command: `npx vite --port ${TEST_PORT} --strictPort`,
+    url: `http://127.0.0.1:${TEST_PORT}/test/browser/harness.html`,
+    reuseExistingServer: !process.env.CI,
+    timeout: 60_000,
+  },
+});

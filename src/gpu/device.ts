@@ -1,0 +1,134 @@
+import { createBufferPool, type BufferPool } from './buffers';
+import { GpuDeviceLostError } from './errors';
+import { createPipelineCache, type PipelineCache } from './pipelines';
+
+/** What we record about the adapter: shown to volunteers, written into benchmark results. */
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  features: string[];
+  limits: Record<string, number>;
+}
+
+/** The device plus the shared machinery every kernel launcher uses. */
+export interface Gpu {
+  readonly device: GPUDevice;
+  readonly adapter: AdapterSummary;
+  /** Optional features this device was created with. */
+  readonly has: { f16: boolean; subgroups: boolean; timestamps: boolean };
+  readonly limits: GPUSupportedLimits;
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  /** Set once the device is lost; every later submit throws GpuDeviceLostError. */
+  readonly lost: { reason: string } | undefined;
+  /** Throws GpuDeviceLostError when the device is gone. */
+  assertAlive(): void;
+  /** Resolves when all work submitted so far has finished on the GPU. */
+  idle(): Promise<void>;
+  destroy(): void;
+}
+
+export interface AcquireOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Called when the device is lost for any reason other than destroy(); rebuild with acquireGpu(). */
+  onLost?: (reason: string) => void;
+  /** Leave out optional features, e.g. to exercise the f32 fallback on an f16-capable adapter. */
+  disableFeatures?: GPUFeatureName[];
+  /** navigator.gpu in a page or worker; the `webgpu` package's GPU in Node. */
+  gpu?: GPU;
+}
+
+/** Limits we ask for at the adapter's maximum: large activations and big workgroup tiles need them. */
+const REQUESTED_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+
+export function webgpuUnavailableMessage(): string {
+  return (
+    'WebGPU is not available in this browser context. Use Chrome or Edge 113+ (or Firefox 141+, Safari 26+) ' +
+    'on a secure origin (https or http://localhost). Headless Chromium needs --enable-unsafe-webgpu, and on a ' +
+    'machine without a GPU also --enable-unsafe-swiftshader --use-webgpu-adapter=swiftshader.'
+  );
+}
+
+export async function acquireGpu(options: AcquireOptions = {}): Promise<Gpu> {
+  const gpu = options.gpu ?? (typeof navigator !== 'undefined' ? navigator.gpu : undefined);
+  if (!gpu) throw new Error(webgpuUnavailableMessage());
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) throw new Error(`navigator.gpu.requestAdapter() returned null. ${webgpuUnavailableMessage()}`);
+
+  const requiredLimits: Record<string, number> = {};
+  for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name];
+  const disabled = new Set(options.disableFeatures ?? []);
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !disabled.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'vgpu' });
+
+  const summary = summarizeAdapter(adapter, device);
+  const pool = createBufferPool(device, device.limits.maxBufferSize);
+  const pipelines = createPipelineCache(device);
+  let lost: { reason: string } | undefined;
+  let destroying = false;
+
+  const assertAlive = () => {
+    if (lost) throw new GpuDeviceLostError(lost.reason);
+  };
+  void device.lost.then((info) => {
+    lost = { reason: `${info.reason}: ${info.message}` };
+    if (!destroying) options.onLost?.(lost.reason);
+  });
+
+  return {
+    device,
+    adapter: summary,
+    has: {
+      f16: device.features.has('shader-f16'),
+      subgroups: device.features.has('subgroups'),
+      timestamps: device.features.has('timestamp-query'),
+    },
+    limits: device.limits,
+    pool,
+    pipelines,
+    get lost() {
+      return lost;
+    },
+    assertAlive,
+    async idle() {
+      assertAlive();
+      await device.queue.onSubmittedWorkDone();
+      assertAlive();
+    },
+    destroy() {
+      destroying = true;
+      pool.destroy();
+      device.destroy();
+    },
+  };
+}
+
+function summarizeAdapter(adapter: GPUAdapter, device: GPUDevice): AdapterSummary {
+  const info = adapter.info;
+  const limits: Record<string, number> = {};
+  for (const name of REQUESTED_LIMITS) limits[name] = device.limits[name];
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    isFallbackAdapter: info.isFallbackAdapter ?? false,
+    features: [...adapter.features].sort(),
+    limits,
+  };
+}

@@ -1,0 +1,229 @@
+// Browser-side halves of the GPU runtime and matmul tests; the specs call these through inPage().
+import {
+  acquireGpu,
+  createBatch,
+  GpuDeviceLostError,
+  GpuError,
+  matmul,
+  readFloats,
+  storage,
+  upload,
+  type Gpu,
+  type MatmulArgs,
+  type MatmulLaunch,
+} from '../../src/gpu';
+import { matmulCpu } from '../../src/model/cpu/matmul';
+import { randomUniform } from '../../src/util/random';
+
+let shared: Promise<Gpu> | undefined;
+/** One device per page, as an app would hold. */
+function gpu(): Promise<Gpu> {
+  shared ??= acquireGpu();
+  return shared;
+}
+
+export async function adapterSummary() {
+  const g = await gpu();
+  return { adapter: g.adapter, has: g.has };
+}
+
+export interface MatmulCase {
+  M: number;
+  N: number;
+  K: number;
+  batch?: number;
+  broadcastB?: boolean;
+  transA?: boolean;
+  transB?: boolean;
+  bias?: boolean;
+  accumulate?: boolean;
+  path?: 'tiled' | 'thin';
+  precision?: 'f32' | 'f16';
+  seed: number;
+  /** Pass when |gpu − cpu| ≤ atol + rtol·|cpu| for every element. */
+  atol: number;
+  rtol: number;
+}
+
+export interface MatmulCaseResult {
+  launch: MatmulLaunch;
+  maxAbsErr: number;
+  /** Largest |gpu − cpu| / (atol + rtol·|cpu|): the case passes when this is ≤ 1. */
+  worst: number;
+  elements: number;
+}
+
+/** Runs one matmul on the GPU and on the CPU reference with the same random inputs. */
+export async function matmulCase(c: MatmulCase, onGpu?: Gpu): Promise<MatmulCaseResult> {
+  const g = onGpu ?? (await gpu());
+  const batch = c.batch ?? 1;
+  const aData = randomUniform(c.M * c.K * batch, c.seed);
+  const bData = randomUniform(c.K * c.N * (c.broadcastB ? 1 : batch), c.seed + 1);
+  const biasData = c.bias ? randomUniform(c.N, c.seed + 2) : undefined;
+  const cData = c.accumulate ? randomUniform(c.M * c.N * batch, c.seed + 3) : undefined;
+
+  const a = upload(g, aData);
+  const b = upload(g, bData);
+  const bias = biasData ? upload(g, biasData) : undefined;
+  const out = cData ? upload(g, cData) : storage(g, c.M * c.N * batch);
+  const args: MatmulArgs = { ...c, a, b, c: out, bias, batch };
+  const run = createBatch(g, { label: 'matmul-test' });
+  const launch = await matmul(g, run, args);
+  await run.submit();
+  const got = await readFloats(g, out, c.M * c.N * batch);
+  for (const buffer of [a, b, bias, out]) if (buffer) g.pool.release(buffer);
+
+  const want = matmulCpu({ ...c, a: aData, b: bData, bias: biasData, c: cData, batch });
+  let maxAbsErr = 0;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i]! - want[i]!);
+    maxAbsErr = Math.max(maxAbsErr, err);
+    worst = Math.max(worst, Number.isNaN(err) ? Infinity : err / (c.atol + c.rtol * Math.abs(want[i]!)));
+  }
+  return { launch, maxAbsErr, worst, elements: want.length };
+}
+
+/** The same case on a device created without shader-f16, so the f16 request must fall back to f32. */
+export async function matmulCaseWithoutF16(c: MatmulCase): Promise<MatmulCaseResult> {
+  const g = await acquireGpu({ disableFeatures: ['shader-f16'] });
+  try {
+    return await matmulCase(c, g);
+  } finally {
+    g.destroy();
+  }
+}
+
+/** A WGSL syntax error must surface as a GpuError naming the kernel and the line. */
+export async function compileErrorNamesKernel() {
+  const g = await gpu();
+  try {
+    await g.pipelines.get({ name: 'broken_kernel', source: '@compute @workgroup_size(1) fn main() { let x: u32 = ; }' });
+    return { threw: false, message: '' };
+  } catch (e) {
+    return { threw: e instanceof GpuError, message: (e as Error).message };
+  }
+}
+
+/** A dispatch that violates validation (buffer too small for the binding) must throw a GpuError naming its kernel. */
+export async function dispatchErrorNamesKernel() {
+  const g = await gpu();
+  const source = `
+    @group(0) @binding(0) var<storage, read_write> data: array<vec4<f32>, 64>;
+    @compute @workgroup_size(1) fn main() { data[0] = vec4<f32>(1.0); }`;
+  const pipeline = await g.pipelines.get({ name: 'needs_1k', source });
+  const tiny = g.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+  const run = createBatch(g, { label: 'bad-dispatch' });
+  try {
+    run.dispatch({ kernel: 'needs_1k', pipeline, buffers: [tiny], workgroups: [1] });
+    await run.submit();
+    return { threw: false, message: '' };
+  } catch (e) {
+    return { threw: e instanceof GpuError, message: (e as Error).message };
+  } finally {
+    tiny.destroy();
+  }
+}
+
+/** Same spec twice gives the same pipeline; other consts give another. */
+export async function pipelineCacheReuses() {
+  const g = await gpu();
+  const source = '@compute @workgroup_size(1) fn main() { _ = X; }';
+  const before = g.pipelines.size;
+  const p1 = await g.pipelines.get({ name: 'cached', source, consts: { X: 1 } });
+  const p2 = await g.pipelines.get({ name: 'cached', source, consts: { X: 1 } });
+  const p3 = await g.pipelines.get({ name: 'cached', source, consts: { X: 2 } });
+  return { same: p1 === p2, different: p1 !== p3, added: g.pipelines.size - before };
+}
+
+/** Released buffers come back for requests of the same size class; live and peak bytes are tracked. */
+export async function bufferPoolReuses() {
+  const g = await gpu();
+  const start = g.pool.stats();
+  g.pool.resetPeak();
+  const x = storage(g, 1000);
+  const y = storage(g, 1000);
+  const live = g.pool.stats().liveBytes - start.liveBytes;
+  g.pool.release(x);
+  const z = storage(g, 990);
+  const reused = z === x;
+  g.pool.release(y);
+  g.pool.release(z);
+  let doubleRelease = '';
+  try {
+    g.pool.release(z);
+  } catch (e) {
+    doubleRelease = (e as Error).message;
+  }
+  let oversize = '';
+  try {
+    g.pool.acquire(g.limits.maxBufferSize + 4, GPUBufferUsage.STORAGE);
+  } catch (e) {
+    oversize = (e as Error).message;
+  }
+  return { live, reused, peak: g.pool.stats().peakBytes - start.liveBytes, doubleRelease, oversize };
+}
+
+/** Per-kernel GPU timings with timestamp-query; wall clock without it. */
+export async function profilerTimesKernels(options: { withTimestamps: boolean }) {
+  const g = await acquireGpu({ disableFeatures: options.withTimestamps ? [] : ['timestamp-query'] });
+  try {
+    const M = 64, N = 64, K = 64;
+    const a = upload(g, randomUniform(M * K, 1));
+    const b = upload(g, randomUniform(K * N, 2));
+    const c = storage(g, M * N);
+    const run = createBatch(g, { label: 'profiled', profile: true });
+    await matmul(g, run, { a, b, c, M, N, K });
+    await matmul(g, run, { a, b, c, M, N, K, accumulate: true });
+    await run.submit();
+    const profile = await run.profile();
+    return { hasTimestamps: g.has.timestamps, profile };
+  } finally {
+    g.destroy();
+  }
+}
+
+/** Losing the device calls onLost, later work throws GpuDeviceLostError, and a rebuilt device works. */
+export async function deviceLossIsRecoverable() {
+  let lostReason = '';
+  const g = await acquireGpu({ onLost: (reason) => (lostReason = reason) });
+  g.device.destroy(); // what a driver reset looks like to us
+  await g.device.lost;
+  await new Promise((r) => setTimeout(r, 0));
+  let afterLoss = '';
+  try {
+    createBatch(g, { label: 'after-loss' });
+  } catch (e) {
+    afterLoss = e instanceof GpuDeviceLostError ? e.message : `wrong error: ${(e as Error).message}`;
+  }
+  const rebuilt = await acquireGpu();
+  try {
+    const check = await matmulCase({ M: 9, N: 11, K: 13, seed: 5, atol: 1e-5, rtol: 1e-5 }, rebuilt);
+    return { lostReason, afterLoss, rebuiltWorst: check.worst };
+  } finally {
+    rebuilt.destroy();
+  }
+}
+
+/** Bad shapes and buffers get clear errors before anything reaches the GPU. */
+export async function matmulRejectsBadArgs() {
+  const g = await gpu();
+  const small = storage(g, 4);
+  const run = createBatch(g, { label: 'bad-args' });
+  const messages: string[] = [];
+  const attempts: Partial<MatmulArgs>[] = [
+    { M: 0, N: 1, K: 1 },
+    { M: 1.5, N: 1, K: 1 },
+    { M: 64, N: 64, K: 64 },
+  ];
+  for (const shape of attempts) {
+    try {
+      await matmul(g, run, { a: small, b: small, c: small, M: 1, N: 1, K: 1, ...shape });
+      messages.push('no error');
+    } catch (e) {
+      messages.push((e as Error).message);
+    }
+  }
+  g.pool.release(small);
+  return messages;
+}

@@ -1,0 +1,95 @@
+import { expect, test } from '@playwright/test';
+import type { MatmulCase, MatmulCaseResult } from './gpu.cases';
+import { inPage, openGpuPage } from '../harness/page';
+
+const CASES = '/test/browser/gpu.cases.ts';
+
+// Tolerances. Inputs are uniform in [-1, 1]; the CPU reference sums in f64.
+// f32: |gpu − cpu| ≤ 1e-5 + 1e-5·|cpu|·√K  (f32 rounding grows with the length of the sum).
+// f16 tiles: |gpu − cpu| ≤ 2e-2·√K        (inputs rounded to 11 bits before multiplying).
+const f32Tol = (K: number) => ({ atol: 1e-5, rtol: 1e-5 * Math.sqrt(K) });
+const f16Tol = (K: number) => ({ atol: 2e-2 * Math.sqrt(K), rtol: 0 });
+
+const SHAPES: [number, number, number][] = [
+  // M, K, N
+  [1, 1, 1],
+  [7, 13, 5],
+  [77, 129, 65],
+  [255, 257, 63],
+  [64, 64, 64],
+  [128, 96, 200],
+  [33, 300, 9],
+];
+
+const VARIANTS: { name: string; opts: Partial<MatmulCase> }[] = [
+  { name: 'A·B', opts: {} },
+  { name: 'A·Bᵀ', opts: { transB: true } },
+  { name: 'Aᵀ·B', opts: { transA: true } },
+  { name: 'Aᵀ·Bᵀ', opts: { transA: true, transB: true } },
+  { name: 'A·B+bias', opts: { bias: true } },
+  { name: 'C+=A·B', opts: { accumulate: true } },
+  { name: 'C+=A·Bᵀ+bias', opts: { transB: true, bias: true, accumulate: true } },
+  { name: 'batch3 A·B', opts: { batch: 3 } },
+  { name: 'batch3 A·shared B', opts: { batch: 3, broadcastB: true } },
+];
+
+test.beforeEach(async ({ page }) => {
+  await openGpuPage(page);
+});
+
+for (const [M, K, N] of SHAPES) {
+  test(`matmul ${M}x${K}x${N}: every variant and both paths match the CPU reference`, async ({ page }) => {
+    let seed = M * 1000 + N;
+    for (const variant of VARIANTS) {
+      for (const path of ['tiled', 'thin'] as const) {
+        const c: MatmulCase = { M, N, K, seed: seed++, path, ...variant.opts, ...f32Tol(K) };
+        const r = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', c);
+        expect.soft(r.worst, `${variant.name} ${path}: max abs err ${r.maxAbsErr}`).toBeLessThanOrEqual(1);
+        expect.soft(r.launch.path).toBe(path);
+      }
+    }
+  });
+}
+
+test('matmul picks the thin path for thin outputs and the tiled path otherwise', async ({ page }) => {
+  const thin = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', { M: 1, N: 300, K: 70, seed: 1, ...f32Tol(70) });
+  const tall = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', { M: 300, N: 3, K: 70, seed: 2, ...f32Tol(70) });
+  const square = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', { M: 40, N: 40, K: 40, seed: 3, ...f32Tol(40) });
+  expect(thin.launch.path).toBe('thin');
+  expect(tall.launch.path).toBe('thin');
+  expect(square.launch.path).toBe('tiled');
+  for (const r of [thin, tall, square]) expect(r.worst).toBeLessThanOrEqual(1);
+});
+
+test('every tile candidate that fits the adapter gives correct results', async ({ page }) => {
+  const results = await page.evaluate(async () => {
+    const { TILE_CANDIDATES } = await import('/src/gpu/index.ts' as string);
+    return TILE_CANDIDATES as unknown[];
+  });
+  for (const tiles of results) {
+    const c = { M: 100, N: 70, K: 45, seed: 9, path: 'tiled', tiles, transB: true, bias: true, ...f32Tol(45) };
+    const r = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', c);
+    expect.soft(r.worst, `tiles ${JSON.stringify(tiles)}`).toBeLessThanOrEqual(1);
+  }
+});
+
+test('f16 path: used with shader-f16, falls back to f32 without it', async ({ page }) => {
+  const { has } = await inPage<{ has: { f16: boolean } }>(page, CASES, 'adapterSummary');
+  const c = { M: 77, N: 65, K: 129, seed: 11, precision: 'f16', path: 'tiled' };
+  if (has.f16) {
+    const r = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', { ...c, ...f16Tol(129) });
+    expect(r.launch.precision).toBe('f16');
+    expect(r.worst).toBeLessThanOrEqual(1);
+  }
+  // Always exercised: a device without shader-f16 must run the f32 kernel, at f32 accuracy.
+  const fallback = await inPage<MatmulCaseResult>(page, CASES, 'matmulCaseWithoutF16', { ...c, ...f32Tol(129) });
+  expect(fallback.launch.precision).toBe('f32');
+  expect(fallback.worst).toBeLessThanOrEqual(1);
+});
+
+test('matmul rejects bad shapes and undersized buffers with clear errors', async ({ page }) => {
+  const messages = await inPage<string[]>(page, CASES, 'matmulRejectsBadArgs');
+  expect(messages[0]).toMatch(/\[gpu:matmul\] M must be a positive integer, got 0/);
+  expect(messages[1]).toMatch(/M must be a positive integer, got 1.5/);
+  expect(messages[2]).toMatch(/A holds \d+ bytes, needs 16384/);
+});
