@@ -54,7 +54,8 @@ const REQUESTED_LIMITS = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
-const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+// 'subgroups' is newer than the GPUFeatureName union in @webgpu/types.
+const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[];
 
 export function webgpuUnavailableMessage(): string {
   return (

@@ -14,6 +14,7 @@ import {
 } from '../../src/gpu';
 import { matmulCpu } from '../../src/model/cpu/matmul';
 import { randomUniform } from '../../src/util/random';
+import { compareArrays } from '../harness/compare';
 
 let shared: Promise<Gpu> | undefined;
 /** One device per page, as an app would hold. */
@@ -74,13 +75,7 @@ export async function matmulCase(c: MatmulCase, onGpu?: Gpu): Promise<MatmulCase
   for (const buffer of [a, b, bias, out]) if (buffer) g.pool.release(buffer);
 
   const want = matmulCpu({ ...c, a: aData, b: bData, bias: biasData, c: cData, batch });
-  let maxAbsErr = 0;
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) {
-    const err = Math.abs(got[i]! - want[i]!);
-    maxAbsErr = Math.max(maxAbsErr, err);
-    worst = Math.max(worst, Number.isNaN(err) ? Infinity : err / (c.atol + c.rtol * Math.abs(want[i]!)));
-  }
+  const { maxAbsErr, worst } = compareArrays(got, want, c.atol, c.rtol);
   return { launch, maxAbsErr, worst, elements: want.length };
 }
 

@@ -1,17 +1,18 @@
 // How every browser run (tests, benchmarks, end-to-end) finds and launches Chromium.
 import { existsSync } from 'node:fs';
+import { chromium } from '@playwright/test';
 
 /** Chromium locations tried in order after $CHROME_PATH. */
 export const SYSTEM_CHROMIUM_PATHS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
-/** The first Chromium found: $CHROME_PATH, then the system's; undefined when there is none. */
+/** The first Chromium found: $CHROME_PATH, the system's, then one Playwright downloaded; undefined when there is none. */
 export function findChromium(): string | undefined {
   const fromEnv = process.env.CHROME_PATH;
   if (fromEnv) {
     if (!existsSync(fromEnv)) throw new Error(`CHROME_PATH=${fromEnv} does not exist`);
     return fromEnv;
   }
-  return SYSTEM_CHROMIUM_PATHS.find((p) => existsSync(p));
+  return [...SYSTEM_CHROMIUM_PATHS, chromium.executablePath()].find((p) => existsSync(p));
 }
 
 export const NO_CHROMIUM_MESSAGE =

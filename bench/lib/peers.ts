@@ -1,0 +1,58 @@
+// The peer implementations we measure against, loaded the way an app would load them.
+import * as tf from '@tensorflow/tfjs-core';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import * as ort from 'onnxruntime-web/webgpu';
+
+/** Where Vite serves onnxruntime-web's wasm files from during benchmarks. */
+const ORT_WASM_PATH = '/node_modules/onnxruntime-web/dist/';
+
+export type Ort = typeof ort;
+
+/** onnxruntime-web with the WebGPU execution provider. */
+export function loadOrt(): Ort {
+  ort.env.wasm.wasmPaths = ORT_WASM_PATH;
+  ort.env.logLevel = 'error';
+  return ort;
+}
+
+export async function ortSession(model: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(model, {
+    executionProviders: ['webgpu'],
+    preferredOutputLocation: 'gpu-buffer',
+    graphOptimizationLevel: 'all',
+  });
+}
+
+/** A float32 ORT tensor living in a GPU buffer on ORT's own device. */
+export async function ortGpuTensor(dims: number[], data?: Float32Array): Promise<ort.Tensor> {
+  const device = (await ort.env.webgpu.device) as GPUDevice;
+  const bytes = dims.reduce((a, b) => a * b, 1) * 4;
+  const buffer = device.createBuffer({
+    size: Math.ceil(bytes / 16) * 16,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
+  if (data) device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  return ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims, dispose: () => buffer.destroy() });
+}
+
+export async function ortIdle(): Promise<void> {
+  const device = (await ort.env.webgpu.device) as GPUDevice;
+  await device.queue.onSubmittedWorkDone();
+}
+
+/** TensorFlow.js on its WebGPU backend. */
+export async function loadTf(): Promise<{ tf: typeof tf; idle: () => Promise<void> }> {
+  await tf.setBackend('webgpu');
+  await tf.ready();
+  const backend = tf.backend() as WebGPUBackend;
+  return {
+    tf,
+    // tfjs batches dispatches and submits lazily: close its open pass, submit, then wait for the queue.
+    idle: async () => {
+      backend.endComputePassEncoder();
+      // submitQueue() finishes the current encoder, which is null when tfjs already submitted everything.
+      if ((backend as unknown as { commandEncoder: GPUCommandEncoder | null }).commandEncoder) backend.submitQueue();
+      await backend.device.queue.onSubmittedWorkDone();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/** One measured figure: DESIGN.md's benchmark row format. */
+export interface BenchRow {
+  case: string;
+  impl: string;
+  metric: string;
+  value: number;
+}
+
+export interface BenchResult {
+  adapter: Record<string, unknown>;
+  rows: BenchRow[];
+  /** What a reader must know to read the figures (scaled sizes, skipped peers and why). */
+  notes?: string[];
+}
+
+/** Metrics where smaller is better; for these the printed ratio is peer/ours, so > 1 always means ours wins. */
+export function lowerIsBetter(metric: string): boolean {
+  return /(_ms|_s|_bytes|loss|ratio)$/.test(metric);
+}
+
+/** Median of a non-empty list. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** A table with one line per (case, metric), a column per impl, and ours-vs-peer speedups. */
+export function formatTable(rows: BenchRow[]): string {
+  const impls = [...new Set(rows.map((r) => r.impl))];
+  const peers = impls.filter((i) => i !== 'ours');
+  const keys = [...new Set(rows.map((r) => `${r.case}\u0000${r.metric}`))];
+  const header = ['case', 'metric', ...impls, ...peers.map((p) => `ours vs ${p}`)];
+  const lines = keys.map((key) => {
+    const [c, metric] = key.split('\u0000') as [string, string];
+    const value = (impl: string) => rows.find((r) => r.case === c && r.metric === metric && r.impl === impl)?.value;
+    const ours = value('ours');
+    const ratios = peers.map((p) => {
+      const peer = value(p);
+      if (ours === undefined || peer === undefined || ours === 0 || peer === 0) return '-';
+      return `${(lowerIsBetter(metric) ? peer / ours : ours / peer).toFixed(2)}x`;
+    });
+    return [c, metric, ...impls.map((i) => format(value(i))), ...ratios];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const row = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
+  return [row(header), row(widths.map((w) => '-'.repeat(w))), ...lines.map(row)].join('\n');
+}
+
+function format(v: number | undefined): string {
+  if (v === undefined) return '-';
+  if (Math.abs(v) >= 1e5) return v.toExponential(3);
+  return Number.isInteger(v) ? String(v) : v.toPrecision(4);
+}

@@ -1,0 +1,67 @@
+// `npm run bench -- <name> [--cases a,b] [--runs n]`: runs a benchmark in headless Chromium
+// (WebGPU on SwiftShader, or the real GPU with GPU=1), writes bench/results/<name>.json
+// and prints the table with ours-vs-peer ratios.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { chromium } from '@playwright/test';
+import { createServer } from 'vite';
+import { chromiumFlags, requireChromium } from '../test/harness/chromium';
+import { formatTable, type BenchResult } from './lib/results';
+
+/** Browser benchmarks: the module under bench/ whose run() produces the result. */
+const BROWSER_BENCHES: Record<string, string> = {
+  matmul: '/bench/matmul.page.ts',
+};
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+async function runInBrowser(modulePath: string, options: Record<string, unknown>): Promise<BenchResult> {
+  // No HMR or file watching: an edit elsewhere in the tree must not reload the page mid-benchmark.
+  const server = await createServer({ root, logLevel: 'warn', server: { port: 0, host: '127.0.0.1', hmr: false, watch: null } });
+  await server.listen();
+  const address = server.httpServer?.address();
+  if (!address || typeof address === 'string') throw new Error('vite did not report a port');
+  const browser = await chromium.launch({ executablePath: requireChromium(), args: chromiumFlags(), headless: true });
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => console.log(`  [page] ${m.text()}`));
+    page.on('pageerror', (e) => console.error(`  [page error] ${e.message}`));
+    await page.goto(`http://127.0.0.1:${address.port}/bench/bench.html`);
+    const expression = `import(${JSON.stringify(modulePath)}).then((m) => m.run(${JSON.stringify(options)}))`;
+    return (await page.evaluate(expression)) as BenchResult;
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { cases: { type: 'string' }, runs: { type: 'string' } },
+  });
+  const name = positionals[0];
+  const modulePath = name ? BROWSER_BENCHES[name] : undefined;
+  if (!name || !modulePath) {
+    throw new Error(`usage: npm run bench -- <${Object.keys(BROWSER_BENCHES).join('|')}> [--cases a,b] [--runs n]`);
+  }
+  const options = {
+    cases: values.cases?.split(',').filter(Boolean),
+    runs: values.runs ? Number(values.runs) : undefined,
+  };
+  const started = Date.now();
+  const result = await runInBrowser(modulePath, options);
+  const out = join(root, 'bench', 'results', `${name}.json`);
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, JSON.stringify({ ...result, date: new Date().toISOString() }, null, 2) + '\n');
+  console.log(`\n${name} on ${String(result.adapter.description || result.adapter.architecture || result.adapter.vendor)}`);
+  for (const note of result.notes ?? []) console.log(`  note: ${note}`);
+  console.log(`\n${formatTable(result.rows)}\n\nwrote ${out} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,39 @@
+// `npm test`: makes sure a Chromium is there (installing one when it can), type-checks,
+// then runs every Playwright project: unit (Node), browser (WebGPU in headless Chromium).
+// Extra arguments go to `playwright test`, e.g. `npm test -- --project unit`.
+import { spawnSync } from 'node:child_process';
+import { findChromium, NO_CHROMIUM_MESSAGE } from '../test/harness/chromium';
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
+  const result = spawnSync(command, args, { stdio: 'inherit', env });
+  return result.status ?? 1;
+}
+
+function has(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Debian's package when we are root, else Playwright's download (where the network allows). */
+function provisionChromium(): string | undefined {
+  if (process.getuid?.() === 0 && has('apt-get')) {
+    console.log('No Chromium found: installing Debian\'s chromium package (apt-get install -y chromium)...');
+    if (run('apt-get', ['update']) === 0 && run('apt-get', ['install', '-y', 'chromium']) === 0) return findChromium();
+  } else {
+    console.log('No Chromium found: trying `npx playwright install chromium`...');
+    if (run('npx', ['playwright', 'install', 'chromium']) === 0) return findChromium();
+  }
+  return undefined;
+}
+
+const chromiumPath = findChromium() ?? provisionChromium();
+if (!chromiumPath) {
+  console.error(NO_CHROMIUM_MESSAGE);
+  process.exit(1);
+}
+console.log(`Chromium: ${chromiumPath}`);
+
+if (run('npx', ['tsc', '--noEmit']) !== 0) {
+  console.error('Type check failed (npx tsc --noEmit).');
+  process.exit(1);
+}
+process.exit(run('npx', ['playwright', 'test', ...process.argv.slice(2)], { ...process.env, CHROME_PATH: chromiumPath }));
