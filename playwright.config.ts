@@ -27,6 +27,7 @@ export default defineConfig({
   webServer: {
     command: `npx vite --port ${TEST_PORT} --strictPort`,
     url: `http://127.0.0.1:${TEST_PORT}/test/browser/harness.html`,
+    env: { VGPU_NO_RELOAD: '1' },
     reuseExistingServer: !process.env.CI,
     timeout: 60_000,
   },

@@ -13,13 +13,14 @@ import { formatTable, type BenchResult } from './lib/results';
 /** Browser benchmarks: the module under bench/ whose run() produces the result. */
 const BROWSER_BENCHES: Record<string, string> = {
   matmul: '/bench/matmul.page.ts',
+  attention: '/bench/attention.page.ts',
 };
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 async function runInBrowser(modulePath: string, options: Record<string, unknown>): Promise<BenchResult> {
-  // No HMR or file watching: an edit elsewhere in the tree must not reload the page mid-benchmark.
-  const server = await createServer({ root, logLevel: 'warn', server: { port: 0, host: '127.0.0.1', hmr: false, watch: null } });
+  process.env.VGPU_NO_RELOAD = '1'; // see vite.config.ts
+  const server = await createServer({ root, logLevel: 'warn', server: { port: 0, host: '127.0.0.1' } });
   await server.listen();
   const address = server.httpServer?.address();
   if (!address || typeof address === 'string') throw new Error('vite did not report a port');

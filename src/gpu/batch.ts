@@ -34,6 +34,10 @@ export interface BatchProfile {
 export interface Batch {
   dispatch(spec: DispatchSpec): void;
   copy(source: GPUBuffer, destination: GPUBuffer, bytes: number, sourceOffset?: number, destinationOffset?: number): void;
+  /** A storage buffer for intermediate results of this batch; returned to the pool when the batch is submitted. */
+  scratch(bytes: number, label?: string): GPUBuffer;
+  /** Zeroes `bytes` (all when omitted) of a buffer, in order with the dispatches around it. */
+  clear(buffer: GPUBuffer, offset?: number, bytes?: number): void;
   /** Finishes and submits; throws a GpuError naming the batch and its kernels if validation failed. */
   submit(): Promise<void>;
   /** After submit: waits for the GPU and returns the timings. Needs `profile: true`. */
@@ -50,7 +54,8 @@ export function createBatch(gpu: Gpu, options: { label: string; profile?: boolea
   const encoder = device.createCommandEncoder({ label });
   const timestamps = options.profile === true && gpu.has.timestamps;
   const kernels: string[] = [];
-  const uniforms: GPUBuffer[] = [];
+  /** Pool buffers that live until submit: uniforms, scratch, timestamp resolves. */
+  const transient: GPUBuffer[] = [];
   let pass: GPUComputePassEncoder | undefined;
   let submitted = false;
   let wallStart = 0;
@@ -78,7 +83,7 @@ export function createBatch(gpu: Gpu, options: { label: string; profile?: boolea
         const data = spec.params instanceof ArrayBuffer ? new Uint8Array(spec.params) : spec.params;
         const uniform = pool.acquire(data.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'params');
         device.queue.writeBuffer(uniform, 0, data.buffer, data.byteOffset, data.byteLength);
-        uniforms.push(uniform);
+        transient.push(uniform);
         entries.push({ binding: spec.buffers.length, resource: { buffer: uniform, size: Math.ceil(data.byteLength / 16) * 16 } });
       }
       const bindGroup = device.createBindGroup({ layout: spec.pipeline.getBindGroupLayout(0), entries, label: spec.kernel });
@@ -111,6 +116,18 @@ export function createBatch(gpu: Gpu, options: { label: string; profile?: boolea
       encoder.copyBufferToBuffer(source, sourceOffset, destination, destinationOffset, bytes);
     },
 
+    scratch(bytes, scratchLabel) {
+      if (submitted) throw new Error(`batch ${label} was already submitted`);
+      const buffer = pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, scratchLabel);
+      transient.push(buffer);
+      return buffer;
+    },
+
+    clear(buffer, offset = 0, bytes) {
+      endPass();
+      encoder.clearBuffer(buffer, offset, bytes);
+    },
+
     async submit() {
       if (submitted) throw new Error(`batch ${label} was already submitted`);
       submitted = true;
@@ -122,7 +139,7 @@ export function createBatch(gpu: Gpu, options: { label: string; profile?: boolea
         readback = pool.acquire(16 * count, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'timestamps-read');
         encoder.resolveQuerySet(querySet, 0, 2 * count, resolve, 0);
         encoder.copyBufferToBuffer(resolve, 0, readback, 0, 16 * count);
-        uniforms.push(resolve);
+        transient.push(resolve);
       }
       const what = `${label} [${[...new Set(kernels)].join(', ')}]`;
       await withErrorScope(device, what, () => {
@@ -130,7 +147,7 @@ export function createBatch(gpu: Gpu, options: { label: string; profile?: boolea
         device.queue.submit([encoder.finish({ label })]);
       });
       if (options.profile) wallEnd = device.queue.onSubmittedWorkDone().then(() => performance.now());
-      for (const buffer of uniforms) pool.release(buffer);
+      for (const buffer of transient) pool.release(buffer);
     },
 
     async profile() {

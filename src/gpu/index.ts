@@ -17,3 +17,37 @@ export {
   type MatmulLaunch,
   type MatmulTiles,
 } from './matmul';
+export { grid1d } from './grid';
+export {
+  attentionForward,
+  attentionBackward,
+  attentionTiles,
+  ATTENTION_TILE_CANDIDATES,
+  MAX_HEAD_DIM,
+  type AttentionShapeArgs,
+  type AttentionTiles,
+} from './attention';
+export { crossEntropyForward, crossEntropyBackward, type CrossEntropyForwardArgs, type CrossEntropyBackwardArgs } from './crossentropy';
+export { reduceSum, globalNorm } from './norm';
+export {
+  adamw,
+  encodeDecaySegments,
+  uploadDecaySegments,
+  type AdamWArgs,
+  type AdamWHyperparameters,
+  type DecaySegment,
+  type DecaySegments,
+} from './adamw';
+export { softmaxForward, softmaxBackward, type SoftmaxArgs } from './softmax';
+export { layernormForward, layernormBackward, type LayernormForwardArgs, type LayernormBackwardArgs } from './layernorm';
+export { geluForward, geluBackward } from './gelu';
+export { add, addInto, scale } from './elementwise';
+export { sumBlocksInto, type SumBlocksArgs } from './sumblocks';
+export {
+  embeddingForward,
+  embeddingBackward,
+  type EmbeddingShape,
+  type EmbeddingForwardArgs,
+  type EmbeddingBackwardArgs,
+} from './embedding';
+export { splitQkv, joinQkv, mergeHeads, splitHeads, type HeadShape } from './heads';

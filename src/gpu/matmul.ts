@@ -4,6 +4,7 @@ import { createBatch, type Batch } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
 import type { KernelSpec } from './pipelines';
+import { unusedBinding } from './placeholder';
 import { storage } from './transfer';
 
 /** Workgroup tile of the tiled kernel: TILE_M × TILE_N outputs, TILE_K deep, TM rows × 4 columns per thread. */
@@ -108,18 +109,6 @@ function validate(args: MatmulArgs): void {
   if (args.bias) need('bias', args.bias, N);
 }
 
-const placeholders = new WeakMap<Gpu, GPUBuffer>();
-
-/** A bound-but-unread buffer for the bias slot when there is no bias. */
-function placeholder(gpu: Gpu): GPUBuffer {
-  let buffer = placeholders.get(gpu);
-  if (!buffer) {
-    buffer = gpu.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label: 'no-bias' });
-    placeholders.set(gpu, buffer);
-  }
-  return buffer;
-}
-
 /** Records one (batched) matmul into `batch`. */
 export async function matmul(gpu: Gpu, batch: Batch, args: MatmulArgs): Promise<MatmulLaunch> {
   validate(args);
@@ -140,7 +129,7 @@ export async function matmul(gpu: Gpu, batch: Batch, args: MatmulArgs): Promise<
     M * N,
     0, 0, // pad to 32 bytes
   ]);
-  const buffers = [args.a, args.b, args.bias ?? placeholder(gpu), args.c];
+  const buffers = [args.a, args.b, args.bias ?? unusedBinding(gpu), args.c];
 
   let spec: KernelSpec;
   let workgroups: [number, number, number];

@@ -15,13 +15,7 @@ import {
 import { matmulCpu } from '../../src/model/cpu/matmul';
 import { randomUniform } from '../../src/util/random';
 import { compareArrays } from '../harness/compare';
-
-let shared: Promise<Gpu> | undefined;
-/** One device per page, as an app would hold. */
-function gpu(): Promise<Gpu> {
-  shared ??= acquireGpu();
-  return shared;
-}
+import { pageGpu as gpu } from './run-kernels';
 
 export async function adapterSummary() {
   const g = await gpu();

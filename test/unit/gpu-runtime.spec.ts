@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { sizeClass } from '../../src/gpu/buffers';
+import { grid1d } from '../../src/gpu/grid';
 import { specKey, wgslPreamble } from '../../src/gpu/pipelines';
 
 test('buffer size classes round small sizes to 256 bytes and large ones to powers of two', () => {
@@ -24,4 +25,13 @@ test('pipeline cache keys ignore const order but not values, entry point or prec
   expect(specKey({ ...base, consts: { A: 1 } })).not.toBe(specKey({ ...base, consts: { A: 2 } }));
   expect(specKey(base)).not.toBe(specKey({ ...base, f16: true }));
   expect(specKey(base)).not.toBe(specKey({ ...base, entryPoint: 'other' }));
+});
+
+test('grid1d folds long ranges into two dimensions within the limit', () => {
+  expect(grid1d(100, 64, 65535)).toEqual([2, 1, 1]);
+  expect(grid1d(0, 64, 65535)).toEqual([1, 1, 1]);
+  const [x, y] = grid1d(10_000_000, 64, 65535);
+  expect(x).toBeLessThanOrEqual(65535);
+  expect(x * y * 64).toBeGreaterThanOrEqual(10_000_000);
+  expect(() => grid1d(2 ** 40, 1, 65535)).toThrow(/workgroups/);
 });

@@ -1,0 +1,91 @@
+// Fused softmax + cross-entropy over rows of logits [rows, V], one workgroup per row.
+//   forward:  losses[r] = −log softmax(logits[r])[target[r]] = (max − x_t) + log Σ exp(x − max)
+//   backward: dlogits[r, j] = (softmax(logits[r])[j] − [j == target[r]]) · p.scale
+// Subtracting the row max keeps exp() in range for any logit magnitude.
+// A target ≥ V cannot be reported from here: its loss is NaN (so the mean loss shows it)
+// and its gradient row has no one-hot term.
+//
+// Consts from the launcher (src/gpu/crossentropy.ts):
+//   THREADS   workgroup size (power of two)
+//   BACKWARD  false: write losses into `out`; true: write gradients
+//   IN_PLACE  backward only: overwrite `logits` with the gradients (`out` is then an unused placeholder)
+// Grid: grid1d over the rows, one workgroup each.
+
+struct Params {
+  rows: u32,
+  V: u32,
+  scale: f32, // dloss for every row: 1/rows for a mean loss
+  invalidLoss: f32, // NaN, the loss of a target ≥ V (WGSL cannot spell a NaN constant)
+}
+
+@group(0) @binding(0) var<storage, read_write> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> targets: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+// Per-thread running (max, Σ exp(x − max)), merged pairwise.
+var<workgroup> maxes: array<f32, THREADS>;
+var<workgroup> sums: array<f32, THREADS>;
+
+// The lowest finite f32: a start value for the max that keeps exp(m − m) finite for idle threads.
+const LOWEST = -3.4028234663852886e38;
+
+// (row max, Σ exp(x − row max)) of the row starting at `base`, known to every thread on return.
+fn rowStats(base: u32, tid: u32) -> vec2<f32> {
+  // One pass per thread ("online softmax"): rescale the sum whenever the max grows.
+  var m = LOWEST;
+  var s = 0.0;
+  for (var j = tid; j < p.V; j += THREADS) {
+    let x = logits[base + j];
+    if (x > m) {
+      s = s * exp(m - x) + 1.0;
+      m = x;
+    } else {
+      s += exp(x - m);
+    }
+  }
+  maxes[tid] = m;
+  sums[tid] = s;
+  workgroupBarrier();
+  for (var half = THREADS / 2u; half > 0u; half /= 2u) {
+    if (tid < half) {
+      let m1 = maxes[tid];
+      let m2 = maxes[tid + half];
+      let mm = max(m1, m2);
+      sums[tid] = sums[tid] * exp(m1 - mm) + sums[tid + half] * exp(m2 - mm);
+      maxes[tid] = mm;
+    }
+    workgroupBarrier();
+  }
+  return vec2<f32>(maxes[0], sums[0]);
+}
+
+@compute @workgroup_size(THREADS, 1, 1)
+fn main(
+  @builtin(local_invocation_index) tid: u32,
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+) {
+  let row = wid.y * groups.x + wid.x;
+  if (row >= p.rows) { return; } // a spare workgroup of the folded grid
+  let base = row * p.V;
+  let stats = rowStats(base, tid);
+  let m = stats.x;
+  let label = targets[row];
+
+  if (!BACKWARD) {
+    if (tid == 0u) {
+      var loss = p.invalidLoss;
+      if (label < p.V) { loss = (m - logits[base + label]) + log(stats.y); }
+      out[row] = loss;
+    }
+    return;
+  }
+
+  let invSum = 1.0 / stats.y;
+  for (var j = tid; j < p.V; j += THREADS) {
+    var prob = exp(logits[base + j] - m) * invSum;
+    if (j == label) { prob -= 1.0; }
+    if (IN_PLACE) { logits[base + j] = prob * p.scale; } else { out[base + j] = prob * p.scale; }
+  }
+}

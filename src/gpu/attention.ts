@@ -1,0 +1,139 @@
+import forwardSource from '../../kernels/attention_forward.wgsl?raw';
+import deltaSource from '../../kernels/attention_backward_delta.wgsl?raw';
+import dqSource from '../../kernels/attention_backward_dq.wgsl?raw';
+import dkdvSource from '../../kernels/attention_backward_dkdv.wgsl?raw';
+import type { Batch } from './batch';
+import type { Gpu } from './device';
+import { GpuError } from './errors';
+import { grid1d } from './grid';
+
+/** Largest head dimension the kernels accept: q, k and v tiles live in workgroup memory. */
+export const MAX_HEAD_DIM = 128;
+
+/** Query rows (BR) and key rows (BC) per workgroup tile, and threads per workgroup. */
+export interface AttentionTiles {
+  BR: number;
+  BC: number;
+  WG: number;
+}
+
+/** Tile candidates, largest first; each kernel takes the first whose workgroup memory fits the adapter. */
+export const ATTENTION_TILE_CANDIDATES: [number, number][] = [
+  [64, 64], [64, 32], [32, 32], [32, 16], [16, 16], [16, 8], [8, 8],
+];
+const THREADS = 64;
+
+/** The kernels keep head vectors as vec4s in workgroup memory, zero-padded to a multiple of 4. */
+const padded = (D: number) => Math.ceil(D / 4) * 4;
+
+/** Workgroup floats each kernel keeps, as in its WGSL. */
+const SHARED_FLOATS = {
+  forward: (br: number, bc: number, d: number) => (br + 2 * bc) * padded(d) + br * bc + 3 * br,
+  dq: (br: number, bc: number, d: number) => (2 * br + 2 * bc) * padded(d) + br * bc + 2 * br,
+  dkdv: (br: number, bc: number, d: number) => (2 * br + 2 * bc) * padded(d) + 2 * br * bc + 2 * br,
+};
+
+/** Picks the largest tile whose workgroup memory fits this adapter, for one kernel and head size. */
+export function attentionTiles(gpu: Gpu, kernel: keyof typeof SHARED_FLOATS, D: number): AttentionTiles {
+  const limit = gpu.limits.maxComputeWorkgroupStorageSize;
+  const WG = Math.min(THREADS, gpu.limits.maxComputeInvocationsPerWorkgroup);
+  for (const [BR, BC] of ATTENTION_TILE_CANDIDATES) {
+    if (SHARED_FLOATS[kernel](BR, BC, D) * 4 <= limit) return { BR, BC, WG };
+  }
+  throw new GpuError(`attention_${kernel}`, `head dimension ${D} needs more workgroup memory than this adapter's ${limit} bytes`);
+}
+
+export interface AttentionShapeArgs {
+  B: number;
+  H: number;
+  T: number;
+  D: number;
+}
+
+function validate(kernel: string, s: AttentionShapeArgs, buffers: Record<string, [GPUBuffer, number]>): void {
+  for (const [name, v] of Object.entries(s)) {
+    if (!Number.isInteger(v) || v < 1) throw new GpuError(kernel, `${name} must be a positive integer, got ${v}`);
+  }
+  if (s.D > MAX_HEAD_DIM) throw new GpuError(kernel, `head dimension ${s.D} exceeds MAX_HEAD_DIM ${MAX_HEAD_DIM}`);
+  for (const [name, [buffer, floats]] of Object.entries(buffers)) {
+    if (buffer.size < floats * 4) throw new GpuError(kernel, `${name} holds ${buffer.size} bytes, needs ${floats * 4}`);
+  }
+}
+
+function params(T: number, scale: number): ArrayBuffer {
+  const data = new ArrayBuffer(16);
+  new Uint32Array(data)[0] = T;
+  new Float32Array(data)[1] = scale;
+  return data;
+}
+
+/** Causal attention forward: o = softmax(q·kᵀ/√D, causal)·v, plus lse per row for the backward. Layout [B, H, T, D]. */
+export async function attentionForward(
+  gpu: Gpu,
+  batch: Batch,
+  args: AttentionShapeArgs & { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; o: GPUBuffer; lse: GPUBuffer },
+): Promise<AttentionTiles> {
+  const { B, H, T, D } = args;
+  const n = B * H * T * D;
+  validate('attention_forward', { B, H, T, D }, { q: [args.q, n], k: [args.k, n], v: [args.v, n], o: [args.o, n], lse: [args.lse, B * H * T] });
+  const tiles = attentionTiles(gpu, 'forward', D);
+  const pipeline = await gpu.pipelines.get({ name: 'attention_forward', source: forwardSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...tiles } });
+  batch.dispatch({
+    kernel: 'attention_forward',
+    pipeline,
+    buffers: [args.q, args.k, args.v, args.o, args.lse],
+    params: params(T, 1 / Math.sqrt(D)),
+    workgroups: [Math.ceil(T / tiles.BR), B * H],
+  });
+  return tiles;
+}
+
+/** Causal attention backward from the forward's o and lse: dq, dk, dv (overwritten). Layout [B, H, T, D]. */
+export async function attentionBackward(
+  gpu: Gpu,
+  batch: Batch,
+  args: AttentionShapeArgs & {
+    q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; o: GPUBuffer; lse: GPUBuffer; dout: GPUBuffer;
+    dq: GPUBuffer; dk: GPUBuffer; dv: GPUBuffer;
+  },
+): Promise<void> {
+  const { B, H, T, D } = args;
+  const n = B * H * T * D;
+  const rows = B * H * T;
+  validate('attention_backward', { B, H, T, D }, {
+    q: [args.q, n], k: [args.k, n], v: [args.v, n], o: [args.o, n], lse: [args.lse, rows],
+    dout: [args.dout, n], dq: [args.dq, n], dk: [args.dk, n], dv: [args.dv, n],
+  });
+  const delta = batch.scratch(rows * 4, 'attention-delta');
+  const scaled = params(T, 1 / Math.sqrt(D));
+
+  const deltaPipeline = await gpu.pipelines.get({ name: 'attention_delta', source: deltaSource, consts: { HEAD_DIM: D, WG: THREADS } });
+  const rowsParams = new Uint32Array([rows, 0, 0, 0]);
+  batch.dispatch({
+    kernel: 'attention_delta',
+    pipeline: deltaPipeline,
+    buffers: [args.o, args.dout, delta],
+    params: rowsParams,
+    workgroups: grid1d(rows, THREADS, gpu.limits.maxComputeWorkgroupsPerDimension),
+  });
+
+  const dqTiles = attentionTiles(gpu, 'dq', D);
+  const dqPipeline = await gpu.pipelines.get({ name: 'attention_dq', source: dqSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...dqTiles } });
+  batch.dispatch({
+    kernel: 'attention_dq',
+    pipeline: dqPipeline,
+    buffers: [args.q, args.k, args.v, args.dout, args.lse, delta, args.dq],
+    params: scaled,
+    workgroups: [Math.ceil(T / dqTiles.BR), B * H],
+  });
+
+  const kvTiles = attentionTiles(gpu, 'dkdv', D);
+  const kvPipeline = await gpu.pipelines.get({ name: 'attention_dkdv', source: dkdvSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...kvTiles } });
+  batch.dispatch({
+    kernel: 'attention_dkdv',
+    pipeline: kvPipeline,
+    buffers: [args.q, args.k, args.v, args.dout, args.lse, delta, args.dk, args.dv],
+    params: scaled,
+    workgroups: [Math.ceil(T / kvTiles.BC), B * H],
+  });
+}

@@ -1,0 +1,98 @@
+import crossEntropySource from '../../kernels/crossentropy.wgsl?raw';
+import type { Batch } from './batch';
+import type { Gpu } from './device';
+import { GpuError } from './errors';
+import { grid1d } from './grid';
+import type { KernelSpec } from './pipelines';
+import { unusedBinding } from './placeholder';
+import { reduceSum } from './norm';
+import { requireElements, requireSizes } from './validate';
+
+/** One workgroup per row; the row's V logits are strided over these threads. */
+const THREADS = 256;
+
+/** Logits [rows, V] (row-major f32) and one target class per row (u32). */
+interface CrossEntropyShape {
+  logits: GPUBuffer;
+  targets: GPUBuffer;
+  rows: number;
+  V: number;
+  /**
+   * The same targets on the CPU, when the caller has them: checked to be < V, since the
+   * kernel cannot throw (on the GPU an out-of-range target gives a NaN loss and no one-hot term).
+   */
+  hostTargets?: ArrayLike<number>;
+}
+
+export interface CrossEntropyForwardArgs extends CrossEntropyShape {
+  /** losses[r] = −log softmax(logits[r])[targets[r]], [rows] f32. */
+  losses: GPUBuffer;
+  /** When given, meanLoss[0] = mean of the losses, reduced on the GPU. */
+  meanLoss?: GPUBuffer;
+}
+
+export interface CrossEntropyBackwardArgs extends CrossEntropyShape {
+  /** dlogits [rows, V] = (softmax(logits) − onehot(targets)) · dlossScale. Pass `logits` itself to write in place. */
+  dlogits: GPUBuffer;
+  /** The loss gradient of every row: 1/rows (the default) for a mean loss. */
+  dlossScale?: number;
+}
+
+const shape = ({ rows, V }: CrossEntropyShape) => `rows=${rows} V=${V}`;
+
+function validate(kernel: string, args: CrossEntropyShape): void {
+  const { rows, V } = args;
+  requireSizes(kernel, { rows, V });
+  requireElements(kernel, 'logits', args.logits, rows * V, shape(args));
+  requireElements(kernel, 'targets', args.targets, rows, shape(args));
+  if (args.hostTargets) {
+    if (args.hostTargets.length !== rows) {
+      throw new GpuError(kernel, `hostTargets has ${args.hostTargets.length} entries, expected rows=${rows}`);
+    }
+    for (let r = 0; r < rows; r++) {
+      const t = args.hostTargets[r]!;
+      if (!Number.isInteger(t) || t < 0 || t >= V) throw new GpuError(kernel, `target ${t} at row ${r} is not a class in [0, ${V})`);
+    }
+  }
+}
+
+async function launch(
+  gpu: Gpu,
+  batch: Batch,
+  kernel: string,
+  args: CrossEntropyShape,
+  variant: { backward: boolean; inPlace: boolean; out: GPUBuffer; scale: number },
+): Promise<void> {
+  const spec: KernelSpec = {
+    name: kernel,
+    source: crossEntropySource,
+    consts: { THREADS, BACKWARD: variant.backward, IN_PLACE: variant.inPlace },
+  };
+  const params = new ArrayBuffer(16);
+  new Uint32Array(params, 0, 2).set([args.rows, args.V]);
+  new Float32Array(params, 8, 2).set([variant.scale, NaN]); // scale, invalidLoss
+  const pipeline = await gpu.pipelines.get(spec);
+  const workgroups = grid1d(args.rows, 1, gpu.limits.maxComputeWorkgroupsPerDimension);
+  batch.dispatch({ kernel, pipeline, buffers: [args.logits, args.targets, variant.out], params, workgroups });
+}
+
+/** Records the per-row losses (and optionally their mean) into `batch`. */
+export async function crossEntropyForward(gpu: Gpu, batch: Batch, args: CrossEntropyForwardArgs): Promise<void> {
+  const kernel = 'crossentropy_forward';
+  validate(kernel, args);
+  requireElements(kernel, 'losses', args.losses, args.rows, shape(args));
+  await launch(gpu, batch, kernel, args, { backward: false, inPlace: false, out: args.losses, scale: 1 });
+  if (args.meanLoss) await reduceSum(gpu, batch, { input: args.losses, output: args.meanLoss, n: args.rows, scale: 1 / args.rows });
+}
+
+/** Records the logits gradient into `batch`, in place over the logits when `dlogits === logits`. */
+export async function crossEntropyBackward(gpu: Gpu, batch: Batch, args: CrossEntropyBackwardArgs): Promise<void> {
+  const kernel = 'crossentropy_backward';
+  validate(kernel, args);
+  const scale = args.dlossScale ?? 1 / args.rows;
+  if (!Number.isFinite(scale)) throw new GpuError(kernel, `dlossScale must be finite, got ${scale}`);
+  const inPlace = args.dlogits === args.logits;
+  if (!inPlace) requireElements(kernel, 'dlogits', args.dlogits, args.rows * args.V, shape(args));
+  const out = inPlace ? unusedBinding(gpu) : args.dlogits;
+  await launch(gpu, batch, kernel, args, { backward: true, inPlace, out, scale });
+}

@@ -1,0 +1,49 @@
+import addSource from '../../kernels/add.wgsl?raw';
+import addIntoSource from '../../kernels/add_into.wgsl?raw';
+import scaleSource from '../../kernels/scale.wgsl?raw';
+import type { Batch } from './batch';
+import type { Gpu } from './device';
+import { grid1d } from './grid';
+import { requireAll, requireSizes } from './validate';
+
+/** Threads per workgroup of the one-element-per-thread kernels. */
+const ELEMENTWISE_THREADS = 256;
+
+export interface ElementwiseLaunch {
+  name: string;
+  source: string;
+  /** Bound at @binding(0..) in this order; each must hold n f32 values. */
+  buffers: Record<string, GPUBuffer>;
+  n: number;
+  /** An f32 passed after n in the params (scale's factor). */
+  factor?: number;
+}
+
+/** Validates and records a kernel that runs one thread per element over n elements; its params are { n: u32, factor: f32 }. */
+export async function dispatchElementwise(gpu: Gpu, batch: Batch, launch: ElementwiseLaunch): Promise<void> {
+  const { name, n } = launch;
+  requireSizes(name, { n });
+  requireAll(name, launch.buffers, n, `n=${n}`);
+  const params = new ArrayBuffer(16);
+  new Uint32Array(params, 0, 1)[0] = n;
+  new Float32Array(params, 4, 1)[0] = launch.factor ?? 0;
+  const spec = { name, source: launch.source, consts: { THREADS: ELEMENTWISE_THREADS } };
+  const pipeline = await gpu.pipelines.get(spec);
+  const workgroups = grid1d(n, ELEMENTWISE_THREADS, gpu.limits.maxComputeWorkgroupsPerDimension);
+  batch.dispatch({ kernel: name, pipeline, buffers: Object.values(launch.buffers), params, workgroups });
+}
+
+/** out = a + b over n floats (a and b may be the same buffer, out must differ from both). */
+export async function add(gpu: Gpu, batch: Batch, args: { a: GPUBuffer; b: GPUBuffer; out: GPUBuffer; n: number }): Promise<void> {
+  await dispatchElementwise(gpu, batch, { name: 'add', source: addSource, buffers: { a: args.a, b: args.b, out: args.out }, n: args.n });
+}
+
+/** dst += x over n floats. */
+export async function addInto(gpu: Gpu, batch: Batch, args: { dst: GPUBuffer; x: GPUBuffer; n: number }): Promise<void> {
+  await dispatchElementwise(gpu, batch, { name: 'add_into', source: addIntoSource, buffers: { x: args.x, dst: args.dst }, n: args.n });
+}
+
+/** x *= factor over n floats, in place. */
+export async function scale(gpu: Gpu, batch: Batch, args: { x: GPUBuffer; n: number; factor: number }): Promise<void> {
+  await dispatchElementwise(gpu, batch, { name: 'scale', source: scaleSource, buffers: { x: args.x }, n: args.n, factor: args.factor });
+}

@@ -1,0 +1,20 @@
+import forwardSource from '../../kernels/gelu_forward.wgsl?raw';
+import backwardSource from '../../kernels/gelu_backward.wgsl?raw';
+import type { Batch } from './batch';
+import type { Gpu } from './device';
+import { dispatchElementwise } from './elementwise';
+
+/** y = gelu(x) over n floats (tanh form, as GPT-2). */
+export async function geluForward(gpu: Gpu, batch: Batch, args: { x: GPUBuffer; y: GPUBuffer; n: number }): Promise<void> {
+  await dispatchElementwise(gpu, batch, { name: 'gelu_forward', source: forwardSource, buffers: { x: args.x, y: args.y }, n: args.n });
+}
+
+/** dx = dy · gelu'(x) over n floats; x is the forward pass's input. */
+export async function geluBackward(
+  gpu: Gpu,
+  batch: Batch,
+  args: { x: GPUBuffer; dy: GPUBuffer; dx: GPUBuffer; n: number },
+): Promise<void> {
+  const buffers = { x: args.x, dy: args.dy, dx: args.dx };
+  await dispatchElementwise(gpu, batch, { name: 'gelu_backward', source: backwardSource, buffers, n: args.n });
+}

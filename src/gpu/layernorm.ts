@@ -1,0 +1,119 @@
+import forwardSource from '../../kernels/layernorm_forward.wgsl?raw';
+import backwardSource from '../../kernels/layernorm_backward.wgsl?raw';
+import paramGradsSource from '../../kernels/layernorm_param_grads.wgsl?raw';
+import type { Batch } from './batch';
+import type { Gpu } from './device';
+import { grid1d } from './grid';
+import { sumBlocksInto } from './sumblocks';
+import { requireAll, requireSizes } from './validate';
+
+/** GPT-2's (and PyTorch's default) epsilon. */
+const EPS = 1e-5;
+/**
+ * Threads that share one row in the forward and dx kernels: one warp per row, as llm.c.
+ * More threads cost on software adapters, where each invocation that meets a barrier is a
+ * context switch: SwiftShader normalised 256 rows of 768 in about 25 ms with 32 threads,
+ * 45 ms with 64 and 140 ms with 128.
+ */
+const ROW_THREADS = 32;
+/** dgamma/dbeta first stage: channels per workgroup, and rows each thread sums into one partial. */
+const CHANNEL_THREADS = 64;
+const ROWS_PER_BLOCK = 32;
+
+export interface LayernormForwardArgs {
+  /** [rows, C] */
+  x: GPUBuffer;
+  /** [C] */
+  gamma: GPUBuffer;
+  beta: GPUBuffer;
+  /** [rows, C] */
+  y: GPUBuffer;
+  /** [rows]: written for the backward pass. */
+  mean: GPUBuffer;
+  rstd: GPUBuffer;
+  rows: number;
+  C: number;
+}
+
+export interface LayernormBackwardArgs {
+  /** ∂L/∂y [rows, C] */
+  dy: GPUBuffer;
+  /** The forward pass's x [rows, C], mean and rstd [rows], gamma [C]. */
+  x: GPUBuffer;
+  mean: GPUBuffer;
+  rstd: GPUBuffer;
+  gamma: GPUBuffer;
+  /** [rows, C]: overwritten, or added into with accumulateDx. */
+  dx: GPUBuffer;
+  /** [C]: always added into (the caller zeroes parameter gradients once per step). */
+  dgamma: GPUBuffer;
+  dbeta: GPUBuffer;
+  rows: number;
+  C: number;
+  /** dx += instead of dx = (the residual stream's gradient accumulates over branches). */
+  accumulateDx?: boolean;
+}
+
+/** Checks rows and C and returns the shape that error messages quote. */
+function checkShape(kernel: string, rows: number, C: number): string {
+  requireSizes(kernel, { rows, C });
+  return `rows=${rows} C=${C}`;
+}
+
+/** Records y = LayerNorm(x)·gamma + beta over each row, saving mean and rstd. */
+export async function layernormForward(gpu: Gpu, batch: Batch, args: LayernormForwardArgs): Promise<void> {
+  const { x, gamma, beta, y, mean, rstd, rows, C } = args;
+  const shape = checkShape('layernorm_forward', rows, C);
+  requireAll('layernorm_forward', { x, y }, rows * C, shape);
+  requireAll('layernorm_forward', { mean, rstd }, rows, shape);
+  requireAll('layernorm_forward', { gamma, beta }, C, shape);
+  const spec = { name: 'layernorm_forward', source: forwardSource, consts: { THREADS: ROW_THREADS, EPS } };
+  const pipeline = await gpu.pipelines.get(spec);
+  batch.dispatch({
+    kernel: spec.name,
+    pipeline,
+    buffers: [x, gamma, beta, y, mean, rstd],
+    params: new Uint32Array([rows, C, 0, 0]),
+    workgroups: grid1d(rows, 1, gpu.limits.maxComputeWorkgroupsPerDimension),
+  });
+}
+
+/** Records the LayerNorm backward: dx (= or +=), and dgamma += Σ dy·x̂, dbeta += Σ dy over rows. */
+export async function layernormBackward(gpu: Gpu, batch: Batch, args: LayernormBackwardArgs): Promise<void> {
+  const { dy, x, mean, rstd, gamma, dx, dgamma, dbeta, rows, C } = args;
+  const shape = checkShape('layernorm_backward', rows, C);
+  requireAll('layernorm_backward', { dy, x, dx }, rows * C, shape);
+  requireAll('layernorm_backward', { mean, rstd }, rows, shape);
+  requireAll('layernorm_backward', { gamma, dgamma, dbeta }, C, shape);
+  const params = new Uint32Array([rows, C, 0, 0]);
+
+  const dxSpec = {
+    name: 'layernorm_backward',
+    source: backwardSource,
+    consts: { THREADS: ROW_THREADS, ACCUMULATE: args.accumulateDx ?? false },
+  };
+  batch.dispatch({
+    kernel: dxSpec.name,
+    pipeline: await gpu.pipelines.get(dxSpec),
+    buffers: [dy, x, mean, rstd, gamma, dx],
+    params,
+    workgroups: grid1d(rows, 1, gpu.limits.maxComputeWorkgroupsPerDimension),
+  });
+
+  const blocks = Math.ceil(rows / ROWS_PER_BLOCK);
+  const partials = batch.scratch(2 * blocks * C * 4, 'layernorm-partials');
+  const partialSpec = {
+    name: 'layernorm_param_grads',
+    source: paramGradsSource,
+    consts: { THREADS: CHANNEL_THREADS, ROWS_PER_BLOCK },
+  };
+  batch.dispatch({
+    kernel: partialSpec.name,
+    pipeline: await gpu.pipelines.get(partialSpec),
+    buffers: [dy, x, mean, rstd, partials],
+    params: new Uint32Array([rows, C, blocks, 0]),
+    workgroups: [Math.ceil(C / CHANNEL_THREADS), blocks, 1],
+  });
+  await sumBlocksInto(gpu, batch, { src: partials, dst: dgamma, n: C, blocks });
+  await sumBlocksInto(gpu, batch, { src: partials, dst: dbeta, n: C, blocks, offset: blocks * C });
+}

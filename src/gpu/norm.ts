@@ -1,0 +1,71 @@
+import source from '../../kernels/norm_reduce.wgsl?raw';
+import type { Batch } from './batch';
+import type { Gpu } from './device';
+import { GpuError } from './errors';
+import { grid1d } from './grid';
+import type { KernelSpec } from './pipelines';
+import { requireElements, requireSizes } from './validate';
+
+const THREADS = 256;
+/** The smallest chunk a workgroup sums: a few elements per thread before the tree. */
+const MIN_CHUNK = THREADS * 4;
+/** Stage 1 writes at most this many partials, so one workgroup finishes them in a few loads per thread. */
+const MAX_PARTIALS = THREADS * 16;
+
+/** scale·Σ input (op 'sum') or √(scale·Σ input²) (op 'norm') into output[0]. */
+interface ReduceArgs {
+  input: GPUBuffer;
+  output: GPUBuffer;
+  n: number;
+  op: 'sum' | 'norm';
+  scale: number;
+}
+
+/** Elements per stage-1 workgroup: at least MIN_CHUNK, and enough that at most MAX_PARTIALS workgroups cover n. */
+function chunkSize(n: number): number {
+  return Math.max(MIN_CHUNK, Math.ceil(n / MAX_PARTIALS / THREADS) * THREADS);
+}
+
+async function reduce(gpu: Gpu, batch: Batch, kernel: string, args: ReduceArgs): Promise<void> {
+  const { input, output, n, op, scale } = args;
+  requireSizes(kernel, { n });
+  if (!Number.isFinite(scale)) throw new GpuError(kernel, `scale must be finite, got ${scale}`);
+  requireElements(kernel, 'input', input, n, `n=${n}`);
+  requireElements(kernel, 'output', output, 1, 'one result');
+
+  const norm = op === 'norm';
+  // The first stage squares (for the norm); the last one scales and takes the root.
+  const stage = async (from: GPUBuffer, to: GPUBuffer, count: number, chunk: number, at: { first: boolean; last: boolean }) => {
+    const spec: KernelSpec = { name: kernel, source, consts: { THREADS, SQUARE: norm && at.first, SQRT: norm && at.last } };
+    const params = new ArrayBuffer(16);
+    new Uint32Array(params, 0, 2).set([count, chunk]);
+    new Float32Array(params, 8, 1)[0] = at.last ? scale : 1;
+    const pipeline = await gpu.pipelines.get(spec);
+    const workgroups = grid1d(count, chunk, gpu.limits.maxComputeWorkgroupsPerDimension);
+    batch.dispatch({ kernel, pipeline, buffers: [from, to], params, workgroups });
+  };
+
+  const chunk = chunkSize(n);
+  if (n <= chunk) {
+    await stage(input, output, n, n, { first: true, last: true });
+    return;
+  }
+  const scratch = batch.scratch(MAX_PARTIALS * 4, 'reduce-partials');
+  await stage(input, scratch, n, chunk, { first: true, last: false });
+  const groups = Math.ceil(n / chunk);
+  await stage(scratch, output, groups, groups, { first: false, last: true });
+}
+
+/** output[0] = scale · Σ input[0..n): a deterministic GPU sum (scale = 1/n gives the mean). */
+export async function reduceSum(
+  gpu: Gpu,
+  batch: Batch,
+  args: { input: GPUBuffer; output: GPUBuffer; n: number; scale?: number },
+): Promise<void> {
+  await reduce(gpu, batch, 'reduce_sum', { ...args, op: 'sum', scale: args.scale ?? 1 });
+}
+
+/** norm[0] = ‖grads[0..n)‖₂, the global gradient norm for clipping, computed without leaving the GPU. */
+export async function globalNorm(gpu: Gpu, batch: Batch, args: { grads: GPUBuffer; norm: GPUBuffer; n: number }): Promise<void> {
+  await reduce(gpu, batch, 'global_norm', { input: args.grads, output: args.norm, n: args.n, op: 'norm', scale: 1 });
+}

@@ -1,0 +1,42 @@
+import source from '../../kernels/sum_blocks.wgsl?raw';
+import type { Batch } from './batch';
+import type { Gpu } from './device';
+import { GpuError } from './errors';
+import { grid1d } from './grid';
+import { requireElements, requireSizes } from './validate';
+
+const THREADS = 256;
+
+export interface SumBlocksArgs {
+  /** Holds `blocks` consecutive blocks of n floats, starting `offset` floats in. */
+  src: GPUBuffer;
+  /** n floats, added into. */
+  dst: GPUBuffer;
+  n: number;
+  blocks: number;
+  offset?: number;
+}
+
+/**
+ * dst[i] += Σ_b src[offset + b·n + i]: sums blocks of a buffer elementwise, in a fixed
+ * order (deterministic, no atomics). Column sums of a [blocks, n] matrix, e.g. a bias
+ * gradient, the second stage of a reduction, or position gradients summed over the batch.
+ */
+export async function sumBlocksInto(gpu: Gpu, batch: Batch, args: SumBlocksArgs): Promise<void> {
+  const { n, blocks } = args;
+  const offset = args.offset ?? 0;
+  requireSizes('sum_blocks', { n, blocks });
+  if (!Number.isInteger(offset) || offset < 0) throw new GpuError('sum_blocks', `offset must be a non-negative integer, got ${offset}`);
+  const shape = `n=${n} blocks=${blocks} offset=${offset}`;
+  requireElements('sum_blocks', 'src', args.src, offset + n * blocks, shape);
+  requireElements('sum_blocks', 'dst', args.dst, n, shape);
+  const spec = { name: 'sum_blocks', source, consts: { THREADS } };
+  const pipeline = await gpu.pipelines.get(spec);
+  batch.dispatch({
+    kernel: spec.name,
+    pipeline,
+    buffers: [args.src, args.dst],
+    params: new Uint32Array([n, blocks, offset, 0]),
+    workgroups: grid1d(n, THREADS, gpu.limits.maxComputeWorkgroupsPerDimension),
+  });
+}

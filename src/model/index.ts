@@ -1,0 +1,16 @@
+// The GPT model's public surface: its shape, the flat parameter layout, init, and the CPU reference.
+export { validateConfig, type GptConfig } from './config';
+export { paramLayout, LAYOUT_VERSION, tensor, view, parameterCount, type ParamLayout, type TensorSpec } from './layout';
+export { initParams } from './init';
+export {
+  gptForwardCpu,
+  gptBackwardCpu,
+  gptTrainStepCpu,
+  decaySegments,
+  type GptForwardCpuResult,
+  type BlockActivations,
+  type LayernormActivations,
+  type GptCpuTrainState,
+  type GptCpuBatch,
+  type GptCpuTrainHyper,
+} from './cpu';

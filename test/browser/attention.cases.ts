@@ -1,0 +1,84 @@
+// Browser-side halves of the attention tests.
+import { attentionBackward, attentionForward, createBatch, readFloats, storage, upload } from '../../src/gpu';
+import { attentionBackwardCpu, attentionForwardCpu } from '../../src/model/cpu/attention';
+import { randomUniform } from '../../src/util/random';
+import { compareArrays, type Comparison } from '../harness/compare';
+import { unfusedBackward, unfusedForward } from '../../bench/lib/unfused-attention';
+import { pageGpu as gpu } from './run-kernels';
+
+export interface AttentionCase {
+  B: number;
+  H: number;
+  T: number;
+  D: number;
+  seed: number;
+  /** Scale of q and k: large values make large scores, which test the softmax's stability. */
+  qkScale?: number;
+  tol: { atol: number; rtol: number };
+  gradTol: { atol: number; rtol: number };
+}
+
+/**
+ * Forward and backward on the GPU against the CPU reference; one comparison per output.
+ * `unfused` runs the benchmark's matmul + softmax baseline instead of the flash kernels.
+ */
+export async function attentionCase(c: AttentionCase & { unfused?: boolean }): Promise<Record<string, Comparison>> {
+  const g = await gpu();
+  const { B, H, T, D } = c;
+  const n = B * H * T * D;
+  const qData = randomUniform(n, c.seed, c.qkScale ?? 1);
+  const kData = randomUniform(n, c.seed + 1, c.qkScale ?? 1);
+  const vData = randomUniform(n, c.seed + 2);
+  const doData = randomUniform(n, c.seed + 3);
+  const [q, k, v, dout] = [qData, kData, vData, doData].map((x) => upload(g, x)) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+  const o = storage(g, n);
+  const lse = storage(g, B * H * T);
+  const [dq, dk, dv] = [storage(g, n), storage(g, n), storage(g, n)];
+
+  const run = createBatch(g, { label: 'attention-test' });
+  if (c.unfused) {
+    const probs = run.scratch(B * H * T * T * 4);
+    const dscores = run.scratch(B * H * T * T * 4);
+    await unfusedForward(g, run, c, { q, k, v, o, probs });
+    await unfusedBackward(g, run, c, { q, k, v, o, probs, dout, dq, dk, dv, dscores });
+  } else {
+    await attentionForward(g, run, { B, H, T, D, q, k, v, o, lse });
+    await attentionBackward(g, run, { B, H, T, D, q, k, v, o, lse, dout, dq, dk, dv });
+  }
+  await run.submit();
+  const got = {
+    o: await readFloats(g, o, n),
+    lse: await readFloats(g, lse, B * H * T),
+    dq: await readFloats(g, dq, n),
+    dk: await readFloats(g, dk, n),
+    dv: await readFloats(g, dv, n),
+  };
+  for (const b of [q, k, v, dout, o, lse, dq, dk, dv]) g.pool.release(b);
+
+  const fwd = attentionForwardCpu(c, qData, kData, vData);
+  const bwd = attentionBackwardCpu(c, qData, kData, vData, doData);
+  return {
+    o: compareArrays(got.o, fwd.o, c.tol.atol, c.tol.rtol),
+    ...(c.unfused ? {} : { lse: compareArrays(got.lse, fwd.lse, c.tol.atol, c.tol.rtol) }),
+    dq: compareArrays(got.dq, bwd.dq, c.gradTol.atol, c.gradTol.rtol),
+    dk: compareArrays(got.dk, bwd.dk, c.gradTol.atol, c.gradTol.rtol),
+    dv: compareArrays(got.dv, bwd.dv, c.gradTol.atol, c.gradTol.rtol),
+  };
+}
+
+export async function attentionRejects(): Promise<string[]> {
+  const g = await gpu();
+  const small = storage(g, 4);
+  const run = createBatch(g, { label: 'attention-bad' });
+  const messages: string[] = [];
+  for (const shape of [{ B: 1, H: 1, T: 0, D: 8 }, { B: 1, H: 1, T: 4, D: 256 }, { B: 1, H: 1, T: 40, D: 8 }]) {
+    try {
+      await attentionForward(g, run, { ...shape, q: small, k: small, v: small, o: small, lse: small });
+      messages.push('no error');
+    } catch (e) {
+      messages.push((e as Error).message);
+    }
+  }
+  g.pool.release(small);
+  return messages;
+}

@@ -1,0 +1,52 @@
+import { expect, test } from '@playwright/test';
+import type { AttentionCase } from './attention.cases';
+import type { Comparison } from '../harness/compare';
+import { inPage, openGpuPage } from '../harness/page';
+
+const CASES = '/test/browser/attention.cases.ts';
+
+// Tolerances, |gpu − cpu| ≤ atol + rtol·|cpu| (CPU reference in f64):
+//   o and lse: atol 1e-5, rtol 1e-4       (one f32 dot product of length D, one softmax)
+//   dq, dk, dv: atol 1e-4, rtol 1e-3      (sums over up to T rows of f32 products)
+const tol = { atol: 1e-5, rtol: 1e-4 };
+const gradTol = { atol: 1e-4, rtol: 1e-3 };
+
+const SHAPES: { B: number; H: number; T: number; D: number; qkScale?: number }[] = [
+  { B: 1, H: 1, T: 1, D: 16 }, // one row: attends only to itself
+  { B: 2, H: 3, T: 17, D: 16 },
+  { B: 1, H: 2, T: 100, D: 48 },
+  { B: 2, H: 1, T: 17, D: 64 },
+  { B: 1, H: 2, T: 70, D: 64 },
+  { B: 1, H: 1, T: 33, D: 128 },
+  { B: 1, H: 2, T: 45, D: 24, qkScale: 6 }, // scores up to ~±200: the online softmax must not overflow
+];
+
+test.beforeEach(async ({ page }) => {
+  await openGpuPage(page);
+});
+
+for (const s of SHAPES) {
+  test(`flash attention B=${s.B} H=${s.H} T=${s.T} D=${s.D}${s.qkScale ? ` |qk|≤${s.qkScale}` : ''}: forward and backward match the CPU reference`, async ({ page }) => {
+    const c: AttentionCase = { ...s, seed: s.T * 100 + s.D, tol, gradTol };
+    const r = await inPage<Record<string, Comparison>>(page, CASES, 'attentionCase', c);
+    for (const [name, cmp] of Object.entries(r)) {
+      expect.soft(cmp.worst, `${name}: max abs err ${cmp.maxAbsErr} at ${cmp.at}`).toBeLessThanOrEqual(1);
+    }
+  });
+}
+
+test('the unfused baseline (matmul + causal softmax, T×T materialised) matches the CPU reference', async ({ page }) => {
+  for (const s of [{ B: 1, H: 2, T: 17, D: 16 }, { B: 2, H: 1, T: 70, D: 48 }]) {
+    const r = await inPage<Record<string, Comparison>>(page, CASES, 'attentionCase', { ...s, seed: 7, tol, gradTol, unfused: true });
+    for (const [name, cmp] of Object.entries(r)) {
+      expect.soft(cmp.worst, `T=${s.T} ${name}: max abs err ${cmp.maxAbsErr} at ${cmp.at}`).toBeLessThanOrEqual(1);
+    }
+  }
+});
+
+test('attention rejects bad shapes with clear errors', async ({ page }) => {
+  const messages = await inPage<string[]>(page, CASES, 'attentionRejects');
+  expect(messages[0]).toMatch(/T must be a positive integer, got 0/);
+  expect(messages[1]).toMatch(/head dimension 256 exceeds MAX_HEAD_DIM 128/);
+  expect(messages[2]).toMatch(/q holds \d+ bytes, needs 1280/);
+});
