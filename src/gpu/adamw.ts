@@ -1,5 +1,5 @@
 import adamwSource from '../../kernels/adamw.wgsl?raw';
-import type { Batch } from './batch';
+import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
 import { grid1d } from './grid';
@@ -37,16 +37,16 @@ export interface DecaySegments {
 
 export interface AdamWArgs extends AdamWHyperparameters {
   /** Updated in place, like the moments m and v; all four are [n] f32. */
-  params: GPUBuffer;
-  grads: GPUBuffer;
-  m: GPUBuffer;
-  v: GPUBuffer;
+  params: BufferRef;
+  grads: BufferRef;
+  m: BufferRef;
+  v: BufferRef;
   n: number;
   /** 1-based step number, for bias correction. */
   step: number;
   segments: DecaySegments;
   /** Scales the gradient by min(1, maxNorm / (‖g‖ + 1e-6)), reading ‖g‖ from gradNorm[0] (see globalNorm). */
-  clip?: { gradNorm: GPUBuffer; maxNorm: number };
+  clip?: { gradNorm: BufferRef; maxNorm: number };
 }
 
 /**

@@ -2,10 +2,11 @@ import forwardSource from '../../kernels/attention_forward.wgsl?raw';
 import deltaSource from '../../kernels/attention_backward_delta.wgsl?raw';
 import dqSource from '../../kernels/attention_backward_dq.wgsl?raw';
 import dkdvSource from '../../kernels/attention_backward_dkdv.wgsl?raw';
-import type { Batch } from './batch';
+import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
 import { grid1d } from './grid';
+import { requireElements, requireSizes } from './validate';
 
 /** Largest head dimension the kernels accept: q, k and v tiles live in workgroup memory. */
 export const MAX_HEAD_DIM = 128;
@@ -21,7 +22,10 @@ export interface AttentionTiles {
 export const ATTENTION_TILE_CANDIDATES: [number, number][] = [
   [64, 64], [64, 32], [32, 32], [32, 16], [16, 16], [16, 8], [8, 8],
 ];
+/** Threads of the delta pre-pass (one row each). */
 const THREADS = 64;
+/** Fewest threads per attention workgroup; more only when there are more 4×4 score blocks to share out. */
+const MIN_TILE_THREADS = 32;
 
 /** The kernels keep head vectors as vec4s in workgroup memory, zero-padded to a multiple of 4. */
 const padded = (D: number) => Math.ceil(D / 4) * 4;
@@ -33,11 +37,16 @@ const SHARED_FLOATS = {
   dkdv: (br: number, bc: number, d: number) => (2 * br + 2 * bc) * padded(d) + 2 * br * bc + 2 * br,
 };
 
-/** Picks the largest tile whose workgroup memory fits this adapter, for one kernel and head size. */
+/**
+ * Picks the largest tile whose workgroup memory fits this adapter, for one kernel and head
+ * size, with one thread per 4×4 score block: every thread is busy in the score phase, and
+ * no more threads than that wait at each barrier (barriers are costly on CPU adapters).
+ */
 export function attentionTiles(gpu: Gpu, kernel: keyof typeof SHARED_FLOATS, D: number): AttentionTiles {
   const limit = gpu.limits.maxComputeWorkgroupStorageSize;
-  const WG = Math.min(THREADS, gpu.limits.maxComputeInvocationsPerWorkgroup);
   for (const [BR, BC] of ATTENTION_TILE_CANDIDATES) {
+    const scoreBlocks = (BR / 4) * (BC / 4);
+    const WG = Math.min(Math.max(MIN_TILE_THREADS, scoreBlocks), gpu.limits.maxComputeInvocationsPerWorkgroup);
     if (SHARED_FLOATS[kernel](BR, BC, D) * 4 <= limit) return { BR, BC, WG };
   }
   throw new GpuError(`attention_${kernel}`, `head dimension ${D} needs more workgroup memory than this adapter's ${limit} bytes`);
@@ -50,14 +59,11 @@ export interface AttentionShapeArgs {
   D: number;
 }
 
-function validate(kernel: string, s: AttentionShapeArgs, buffers: Record<string, [GPUBuffer, number]>): void {
-  for (const [name, v] of Object.entries(s)) {
-    if (!Number.isInteger(v) || v < 1) throw new GpuError(kernel, `${name} must be a positive integer, got ${v}`);
-  }
+function validate(kernel: string, s: AttentionShapeArgs, buffers: Record<string, [BufferRef, number]>): void {
+  requireSizes(kernel, { ...s });
   if (s.D > MAX_HEAD_DIM) throw new GpuError(kernel, `head dimension ${s.D} exceeds MAX_HEAD_DIM ${MAX_HEAD_DIM}`);
-  for (const [name, [buffer, floats]] of Object.entries(buffers)) {
-    if (buffer.size < floats * 4) throw new GpuError(kernel, `${name} holds ${buffer.size} bytes, needs ${floats * 4}`);
-  }
+  const shape = `B=${s.B} H=${s.H} T=${s.T} D=${s.D}`;
+  for (const [name, [buffer, floats]] of Object.entries(buffers)) requireElements(kernel, name, buffer, floats, shape);
 }
 
 function params(T: number, scale: number): ArrayBuffer {
@@ -71,7 +77,7 @@ function params(T: number, scale: number): ArrayBuffer {
 export async function attentionForward(
   gpu: Gpu,
   batch: Batch,
-  args: AttentionShapeArgs & { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; o: GPUBuffer; lse: GPUBuffer },
+  args: AttentionShapeArgs & { q: BufferRef; k: BufferRef; v: BufferRef; o: BufferRef; lse: BufferRef },
 ): Promise<AttentionTiles> {
   const { B, H, T, D } = args;
   const n = B * H * T * D;
@@ -93,8 +99,8 @@ export async function attentionBackward(
   gpu: Gpu,
   batch: Batch,
   args: AttentionShapeArgs & {
-    q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; o: GPUBuffer; lse: GPUBuffer; dout: GPUBuffer;
-    dq: GPUBuffer; dk: GPUBuffer; dv: GPUBuffer;
+    q: BufferRef; k: BufferRef; v: BufferRef; o: BufferRef; lse: BufferRef; dout: BufferRef;
+    dq: BufferRef; dk: BufferRef; dv: BufferRef;
   },
 ): Promise<void> {
   const { B, H, T, D } = args;

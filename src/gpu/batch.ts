@@ -1,12 +1,23 @@
 import type { Gpu } from './device';
 import { GpuError, withErrorScope } from './errors';
 
+/**
+ * A kernel operand: a whole buffer, or a range of one ({ buffer, offset, size }, offset a
+ * multiple of 256 bytes) such as one tensor inside the flat parameter buffer.
+ */
+export type BufferRef = GPUBuffer | GPUBufferBinding;
+
+/** Bytes a kernel can address through `ref`. */
+export function byteSize(ref: BufferRef): number {
+  return 'buffer' in ref ? (ref.size ?? ref.buffer.size - (ref.offset ?? 0)) : ref.size;
+}
+
 /** One kernel launch. Bindings follow one convention: storage buffers at @group(0) @binding(0..n-1), params after them. */
 export interface DispatchSpec {
   /** Names the kernel in errors and profiles. */
   kernel: string;
   pipeline: GPUComputePipeline;
-  buffers: GPUBuffer[];
+  buffers: BufferRef[];
   /** Packed uniform parameters, bound at @binding(buffers.length). */
   params?: ArrayBuffer | ArrayBufferView<ArrayBuffer>;
   workgroups: [number, number?, number?];
@@ -78,7 +89,7 @@ export function createBatch(gpu: Gpu, options: { label: string; profile?: boolea
         throw new GpuError(spec.kernel, `dispatch ${x}x${y}x${z} exceeds maxComputeWorkgroupsPerDimension ${maxGroups}`);
       }
       if (x === 0 || y === 0 || z === 0) return;
-      const entries: GPUBindGroupEntry[] = spec.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+      const entries: GPUBindGroupEntry[] = spec.buffers.map((ref, binding) => ({ binding, resource: 'buffer' in ref ? ref : { buffer: ref } }));
       if (spec.params) {
         const data = spec.params instanceof ArrayBuffer ? new Uint8Array(spec.params) : spec.params;
         const uniform = pool.acquire(data.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'params');

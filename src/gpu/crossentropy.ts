@@ -1,5 +1,5 @@
 import crossEntropySource from '../../kernels/crossentropy.wgsl?raw';
-import type { Batch } from './batch';
+import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
 import { grid1d } from './grid';
@@ -13,8 +13,8 @@ const THREADS = 256;
 
 /** Logits [rows, V] (row-major f32) and one target class per row (u32). */
 interface CrossEntropyShape {
-  logits: GPUBuffer;
-  targets: GPUBuffer;
+  logits: BufferRef;
+  targets: BufferRef;
   rows: number;
   V: number;
   /**
@@ -26,14 +26,14 @@ interface CrossEntropyShape {
 
 export interface CrossEntropyForwardArgs extends CrossEntropyShape {
   /** losses[r] = −log softmax(logits[r])[targets[r]], [rows] f32. */
-  losses: GPUBuffer;
+  losses: BufferRef;
   /** When given, meanLoss[0] = mean of the losses, reduced on the GPU. */
-  meanLoss?: GPUBuffer;
+  meanLoss?: BufferRef;
 }
 
 export interface CrossEntropyBackwardArgs extends CrossEntropyShape {
   /** dlogits [rows, V] = (softmax(logits) − onehot(targets)) · dlossScale. Pass `logits` itself to write in place. */
-  dlogits: GPUBuffer;
+  dlogits: BufferRef;
   /** The loss gradient of every row: 1/rows (the default) for a mean loss. */
   dlossScale?: number;
 }
@@ -61,7 +61,7 @@ async function launch(
   batch: Batch,
   kernel: string,
   args: CrossEntropyShape,
-  variant: { backward: boolean; inPlace: boolean; out: GPUBuffer; scale: number },
+  variant: { backward: boolean; inPlace: boolean; out: BufferRef; scale: number },
 ): Promise<void> {
   const spec: KernelSpec = {
     name: kernel,

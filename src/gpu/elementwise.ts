@@ -1,7 +1,7 @@
 import addSource from '../../kernels/add.wgsl?raw';
 import addIntoSource from '../../kernels/add_into.wgsl?raw';
 import scaleSource from '../../kernels/scale.wgsl?raw';
-import type { Batch } from './batch';
+import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { grid1d } from './grid';
 import { requireAll, requireSizes } from './validate';
@@ -13,7 +13,7 @@ export interface ElementwiseLaunch {
   name: string;
   source: string;
   /** Bound at @binding(0..) in this order; each must hold n f32 values. */
-  buffers: Record<string, GPUBuffer>;
+  buffers: Record<string, BufferRef>;
   n: number;
   /** An f32 passed after n in the params (scale's factor). */
   factor?: number;
@@ -34,16 +34,16 @@ export async function dispatchElementwise(gpu: Gpu, batch: Batch, launch: Elemen
 }
 
 /** out = a + b over n floats (a and b may be the same buffer, out must differ from both). */
-export async function add(gpu: Gpu, batch: Batch, args: { a: GPUBuffer; b: GPUBuffer; out: GPUBuffer; n: number }): Promise<void> {
+export async function add(gpu: Gpu, batch: Batch, args: { a: BufferRef; b: BufferRef; out: BufferRef; n: number }): Promise<void> {
   await dispatchElementwise(gpu, batch, { name: 'add', source: addSource, buffers: { a: args.a, b: args.b, out: args.out }, n: args.n });
 }
 
 /** dst += x over n floats. */
-export async function addInto(gpu: Gpu, batch: Batch, args: { dst: GPUBuffer; x: GPUBuffer; n: number }): Promise<void> {
+export async function addInto(gpu: Gpu, batch: Batch, args: { dst: BufferRef; x: BufferRef; n: number }): Promise<void> {
   await dispatchElementwise(gpu, batch, { name: 'add_into', source: addIntoSource, buffers: { x: args.x, dst: args.dst }, n: args.n });
 }
 
 /** x *= factor over n floats, in place. */
-export async function scale(gpu: Gpu, batch: Batch, args: { x: GPUBuffer; n: number; factor: number }): Promise<void> {
+export async function scale(gpu: Gpu, batch: Batch, args: { x: BufferRef; n: number; factor: number }): Promise<void> {
   await dispatchElementwise(gpu, batch, { name: 'scale', source: scaleSource, buffers: { x: args.x }, n: args.n, factor: args.factor });
 }

@@ -1,6 +1,6 @@
 import forwardSource from '../../kernels/embedding_forward.wgsl?raw';
 import backwardSource from '../../kernels/embedding_backward.wgsl?raw';
-import type { Batch } from './batch';
+import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
 import { grid1d } from './grid';
@@ -20,23 +20,23 @@ export interface EmbeddingShape {
 
 export interface EmbeddingForwardArgs extends EmbeddingShape {
   /** [B·T] u32 token ids, each < V (not checked here: see embeddingBackward). */
-  tokens: GPUBuffer;
+  tokens: BufferRef;
   /** [V, C] */
-  wte: GPUBuffer;
+  wte: BufferRef;
   /** [maxT, C] */
-  wpe: GPUBuffer;
+  wpe: BufferRef;
   /** [B·T, C] */
-  out: GPUBuffer;
+  out: BufferRef;
 }
 
 export interface EmbeddingBackwardArgs extends EmbeddingShape {
   /** The batch's token ids [B·T] on the CPU: the gradient's row lists are built from them, and each is checked < V. */
   tokens: Uint32Array;
   /** ∂L/∂out [B·T, C] */
-  dout: GPUBuffer;
+  dout: BufferRef;
   /** [V, C] and [maxT, C]: added into (the caller zeroes parameter gradients once per step). */
-  dwte: GPUBuffer;
-  dwpe: GPUBuffer;
+  dwte: BufferRef;
+  dwpe: BufferRef;
 }
 
 /** Checks the sizes and returns the shape that error messages quote. */

@@ -1,11 +1,11 @@
 import forwardSource from '../../kernels/gelu_forward.wgsl?raw';
 import backwardSource from '../../kernels/gelu_backward.wgsl?raw';
-import type { Batch } from './batch';
+import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { dispatchElementwise } from './elementwise';
 
 /** y = gelu(x) over n floats (tanh form, as GPT-2). */
-export async function geluForward(gpu: Gpu, batch: Batch, args: { x: GPUBuffer; y: GPUBuffer; n: number }): Promise<void> {
+export async function geluForward(gpu: Gpu, batch: Batch, args: { x: BufferRef; y: BufferRef; n: number }): Promise<void> {
   await dispatchElementwise(gpu, batch, { name: 'gelu_forward', source: forwardSource, buffers: { x: args.x, y: args.y }, n: args.n });
 }
 
@@ -13,7 +13,7 @@ export async function geluForward(gpu: Gpu, batch: Batch, args: { x: GPUBuffer; 
 export async function geluBackward(
   gpu: Gpu,
   batch: Batch,
-  args: { x: GPUBuffer; dy: GPUBuffer; dx: GPUBuffer; n: number },
+  args: { x: BufferRef; dy: BufferRef; dx: BufferRef; n: number },
 ): Promise<void> {
   const buffers = { x: args.x, dy: args.dy, dx: args.dx };
   await dispatchElementwise(gpu, batch, { name: 'gelu_backward', source: backwardSource, buffers, n: args.n });

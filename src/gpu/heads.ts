@@ -1,5 +1,5 @@
 import source from '../../kernels/heads_permute.wgsl?raw';
-import type { Batch } from './batch';
+import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { grid1d } from './grid';
 import { requireAll, requireElements, requireSizes } from './validate';
@@ -23,8 +23,8 @@ async function permute(
   batch: Batch,
   kernel: string,
   shape: HeadShape,
-  tokenMajor: { label: string; buffer: GPUBuffer },
-  perSlot: Record<string, GPUBuffer>,
+  tokenMajor: { label: string; buffer: BufferRef },
+  perSlot: Record<string, BufferRef>,
   toHeads: boolean,
 ): Promise<void> {
   const { B, T, H, D } = shape;
@@ -48,7 +48,7 @@ async function permute(
 export async function splitQkv(
   gpu: Gpu,
   batch: Batch,
-  args: HeadShape & { qkv: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer },
+  args: HeadShape & { qkv: BufferRef; q: BufferRef; k: BufferRef; v: BufferRef },
 ): Promise<void> {
   const { qkv, q, k, v } = args;
   await permute(gpu, batch, 'split_qkv', args, { label: 'qkv', buffer: qkv }, { q, k, v }, true);
@@ -58,18 +58,18 @@ export async function splitQkv(
 export async function joinQkv(
   gpu: Gpu,
   batch: Batch,
-  args: HeadShape & { dq: GPUBuffer; dk: GPUBuffer; dv: GPUBuffer; dqkv: GPUBuffer },
+  args: HeadShape & { dq: BufferRef; dk: BufferRef; dv: BufferRef; dqkv: BufferRef },
 ): Promise<void> {
   const { dq, dk, dv, dqkv } = args;
   await permute(gpu, batch, 'join_qkv', args, { label: 'dqkv', buffer: dqkv }, { dq, dk, dv }, false);
 }
 
 /** o [B, H, T, D] → y [B, T, H·D]. */
-export async function mergeHeads(gpu: Gpu, batch: Batch, args: HeadShape & { o: GPUBuffer; y: GPUBuffer }): Promise<void> {
+export async function mergeHeads(gpu: Gpu, batch: Batch, args: HeadShape & { o: BufferRef; y: BufferRef }): Promise<void> {
   await permute(gpu, batch, 'merge_heads', args, { label: 'y', buffer: args.y }, { o: args.o }, false);
 }
 
 /** The backward of mergeHeads: dy [B, T, H·D] → dO [B, H, T, D]. */
-export async function splitHeads(gpu: Gpu, batch: Batch, args: HeadShape & { dy: GPUBuffer; dO: GPUBuffer }): Promise<void> {
+export async function splitHeads(gpu: Gpu, batch: Batch, args: HeadShape & { dy: BufferRef; dO: BufferRef }): Promise<void> {
   await permute(gpu, batch, 'split_heads', args, { label: 'dy', buffer: args.dy }, { dO: args.dO }, true);
 }

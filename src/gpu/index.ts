@@ -4,7 +4,7 @@ export { acquireGpu, webgpuUnavailableMessage, type AcquireOptions, type Adapter
 export { GpuError, GpuDeviceLostError, withErrorScope } from './errors';
 export { createBufferPool, sizeClass, type BufferPool, type BufferPoolStats } from './buffers';
 export { createPipelineCache, wgslPreamble, type KernelConsts, type KernelSpec, type PipelineCache } from './pipelines';
-export { createBatch, MAX_PROFILED_DISPATCHES, type Batch, type BatchProfile, type DispatchSpec, type KernelTiming } from './batch';
+export { createBatch, byteSize, MAX_PROFILED_DISPATCHES, type Batch, type BatchProfile, type BufferRef, type DispatchSpec, type KernelTiming } from './batch';
 export { upload, storage, readFloats, STORAGE } from './transfer';
 export {
   matmul,

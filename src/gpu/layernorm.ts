@@ -1,7 +1,7 @@
 import forwardSource from '../../kernels/layernorm_forward.wgsl?raw';
 import backwardSource from '../../kernels/layernorm_backward.wgsl?raw';
 import paramGradsSource from '../../kernels/layernorm_param_grads.wgsl?raw';
-import type { Batch } from './batch';
+import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { grid1d } from './grid';
 import { sumBlocksInto } from './sumblocks';
@@ -22,32 +22,32 @@ const ROWS_PER_BLOCK = 32;
 
 export interface LayernormForwardArgs {
   /** [rows, C] */
-  x: GPUBuffer;
+  x: BufferRef;
   /** [C] */
-  gamma: GPUBuffer;
-  beta: GPUBuffer;
+  gamma: BufferRef;
+  beta: BufferRef;
   /** [rows, C] */
-  y: GPUBuffer;
+  y: BufferRef;
   /** [rows]: written for the backward pass. */
-  mean: GPUBuffer;
-  rstd: GPUBuffer;
+  mean: BufferRef;
+  rstd: BufferRef;
   rows: number;
   C: number;
 }
 
 export interface LayernormBackwardArgs {
   /** ∂L/∂y [rows, C] */
-  dy: GPUBuffer;
+  dy: BufferRef;
   /** The forward pass's x [rows, C], mean and rstd [rows], gamma [C]. */
-  x: GPUBuffer;
-  mean: GPUBuffer;
-  rstd: GPUBuffer;
-  gamma: GPUBuffer;
+  x: BufferRef;
+  mean: BufferRef;
+  rstd: BufferRef;
+  gamma: BufferRef;
   /** [rows, C]: overwritten, or added into with accumulateDx. */
-  dx: GPUBuffer;
+  dx: BufferRef;
   /** [C]: always added into (the caller zeroes parameter gradients once per step). */
-  dgamma: GPUBuffer;
-  dbeta: GPUBuffer;
+  dgamma: BufferRef;
+  dbeta: BufferRef;
   rows: number;
   C: number;
   /** dx += instead of dx = (the residual stream's gradient accumulates over branches). */

@@ -1,10 +1,11 @@
 import matmulSource from '../../kernels/matmul.wgsl?raw';
 import thinSource from '../../kernels/matmul_thin.wgsl?raw';
-import { createBatch, type Batch } from './batch';
+import { createBatch, type Batch, type BufferRef } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
 import type { KernelSpec } from './pipelines';
 import { unusedBinding } from './placeholder';
+import { requireElements, requireSizes } from './validate';
 import { storage } from './transfer';
 
 /** Workgroup tile of the tiled kernel: TILE_M × TILE_N outputs, TILE_K deep, TM rows × 4 columns per thread. */
@@ -17,9 +18,9 @@ export interface MatmulTiles {
 
 /** C[b] = op(A[b]) · op(B[b]) (+ bias) (+ C[b]); op(A) is M×K, op(B) is K×N, C is M×N, all row-major f32. */
 export interface MatmulArgs {
-  a: GPUBuffer;
-  b: GPUBuffer;
-  c: GPUBuffer;
+  a: BufferRef;
+  b: BufferRef;
+  c: BufferRef;
   M: number;
   N: number;
   K: number;
@@ -32,7 +33,7 @@ export interface MatmulArgs {
   /** B is stored [N, K]. */
   transB?: boolean;
   /** Length-N vector added to every row. */
-  bias?: GPUBuffer;
+  bias?: BufferRef;
   /** Adds into C instead of overwriting it (gradient accumulation). */
   accumulate?: boolean;
   /** 'f16' keeps tiles in f16 (accumulating in f32) where the device has shader-f16, else falls back to 'f32'. */
@@ -95,14 +96,9 @@ export function chooseTiles(gpu: Gpu, M: number, N: number, batch: number): Matm
 function validate(args: MatmulArgs): void {
   const { M, N, K } = args;
   const batch = args.batch ?? 1;
-  for (const [name, v] of Object.entries({ M, N, K, batch })) {
-    if (!Number.isInteger(v) || v < 1) throw new GpuError('matmul', `${name} must be a positive integer, got ${v}`);
-  }
-  const need = (label: string, buffer: GPUBuffer, floats: number) => {
-    if (buffer.size < floats * 4) {
-      throw new GpuError('matmul', `${label} holds ${buffer.size} bytes, needs ${floats * 4} for M=${M} N=${N} K=${K} batch=${batch}`);
-    }
-  };
+  requireSizes('matmul', { M, N, K, batch });
+  const shape = `M=${M} N=${N} K=${K} batch=${batch}`;
+  const need = (label: string, buffer: BufferRef, floats: number) => requireElements('matmul', label, buffer, floats, shape);
   need('A', args.a, M * K * (args.broadcastA ? 1 : batch));
   need('B', args.b, K * N * (args.broadcastB ? 1 : batch));
   need('C', args.c, M * N * batch);

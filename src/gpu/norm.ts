@@ -1,5 +1,5 @@
 import source from '../../kernels/norm_reduce.wgsl?raw';
-import type { Batch } from './batch';
+import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
 import { grid1d } from './grid';
@@ -14,8 +14,8 @@ const MAX_PARTIALS = THREADS * 16;
 
 /** scale·Σ input (op 'sum') or √(scale·Σ input²) (op 'norm') into output[0]. */
 interface ReduceArgs {
-  input: GPUBuffer;
-  output: GPUBuffer;
+  input: BufferRef;
+  output: BufferRef;
   n: number;
   op: 'sum' | 'norm';
   scale: number;
@@ -35,7 +35,7 @@ async function reduce(gpu: Gpu, batch: Batch, kernel: string, args: ReduceArgs):
 
   const norm = op === 'norm';
   // The first stage squares (for the norm); the last one scales and takes the root.
-  const stage = async (from: GPUBuffer, to: GPUBuffer, count: number, chunk: number, at: { first: boolean; last: boolean }) => {
+  const stage = async (from: BufferRef, to: BufferRef, count: number, chunk: number, at: { first: boolean; last: boolean }) => {
     const spec: KernelSpec = { name: kernel, source, consts: { THREADS, SQUARE: norm && at.first, SQRT: norm && at.last } };
     const params = new ArrayBuffer(16);
     new Uint32Array(params, 0, 2).set([count, chunk]);
@@ -60,12 +60,12 @@ async function reduce(gpu: Gpu, batch: Batch, kernel: string, args: ReduceArgs):
 export async function reduceSum(
   gpu: Gpu,
   batch: Batch,
-  args: { input: GPUBuffer; output: GPUBuffer; n: number; scale?: number },
+  args: { input: BufferRef; output: BufferRef; n: number; scale?: number },
 ): Promise<void> {
   await reduce(gpu, batch, 'reduce_sum', { ...args, op: 'sum', scale: args.scale ?? 1 });
 }
 
 /** norm[0] = ‖grads[0..n)‖₂, the global gradient norm for clipping, computed without leaving the GPU. */
-export async function globalNorm(gpu: Gpu, batch: Batch, args: { grads: GPUBuffer; norm: GPUBuffer; n: number }): Promise<void> {
+export async function globalNorm(gpu: Gpu, batch: Batch, args: { grads: BufferRef; norm: BufferRef; n: number }): Promise<void> {
   await reduce(gpu, batch, 'global_norm', { input: args.grads, output: args.norm, n: args.n, op: 'norm', scale: 1 });
 }

@@ -1,8 +1,8 @@
 import forwardSource from '../../kernels/softmax_forward.wgsl?raw';
 import backwardSource from '../../kernels/softmax_backward.wgsl?raw';
-import type { Batch } from './batch';
+import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
-import { GpuError } from './errors';
+import { requireAll, requireSizes } from './validate';
 import { grid1d } from './grid';
 
 const THREADS = 64;
@@ -23,25 +23,21 @@ function params(args: SoftmaxArgs): ArrayBuffer {
   return data;
 }
 
-function check(kernel: string, args: SoftmaxArgs, buffers: GPUBuffer[]): void {
-  if (!Number.isInteger(args.rows) || !Number.isInteger(args.cols) || args.rows < 1 || args.cols < 1) {
-    throw new GpuError(kernel, `rows and cols must be positive integers, got ${args.rows}×${args.cols}`);
-  }
-  for (const b of buffers) {
-    if (b.size < args.rows * args.cols * 4) throw new GpuError(kernel, `buffer of ${b.size} bytes is smaller than ${args.rows}×${args.cols} floats`);
-  }
+function check(kernel: string, args: SoftmaxArgs, buffers: Record<string, BufferRef>): void {
+  requireSizes(kernel, { rows: args.rows, cols: args.cols });
+  requireAll(kernel, buffers, args.rows * args.cols, `${args.rows}×${args.cols}`);
 }
 
 /** Row softmax of x in place (the unfused attention path materialises its T×T scores this way). */
-export async function softmaxForward(gpu: Gpu, batch: Batch, args: SoftmaxArgs & { x: GPUBuffer }): Promise<void> {
-  check('softmax_forward', args, [args.x]);
+export async function softmaxForward(gpu: Gpu, batch: Batch, args: SoftmaxArgs & { x: BufferRef }): Promise<void> {
+  check('softmax_forward', args, { x: args.x });
   const pipeline = await gpu.pipelines.get({ name: 'softmax_forward', source: forwardSource, consts: { WG: THREADS, CAUSAL: args.causal ?? false } });
   batch.dispatch({ kernel: 'softmax_forward', pipeline, buffers: [args.x], params: params(args), workgroups: grid1d(args.rows, 1, gpu.limits.maxComputeWorkgroupsPerDimension) });
 }
 
 /** grad ← scale · probs ∘ (grad − rowsum(probs ∘ grad)), in place: from dP to the gradient of the scores. */
-export async function softmaxBackward(gpu: Gpu, batch: Batch, args: SoftmaxArgs & { probs: GPUBuffer; grad: GPUBuffer }): Promise<void> {
-  check('softmax_backward', args, [args.probs, args.grad]);
+export async function softmaxBackward(gpu: Gpu, batch: Batch, args: SoftmaxArgs & { probs: BufferRef; grad: BufferRef }): Promise<void> {
+  check('softmax_backward', args, { probs: args.probs, grad: args.grad });
   const pipeline = await gpu.pipelines.get({ name: 'softmax_backward', source: backwardSource, consts: { WG: THREADS } });
   batch.dispatch({ kernel: 'softmax_backward', pipeline, buffers: [args.probs, args.grad], params: params(args), workgroups: grid1d(args.rows, 1, gpu.limits.maxComputeWorkgroupsPerDimension) });
 }

@@ -1,5 +1,5 @@
 import source from '../../kernels/sum_blocks.wgsl?raw';
-import type { Batch } from './batch';
+import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
 import { grid1d } from './grid';
@@ -9,9 +9,9 @@ const THREADS = 256;
 
 export interface SumBlocksArgs {
   /** Holds `blocks` consecutive blocks of n floats, starting `offset` floats in. */
-  src: GPUBuffer;
+  src: BufferRef;
   /** n floats, added into. */
-  dst: GPUBuffer;
+  dst: BufferRef;
   n: number;
   blocks: number;
   offset?: number;

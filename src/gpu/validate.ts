@@ -1,4 +1,5 @@
 // Argument checks shared by the kernel launchers: clear errors before anything reaches the GPU.
+import { byteSize, type BufferRef } from './batch';
 import { GpuError } from './errors';
 
 /** Throws unless every named size is a positive integer. */
@@ -9,13 +10,13 @@ export function requireSizes(kernel: string, sizes: Record<string, number>): voi
 }
 
 /** Throws unless `buffer` holds `elements` 4-byte values (f32 or u32); `shape` says where the count comes from. */
-export function requireElements(kernel: string, label: string, buffer: GPUBuffer, elements: number, shape: string): void {
-  if (buffer.size < elements * 4) {
-    throw new GpuError(kernel, `${label} holds ${buffer.size} bytes, needs ${elements * 4} for ${shape}`);
+export function requireElements(kernel: string, label: string, buffer: BufferRef, elements: number, shape: string): void {
+  if (byteSize(buffer) < elements * 4) {
+    throw new GpuError(kernel, `${label} holds ${byteSize(buffer)} bytes, needs ${elements * 4} for ${shape}`);
   }
 }
 
 /** requireElements for every named buffer of a group that must each hold `elements` values. */
-export function requireAll(kernel: string, buffers: Record<string, GPUBuffer>, elements: number, shape: string): void {
+export function requireAll(kernel: string, buffers: Record<string, BufferRef>, elements: number, shape: string): void {
   for (const [label, buffer] of Object.entries(buffers)) requireElements(kernel, label, buffer, elements, shape);
 }

@@ -1,12 +1,11 @@
 // The GPT model's public surface: its shape, the flat parameter layout, init, and the CPU reference.
 export { validateConfig, type GptConfig } from './config';
-export { paramLayout, LAYOUT_VERSION, tensor, view, parameterCount, type ParamLayout, type TensorSpec } from './layout';
+export { paramLayout, decaySegments, LAYOUT_VERSION, tensor, view, parameterCount, type ParamLayout, type TensorSpec } from './layout';
 export { initParams } from './init';
 export {
   gptForwardCpu,
   gptBackwardCpu,
   gptTrainStepCpu,
-  decaySegments,
   type GptForwardCpuResult,
   type BlockActivations,
   type LayernormActivations,

@@ -82,6 +82,17 @@ export function view(flat: Float32Array, spec: TensorSpec): Float32Array {
   return flat.subarray(spec.offset, spec.offset + spec.size);
 }
 
+/**
+ * Weight-decay segments covering the whole flat vector [0, total): each tensor with the
+ * alignment gap after it (whose gradient is always zero, so AdamW leaves it at zero).
+ */
+export function decaySegments(layout: ParamLayout): { offset: number; length: number; decay: boolean }[] {
+  return layout.tensors.map((t, i) => {
+    const end = layout.tensors[i + 1]?.offset ?? layout.total;
+    return { offset: t.offset, length: end - t.offset, decay: t.decay };
+  });
+}
+
 /** Parameter count without padding. */
 export function parameterCount(layout: ParamLayout): number {
   return layout.tensors.reduce((n, t) => n + t.size, 0);

@@ -1,5 +1,5 @@
-import type { AdamWHyperparameters, DecaySegment } from '../../gpu/adamw';
-import { tensor, view, type ParamLayout } from '../layout';
+import type { AdamWHyperparameters } from '../../gpu/adamw';
+import { decaySegments, tensor, view, type ParamLayout } from '../layout';
 import { adamwStepCpu } from './adamw';
 import { attentionBackwardCpu, attentionForwardCpu, type AttentionShape } from './attention';
 import { crossEntropyBackwardCpu, crossEntropyForwardCpu } from './crossentropy';
@@ -230,11 +230,6 @@ export interface GptCpuBatch {
 export interface GptCpuTrainHyper extends AdamWHyperparameters {
   /** When set, gradients are scaled to a global L2 norm of at most this. */
   gradClip?: number;
-}
-
-/** One segment per tensor; the alignment gaps are left out, so AdamW never touches them. */
-export function decaySegments(layout: ParamLayout): DecaySegment[] {
-  return layout.tensors.map((t) => ({ offset: t.offset, length: t.size, decay: t.decay }));
 }
 
 /**

@@ -13,7 +13,6 @@ export {
   gptForwardCpu,
   gptBackwardCpu,
   gptTrainStepCpu,
-  decaySegments,
   type GptForwardCpuResult,
   type BlockActivations,
   type LayernormActivations,

@@ -1,0 +1,300 @@
+// The GPT on the GPU: forward, backward and AdamW with our kernels, every buffer
+// allocated once for a fixed (B, T) and reused by every step.
+import {
+  adamw,
+  attentionBackward,
+  attentionForward,
+  createBatch,
+  crossEntropyBackward,
+  crossEntropyForward,
+  embeddingBackward,
+  embeddingForward,
+  geluBackward,
+  geluForward,
+  globalNorm,
+  joinQkv,
+  layernormBackward,
+  layernormForward,
+  matmul,
+  mergeHeads,
+  readFloats,
+  splitHeads,
+  splitQkv,
+  STORAGE,
+  sumBlocksInto,
+  uploadDecaySegments,
+  type Batch,
+  type BatchProfile,
+  type BufferRef,
+  type DecaySegments,
+  type Gpu,
+} from '../gpu';
+import { decaySegments, tensor, type ParamLayout } from './layout';
+
+/** The optimiser's settings for one step. */
+export interface TrainHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Clip the global gradient norm to this (no clipping when undefined). */
+  gradClip?: number;
+}
+
+export const DEFAULT_HYPER: TrainHyper = { lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 };
+
+/** Activations one layer keeps for its backward pass. */
+interface LayerActivations {
+  input: GPUBuffer; // residual stream entering the layer [N, C]
+  ln1: GPUBuffer; ln1Mean: GPUBuffer; ln1Rstd: GPUBuffer;
+  qkv: GPUBuffer; // [N, 3C]
+  q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; // [B, H, T, D]
+  att: GPUBuffer; lse: GPUBuffer; // attention output [B, H, T, D], log-sum-exp [B, H, T]
+  attMerged: GPUBuffer; // [N, C]
+  mid: GPUBuffer; // residual after attention [N, C]
+  ln2: GPUBuffer; ln2Mean: GPUBuffer; ln2Rstd: GPUBuffer;
+  fc: GPUBuffer; gelu: GPUBuffer; // [N, 4C]
+}
+
+export interface StepResult {
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  profile?: BatchProfile;
+}
+
+export interface GpuGpt {
+  readonly layout: ParamLayout;
+  readonly B: number;
+  readonly T: number;
+  /** Bytes of GPU memory this model holds: parameters, optimiser state, activations. */
+  readonly bytes: number;
+  loadParams(flat: Float32Array): void;
+  readParams(): Promise<Float32Array>;
+  readGrads(): Promise<Float32Array>;
+  /** Zeroes AdamW's moments and its step count (a new round starts a fresh inner optimiser). */
+  resetOptimizer(): void;
+  /** One training step on inputs/targets of B·T tokens: forward, backward, AdamW. */
+  step(inputs: Uint32Array, targets: Uint32Array, hyper: TrainHyper, options?: { profile?: boolean }): Promise<StepResult>;
+  /** Mean loss without updating anything. */
+  loss(inputs: Uint32Array, targets: Uint32Array): Promise<number>;
+  /** Logits [B·T, vocab] for the inputs. */
+  logits(inputs: Uint32Array): Promise<Float32Array>;
+  destroy(): void;
+}
+
+/**
+ * Builds the GPU model for batches of B sequences of T tokens. Checks its largest buffers
+ * against the adapter's limits first, and allocates everything inside an out-of-memory
+ * error scope, so a config that does not fit fails with a clear error, not later mid-step.
+ */
+export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: number; T: number }): Promise<GpuGpt> {
+  const { B, T } = shape;
+  const { width: C, heads: H, vocab: V, layers: L, context } = layout.config;
+  if (!Number.isInteger(B) || !Number.isInteger(T) || B < 1 || T < 1) throw new Error(`batch shape must be positive integers, got B=${B} T=${T}`);
+  if (T > context) throw new Error(`sequence length ${T} exceeds the model's context ${context}`);
+  const D = C / H;
+  const N = B * T;
+
+  // The largest buffers: the flat parameter vector, the logits, the MLP activations.
+  const largest = Math.max(layout.total, N * V, N * 4 * C) * 4;
+  const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  if (largest > limit) {
+    throw new Error(
+      `model does not fit this GPU: it needs a ${largest}-byte buffer, the adapter binds at most ${limit}; ` +
+        'use a smaller batch, context, vocabulary or width',
+    );
+  }
+
+  const owned: GPUBuffer[] = [];
+  let bytes = 0;
+  const alloc = (n: number, label: string) => {
+    const buffer = gpu.device.createBuffer({ size: Math.max(16, Math.ceil((n * 4) / 16) * 16), usage: STORAGE, label });
+    owned.push(buffer);
+    bytes += buffer.size;
+    return buffer;
+  };
+  gpu.device.pushErrorScope('out-of-memory');
+
+  const params = alloc(layout.total, 'params');
+  const grads = alloc(layout.total, 'grads');
+  const m = alloc(layout.total, 'adam-m');
+  const v = alloc(layout.total, 'adam-v');
+  const segments: DecaySegments = uploadDecaySegments(gpu, layout.total, decaySegments(layout));
+  /** One tensor of a flat vector as a kernel operand. */
+  const part = (flat: GPUBuffer, name: string): BufferRef => {
+    const t = tensor(layout, name);
+    return { buffer: flat, offset: t.offset * 4, size: t.size * 4 };
+  };
+  const p = (name: string) => part(params, name);
+  const g = (name: string) => part(grads, name);
+
+  const layers: LayerActivations[] = [];
+  for (let l = 0; l < L; l++) {
+    layers.push({
+      input: alloc(N * C, `h${l}.input`),
+      ln1: alloc(N * C, `h${l}.ln1`), ln1Mean: alloc(N, `h${l}.ln1.mean`), ln1Rstd: alloc(N, `h${l}.ln1.rstd`),
+      qkv: alloc(N * 3 * C, `h${l}.qkv`),
+      q: alloc(N * C, `h${l}.q`), k: alloc(N * C, `h${l}.k`), v: alloc(N * C, `h${l}.v`),
+      att: alloc(N * C, `h${l}.att`), lse: alloc(B * H * T, `h${l}.lse`),
+      attMerged: alloc(N * C, `h${l}.att.merged`),
+      mid: alloc(N * C, `h${l}.mid`),
+      ln2: alloc(N * C, `h${l}.ln2`), ln2Mean: alloc(N, `h${l}.ln2.mean`), ln2Rstd: alloc(N, `h${l}.ln2.rstd`),
+      fc: alloc(N * 4 * C, `h${l}.fc`), gelu: alloc(N * 4 * C, `h${l}.gelu`),
+    });
+  }
+  const finalResidual = alloc(N * C, 'residual.final');
+  const lnf = alloc(N * C, 'lnf');
+  const lnfMean = alloc(N, 'lnf.mean');
+  const lnfRstd = alloc(N, 'lnf.rstd');
+  const logits = alloc(N * V, 'logits');
+  const losses = alloc(N, 'losses');
+  const meanLoss = alloc(1, 'loss');
+  const gradNorm = alloc(1, 'grad-norm');
+  const inputTokens = alloc(N, 'inputs');
+  const targetTokens = alloc(N, 'targets');
+  // Backward scratch, reused by every layer.
+  const dResidual = alloc(N * C, 'd.residual');
+  const dLn = alloc(N * C, 'd.ln');
+  const dAttMerged = alloc(N * C, 'd.att.merged');
+  const dAtt = alloc(N * C, 'd.att');
+  const dq = alloc(N * C, 'd.q');
+  const dk = alloc(N * C, 'd.k');
+  const dv = alloc(N * C, 'd.v');
+  const dqkv = alloc(N * 3 * C, 'd.qkv');
+  const dGelu = alloc(N * 4 * C, 'd.gelu');
+  const dFc = alloc(N * 4 * C, 'd.fc');
+  const outOfMemory = await gpu.device.popErrorScope();
+  if (outOfMemory) {
+    for (const buffer of owned) buffer.destroy();
+    gpu.pool.release(segments.buffer);
+    throw new Error(`model does not fit this GPU: allocating ${(bytes / 2 ** 20).toFixed(1)} MiB failed (${outOfMemory.message})`);
+  }
+
+  const heads = { B, T, H, D };
+  let adamStep = 0;
+
+  const writeTokens = (buffer: GPUBuffer, tokens: Uint32Array, what: string) => {
+    if (tokens.length !== N) throw new Error(`${what} must hold B·T = ${N} tokens, got ${tokens.length}`);
+    for (const t of tokens) if (t >= V) throw new Error(`${what} holds token ${t}, outside the vocabulary of ${V}`);
+    gpu.device.queue.writeBuffer(buffer, 0, tokens.buffer as ArrayBuffer, tokens.byteOffset, tokens.byteLength);
+  };
+
+  /** y = x·W + b for the named linear layer; `accumulate` adds into y (the residual stream). */
+  const linear = (batch: Batch, x: BufferRef, name: string, y: BufferRef, K: number, outN: number, accumulate = false) =>
+    matmul(gpu, batch, { a: x, b: p(`${name}.w`), bias: p(`${name}.b`), c: y, M: N, K, N: outN, accumulate });
+
+  /** Gradients of y = x·W + b given dy: dW += xᵀ·dy, db += Σ_rows dy, dx = dy·Wᵀ. */
+  const linearBackward = async (batch: Batch, x: BufferRef, dy: BufferRef, name: string, dx: BufferRef, K: number, outN: number) => {
+    await matmul(gpu, batch, { a: x, b: dy, c: g(`${name}.w`), M: K, K: N, N: outN, transA: true, accumulate: true });
+    await sumBlocksInto(gpu, batch, { src: dy, dst: g(`${name}.b`), n: outN, blocks: N });
+    await matmul(gpu, batch, { a: dy, b: p(`${name}.w`), c: dx, M: N, K: outN, N: K, transB: true });
+  };
+
+  async function forward(batch: Batch): Promise<void> {
+    await embeddingForward(gpu, batch, { tokens: inputTokens, wte: p('wte'), wpe: p('wpe'), out: layers[0]?.input ?? finalResidual, B, T, C, V, maxT: context });
+    for (let l = 0; l < L; l++) {
+      const a = layers[l]!;
+      const h = `h${l}`;
+      const next = layers[l + 1]?.input ?? finalResidual;
+      await layernormForward(gpu, batch, { x: a.input, gamma: p(`${h}.ln1.g`), beta: p(`${h}.ln1.b`), y: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, rows: N, C });
+      await linear(batch, a.ln1, `${h}.attn.qkv`, a.qkv, C, 3 * C);
+      await splitQkv(gpu, batch, { qkv: a.qkv, q: a.q, k: a.k, v: a.v, ...heads });
+      await attentionForward(gpu, batch, { q: a.q, k: a.k, v: a.v, o: a.att, lse: a.lse, ...heads });
+      await mergeHeads(gpu, batch, { o: a.att, y: a.attMerged, ...heads });
+      batch.copy(a.input, a.mid, N * C * 4);
+      await linear(batch, a.attMerged, `${h}.attn.proj`, a.mid, C, C, true);
+      await layernormForward(gpu, batch, { x: a.mid, gamma: p(`${h}.ln2.g`), beta: p(`${h}.ln2.b`), y: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, rows: N, C });
+      await linear(batch, a.ln2, `${h}.mlp.fc`, a.fc, C, 4 * C);
+      await geluForward(gpu, batch, { x: a.fc, y: a.gelu, n: N * 4 * C });
+      batch.copy(a.mid, next, N * C * 4);
+      await linear(batch, a.gelu, `${h}.mlp.proj`, next, 4 * C, C, true);
+    }
+    await layernormForward(gpu, batch, { x: finalResidual, gamma: p('lnf.g'), beta: p('lnf.b'), y: lnf, mean: lnfMean, rstd: lnfRstd, rows: N, C });
+    // Tied head: logits = lnf · wteᵀ.
+    await matmul(gpu, batch, { a: lnf, b: p('wte'), c: logits, M: N, K: C, N: V, transB: true });
+  }
+
+  async function backward(batch: Batch, inputs: Uint32Array): Promise<void> {
+    batch.clear(grads);
+    await crossEntropyBackward(gpu, batch, { logits, targets: targetTokens, rows: N, V, dlogits: logits, dlossScale: 1 / N });
+    // logits = lnf · wteᵀ: dlnf = dlogits · wte, dwte += dlogitsᵀ · lnf.
+    await matmul(gpu, batch, { a: logits, b: p('wte'), c: dLn, M: N, K: V, N: C });
+    await matmul(gpu, batch, { a: logits, b: lnf, c: g('wte'), M: V, K: N, N: C, transA: true, accumulate: true });
+    await layernormBackward(gpu, batch, { dy: dLn, x: finalResidual, mean: lnfMean, rstd: lnfRstd, gamma: p('lnf.g'), dx: dResidual, dgamma: g('lnf.g'), dbeta: g('lnf.b'), rows: N, C });
+    for (let l = L - 1; l >= 0; l--) {
+      const a = layers[l]!;
+      const h = `h${l}`;
+      // dResidual holds the gradient of this layer's output; the residual path passes it through unchanged.
+      await linearBackward(batch, a.gelu, dResidual, `${h}.mlp.proj`, dGelu, 4 * C, C);
+      await geluBackward(gpu, batch, { x: a.fc, dy: dGelu, dx: dFc, n: N * 4 * C });
+      await linearBackward(batch, a.ln2, dFc, `${h}.mlp.fc`, dLn, C, 4 * C);
+      await layernormBackward(gpu, batch, { dy: dLn, x: a.mid, mean: a.ln2Mean, rstd: a.ln2Rstd, gamma: p(`${h}.ln2.g`), dx: dResidual, dgamma: g(`${h}.ln2.g`), dbeta: g(`${h}.ln2.b`), rows: N, C, accumulateDx: true });
+      await linearBackward(batch, a.attMerged, dResidual, `${h}.attn.proj`, dAttMerged, C, C);
+      await splitHeads(gpu, batch, { dy: dAttMerged, dO: dAtt, ...heads });
+      await attentionBackward(gpu, batch, { q: a.q, k: a.k, v: a.v, o: a.att, lse: a.lse, dout: dAtt, dq, dk, dv, ...heads });
+      await joinQkv(gpu, batch, { dq, dk, dv, dqkv, ...heads });
+      await linearBackward(batch, a.ln1, dqkv, `${h}.attn.qkv`, dLn, C, 3 * C);
+      await layernormBackward(gpu, batch, { dy: dLn, x: a.input, mean: a.ln1Mean, rstd: a.ln1Rstd, gamma: p(`${h}.ln1.g`), dx: dResidual, dgamma: g(`${h}.ln1.g`), dbeta: g(`${h}.ln1.b`), rows: N, C, accumulateDx: true });
+    }
+    await embeddingBackward(gpu, batch, { tokens: inputs, dout: dResidual, dwte: g('wte'), dwpe: g('wpe'), B, T, C, V, maxT: context });
+  }
+
+  const readScalar = async (buffer: GPUBuffer) => (await readFloats(gpu, buffer, 1))[0]!;
+
+  return {
+    layout,
+    B,
+    T,
+    bytes,
+    loadParams(flat) {
+      if (flat.length !== layout.total) throw new Error(`parameter vector has ${flat.length} floats, layout v${layout.version} needs ${layout.total}`);
+      gpu.device.queue.writeBuffer(params, 0, flat.buffer as ArrayBuffer, flat.byteOffset, flat.byteLength);
+    },
+    readParams: () => readFloats(gpu, params, layout.total),
+    readGrads: () => readFloats(gpu, grads, layout.total),
+    resetOptimizer() {
+      const encoder = gpu.device.createCommandEncoder({ label: 'reset-optimizer' });
+      encoder.clearBuffer(m);
+      encoder.clearBuffer(v);
+      gpu.device.queue.submit([encoder.finish()]);
+      adamStep = 0;
+    },
+    async step(inputs, targets, hyper, options = {}) {
+      writeTokens(inputTokens, inputs, 'inputs');
+      writeTokens(targetTokens, targets, 'targets');
+      const batch = createBatch(gpu, { label: 'train-step', profile: options.profile });
+      await forward(batch);
+      await crossEntropyForward(gpu, batch, { logits, targets: targetTokens, rows: N, V, losses, meanLoss });
+      await backward(batch, inputs);
+      await globalNorm(gpu, batch, { grads, norm: gradNorm, n: layout.total });
+      adamStep++;
+      const clip = hyper.gradClip === undefined ? undefined : { gradNorm, maxNorm: hyper.gradClip };
+      await adamw(gpu, batch, { ...hyper, params, grads, m, v, n: layout.total, step: adamStep, segments, clip });
+      await batch.submit();
+      const profile = options.profile ? await batch.profile() : undefined;
+      return { loss: await readScalar(meanLoss), gradNorm: await readScalar(gradNorm), profile };
+    },
+    async loss(inputs, targets) {
+      writeTokens(inputTokens, inputs, 'inputs');
+      writeTokens(targetTokens, targets, 'targets');
+      const batch = createBatch(gpu, { label: 'eval' });
+      await forward(batch);
+      await crossEntropyForward(gpu, batch, { logits, targets: targetTokens, rows: N, V, losses, meanLoss });
+      await batch.submit();
+      return readScalar(meanLoss);
+    },
+    async logits(inputs) {
+      writeTokens(inputTokens, inputs, 'inputs');
+      const batch = createBatch(gpu, { label: 'logits' });
+      await forward(batch);
+      await batch.submit();
+      return readFloats(gpu, logits, N * V);
+    },
+    destroy() {
+      for (const buffer of owned) buffer.destroy();
+      gpu.pool.release(segments.buffer);
+    },
+  };
+}
