@@ -6,10 +6,9 @@ import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
 import { grid1d } from './grid';
+import { MAX_HEAD_DIM } from './limits';
 import { requireElements, requireSizes } from './validate';
 
-/** Largest head dimension the kernels accept: q, k and v tiles live in workgroup memory. */
-export const MAX_HEAD_DIM = 128;
 
 /** Query rows (BR) and key rows (BC) per workgroup tile, and threads per workgroup. */
 export interface AttentionTiles {
@@ -24,8 +23,9 @@ export const ATTENTION_TILE_CANDIDATES: [number, number][] = [
 ];
 /** Threads of the delta pre-pass (one row each). */
 const THREADS = 64;
-/** Fewest threads per attention workgroup; more only when there are more 4×4 score blocks to share out. */
+/** Threads per attention workgroup: one per 4×4 score block, within these bounds. */
 const MIN_TILE_THREADS = 32;
+const MAX_TILE_THREADS = 64;
 
 /** The kernels keep head vectors as vec4s in workgroup memory, zero-padded to a multiple of 4. */
 const padded = (D: number) => Math.ceil(D / 4) * 4;
@@ -38,15 +38,18 @@ const SHARED_FLOATS = {
 };
 
 /**
- * Picks the largest tile whose workgroup memory fits this adapter, for one kernel and head
- * size, with one thread per 4×4 score block: every thread is busy in the score phase, and
- * no more threads than that wait at each barrier (barriers are costly on CPU adapters).
+ * Picks the largest tile whose workgroup memory fits this adapter, for one kernel, head
+ * size and sequence length (no taller than the sequence needs), with about one thread per
+ * 4×4 score block: threads are busy in the score phase, and few wait at each barrier
+ * (barriers are costly on CPU adapters).
  */
-export function attentionTiles(gpu: Gpu, kernel: keyof typeof SHARED_FLOATS, D: number): AttentionTiles {
+export function attentionTiles(gpu: Gpu, kernel: keyof typeof SHARED_FLOATS, D: number, T: number): AttentionTiles {
   const limit = gpu.limits.maxComputeWorkgroupStorageSize;
+  const smallest = ATTENTION_TILE_CANDIDATES.at(-1)![0];
   for (const [BR, BC] of ATTENTION_TILE_CANDIDATES) {
+    if (BR > Math.max(T, smallest)) continue;
     const scoreBlocks = (BR / 4) * (BC / 4);
-    const WG = Math.min(Math.max(MIN_TILE_THREADS, scoreBlocks), gpu.limits.maxComputeInvocationsPerWorkgroup);
+    const WG = Math.min(Math.max(MIN_TILE_THREADS, scoreBlocks), MAX_TILE_THREADS, gpu.limits.maxComputeInvocationsPerWorkgroup);
     if (SHARED_FLOATS[kernel](BR, BC, D) * 4 <= limit) return { BR, BC, WG };
   }
   throw new GpuError(`attention_${kernel}`, `head dimension ${D} needs more workgroup memory than this adapter's ${limit} bytes`);
@@ -82,7 +85,7 @@ export async function attentionForward(
   const { B, H, T, D } = args;
   const n = B * H * T * D;
   validate('attention_forward', { B, H, T, D }, { q: [args.q, n], k: [args.k, n], v: [args.v, n], o: [args.o, n], lse: [args.lse, B * H * T] });
-  const tiles = attentionTiles(gpu, 'forward', D);
+  const tiles = attentionTiles(gpu, 'forward', D, T);
   const pipeline = await gpu.pipelines.get({ name: 'attention_forward', source: forwardSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...tiles } });
   batch.dispatch({
     kernel: 'attention_forward',
@@ -123,7 +126,7 @@ export async function attentionBackward(
     workgroups: grid1d(rows, THREADS, gpu.limits.maxComputeWorkgroupsPerDimension),
   });
 
-  const dqTiles = attentionTiles(gpu, 'dq', D);
+  const dqTiles = attentionTiles(gpu, 'dq', D, T);
   const dqPipeline = await gpu.pipelines.get({ name: 'attention_dq', source: dqSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...dqTiles } });
   batch.dispatch({
     kernel: 'attention_dq',
@@ -133,7 +136,7 @@ export async function attentionBackward(
     workgroups: [Math.ceil(T / dqTiles.BR), B * H],
   });
 
-  const kvTiles = attentionTiles(gpu, 'dkdv', D);
+  const kvTiles = attentionTiles(gpu, 'dkdv', D, T);
   const kvPipeline = await gpu.pipelines.get({ name: 'attention_dkdv', source: dkdvSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...kvTiles } });
   batch.dispatch({
     kernel: 'attention_dkdv',

@@ -9,7 +9,10 @@ import { reduceSum } from './norm';
 import { requireElements, requireSizes } from './validate';
 
 /** One workgroup per row; the row's V logits are strided over these threads. */
-const THREADS = 256;
+/** Threads per row: about one per 8 logits, from 32 to 256. Idle threads still pay for every barrier of the reduction. */
+const MIN_THREADS = 32;
+const MAX_THREADS = 256;
+const rowThreads = (V: number) => Math.min(MAX_THREADS, Math.max(MIN_THREADS, 2 ** Math.ceil(Math.log2(V / 8))));
 
 /** Logits [rows, V] (row-major f32) and one target class per row (u32). */
 interface CrossEntropyShape {
@@ -66,7 +69,7 @@ async function launch(
   const spec: KernelSpec = {
     name: kernel,
     source: crossEntropySource,
-    consts: { THREADS, BACKWARD: variant.backward, IN_PLACE: variant.inPlace },
+    consts: { THREADS: rowThreads(args.V), BACKWARD: variant.backward, IN_PLACE: variant.inPlace },
   };
   const params = new ArrayBuffer(16);
   new Uint32Array(params, 0, 2).set([args.rows, args.V]);

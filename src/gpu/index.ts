@@ -23,10 +23,10 @@ export {
   attentionBackward,
   attentionTiles,
   ATTENTION_TILE_CANDIDATES,
-  MAX_HEAD_DIM,
   type AttentionShapeArgs,
   type AttentionTiles,
 } from './attention';
+export { MAX_HEAD_DIM } from './limits';
 export { crossEntropyForward, crossEntropyBackward, type CrossEntropyForwardArgs, type CrossEntropyBackwardArgs } from './crossentropy';
 export { reduceSum, globalNorm } from './norm';
 export {

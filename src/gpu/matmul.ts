@@ -65,7 +65,8 @@ export const TILE_CANDIDATES: MatmulTiles[] = [
   { TILE_M: 128, TILE_N: 64, TILE_K: 16, TM: 8 },
 ];
 
-const DEFAULT_TILES: MatmulTiles = { TILE_M: 64, TILE_N: 64, TILE_K: 16, TM: 4 };
+// Until tuneMatmul measures this adapter: 128 threads, each 8 × 4 outputs.
+const DEFAULT_TILES: MatmulTiles = { TILE_M: 64, TILE_N: 64, TILE_K: 16, TM: 8 };
 const SMALL_TILES: MatmulTiles = { TILE_M: 32, TILE_N: 32, TILE_K: 16, TM: 4 };
 
 /** Tuned tiles per adapter, filled by tuneMatmul(). */

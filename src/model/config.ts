@@ -1,3 +1,5 @@
+import { MAX_HEAD_DIM } from '../gpu/limits';
+
 /** A GPT-2-style model's shape. */
 export interface GptConfig {
   /** Token vocabulary size. */
@@ -10,8 +12,7 @@ export interface GptConfig {
   width: number;
 }
 
-/** Limits the GPU kernels impose; configs beyond them are refused up front. */
-export const MAX_HEAD_DIM = 128;
+/** Longest context a config may ask for: the position table and attention's T are sized from it. */
 export const MAX_CONTEXT = 4096;
 
 /** Throws a clear error for a config the model cannot run. */
