@@ -14,6 +14,7 @@ import { formatTable, type BenchResult } from './lib/results';
 const BROWSER_BENCHES: Record<string, string> = {
   matmul: '/bench/matmul.page.ts',
   attention: '/bench/attention.page.ts',
+  train: '/bench/train.page.ts',
 };
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

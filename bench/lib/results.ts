@@ -15,7 +15,8 @@ export interface BenchResult {
 
 /** Metrics where smaller is better; for these the printed ratio is peer/ours, so > 1 always means ours wins. */
 export function lowerIsBetter(metric: string): boolean {
-  return /(_ms|_s|_bytes|loss|ratio)$/.test(metric);
+  if (/_per_s$|^reduction_/.test(metric)) return false; // rates and reductions: more is better
+  return /(_ms|_s|_bytes|loss|ratio)$|^bytes_/.test(metric);
 }
 
 /** Median of a non-empty list. */

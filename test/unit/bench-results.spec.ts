@@ -9,6 +9,11 @@ test('median of odd and even lists', () => {
 test('the table prints ratios where > 1 means ours is better, for both metric directions', () => {
   expect(lowerIsBetter('fwd_ms')).toBe(true);
   expect(lowerIsBetter('gflops')).toBe(false);
+  expect(lowerIsBetter('tokens_per_s')).toBe(false);
+  expect(lowerIsBetter('last_tab_s')).toBe(true);
+  expect(lowerIsBetter('seed_upload_ratio')).toBe(true);
+  expect(lowerIsBetter('bytes_per_volunteer')).toBe(true);
+  expect(lowerIsBetter('reduction_vs_ddp')).toBe(false);
   const table = formatTable([
     { case: '512x512x512', impl: 'ours', metric: 'gflops', value: 3 },
     { case: '512x512x512', impl: 'peer', metric: 'gflops', value: 2 },
