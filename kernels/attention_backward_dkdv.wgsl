@@ -37,6 +37,23 @@ fn row4(x0: f32, x1: f32, x2: f32, x3: f32, d: u32, valid: bool) -> vec4<f32> {
   return select(vec4<f32>(0.0), vec4<f32>(x0, x1, x2, x3), inside);
 }
 
+// Row r of a 4×4 block: P = exp(S·scale − lse) and dS = P ∘ (dP − delta), zero where masked.
+fn store_probs(r: u32, cb: u32, c0: u32, r0: u32, T: u32, s: vec4<f32>, dp: vec4<f32>) {
+  let keys = vec4<u32>(c0 + cb) + vec4<u32>(0u, 1u, 2u, 3u);
+  let visible = (keys <= vec4<u32>(r0 + r)) & vec4<bool>(r0 + r < T);
+  let prob = select(vec4<f32>(0.0), exp(s * p.scale - rowLse[r]), visible);
+  let ds = prob * (dp - rowDelta[r]);
+  let at = r * BC + cb;
+  Ps[at] = prob.x;
+  Ps[at + 1u] = prob.y;
+  Ps[at + 2u] = prob.z;
+  Ps[at + 3u] = prob.w;
+  dSs[at] = ds.x;
+  dSs[at + 1u] = ds.y;
+  dSs[at + 2u] = ds.z;
+  dSs[at + 3u] = ds.w;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let T = p.T;
@@ -75,8 +92,9 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       if (blk < S_BLOCKS) {
         let rb = (blk / (BC / 4u)) * 4u;
         let cb = (blk % (BC / 4u)) * 4u;
-        var s = array<vec4<f32>, 4>();
-        var dp = array<vec4<f32>, 4>();
+        // Four query rows × four keys, in named registers (CPU adapters keep arrays in memory).
+        var s0 = vec4<f32>(0.0); var s1 = vec4<f32>(0.0); var s2 = vec4<f32>(0.0); var s3 = vec4<f32>(0.0);
+        var p0 = vec4<f32>(0.0); var p1 = vec4<f32>(0.0); var p2 = vec4<f32>(0.0); var p3 = vec4<f32>(0.0);
         for (var d4 = 0u; d4 < D4; d4++) {
           let k0 = Ks[(cb + 0u) * D4 + d4];
           let k1 = Ks[(cb + 1u) * D4 + d4];
@@ -86,29 +104,27 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
           let v1 = Vs[(cb + 1u) * D4 + d4];
           let v2 = Vs[(cb + 2u) * D4 + d4];
           let v3 = Vs[(cb + 3u) * D4 + d4];
-          for (var i = 0u; i < 4u; i++) {
-            let qv = Qs[(rb + i) * D4 + d4];
-            let ov = dOs[(rb + i) * D4 + d4];
-            s[i] += vec4<f32>(dot(qv, k0), dot(qv, k1), dot(qv, k2), dot(qv, k3));
-            dp[i] += vec4<f32>(dot(ov, v0), dot(ov, v1), dot(ov, v2), dot(ov, v3));
-          }
+          let q0 = Qs[(rb + 0u) * D4 + d4];
+          let q1 = Qs[(rb + 1u) * D4 + d4];
+          let q2 = Qs[(rb + 2u) * D4 + d4];
+          let q3 = Qs[(rb + 3u) * D4 + d4];
+          let o0 = dOs[(rb + 0u) * D4 + d4];
+          let o1 = dOs[(rb + 1u) * D4 + d4];
+          let o2 = dOs[(rb + 2u) * D4 + d4];
+          let o3 = dOs[(rb + 3u) * D4 + d4];
+          s0 += vec4<f32>(dot(q0, k0), dot(q0, k1), dot(q0, k2), dot(q0, k3));
+          s1 += vec4<f32>(dot(q1, k0), dot(q1, k1), dot(q1, k2), dot(q1, k3));
+          s2 += vec4<f32>(dot(q2, k0), dot(q2, k1), dot(q2, k2), dot(q2, k3));
+          s3 += vec4<f32>(dot(q3, k0), dot(q3, k1), dot(q3, k2), dot(q3, k3));
+          p0 += vec4<f32>(dot(o0, v0), dot(o0, v1), dot(o0, v2), dot(o0, v3));
+          p1 += vec4<f32>(dot(o1, v0), dot(o1, v1), dot(o1, v2), dot(o1, v3));
+          p2 += vec4<f32>(dot(o2, v0), dot(o2, v1), dot(o2, v2), dot(o2, v3));
+          p3 += vec4<f32>(dot(o3, v0), dot(o3, v1), dot(o3, v2), dot(o3, v3));
         }
-        for (var i = 0u; i < 4u; i++) {
-          let r = rb + i;
-          let keys = vec4<u32>(c0 + cb) + vec4<u32>(0u, 1u, 2u, 3u);
-          let visible = (keys <= vec4<u32>(r0 + r)) & vec4<bool>(r0 + r < T);
-          let prob = select(vec4<f32>(0.0), exp(s[i] * p.scale - rowLse[r]), visible);
-          let ds = prob * (dp[i] - rowDelta[r]);
-          let at = r * BC + cb;
-          Ps[at] = prob.x;
-          Ps[at + 1u] = prob.y;
-          Ps[at + 2u] = prob.z;
-          Ps[at + 3u] = prob.w;
-          dSs[at] = ds.x;
-          dSs[at + 1u] = ds.y;
-          dSs[at + 2u] = ds.z;
-          dSs[at + 3u] = ds.w;
-        }
+        store_probs(rb + 0u, cb, c0, r0, T, s0, p0);
+        store_probs(rb + 1u, cb, c0, r0, T, s1, p1);
+        store_probs(rb + 2u, cb, c0, r0, T, s2, p2);
+        store_probs(rb + 3u, cb, c0, r0, T, s3, p3);
       }
     }
     workgroupBarrier();
@@ -119,14 +135,17 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       if (item < ITEMS) {
         let cb = (item / D4) * 4u;
         let d4 = item % D4;
+        var dv0 = dvAcc[j * 4u]; var dv1 = dvAcc[j * 4u + 1u]; var dv2 = dvAcc[j * 4u + 2u]; var dv3 = dvAcc[j * 4u + 3u];
+        var dk0 = dkAcc[j * 4u]; var dk1 = dkAcc[j * 4u + 1u]; var dk2 = dkAcc[j * 4u + 2u]; var dk3 = dkAcc[j * 4u + 3u];
         for (var r = 0u; r < BR; r++) {
           let ov = dOs[r * D4 + d4];
           let qv = Qs[r * D4 + d4];
-          for (var i = 0u; i < 4u; i++) {
-            dvAcc[j * 4u + i] += Ps[r * BC + cb + i] * ov;
-            dkAcc[j * 4u + i] += dSs[r * BC + cb + i] * qv;
-          }
+          let at = r * BC + cb;
+          dv0 += Ps[at] * ov; dv1 += Ps[at + 1u] * ov; dv2 += Ps[at + 2u] * ov; dv3 += Ps[at + 3u] * ov;
+          dk0 += dSs[at] * qv; dk1 += dSs[at + 1u] * qv; dk2 += dSs[at + 2u] * qv; dk3 += dSs[at + 3u] * qv;
         }
+        dvAcc[j * 4u] = dv0; dvAcc[j * 4u + 1u] = dv1; dvAcc[j * 4u + 2u] = dv2; dvAcc[j * 4u + 3u] = dv3;
+        dkAcc[j * 4u] = dk0; dkAcc[j * 4u + 1u] = dk1; dkAcc[j * 4u + 2u] = dk2; dkAcc[j * 4u + 3u] = dk3;
       }
     }
   }

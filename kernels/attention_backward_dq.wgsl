@@ -35,6 +35,18 @@ fn row4(x0: f32, x1: f32, x2: f32, x3: f32, d: u32, valid: bool) -> vec4<f32> {
   return select(vec4<f32>(0.0), vec4<f32>(x0, x1, x2, x3), inside);
 }
 
+// Row r of a 4×4 block: dS = exp(S·scale − lse) ∘ (dP − delta), zero where masked.
+fn store_ds(r: u32, cb: u32, c0: u32, r0: u32, T: u32, s: vec4<f32>, dp: vec4<f32>) {
+  let keys = vec4<u32>(c0 + cb) + vec4<u32>(0u, 1u, 2u, 3u);
+  let visible = (keys <= vec4<u32>(r0 + r)) & vec4<bool>(r0 + r < T);
+  let ds = select(vec4<f32>(0.0), exp(s * p.scale - rowLse[r]) * (dp - rowDelta[r]), visible);
+  let at = r * BC + cb;
+  dSs[at] = ds.x;
+  dSs[at + 1u] = ds.y;
+  dSs[at + 2u] = ds.z;
+  dSs[at + 3u] = ds.w;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let T = p.T;
@@ -72,8 +84,9 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       if (blk < S_BLOCKS) {
         let rb = (blk / (BC / 4u)) * 4u;
         let cb = (blk % (BC / 4u)) * 4u;
-        var s = array<vec4<f32>, 4>();
-        var dp = array<vec4<f32>, 4>();
+        // Four query rows × four keys, in named registers (CPU adapters keep arrays in memory).
+        var s0 = vec4<f32>(0.0); var s1 = vec4<f32>(0.0); var s2 = vec4<f32>(0.0); var s3 = vec4<f32>(0.0);
+        var p0 = vec4<f32>(0.0); var p1 = vec4<f32>(0.0); var p2 = vec4<f32>(0.0); var p3 = vec4<f32>(0.0);
         for (var d4 = 0u; d4 < D4; d4++) {
           let k0 = Ks[(cb + 0u) * D4 + d4];
           let k1 = Ks[(cb + 1u) * D4 + d4];
@@ -83,25 +96,27 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
           let v1 = Vs[(cb + 1u) * D4 + d4];
           let v2 = Vs[(cb + 2u) * D4 + d4];
           let v3 = Vs[(cb + 3u) * D4 + d4];
-          for (var i = 0u; i < 4u; i++) {
-            let qv = Qs[(rb + i) * D4 + d4];
-            let ov = dOs[(rb + i) * D4 + d4];
-            s[i] += vec4<f32>(dot(qv, k0), dot(qv, k1), dot(qv, k2), dot(qv, k3));
-            dp[i] += vec4<f32>(dot(ov, v0), dot(ov, v1), dot(ov, v2), dot(ov, v3));
-          }
+          let q0 = Qs[(rb + 0u) * D4 + d4];
+          let q1 = Qs[(rb + 1u) * D4 + d4];
+          let q2 = Qs[(rb + 2u) * D4 + d4];
+          let q3 = Qs[(rb + 3u) * D4 + d4];
+          let o0 = dOs[(rb + 0u) * D4 + d4];
+          let o1 = dOs[(rb + 1u) * D4 + d4];
+          let o2 = dOs[(rb + 2u) * D4 + d4];
+          let o3 = dOs[(rb + 3u) * D4 + d4];
+          s0 += vec4<f32>(dot(q0, k0), dot(q0, k1), dot(q0, k2), dot(q0, k3));
+          s1 += vec4<f32>(dot(q1, k0), dot(q1, k1), dot(q1, k2), dot(q1, k3));
+          s2 += vec4<f32>(dot(q2, k0), dot(q2, k1), dot(q2, k2), dot(q2, k3));
+          s3 += vec4<f32>(dot(q3, k0), dot(q3, k1), dot(q3, k2), dot(q3, k3));
+          p0 += vec4<f32>(dot(o0, v0), dot(o0, v1), dot(o0, v2), dot(o0, v3));
+          p1 += vec4<f32>(dot(o1, v0), dot(o1, v1), dot(o1, v2), dot(o1, v3));
+          p2 += vec4<f32>(dot(o2, v0), dot(o2, v1), dot(o2, v2), dot(o2, v3));
+          p3 += vec4<f32>(dot(o3, v0), dot(o3, v1), dot(o3, v2), dot(o3, v3));
         }
-        for (var i = 0u; i < 4u; i++) {
-          let r = rb + i;
-          let keys = vec4<u32>(c0 + cb) + vec4<u32>(0u, 1u, 2u, 3u);
-          let visible = (keys <= vec4<u32>(r0 + r)) & vec4<bool>(r0 + r < T);
-          let ds = exp(s[i] * p.scale - rowLse[r]) * (dp[i] - rowDelta[r]);
-          let masked = select(vec4<f32>(0.0), ds, visible);
-          let at = r * BC + cb;
-          dSs[at] = masked.x;
-          dSs[at + 1u] = masked.y;
-          dSs[at + 2u] = masked.z;
-          dSs[at + 3u] = masked.w;
-        }
+        store_ds(rb + 0u, cb, c0, r0, T, s0, p0);
+        store_ds(rb + 1u, cb, c0, r0, T, s1, p1);
+        store_ds(rb + 2u, cb, c0, r0, T, s2, p2);
+        store_ds(rb + 3u, cb, c0, r0, T, s3, p3);
       }
     }
     workgroupBarrier();
@@ -112,10 +127,15 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       if (item < ITEMS) {
         let rb = (item / D4) * 4u;
         let d4 = item % D4;
+        var a0 = acc[j * 4u]; var a1 = acc[j * 4u + 1u]; var a2 = acc[j * 4u + 2u]; var a3 = acc[j * 4u + 3u];
         for (var c = 0u; c < BC; c++) {
           let kv = Ks[c * D4 + d4];
-          for (var i = 0u; i < 4u; i++) { acc[j * 4u + i] += dSs[(rb + i) * BC + c] * kv; }
+          a0 += dSs[rb * BC + c] * kv;
+          a1 += dSs[(rb + 1u) * BC + c] * kv;
+          a2 += dSs[(rb + 2u) * BC + c] * kv;
+          a3 += dSs[(rb + 3u) * BC + c] * kv;
         }
+        acc[j * 4u] = a0; acc[j * 4u + 1u] = a1; acc[j * 4u + 2u] = a2; acc[j * 4u + 3u] = a3;
       }
     }
   }

@@ -41,6 +41,17 @@ fn row4(x0: f32, x1: f32, x2: f32, x3: f32, d: u32, valid: bool) -> vec4<f32> {
   return select(vec4<f32>(0.0), vec4<f32>(x0, x1, x2, x3), inside);
 }
 
+// Row r of a 4×4 score block into Ps, MASKED where the key is after the query.
+fn store_scores(r: u32, cb: u32, c0: u32, r0: u32, s: vec4<f32>) {
+  let keys = vec4<u32>(c0 + cb) + vec4<u32>(0u, 1u, 2u, 3u);
+  let masked = select(vec4<f32>(MASKED), s, keys <= vec4<u32>(r0 + r));
+  let at = r * BC + cb;
+  Ps[at] = masked.x;
+  Ps[at + 1u] = masked.y;
+  Ps[at + 2u] = masked.z;
+  Ps[at + 3u] = masked.w;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let T = p.T;
@@ -77,26 +88,26 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       if (blk < S_BLOCKS) {
         let rb = (blk / (BC / 4u)) * 4u;
         let cb = (blk % (BC / 4u)) * 4u;
-        var s = array<vec4<f32>, 4>();
+        // Four query rows × four keys, in named registers (CPU adapters keep arrays in memory).
+        var s0 = vec4<f32>(0.0); var s1 = vec4<f32>(0.0); var s2 = vec4<f32>(0.0); var s3 = vec4<f32>(0.0);
         for (var d4 = 0u; d4 < D4; d4++) {
           let k0 = Ks[(cb + 0u) * D4 + d4];
           let k1 = Ks[(cb + 1u) * D4 + d4];
           let k2 = Ks[(cb + 2u) * D4 + d4];
           let k3 = Ks[(cb + 3u) * D4 + d4];
-          for (var i = 0u; i < 4u; i++) {
-            let qv = Qs[(rb + i) * D4 + d4];
-            s[i] += vec4<f32>(dot(qv, k0), dot(qv, k1), dot(qv, k2), dot(qv, k3));
-          }
+          let q0 = Qs[(rb + 0u) * D4 + d4];
+          let q1 = Qs[(rb + 1u) * D4 + d4];
+          let q2 = Qs[(rb + 2u) * D4 + d4];
+          let q3 = Qs[(rb + 3u) * D4 + d4];
+          s0 += vec4<f32>(dot(q0, k0), dot(q0, k1), dot(q0, k2), dot(q0, k3));
+          s1 += vec4<f32>(dot(q1, k0), dot(q1, k1), dot(q1, k2), dot(q1, k3));
+          s2 += vec4<f32>(dot(q2, k0), dot(q2, k1), dot(q2, k2), dot(q2, k3));
+          s3 += vec4<f32>(dot(q3, k0), dot(q3, k1), dot(q3, k2), dot(q3, k3));
         }
-        for (var i = 0u; i < 4u; i++) {
-          let keys = vec4<u32>(c0 + cb) + vec4<u32>(0u, 1u, 2u, 3u);
-          let masked = select(vec4<f32>(MASKED), s[i], keys <= vec4<u32>(r0 + rb + i));
-          let at = (rb + i) * BC + cb;
-          Ps[at] = masked.x;
-          Ps[at + 1u] = masked.y;
-          Ps[at + 2u] = masked.z;
-          Ps[at + 3u] = masked.w;
-        }
+        store_scores(rb + 0u, cb, c0, r0, s0);
+        store_scores(rb + 1u, cb, c0, r0, s1);
+        store_scores(rb + 2u, cb, c0, r0, s2);
+        store_scores(rb + 3u, cb, c0, r0, s3);
       }
     }
     workgroupBarrier();
@@ -125,11 +136,18 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       if (item < O_ITEMS) {
         let rb = (item / D4) * 4u;
         let d4 = item % D4;
-        for (var i = 0u; i < 4u; i++) { acc[j * 4u + i] *= rowRescale[rb + i]; }
+        var a0 = acc[j * 4u] * rowRescale[rb];
+        var a1 = acc[j * 4u + 1u] * rowRescale[rb + 1u];
+        var a2 = acc[j * 4u + 2u] * rowRescale[rb + 2u];
+        var a3 = acc[j * 4u + 3u] * rowRescale[rb + 3u];
         for (var c = 0u; c < BC; c++) {
           let vv = Vs[c * D4 + d4];
-          for (var i = 0u; i < 4u; i++) { acc[j * 4u + i] += Ps[(rb + i) * BC + c] * vv; }
+          a0 += Ps[rb * BC + c] * vv;
+          a1 += Ps[(rb + 1u) * BC + c] * vv;
+          a2 += Ps[(rb + 2u) * BC + c] * vv;
+          a3 += Ps[(rb + 3u) * BC + c] * vv;
         }
+        acc[j * 4u] = a0; acc[j * 4u + 1u] = a1; acc[j * 4u + 2u] = a2; acc[j * 4u + 3u] = a3;
       }
     }
   }

@@ -46,8 +46,10 @@ const SHARED_FLOATS = {
 export function attentionTiles(gpu: Gpu, kernel: keyof typeof SHARED_FLOATS, D: number, T: number): AttentionTiles {
   const limit = gpu.limits.maxComputeWorkgroupStorageSize;
   const smallest = ATTENTION_TILE_CANDIDATES.at(-1)![0];
-  for (const [BR, BC] of ATTENTION_TILE_CANDIDATES) {
-    if (BR > Math.max(T, smallest)) continue;
+  // The dK/dV kernel owns key rows and walks query tiles: it wants the taller key tile.
+  const candidates = kernel === 'dkdv' ? ATTENTION_TILE_CANDIDATES.map(([a, b]) => [b, a] as const) : ATTENTION_TILE_CANDIDATES;
+  for (const [BR, BC] of candidates) {
+    if (Math.max(BR, BC) > Math.max(T, smallest)) continue;
     const scoreBlocks = (BR / 4) * (BC / 4);
     const WG = Math.min(Math.max(MIN_TILE_THREADS, scoreBlocks), MAX_TILE_THREADS, gpu.limits.maxComputeInvocationsPerWorkgroup);
     if (SHARED_FLOATS[kernel](BR, BC, D) * 4 <= limit) return { BR, BC, WG };
