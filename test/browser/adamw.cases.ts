@@ -16,6 +16,7 @@ import {
 import { adamwStepCpu } from '../../src/model/cpu/adamw';
 import { randomUniform } from '../../src/util/random';
 import { compareArrays, type Comparison } from '../harness/compare';
+import { errorMessages } from './run-kernels';
 
 let shared: Promise<Gpu> | undefined;
 const gpu = () => (shared ??= acquireGpu());
@@ -105,15 +106,7 @@ export async function adamwRejects(): Promise<string[]> {
     { ...base, n: 1000 },
     { ...base, clip: { gradNorm: params, maxNorm: 0 } },
   ];
-  const messages: string[] = [];
-  for (const args of attempts) {
-    try {
-      await adamw(g, run, args);
-      messages.push('no error');
-    } catch (e) {
-      messages.push((e as Error).message);
-    }
-  }
+  const messages = await errorMessages(attempts.map((args) => () => adamw(g, run, args)));
   for (const b of [params, grads, m, v, segments.buffer]) g.pool.release(b);
   return messages;
 }

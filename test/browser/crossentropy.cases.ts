@@ -3,6 +3,7 @@ import { acquireGpu, createBatch, crossEntropyBackward, crossEntropyForward, rea
 import { crossEntropyBackwardCpu, crossEntropyForwardCpu } from '../../src/model/cpu/crossentropy';
 import { createRandom, randomUniform } from '../../src/util/random';
 import { compareArrays, type Comparison } from '../harness/compare';
+import { errorMessages } from './run-kernels';
 
 let shared: Promise<Gpu> | undefined;
 const gpu = () => (shared ??= acquireGpu());
@@ -111,15 +112,7 @@ export async function crossEntropyRejects(): Promise<string[]> {
     () => crossEntropyForward(g, run, { logits, targets, losses, rows: 3, V: 4, hostTargets: [0, 4, 1] }),
     () => crossEntropyBackward(g, run, { logits, targets, dlogits: losses, rows: 3, V: 4, hostTargets: [0, 1] }),
   ];
-  const messages: string[] = [];
-  for (const attempt of attempts) {
-    try {
-      await attempt();
-      messages.push('no error');
-    } catch (e) {
-      messages.push((e as Error).message);
-    }
-  }
+  const messages = await errorMessages(attempts);
   for (const b of [logits, targets, losses]) g.pool.release(b);
   return messages;
 }

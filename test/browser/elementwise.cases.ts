@@ -1,7 +1,7 @@
 // Browser-side halves of the elementwise tests; elementwise.spec.ts calls these through inPage().
 import { add, addInto, createBatch, scale, storage } from '../../src/gpu';
 import { randomUniform } from '../../src/util/random';
-import { checkExact, pageGpu, runKernels, unwritten, type OutputCheck } from './run-kernels';
+import { checkExact, pageGpu, runKernels, unwritten, type OutputCheck, errorMessages } from './run-kernels';
 
 /** add, addInto and scale over n random floats; each is one f32 operation per element, so the check is exact. */
 export async function elementwiseCase(c: { n: number; seed: number; factor: number }): Promise<OutputCheck[]> {
@@ -34,15 +34,7 @@ export async function elementwiseRejectsBadArgs(): Promise<string[]> {
     () => scale(gpu, batch, { x: big, n: 0, factor: 2 }),
     () => add(gpu, batch, { a: small, b: small, out: big, n: 100 }),
   ];
-  const messages: string[] = [];
-  for (const attempt of attempts) {
-    try {
-      await attempt();
-      messages.push('no error');
-    } catch (e) {
-      messages.push((e as Error).message);
-    }
-  }
+  const messages = await errorMessages(attempts);
   gpu.pool.release(small);
   gpu.pool.release(big);
   return messages;

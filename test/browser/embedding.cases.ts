@@ -2,7 +2,7 @@
 import { createBatch, embeddingBackward, embeddingForward, storage, type EmbeddingShape } from '../../src/gpu';
 import { embeddingBackwardCpu, embeddingForwardCpu } from '../../src/model/cpu/embedding';
 import { createRandom, randomUniform } from '../../src/util/random';
-import { check, checkExact, pageGpu, runKernels, unwritten, type OutputCheck } from './run-kernels';
+import { check, checkExact, pageGpu, runKernels, unwritten, type OutputCheck, errorMessages } from './run-kernels';
 
 export interface EmbeddingCase extends EmbeddingShape {
   seed: number;
@@ -56,15 +56,7 @@ export async function embeddingRejectsBadArgs(): Promise<string[]> {
     () => embeddingForward(gpu, batch, { ...shape, T: 5, tokens: small, wte: small, wpe: small, out: small }),
     () => embeddingForward(gpu, batch, { ...shape, V: 100, tokens: small, wte: small, wpe: small, out: small }),
   ];
-  const messages: string[] = [];
-  for (const attempt of attempts) {
-    try {
-      await attempt();
-      messages.push('no error');
-    } catch (e) {
-      messages.push((e as Error).message);
-    }
-  }
+  const messages = await errorMessages(attempts);
   gpu.pool.release(small);
   return messages;
 }

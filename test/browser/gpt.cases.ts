@@ -6,7 +6,7 @@ import { paramLayout, type ParamLayout } from '../../src/model/layout';
 import type { GptConfig } from '../../src/model/config';
 import { createRandom } from '../../src/util/random';
 import { compareArrays, type Comparison } from '../harness/compare';
-import { pageGpu } from './run-kernels';
+import { pageGpu, errorMessages } from './run-kernels';
 
 export interface ParityCase {
   config: GptConfig;
@@ -76,14 +76,6 @@ export async function badModelErrors(): Promise<string[]> {
     // 32768 positions × 50000 logits × 4 bytes = 6.5 GB: beyond any adapter's binding limit.
     async () => createGpuGpt(gpu, paramLayout({ vocab: 50_000, context: 8, layers: 1, heads: 2, width: 8 }), { B: 4096, T: 8 }),
   ];
-  const messages: string[] = [];
-  for (const attempt of attempts) {
-    try {
-      await attempt();
-      messages.push('no error');
-    } catch (e) {
-      messages.push((e as Error).message);
-    }
-  }
+  const messages = await errorMessages(attempts);
   return messages;
 }

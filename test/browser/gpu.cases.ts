@@ -15,7 +15,7 @@ import {
 import { matmulCpu } from '../../src/model/cpu/matmul';
 import { randomUniform } from '../../src/util/random';
 import { compareArrays } from '../harness/compare';
-import { pageGpu as gpu } from './run-kernels';
+import { errorMessages, pageGpu as gpu } from './run-kernels';
 
 export async function adapterSummary() {
   const g = await gpu();
@@ -199,20 +199,12 @@ export async function matmulRejectsBadArgs() {
   const g = await gpu();
   const small = storage(g, 4);
   const run = createBatch(g, { label: 'bad-args' });
-  const messages: string[] = [];
-  const attempts: Partial<MatmulArgs>[] = [
+  const shapes: Partial<MatmulArgs>[] = [
     { M: 0, N: 1, K: 1 },
     { M: 1.5, N: 1, K: 1 },
     { M: 64, N: 64, K: 64 },
   ];
-  for (const shape of attempts) {
-    try {
-      await matmul(g, run, { a: small, b: small, c: small, M: 1, N: 1, K: 1, ...shape });
-      messages.push('no error');
-    } catch (e) {
-      messages.push((e as Error).message);
-    }
-  }
+  const messages = await errorMessages(shapes.map((shape) => () => matmul(g, run, { a: small, b: small, c: small, M: 1, N: 1, K: 1, ...shape })));
   g.pool.release(small);
   return messages;
 }

@@ -3,7 +3,7 @@ import { joinQkv, mergeHeads, splitHeads, splitQkv, type HeadShape } from '../..
 import { joinQkvCpu, mergeHeadsCpu, splitHeadsCpu, splitQkvCpu } from '../../src/model/cpu/heads';
 import { randomUniform } from '../../src/util/random';
 import { createBatch, storage } from '../../src/gpu';
-import { checkExact, pageGpu, runKernels, unwritten, type OutputCheck } from './run-kernels';
+import { checkExact, pageGpu, runKernels, unwritten, type OutputCheck, errorMessages } from './run-kernels';
 
 /** All four permutes in one batch on random data, against the CPU reference; copies, so the check is exact. */
 export async function headsCase(c: HeadShape & { seed: number }): Promise<OutputCheck[]> {
@@ -46,15 +46,7 @@ export async function headsRejectsBadArgs(): Promise<string[]> {
     () => mergeHeads(gpu, batch, { B: 1, T: 0, H: 2, D: 3, o: small, y: small }),
     () => splitQkv(gpu, batch, { B: 1, T: 8, H: 1, D: 4, qkv: small, q: small, k: small, v: small }),
   ];
-  const messages: string[] = [];
-  for (const attempt of attempts) {
-    try {
-      await attempt();
-      messages.push('no error');
-    } catch (e) {
-      messages.push((e as Error).message);
-    }
-  }
+  const messages = await errorMessages(attempts);
   gpu.pool.release(small);
   return messages;
 }

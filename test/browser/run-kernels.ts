@@ -60,3 +60,17 @@ export function checkExact(name: string, got: Float32Array, want: Float32Array):
   const maxAbsErr = at < 0 ? 0 : Math.abs((got[at] ?? NaN) - (want[at] ?? NaN));
   return { name, maxAbsErr, worst: at < 0 ? 0 : Infinity, at, elements: want.length };
 }
+
+/** Runs each attempt and collects its error message ('no error' when it succeeds): for tests of clear errors. */
+export async function errorMessages(attempts: (() => Promise<unknown>)[]): Promise<string[]> {
+  const messages: string[] = [];
+  for (const attempt of attempts) {
+    try {
+      await attempt();
+      messages.push('no error');
+    } catch (e) {
+      messages.push((e as Error).message);
+    }
+  }
+  return messages;
+}
