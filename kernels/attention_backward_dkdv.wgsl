@@ -4,6 +4,7 @@
 // Each workgroup writes only its own key rows: no atomics. Register-blocked like the
 // forward kernel: 4×4 score blocks, 4-row × vec4 accumulator blocks.
 // Layout: q, k, v, dout, dk, dv [B·H, T, HEAD_DIM]; lse, delta [B·H, T]. Grid: (ceil(T / BC), B·H).
+// row4() comes from attention_common.wgsl, prepended by the launcher.
 // Consts: HEAD_DIM, D4, BR, BC (multiples of 4), WG.
 
 struct Params { T: u32, scale: f32, pad0: u32, pad1: u32 }
@@ -31,11 +32,6 @@ var<workgroup> Ps: array<f32, BR * BC>;
 var<workgroup> dSs: array<f32, BR * BC>;
 var<workgroup> rowLse: array<f32, BR>;
 var<workgroup> rowDelta: array<f32, BR>;
-
-fn row4(x0: f32, x1: f32, x2: f32, x3: f32, d: u32, valid: bool) -> vec4<f32> {
-  let inside = (vec4<u32>(d, d + 1u, d + 2u, d + 3u) < vec4<u32>(HEAD_DIM)) & vec4<bool>(valid);
-  return select(vec4<f32>(0.0), vec4<f32>(x0, x1, x2, x3), inside);
-}
 
 // Row r of a 4×4 block: P = exp(S·scale − lse) and dS = P ∘ (dP − delta), zero where masked.
 fn store_probs(r: u32, cb: u32, c0: u32, r0: u32, T: u32, s: vec4<f32>, dp: vec4<f32>) {

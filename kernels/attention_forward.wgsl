@@ -9,6 +9,7 @@
 // The head dimension is padded with zeros to D4 vec4s in workgroup memory.
 //
 // Layout: q, k, v, o [B·H, T, HEAD_DIM]; lse [B·H, T]. Grid: (ceil(T / BR), B·H).
+// row4() comes from attention_common.wgsl, prepended by the launcher.
 // Consts: HEAD_DIM, D4 = ceil(HEAD_DIM / 4), BR and BC (multiples of 4), WG (threads).
 
 struct Params { T: u32, scale: f32, pad0: u32, pad1: u32 }
@@ -34,12 +35,6 @@ var<workgroup> Ps: array<f32, BR * BC>;           // scores, then probabilities,
 var<workgroup> rowMax: array<f32, BR>;
 var<workgroup> rowSum: array<f32, BR>;
 var<workgroup> rowRescale: array<f32, BR>;        // exp(old max − new max) for the current tile
-
-// Four consecutive head-dimension values of a row, zero past HEAD_DIM and for rows past T.
-fn row4(x0: f32, x1: f32, x2: f32, x3: f32, d: u32, valid: bool) -> vec4<f32> {
-  let inside = (vec4<u32>(d, d + 1u, d + 2u, d + 3u) < vec4<u32>(HEAD_DIM)) & vec4<bool>(valid);
-  return select(vec4<f32>(0.0), vec4<f32>(x0, x1, x2, x3), inside);
-}
 
 // Row r of a 4×4 score block into Ps, MASKED where the key is after the query.
 fn store_scores(r: u32, cb: u32, c0: u32, r0: u32, s: vec4<f32>) {

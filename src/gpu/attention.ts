@@ -1,3 +1,4 @@
+import commonSource from '../../kernels/attention_common.wgsl?raw';
 import forwardSource from '../../kernels/attention_forward.wgsl?raw';
 import deltaSource from '../../kernels/attention_backward_delta.wgsl?raw';
 import dqSource from '../../kernels/attention_backward_dq.wgsl?raw';
@@ -88,7 +89,7 @@ export async function attentionForward(
   const n = B * H * T * D;
   validate('attention_forward', { B, H, T, D }, { q: [args.q, n], k: [args.k, n], v: [args.v, n], o: [args.o, n], lse: [args.lse, B * H * T] });
   const tiles = attentionTiles(gpu, 'forward', D, T);
-  const pipeline = await gpu.pipelines.get({ name: 'attention_forward', source: forwardSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...tiles } });
+  const pipeline = await gpu.pipelines.get({ name: 'attention_forward', source: commonSource + forwardSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...tiles } });
   batch.dispatch({
     kernel: 'attention_forward',
     pipeline,
@@ -129,7 +130,7 @@ export async function attentionBackward(
   });
 
   const dqTiles = attentionTiles(gpu, 'dq', D, T);
-  const dqPipeline = await gpu.pipelines.get({ name: 'attention_dq', source: dqSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...dqTiles } });
+  const dqPipeline = await gpu.pipelines.get({ name: 'attention_dq', source: commonSource + dqSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...dqTiles } });
   batch.dispatch({
     kernel: 'attention_dq',
     pipeline: dqPipeline,
@@ -139,7 +140,7 @@ export async function attentionBackward(
   });
 
   const kvTiles = attentionTiles(gpu, 'dkdv', D, T);
-  const kvPipeline = await gpu.pipelines.get({ name: 'attention_dkdv', source: dkdvSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...kvTiles } });
+  const kvPipeline = await gpu.pipelines.get({ name: 'attention_dkdv', source: commonSource + dkdvSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...kvTiles } });
   batch.dispatch({
     kernel: 'attention_dkdv',
     pipeline: kvPipeline,
