@@ -135,6 +135,7 @@ export function createBatch(gpu: Gpu, options: { label: string; profile?: boolea
     },
 
     clear(buffer, offset = 0, bytes) {
+      if (submitted) throw new Error(`batch ${label} was already submitted`);
       endPass();
       encoder.clearBuffer(buffer, offset, bytes);
     },
