@@ -13,3 +13,4 @@ export {
   type GptCpuBatch,
   type GptCpuTrainHyper,
 } from './cpu';
+export { MODEL_PRESETS, modelPreset, type ModelPreset } from './presets';

@@ -1,0 +1,53 @@
+// The seed's HTTP server: the built volunteer app (static files) and a few JSON documents.
+import { createServer, type Server } from 'node:http';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.wasm': 'application/wasm', '.svg': 'image/svg+xml',
+  '.png': 'image/png', '.ico': 'image/x-icon', '.txt': 'text/plain; charset=utf-8', '.map': 'application/json',
+};
+
+/** JSON routes: path to a function giving the current document. */
+export type JsonRoutes = Record<string, () => unknown>;
+
+/**
+ * Serves `routes` (with CORS open: these documents are public, and a page served elsewhere may
+ * name this seed) and the files under `appDir`. Only GET and HEAD; nothing outside appDir.
+ */
+export function createHttpServer(appDir: string, routes: JsonRoutes): Server {
+  const root = resolve(appDir);
+  return createServer(async (req, res) => {
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD' }).end();
+        return;
+      }
+      const path = new URL(req.url ?? '/', 'http://seed').pathname;
+      const route = routes[path];
+      if (route) {
+        res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*', 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : JSON.stringify(route()));
+        return;
+      }
+      const file = normalize(join(root, decodeURIComponent(path === '/' ? '/index.html' : path)));
+      if (file !== root && !file.startsWith(root + sep)) {
+        res.writeHead(403).end('forbidden');
+        return;
+      }
+      const info = await stat(file).catch(() => undefined);
+      if (!info?.isFile()) {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+        return;
+      }
+      const body = await readFile(file);
+      // Hashed build assets never change; the page itself must be revalidated.
+      const cache = path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
+      res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': cache, 'content-length': body.length });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    } catch (e) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad request: ${(e as Error).message}`);
+    }
+  });
+}

@@ -1,0 +1,215 @@
+// Pulls every piece of one manifest from whoever holds it, verifying each piece's sha256 before
+// it is stored. Scheduling: rarest piece first (random tie-break, so tabs starting together ask
+// the seed for different pieces), other tabs before the seed, and the seed only for pieces that no
+// usable peer holds or is already fetching from it: that keeps the seed's upload near one copy.
+// A peer that sends a corrupted piece is banned; one that fails is set aside a while.
+import { hasBit, setBit } from './announce';
+import { sha256Hex } from './bytes';
+import { pieceRange, type VerifiedManifest } from './manifest';
+import { PieceProtocolError, PieceStatus, type PieceStore } from './pieces';
+import {
+  MAX_INFLIGHT_PER_PEER, MAX_INFLIGHT_TO_SEED, MAX_INFLIGHT_TOTAL, MAX_PEER_FAILURES, PEER_BACKOFF_MS, PIECE_REQUEST_TIMEOUT_MS, SEED_BUSY_RETRY_MS,
+} from './limits';
+
+export interface FetchProgress {
+  held: number;
+  total: number;
+  /** Bytes received over the network in this fetch (pieces found in the store are not counted). */
+  downloadedBytes: number;
+  fromSeedBytes: number;
+  fromPeersBytes: number;
+  /** Pieces that failed their hash check. */
+  corruptPieces: number;
+  bannedPeers: string[];
+}
+
+export interface PieceFetcherOptions {
+  manifest: VerifiedManifest;
+  store: PieceStore;
+  /** Peer id of the seed, the source of last resort (assumed to hold everything). */
+  seed: string;
+  /** What other peers announced for this manifest (fresh announcements only). Read on every pass. */
+  holders(): ReadonlyMap<string, Availability>;
+  /** Our own availability: the fetcher sets its bits, then calls onOwnChange (announce it). */
+  own: Availability;
+  onOwnChange?(): void;
+  /** Fetches one piece's bytes from `peer`; the fetcher verifies them. */
+  request(peer: string, index: number, signal: AbortSignal): Promise<Uint8Array>;
+  onProgress?(p: FetchProgress): void;
+  /** A peer was banned or set aside, with why. */
+  onPenalty?(peer: string, reason: string): void;
+  signal?: AbortSignal;
+  /** Random source for tie-breaks (tests pass a seeded one). */
+  random?: () => number;
+}
+
+/** Pieces a peer holds, and those it is fetching from the seed right now (bitfields). */
+export interface Availability {
+  have: Uint8Array;
+  fetching: Uint8Array;
+}
+
+interface PeerState {
+  inflight: number;
+  failures: number;
+  lastFailureAt: number;
+  /** Not asked again before this time (ms since epoch). */
+  backoffUntil: number;
+  banned: boolean;
+}
+
+/** How long the scheduler sleeps when it has nothing to start and nothing finishes. */
+const IDLE_POLL_MS = 100;
+
+/** Which pieces of `m` the store already has (a reload downloads nothing twice). */
+export async function heldPieces(m: VerifiedManifest, store: PieceStore): Promise<boolean[]> {
+  return Promise.all(m.value.pieces.map((hash) => store.has(hash)));
+}
+
+/** Fetches every missing piece; resolves with the final progress once all are stored. */
+export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgress> {
+  const m = opts.manifest.value;
+  const random = opts.random ?? Math.random;
+  const held = await heldPieces(opts.manifest, opts.store);
+  held.forEach((h, i) => setBit(opts.own.have, i, h));
+  opts.onOwnChange?.();
+  const inflight = new Set<number>();
+  /** piece -> time before which we do not ask the seed for it again (it said BUSY). */
+  const seedBusyUntil = new Map<number, number>();
+  const peers = new Map<string, PeerState>();
+  // A fixed random order per fetch: the tie-break among equally rare pieces.
+  const order = m.pieces.map((_, i) => ({ i, r: random() }));
+  const progress: FetchProgress = {
+    held: held.filter(Boolean).length, total: m.pieces.length, downloadedBytes: 0, fromSeedBytes: 0, fromPeersBytes: 0, corruptPieces: 0, bannedPeers: [],
+  };
+  const running = new Set<Promise<void>>();
+  opts.onProgress?.({ ...progress });
+
+  const peer = (id: string): PeerState => {
+    let s = peers.get(id);
+    if (!s) peers.set(id, (s = { inflight: 0, failures: 0, lastFailureAt: 0, backoffUntil: 0, banned: false }));
+    return s;
+  };
+  const usable = (id: string, now: number) => {
+    const s = peer(id);
+    return !s.banned && s.backoffUntil <= now;
+  };
+  const penalise = (id: string, reason: string, ban: boolean) => {
+    const s = peer(id);
+    if (ban) {
+      s.banned = true;
+      progress.bannedPeers.push(id);
+    } else if (Date.now() - s.lastFailureAt > 1_000) {
+      s.lastFailureAt = Date.now();
+      if (++s.failures >= MAX_PEER_FAILURES) {
+        s.failures = 0;
+        s.backoffUntil = Date.now() + PEER_BACKOFF_MS;
+      }
+    }
+    opts.onPenalty?.(id, reason);
+  };
+
+  const fetchOne = async (index: number, from: string) => {
+    const s = peer(from);
+    const fromSeed = from === opts.seed;
+    s.inflight++;
+    inflight.add(index);
+    if (fromSeed) {
+      setBit(opts.own.fetching, index);
+      opts.onOwnChange?.();
+    }
+    try {
+      const signal = AbortSignal.any([AbortSignal.timeout(PIECE_REQUEST_TIMEOUT_MS), ...(opts.signal ? [opts.signal] : [])]);
+      const bytes = await opts.request(from, index, signal);
+      const [start, end] = pieceRange(m, index);
+      if (bytes.length !== end - start || (await sha256Hex(bytes)) !== m.pieces[index]) {
+        progress.corruptPieces++;
+        penalise(from, `sent a corrupted piece ${index}`, from !== opts.seed);
+        return;
+      }
+      await opts.store.put(m.pieces[index], bytes);
+      held[index] = true;
+      setBit(opts.own.have, index);
+      s.failures = 0;
+      progress.held++;
+      progress.downloadedBytes += bytes.length;
+      if (fromSeed) progress.fromSeedBytes += bytes.length;
+      else progress.fromPeersBytes += bytes.length;
+      opts.onProgress?.({ ...progress, bannedPeers: [...progress.bannedPeers] });
+    } catch (e) {
+      if (opts.signal?.aborted) return;
+      if (e instanceof PieceProtocolError && e.status === PieceStatus.Busy) {
+        if (fromSeed) seedBusyUntil.set(index, Date.now() + SEED_BUSY_RETRY_MS);
+        else s.backoffUntil = Date.now() + SEED_BUSY_RETRY_MS;
+      }
+      else penalise(from, `piece ${index}: ${errorText(e)}`, false);
+    } finally {
+      s.inflight--;
+      inflight.delete(index);
+      if (fromSeed) setBit(opts.own.fetching, index, false);
+      if (fromSeed || held[index]) opts.onOwnChange?.();
+    }
+  };
+
+  const start = (index: number, from: string) => {
+    const p = fetchOne(index, from).finally(() => running.delete(p));
+    running.add(p);
+  };
+
+  /** Starts whatever the limits allow; returns how many it started. */
+  const schedule = (): number => {
+    const now = Date.now();
+    const holders = [...opts.holders()].filter(([id]) => id !== opts.seed && usable(id, now));
+    const candidates = order
+      .filter(({ i }) => !held[i] && !inflight.has(i))
+      .map(({ i, r }) => ({
+        i, r,
+        owners: holders.filter(([, a]) => hasBit(a.have, i)).map(([id]) => id),
+        coming: holders.some(([, a]) => hasBit(a.fetching, i)),
+      }))
+      .sort((a, b) => a.owners.length - b.owners.length || Number(a.coming) - Number(b.coming) || a.r - b.r);
+    let started = 0;
+    for (const c of candidates) {
+      if (inflight.size >= MAX_INFLIGHT_TOTAL) break;
+      const free = c.owners.filter((id) => peer(id).inflight < MAX_INFLIGHT_PER_PEER);
+      if (free.length > 0) {
+        free.sort((a, b) => peer(a).inflight - peer(b).inflight);
+        start(c.i, free[0]);
+        started++;
+      } else if (c.owners.length === 0 && !c.coming && (seedBusyUntil.get(c.i) ?? 0) <= now && usable(opts.seed, now) && peer(opts.seed).inflight < MAX_INFLIGHT_TO_SEED) {
+        start(c.i, opts.seed);
+        started++;
+      }
+    }
+    return started;
+  };
+
+  while (progress.held < progress.total) {
+    if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('fetch aborted');
+    if (schedule() === 0 || running.size > 0) {
+      await Promise.race([...running, new Promise((r) => setTimeout(r, IDLE_POLL_MS))]);
+    }
+  }
+  await Promise.all(running);
+  return { ...progress, bannedPeers: [...progress.bannedPeers] };
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  if (typeof Event !== 'undefined' && e instanceof Event) return `stream ${e.type}d`;
+  return String(e);
+}
+
+/** Reads every piece back from the store and checks the whole vector's hash. */
+export async function assembleWeights(manifest: VerifiedManifest, store: PieceStore): Promise<Float32Array> {
+  const m = manifest.value;
+  const bytes = new Uint8Array(m.totalBytes);
+  for (let i = 0; i < m.pieces.length; i++) {
+    const piece = await store.get(m.pieces[i]);
+    const [start, end] = pieceRange(m, i);
+    if (!piece || piece.length !== end - start) throw new Error(`piece ${i} of ${manifest.id.slice(0, 12)} is missing from the store`);
+    bytes.set(piece, start);
+  }
+  if ((await sha256Hex(bytes)) !== m.sha256) throw new Error(`assembled weights of ${manifest.id.slice(0, 12)} fail the manifest's sha256`);
+  return new Float32Array(bytes.buffer);
+}

@@ -1,0 +1,74 @@
+// Every size, count and timeout the swarm enforces, in one place.
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Largest weight piece; pieces are cut at this size, the last one may be shorter. */
+export const PIECE_BYTES = 1 * MiB;
+/** Largest weight vector a manifest may describe (and a tab will assemble). */
+export const MAX_MODEL_BYTES = 1024 * MiB;
+/** Largest signed document (manifest) accepted from anyone. */
+export const MAX_SIGNED_DOCUMENT_BYTES = 256 * KiB;
+/** Largest piece request frame: a manifest id and an index. */
+export const MAX_PIECE_REQUEST_BYTES = 256;
+/** Largest piece reply frame: one status byte and a piece. */
+export const MAX_PIECE_REPLY_BYTES = PIECE_BYTES + 1;
+/** Largest gossip announcement. */
+export const MAX_ANNOUNCE_BYTES = 8 * KiB;
+/** Multiaddrs an announcement may carry. */
+export const MAX_ANNOUNCE_ADDRS = 8;
+
+/** Piece streams one connection may have open towards us at once (libp2p refuses more). */
+export const MAX_PIECE_STREAMS_PER_CONNECTION = 8;
+/** Piece requests we serve at once, all peers together; more get a BUSY reply. */
+export const MAX_CONCURRENT_UPLOADS = 32;
+/**
+ * Super-seeding: after the seed sent a piece, it answers BUSY to other tabs asking for it, for up
+ * to this long while the tab that got it stays connected; they fetch it from that tab instead.
+ */
+export const SEED_PIECE_REPEAT_MS = 20_000;
+/** How long a tab leaves a piece alone at the seed after the seed answered BUSY for it. */
+export const SEED_BUSY_RETRY_MS = 1_000;
+/** Piece requests a tab keeps in flight towards one other tab. */
+export const MAX_INFLIGHT_PER_PEER = 2;
+/** Piece requests a tab keeps in flight towards the seed (the source of last resort). */
+export const MAX_INFLIGHT_TO_SEED = 2;
+/** Piece requests a tab keeps in flight in all. */
+export const MAX_INFLIGHT_TOTAL = 12;
+
+/**
+ * Time for a peer to send its request after opening a stream. Generous: the first megabytes on a
+ * fresh WebRTC link crawl for a few seconds (measured: ~4-7 s for the first 4 MiB, then 8 MiB/s).
+ */
+export const REQUEST_READ_TIMEOUT_MS = 20_000;
+/** Time for a tab to open a connection (a WebRTC dial signals through the relay first). */
+export const DIAL_TIMEOUT_MS = 30_000;
+/** Time for a whole piece request, dial included. */
+export const PIECE_REQUEST_TIMEOUT_MS = 30_000;
+/** Announcement period: how often a tab repeats what it holds (it also announces after each new piece). */
+export const ANNOUNCE_INTERVAL_MS = 3_000;
+/** An announcement older than this no longer counts (its sender may have left). */
+export const ANNOUNCE_STALE_MS = 3 * ANNOUNCE_INTERVAL_MS;
+/** Shortest gap between two announcements of one tab. */
+export const ANNOUNCE_MIN_GAP_MS = 150;
+/**
+ * Failures (errors, timeouts; BUSY aside) before a peer is set aside for a while. Failures within
+ * one second count once: concurrent requests to a peer usually fail together (one lost link).
+ */
+export const MAX_PEER_FAILURES = 3;
+/** How long a failing peer is set aside. */
+export const PEER_BACKOFF_MS = 5_000;
+/** Direct dials a tab makes to other tabs in its lifetime (Chrome allows about 500 RTCPeerConnections). */
+export const MAX_PEER_DIALS = 64;
+/** Other tabs a tab keeps direct connections to. */
+export const MAX_DIRECT_PEERS = 16;
+
+/** Relay limits on the seed: relayed links only carry WebRTC signalling, so they are small and short. */
+export const RELAY_LIMITS = {
+  maxReservations: 256,
+  reservationTtlMs: 2 * 60 * 60_000,
+  durationLimitMs: 2 * 60_000,
+  dataLimitBytes: 1n * BigInt(MiB),
+  maxInboundHopStreams: 64,
+  maxOutboundStopStreams: 64,
+} as const;

@@ -1,0 +1,104 @@
+// libp2p node factories: the seed (Node: WebSockets listener, circuit relay server) and the tab
+// (browser: WebSockets to the seed, WebRTC to other tabs, signalled through the seed's relay).
+// Both speak Noise over yamux, identify, ping and gossipsub.
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { webSockets } from '@libp2p/websockets';
+import { webRTC } from '@libp2p/webrtc';
+import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2';
+import { identify, type Identify } from '@libp2p/identify';
+import { ping, type Ping } from '@libp2p/ping';
+import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub';
+import type { PrivateKey } from '@libp2p/interface';
+import { ANNOUNCE_TOPIC, decodeAnnouncement } from './announce';
+import { DIAL_TIMEOUT_MS, RELAY_LIMITS } from './limits';
+
+export interface SwarmServices extends Record<string, unknown> {
+  identify: Identify;
+  ping: Ping;
+  pubsub: GossipSub;
+}
+export type SwarmNode = Libp2p<SwarmServices>;
+export type SeedNode = Libp2p<SwarmServices & { relay: CircuitRelayService }>;
+
+/** Largest gossipsub RPC a node reads (several announcements can share one). */
+const MAX_GOSSIP_RPC_BYTES = 256 * 1024;
+/** Connections a seed keeps: every tab holds one to it. */
+const SEED_MAX_CONNECTIONS = 1024;
+/** Connections a tab keeps: the seed and a few other tabs. */
+const TAB_MAX_CONNECTIONS = 32;
+
+function services() {
+  return {
+    identify: identify(),
+    ping: ping(),
+    pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, maxInboundDataLength: MAX_GOSSIP_RPC_BYTES }),
+  };
+}
+
+/** Gossipsub drops (and scores down the sender of) announcements that do not parse. */
+function validateAnnouncements(node: SwarmNode | SeedNode): void {
+  node.services.pubsub.topicValidators.set(ANNOUNCE_TOPIC, (_peer, msg) => {
+    try {
+      decodeAnnouncement(msg.data);
+      return TopicValidatorResult.Accept;
+    } catch {
+      return TopicValidatorResult.Reject;
+    }
+  });
+  node.services.pubsub.subscribe(ANNOUNCE_TOPIC);
+}
+
+export async function createSeedNode(privateKey: PrivateKey, listen: string[]): Promise<SeedNode> {
+  const node = await createLibp2p({
+    privateKey,
+    addresses: { listen },
+    transports: [webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { maxConnections: SEED_MAX_CONNECTIONS },
+    services: {
+      ...services(),
+      relay: circuitRelayServer({
+        reservations: {
+          maxReservations: RELAY_LIMITS.maxReservations,
+          reservationTtl: RELAY_LIMITS.reservationTtlMs,
+          applyDefaultLimit: true,
+          defaultDurationLimit: RELAY_LIMITS.durationLimitMs,
+          defaultDataLimit: RELAY_LIMITS.dataLimitBytes,
+        },
+        maxInboundHopStreams: RELAY_LIMITS.maxInboundHopStreams,
+        maxOutboundStopStreams: RELAY_LIMITS.maxOutboundStopStreams,
+      }),
+    },
+  });
+  validateAnnouncements(node);
+  return node;
+}
+
+export interface TabNodeOptions {
+  privateKey: PrivateKey;
+  /**
+   * Allow dialing loopback, private and ws:// addresses. Browsers' default gater refuses them;
+   * a local run (seed on this machine or this LAN) and the tests need them.
+   */
+  localNetwork: boolean;
+  /** STUN/TURN servers for WebRTC; none offline and in tests. */
+  iceServers?: RTCIceServer[];
+}
+
+export async function createTabNode(opts: TabNodeOptions): Promise<SwarmNode> {
+  const node = await createLibp2p({
+    privateKey: opts.privateKey,
+    addresses: { listen: ['/p2p-circuit', '/webrtc'] },
+    transports: [webSockets(), webRTC({ rtcConfiguration: { iceServers: opts.iceServers ?? [] } }), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { maxConnections: TAB_MAX_CONNECTIONS, dialTimeout: DIAL_TIMEOUT_MS, addressDialTimeout: DIAL_TIMEOUT_MS },
+    ...(opts.localNetwork ? { connectionGater: { denyDialMultiaddr: async () => false } } : {}),
+    services: services(),
+  });
+  validateAnnouncements(node);
+  return node;
+}
