@@ -23,6 +23,19 @@ export default defineConfig({
         launchOptions: { executablePath: findChromium(), args: chromiumFlags() },
       },
     },
+    {
+      // The seed and several tabs; WebRTC between tabs needs the network namespace `npm test` provides.
+      name: 'e2e',
+      testDir: 'e2e',
+      fullyParallel: false,
+      workers: 1,
+      use: {
+        browserName: 'chromium',
+        headless: true,
+        baseURL: `http://127.0.0.1:${TEST_PORT}`,
+        launchOptions: { executablePath: findChromium(), args: chromiumFlags({ webgpu: false }) },
+      },
+    },
   ],
   webServer: {
     command: `npx vite --port ${TEST_PORT} --strictPort`,

@@ -1,14 +1,18 @@
 // `npm run bench -- <name> [--cases a,b] [--runs n]`: runs a benchmark in headless Chromium
 // (WebGPU on SwiftShader, or the real GPU with GPU=1), writes bench/results/<name>.json
-// and prints the table with ours-vs-peer ratios.
+// and prints the table with ours-vs-peer ratios. The swarm benchmark drives a seed and several
+// tabs from here, inside a private network namespace (it re-runs itself in one).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
+import type { ViteDevServer } from 'vite';
 import { chromiumFlags, requireChromium } from '../test/harness/chromium';
+import { inNetns, NETNS_HELP, netnsAvailable, runInNetns } from '../scripts/netns';
 import { formatTable, type BenchResult } from './lib/results';
+import { runSwarmBench } from './swarm';
 
 /** Browser benchmarks: the module under bench/ whose run() produces the result. */
 const BROWSER_BENCHES: Record<string, string> = {
@@ -17,25 +21,41 @@ const BROWSER_BENCHES: Record<string, string> = {
   train: '/bench/train.page.ts',
 };
 
+/** Benchmarks driven from Node (they open their own tabs): name to runner, given the pages' base URL. */
+const NODE_BENCHES: Record<string, (pageBase: string, options: BenchOptions) => Promise<BenchResult>> = {
+  swarm: runSwarmBench,
+};
+/** Of those, the ones that need the private network namespace (WebRTC between tabs). */
+const NEEDS_NETNS = new Set(['swarm']);
+
+interface BenchOptions {
+  cases?: string[];
+  runs?: number;
+}
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-async function runInBrowser(modulePath: string, options: Record<string, unknown>): Promise<BenchResult> {
+/** Vite serving the repo (benchmark and app pages) on a free loopback port. */
+async function startPages(): Promise<{ server: ViteDevServer; base: string }> {
   process.env.VGPU_NO_RELOAD = '1'; // see vite.config.ts
   const server = await createServer({ root, logLevel: 'warn', server: { port: 0, host: '127.0.0.1' } });
   await server.listen();
   const address = server.httpServer?.address();
   if (!address || typeof address === 'string') throw new Error('vite did not report a port');
+  return { server, base: `http://127.0.0.1:${address.port}` };
+}
+
+async function runInBrowser(base: string, modulePath: string, options: BenchOptions): Promise<BenchResult> {
   const browser = await chromium.launch({ executablePath: requireChromium(), args: chromiumFlags(), headless: true });
   try {
     const page = await browser.newPage();
     page.on('console', (m) => console.log(`  [page] ${m.text()}`));
     page.on('pageerror', (e) => console.error(`  [page error] ${e.message}`));
-    await page.goto(`http://127.0.0.1:${address.port}/bench/bench.html`);
+    await page.goto(`${base}/bench/bench.html`);
     const expression = `import(${JSON.stringify(modulePath)}).then((m) => m.run(${JSON.stringify(options)}))`;
     return (await page.evaluate(expression)) as BenchResult;
   } finally {
     await browser.close();
-    await server.close();
   }
 }
 
@@ -44,17 +64,28 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: { cases: { type: 'string' }, runs: { type: 'string' } },
   });
-  const name = positionals[0];
-  const modulePath = name ? BROWSER_BENCHES[name] : undefined;
-  if (!name || !modulePath) {
-    throw new Error(`usage: npm run bench -- <${Object.keys(BROWSER_BENCHES).join('|')}> [--cases a,b] [--runs n]`);
+  const name = positionals[0] ?? '';
+  const modulePath = BROWSER_BENCHES[name];
+  const nodeBench = NODE_BENCHES[name];
+  if (!modulePath && !nodeBench) {
+    throw new Error(`usage: npm run bench -- <${[...Object.keys(BROWSER_BENCHES), ...Object.keys(NODE_BENCHES)].join('|')}> [--cases a,b] [--runs n]`);
   }
-  const options = {
+  if (NEEDS_NETNS.has(name) && !inNetns()) {
+    if (!netnsAvailable()) throw new Error(NETNS_HELP);
+    process.exit(runInNetns([process.execPath, ...process.execArgv, ...process.argv.slice(1)]));
+  }
+  const options: BenchOptions = {
     cases: values.cases?.split(',').filter(Boolean),
     runs: values.runs ? Number(values.runs) : undefined,
   };
   const started = Date.now();
-  const result = await runInBrowser(modulePath, options);
+  const { server, base } = await startPages();
+  let result: BenchResult;
+  try {
+    result = modulePath ? await runInBrowser(base, modulePath, options) : await nodeBench!(base, options);
+  } finally {
+    await server.close();
+  }
   const out = join(root, 'bench', 'results', `${name}.json`);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, JSON.stringify({ ...result, date: new Date().toISOString() }, null, 2) + '\n');

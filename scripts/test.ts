@@ -1,8 +1,10 @@
-// `npm test`: makes sure a Chromium is there (installing one when it can), type-checks,
-// then runs every Playwright project: unit (Node), browser (WebGPU in headless Chromium).
-// Extra arguments go to `playwright test`, e.g. `npm test -- --project unit`.
+// `npm test`: makes sure a Chromium is there (installing one when it can), type-checks, then
+// runs every Playwright project inside a private network namespace (WebRTC between tabs needs
+// one): unit (Node), browser (WebGPU in headless Chromium), e2e (the seed and several tabs).
+// Extra arguments go to `playwright test`, e.g. `npm test -- --project=unit`.
 import { spawnSync } from 'node:child_process';
 import { findChromium, NO_CHROMIUM_MESSAGE } from '../test/harness/chromium';
+import { NETNS_HELP, netnsAvailable, runInNetns } from './netns';
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
   const result = spawnSync(command, args, { stdio: 'inherit', env });
@@ -36,4 +38,8 @@ if (run('npx', ['tsc', '--noEmit']) !== 0) {
   console.error('Type check failed (npx tsc --noEmit).');
   process.exit(1);
 }
-process.exit(run('npx', ['playwright', 'test', ...process.argv.slice(2)], { ...process.env, CHROME_PATH: chromiumPath }));
+if (!netnsAvailable()) {
+  console.error(NETNS_HELP);
+  process.exit(1);
+}
+process.exit(runInNetns(['npx', 'playwright', 'test', ...process.argv.slice(2)], { ...process.env, CHROME_PATH: chromiumPath }));

@@ -1,0 +1,42 @@
+// Shared by the end-to-end tests and the swarm benchmark: open volunteer tabs (each in its own
+// browser context, so each has its own IndexedDB and peer key) and read their state.
+import type { Browser, Page } from '@playwright/test';
+import type { VolunteerState } from '../src/ui/volunteer';
+
+/** The volunteer page (or a test page using the same code) pointed at a seed. */
+export function tabUrl(base: string, seedUrl: string, page = '/'): string {
+  return `${base}${page}?seed=${encodeURIComponent(seedUrl)}`;
+}
+
+export async function openTab(browser: Browser, url: string, log?: (line: string) => void): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  if (log) {
+    page.on('pageerror', (e) => log(`[page error] ${e.message}`));
+  }
+  // 'commit': with several tabs loading at once on a small machine, 'load' can take long; the
+  // state function below is what the callers wait for.
+  await page.goto(url, { waitUntil: 'commit' });
+  return page;
+}
+
+/** The tab's state, or undefined while its page is still starting. */
+export function tabState(page: Page): Promise<VolunteerState | undefined> {
+  return page.evaluate(() => window.vgpuState?.());
+}
+
+/** Polls every tab until `done` holds for all of them; returns their last states. */
+export async function waitForTabs(pages: Page[], done: (s: VolunteerState) => boolean, timeoutMs: number): Promise<VolunteerState[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const states = await Promise.all(pages.map(tabState));
+    if (states.every((s) => s && done(s))) return states as VolunteerState[];
+    if (Date.now() > deadline) {
+      const summary = states.map((s, i) => `tab ${i}: ${s ? `${s.phase}, ${s.downloads.map((d) => `${d.held}/${d.total}`).join(' ')}, ${s.warnings.slice(-2).join('; ')}` : 'not started'}`);
+      throw new Error(`tabs not done after ${timeoutMs} ms:\n${summary.join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** A tab is done when every manifest it was offered is downloaded and verified. */
+export const downloaded = (s: VolunteerState): boolean => s.phase === 'ready' && s.downloads.length > 0 && s.downloads.every((d) => d.done);
