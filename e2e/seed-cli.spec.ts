@@ -1,0 +1,61 @@
+// The README's promise: `npm start` builds the page and starts a seed that prints its URL; a tab
+// opened there joins and downloads the default model; Ctrl-C stops the seed cleanly. Runs the
+// real CLI (bin/vgpu-seed.js) as a child process on a fresh build and run folder.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, expect } from '@playwright/test';
+import { downloaded, openTab, waitForTabs } from './tabs';
+
+let dir: string;
+let seed: ChildProcess | undefined;
+
+test.beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vgpu-cli-'));
+  const build = spawnSync('npx', ['vite', 'build', '--outDir', join(dir, 'dist'), '--logLevel', 'error'], { encoding: 'utf8' });
+  expect(build.status, build.stderr).toBe(0);
+});
+
+test.afterAll(async () => {
+  seed?.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Resolves with the first stdout line matching `pattern`; fails if the process exits first. */
+function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} in ${timeoutMs} ms; output:\n${out}`)), timeoutMs);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = out.match(pattern);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match);
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`seed exited with ${code} before printing ${pattern}:\n${out}`)));
+  });
+}
+
+test('the seed CLI prints a URL, a tab opened there downloads the default model, Ctrl-C stops it', async ({ browser }) => {
+  seed = spawn(process.execPath, ['bin/vgpu-seed.js', '--run', join(dir, 'run'), '--app', join(dir, 'dist'), '--port', '0', '--p2p-port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const [, url] = await waitForLine(seed, /Volunteer page: (http:\/\/\S+)/, 30_000);
+
+  const tab = await openTab(browser, url);
+  const [state] = await waitForTabs([tab], downloaded, 60_000);
+  const status = await (await fetch(new URL('/status.json', url))).json() as { manifest: { id: string; totalBytes: number } };
+  expect(state.downloads[0].id).toBe(status.manifest.id);
+  expect(state.downloads[0].weightsSha256).toMatch(/^[0-9a-f]{64}$/);
+  expect(state.peers.some((p) => p.kind === 'seed')).toBe(true);
+  expect((await stat(join(dir, 'run', 'peer-key'))).mode & 0o777).toBe(0o600);
+
+  const exited = new Promise<number | null>((resolve) => seed!.once('exit', resolve));
+  seed.kill('SIGINT');
+  expect(await exited).toBe(0);
+  seed = undefined;
+});
