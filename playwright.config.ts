@@ -4,6 +4,17 @@ import { chromiumFlags, findChromium } from './test/harness/chromium';
 /** Port of the Vite dev server that serves the browser test pages. */
 const TEST_PORT = Number(process.env.VGPU_TEST_PORT ?? 5199);
 
+/** A project of pages in headless Chromium, one at a time (SwiftShader and WebRTC load the CPU). */
+function chromiumProject(name: string, testDir: string, args: string[]) {
+  return {
+    name,
+    testDir,
+    fullyParallel: false,
+    workers: 1,
+    use: { browserName: 'chromium' as const, headless: true, baseURL: `http://127.0.0.1:${TEST_PORT}`, launchOptions: { executablePath: findChromium(), args } },
+  };
+}
+
 export default defineConfig({
   timeout: 120_000,
   reporter: [['list'], ['./test/harness/summary-reporter.ts']],
@@ -11,31 +22,9 @@ export default defineConfig({
   workers: process.env.CI ? 1 : undefined,
   projects: [
     { name: 'unit', testDir: 'test/unit' },
-    {
-      name: 'browser',
-      testDir: 'test/browser',
-      fullyParallel: false,
-      workers: 1,
-      use: {
-        browserName: 'chromium',
-        headless: true,
-        baseURL: `http://127.0.0.1:${TEST_PORT}`,
-        launchOptions: { executablePath: findChromium(), args: chromiumFlags() },
-      },
-    },
-    {
-      // The seed and several tabs; WebRTC between tabs needs the network namespace `npm test` provides.
-      name: 'e2e',
-      testDir: 'e2e',
-      fullyParallel: false,
-      workers: 1,
-      use: {
-        browserName: 'chromium',
-        headless: true,
-        baseURL: `http://127.0.0.1:${TEST_PORT}`,
-        launchOptions: { executablePath: findChromium(), args: chromiumFlags({ webgpu: false }) },
-      },
-    },
+    chromiumProject('browser', 'test/browser', chromiumFlags()),
+    // The seed and several tabs; WebRTC between tabs needs the network namespace `npm test` provides.
+    chromiumProject('e2e', 'e2e', chromiumFlags({ webgpu: false })),
   ],
   webServer: {
     command: `npx vite --port ${TEST_PORT} --strictPort`,

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MODEL_PRESETS } from '../model';
+import { DEFAULT_FED_SETTINGS, type AggregationRule, type FedSettings } from '../fed';
 import { startSeed } from './seed';
 
 const USAGE = `vgpu-seed [options]
@@ -13,12 +14,51 @@ const USAGE = `vgpu-seed [options]
   --p2p-port <n>     libp2p WebSocket port (default: 8081)
   --model <preset>   model of a new run: ${Object.keys(MODEL_PRESETS).join(', ')} (default: tiny)
   --app <dir>        built volunteer app to serve (default: dist)
+federated rounds (defaults suit the tiny model on a software adapter):
+  --steps <n>        local AdamW steps per round, DiLoCo's H (default: ${DEFAULT_FED_SETTINGS.hyper.steps})
+  --batch <n>        sequences per local step (default: ${DEFAULT_FED_SETTINGS.hyper.batchSize})
+  --context <n>      tokens per sequence (default: ${DEFAULT_FED_SETTINGS.hyper.context})
+  --lr <x>           inner AdamW learning rate (default: ${DEFAULT_FED_SETTINGS.hyper.lr})
+  --round-seconds <n> round deadline (default: ${DEFAULT_FED_SETTINGS.roundMs / 1000})
+  --aggregation <r>  mean, trimmed-mean or median-norm-clip (default: ${DEFAULT_FED_SETTINGS.aggregation})
+  --codec <f>        int8 or fp32 (default: ${DEFAULT_FED_SETTINGS.codec.format})
+  --density <x>      fraction of update blocks sent, block top-k (default: ${DEFAULT_FED_SETTINGS.codec.density})
   --help`;
 
 function port(value: string | undefined, fallback: number): number {
   const n = Number(value ?? fallback);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`not a port: ${value}`);
   return n;
+}
+
+function positive(name: string, value: string | undefined, fallback: number, integer = true): number {
+  const n = Number(value ?? fallback);
+  if (!(n > 0) || (integer && !Number.isInteger(n))) throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${value}`);
+  return n;
+}
+
+function fedSettings(v: Record<string, string | boolean | undefined>): FedSettings {
+  const d = DEFAULT_FED_SETTINGS;
+  const str = (k: string) => v[k] as string | undefined;
+  const aggregation = (str('aggregation') ?? d.aggregation) as AggregationRule;
+  if (!['mean', 'trimmed-mean', 'median-norm-clip'].includes(aggregation)) throw new Error(`unknown --aggregation ${aggregation}`);
+  const format = str('codec') ?? d.codec.format;
+  if (format !== 'int8' && format !== 'fp32') throw new Error(`--codec must be int8 or fp32, got ${format}`);
+  const density = positive('density', str('density'), d.codec.density, false);
+  if (density > 1) throw new Error('--density must be at most 1');
+  return {
+    ...d,
+    hyper: {
+      ...d.hyper,
+      steps: positive('steps', str('steps'), d.hyper.steps),
+      batchSize: positive('batch', str('batch'), d.hyper.batchSize),
+      context: positive('context', str('context'), d.hyper.context),
+      lr: positive('lr', str('lr'), d.hyper.lr, false),
+    },
+    roundMs: 1000 * positive('round-seconds', str('round-seconds'), d.roundMs / 1000, false),
+    aggregation,
+    codec: { ...d.codec, format, density },
+  };
 }
 
 async function main(): Promise<void> {
@@ -30,6 +70,14 @@ async function main(): Promise<void> {
       'p2p-port': { type: 'string' },
       model: { type: 'string' },
       app: { type: 'string', default: 'dist' },
+      steps: { type: 'string' },
+      batch: { type: 'string' },
+      context: { type: 'string' },
+      lr: { type: 'string' },
+      'round-seconds': { type: 'string' },
+      aggregation: { type: 'string' },
+      codec: { type: 'string' },
+      density: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -42,7 +90,7 @@ async function main(): Promise<void> {
   }
   const seed = await startSeed({
     runDir: values.run, host: values.host, httpPort: port(values.port, 8080), p2pPort: port(values['p2p-port'], 8081),
-    model: values.model, appDir: values.app, log: (line) => console.log(line),
+    model: values.model, appDir: values.app, fed: fedSettings(values), log: (line) => console.log(line),
   });
   console.log(`libp2p: ${seed.info().addrs.join(' ')}`);
   console.log(`\nVolunteer page: ${seed.url}\n`);

@@ -11,12 +11,14 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /** JSON routes: path to a function giving the current document. */
 export type JsonRoutes = Record<string, () => unknown>;
+/** Fixed binary files served from memory (the run's token files). */
+export type MemoryFiles = Record<string, { body: Uint8Array; type: string }>;
 
 /**
  * Serves `routes` (with CORS open: these documents are public, and a page served elsewhere may
  * name this seed) and the files under `appDir`. Only GET and HEAD; nothing outside appDir.
  */
-export function createHttpServer(appDir: string, routes: JsonRoutes): Server {
+export function createHttpServer(appDir: string, routes: JsonRoutes, files: MemoryFiles = {}): Server {
   const root = resolve(appDir);
   return createServer(async (req, res) => {
     try {
@@ -29,6 +31,12 @@ export function createHttpServer(appDir: string, routes: JsonRoutes): Server {
       if (route) {
         res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*', 'cache-control': 'no-store' });
         res.end(req.method === 'HEAD' ? undefined : JSON.stringify(route()));
+        return;
+      }
+      const memory = files[path];
+      if (memory) {
+        res.writeHead(200, { 'content-type': memory.type, 'access-control-allow-origin': '*', 'cache-control': 'no-cache', 'content-length': memory.body.length });
+        res.end(req.method === 'HEAD' ? undefined : memory.body);
         return;
       }
       const file = normalize(join(root, decodeURIComponent(path === '/' ? '/index.html' : path)));

@@ -41,7 +41,8 @@ export async function openStorage(name = 'vgpu'): Promise<Storage> {
     db,
     pieces: {
       get: (hash) => db.get('pieces', hash),
-      put: async (hash, bytes) => void (await db.put('pieces', bytes, hash)),
+      // A view is stored with its whole backing buffer: store only its bytes.
+      put: async (hash, bytes) => void (await db.put('pieces', bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice(), hash)),
       has: async (hash) => (await db.getKey('pieces', hash)) !== undefined,
     },
     async loadOrCreatePeerKey() {

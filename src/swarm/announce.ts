@@ -1,6 +1,6 @@
 // Announcements over gossipsub: "I hold these pieces of this manifest, dial me here". Small,
 // validated before gossipsub forwards them (an invalid one is rejected and its sender scored down).
-import { fromBase64, fromUtf8, isSha256Hex, toBase64, utf8 } from './bytes';
+import { decodeJsonMessage, fromBase64, isSha256Hex, toBase64, utf8 } from './bytes';
 import { MAX_ANNOUNCE_ADDRS, MAX_ANNOUNCE_BYTES } from './limits';
 
 export const ANNOUNCE_TOPIC = 'vgpu/have/1';
@@ -40,14 +40,7 @@ export function encodeAnnouncement(a: Announcement): Uint8Array {
 
 /** Parses and checks an announcement; throws AnnouncementError naming what is wrong. */
 export function decodeAnnouncement(bytes: Uint8Array): Announcement {
-  if (bytes.length > MAX_ANNOUNCE_BYTES) throw new AnnouncementError(`announcement is ${bytes.length} bytes, over ${MAX_ANNOUNCE_BYTES}`);
-  let value: unknown;
-  try {
-    value = JSON.parse(fromUtf8(bytes));
-  } catch {
-    throw new AnnouncementError('announcement is not JSON');
-  }
-  const { manifest, have, fetching, addrs } = (value ?? {}) as Record<string, unknown>;
+  const { manifest, have, fetching, addrs } = decodeJsonMessage(bytes, MAX_ANNOUNCE_BYTES, 'announcement', (why) => new AnnouncementError(why));
   if (!isSha256Hex(manifest)) throw new AnnouncementError('announcement: manifest must be a sha256 hex id');
   if (typeof have !== 'string' || typeof fetching !== 'string') throw new AnnouncementError('announcement: have and fetching must be base64 bitfields');
   if (!Array.isArray(addrs) || addrs.length > MAX_ANNOUNCE_ADDRS || !addrs.every((a) => typeof a === 'string' && a.length < 512)) {

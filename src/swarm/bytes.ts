@@ -31,3 +31,19 @@ export const isSha256Hex = (s: unknown): s is string => typeof s === 'string' &&
 
 export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const fromUtf8 = (b: Uint8Array): string => new TextDecoder('utf-8', { fatal: true }).decode(b);
+
+/**
+ * Decodes a small JSON message of at most `maxBytes`, as an object's fields; any failure (too big,
+ * not UTF-8, not JSON, not an object) throws `fail(reason)`'s error. For every message off the wire.
+ */
+export function decodeJsonMessage(bytes: Uint8Array, maxBytes: number, what: string, fail: (reason: string) => Error): Record<string, unknown> {
+  if (bytes.length > maxBytes) throw fail(`${what} is ${bytes.length} bytes, over ${maxBytes}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(fromUtf8(bytes));
+  } catch {
+    throw fail(`${what} is not JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail(`${what} is not a JSON object`);
+  return value as Record<string, unknown>;
+}

@@ -4,7 +4,8 @@
 import { multiaddr } from '@multiformats/multiaddr';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { publicKeyFromProtobuf } from '@libp2p/crypto/keys';
-import type { Connection, PrivateKey } from '@libp2p/interface';
+import type { Connection, PrivateKey, Stream } from '@libp2p/interface';
+import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { ANNOUNCE_TOPIC, decodeAnnouncement, emptyBitfield, encodeAnnouncement } from './announce';
 import { fromBase64 } from './bytes';
@@ -57,6 +58,10 @@ export interface SwarmClient {
   /** Verifies the manifest against the seed's key, then fetches, verifies and stores every piece. */
   download(doc: SignedDocument, onProgress?: (p: FetchProgress) => void, signal?: AbortSignal): Promise<Download>;
   uploads: UploadStats;
+  /** A stream to the seed on `protocol`, dialling it again if the link dropped (the seed restarted). */
+  seedStream(protocol: string, signal?: AbortSignal): Promise<Stream>;
+  /** Calls `handler` with each message the seed publishes on `topic` (others' are dropped unforwarded). */
+  subscribeToSeed(topic: string, handler: (data: Uint8Array) => void): void;
   /** Called for each peer penalty and each rejected request: the page and logs show them. */
   onWarning?: (text: string) => void;
   stop(): Promise<void>;
@@ -90,7 +95,7 @@ export async function startSwarmClient(opts: SwarmClientOptions): Promise<SwarmC
       id: c.remotePeer.toString(),
       kind: c.remotePeer.toString() === opts.seed.peerId ? 'seed' : c.limits ? 'relayed' : 'direct',
     })),
-    download, stop,
+    download, stop, seedStream, subscribeToSeed,
   };
   const warn = (text: string) => client.onWarning?.(text);
 
@@ -194,6 +199,23 @@ export async function startSwarmClient(opts: SwarmClientOptions): Promise<SwarmC
     });
     return { manifest, weights: await assembleWeights(manifest, opts.store), progress };
   }
+
+  async function seedStream(protocol: string, signal?: AbortSignal): Promise<Stream> {
+    const connection = await node.dial(opts.seed.addrs.map((a) => multiaddr(a)), { signal });
+    return connection.newStream(protocol, { signal });
+  }
+
+  const seedTopics = new Map<string, (data: Uint8Array) => void>();
+  function subscribeToSeed(topic: string, handler: (data: Uint8Array) => void): void {
+    node.services.pubsub.topicValidators.set(topic, (_peer, msg) =>
+      msg.type === 'signed' && msg.from.toString() === opts.seed.peerId ? TopicValidatorResult.Accept : TopicValidatorResult.Reject);
+    seedTopics.set(topic, handler);
+    node.services.pubsub.subscribe(topic);
+  }
+  node.services.pubsub.addEventListener('message', (evt) => {
+    const handler = seedTopics.get(evt.detail.topic);
+    if (handler && evt.detail.type === 'signed' && evt.detail.from.toString() === opts.seed.peerId) handler(evt.detail.data);
+  });
 
   async function stop(): Promise<void> {
     clearInterval(periodic);

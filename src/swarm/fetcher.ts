@@ -58,6 +58,8 @@ interface PeerState {
   banned: boolean;
 }
 
+/** How long a peer is left alone after any failed request. */
+const FAILURE_PAUSE_MS = 1_000;
 /** How long the scheduler sleeps when it has nothing to start and nothing finishes. */
 const IDLE_POLL_MS = 100;
 
@@ -96,15 +98,20 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
   };
   const penalise = (id: string, reason: string, ban: boolean) => {
     const s = peer(id);
+    if (s.banned) return;
     if (ban) {
       s.banned = true;
       progress.bannedPeers.push(id);
-    } else if (Date.now() - s.lastFailureAt > 1_000) {
-      s.lastFailureAt = Date.now();
-      if (++s.failures >= MAX_PEER_FAILURES) {
+    } else {
+      // Every failure pauses the peer briefly (a peer that fails at once is not hammered);
+      // failures within that pause count once, and MAX_PEER_FAILURES of them set it aside longer.
+      if (Date.now() - s.lastFailureAt > FAILURE_PAUSE_MS && ++s.failures >= MAX_PEER_FAILURES) {
         s.failures = 0;
         s.backoffUntil = Date.now() + PEER_BACKOFF_MS;
+      } else {
+        s.backoffUntil = Math.max(s.backoffUntil, Date.now() + FAILURE_PAUSE_MS);
       }
+      s.lastFailureAt = Date.now();
     }
     opts.onPenalty?.(id, reason);
   };

@@ -1,7 +1,7 @@
 // The swarm's public surface: node factories, signed documents and manifests, the piece protocol
 // and its fetcher, announcements, and the tab's client.
 export * from './limits';
-export { sha256Hex, toBase64, fromBase64 } from './bytes';
+export { sha256Hex, toBase64, fromBase64, isSha256Hex, decodeJsonMessage, utf8, fromUtf8 } from './bytes';
 export { signDocument, verifyDocument, SignatureError, type SignedDocument, type VerifiedDocument } from './signed';
 export { buildManifest, signManifest, verifyManifest, parseWeightsManifest, pieceRange, ManifestError, type WeightsManifest, type VerifiedManifest } from './manifest';
 export {

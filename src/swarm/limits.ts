@@ -52,8 +52,9 @@ export const ANNOUNCE_STALE_MS = 3 * ANNOUNCE_INTERVAL_MS;
 /** Shortest gap between two announcements of one tab. */
 export const ANNOUNCE_MIN_GAP_MS = 150;
 /**
- * Failures (errors, timeouts; BUSY aside) before a peer is set aside for a while. Failures within
- * one second count once: concurrent requests to a peer usually fail together (one lost link).
+ * Failures (errors, timeouts; BUSY aside) before a peer is set aside for a while. Each failure
+ * also pauses the peer for a second, and failures within that second count once: concurrent
+ * requests to a peer usually fail together (one lost link).
  */
 export const MAX_PEER_FAILURES = 3;
 /** How long a failing peer is set aside. */

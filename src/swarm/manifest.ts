@@ -72,6 +72,7 @@ export function parseWeightsManifest(value: unknown): WeightsManifest {
   if (!Number.isInteger(pieceBytes) || (pieceBytes as number) < 1 || (pieceBytes as number) > PIECE_BYTES) fail(`pieceBytes must be an integer in [1, ${PIECE_BYTES}]`);
   if (!Array.isArray(pieces) || pieces.length !== pieceCount(totalBytes as number, pieceBytes as number)) fail('pieces must list one hash per piece');
   if (!(pieces as unknown[]).every(isSha256Hex) || !isSha256Hex(m.sha256)) fail('hashes must be 64 lowercase hex digits');
+  if (typeof m.model !== 'object' || m.model === null) fail('model must be a GPT config object');
   let layoutBytes = 0;
   try {
     layoutBytes = paramLayout(m.model as GptConfig).total * 4;

@@ -3,7 +3,7 @@
 // whose first byte is a status and whose rest is the piece (or an error text).
 import { lpStream } from '@libp2p/utils';
 import type { AbortOptions, Connection, Stream, StreamHandler } from '@libp2p/interface';
-import { fromUtf8, isSha256Hex, utf8 } from './bytes';
+import { decodeJsonMessage, fromUtf8, isSha256Hex, utf8 } from './bytes';
 import { pieceRange, type WeightsManifest } from './manifest';
 import { MAX_CONCURRENT_UPLOADS, MAX_PIECE_REPLY_BYTES, MAX_PIECE_REQUEST_BYTES, REQUEST_READ_TIMEOUT_MS } from './limits';
 
@@ -46,14 +46,7 @@ export function encodePieceRequest(req: PieceRequest): Uint8Array {
 
 /** Parses a request frame; throws PieceProtocolError on anything malformed. */
 export function decodePieceRequest(bytes: Uint8Array): PieceRequest {
-  if (bytes.length > MAX_PIECE_REQUEST_BYTES) throw new PieceProtocolError(`request is ${bytes.length} bytes, over ${MAX_PIECE_REQUEST_BYTES}`);
-  let value: unknown;
-  try {
-    value = JSON.parse(fromUtf8(bytes));
-  } catch {
-    throw new PieceProtocolError('request is not JSON');
-  }
-  const { manifest, index } = (value ?? {}) as Record<string, unknown>;
+  const { manifest, index } = decodeJsonMessage(bytes, MAX_PIECE_REQUEST_BYTES, 'request', (why) => new PieceProtocolError(why));
   if (!isSha256Hex(manifest)) throw new PieceProtocolError('request: manifest must be a sha256 hex id');
   if (!Number.isInteger(index) || (index as number) < 0) throw new PieceProtocolError('request: index must be a non-negative integer');
   return { manifest, index: index as number };
@@ -88,9 +81,8 @@ export function superSeeding(intervalMs: number, connected: (peer: string) => bo
   return (peer, req) => {
     const key = `${req.manifest}/${req.index}`;
     const last = served.get(key);
-    if (last && now() - last.at < intervalMs && [...last.to].some((p) => p !== peer && connected(p))) {
-      return `piece ${req.index} is held by ${last.to.size} connected tab(s): fetch it from them`;
-    }
+    const holders = last && now() - last.at < intervalMs ? [...last.to].filter((p) => p !== peer && connected(p)) : [];
+    if (holders.length > 0) return `piece ${req.index} is held by ${holders.length} connected tab(s): fetch it from them`;
     const entry = last && now() - last.at < intervalMs ? last : { at: now(), to: new Set<string>() };
     entry.to.add(peer);
     served.set(key, entry);
@@ -115,7 +107,7 @@ export function pieceServer(opts: PieceServerOptions): StreamHandler {
       opts.onRefused?.(peer, status, reason);
       await reply(status, utf8(reason));
     };
-    active++;
+    let counted = false;
     try {
       let req: PieceRequest;
       try {
@@ -124,6 +116,9 @@ export function pieceServer(opts: PieceServerOptions): StreamHandler {
         await refuse(PieceStatus.BadRequest, `bad request: ${(e as Error).message}`);
         return;
       }
+      // Counted once the request is in: idle streams must not make us BUSY for everyone.
+      active++;
+      counted = true;
       if (active > MAX_CONCURRENT_UPLOADS) return await refuse(PieceStatus.Busy, 'busy');
       const m = opts.manifest(req.manifest);
       if (!m || req.index >= m.pieces.length) return await refuse(PieceStatus.NotFound, `no piece ${req.index} of ${req.manifest.slice(0, 12)}`);
@@ -141,7 +136,7 @@ export function pieceServer(opts: PieceServerOptions): StreamHandler {
     } catch (e) {
       stream.abort(e as Error);
     } finally {
-      active--;
+      if (counted) active--;
     }
   };
 }

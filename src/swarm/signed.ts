@@ -30,7 +30,8 @@ export class SignatureError extends Error {
 
 export async function signDocument(key: PrivateKey, signer: PeerId, value: unknown): Promise<SignedDocument> {
   const body = JSON.stringify(value);
-  if (body.length > MAX_SIGNED_DOCUMENT_BYTES) throw new Error(`document is ${body.length} bytes, over the ${MAX_SIGNED_DOCUMENT_BYTES}-byte limit`);
+  const size = utf8(body).length;
+  if (size > MAX_SIGNED_DOCUMENT_BYTES) throw new Error(`document is ${size} bytes, over the ${MAX_SIGNED_DOCUMENT_BYTES}-byte limit`);
   const signature = await key.sign(utf8(DOMAIN + body));
   return { body, signer: signer.toString(), signature: toBase64(signature) };
 }
@@ -45,7 +46,7 @@ export async function verifyDocument<T>(doc: unknown, expectedSigner: PeerId | s
   if (typeof body !== 'string' || typeof signer !== 'string' || typeof signature !== 'string') {
     throw new SignatureError('signed document: body, signer and signature must be strings');
   }
-  if (body.length > MAX_SIGNED_DOCUMENT_BYTES) throw new SignatureError(`signed document: body over the ${MAX_SIGNED_DOCUMENT_BYTES}-byte limit`);
+  if (utf8(body).length > MAX_SIGNED_DOCUMENT_BYTES) throw new SignatureError(`signed document: body over the ${MAX_SIGNED_DOCUMENT_BYTES}-byte limit`);
   if (signer !== expectedSigner.toString()) throw new SignatureError(`signed document: signed by ${signer}, expected ${expectedSigner.toString()}`);
   let publicKey;
   try {
@@ -61,7 +62,13 @@ export async function verifyDocument<T>(doc: unknown, expectedSigner: PeerId | s
     throw new SignatureError('signed document: signature is not base64');
   }
   const bodyBytes = utf8(body);
-  if (!(await publicKey.verify(utf8(DOMAIN + body), sig))) throw new SignatureError('signed document: bad signature');
+  let valid = false;
+  try {
+    valid = await publicKey.verify(utf8(DOMAIN + body), sig);
+  } catch {
+    // A signature of the wrong length throws inside the key: it is just as bad.
+  }
+  if (!valid) throw new SignatureError('signed document: bad signature');
   let value: unknown;
   try {
     value = JSON.parse(fromUtf8(bodyBytes));

@@ -34,6 +34,13 @@ export function renderSwarm(root: HTMLElement, s: VolunteerState): void {
     const from = `${mib(d.fromPeersBytes)} from peers, ${mib(d.fromSeedBytes)} from the seed${d.corruptPieces ? `, ${d.corruptPieces} corrupted pieces dropped` : ''}`;
     parts.push(el('p', `${label}${d.done ? ' ✓ verified' : ''}`), bar, el('p', from));
   }
+  const t = s.training;
+  const doing = t.status === 'training' ? `training round ${t.round}: step ${t.step}/${t.steps}, loss ${t.losses.at(-1)?.loss.toFixed(3) ?? '-'}` : t.status;
+  parts.push(el('h3', 'Training'), el('p', `${doing}${t.reason ? ` (${t.reason})` : ''}`, { 'data-testid': 'training-status' }));
+  if (t.receipts.length) {
+    const sent = t.lastUpdateBytes ? `, last update ${mib(t.lastUpdateBytes)} (dense fp32: ${mib(t.lastDenseBytes ?? 0)})` : '';
+    parts.push(el('p', `Rounds accepted: ${t.acceptedRounds} of ${t.receipts.length} · ${t.tokens} tokens · ${(t.trainMs / 1000).toFixed(0)} s of GPU training${sent}`, { 'data-testid': 'receipts' }));
+  }
   parts.push(el('p', `Served to other tabs: ${mib(s.uploads.uploadedBytes)} (${s.uploads.piecesServed} pieces)`));
   if (s.warnings.length) {
     const list = el('ul', undefined, { 'aria-label': 'warnings' });

@@ -153,7 +153,8 @@ test('malformed requests get BadRequest with the reason, and the server then ser
     [utf8('hello'), 'bad request: request is not JSON'],
     [new Uint8Array(0), 'bad request: request is not JSON'],
     [new Uint8Array([0xff, 0xfe, 0x7b]), 'bad request: request is not JSON'],
-    [utf8('null'), 'bad request: request: manifest must be a sha256 hex id'],
+    [utf8('null'), 'bad request: request is not a JSON object'],
+    [utf8('"text"'), 'bad request: request is not a JSON object'],
     [utf8(JSON.stringify({ manifest: 'AB'.repeat(32), index: 0 })), 'bad request: request: manifest must be a sha256 hex id'],
     [utf8(JSON.stringify({ manifest: 'ab'.repeat(31), index: 0 })), 'bad request: request: manifest must be a sha256 hex id'],
     [utf8(JSON.stringify({ manifest: MANIFEST_ID, index: -1 })), 'bad request: request: index must be a non-negative integer'],
@@ -198,7 +199,8 @@ test('encodePieceRequest and decodePieceRequest round trip; decode refuses each 
   const bad: [Uint8Array, RegExp][] = [
     [new Uint8Array(MAX_PIECE_REQUEST_BYTES + 1), new RegExp(`^request is ${MAX_PIECE_REQUEST_BYTES + 1} bytes, over ${MAX_PIECE_REQUEST_BYTES}$`)],
     [utf8('{'), /^request is not JSON$/],
-    [utf8('[]'), /^request: manifest must be a sha256 hex id$/],
+    [utf8('[]'), /^request is not a JSON object$/],
+    [utf8('{}'), /^request: manifest must be a sha256 hex id$/],
     [utf8(`{"manifest":"${MANIFEST_ID}","index":1e400}`), /^request: index must be a non-negative integer$/],
     [utf8(`{"manifest":"${MANIFEST_ID}","index":null}`), /^request: index must be a non-negative integer$/],
   ];

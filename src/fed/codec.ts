@@ -1,0 +1,299 @@
+// Update codec: what a volunteer sends back after a round. A pseudo-gradient is a flat Float32Array
+// of the model's parameter-vector length (up to ~10M floats); int8 quantisation cuts it 4×, block
+// top-k cuts it further, and error feedback carries what the codec dropped into the next round.
+//
+// Wire format (little-endian; every section starts 4-byte aligned, and nothing follows the values):
+//
+//   offset  size  field
+//   0       3     magic, ASCII "VFU" (vgpu federated update)
+//   3       1     version = 1
+//   4       1     format: 1 = int8, 2 = fp32
+//   5       3     reserved, zero
+//   8       4     length: floats in the vector (u32)
+//   12      4     blockSize: floats per block, 1..65536 (u32); the last block may be short
+//   16      4     kept: number of blocks sent (u32), ≤ nBlocks = ceil(length / blockSize)
+//   20      4·kept   indices: the kept blocks, strictly increasing u32 — present only when kept < nBlocks
+//   …       4·kept   scales: one f32 per kept block, finite and ≥ 0 — int8 only
+//   …       values: the kept blocks' elements in index order, int8 in [-127, 127] (int8) or f32 (fp32)
+//
+// Blocks that are not sent decode as zeros. fp32 with density < 1 is supported (kept blocks sent
+// as raw f32), so benchmarks can separate what sparsification and quantisation each cost.
+
+/** Floats per block unless the caller says otherwise: small enough that one outlier spoils few values. */
+export const DEFAULT_BLOCK_SIZE = 256;
+export const MAX_BLOCK_SIZE = 65536;
+export const UPDATE_FORMAT_VERSION = 1;
+
+const MAGIC = [0x56, 0x46, 0x55] as const; // "VFU"
+const HEADER_BYTES = 20;
+const FORMAT_CODE = { int8: 1, fp32: 2 } as const;
+/** The wire is little-endian; on such a host (every browser we target) f32 sections copy as typed arrays. */
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+export type UpdateFormat = keyof typeof FORMAT_CODE;
+
+export interface EncodeOptions {
+  format: UpdateFormat;
+  /** Floats per block (default 256), 1..65536. */
+  blockSize?: number;
+  /** Fraction of blocks kept, in (0, 1] (default 1): the ceil(density·nBlocks) blocks of largest L2 norm. */
+  density?: number;
+}
+
+/** A received update that does not parse. Every message names what is wrong. */
+export class UpdateFormatError extends Error {
+  override name = 'UpdateFormatError';
+}
+
+const blockCount = (length: number, blockSize: number): number => Math.ceil(length / blockSize);
+
+function checkOptions(length: number, opts: EncodeOptions): { blockSize: number; density: number } {
+  const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
+  const density = opts.density ?? 1;
+  if (!Object.hasOwn(FORMAT_CODE, opts.format)) throw new RangeError(`unknown update format ${String(opts.format)}`);
+  if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > MAX_BLOCK_SIZE) {
+    throw new RangeError(`blockSize must be an integer in [1, ${MAX_BLOCK_SIZE}], got ${blockSize}`);
+  }
+  if (!(density > 0 && density <= 1)) throw new RangeError(`density must be in (0, 1], got ${density}`);
+  if (!Number.isInteger(length) || length < 0 || length > 0xffffffff) throw new RangeError(`vector length ${length} does not fit a u32`);
+  return { blockSize, density };
+}
+
+/** Blocks kept at this density. The epsilon keeps e.g. 0.07·100 (= 7.000000000000001) at 7. */
+function keptCount(nBlocks: number, density: number): number {
+  return density >= 1 ? nBlocks : Math.min(nBlocks, Math.ceil(density * nBlocks - 1e-9));
+}
+
+/**
+ * Encoded size in bytes of a `length`-float vector under `opts`. Exact when every block is kept or
+ * `blockSize` divides `length`; otherwise an upper bound, as the short last block (counted full here)
+ * is sent only when its norm ranks it among the kept.
+ */
+export function encodedSize(length: number, opts: EncodeOptions): number {
+  const { blockSize, density } = checkOptions(length, opts);
+  const nBlocks = blockCount(length, blockSize);
+  const kept = keptCount(nBlocks, density);
+  const values = kept === nBlocks ? length : kept * blockSize;
+  return sectionsSize(opts.format, kept, nBlocks, values);
+}
+
+function sectionsSize(format: UpdateFormat, kept: number, nBlocks: number, values: number): number {
+  const indices = kept < nBlocks ? 4 * kept : 0;
+  const scales = format === 'int8' ? 4 * kept : 0;
+  return HEADER_BYTES + indices + scales + values * (format === 'int8' ? 1 : 4);
+}
+
+/** Bytes of the same vector sent dense in fp32, without any header: the baseline we compress against. */
+export function denseFp32Bytes(length: number): number {
+  return 4 * length;
+}
+
+/**
+ * Bytes one worker of synchronous data-parallel training would upload over `steps` optimizer steps:
+ * one dense fp32 gradient per step, 4·length·steps. Convention: we count each gradient once, as what
+ * a worker must contribute per step; a ring all-reduce moves about twice that per worker, and headers
+ * and downlink are not counted, so this is the floor DDP cannot go under, and a fair one to beat.
+ */
+export function ddpBytes(length: number, steps: number): number {
+  return denseFp32Bytes(length) * steps;
+}
+
+/** Indices (ascending) of the `kept` blocks of largest L2 norm, ties going to the lower index. */
+function topBlocks(vector: Float32Array, blockSize: number, nBlocks: number, kept: number): Uint32Array {
+  const all = new Uint32Array(nBlocks);
+  if (kept === nBlocks) {
+    for (let b = 0; b < nBlocks; b++) all[b] = b;
+    return all;
+  }
+  const norms = new Float64Array(nBlocks);
+  for (let b = 0; b < nBlocks; b++) {
+    const end = Math.min((b + 1) * blockSize, vector.length);
+    let s = 0;
+    for (let i = b * blockSize; i < end; i++) s += vector[i] * vector[i];
+    norms[b] = s; // squared norm orders blocks the same way
+    all[b] = b;
+  }
+  const order = Array.from(all).sort((a, b) => norms[b] - norms[a] || a - b);
+  return Uint32Array.from(order.slice(0, kept)).sort();
+}
+
+function assertFinite(vector: Float32Array): void {
+  for (let i = 0; i < vector.length; i++) {
+    if (!Number.isFinite(vector[i])) throw new RangeError(`update has a non-finite value at index ${i}`);
+  }
+}
+
+/** Encodes `vector` as described at the top of this file. Throws RangeError on bad options or a non-finite value. */
+export function encodeUpdate(vector: Float32Array, opts: EncodeOptions): Uint8Array {
+  const length = vector.length;
+  const { blockSize, density } = checkOptions(length, opts);
+  assertFinite(vector);
+  const nBlocks = blockCount(length, blockSize);
+  const kept = keptCount(nBlocks, density);
+  const blocks = topBlocks(vector, blockSize, nBlocks, kept);
+  let values = 0;
+  for (const b of blocks) values += Math.min(blockSize, length - b * blockSize);
+
+  const int8 = opts.format === 'int8';
+  const bytes = new Uint8Array(sectionsSize(opts.format, kept, nBlocks, values));
+  const view = new DataView(bytes.buffer);
+  bytes.set(MAGIC, 0);
+  bytes[3] = UPDATE_FORMAT_VERSION;
+  bytes[4] = FORMAT_CODE[opts.format];
+  view.setUint32(8, length, true);
+  view.setUint32(12, blockSize, true);
+  view.setUint32(16, kept, true);
+  let offset = HEADER_BYTES;
+  if (kept < nBlocks) {
+    for (const b of blocks) {
+      view.setUint32(offset, b, true);
+      offset += 4;
+    }
+  }
+
+  if (!int8) {
+    for (const b of blocks) {
+      const start = b * blockSize;
+      const end = Math.min(start + blockSize, length);
+      if (LITTLE_ENDIAN_HOST) {
+        new Float32Array(bytes.buffer, offset, end - start).set(vector.subarray(start, end)); // offset is 4-aligned in a fresh buffer
+        offset += 4 * (end - start);
+      } else {
+        for (let i = start; i < end; i++, offset += 4) view.setFloat32(offset, vector[i], true);
+      }
+    }
+    return bytes;
+  }
+
+  const scalesAt = offset;
+  const q = new Int8Array(bytes.buffer, scalesAt + 4 * kept, values);
+  let v = 0;
+  for (let k = 0; k < kept; k++) {
+    const start = blocks[k] * blockSize;
+    const end = Math.min(start + blockSize, length);
+    let maxAbs = 0;
+    for (let i = start; i < end; i++) {
+      const a = Math.abs(vector[i]);
+      if (a > maxAbs) maxAbs = a;
+    }
+    // The scale is stored as f32, so quantise against the stored value, not the exact quotient.
+    const scale = Math.fround(maxAbs / 127);
+    view.setFloat32(scalesAt + 4 * k, scale, true);
+    if (scale === 0) {
+      v += end - start; // all-zero block (or one so tiny its scale underflows): int8 zeros
+      continue;
+    }
+    for (let i = start; i < end; i++, v++) {
+      const r = Math.round(vector[i] / scale);
+      q[v] = r > 127 ? 127 : r < -127 ? -127 : r;
+    }
+  }
+  return bytes;
+}
+
+/**
+ * Decodes and validates an update that must hold `expectedLength` floats. Throws UpdateFormatError
+ * on anything malformed; reads only inside `bytes` (which may be a view into a larger buffer).
+ * fp32 values are not checked for finiteness here: `validateUpdate` does that for every format.
+ */
+export function decodeUpdate(bytes: Uint8Array, expectedLength: number): Float32Array {
+  const fail = (why: string) => new UpdateFormatError(`bad update: ${why}`);
+  if (bytes.length < HEADER_BYTES) throw fail(`${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
+  if (bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2]) throw fail('wrong magic (not a VFU update)');
+  if (bytes[3] !== UPDATE_FORMAT_VERSION) throw fail(`unsupported version ${bytes[3]} (expected ${UPDATE_FORMAT_VERSION})`);
+  const format: UpdateFormat | undefined = bytes[4] === FORMAT_CODE.int8 ? 'int8' : bytes[4] === FORMAT_CODE.fp32 ? 'fp32' : undefined;
+  if (format === undefined) throw fail(`unknown format ${bytes[4]}`);
+  if (bytes[5] !== 0 || bytes[6] !== 0 || bytes[7] !== 0) throw fail('reserved header bytes are not zero');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = view.getUint32(8, true);
+  const blockSize = view.getUint32(12, true);
+  const kept = view.getUint32(16, true);
+  if (length !== expectedLength) throw fail(`length ${length}, expected ${expectedLength}`);
+  if (blockSize === 0 || blockSize > MAX_BLOCK_SIZE) throw fail(`blockSize ${blockSize} outside [1, ${MAX_BLOCK_SIZE}]`);
+  const nBlocks = blockCount(length, blockSize);
+  if (kept > nBlocks) throw fail(`kept ${kept} blocks of only ${nBlocks}`);
+
+  // Indices first (their presence follows from the header), since the value count depends on them.
+  const sparse = kept < nBlocks;
+  const blocks = new Uint32Array(kept);
+  let offset = HEADER_BYTES;
+  if (sparse) {
+    if (bytes.length < offset + 4 * kept) throw fail(`${bytes.length} bytes, too short for ${kept} block indices`);
+    for (let k = 0; k < kept; k++, offset += 4) {
+      const b = view.getUint32(offset, true);
+      if (b >= nBlocks) throw fail(`block index ${b} out of range (${nBlocks} blocks)`);
+      if (k > 0 && b <= blocks[k - 1]) throw fail(`block indices not strictly increasing at position ${k} (${blocks[k - 1]} then ${b})`);
+      blocks[k] = b;
+    }
+  } else {
+    for (let k = 0; k < kept; k++) blocks[k] = k;
+  }
+  let values = 0;
+  for (let k = 0; k < kept; k++) values += Math.min(blockSize, length - blocks[k] * blockSize);
+  const want = sectionsSize(format, kept, nBlocks, values);
+  if (bytes.length !== want) throw fail(`${bytes.length} bytes, but the header implies ${want}`);
+
+  const out = new Float32Array(length);
+  if (format === 'fp32') {
+    // A typed-array view needs 4-byte alignment in the underlying buffer; a frame sliced out of a
+    // network message may not have it, so fall back to DataView reads then.
+    const aligned = LITTLE_ENDIAN_HOST && (bytes.byteOffset + offset) % 4 === 0;
+    const f32 = aligned ? new Float32Array(bytes.buffer, bytes.byteOffset + offset, values) : undefined;
+    let v = 0;
+    for (let k = 0; k < kept; k++) {
+      const start = blocks[k] * blockSize;
+      const end = Math.min(start + blockSize, length);
+      if (f32 !== undefined) {
+        out.set(f32.subarray(v, v + end - start), start);
+        v += end - start;
+      } else {
+        for (let i = start; i < end; i++, v++) out[i] = view.getFloat32(offset + 4 * v, true);
+      }
+    }
+    return out;
+  }
+
+  const scales = new Float32Array(kept);
+  for (let k = 0; k < kept; k++, offset += 4) {
+    const s = view.getFloat32(offset, true);
+    if (!Number.isFinite(s)) throw fail(`non-finite scale ${s} for block ${blocks[k]}`);
+    if (s < 0) throw fail(`negative scale ${s} for block ${blocks[k]}`);
+    scales[k] = s;
+  }
+  const q = new Int8Array(bytes.buffer, bytes.byteOffset + offset, values);
+  let v = 0;
+  for (let k = 0; k < kept; k++) {
+    const start = blocks[k] * blockSize;
+    const end = Math.min(start + blockSize, length);
+    const s = scales[k];
+    for (let i = start; i < end; i++, v++) {
+      const x = q[v];
+      if (x === -128) throw fail(`int8 value -128 at element ${i} (values are in [-127, 127])`);
+      out[i] = x * s;
+    }
+  }
+  return out;
+}
+
+export interface Compressed {
+  bytes: Uint8Array;
+  /** (update + residual) − decode(bytes): what this round's encoding lost; add it to the next round's update. */
+  residual: Float32Array;
+}
+
+/**
+ * Error feedback: encodes update + residual and returns the new residual. Whatever quantisation or
+ * top-k drops is sent in a later round instead of being lost, so the sum of what the seed receives
+ * tracks the sum of the true updates to within one residual, rather than drifting by a bias per round.
+ */
+export function compressWithFeedback(update: Float32Array, residual: Float32Array | undefined, opts: EncodeOptions): Compressed {
+  if (residual !== undefined && residual.length !== update.length) {
+    throw new RangeError(`residual has ${residual.length} floats, update ${update.length}`);
+  }
+  const corrected = Float32Array.from(update);
+  if (residual !== undefined) for (let i = 0; i < corrected.length; i++) corrected[i] += residual[i];
+  const bytes = encodeUpdate(corrected, opts);
+  const decoded = decodeUpdate(bytes, corrected.length);
+  for (let i = 0; i < corrected.length; i++) corrected[i] -= decoded[i];
+  return { bytes, residual: corrected };
+}

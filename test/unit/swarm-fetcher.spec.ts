@@ -1,0 +1,334 @@
+// The piece fetcher with fake peers: `request` is a plain function, so no network is involved.
+// Checks where pieces come from (peers first, the seed only for what no peer holds), that bad
+// peers are banned or set aside, that stored pieces are never fetched twice, and the assembly.
+import '../../src/seed/promise-shim';
+import { expect, test } from '@playwright/test';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { initParams, paramLayout, type GptConfig } from '../../src/model';
+import { createRandom } from '../../src/util/random';
+import { emptyBitfield, hasBit, setBit } from '../../src/swarm/announce';
+import { sha256Hex } from '../../src/swarm/bytes';
+import { assembleWeights, fetchPieces, type Availability, type FetchProgress, type PieceFetcherOptions } from '../../src/swarm/fetcher';
+import { MAX_INFLIGHT_PER_PEER, MAX_INFLIGHT_TO_SEED, PEER_BACKOFF_MS } from '../../src/swarm/limits';
+import { buildManifest, pieceRange, signManifest, verifyManifest, type VerifiedManifest, type WeightsManifest } from '../../src/swarm/manifest';
+import { memoryPieceStore, PieceProtocolError, PieceStatus, type PieceStore } from '../../src/swarm/pieces';
+
+const SEED = 'seed';
+/** 24 pieces of 1 KiB, the last one 100 bytes. */
+const PIECE = 1024;
+const COUNT = 24;
+const TOTAL = (COUNT - 1) * PIECE + 100;
+
+/** A manifest for `bytes` cut into `pieceBytes` pieces; the fetcher only reads sizes and hashes. */
+async function fakeManifest(bytes: Uint8Array, pieceBytes: number): Promise<VerifiedManifest> {
+  const shape = { totalBytes: bytes.length, pieceBytes } as WeightsManifest;
+  const pieces: string[] = [];
+  for (let start = 0, i = 0; start < bytes.length; start += pieceBytes, i++) pieces.push(await sha256Hex(bytes.subarray(...pieceRange(shape, i))));
+  const value: WeightsManifest = {
+    kind: 'vgpu/weights', version: 1, name: 'fake', model: { vocab: 1, context: 1, layers: 1, heads: 1, width: 1 }, layoutVersion: 1,
+    totalBytes: bytes.length, pieceBytes, pieces, sha256: await sha256Hex(bytes),
+  };
+  return { id: 'f'.repeat(64), value, signed: { body: '', signer: SEED, signature: '' } };
+}
+
+let vector: Uint8Array;
+let manifest: VerifiedManifest;
+
+test.beforeAll(async () => {
+  // Random bytes: every piece differs, so the store (keyed by hash) holds COUNT entries.
+  const next = createRandom(5);
+  vector = Uint8Array.from({ length: TOTAL }, () => Math.floor(next() * 256));
+  manifest = await fakeManifest(vector, PIECE);
+});
+
+const piece = (i: number, m: VerifiedManifest = manifest, bytes: Uint8Array = vector) => bytes.slice(...pieceRange(m.value, i));
+
+const newOwn = (m: VerifiedManifest = manifest): Availability => ({ have: emptyBitfield(m.value.pieces.length), fetching: emptyBitfield(m.value.pieces.length) });
+
+/** An availability holding `pieces` (and fetching `fetching`). */
+function holding(pieces: Iterable<number>, fetching: Iterable<number> = []): Availability {
+  const a = newOwn();
+  for (const i of pieces) setBit(a.have, i);
+  for (const i of fetching) setBit(a.fetching, i);
+  return a;
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
+
+/** Every request made: who was asked for which piece. */
+interface Log {
+  calls: { peer: string; index: number }[];
+  count(peer: string): number;
+  indices(peer: string): number[];
+}
+
+function newLog(): Log {
+  const calls: Log['calls'] = [];
+  return {
+    calls,
+    count: (peer) => calls.filter((c) => c.peer === peer).length,
+    indices: (peer) => [...new Set(calls.filter((c) => c.peer === peer).map((c) => c.index))].sort((a, b) => a - b),
+  };
+}
+
+/** fetchPieces with defaults: a fresh store and own bitfields, seeded tie-breaks, honest peers. */
+function fetch(o: Partial<PieceFetcherOptions> & { log?: Log }): Promise<FetchProgress> {
+  const log = o.log ?? newLog();
+  return fetchPieces({
+    manifest, store: memoryPieceStore(), seed: SEED, holders: () => new Map(), own: newOwn(), random: createRandom(1),
+    request: async (peer, index) => {
+      log.calls.push({ peer, index });
+      return piece(index);
+    },
+    ...o,
+  });
+}
+
+/** Wraps a request function to log each call first. */
+const logged = (log: Log, fn: PieceFetcherOptions['request']): PieceFetcherOptions['request'] => (peer, index, signal) => {
+  log.calls.push({ peer, index });
+  return fn(peer, index, signal);
+};
+
+test('a real model vector: every piece fetched (seed and two peers), stored, and assembled bit-identical', async () => {
+  const cfg: GptConfig = { vocab: 1024, context: 128, layers: 4, heads: 4, width: 128 }; // 3.59 MiB: 4 pieces
+  const weights = initParams(paramLayout(cfg), 9);
+  const key = await generateKeyPair('Ed25519');
+  const id = peerIdFromPrivateKey(key);
+  const m = await verifyManifest(await signManifest(key, id, await buildManifest(weights, 'real', cfg)), id);
+  const bytes = new Uint8Array(weights.buffer);
+  const store = memoryPieceStore();
+  const log = newLog();
+  const own = newOwn(m);
+  const progressSeen: FetchProgress[] = [];
+  const holders = new Map<string, Availability>([['p1', { have: Uint8Array.of(0b0011), fetching: Uint8Array.of(0) }], ['p2', { have: Uint8Array.of(0b0100), fetching: Uint8Array.of(0) }]]);
+  const progress = await fetchPieces({
+    manifest: m, store, seed: id.toString(), own, holders: () => holders, random: createRandom(2),
+    request: logged(log, async (_peer, index) => piece(index, m, bytes)),
+    onProgress: (p) => progressSeen.push(p),
+  });
+  expect(progress).toEqual({ held: 4, total: 4, downloadedBytes: bytes.length, fromSeedBytes: bytes.length - 3 * 2 ** 20, fromPeersBytes: 3 * 2 ** 20, corruptPieces: 0, bannedPeers: [] });
+  expect([log.indices('p1'), log.indices('p2'), log.indices(id.toString())]).toEqual([[0, 1], [2], [3]]);
+  // Progress starts at nothing held and counts up one piece at a time.
+  expect(progressSeen.map((p) => p.held)).toEqual([0, 1, 2, 3, 4]);
+  const assembled = await assembleWeights(m, store);
+  expect(assembled.length).toBe(weights.length);
+  expect(Buffer.compare(new Uint8Array(assembled.buffer), bytes)).toBe(0);
+});
+
+test('pieces other peers announced come from them; the seed is asked only for the pieces no peer holds', async () => {
+  const log = newLog();
+  const store = memoryPieceStore();
+  const own = newOwn();
+  // a holds 0..11, b holds 8..17; nobody holds 18..23.
+  const holders = new Map([['a', holding(range(0, 12))], ['b', holding(range(8, 18))]]);
+  // Requests in flight per source now, and the most seen at once: the in-flight limits.
+  const now = new Map<string, number>();
+  const most = new Map<string, number>();
+  const progress = await fetch({
+    store, own, log, holders: () => holders,
+    request: logged(log, async (peer, index) => {
+      now.set(peer, (now.get(peer) ?? 0) + 1);
+      most.set(peer, Math.max(most.get(peer) ?? 0, now.get(peer)!));
+      await new Promise((r) => setTimeout(r, 5));
+      now.set(peer, now.get(peer)! - 1);
+      return piece(index);
+    }),
+  });
+  expect(log.calls).toHaveLength(COUNT); // each piece asked for once
+  expect(log.indices(SEED)).toEqual(range(18, 24));
+  expect(log.indices('a').every((i) => i < 12)).toBe(true);
+  expect(log.indices('b').every((i) => i >= 8 && i < 18)).toBe(true);
+  expect([...log.indices('a'), ...log.indices('b')].sort((x, y) => x - y)).toEqual(range(0, 18));
+  expect(progress.fromSeedBytes).toBe(5 * PIECE + 100);
+  expect(progress.fromPeersBytes).toBe(18 * PIECE);
+  expect(progress.downloadedBytes).toBe(TOTAL);
+  expect(most.get(SEED)).toBeLessThanOrEqual(MAX_INFLIGHT_TO_SEED);
+  expect(most.get('a')).toBeLessThanOrEqual(MAX_INFLIGHT_PER_PEER);
+  expect(most.get('b')).toBeLessThanOrEqual(MAX_INFLIGHT_PER_PEER);
+  const assembled = await assembleWeights(manifest, store);
+  expect(Buffer.compare(new Uint8Array(assembled.buffer), vector)).toBe(0);
+});
+
+test('a piece another tab is fetching from the seed is not asked of the seed: the fetcher waits for that tab', async () => {
+  const log = newLog();
+  // t holds 0..9 and is fetching 10 from the seed; after a while it holds 10 too.
+  const t = holding(range(0, 10), [10]);
+  setTimeout(() => {
+    setBit(t.have, 10);
+    setBit(t.fetching, 10, false);
+  }, 300);
+  const progress = await fetch({ log, holders: () => new Map([['t', t]]) });
+  expect(progress.held).toBe(COUNT);
+  expect(log.indices(SEED)).toEqual(range(11, 24));
+  expect(log.indices('t')).toEqual(range(0, 11));
+});
+
+test('a peer sending corrupted bytes is banned and its pieces are fetched elsewhere', async () => {
+  const log = newLog();
+  const penalties: string[] = [];
+  const holders = new Map([['evil', holding(range(0, COUNT))], ['good', holding(range(0, COUNT))]]);
+  const store = memoryPieceStore();
+  const progress = await fetch({
+    log, store, holders: () => holders, onPenalty: (peer, reason) => penalties.push(`${peer}: ${reason}`),
+    request: logged(log, async (peer, index) => {
+      const bytes = piece(index);
+      if (peer === 'evil') bytes[0] ^= 0xff; // same length, wrong hash
+      return bytes;
+    }),
+  });
+  expect(progress.held).toBe(COUNT);
+  expect(progress.corruptPieces).toBeGreaterThan(0);
+  expect(progress.corruptPieces).toBe(log.count('evil'));
+  expect(progress.bannedPeers).toContain('evil');
+  expect(progress.bannedPeers.every((p) => p === 'evil')).toBe(true);
+  expect(penalties[0]).toMatch(/^evil: sent a corrupted piece \d+$/);
+  // Once banned it is never asked again: its requests all started before the first one came back.
+  expect(log.count('evil')).toBeLessThanOrEqual(MAX_INFLIGHT_PER_PEER);
+  expect(log.count(SEED)).toBe(0);
+  expect(progress.fromPeersBytes).toBe(TOTAL);
+  // Nothing corrupt reached the store.
+  expect(Buffer.compare(new Uint8Array((await assembleWeights(manifest, store)).buffer), vector)).toBe(0);
+});
+
+test('a peer sending a piece of the wrong length is banned too', async () => {
+  const holders = new Map([['short', holding([0, 1, 2])]]);
+  const progress = await fetch({
+    holders: () => holders,
+    request: async (peer, index) => (peer === 'short' ? piece(index).subarray(1) : piece(index)),
+  });
+  expect(progress.held).toBe(COUNT);
+  expect(progress.bannedPeers).toContain('short');
+  expect(progress.corruptPieces).toBeGreaterThan(0);
+});
+
+test('a seed sending a corrupted piece is not banned: the piece is asked again and the fetch completes', async () => {
+  const log = newLog();
+  let corrupted = false;
+  const progress = await fetch({
+    log,
+    request: logged(log, async (_peer, index) => {
+      const bytes = piece(index);
+      if (index === 3 && !corrupted) {
+        corrupted = true;
+        bytes[10] ^= 1;
+      }
+      return bytes;
+    }),
+  });
+  expect(progress.held).toBe(COUNT);
+  expect(progress.corruptPieces).toBe(1);
+  expect(progress.bannedPeers).toEqual([]);
+  expect(log.calls.filter((c) => c.index === 3)).toHaveLength(2);
+});
+
+test('a peer whose requests fail is set aside, and the seed then serves what only that peer held', async () => {
+  const log = newLog();
+  const penalties: string[] = [];
+  // Only "flaky" holds 0..5, and every request to it fails.
+  const holders = new Map([['flaky', holding(range(0, 6))]]);
+  const started = Date.now();
+  const progress = await fetch({
+    log, holders: () => holders, onPenalty: (peer, reason) => penalties.push(`${peer}: ${reason}`),
+    request: logged(log, async (peer, index) => {
+      if (peer === 'flaky') {
+        await new Promise((r) => setTimeout(r, 20));
+        throw new Error('connection reset');
+      }
+      return piece(index);
+    }),
+  });
+  expect(progress.held).toBe(COUNT);
+  expect(progress.bannedPeers).toEqual([]); // failing is not cheating: set aside, not banned
+  expect(log.indices(SEED)).toEqual(range(0, COUNT));
+  expect(penalties[0]).toMatch(/^flaky: piece \d: Error: connection reset$/);
+  // It was set aside (not retried forever), well within one backoff period.
+  expect(Date.now() - started).toBeLessThan(PEER_BACKOFF_MS);
+});
+
+test('pieces already in the store are not requested again', async () => {
+  const store = memoryPieceStore();
+  const first = newLog();
+  expect((await fetch({ store, log: first })).downloadedBytes).toBe(TOTAL);
+  expect(first.calls).toHaveLength(COUNT);
+  const second = newLog();
+  const own = newOwn();
+  const progress = await fetch({ store, log: second, own });
+  expect(second.calls).toHaveLength(0);
+  expect(progress).toEqual({ held: COUNT, total: COUNT, downloadedBytes: 0, fromSeedBytes: 0, fromPeersBytes: 0, corruptPieces: 0, bannedPeers: [] });
+  expect(range(0, COUNT).every((i) => hasBit(own.have, i))).toBe(true);
+  // A partly filled store: only the missing pieces are fetched.
+  const partial = memoryPieceStore();
+  for (const i of [0, 5, 23]) await partial.put(manifest.value.pieces[i], piece(i));
+  const third = newLog();
+  const p3 = await fetch({ store: partial, log: third });
+  expect(third.indices(SEED)).toEqual(range(0, COUNT).filter((i) => ![0, 5, 23].includes(i)));
+  expect(p3.downloadedBytes).toBe(TOTAL - 2 * PIECE - 100);
+});
+
+test('own availability: "fetching" is set while the seed is asked, cleared after; every "have" bit ends set', async () => {
+  const own = newOwn();
+  let changes = 0;
+  const duringSeed: boolean[] = [];
+  const holders = new Map([['a', holding([0, 1])]]);
+  await fetch({
+    own, holders: () => holders, onOwnChange: () => changes++,
+    request: async (peer, index) => {
+      // While the seed serves a piece, we announce that we are fetching it (others wait for us).
+      duringSeed.push(peer === SEED ? hasBit(own.fetching, index) : !hasBit(own.fetching, index));
+      expect(hasBit(own.have, index)).toBe(false);
+      return piece(index);
+    },
+  });
+  expect(duringSeed).toHaveLength(COUNT);
+  expect(duringSeed.every(Boolean)).toBe(true);
+  expect(range(0, COUNT).every((i) => hasBit(own.have, i))).toBe(true);
+  expect(range(0, COUNT).some((i) => hasBit(own.fetching, i))).toBe(false);
+  expect(changes).toBeGreaterThanOrEqual(COUNT); // announced after each new piece
+});
+
+test('the seed answering BUSY for a piece makes the fetcher leave it a while, then ask again and succeed', async () => {
+  const log = newLog();
+  const asked = new Map<number, number[]>();
+  const progress = await fetch({
+    log,
+    request: logged(log, async (_peer, index) => {
+      asked.set(index, [...(asked.get(index) ?? []), Date.now()]);
+      if (index === 7 && asked.get(index)!.length === 1) throw new PieceProtocolError('busy', PieceStatus.Busy);
+      return piece(index);
+    }),
+  });
+  expect(progress.held).toBe(COUNT);
+  expect(progress.bannedPeers).toEqual([]);
+  const times = asked.get(7)!;
+  expect(times).toHaveLength(2);
+  // Retried only after SEED_BUSY_RETRY_MS (1 s), give or take a poll.
+  expect(times[1] - times[0]).toBeGreaterThanOrEqual(900);
+  expect(log.calls).toHaveLength(COUNT + 1);
+});
+
+test('an aborted fetch rejects with the abort reason', async () => {
+  const controller = new AbortController();
+  const reason = new Error('stop now');
+  const p = fetch({
+    signal: controller.signal,
+    request: async (_peer, _index, signal) => {
+      controller.abort(reason); // the first request aborts the whole fetch
+      signal.throwIfAborted();
+      throw new Error('unreachable');
+    },
+  });
+  await expect(p).rejects.toBe(reason);
+});
+
+test('assembleWeights refuses a store that lacks a piece or holds a wrong one', async () => {
+  const store: PieceStore = memoryPieceStore();
+  for (let i = 0; i < COUNT - 1; i++) await store.put(manifest.value.pieces[i], piece(i));
+  await expect(assembleWeights(manifest, store)).rejects.toThrow(`piece ${COUNT - 1} of ${manifest.id.slice(0, 12)} is missing from the store`);
+  // The right length but the wrong bytes, stored under the right hash: the whole-vector hash catches it.
+  const wrong = piece(COUNT - 1);
+  wrong[0] ^= 1;
+  await store.put(manifest.value.pieces[COUNT - 1], wrong);
+  await expect(assembleWeights(manifest, store)).rejects.toThrow(`assembled weights of ${manifest.id.slice(0, 12)} fail the manifest's sha256`);
+});
