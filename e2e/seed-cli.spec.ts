@@ -1,15 +1,16 @@
 // The README's promise: `npm start` builds the page and starts a seed that prints its URL; a tab
 // opened there joins and downloads the default model; Ctrl-C stops the seed cleanly. Runs the
 // real CLI (bin/vgpu-seed.js) as a child process on a fresh build and run folder.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, expect } from '@playwright/test';
 import { downloaded, openTab, waitForTabs } from './tabs';
+import { startSeedProcess, type SeedProcess } from './seed-process';
 
 let dir: string;
-let seed: ChildProcess | undefined;
+let seed: SeedProcess | undefined;
 
 test.beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vgpu-cli-'));
@@ -18,33 +19,13 @@ test.beforeAll(async () => {
 });
 
 test.afterAll(async () => {
-  seed?.kill('SIGKILL');
+  seed?.child.kill('SIGKILL');
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Resolves with the first stdout line matching `pattern`; fails if the process exits first. */
-function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} in ${timeoutMs} ms; output:\n${out}`)), timeoutMs);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = out.match(pattern);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match);
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`seed exited with ${code} before printing ${pattern}:\n${out}`)));
-  });
-}
-
 test('the seed CLI prints a URL, a tab opened there downloads the default model, Ctrl-C stops it', async ({ browser }) => {
-  seed = spawn(process.execPath, ['bin/vgpu-seed.js', '--run', join(dir, 'run'), '--app', join(dir, 'dist'), '--port', '0', '--p2p-port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const [, url] = await waitForLine(seed, /Volunteer page: (http:\/\/\S+)/, 30_000);
+  seed = startSeedProcess(['--run', join(dir, 'run'), '--app', join(dir, 'dist'), '--port', '0', '--p2p-port', '0']);
+  const [, url] = await seed.waitFor(/Volunteer page: (http:\/\/\S+)/, 60_000);
 
   const tab = await openTab(browser, url);
   const [state] = await waitForTabs([tab], downloaded, 60_000);
@@ -54,8 +35,7 @@ test('the seed CLI prints a URL, a tab opened there downloads the default model,
   expect(state.peers.some((p) => p.kind === 'seed')).toBe(true);
   expect((await stat(join(dir, 'run', 'peer-key'))).mode & 0o777).toBe(0o600);
 
-  const exited = new Promise<number | null>((resolve) => seed!.once('exit', resolve));
-  seed.kill('SIGINT');
-  expect(await exited).toBe(0);
+  seed.child.kill('SIGINT');
+  expect(await seed.exited).toBe(0);
   seed = undefined;
 });

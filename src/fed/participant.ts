@@ -90,7 +90,8 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
   };
 
   let joinedFor = -1; // the seed said we are assigned from this round on
-  let lastDone = -1;
+  // The last round manifest we looked at. A round is identified by its manifest, not its number:
+  // a seed restarted from a checkpoint issues a round again, and that one must be trained again.
   let seen: string | undefined;
   let shape = '';
   let dataId = '';
@@ -107,7 +108,7 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       seen = round.id;
       const m = round.value;
       const shard = m.assignments[self];
-      if (shard === undefined || m.round <= lastDone) {
+      if (shard === undefined) {
         // Not in this round. If the seed restarted it forgot us: join again.
         if (m.round >= joinedFor) joinedFor = -1;
         opts.onEvent({ type: 'waiting', round: m.round });
@@ -144,7 +145,6 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       }
       if (result.cancelled || Date.now() > m.deadline) {
         opts.onEvent({ type: 'skipped', round: m.round, reason: result.cancelled ? 'a newer round started' : 'the deadline passed while training' });
-        lastDone = m.round;
         continue;
       }
       const stored = await storage.getProgress<Float32Array>(RESIDUAL_KEY);
@@ -162,7 +162,6 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       const receipts = (await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? [];
       await storage.setProgress(RECEIPTS_KEY, [...receipts, signed]);
       opts.onEvent({ type: 'receipt', receipt: receipt.value, signed, trainMs: result.ms, tokens: result.tokens });
-      lastDone = m.round;
       delay = RETRY_FIRST_MS;
     } catch (e) {
       if (signal.aborted) break;
