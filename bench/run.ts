@@ -1,7 +1,8 @@
 // `npm run bench -- <name> [--cases a,b] [--runs n]`: runs a benchmark in headless Chromium
 // (WebGPU on SwiftShader, or the real GPU with GPU=1), writes bench/results/<name>.json
 // and prints the table with ours-vs-peer ratios. The swarm benchmark drives a seed and several
-// tabs from here, inside a private network namespace (it re-runs itself in one).
+// tabs from here, inside a private network namespace (it re-runs itself in one); the federated
+// benchmark runs entirely in this Node process on the CPU reference model.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,7 @@ import type { ViteDevServer } from 'vite';
 import { chromiumFlags, requireChromium } from '../test/harness/chromium';
 import { inNetns, NETNS_HELP, netnsAvailable, runInNetns } from '../scripts/netns';
 import { formatTable, type BenchResult } from './lib/results';
+import { runFederatedBench } from './federated';
 import { runSwarmBench } from './swarm';
 
 /** Browser benchmarks: the module under bench/ whose run() produces the result. */
@@ -24,7 +26,10 @@ const BROWSER_BENCHES: Record<string, string> = {
 /** Benchmarks driven from Node (they open their own tabs): name to runner, given the pages' base URL. */
 const NODE_BENCHES: Record<string, (pageBase: string, options: BenchOptions) => Promise<BenchResult>> = {
   swarm: runSwarmBench,
+  federated: runFederatedBench,
 };
+/** Of those, the ones that need no pages (no Vite server is started; their runner gets an empty base). */
+const NO_PAGES = new Set(['federated']);
 /** Of those, the ones that need the private network namespace (WebRTC between tabs). */
 const NEEDS_NETNS = new Set(['swarm']);
 
@@ -79,12 +84,16 @@ async function main(): Promise<void> {
     runs: values.runs ? Number(values.runs) : undefined,
   };
   const started = Date.now();
-  const { server, base } = await startPages();
   let result: BenchResult;
-  try {
-    result = modulePath ? await runInBrowser(base, modulePath, options) : await nodeBench!(base, options);
-  } finally {
-    await server.close();
+  if (nodeBench && NO_PAGES.has(name)) {
+    result = await nodeBench('', options);
+  } else {
+    const { server, base } = await startPages();
+    try {
+      result = modulePath ? await runInBrowser(base, modulePath, options) : await nodeBench!(base, options);
+    } finally {
+      await server.close();
+    }
   }
   const out = join(root, 'bench', 'results', `${name}.json`);
   await mkdir(dirname(out), { recursive: true });

@@ -10,7 +10,7 @@ import { chromium, expect, test, type Browser, type Page } from '@playwright/tes
 import { chromiumFlags, requireChromium } from '../test/harness/chromium';
 import type { SeedStatus } from '../src/seed';
 import { startSeedProcess, type SeedProcess } from './seed-process';
-import { openTab, tabState, tabUrl, waitForTabs } from './tabs';
+import { openTab, startContributing, tabState, tabUrl, waitForTabs } from './tabs';
 
 const HTTP_PORT = 18080;
 const SEED_URL = `http://127.0.0.1:${HTTP_PORT}`;
@@ -61,6 +61,8 @@ test('three tabs train together: the loss falls, a closed tab does not stall a r
   seed = startSeed();
   await seed.waitFor(/Volunteer page:/, 90_000);
   const tabs: Page[] = await Promise.all([0, 1, 2].map(() => openTab(browser, tabUrl(baseURL!, SEED_URL))));
+  // Training starts when the volunteer says so.
+  await Promise.all(tabs.map((t) => startContributing(t)));
 
   // Three rounds with every tab in them (the first may run with fewer: tabs join as they load).
   const afterThree = await waitForSeed((s) => s.round >= 3 && s.open.assigned === 3, 6 * ROUND_S * 1000, 'three rounds');

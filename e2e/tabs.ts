@@ -40,3 +40,11 @@ export async function waitForTabs(pages: Page[], done: (s: VolunteerState) => bo
 
 /** A tab is done when every manifest it was offered is downloaded and verified. */
 export const downloaded = (s: VolunteerState): boolean => s.phase === 'ready' && s.downloads.length > 0 && s.downloads.every((d) => d.done);
+
+/** Sets the GPU duty cycle and presses Start, once the page's script is running. */
+export async function startContributing(page: Page, dutyCycle = 1): Promise<void> {
+  await page.waitForFunction(() => window.vgpuState !== undefined);
+  await page.selectOption('#duty', String(dutyCycle));
+  await page.click('#start');
+  await page.waitForFunction(() => window.vgpuState!().settings.running);
+}

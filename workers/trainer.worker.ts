@@ -44,6 +44,9 @@ export interface TrainResult {
   /** Nominal FLOPs of the steps run: 6·(parameters − wpe)·tokens + 6·layers·T·width·tokens. */
   flops: number;
   ms: number;
+  /** Of `ms`, the time in steps (GPU work) and the time paced or paused between them. */
+  busyMs: number;
+  idleMs: number;
   cancelled: boolean;
   /** GPU time over wall time of the profiled step, when asked for and timestamps exist. */
   gpuBusyFraction?: number;
@@ -53,6 +56,17 @@ export interface TrainProgress {
   step: number;
   steps: number;
   loss: number;
+  /** Time the steps so far kept the GPU busy, and the time paced or paused between them. */
+  busyMs: number;
+  idleMs: number;
+}
+
+/** How the volunteer lets the worker use the GPU; applies between steps, at once. */
+export interface Pacing {
+  /** Fraction of wall time spent in steps, in (0, 1]: after a step of t ms it waits t·(1 − d)/d. */
+  dutyCycle: number;
+  /** Hold before the next step until unpaused (or cancelled). */
+  paused: boolean;
 }
 
 interface State {
@@ -71,6 +85,20 @@ let state: State | undefined;
 let data: TokenDataset | undefined;
 let lostReason: string | undefined;
 let cancelRequested = false;
+let pacing: Pacing = { dutyCycle: 1, paused: false };
+/** How often a paused worker looks at its flags again. */
+const PAUSE_POLL_MS = 50;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits as the pacing asks after a step that took `stepMs`; returns the time waited. */
+async function pace(stepMs: number): Promise<number> {
+  const t0 = performance.now();
+  const d = pacing.dutyCycle;
+  if (d < 1) await sleep((stepMs * (1 - d)) / d);
+  while (pacing.paused && !cancelRequested) await sleep(PAUSE_POLL_MS);
+  return performance.now() - t0;
+}
 
 function ready(): State {
   if (!state) throw new Error('trainer not initialised: call init() first');
@@ -139,6 +167,13 @@ const api = {
     cancelRequested = true;
   },
 
+  /** Sets the duty cycle and pause; takes effect before the next step. */
+  setPacing(next: Partial<Pacing>): void {
+    const dutyCycle = next.dutyCycle ?? pacing.dutyCycle;
+    if (!(dutyCycle > 0 && dutyCycle <= 1)) throw new Error(`dutyCycle must be in (0, 1], got ${dutyCycle}`);
+    pacing = { dutyCycle, paused: next.paused ?? pacing.paused };
+  },
+
   async train(request: TrainRequest, onProgress?: (p: TrainProgress) => void): Promise<TrainResult> {
     if (!data) throw new Error('no data: call loadData() first');
     const dataset = data;
@@ -150,8 +185,13 @@ const api = {
       const start = s.params;
       const losses: number[] = [];
       let gpuBusyFraction: number | undefined;
+      let busyMs = 0;
+      let idleMs = 0;
       const t0 = performance.now();
       for (let i = 0; i < request.steps && !cancelRequested; i++) {
+        // Paused before the first step too: a paused volunteer starts no GPU work at all.
+        if (i === 0 && pacing.paused) idleMs += await pace(0);
+        if (cancelRequested) break;
         const batch = dataset.batch('train', {
           batchSize,
           context,
@@ -166,7 +206,9 @@ const api = {
         if (r.profile?.clock === 'timestamp') gpuBusyFraction = r.profile.totalNs / 1e6 / (performance.now() - stepStart);
         if (!Number.isFinite(r.loss)) throw new Error(`training diverged: loss ${r.loss} at step ${i}`);
         losses.push(r.loss);
-        onProgress?.({ step: i + 1, steps: request.steps, loss: r.loss });
+        busyMs += performance.now() - stepStart;
+        onProgress?.({ step: i + 1, steps: request.steps, loss: r.loss, busyMs, idleMs });
+        if (i < request.steps - 1) idleMs += await pace(performance.now() - stepStart);
       }
       const ms = performance.now() - t0;
       const end = await s.model.readParams();
@@ -174,7 +216,7 @@ const api = {
       const pseudoGradient = new Float32Array(start.length);
       for (let j = 0; j < start.length; j++) pseudoGradient[j] = start[j]! - end[j]!;
       const tokens = losses.length * batchSize * context;
-      return { pseudoGradient, losses, tokens, flops: nominalFlops(s.layout, context, tokens), ms, cancelled: cancelRequested, gpuBusyFraction };
+      return { pseudoGradient, losses, tokens, flops: nominalFlops(s.layout, context, tokens), ms, busyMs, idleMs, cancelled: cancelRequested, gpuBusyFraction };
     });
     return Comlink.transfer(result, [result.pseudoGradient.buffer]);
   },

@@ -138,11 +138,13 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       hyper: settings.hyper, shardCount: settings.shardCount, assignments, deadline: Date.now() + settings.roundMs,
       codec: settings.codec, maxNorm,
     };
-    signedRound = await signRoundManifest(deps.key, deps.peerId, manifest);
+    const signed = await signRoundManifest(deps.key, deps.peerId, manifest);
+    if (stopped) return;
+    signedRound = signed;
     if (open) clearTimeout(open.timer);
     open = {
       manifest, weights, updates: new Map(), closing: false,
-      timer: setTimeout(() => void close(), settings.roundMs),
+      timer: setTimeout(() => void closeLogged(), settings.roundMs),
     };
     deps.publishRound(signedRound, manifest);
     deps.log(`round ${state.round}: ${roster.length} volunteer(s) assigned, deadline in ${(settings.roundMs / 1000).toFixed(0)} s`);
@@ -168,6 +170,16 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     deps.log(`round ${state.round - 1} closed: ${updates.length} update(s) aggregated (${settings.aggregation}), validation loss ${valLoss.toFixed(4)}, ${state.tokens} tokens seen`);
     await deps.persist(state);
     if (!stopped) await publish();
+  }
+
+  /** A failure while closing (evaluation, checkpoint) is logged, and the round is tried again. */
+  async function closeLogged(): Promise<void> {
+    try {
+      await close();
+    } catch (e) {
+      deps.log(`closing round ${state.round} failed: ${(e as Error).message}; issuing a round again`);
+      if (!stopped) await publish().catch((err: Error) => deps.log(`publishing failed: ${err.message}`));
+    }
   }
 
   async function receipt(peer: string, header: UpdateHeader, body: Uint8Array, reason?: string): Promise<SignedDocument> {
@@ -212,7 +224,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       // Nobody to wait for: start the round again now, with this volunteer in it.
       if (open && !open.closing && Object.keys(open.manifest.assignments).length === 0) {
         open.closing = true;
-        void publish();
+        void publish().catch((e: Error) => deps.log(`publishing failed: ${e.message}`));
         return state.round;
       }
       return state.round + 1;
@@ -234,7 +246,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       r.updates.set(peer, { vector, tokens: header.tokens });
       const signed = await receipt(peer, header, body);
       const waiting = Object.keys(r.manifest.assignments).filter((p) => !r.updates.has(p) && deps.isConnected(p));
-      if (waiting.length === 0) void close();
+      if (waiting.length === 0) void closeLogged();
       return signed;
     },
     status() {

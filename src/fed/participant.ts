@@ -17,8 +17,8 @@ export interface ParticipantTrainer {
   loadData(train: Uint32Array, validation: Uint32Array): Promise<void> | void;
   train(
     request: { steps: number; hyper: { lr: number; weightDecay: number }; seed: number; shard: number; shardCount: number; firstStep: number },
-    onProgress?: (p: { step: number; steps: number; loss: number }) => void,
-  ): Promise<{ pseudoGradient: Float32Array; losses: number[]; tokens: number; ms: number; cancelled: boolean }>;
+    onProgress?: (p: { step: number; steps: number; loss: number; busyMs?: number }) => void,
+  ): Promise<{ pseudoGradient: Float32Array; losses: number[]; tokens: number; ms: number; busyMs?: number; idleMs?: number; flops?: number; cancelled: boolean }>;
   cancel(): Promise<void> | void;
 }
 
@@ -34,7 +34,8 @@ export type ParticipantEvent =
   | { type: 'joined'; round: number }
   | { type: 'waiting'; round?: number }
   | { type: 'fetching'; round: number }
-  | { type: 'training'; round: number; step: number; steps: number; loss: number }
+  | { type: 'training'; round: number; step: number; steps: number; loss: number; busyMs?: number }
+  | { type: 'trained'; round: number; tokens: number; busyMs: number; idleMs: number; flops?: number }
   | { type: 'sending'; round: number; bytes: number; denseBytes: number }
   | { type: 'receipt'; receipt: Receipt; signed: SignedDocument; trainMs: number; tokens: number }
   | { type: 'skipped'; round: number; reason: string }
@@ -143,6 +144,7 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       } finally {
         clearInterval(superseded);
       }
+      opts.onEvent({ type: 'trained', round: m.round, tokens: result.tokens, busyMs: result.busyMs ?? result.ms, idleMs: result.idleMs ?? 0, flops: result.flops });
       if (result.cancelled || Date.now() > m.deadline) {
         opts.onEvent({ type: 'skipped', round: m.round, reason: result.cancelled ? 'a newer round started' : 'the deadline passed while training' });
         continue;

@@ -46,9 +46,9 @@ export async function loadCheckpoint(runDir: string, parameters: number): Promis
     if (!b) throw new Error(`checkpoint ${record.folder}: ${name} is missing`);
     return b;
   };
-  const params = floatsOf(await read('weights.f32'));
-  const momentum = floatsOf(await read('momentum.f32'));
-  if (params.length !== parameters || momentum.length !== parameters) throw new Error(`checkpoint ${record.folder}: vectors are not ${parameters} floats`);
+  const [weights, momentumBytes] = [await read('weights.f32'), await read('momentum.f32')];
+  if (weights.length !== 4 * parameters || momentumBytes.length !== 4 * parameters) throw new Error(`checkpoint ${record.folder}: vectors are not ${parameters} floats`);
+  const [params, momentum] = [floatsOf(weights), floatsOf(momentumBytes)];
   return {
     round: record.round, params, momentum, history: record.history, tokens: record.tokens,
     acceptedUpdates: record.acceptedUpdates, rejectedUpdates: record.rejectedUpdates,

@@ -1,8 +1,8 @@
-// The volunteer page: the GPU this tab would use, and its place in the swarm (seed connection,
-// peers, weight downloads). `window.vgpuState()` returns the same figures for tests and debugging.
-import { acquireGpu } from '../gpu';
+// The volunteer page: starts the volunteer (swarm, training, settings) and renders its state.
+// `window.vgpuState()` returns the same figures for tests and debugging.
 import { seedUrlFromLocation, startVolunteer, type VolunteerState } from './volunteer';
-import { renderSwarm } from './swarm-view';
+import { render } from './view';
+import { setupTryModel } from './try-model';
 
 declare global {
   interface Window {
@@ -10,22 +10,36 @@ declare global {
   }
 }
 
-async function showGpu(): Promise<void> {
-  const status = document.querySelector<HTMLElement>('#gpu-status')!;
-  const details = document.querySelector<HTMLElement>('#gpu-info')!;
-  try {
-    const gpu = await acquireGpu();
-    const a = gpu.adapter;
-    status.textContent = `Ready: ${a.description || a.architecture || a.vendor}${a.isFallbackAdapter ? ' (software fallback)' : ''}`;
-    details.textContent = JSON.stringify({ features: a.features, limits: a.limits }, null, 2);
-    gpu.destroy();
-  } catch (e) {
-    status.textContent = `This browser cannot contribute: ${(e as Error).message}`;
-  }
-}
+let frame = 0;
+const scheduleRender = (s: VolunteerState) => {
+  if (!frame) frame = requestAnimationFrame(() => {
+    frame = 0;
+    render(s);
+  });
+};
 
-void showGpu();
-const root = document.querySelector<HTMLElement>('#swarm')!;
-const volunteer = await startVolunteer({ seedUrl: seedUrlFromLocation(location), onChange: (s) => renderSwarm(root, s) });
+const volunteer = await startVolunteer({ seedUrl: seedUrlFromLocation(location), onChange: scheduleRender });
 window.vgpuState = () => structuredClone(volunteer.state);
-renderSwarm(root, volunteer.state);
+render(volunteer.state);
+// The retry countdown and other clocks move without state changes.
+setInterval(() => scheduleRender(volunteer.state), 1000);
+
+document.getElementById('start')!.addEventListener('click', () => void volunteer.setRunning(!volunteer.state.settings.running));
+
+document.getElementById('settings')!.addEventListener('change', (e) => {
+  const input = e.target as HTMLInputElement;
+  const value = input.type === 'checkbox' ? input.checked : Number(input.value);
+  if (input.name === 'dailyBudgetMinutes' && !(Number.isInteger(value) && (value as number) >= 0)) return;
+  void volunteer.updateSettings({ [input.name]: value });
+});
+
+document.getElementById('contribution')!.addEventListener('click', async (e) => {
+  if ((e.target as HTMLElement).id !== 'export') return;
+  const file = await volunteer.creditsFile();
+  const url = URL.createObjectURL(new Blob([JSON.stringify(file, null, 2)], { type: 'application/json' }));
+  const a = Object.assign(document.createElement('a'), { href: url, download: `vgpu-receipts-${file.volunteer.slice(-8)}.json` });
+  a.click();
+  URL.revokeObjectURL(url);
+});
+
+setupTryModel(document.getElementById('try')!, volunteer);

@@ -1,10 +1,17 @@
-// The tab's side of the swarm, as the page runs it: find the seed, restore identity and cached
-// pieces from IndexedDB, join, download every manifest the seed offers, keep serving pieces.
+// The volunteer's tab, as the page runs it: restore identity, settings, cached pieces and the
+// contribution history from IndexedDB; find the seed (retrying with backoff); join the swarm and
+// download the weights; once the volunteer presses Start, join the federated run and train in
+// the worker, paced by the volunteer's settings; poll the run's status for the page.
 import * as Comlink from 'comlink';
 import { openStorage, type Storage } from '../storage';
-import { runParticipant, type ParticipantEvent, type Receipt } from '../fed';
+import { RECEIPTS_KEY, runParticipant, verifyReceipt, type ParticipantEvent, type Receipt } from '../fed';
 import type { TrainerApi } from '../../workers/trainer.worker';
-import { parseSeedInfo, sha256Hex, startSwarmClient, verifyManifest, type FetchProgress, type PeerView, type PieceStore, type SwarmClient, type UploadStats } from '../swarm';
+import {
+  parseSeedInfo, sha256Hex, startSwarmClient, verifyManifest,
+  type FetchProgress, type PeerView, type PieceStore, type SignedDocument, type SwarmClient, type UploadStats,
+} from '../swarm';
+import { DEFAULT_SETTINGS, GPU_DAY_KEY, parseSettings, pauseReason, SETTINGS_KEY, today, type GpuDay, type Settings } from './settings';
+import { summarise, type CreditsFile } from './credits';
 
 export interface DownloadView extends FetchProgress {
   id: string;
@@ -18,7 +25,7 @@ export interface DownloadView extends FetchProgress {
 /** The tab's part in federated training. */
 export interface TrainingView {
   status: 'off' | 'joining' | 'waiting' | 'fetching' | 'training' | 'sending' | 'error';
-  /** Why training is off (no WebGPU), or the last error. */
+  /** Why training is off, or the last error. */
   reason?: string;
   round?: number;
   step?: number;
@@ -28,23 +35,53 @@ export interface TrainingView {
   receipts: Pick<Receipt, 'round' | 'accepted' | 'reason' | 'tokens' | 'bytes'>[];
   acceptedRounds: number;
   tokens: number;
-  trainMs: number;
+  /** GPU time spent in training steps, all sessions. */
+  gpuMs: number;
   /** Bytes of the last update sent, and what the dense fp32 vector would have been. */
   lastUpdateBytes?: number;
   lastDenseBytes?: number;
 }
 
+export interface GpuView {
+  available: boolean;
+  description?: string;
+  features: string[];
+  limits: Record<string, number>;
+  /** Why this adapter cannot train (limits too small), if so. */
+  tooSmall?: string;
+}
+
+export interface SpeedView {
+  tokensPerS: number;
+  gflops: number;
+  /** Busy time over wall time in the last round: the duty cycle as measured. */
+  dutyMeasured: number;
+}
+
+export interface GlobalView {
+  round: number;
+  volunteers: number;
+  acceptedUpdates: number;
+  history: { round: number; tokens: number; valLoss: number }[];
+}
+
 export interface VolunteerState {
   phase: 'connecting' | 'retrying' | 'downloading' | 'ready';
-  training: TrainingView;
   seedUrl: string;
   peerId?: string;
   peers: PeerView[];
   downloads: DownloadView[];
   uploads: UploadStats;
+  settings: Settings;
+  /** Why the GPU rests right now (undefined: it may work). */
+  pausedBecause?: string;
+  gpu?: GpuView;
+  speed?: SpeedView;
+  global?: GlobalView;
+  training: TrainingView;
   /** Newest last; at most MAX_WARNINGS. */
   warnings: string[];
-  /** Why the last attempt failed, while retrying. */
+  /** Why the last attempt to reach the seed failed, while retrying. */
   error?: string;
   retryAt?: number;
 }
@@ -54,6 +91,15 @@ const MAX_LOSSES = 500;
 /** Backoff between attempts to reach the seed: doubles from the first to the last. */
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
+/** How often the page reads the run's /status.json. */
+const STATUS_POLL_MS = 5_000;
+/** Limits below which our kernels cannot run the model (checked before training). */
+const REQUIRED_LIMITS: Record<string, number> = {
+  maxComputeWorkgroupStorageSize: 16 * 1024,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxStorageBufferBindingSize: 64 * 1024 * 1024,
+};
+const SHOWN_LIMITS = ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupsPerDimension'];
 
 /** The seed named by `?seed=` (its base URL), else the origin that served this page. */
 export function seedUrlFromLocation(location: Location): string {
@@ -76,14 +122,62 @@ export interface Volunteer {
   state: VolunteerState;
   client?: SwarmClient;
   storage: Storage;
+  /** Start contributing (and remember it), or pause. */
+  setRunning(running: boolean): Promise<void>;
+  updateSettings(change: Partial<Settings>): Promise<void>;
+  /** The receipts behind the contribution, as a verifiable file. */
+  creditsFile(): Promise<CreditsFile>;
+}
+
+async function describeGpu(): Promise<GpuView> {
+  const adapter = 'gpu' in navigator ? await navigator.gpu.requestAdapter().catch(() => null) : null;
+  if (!adapter) return { available: false, features: [], limits: {} };
+  const limits: Record<string, number> = {};
+  for (const k of SHOWN_LIMITS) limits[k] = Number(adapter.limits[k as keyof GPUSupportedLimits]);
+  const short = Object.entries(REQUIRED_LIMITS).filter(([k, need]) => Number(adapter.limits[k as keyof GPUSupportedLimits]) < need);
+  const info = adapter.info;
+  return {
+    available: true,
+    description: [info.description || info.architecture, info.vendor].filter(Boolean).join(' · ') || 'unknown adapter',
+    features: [...adapter.features].sort(),
+    limits,
+    tooSmall: short.length ? short.map(([k, need]) => `${k} is ${Number(adapter.limits[k as keyof GPUSupportedLimits])}, the model needs ${need}`).join('; ') : undefined,
+  };
 }
 
 export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer> {
   const storage = await openStorage();
+  const settings = parseSettings(await storage.getProgress(SETTINGS_KEY));
+  const receipts = (await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? [];
+  const gpuDay = (await storage.getProgress<GpuDay>(GPU_DAY_KEY)) ?? { day: today(), busyMs: 0 };
   const state: VolunteerState = {
-    phase: 'connecting', seedUrl: opts.seedUrl,
-    training: { status: 'off', losses: [], receipts: [], acceptedRounds: 0, tokens: 0, trainMs: 0 }, peers: [], downloads: [], uploads: { uploadedBytes: 0, piecesServed: 0, refused: 0 }, warnings: [] };
-  const v: Volunteer = { state, storage };
+    phase: 'connecting', seedUrl: opts.seedUrl, peers: [], downloads: [], uploads: { uploadedBytes: 0, piecesServed: 0, refused: 0 }, warnings: [], settings,
+    training: { status: 'off', losses: [], receipts: [], acceptedRounds: 0, tokens: 0, gpuMs: (await storage.getProgress<number>('gpu-total-ms')) ?? 0 },
+  };
+  let trainer: Comlink.Remote<TrainerApi> | undefined;
+  let trainingStarted = false;
+  let onBattery: boolean | undefined;
+
+  const v: Volunteer = {
+    state, storage,
+    async setRunning(running) {
+      await this.updateSettings({ running });
+      if (running) void startTraining();
+    },
+    async updateSettings(change) {
+      state.settings = { ...state.settings, ...change };
+      await storage.setProgress(SETTINGS_KEY, state.settings);
+      applyPacing();
+    },
+    async creditsFile() {
+      const seed = v.client?.seed;
+      return {
+        kind: 'vgpu/credits', version: 1, volunteer: state.peerId ?? '',
+        seed: { peerId: seed?.peerId ?? '', publicKey: seed?.publicKey ?? '', url: opts.seedUrl },
+        receipts: (await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? [],
+      };
+    },
+  };
   const changed = () => {
     if (v.client) {
       state.peers = v.client.peers();
@@ -95,8 +189,107 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
     state.warnings = [...state.warnings, text].slice(-MAX_WARNINGS);
     changed();
   };
+
+  /** The pause rule, applied to the worker between steps. */
+  function applyPacing(): void {
+    if (gpuDay.day !== today()) Object.assign(gpuDay, { day: today(), busyMs: 0 });
+    state.pausedBecause = pauseReason({ settings: state.settings, hidden: document.hidden, onBattery, usedTodayMs: gpuDay.busyMs });
+    void trainer?.setPacing({ dutyCycle: state.settings.dutyCycle, paused: state.pausedBecause !== undefined });
+    changed();
+  }
+  document.addEventListener('visibilitychange', applyPacing);
+  const battery = (navigator as Navigator & { getBattery?: () => Promise<{ charging: boolean; addEventListener(t: string, f: () => void): void }> }).getBattery;
+  if (battery) {
+    void battery.call(navigator).then((b) => {
+      const update = () => {
+        onBattery = !b.charging;
+        applyPacing();
+      };
+      b.addEventListener('chargingchange', update);
+      update();
+    }).catch(() => {});
+  }
+
+  // Contribution history from earlier sessions.
+  for (const doc of receipts) {
+    try {
+      const r = JSON.parse(doc.body) as Receipt;
+      state.training.receipts.push({ round: r.round, accepted: r.accepted, reason: r.reason, tokens: r.tokens, bytes: r.bytes });
+    } catch {
+      // A damaged record: the signed file export still carries it, the summary skips it.
+    }
+  }
+  Object.assign(state.training, pickSummary(state.training.receipts));
+
   const privateKey = await storage.loadOrCreatePeerKey();
   const store = opts.wrapStore ? opts.wrapStore(storage.pieces) : storage.pieces;
+  state.gpu = await describeGpu();
+
+  async function startTraining(): Promise<void> {
+    if (trainingStarted || !v.client || !state.settings.running) return;
+    const t = state.training;
+    if (!state.gpu?.available) {
+      t.reason = 'no WebGPU';
+      changed();
+      return;
+    }
+    if (state.gpu.tooSmall) {
+      t.reason = `this GPU is too small for the model: ${state.gpu.tooSmall}`;
+      changed();
+      return;
+    }
+    trainingStarted = true;
+    const worker = new Worker(new URL('../../workers/trainer.worker.ts', import.meta.url), { type: 'module' });
+    const remote = Comlink.wrap<TrainerApi>(worker);
+    trainer = remote;
+    applyPacing();
+    let lastBusy = 0;
+    const participantTrainer = {
+      init: remote.init, loadParams: remote.loadParams, loadData: remote.loadData, cancel: remote.cancel,
+      train: (request: Parameters<TrainerApi['train']>[0], onProgress?: Parameters<TrainerApi['train']>[1]) => {
+        lastBusy = 0;
+        return remote.train(request, onProgress && Comlink.proxy(onProgress));
+      },
+    };
+    const onEvent = (e: ParticipantEvent) => {
+      if (e.type === 'error') {
+        t.status = 'error';
+        t.reason = `${e.message} (retrying in ${Math.round(e.retryInMs / 1000)} s)`;
+      } else if (e.type === 'receipt') {
+        t.receipts = [...t.receipts, { round: e.receipt.round, accepted: e.receipt.accepted, reason: e.receipt.reason, tokens: e.receipt.tokens, bytes: e.receipt.bytes }];
+        Object.assign(t, pickSummary(t.receipts));
+        t.status = 'waiting';
+        t.reason = e.receipt.accepted ? undefined : `round ${e.receipt.round} rejected: ${e.receipt.reason}`;
+      } else if (e.type === 'training') {
+        Object.assign(t, { status: 'training', round: e.round, step: e.step, steps: e.steps, reason: undefined });
+        t.losses = [...t.losses, { round: e.round, step: e.step, loss: e.loss }].slice(-MAX_LOSSES);
+        // GPU time for the daily budget and the totals, counted as it is spent.
+        const delta = (e.busyMs ?? 0) - lastBusy;
+        lastBusy = e.busyMs ?? 0;
+        gpuDay.busyMs += delta;
+        t.gpuMs += delta;
+        void storage.setProgress(GPU_DAY_KEY, gpuDay);
+        void storage.setProgress('gpu-total-ms', t.gpuMs);
+        applyPacing();
+      } else if (e.type === 'trained') {
+        state.speed = {
+          tokensPerS: e.tokens / (e.busyMs / 1000),
+          gflops: (e.flops ?? 0) / (e.busyMs * 1e6),
+          dutyMeasured: e.busyMs / (e.busyMs + e.idleMs),
+        };
+      } else if (e.type === 'sending') {
+        Object.assign(t, { status: 'sending', round: e.round, lastUpdateBytes: e.bytes, lastDenseBytes: e.denseBytes });
+      } else if (e.type === 'skipped') {
+        t.status = 'waiting';
+        t.reason = `round ${e.round} skipped: ${e.reason}`;
+      } else {
+        t.status = e.type === 'joined' ? 'waiting' : e.type;
+        if ('round' in e && e.round !== undefined) t.round = e.round;
+      }
+      changed();
+    };
+    await runParticipant({ client: v.client, seedUrl: opts.seedUrl, trainer: participantTrainer, storage, onEvent, signal: new AbortController().signal });
+  }
 
   void (async () => {
     for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
@@ -104,8 +297,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
         const res = await fetch(new URL('/swarm.json', opts.seedUrl));
         if (!res.ok) throw new Error(`${opts.seedUrl}/swarm.json answered ${res.status}`);
         const seed = parseSeedInfo(await res.json());
-        const local = isLocalHost(new URL(opts.seedUrl).hostname);
-        v.client = await startSwarmClient({ seed, privateKey, store, localNetwork: local });
+        v.client = await startSwarmClient({ seed, privateKey, store, localNetwork: isLocalHost(new URL(opts.seedUrl).hostname) });
         v.client.onWarning = warn;
         break;
       } catch (e) {
@@ -122,6 +314,8 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
     state.error = state.retryAt = undefined;
     client.node.addEventListener('connection:open', changed);
     client.node.addEventListener('connection:close', changed);
+    setInterval(() => void pollStatus(), STATUS_POLL_MS);
+    void pollStatus();
     for (const signed of client.seed.manifests) {
       try {
         const m = await verifyManifest(signed, client.seed.peerId);
@@ -146,51 +340,26 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
     }
     state.phase = 'ready';
     changed();
-    await train(v, opts.seedUrl, changed);
+    await startTraining();
   })();
+
+  async function pollStatus(): Promise<void> {
+    try {
+      const s = await (await fetch(new URL('/status.json', opts.seedUrl))).json() as GlobalView;
+      state.global = { round: s.round, volunteers: s.volunteers, acceptedUpdates: s.acceptedUpdates, history: s.history };
+      changed();
+    } catch {
+      // The seed is restarting: the next poll will do.
+    }
+  }
+
+  applyPacing();
   return v;
 }
 
-/** Joins the federated run when this browser has WebGPU; the trainer worker does the GPU work. */
-async function train(v: Volunteer, seedUrl: string, changed: () => void): Promise<void> {
-  const t = v.state.training;
-  const adapter = 'gpu' in navigator ? await navigator.gpu.requestAdapter().catch(() => null) : null;
-  if (!adapter) {
-    t.reason = 'this browser has no WebGPU adapter, so this tab only shares weights';
-    changed();
-    return;
-  }
-  const worker = new Worker(new URL('../../workers/trainer.worker.ts', import.meta.url), { type: 'module' });
-  const remote = Comlink.wrap<TrainerApi>(worker);
-  const trainer = {
-    init: remote.init, loadParams: remote.loadParams, loadData: remote.loadData, cancel: remote.cancel,
-    train: (request: Parameters<TrainerApi['train']>[0], onProgress?: Parameters<TrainerApi['train']>[1]) =>
-      remote.train(request, onProgress && Comlink.proxy(onProgress)),
-  };
-  const t0 = { tokens: t.tokens };
-  const onEvent = (e: ParticipantEvent) => {
-    if (e.type === 'error') {
-      t.status = 'error';
-      t.reason = `${e.message} (retrying in ${Math.round(e.retryInMs / 1000)} s)`;
-    } else if (e.type === 'receipt') {
-      t.receipts = [...t.receipts, { round: e.receipt.round, accepted: e.receipt.accepted, reason: e.receipt.reason, tokens: e.receipt.tokens, bytes: e.receipt.bytes }];
-      if (e.receipt.accepted) t.acceptedRounds++;
-      t.tokens = t0.tokens + t.receipts.reduce((n, r) => n + r.tokens, 0);
-      t.trainMs += e.trainMs;
-      t.status = 'waiting';
-    } else if (e.type === 'training') {
-      Object.assign(t, { status: 'training', round: e.round, step: e.step, steps: e.steps });
-      t.losses = [...t.losses, { round: e.round, step: e.step, loss: e.loss }].slice(-MAX_LOSSES);
-    } else if (e.type === 'sending') {
-      Object.assign(t, { status: 'sending', round: e.round, lastUpdateBytes: e.bytes, lastDenseBytes: e.denseBytes });
-    } else if (e.type === 'skipped') {
-      t.status = 'waiting';
-      t.reason = `round ${e.round} skipped: ${e.reason}`;
-    } else {
-      t.status = e.type === 'joined' ? 'waiting' : e.type;
-      if ('round' in e) t.round = e.round;
-    }
-    changed();
-  };
-  await runParticipant({ client: v.client!, seedUrl, trainer, storage: v.storage, onEvent, signal: new AbortController().signal });
+function pickSummary(receipts: Pick<Receipt, 'accepted' | 'tokens'>[]): Pick<TrainingView, 'acceptedRounds' | 'tokens'> {
+  const s = summarise(receipts);
+  return { acceptedRounds: s.acceptedRounds, tokens: s.tokens };
 }
+
+export { DEFAULT_SETTINGS, verifyReceipt };

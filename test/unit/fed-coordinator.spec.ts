@@ -1,0 +1,450 @@
+// The seed's round coordinator with fake dependencies (no network): a real Ed25519 key, real signed
+// weights manifests of a tiny model, a connected set the test controls, a fake validation loss.
+// Rounds open and close, updates are aggregated with hand-checkable settings (mean, lr 1, no
+// momentum), and every reason to refuse an update comes back as a signed receipt.
+import '../../src/seed/promise-shim';
+import { expect, test } from '@playwright/test';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import type { PeerId, PrivateKey } from '@libp2p/interface';
+import { decodeUpdate, encodeUpdate } from '../../src/fed/codec';
+import {
+  createCoordinator, maxUpdateNorm, type Coordinator, type CoordinatorState, type FedSettings,
+} from '../../src/fed/coordinator';
+import { verifyReceipt, verifyRoundManifest, type Receipt, type RoundManifest } from '../../src/fed/documents';
+import type { UpdateHeader } from '../../src/fed/protocol';
+import { initParams, paramLayout, type GptConfig } from '../../src/model';
+import { sha256Hex } from '../../src/swarm/bytes';
+import { buildManifest, signManifest, verifyManifest, type VerifiedManifest } from '../../src/swarm/manifest';
+import type { SignedDocument } from '../../src/swarm/signed';
+import { randomUniform } from '../../src/util/random';
+
+const CFG: GptConfig = { vocab: 64, context: 16, layers: 1, heads: 2, width: 16 };
+const LAYOUT = paramLayout(CFG);
+/** 4992 floats: 19 full int8 blocks of 256 and a short last one. */
+const P = LAYOUT.total;
+const DATA = { train: '1a'.repeat(32), validation: '2b'.repeat(32) };
+const HYPER = { steps: 2, batchSize: 2, context: 8, lr: 3e-3, weightDecay: 0.1, dataSeed: 1 };
+/** The most tokens an update may claim: steps·batchSize·context. */
+const MAX_TOKENS = HYPER.steps * HYPER.batchSize * HYPER.context;
+/** Long enough that only the deadline tests see a deadline. */
+const LONG_ROUND_MS = 20_000;
+const SETTINGS: FedSettings = {
+  hyper: HYPER, shardCount: 8, roundMs: LONG_ROUND_MS, codec: { format: 'int8', blockSize: 256, density: 1 },
+  aggregation: 'mean', outer: { lr: 1, momentum: 0, nesterov: false },
+};
+/** Honest updates are uniform in [-AMP, AMP): norm ≈ 0.41, well under maxNorm ≈ 1.70. */
+const AMP = 0.01;
+/**
+ * int8 error: each element is off by at most half its block's scale, maxAbs/127/2 ≤ AMP/254 (so is
+ * their mean); plus float32 rounding of a parameter of magnitude ≤ ~1 (6e-8), covered by 1e-6.
+ */
+const INT8_TOL = AMP / 254 + 1e-6;
+
+let seedKey: PrivateKey;
+let seed: PeerId;
+let A: string;
+let B: string;
+let C: string;
+
+test.beforeAll(async () => {
+  seedKey = await generateKeyPair('Ed25519');
+  seed = peerIdFromPrivateKey(seedKey);
+  [A, B, C] = await Promise.all([1, 2, 3].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()));
+});
+
+interface Published {
+  signed: SignedDocument;
+  manifest: RoundManifest;
+  at: number;
+}
+
+interface Harness {
+  c: Coordinator;
+  state: CoordinatorState;
+  connected: Set<string>;
+  published: Published[];
+  weights: VerifiedManifest[];
+  evaluated: Float32Array[];
+  persisted: { round: number; params: Float32Array; momentum: Float32Array; tokens: number; history: string; acceptedUpdates: number; rejectedUpdates: number; receipts: number }[];
+  logs: string[];
+}
+
+const harnesses: Harness[] = [];
+
+test.afterEach(() => {
+  for (const h of harnesses.splice(0)) h.c.stop();
+});
+
+function freshState(): CoordinatorState {
+  return {
+    round: 0, params: initParams(LAYOUT, 7), momentum: new Float32Array(P), history: [], tokens: 0, acceptedUpdates: 0, rejectedUpdates: 0, receipts: [],
+  };
+}
+
+function harness(over: Partial<FedSettings> = {}, state: CoordinatorState = freshState()): Harness {
+  const h: Harness = {
+    state, connected: new Set(), published: [], weights: [], evaluated: [], persisted: [], logs: [],
+    c: undefined as unknown as Coordinator,
+  };
+  h.c = createCoordinator({
+    key: seedKey, peerId: seed, data: DATA,
+    async publishWeights(params, name) {
+      // A copy, as the seed does: the coordinator updates params in place.
+      const m = await verifyManifest(await signManifest(seedKey, seed, await buildManifest(params.slice(), name, CFG)), seed);
+      h.weights.push(m);
+      return m;
+    },
+    publishRound(signed, manifest) {
+      h.published.push({ signed, manifest, at: Date.now() });
+    },
+    isConnected: (peer) => h.connected.has(peer),
+    async evaluate(params) {
+      h.evaluated.push(params.slice());
+      return 5 - 0.25 * (h.evaluated.length - 1); // 5, 4.75, 4.5, …
+    },
+    async persist(s) {
+      h.persisted.push({
+        round: s.round, params: s.params.slice(), momentum: s.momentum.slice(), tokens: s.tokens, history: JSON.stringify(s.history),
+        acceptedUpdates: s.acceptedUpdates, rejectedUpdates: s.rejectedUpdates, receipts: s.receipts.length,
+      });
+    },
+    log: (line) => h.logs.push(line),
+  }, { ...SETTINGS, ...over }, state);
+  harnesses.push(h);
+  return h;
+}
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const waitPublished = (h: Harness, n: number, timeoutMs?: number) => waitFor(`${n} published round(s)`, () => h.published.length >= n, timeoutMs);
+const last = (h: Harness) => h.published[h.published.length - 1];
+
+function header(h: Harness, over: Partial<UpdateHeader> = {}): UpdateHeader {
+  const m = last(h).manifest;
+  return { type: 'update', round: m.round, weights: m.weightsId, tokens: MAX_TOKENS, steps: HYPER.steps, lossFirst: 4.2, lossLast: 4.0, ...over };
+}
+
+/** Indices (at most 5) where `got` differs from `want(i)` bit for bit; one expect instead of thousands. */
+function mismatches(got: Float32Array, want: (i: number) => number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < got.length && out.length < 5; i++) if (!Object.is(got[i], want(i))) out.push(`[${i}] ${got[i]} != ${want(i)}`);
+  return out;
+}
+
+const int8 = (v: Float32Array) => encodeUpdate(v, { format: 'int8', blockSize: 256 });
+
+/** Verifies a receipt against the seed and checks what it says of the update. */
+async function checkReceipt(signed: SignedDocument, expected: Partial<Receipt>, body: Uint8Array): Promise<Receipt> {
+  const r = (await verifyReceipt(signed, seed)).value;
+  expect(r).toMatchObject(expected);
+  expect(r.update).toBe(await sha256Hex(body));
+  expect(r.bytes).toBe(body.length);
+  if (r.accepted) expect(r.reason).toBeUndefined();
+  else expect(r.tokens).toBe(0);
+  return r;
+}
+
+/** start(); A joins and is assigned in round 0 (returned 0). */
+async function startWithA(h: Harness): Promise<void> {
+  await h.c.start();
+  h.connected.add(A);
+  expect(h.c.onJoin(A)).toBe(0);
+  await waitPublished(h, 2);
+}
+
+/** Round 0 with A; B joins (told 1); A's update closes round 0; round 1 has A and B. Returns A's round-0 update. */
+async function toRoundOneWithAB(h: Harness): Promise<Float32Array> {
+  await startWithA(h);
+  h.connected.add(B);
+  expect(h.c.onJoin(B)).toBe(1);
+  const u = randomUniform(P, 100, AMP);
+  const body = int8(u);
+  await checkReceipt(await h.c.onUpdate(A, header(h), body), { accepted: true, round: 0, peer: A, tokens: MAX_TOKENS }, body);
+  await waitPublished(h, 3);
+  expect(last(h).manifest.round).toBe(1);
+  return u;
+}
+
+test('start() evaluates once and publishes a signed round 0 with no assignments', async () => {
+  const h = harness();
+  const initial = h.state.params.slice();
+  const t0 = Date.now();
+  await h.c.start();
+  expect(h.evaluated.length).toBe(1);
+  expect(Buffer.compare(Buffer.from(h.evaluated[0].buffer), Buffer.from(initial.buffer))).toBe(0);
+  expect(h.state.history).toEqual([{ round: 0, tokens: 0, valLoss: 5 }]);
+  expect(h.published.length).toBe(1);
+  const { signed, manifest } = h.published[0];
+  const v = await verifyRoundManifest(signed, seed);
+  expect(v.value).toEqual(manifest);
+  expect(h.c.currentRound()).toEqual(signed);
+  // The weights it names are the current params, signed by the seed.
+  const w = await verifyManifest(manifest.weights, seed);
+  expect(w.id).toBe(manifest.weightsId);
+  expect(w.value.sha256).toBe(await sha256Hex(new Uint8Array(initial.buffer)));
+  expect(w.value.model).toEqual(CFG);
+  expect(w.value.name).toBe('round 0');
+  expect(manifest).toMatchObject({
+    kind: 'vgpu/round', version: 1, round: 0, data: DATA, hyper: HYPER, shardCount: 8, assignments: {},
+    codec: SETTINGS.codec, maxNorm: maxUpdateNorm(HYPER, P),
+  });
+  expect(manifest.maxNorm).toBeCloseTo(4 * 2 * 3e-3 * Math.sqrt(4992), 12);
+  expect(manifest.deadline).toBeGreaterThanOrEqual(t0 + LONG_ROUND_MS);
+  expect(manifest.deadline).toBeLessThanOrEqual(Date.now() + LONG_ROUND_MS);
+  expect(h.persisted).toEqual([]);
+  expect(h.c.status()).toEqual({
+    round: 0, volunteers: 0, acceptedUpdates: 0, rejectedUpdates: 0, tokens: 0, history: [{ round: 0, tokens: 0, valLoss: 5 }],
+    open: { round: 0, deadline: manifest.deadline, assigned: 0, received: 0 },
+  });
+});
+
+test('start() of a resumed run does not evaluate again and publishes the stored round', async () => {
+  const state = { ...freshState(), round: 3, history: [{ round: 0, tokens: 0, valLoss: 5 }, { round: 3, tokens: 96, valLoss: 4.5 }], tokens: 96, acceptedUpdates: 3 };
+  const h = harness({}, state);
+  await h.c.start();
+  expect(h.evaluated.length).toBe(0);
+  expect(h.published.map((p) => p.manifest.round)).toEqual([3]);
+  expect(h.weights[0].value.name).toBe('round 3');
+  expect(h.c.status()).toMatchObject({ round: 3, tokens: 96, acceptedUpdates: 3, history: state.history });
+});
+
+test('joining: the first joiner restarts the empty round 0 with itself in it; the next is told round 1 and assigned there', async () => {
+  const h = harness();
+  await h.c.start();
+  h.connected.add(A);
+  expect(h.c.onJoin(A)).toBe(0);
+  await waitPublished(h, 2);
+  const r0 = h.published[1].manifest;
+  expect(r0.round).toBe(0);
+  expect(r0.assignments).toEqual({ [A]: 0 });
+  // Same weights (nothing trained yet), a later deadline.
+  expect(r0.weightsId).toBe(h.published[0].manifest.weightsId);
+  expect(r0.deadline).toBeGreaterThanOrEqual(h.published[0].manifest.deadline);
+  expect(await verifyRoundManifest(h.published[1].signed, seed)).toMatchObject({ value: r0 });
+  expect(h.c.currentRound()).toEqual(h.published[1].signed);
+  expect(h.c.status().open).toEqual({ round: 0, deadline: r0.deadline, assigned: 1, received: 0 });
+
+  h.connected.add(B);
+  expect(h.c.onJoin(B)).toBe(1);
+  // Round 0 is not restarted for B: A is being waited for.
+  await new Promise((r) => setTimeout(r, 50));
+  expect(h.published.length).toBe(2);
+  expect(h.c.status()).toMatchObject({ round: 0, volunteers: 2, open: { assigned: 1 } });
+
+  // A's update closes round 0 at once (everyone assigned has reported); round 1 has both, shards rotated by the round.
+  const body = int8(randomUniform(P, 1, AMP));
+  await h.c.onUpdate(A, header(h), body);
+  await waitPublished(h, 3);
+  const r1 = h.published[2].manifest;
+  expect(r1.round).toBe(1);
+  expect(r1.assignments).toEqual({ [A]: 1, [B]: 2 });
+  expect(r1.weightsId).not.toBe(r0.weightsId);
+  expect(h.weights.at(-1)!.value.name).toBe('round 1');
+  // A peer that joins again is not assigned twice.
+  expect(h.c.onJoin(A)).toBe(2);
+  expect(h.c.status().volunteers).toBe(2);
+});
+
+test('a round closes as soon as every assigned volunteer has reported: params move by exactly lr·mean(updates)', async () => {
+  const h = harness();
+  const start = h.state.params.slice();
+  const u0 = await toRoundOneWithAB(h);
+
+  // Round 0 (A alone): params = start − decode(u0), within int8 error of start − u0.
+  const d0 = decodeUpdate(int8(u0), P);
+  const after0 = h.persisted[0].params;
+  let worst0 = 0;
+  expect(mismatches(after0, (i) => Math.fround(start[i] - d0[i]))).toEqual([]);
+  for (let i = 0; i < P; i++) worst0 = Math.max(worst0, Math.abs(after0[i] - (start[i] - u0[i])));
+  expect(worst0).toBeLessThanOrEqual(INT8_TOL);
+  expect(worst0).toBeGreaterThan(0); // int8 is lossy: the check above is not vacuous
+  expect(h.persisted[0]).toMatchObject({ round: 1, tokens: MAX_TOKENS, acceptedUpdates: 1, rejectedUpdates: 0, receipts: 1 });
+  expect(JSON.parse(h.persisted[0].history)).toEqual([{ round: 0, tokens: 0, valLoss: 5 }, { round: 1, tokens: MAX_TOKENS, valLoss: 4.75 }]);
+  // The model evaluated after the round is the one persisted and published.
+  expect(Buffer.compare(Buffer.from(h.evaluated[1].buffer), Buffer.from(after0.buffer))).toBe(0);
+  expect(h.weights.at(-1)!.value.sha256).toBe(await sha256Hex(new Uint8Array(after0.buffer)));
+
+  // Round 1 (A and B): the mean of their two updates; B claims fewer tokens.
+  const uA = randomUniform(P, 200, AMP);
+  const uB = randomUniform(P, 300, AMP);
+  const bodyA = int8(uA);
+  const bodyB = int8(uB);
+  const t1 = Date.now();
+  await checkReceipt(await h.c.onUpdate(A, header(h), bodyA), { accepted: true, round: 1, peer: A, tokens: MAX_TOKENS }, bodyA);
+  expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 2, open: { round: 1, assigned: 2, received: 1 } });
+  expect(h.published.length).toBe(3); // still waiting for B
+  await checkReceipt(await h.c.onUpdate(B, header(h, { tokens: 20 }), bodyB), { accepted: true, round: 1, peer: B, tokens: 20 }, bodyB);
+  await waitPublished(h, 4);
+  expect(Date.now() - t1).toBeLessThan(LONG_ROUND_MS / 4); // closed at once, not at the deadline
+
+  const dA = decodeUpdate(bodyA, P);
+  const dB = decodeUpdate(bodyB, P);
+  const after1 = h.state.params;
+  const delta = (i: number) => Math.fround((dA[i] + dB[i]) / 2);
+  expect(mismatches(after1, (i) => Math.fround(after0[i] - delta(i)))).toEqual([]);
+  // With momentum 0 the buffer holds just this round's aggregate.
+  expect(mismatches(h.state.momentum, delta)).toEqual([]);
+  let worst1 = 0;
+  for (let i = 0; i < P; i++) worst1 = Math.max(worst1, Math.abs(after1[i] - (after0[i] - (uA[i] + uB[i]) / 2)));
+  expect(worst1).toBeLessThanOrEqual(INT8_TOL);
+  expect(h.state.history).toEqual([
+    { round: 0, tokens: 0, valLoss: 5 }, { round: 1, tokens: MAX_TOKENS, valLoss: 4.75 }, { round: 2, tokens: 2 * MAX_TOKENS + 20, valLoss: 4.5 },
+  ]);
+  expect(h.persisted.length).toBe(2);
+  expect(h.persisted[1]).toMatchObject({ round: 2, tokens: 2 * MAX_TOKENS + 20, acceptedUpdates: 3, receipts: 3 });
+  expect(last(h).manifest).toMatchObject({ round: 2, assignments: { [A]: 2, [B]: 3 } });
+  expect(h.c.status()).toEqual({
+    round: 2, volunteers: 2, acceptedUpdates: 3, rejectedUpdates: 0, tokens: 2 * MAX_TOKENS + 20, history: h.state.history,
+    open: { round: 2, deadline: last(h).manifest.deadline, assigned: 2, received: 0 },
+  });
+  expect(h.state.receipts.length).toBe(3);
+});
+
+test('every refused update gets a signed receipt with accepted false and the reason; counters match', async () => {
+  const h = harness();
+  await toRoundOneWithAB(h);
+  h.connected.add(C);
+  expect(h.c.onJoin(C)).toBe(2); // joined during round 1: not assigned in it
+  const good = int8(randomUniform(P, 7, AMP));
+
+  // An fp32 body with a NaN at index 5 (encodeUpdate itself refuses non-finite values).
+  const nanBody = encodeUpdate(new Float32Array(P), { format: 'fp32', blockSize: 256 });
+  new DataView(nanBody.buffer).setFloat32(20 + 4 * 5, Number.NaN, true);
+  // int8 with a NaN block scale: the decoder refuses it.
+  const nanScale = int8(randomUniform(P, 8, AMP));
+  new DataView(nanScale.buffer).setFloat32(20, Number.NaN, true);
+  const big = int8(randomUniform(P, 9, 0.1)); // norm ≈ 4.1 > 1.70
+  const r1 = last(h).manifest;
+
+  const cases: [string, string, UpdateHeader, Uint8Array, string | RegExp][] = [
+    ['late', A, header(h, { round: 0, weights: h.published[1].manifest.weightsId }), good, 'late: round 0 is closed'],
+    ['future round', A, header(h, { round: 2 }), good, 'round 2 has not started'],
+    ['wrong weights id', A, header(h, { weights: h.published[1].manifest.weightsId }), good, 'trained from other weights than the round\'s'],
+    ['not assigned', C, header(h), good, 'not assigned in this round (a volunteer that joins is assigned from the next round)'],
+    ['too many tokens', A, header(h, { tokens: MAX_TOKENS + 1 }), good, `claims ${MAX_TOKENS + 1} tokens, more than the round's 2×2×8`],
+    ['malformed body', A, header(h), new Uint8Array(10), 'bad update: 10 bytes, shorter than the 20-byte header'],
+    ['bad magic', A, header(h), new Uint8Array(good.length), 'bad update: wrong magic (not a VFU update)'],
+    ['wrong length', A, header(h), int8(randomUniform(P - 1, 7, AMP)), `bad update: length ${P - 1}, expected ${P}`],
+    ['NaN value', A, header(h), nanBody, 'non-finite value NaN at index 5'],
+    ['NaN scale', A, header(h), nanScale, 'bad update: non-finite scale NaN for block 0'],
+    ['norm too large', A, header(h), big, new RegExp(`^norm 4\\.\\d+ above maxNorm ${r1.maxNorm}$`)],
+  ];
+  let rejected = 0;
+  for (const [what, peer, hdr, body, reason] of cases) {
+    const r = await checkReceipt(await h.c.onUpdate(peer, hdr, body), { accepted: false, peer, round: hdr.round, tokens: 0 }, body);
+    expect(r.reason, what).toEqual(typeof reason === 'string' ? reason : expect.stringMatching(reason));
+    rejected++;
+    expect(h.c.status().rejectedUpdates, what).toBe(rejected);
+  }
+  // None of them counted: A may still send its update, and the round is still open.
+  expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 1, rejectedUpdates: rejected, open: { received: 0 } });
+  await checkReceipt(await h.c.onUpdate(A, header(h), good), { accepted: true, peer: A, round: 1 }, good);
+  // A second update from A in the same round is a duplicate, even a different one.
+  const again = int8(randomUniform(P, 70, AMP));
+  const dup = await checkReceipt(await h.c.onUpdate(A, header(h), again), { accepted: false, peer: A, round: 1 }, again);
+  expect(dup.reason).toBe('duplicate: this round already has an update from this peer');
+  rejected++;
+  expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 2, rejectedUpdates: rejected, open: { assigned: 2, received: 1 } });
+
+  // B's update closes the round; one sent while it is closing, and one after, are late.
+  const bodyB = int8(randomUniform(P, 8, AMP));
+  await h.c.onUpdate(B, header(h), bodyB);
+  const closing = await checkReceipt(await h.c.onUpdate(C, header(h), good), { accepted: false, peer: C, round: 1 }, good);
+  expect(closing.reason).toBe('late: round 1 is closed');
+  await waitPublished(h, 4);
+  const late = await checkReceipt(await h.c.onUpdate(B, header(h, { round: 1, weights: r1.weightsId }), bodyB), { accepted: false, peer: B, round: 1 }, bodyB);
+  expect(late.reason).toBe('late: round 1 is closed');
+  rejected += 2;
+  expect(h.c.status()).toMatchObject({ round: 2, acceptedUpdates: 3, rejectedUpdates: rejected });
+  // Every receipt, accepted or not, is in the ledger, and the refused ones were logged.
+  expect(h.state.receipts.length).toBe(3 + rejected);
+  expect(h.logs.filter((l) => l.startsWith('rejected an update from')).length).toBe(rejected);
+  // Round 2 assigns C too; only the accepted updates moved the model (checked by the exact mean above).
+  expect(Object.keys(last(h).manifest.assignments).sort()).toEqual([A, B, C].sort());
+});
+
+test('a volunteer that disconnected is not waited for: at once if it left before, at the deadline if after', async () => {
+  const ROUND_MS = 700;
+  const h = harness({ roundMs: ROUND_MS });
+  await toRoundOneWithAB(h);
+  // B disconnects before A reports: A's update closes round 1 at once.
+  h.connected.delete(B);
+  const t = Date.now();
+  await h.c.onUpdate(A, header(h), int8(randomUniform(P, 11, AMP)));
+  await waitPublished(h, 4);
+  expect(Date.now() - t).toBeLessThan(ROUND_MS / 2);
+  // B is not assigned again while it is away; it is back on the roster once connected again.
+  expect(last(h).manifest).toMatchObject({ round: 2, assignments: { [A]: 2 } });
+  expect(h.c.status().volunteers).toBe(1);
+  h.connected.add(B);
+  expect(h.c.onJoin(B)).toBe(3);
+  await h.c.onUpdate(A, header(h), int8(randomUniform(P, 12, AMP)));
+  await waitPublished(h, 5);
+  const r3 = last(h).manifest;
+  expect(r3).toMatchObject({ round: 3, assignments: { [A]: 3, [B]: 4 } });
+
+  // A reports, then B disconnects without reporting: the round closes at its deadline with A's update.
+  const before = h.state.params.slice();
+  const body = int8(randomUniform(P, 13, AMP));
+  await h.c.onUpdate(A, header(h), body);
+  h.connected.delete(B);
+  await new Promise((r) => setTimeout(r, 100));
+  expect(h.published.length).toBe(5); // still open
+  await waitPublished(h, 6, ROUND_MS + 3_000);
+  const closedAt = last(h).at;
+  expect(closedAt).toBeGreaterThanOrEqual(r3.deadline - 20); // timers may fire a few ms early relative to Date.now()
+  expect(closedAt).toBeLessThan(r3.deadline + 2_000);
+  const d = decodeUpdate(body, P);
+  expect(mismatches(h.state.params, (i) => Math.fround(before[i] - d[i]))).toEqual([]);
+  expect(last(h).manifest).toMatchObject({ round: 4, assignments: { [A]: 4 } });
+  expect(h.state.history.at(-1)).toMatchObject({ round: 4, tokens: 4 * MAX_TOKENS });
+});
+
+test('a round with no update by its deadline is issued again: same round and weights, later deadline, nothing persisted', async () => {
+  const ROUND_MS = 400;
+  const h = harness({ roundMs: ROUND_MS });
+  await startWithA(h);
+  const first = h.published[1].manifest;
+  // A never reports.
+  await waitPublished(h, 3, ROUND_MS + 3_000);
+  const again = h.published[2].manifest;
+  expect(again.round).toBe(0);
+  expect(again.weightsId).toBe(first.weightsId);
+  expect(again.assignments).toEqual({ [A]: 0 });
+  expect(again.deadline).toBeGreaterThanOrEqual(first.deadline + ROUND_MS - 20);
+  expect(h.published[2].at).toBeGreaterThanOrEqual(first.deadline - 20);
+  expect(h.logs).toContain('round 0: no update before the deadline; issuing it again');
+  // A leaves: the next reissue has nobody in it.
+  h.connected.delete(A);
+  await waitPublished(h, 4, ROUND_MS + 3_000);
+  expect(last(h).manifest).toMatchObject({ round: 0, assignments: {} });
+  expect(last(h).manifest.deadline).toBeGreaterThan(again.deadline);
+  expect(h.evaluated.length).toBe(1);
+  expect(h.persisted).toEqual([]);
+  expect(h.state.history.length).toBe(1);
+  expect(h.c.status()).toMatchObject({ round: 0, volunteers: 0, acceptedUpdates: 0, rejectedUpdates: 0, open: { round: 0, assigned: 0, received: 0 } });
+  // An update for the reissued round still works (A came back and was assigned on joining).
+  h.connected.add(A);
+  expect(h.c.onJoin(A)).toBe(0);
+  await waitPublished(h, 5);
+  expect(last(h).manifest.assignments).toEqual({ [A]: 0 });
+  await h.c.onUpdate(A, header(h), int8(randomUniform(P, 3, AMP)));
+  await waitPublished(h, 6);
+  expect(last(h).manifest.round).toBe(1);
+  expect(h.persisted.length).toBe(1);
+});
+
+test('stop() cancels the deadline: nothing is published after it', async () => {
+  const h = harness({ roundMs: 200 });
+  await startWithA(h);
+  h.c.stop();
+  await new Promise((r) => setTimeout(r, 500));
+  expect(h.published.length).toBe(2);
+});

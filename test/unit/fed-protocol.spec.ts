@@ -1,0 +1,271 @@
+// `/vgpu/update/1.0.0` over in-memory stream pairs: the header parser, and the update server with
+// the requester's side (requestJoin, sendUpdate): replies, refusals, and that a refused request
+// does not stop the server from answering the next one.
+import '../../src/seed/promise-shim';
+import { expect, test } from '@playwright/test';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { lpStream, streamPair } from '@libp2p/utils';
+import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface';
+import {
+  MAX_UPDATE_BYTES, MAX_UPDATE_HEADER_BYTES, MAX_UPDATE_REPLY_BYTES, parseUpdateHeader, requestJoin, sendUpdate, updateServer, UpdateProtocolError,
+  type UpdateHeader, type UpdateServerOptions,
+} from '../../src/fed/protocol';
+import { fromUtf8, utf8 } from '../../src/swarm/bytes';
+import type { SignedDocument } from '../../src/swarm/signed';
+import { createRandom } from '../../src/util/random';
+
+const WEIGHTS = 'ab'.repeat(32);
+const HEADER: UpdateHeader = { type: 'update', round: 4, weights: WEIGHTS, tokens: 32, steps: 2, lossFirst: 4.1, lossLast: 3.9 };
+const FAKE_RECEIPT: SignedDocument = { body: '{"kind":"vgpu/receipt"}', signer: '12D3KooWfake', signature: 'c2ln' };
+
+let alice: PeerId;
+
+test.beforeAll(async () => {
+  alice = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
+});
+
+const json = (v: unknown) => utf8(JSON.stringify(v));
+
+/** The UpdateProtocolError `fn` throws (or `p` rejects with). */
+function protocolError(fn: () => unknown): UpdateProtocolError {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err, 'expected an UpdateProtocolError').toBeInstanceOf(UpdateProtocolError);
+  return err as UpdateProtocolError;
+}
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  const e = await p.then(() => undefined, (err: unknown) => err);
+  expect(e, 'expected a rejection').toBeInstanceOf(Error);
+  return e as Error;
+}
+
+test.describe('parseUpdateHeader', () => {
+  test('accepts a join header (dropping extra fields) and an update header', () => {
+    expect(parseUpdateHeader(json({ type: 'join' }))).toEqual({ type: 'join' });
+    expect(parseUpdateHeader(json({ type: 'join', round: 'whatever' }))).toEqual({ type: 'join' });
+    expect(parseUpdateHeader(json(HEADER))).toEqual(HEADER);
+    // Zero counts, negative and zero losses are numbers too.
+    const edge = { ...HEADER, round: 0, tokens: 0, steps: 0, lossFirst: -1, lossLast: 0 };
+    expect(parseUpdateHeader(json(edge))).toEqual(edge);
+  });
+
+  test('a header of exactly MAX_UPDATE_HEADER_BYTES passes; one byte more is refused', () => {
+    const base = json({ ...HEADER, pad: '' }).length;
+    const padded = { ...HEADER, pad: 'x'.repeat(MAX_UPDATE_HEADER_BYTES - base) };
+    const exact = json(padded);
+    expect(exact.length).toBe(MAX_UPDATE_HEADER_BYTES);
+    expect(parseUpdateHeader(exact)).toEqual(padded);
+    const over = json({ ...HEADER, pad: 'x'.repeat(MAX_UPDATE_HEADER_BYTES - base + 1) });
+    expect(protocolError(() => parseUpdateHeader(over)).message).toBe(`update header is ${MAX_UPDATE_HEADER_BYTES + 1} bytes, over ${MAX_UPDATE_HEADER_BYTES}`);
+  });
+
+  test('refuses each malformed header with UpdateProtocolError and its reason', () => {
+    const ints = 'update header: round, tokens and steps must be non-negative integers';
+    const losses = 'update header: lossFirst and lossLast must be numbers';
+    const without = (k: keyof UpdateHeader) => {
+      const h: Record<string, unknown> = { ...HEADER };
+      delete h[k];
+      return json(h);
+    };
+    const cases: [string, Uint8Array, string][] = [
+      ['not JSON', utf8('{type: update}'), 'update header is not JSON'],
+      ['empty', new Uint8Array(0), 'update header is not JSON'],
+      ['not UTF-8', new Uint8Array([0x7b, 0xff, 0x7d]), 'update header is not JSON'],
+      ['an array', json([HEADER]), 'update header is not a JSON object'],
+      ['null', utf8('null'), 'update header is not a JSON object'],
+      ['unknown type', json({ ...HEADER, type: 'upload' }), 'update header: unknown type upload'],
+      ['no type', without('type'), 'update header: unknown type undefined'],
+      ['negative round', json({ ...HEADER, round: -1 }), ints],
+      ['float round', json({ ...HEADER, round: 1.5 }), ints],
+      ['string round', json({ ...HEADER, round: '4' }), ints],
+      ['missing round', without('round'), ints],
+      ['negative tokens', json({ ...HEADER, tokens: -32 }), ints],
+      ['float steps', json({ ...HEADER, steps: 0.5 }), ints],
+      ['missing steps', without('steps'), ints],
+      ['short weights id', json({ ...HEADER, weights: 'ab'.repeat(31) }), 'update header: weights must be a manifest id'],
+      ['uppercase weights id', json({ ...HEADER, weights: WEIGHTS.toUpperCase() }), 'update header: weights must be a manifest id'],
+      ['missing weights', without('weights'), 'update header: weights must be a manifest id'],
+      ['missing lossFirst', without('lossFirst'), losses],
+      ['missing lossLast', without('lossLast'), losses],
+      ['null loss (what JSON makes of NaN)', json({ ...HEADER, lossLast: Number.NaN }), losses],
+      ['string loss', json({ ...HEADER, lossFirst: '4.1' }), losses],
+    ];
+    for (const [what, bytes, message] of cases) {
+      const e = protocolError(() => parseUpdateHeader(bytes));
+      expect(e.name, what).toBe('UpdateProtocolError');
+      expect(e.message, what).toBe(message);
+    }
+  });
+});
+
+test.describe('updateServer', () => {
+  interface Calls {
+    joins: string[];
+    updates: { peer: string; header: UpdateHeader; body: Uint8Array }[];
+    errors: { peer: string; message: string }[];
+  }
+
+  function server(over: Partial<UpdateServerOptions> = {}): { handler: StreamHandler; calls: Calls } {
+    const calls: Calls = { joins: [], updates: [], errors: [] };
+    const handler = updateServer({
+      onJoin: (peer) => {
+        calls.joins.push(peer);
+        return 7;
+      },
+      onUpdate: async (peer, header, body) => {
+        calls.updates.push({ peer, header, body: body.slice() });
+        return FAKE_RECEIPT;
+      },
+      onError: (peer, message) => calls.errors.push({ peer, message }),
+      ...over,
+    });
+    return { handler, calls };
+  }
+
+  const fakeConnection = (peer: PeerId) => ({ remotePeer: peer }) as unknown as Connection;
+
+  /** A fresh stream pair whose inbound end `handler` serves; the outbound end and the handler's run. */
+  async function open(handler: StreamHandler): Promise<{ stream: Stream; handled: Promise<void> }> {
+    const [outbound, inbound] = await streamPair();
+    return { stream: outbound, handled: Promise.resolve(handler(inbound, fakeConnection(alice))) };
+  }
+
+  async function join(handler: StreamHandler): Promise<number> {
+    const { stream, handled } = await open(handler);
+    try {
+      return await requestJoin(stream);
+    } finally {
+      await handled;
+    }
+  }
+
+  async function update(handler: StreamHandler, header: UpdateHeader, body: Uint8Array): Promise<SignedDocument> {
+    const { stream, handled } = await open(handler);
+    try {
+      return await sendUpdate(stream, header, body);
+    } finally {
+      await handled;
+    }
+  }
+
+  /** Raw frames out, the server's JSON reply back. */
+  async function raw(handler: StreamHandler, frames: Uint8Array[]): Promise<Record<string, unknown>> {
+    const { stream, handled } = await open(handler);
+    const lp = lpStream(stream, { maxDataLength: MAX_UPDATE_REPLY_BYTES });
+    for (const f of frames) await lp.write(f);
+    const reply = JSON.parse(fromUtf8((await lp.read()).subarray())) as Record<string, unknown>;
+    stream.abort(new Error('test done'));
+    await handled;
+    return reply;
+  }
+
+  test('requestJoin gets the round onJoin returns, and onJoin learns the peer from the connection', async () => {
+    const s = server();
+    expect(await join(s.handler)).toBe(7);
+    expect(s.calls.joins).toEqual([alice.toString()]);
+    expect(s.calls.updates).toEqual([]);
+    expect(await raw(s.handler, [json({ type: 'join' })])).toEqual({ type: 'joined', round: 7 });
+  });
+
+  test('sendUpdate delivers the header and the exact body bytes, and returns onUpdate\'s reply', async () => {
+    const s = server();
+    // 300 KB of random bytes: many chunks on the way, none lost or reordered.
+    const body = new Uint8Array(300_000);
+    const next = createRandom(5);
+    for (let i = 0; i < body.length; i++) body[i] = Math.floor(next() * 256);
+    const reply = await update(s.handler, HEADER, body);
+    expect(reply).toEqual(FAKE_RECEIPT);
+    expect(s.calls.updates.length).toBe(1);
+    const got = s.calls.updates[0];
+    expect(got.peer).toBe(alice.toString());
+    expect(got.header).toEqual(HEADER);
+    expect(got.body.length).toBe(body.length);
+    expect(Buffer.compare(got.body, body)).toBe(0);
+    // An empty body is carried as such.
+    await update(s.handler, { ...HEADER, round: 5 }, new Uint8Array(0));
+    expect(s.calls.updates[1].body.length).toBe(0);
+    expect(s.calls.updates[1].header.round).toBe(5);
+    expect(s.calls.errors).toEqual([]);
+  });
+
+  test('a malformed header gets {error}; the requester rejects with "the seed refused: …"; the next good request is served', async () => {
+    const s = server();
+    expect(await raw(s.handler, [utf8('not json'), new Uint8Array(4)])).toEqual({ error: 'update header is not JSON' });
+    expect(await raw(s.handler, [json({ type: 'leave' })])).toEqual({ error: 'update header: unknown type leave' });
+    const big = json({ ...HEADER, pad: 'x'.repeat(MAX_UPDATE_HEADER_BYTES) });
+    expect(await raw(s.handler, [big])).toEqual({ error: `update header is ${big.length} bytes, over ${MAX_UPDATE_HEADER_BYTES}` });
+
+    const e = await rejection(update(s.handler, { ...HEADER, round: -1 }, new Uint8Array(8)));
+    expect(e).toBeInstanceOf(UpdateProtocolError);
+    expect(e.message).toBe('the seed refused: update header: round, tokens and steps must be non-negative integers');
+    const e2 = await rejection(update(s.handler, { ...HEADER, weights: 'nope' }, new Uint8Array(8)));
+    expect(e2.message).toBe('the seed refused: update header: weights must be a manifest id');
+
+    expect(s.calls.updates).toEqual([]);
+    expect(s.calls.errors).toEqual([
+      { peer: alice.toString(), message: 'update header is not JSON' },
+      { peer: alice.toString(), message: 'update header: unknown type leave' },
+      { peer: alice.toString(), message: `update header is ${big.length} bytes, over ${MAX_UPDATE_HEADER_BYTES}` },
+      { peer: alice.toString(), message: 'update header: round, tokens and steps must be non-negative integers' },
+      { peer: alice.toString(), message: 'update header: weights must be a manifest id' },
+    ]);
+    // Still serving, both kinds of request.
+    expect(await update(s.handler, HEADER, new Uint8Array([1, 2, 3]))).toEqual(FAKE_RECEIPT);
+    expect(s.calls.updates.map((u) => [...u.body])).toEqual([[1, 2, 3]]);
+    expect(await join(s.handler)).toBe(7);
+  });
+
+  test('onUpdate or onJoin throwing becomes an error reply, and the server keeps serving', async () => {
+    let fail = true;
+    const s = server({
+      onUpdate: async () => {
+        if (fail) throw new Error('no room for updates');
+        return FAKE_RECEIPT;
+      },
+      onJoin: () => {
+        if (fail) throw new Error('the run is full');
+        return 2;
+      },
+    });
+    const e = await rejection(update(s.handler, HEADER, new Uint8Array(16)));
+    expect(e).toBeInstanceOf(UpdateProtocolError);
+    expect(e.message).toBe('the seed refused: no room for updates');
+    const e2 = await rejection(join(s.handler));
+    expect(e2).toBeInstanceOf(UpdateProtocolError);
+    expect(e2.message).toBe('the seed refused: the run is full');
+    expect(s.calls.errors.map((x) => x.message)).toEqual(['no room for updates', 'the run is full']);
+    fail = false;
+    expect(await update(s.handler, HEADER, new Uint8Array(16))).toEqual(FAKE_RECEIPT);
+    expect(await join(s.handler)).toBe(2);
+  });
+
+  test('the requester checks the reply: a join answered with something else is refused', async () => {
+    // A rogue server: answers a join with a receipt-like object.
+    const rogue: StreamHandler = async (stream) => {
+      const lp = lpStream(stream);
+      await lp.read();
+      await lp.write(json({ type: 'receipt', round: 1 }));
+      await stream.close();
+    };
+    const e = await rejection(join(rogue));
+    expect(e).toBeInstanceOf(UpdateProtocolError);
+    expect(e.message).toBe('seed reply: expected {type: "joined", round}');
+  });
+
+  test('sendUpdate refuses a body over MAX_UPDATE_BYTES before sending anything', async () => {
+    const s = server();
+    const { stream, handled } = await open(s.handler);
+    const e = await rejection(sendUpdate(stream, HEADER, new Uint8Array(MAX_UPDATE_BYTES + 1)));
+    expect(e).toBeInstanceOf(UpdateProtocolError);
+    expect(e.message).toBe(`update is ${MAX_UPDATE_BYTES + 1} bytes, over ${MAX_UPDATE_BYTES}`);
+    stream.abort(new Error('test done'));
+    await handled;
+    expect(s.calls.updates).toEqual([]);
+  });
+});

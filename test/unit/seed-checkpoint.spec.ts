@@ -1,0 +1,142 @@
+// Checkpoints of the federated run on disk: a save/load round trip is exact, old folders are pruned,
+// a run without checkpoint.json has none, wrong-sized vectors are refused clearly, and a save cut
+// short before checkpoint.json is replaced leaves the previous checkpoint loadable.
+import '../../src/seed/promise-shim';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test } from '@playwright/test';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import type { PeerId, PrivateKey } from '@libp2p/interface';
+import type { CoordinatorState } from '../../src/fed/coordinator';
+import { signReceipt, verifyReceipt } from '../../src/fed/documents';
+import { loadCheckpoint, saveCheckpoint } from '../../src/seed/checkpoint';
+import { randomUniform } from '../../src/util/random';
+
+const N = 1000;
+
+let key: PrivateKey;
+let seed: PeerId;
+let dir: string;
+
+test.beforeAll(async () => {
+  key = await generateKeyPair('Ed25519');
+  seed = peerIdFromPrivateKey(key);
+});
+
+test.beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vgpu-checkpoint-'));
+});
+
+test.afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A state after `round` rounds, with awkward floats (−0, subnormals, ±Infinity, extremes) in both vectors. */
+async function state(round: number): Promise<CoordinatorState> {
+  const params = randomUniform(N, round + 1, 2);
+  const momentum = randomUniform(N, round + 101, 0.01);
+  params.set([-0, 1e-45, -1.4e-45, 3.4028234663852886e38, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY], 0);
+  momentum.set([1.17549435e-38, -0, 5e-40], N - 3);
+  const receipts = [];
+  for (let i = 0; i < 2; i++) {
+    receipts.push(await signReceipt(key, seed, {
+      kind: 'vgpu/receipt', version: 1, round: round - 1, peer: `peer-${i}`, tokens: i === 0 ? 32 : 0, accepted: i === 0,
+      ...(i === 0 ? {} : { reason: 'late: round 0 is closed' }), update: 'ab'.repeat(32), bytes: 1234 + i, at: 1_700_000_000_000 + round,
+    }));
+  }
+  const history = [{ round: 0, tokens: 0, valLoss: 5.25 }];
+  for (let r = 1; r <= round; r++) history.push({ round: r, tokens: 32 * r, valLoss: 5.25 - 0.1 * r });
+  return { round, params, momentum, history, tokens: 32 * round, acceptedUpdates: round, rejectedUpdates: 1 + round, receipts };
+}
+
+const bytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+
+function expectSame(got: CoordinatorState | undefined, want: CoordinatorState): void {
+  expect(got).toBeDefined();
+  const g = got!;
+  // Bit for bit (toEqual would call −0 and 0 equal).
+  expect(g.params.length).toBe(want.params.length);
+  expect(Buffer.compare(bytes(g.params), bytes(want.params))).toBe(0);
+  expect(Buffer.compare(bytes(g.momentum), bytes(want.momentum))).toBe(0);
+  expect(Object.is(g.params[0], -0)).toBe(true);
+  expect({ ...g, params: undefined, momentum: undefined }).toEqual({ ...want, params: undefined, momentum: undefined });
+}
+
+const roundFolders = async () => (await readdir(join(dir, 'checkpoints'))).sort();
+
+test('saveCheckpoint then loadCheckpoint gives back the same state, bit for bit', async () => {
+  const s = await state(3);
+  await saveCheckpoint(dir, s);
+  const loaded = await loadCheckpoint(dir, N);
+  expectSame(loaded, s);
+  // The loaded vectors are fresh, writable arrays of their own.
+  expect(loaded!.params).toBeInstanceOf(Float32Array);
+  expect(loaded!.params.buffer.byteLength).toBe(4 * N);
+  loaded!.params[1] = 7;
+  expect(s.params[1]).not.toBe(7);
+  // The receipts still verify against the seed.
+  for (const r of loaded!.receipts) expect((await verifyReceipt(r, seed)).value.round).toBe(2);
+  expect(await roundFolders()).toEqual(['round-000003']);
+  expect((await readdir(join(dir, 'checkpoints', 'round-000003'))).sort()).toEqual(['momentum.f32', 'receipts.json', 'weights.f32']);
+  const record = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as Record<string, unknown>;
+  expect(record).toMatchObject({ version: 1, round: 3, folder: join('checkpoints', 'round-000003'), tokens: 96, acceptedUpdates: 3, rejectedUpdates: 4 });
+  // No temporary files are left behind.
+  expect((await readdir(dir)).sort()).toEqual(['checkpoint.json', 'checkpoints']);
+});
+
+test('after four saves only the two newest round folders remain, and the newest is loaded', async () => {
+  const states = [];
+  for (const round of [1, 2, 3, 4]) {
+    const s = await state(round);
+    states.push(s);
+    await saveCheckpoint(dir, s);
+    expectSame(await loadCheckpoint(dir, N), s);
+  }
+  expect(await roundFolders()).toEqual(['round-000003', 'round-000004']);
+  expectSame(await loadCheckpoint(dir, N), states[3]);
+});
+
+test('loadCheckpoint returns undefined for a run folder without checkpoint.json', async () => {
+  expect(await loadCheckpoint(dir, N)).toBeUndefined();
+  expect(await loadCheckpoint(join(dir, 'does-not-exist'), N)).toBeUndefined();
+  // Round folders without checkpoint.json (a first save cut short) are not a checkpoint either.
+  await mkdir(join(dir, 'checkpoints', 'round-000001'), { recursive: true });
+  await writeFile(join(dir, 'checkpoints', 'round-000001', 'weights.f32'), new Uint8Array(4 * N));
+  expect(await loadCheckpoint(dir, N)).toBeUndefined();
+});
+
+test('a checkpoint whose vectors have the wrong length is refused with a clear error', async () => {
+  await saveCheckpoint(dir, await state(2));
+  const message = `checkpoint ${join('checkpoints', 'round-000002')}: vectors are not ${N + 1} floats`;
+  await expect(loadCheckpoint(dir, N + 1)).rejects.toThrow(message);
+  await expect(loadCheckpoint(dir, N - 1)).rejects.toThrow(`vectors are not ${N - 1} floats`);
+  // One float short in the momentum file only.
+  await writeFile(join(dir, 'checkpoints', 'round-000002', 'momentum.f32'), new Uint8Array(4 * (N - 1)));
+  await expect(loadCheckpoint(dir, N)).rejects.toThrow(`checkpoint ${join('checkpoints', 'round-000002')}: vectors are not ${N} floats`);
+  // A file the checkpoint needs is gone.
+  await rm(join(dir, 'checkpoints', 'round-000002', 'weights.f32'));
+  await expect(loadCheckpoint(dir, N)).rejects.toThrow(`checkpoint ${join('checkpoints', 'round-000002')}: weights.f32 is missing`);
+});
+
+test('a save interrupted before checkpoint.json is replaced leaves the previous checkpoint loadable', async () => {
+  const s2 = await state(2);
+  await saveCheckpoint(dir, s2);
+  const s3 = await state(3);
+  await saveCheckpoint(dir, s3);
+  // The save of round 4 got as far as part of its folder: weights written, momentum half written,
+  // no receipts, and checkpoint.json still the old one.
+  const s4 = await state(4);
+  const folder4 = join(dir, 'checkpoints', 'round-000004');
+  await mkdir(folder4, { recursive: true });
+  await writeFile(join(folder4, 'weights.f32'), bytes(s4.params));
+  await writeFile(join(folder4, 'momentum.f32'), bytes(s4.momentum).subarray(0, 2 * N));
+  await writeFile(join(folder4, 'momentum.f32.tmp-12345'), new Uint8Array(17));
+  expectSame(await loadCheckpoint(dir, N), s3);
+  expect(await roundFolders()).toEqual(['round-000002', 'round-000003', 'round-000004']);
+  // The restarted seed redoes round 4 and saves it over the leftovers; the old folders are pruned.
+  await saveCheckpoint(dir, s4);
+  expectSame(await loadCheckpoint(dir, N), s4);
+  expect(await roundFolders()).toEqual(['round-000003', 'round-000004']);
+});
