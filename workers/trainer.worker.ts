@@ -91,11 +91,19 @@ const PAUSE_POLL_MS = 50;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits as the pacing asks after a step that took `stepMs`; returns the time waited. */
+/**
+ * Waits as the pacing asks after a step that took `stepMs`; returns the time waited. The duty-cycle
+ * wait goes in slices of at most PAUSE_POLL_MS and re-reads the duty cycle each time, so a cancel()
+ * or a new duty cycle applies at once rather than after a wait of up to 99 steps (duty cycle 0.01).
+ */
 async function pace(stepMs: number): Promise<number> {
   const t0 = performance.now();
-  const d = pacing.dutyCycle;
-  if (d < 1) await sleep((stepMs * (1 - d)) / d);
+  while (!cancelRequested) {
+    const d = pacing.dutyCycle;
+    const left = t0 + (stepMs * (1 - d)) / d - performance.now();
+    if (left <= 0) break;
+    await sleep(Math.min(left, PAUSE_POLL_MS));
+  }
   while (pacing.paused && !cancelRequested) await sleep(PAUSE_POLL_MS);
   return performance.now() - t0;
 }
@@ -206,9 +214,10 @@ const api = {
         if (r.profile?.clock === 'timestamp') gpuBusyFraction = r.profile.totalNs / 1e6 / (performance.now() - stepStart);
         if (!Number.isFinite(r.loss)) throw new Error(`training diverged: loss ${r.loss} at step ${i}`);
         losses.push(r.loss);
-        busyMs += performance.now() - stepStart;
+        const stepMs = performance.now() - stepStart;
+        busyMs += stepMs;
         onProgress?.({ step: i + 1, steps: request.steps, loss: r.loss, busyMs, idleMs });
-        if (i < request.steps - 1) idleMs += await pace(performance.now() - stepStart);
+        if (i < request.steps - 1) idleMs += await pace(stepMs);
       }
       const ms = performance.now() - t0;
       const end = await s.model.readParams();

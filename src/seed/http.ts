@@ -16,10 +16,11 @@ export type MemoryFiles = Record<string, { body: Uint8Array; type: string }>;
 
 /**
  * Serves `routes` (with CORS open: these documents are public, and a page served elsewhere may
- * name this seed) and the files under `appDir`. Only GET and HEAD; nothing outside appDir.
+ * name this seed), the files under `appDir` and under each mounted folder. Only GET and HEAD;
+ * nothing outside those folders.
  */
-export function createHttpServer(appDir: string, routes: JsonRoutes, files: MemoryFiles = {}): Server {
-  const root = resolve(appDir);
+export function createHttpServer(appDir: string, routes: JsonRoutes, files: MemoryFiles = {}, mounts: Record<string, string> = {}): Server {
+  const roots = Object.entries(mounts).map(([prefix, dir]) => [prefix, resolve(dir)] as const);
   return createServer(async (req, res) => {
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -39,7 +40,9 @@ export function createHttpServer(appDir: string, routes: JsonRoutes, files: Memo
         res.end(req.method === 'HEAD' ? undefined : memory.body);
         return;
       }
-      const file = normalize(join(root, decodeURIComponent(path === '/' ? '/index.html' : path)));
+      // A mounted folder (e.g. /ort/ for onnxruntime-web's wasm files), else the app.
+      const [prefix, root] = roots.find(([p]) => path.startsWith(p)) ?? ['/', resolve(appDir)];
+      const file = normalize(join(root, decodeURIComponent(path === '/' ? '/index.html' : `/${path.slice(prefix.length)}`)));
       if (file !== root && !file.startsWith(root + sep)) {
         res.writeHead(403).end('forbidden');
         return;

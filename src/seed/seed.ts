@@ -3,6 +3,7 @@
 // and serves the volunteer app and the run's public documents over HTTP.
 import './promise-shim';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -66,6 +67,8 @@ export interface Seed {
   stop(): Promise<void>;
 }
 
+/** onnxruntime-web's wasm files, served at /ort/ for the page's "try the model". */
+const ORT_DIST = fileURLToPath(new URL('../../node_modules/onnxruntime-web/dist/', import.meta.url));
 /** Validation batches the seed evaluates the global model on after every round (CPU reference). */
 const EVAL_BATCHES = 4;
 const EVAL_BATCH_SIZE = 8;
@@ -193,7 +196,7 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
       '/data/train.u16': { body: data.files.train, type: 'application/octet-stream' },
       '/data/validation.u16': { body: data.files.validation, type: 'application/octet-stream' },
       '/data/tokenizer.json': { body: data.files.tokenizer, type: 'application/json' },
-    });
+    }, { '/ort/': ORT_DIST });
     http = server;
     await new Promise<void>((res, rej) => {
       server.once('error', rej);

@@ -17,10 +17,18 @@ interface VgpuDb extends DBSchema {
 }
 
 export const DB_VERSION = 1;
+/** Manifests whose pieces survive an eviction: the newest few (the current round and the one before). */
+export const KEEP_MANIFESTS = 2;
+
+export class StorageFullError extends Error {
+  override name = 'StorageFullError';
+}
 
 export interface Storage {
   db: IDBPDatabase<VgpuDb>;
   pieces: PieceStore;
+  /** Frees the pieces of all but the newest KEEP_MANIFESTS manifests. */
+  evictOldManifests(): Promise<number>;
   loadOrCreatePeerKey(): Promise<PrivateKey>;
   saveManifest(id: string, signed: SignedDocument): Promise<void>;
   getProgress<T>(name: string): Promise<T | undefined>;
@@ -28,7 +36,11 @@ export interface Storage {
   close(): void;
 }
 
-export async function openStorage(name = 'vgpu'): Promise<Storage> {
+/**
+ * Opens (or creates) the database. `onNotice` hears about evictions: when the browser's quota is
+ * reached, pieces of all but the KEEP_MANIFESTS newest manifests are deleted and the write retried.
+ */
+export async function openStorage(name = 'vgpu', onNotice: (text: string) => void = () => {}): Promise<Storage> {
   const db = await openDB<VgpuDb>(name, DB_VERSION, {
     upgrade(db) {
       db.createObjectStore('pieces');
@@ -37,12 +49,53 @@ export async function openStorage(name = 'vgpu'): Promise<Storage> {
       db.createObjectStore('progress');
     },
   });
+
+  /** Deletes the pieces only old manifests use, and those manifests; returns how many pieces went. */
+  async function evictOldManifests(): Promise<number> {
+    const keys = await db.getAllKeys('manifests');
+    const records = await Promise.all(keys.map(async (k) => ({ key: k, record: (await db.get('manifests', k))! })));
+    records.sort((a, b) => b.record.savedAt - a.record.savedAt);
+    const piecesOf = (r: { signed: SignedDocument }) => {
+      try {
+        return (JSON.parse(r.signed.body) as { pieces?: string[] }).pieces ?? [];
+      } catch {
+        return [];
+      }
+    };
+    const kept = new Set(records.slice(0, KEEP_MANIFESTS).flatMap((r) => piecesOf(r.record)));
+    let removed = 0;
+    for (const { key, record } of records.slice(KEEP_MANIFESTS)) {
+      for (const hash of piecesOf(record)) {
+        if (!kept.has(hash) && (await db.getKey('pieces', hash)) !== undefined) {
+          await db.delete('pieces', hash);
+          removed++;
+        }
+      }
+      await db.delete('manifests', key);
+    }
+    return removed;
+  }
+
+  async function putPiece(hash: string, bytes: Uint8Array): Promise<void> {
+    // A view is stored with its whole backing buffer: store only its bytes.
+    const value = bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    try {
+      await db.put('pieces', value, hash);
+    } catch (e) {
+      if ((e as DOMException).name !== 'QuotaExceededError') throw e;
+      const removed = await evictOldManifests();
+      if (removed === 0) throw new StorageFullError('browser storage is full and nothing old is left to remove: free some space for this site (browser settings → site data) and reload');
+      onNotice(`storage was short: removed ${removed} pieces of older models`);
+      await db.put('pieces', value, hash);
+    }
+  }
+
   return {
     db,
+    evictOldManifests,
     pieces: {
       get: (hash) => db.get('pieces', hash),
-      // A view is stored with its whole backing buffer: store only its bytes.
-      put: async (hash, bytes) => void (await db.put('pieces', bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice(), hash)),
+      put: putPiece,
       has: async (hash) => (await db.getKey('pieces', hash)) !== undefined,
     },
     async loadOrCreatePeerKey() {

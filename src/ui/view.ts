@@ -43,7 +43,7 @@ export function failure(s: VolunteerState): string | undefined {
 
 function nowText(s: VolunteerState): string {
   const t = s.training;
-  if (!s.settings.running) return 'Not contributing yet: press Start.';
+  if (!s.settings.running && t.status === 'off' && t.receipts.length === 0) return 'Not contributing yet: press Start.';
   if (s.pausedBecause) return `Paused: ${s.pausedBecause}.`;
   if (s.phase !== 'ready') return s.phase === 'downloading' ? 'Fetching the model weights…' : 'Connecting to the seed…';
   switch (t.status) {

@@ -145,8 +145,11 @@ async function describeGpu(): Promise<GpuView> {
   };
 }
 
+/** Storage notices (evictions) reach the page's warnings once it has them. */
+let warnLater: ((text: string) => void) | undefined;
+
 export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer> {
-  const storage = await openStorage();
+  const storage = await openStorage('vgpu', (text) => warnLater?.(text));
   const settings = parseSettings(await storage.getProgress(SETTINGS_KEY));
   const receipts = (await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? [];
   const gpuDay = (await storage.getProgress<GpuDay>(GPU_DAY_KEY)) ?? { day: today(), busyMs: 0 };
@@ -189,6 +192,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
     state.warnings = [...state.warnings, text].slice(-MAX_WARNINGS);
     changed();
   };
+  warnLater = warn;
 
   /** The pause rule, applied to the worker between steps. */
   function applyPacing(): void {

@@ -1,0 +1,134 @@
+// The volunteer's page end to end, against a seed in this process: a tab starts, trains and shows
+// the round, the falling loss and an accepted receipt; Pause stops GPU work within one step; a
+// reload resumes without downloading again; "try the model" runs the weights through ONNX; and the
+// failure states (no WebGPU, seed unreachable) say what to do. Screenshots go to test-screens/.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, expect, test, type Browser, type Page, type TestInfo } from '@playwright/test';
+import { startSeed, type Seed } from '../src/seed';
+import { chromiumFlags, requireChromium } from '../test/harness/chromium';
+import { openTab, startContributing, tabState, tabUrl, waitForTabs } from './tabs';
+
+test.describe.configure({ mode: 'serial' });
+
+/** Outside test-results/, which Playwright clears as it runs. */
+const SCREENS_DIR = 'test-screens';
+
+let seed: Seed;
+let runDir: string;
+let browser: Browser;
+let page: Page;
+
+async function screenshot(p: Page, name: string, testInfo: TestInfo): Promise<void> {
+  const path = join(SCREENS_DIR, `${name}.png`);
+  await p.screenshot({ path, fullPage: true });
+  await testInfo.attach(name, { path, contentType: 'image/png' });
+}
+
+test.beforeAll(async () => {
+  runDir = await mkdtemp(join(tmpdir(), 'vgpu-page-'));
+  seed = await startSeed({
+    runDir, appDir: runDir,
+    fed: { hyper: { steps: 4, batchSize: 2, context: 32, lr: 3e-3, weightDecay: 0.1, dataSeed: 1 }, roundMs: 90_000 },
+  });
+  browser = await chromium.launch({ executablePath: requireChromium(), args: chromiumFlags(), headless: true });
+});
+
+test.afterAll(async () => {
+  await browser?.close();
+  await seed?.stop();
+  await rm(runDir, { recursive: true, force: true });
+});
+
+test('a volunteer presses Start; the page shows training, the round, a falling loss and an accepted receipt', async ({ baseURL }, testInfo) => {
+  test.setTimeout(400_000);
+  const loaded = Date.now();
+  page = await openTab(browser, tabUrl(baseURL!, seed.url.replace(/\/$/, '')));
+  await startContributing(page);
+  await waitForTabs([page], (s) => s.training.losses.length > 0, 120_000);
+  const firstStepS = (Date.now() - loaded) / 1000;
+  console.log(`page load to first training step: ${firstStepS.toFixed(1)} s`);
+  testInfo.annotations.push({ type: 'first step', description: `${firstStepS.toFixed(1)} s from page load` });
+  await expect(page.locator('#now')).toContainText(/Training round \d+: step \d+ of 4/);
+  await screenshot(page, 'training', testInfo);
+
+  const [s] = await waitForTabs([page], (st) => (st.global?.history.length ?? 0) >= 3 && st.training.receipts.some((r) => r.accepted), 300_000);
+  const history = s.global!.history;
+  expect(history.at(-1)!.valLoss).toBeLessThan(history[0].valLoss);
+  await expect(page.getByTestId('round')).toHaveText(/^[1-9]\d*$/);
+  await expect(page.getByTestId('receipts')).toContainText(/^[1-9]\d* of [1-9]/);
+  await expect(page.getByTestId('credits')).toBeVisible();
+  expect(Number(await page.locator('path[data-series="global validation loss"]').getAttribute('data-points'))).toBeGreaterThanOrEqual(3);
+  expect(Number(await page.locator('path[data-series="your training loss"]').getAttribute('data-points'))).toBeGreaterThanOrEqual(4);
+  await expect(page.getByTestId('speed')).toContainText('tokens/s');
+  await screenshot(page, 'receipt', testInfo);
+});
+
+test('Pause stops GPU work within one step; Resume continues', async ({}, testInfo) => {
+  test.setTimeout(200_000);
+  await waitForTabs([page], (s) => s.training.status === 'training', 150_000);
+  await page.click('#start'); // Pause
+  const pausedAt = (await tabState(page))!.training.losses.length;
+  await new Promise((r) => setTimeout(r, 5_000));
+  const later = (await tabState(page))!;
+  // The step in flight may finish; no other starts.
+  expect(later.training.losses.length - pausedAt).toBeLessThanOrEqual(1);
+  expect(later.pausedBecause).toBe('paused by you');
+  await expect(page.locator('#now')).toHaveText('Paused: paused by you.');
+  await screenshot(page, 'paused', testInfo);
+  await page.click('#start'); // Resume
+  await waitForTabs([page], (s) => s.training.losses.length > later.training.losses.length, 120_000);
+});
+
+test('a reload restores identity, settings and history, and downloads nothing again', async () => {
+  test.setTimeout(200_000);
+  // Paused, the tab sends no update, so the round (and the global weights) stay as they are.
+  await waitForTabs([page], (s) => s.training.status === 'training', 120_000);
+  await page.click('#start');
+  const before = (await waitForTabs([page], (s) => s.pausedBecause === 'paused by you', 10_000))[0];
+  const current = seed.manifest.id;
+  await page.reload({ waitUntil: 'commit' });
+  const [after] = await waitForTabs([page], (s) => s.phase === 'ready' && s.downloads.every((d) => d.done), 120_000);
+  expect(after.peerId).toBe(before.peerId);
+  expect(after.settings).toEqual(before.settings);
+  expect(after.training.receipts).toEqual(before.training.receipts);
+  expect(after.training.gpuMs).toBeGreaterThanOrEqual(before.training.gpuMs);
+  // The current weights came from IndexedDB: not one byte over the network.
+  expect(after.downloads[0].id).toBe(current);
+  expect(after.downloads[0].downloadedBytes).toBe(0);
+  expect(after.downloads[0].held).toBe(after.downloads[0].total);
+  // Resume: the tab rejoins the run where it stopped.
+  await page.click('#start');
+  await waitForTabs([page], (s) => s.training.status === 'training', 120_000);
+});
+
+test('"Try the model" exports the weights to ONNX and continues a prompt with onnxruntime-web', async ({}, testInfo) => {
+  test.setTimeout(200_000);
+  await page.fill('input[name=prompt]', 'The jury');
+  await page.click('#try button');
+  const out = page.getByTestId('generated');
+  await expect(out).not.toHaveText(/^(Exporting|$)/, { timeout: 150_000 });
+  await expect(out).toHaveText(/^The jury[\s\S]+\((webgpu|wasm), ONNX model \d+\.\d+ MiB\)$/);
+  await screenshot(page, 'try-the-model', testInfo);
+});
+
+test('without WebGPU the page says which browsers work, and still shares weights', async ({ baseURL }, testInfo) => {
+  const plain = await chromium.launch({ executablePath: requireChromium(), args: chromiumFlags({ webgpu: false }), headless: true });
+  try {
+    const p = await openTab(plain, tabUrl(baseURL!, seed.url.replace(/\/$/, '')));
+    await expect(p.locator('#failure')).toContainText('no WebGPU', { timeout: 60_000 });
+    await expect(p.locator('#failure')).toContainText('Chrome');
+    await waitForTabs([p], (s) => s.phase === 'ready', 60_000);
+    await screenshot(p, 'no-webgpu', testInfo);
+  } finally {
+    await plain.close();
+  }
+});
+
+test('an unreachable seed shows a retry countdown', async ({ baseURL }, testInfo) => {
+  const p = await openTab(browser, tabUrl(baseURL!, 'http://127.0.0.1:9'));
+  await expect(p.locator('#failure')).toContainText(/Cannot reach the seed .* Retrying in \d+ s/, { timeout: 30_000 });
+  await screenshot(p, 'seed-unreachable', testInfo);
+  await p.context().close();
+});
