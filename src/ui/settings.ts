@@ -23,7 +23,9 @@ export interface GpuDay {
   busyMs: number;
 }
 
-export const today = (now = new Date()): string => now.toISOString().slice(0, 10);
+/** The volunteer's local calendar day, YYYY-MM-DD: the daily budget resets at their midnight. */
+export const today = (now = new Date()): string =>
+  `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
 
 /** Settings read back from storage, with anything missing or invalid replaced by the default. */
 export function parseSettings(value: unknown): Settings {

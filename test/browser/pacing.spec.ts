@@ -22,8 +22,9 @@ test.beforeEach(async ({ page }) => {
 const STEPS = 8;
 
 test('duty cycle 0.5 halves the GPU-busy fraction and about doubles the wall time of duty cycle 1', async ({ page }) => {
-  const [full, half] = await inPage<DutyRun[]>(page, CASES, 'dutyCycleRuns', { ...tiny(), steps: STEPS, dutyCycles: [1, 0.5] });
-  for (const r of [full!, half!]) {
+  // Alternated, twice each, so a drift in step time (SwiftShader shares two cores) hits both alike.
+  const runs = await inPage<DutyRun[]>(page, CASES, 'dutyCycleRuns', { ...tiny(), steps: STEPS, dutyCycles: [1, 0.5, 1, 0.5] });
+  for (const r of runs) {
     console.log(
       `duty ${r.dutyCycle}: busy ${r.busyMs.toFixed(0)} ms, idle ${r.idleMs.toFixed(0)} ms, fraction ${r.busyFraction.toFixed(3)}, ` +
         `train ms ${r.ms.toFixed(0)}, wall ${r.wallMs.toFixed(0)} ms`,
@@ -36,16 +37,21 @@ test('duty cycle 0.5 halves the GPU-busy fraction and about doubles the wall tim
     // Busy and idle account for the call's time (less batch drawing and loop overhead).
     expect(r.busyMs + r.idleMs).toBeLessThanOrEqual(r.ms + 1);
     expect(r.busyMs + r.idleMs).toBeGreaterThan(0.8 * r.ms);
+    if (r.dutyCycle === 1) {
+      // Duty cycle 1 never waits.
+      expect(r.busyFraction).toBeGreaterThanOrEqual(0.95);
+    } else {
+      // Duty cycle 0.5 waits as long as each step after it, except after the last:
+      // STEPS / (2·STEPS − 1) = 0.53 for 8 steps; allow 0.5 ± 0.12 for timer and step-time noise.
+      expect(r.busyFraction).toBeGreaterThan(0.38);
+      expect(r.busyFraction).toBeLessThan(0.62);
+    }
   }
-  // Duty cycle 1 never waits.
-  expect(full!.busyFraction).toBeGreaterThanOrEqual(0.95);
-  // Duty cycle 0.5 waits as long as each step after it, except after the last:
-  // STEPS / (2·STEPS − 1) = 0.53 for 8 steps; allow 0.5 ± 0.12 for timer and step-time noise.
-  expect(half!.busyFraction).toBeGreaterThan(0.38);
-  expect(half!.busyFraction).toBeLessThan(0.62);
-  // Wall time: (2·STEPS − 1) / STEPS = 1.9× ideally; step times vary from run to run, so only > 1.5×.
-  expect(half!.wallMs / full!.wallMs).toBeGreaterThan(1.5);
-  expect(half!.wallMs / full!.wallMs).toBeLessThan(2.6);
+  // Wall time: (2·STEPS − 1) / STEPS = 1.875× ideally; step times vary from run to run, so only 1.5× to 3×.
+  const wall = (d: number) => runs.filter((r) => r.dutyCycle === d).reduce((ms, r) => ms + r.wallMs, 0);
+  console.log(`wall time ratio ${(wall(0.5) / wall(1)).toFixed(2)}`);
+  expect(wall(0.5) / wall(1)).toBeGreaterThan(1.5);
+  expect(wall(0.5) / wall(1)).toBeLessThan(3);
 });
 
 test('pause stops GPU work within one step, and unpausing resumes it', async ({ page }) => {

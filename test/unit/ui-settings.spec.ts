@@ -89,12 +89,12 @@ test.describe('pauseReason', () => {
 });
 
 test.describe('today', () => {
-  test('is the date as YYYY-MM-DD (in UTC: toISOString)', () => {
-    expect(today(new Date('2024-03-05T12:00:00Z'))).toBe('2024-03-05');
-    expect(today(new Date('2024-03-05T00:00:00.000Z'))).toBe('2024-03-05');
-    expect(today(new Date('2024-03-05T23:59:59.999Z'))).toBe('2024-03-05');
-    expect(today(new Date('2024-03-06T00:00:00.000Z'))).toBe('2024-03-06');
-    expect(today(new Date('1999-12-31T23:59:59Z'))).toBe('1999-12-31');
+  test('is the local calendar date as YYYY-MM-DD (the budget resets at the volunteer\'s midnight)', () => {
+    expect(today(new Date(2024, 2, 5, 12, 0, 0))).toBe('2024-03-05');
+    expect(today(new Date(2024, 2, 5, 0, 0, 0, 0))).toBe('2024-03-05');
+    expect(today(new Date(2024, 2, 5, 23, 59, 59, 999))).toBe('2024-03-05');
+    expect(today(new Date(2024, 2, 6, 0, 0, 0, 0))).toBe('2024-03-06');
+    expect(today(new Date(1999, 11, 31, 23, 59, 59))).toBe('1999-12-31');
   });
 
   test('defaults to now', () => {
