@@ -25,8 +25,10 @@ export const MAX_CONCURRENT_UPLOADS = 32;
 /**
  * Super-seeding: after the seed sent a piece, it answers BUSY to other tabs asking for it, for up
  * to this long while the tab that got it stays connected; they fetch it from that tab instead.
+ * At 20 s, eight tabs on a 2-core machine (WebRTC links slow, peers often backing off) made the
+ * seed send 2.1 copies of the model; 60 s bounds it at one copy a minute per piece.
  */
-export const SEED_PIECE_REPEAT_MS = 20_000;
+export const SEED_PIECE_REPEAT_MS = 60_000;
 /** How long a tab leaves a piece alone at the seed after the seed answered BUSY for it. */
 export const SEED_BUSY_RETRY_MS = 1_000;
 /** Piece requests a tab keeps in flight towards one other tab. */

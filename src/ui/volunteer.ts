@@ -4,13 +4,13 @@
 // the worker, paced by the volunteer's settings; poll the run's status for the page.
 import * as Comlink from 'comlink';
 import { openStorage, type Storage } from '../storage';
-import { RECEIPTS_KEY, runParticipant, verifyReceipt, type ParticipantEvent, type Receipt } from '../fed';
+import { RECEIPTS_KEY, runParticipant, type ParticipantEvent, type Receipt } from '../fed';
 import type { TrainerApi } from '../../workers/trainer.worker';
 import {
   parseSeedInfo, sha256Hex, startSwarmClient, verifyManifest,
   type FetchProgress, type PeerView, type PieceStore, type SignedDocument, type SwarmClient, type UploadStats,
 } from '../swarm';
-import { DEFAULT_SETTINGS, GPU_DAY_KEY, parseSettings, pauseReason, SETTINGS_KEY, today, type GpuDay, type Settings } from './settings';
+import { GPU_DAY_KEY, parseSettings, pauseReason, SETTINGS_KEY, today, type GpuDay, type Settings } from './settings';
 import { summarise, type CreditsFile } from './credits';
 
 export interface DownloadView extends FetchProgress {
@@ -366,4 +366,3 @@ function pickSummary(receipts: Pick<Receipt, 'accepted' | 'tokens'>[]): Pick<Tra
   return { acceptedRounds: s.acceptedRounds, tokens: s.tokens };
 }
 
-export { DEFAULT_SETTINGS, verifyReceipt };
