@@ -3,7 +3,7 @@
 // validation loss; a tab closed mid-round does not hold the round past its deadline; the seed,
 // killed with SIGKILL and started again, resumes from its last checkpoint with identical weights.
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, expect, test, type Browser, type Page } from '@playwright/test';
@@ -44,8 +44,7 @@ function startSeed(): SeedProcess {
 test.beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vgpu-fed-'));
   // The tabs load the page from the test's Vite server; the seed only needs something to serve.
-  await rm(join(dir, 'app'), { recursive: true, force: true });
-  await import('node:fs/promises').then((fs) => fs.mkdir(join(dir, 'app')));
+  await mkdir(join(dir, 'app'));
   await writeFile(join(dir, 'app', 'index.html'), '<!doctype html><title>vgpu</title>');
   browser = await chromium.launch({ executablePath: requireChromium(), args: chromiumFlags(), headless: true });
 });

@@ -20,7 +20,9 @@ export type MemoryFiles = Record<string, { body: Uint8Array; type: string }>;
  * nothing outside those folders.
  */
 export function createHttpServer(appDir: string, routes: JsonRoutes, files: MemoryFiles = {}, mounts: Record<string, string> = {}): Server {
-  const roots = Object.entries(mounts).map(([prefix, dir]) => [prefix, resolve(dir)] as const);
+  // Mounted folders first (e.g. /ort/ for onnxruntime-web's wasm files), the app last.
+  const folders: [string, string][] = [...Object.entries(mounts), ['/', appDir]];
+  const roots = folders.map(([prefix, dir]) => [prefix, resolve(dir)] as const);
   return createServer(async (req, res) => {
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -40,8 +42,7 @@ export function createHttpServer(appDir: string, routes: JsonRoutes, files: Memo
         res.end(req.method === 'HEAD' ? undefined : memory.body);
         return;
       }
-      // A mounted folder (e.g. /ort/ for onnxruntime-web's wasm files), else the app.
-      const [prefix, root] = roots.find(([p]) => path.startsWith(p)) ?? ['/', resolve(appDir)];
+      const [prefix, root] = roots.find(([p]) => path.startsWith(p))!;
       const file = normalize(join(root, decodeURIComponent(path === '/' ? '/index.html' : `/${path.slice(prefix.length)}`)));
       if (file !== root && !file.startsWith(root + sep)) {
         res.writeHead(403).end('forbidden');

@@ -64,7 +64,7 @@ const FAILURE_PAUSE_MS = 1_000;
 const IDLE_POLL_MS = 100;
 
 /** Which pieces of `m` the store already has (a reload downloads nothing twice). */
-export async function heldPieces(m: VerifiedManifest, store: PieceStore): Promise<boolean[]> {
+async function heldPieces(m: VerifiedManifest, store: PieceStore): Promise<boolean[]> {
   return Promise.all(m.value.pieces.map((hash) => store.has(hash)));
 }
 

@@ -145,11 +145,9 @@ async function describeGpu(): Promise<GpuView> {
   };
 }
 
-/** Storage notices (evictions) reach the page's warnings once it has them. */
-let warnLater: ((text: string) => void) | undefined;
-
 export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer> {
-  const storage = await openStorage('vgpu', (text) => warnLater?.(text));
+  // Storage notices (evictions) can only happen after `warn` below exists: writes come later.
+  const storage = await openStorage('vgpu', (text) => warn(text));
   const settings = parseSettings(await storage.getProgress(SETTINGS_KEY));
   const receipts = (await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? [];
   const gpuDay = (await storage.getProgress<GpuDay>(GPU_DAY_KEY)) ?? { day: today(), busyMs: 0 };
@@ -188,11 +186,10 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
     }
     opts.onChange(state);
   };
-  const warn = (text: string) => {
+  function warn(text: string): void {
     state.warnings = [...state.warnings, text].slice(-MAX_WARNINGS);
     changed();
-  };
-  warnLater = warn;
+  }
 
   /** The pause rule, applied to the worker between steps. */
   function applyPacing(): void {
