@@ -2,10 +2,10 @@
 // Long calls report progress and can be cancelled between steps; a lost device is
 // rebuilt and the call in flight fails with a clear error.
 import * as Comlink from 'comlink';
-import { acquireGpu, GpuDeviceLostError, type AdapterSummary, type Gpu } from '../src/gpu';
 import { TokenDataset } from '../src/data';
+import { type AdapterSummary, acquireGpu, type Gpu, GpuDeviceLostError } from '../src/gpu';
+import { type GptConfig, type ParamLayout, parameterCount, paramLayout, tensor } from '../src/model';
 import { createGpuGpt, DEFAULT_HYPER, type GpuGpt, type TrainHyper } from '../src/model/gpu-gpt';
-import { paramLayout, parameterCount, tensor, type GptConfig, type ParamLayout } from '../src/model';
 import { createRandom } from '../src/util/random';
 
 export interface TrainerInit {
@@ -135,7 +135,9 @@ async function guarded<T>(what: string, body: (s: State) => Promise<T>): Promise
     if (!(e instanceof GpuDeviceLostError) && !lostReason && !s.gpu.lost) throw e;
     const reason = lostReason ?? s.gpu.lost?.reason ?? (e as Error).message;
     state = await build(s.init, s.params);
-    throw new Error(`GPU device lost during ${what} (${reason}); the device was rebuilt with the last parameters: retry the call`);
+    throw new Error(
+      `GPU device lost during ${what} (${reason}); the device was rebuilt with the last parameters: retry the call`,
+    );
   }
 }
 
@@ -185,7 +187,8 @@ const api = {
   async train(request: TrainRequest, onProgress?: (p: TrainProgress) => void): Promise<TrainResult> {
     if (!data) throw new Error('no data: call loadData() first');
     const dataset = data;
-    if (!Number.isInteger(request.steps) || request.steps < 1) throw new Error(`steps must be a positive integer, got ${request.steps}`);
+    if (!Number.isInteger(request.steps) || request.steps < 1)
+      throw new Error(`steps must be a positive integer, got ${request.steps}`);
     cancelRequested = false;
     const result = await guarded('train', async (s) => {
       const hyper = { ...DEFAULT_HYPER, ...request.hyper };
@@ -211,7 +214,8 @@ const api = {
         const profile = request.profileLastStep === true && i === request.steps - 1;
         const stepStart = performance.now();
         const r = await s.model.step(batch.inputs, batch.targets, hyper, { profile });
-        if (r.profile?.clock === 'timestamp') gpuBusyFraction = r.profile.totalNs / 1e6 / (performance.now() - stepStart);
+        if (r.profile?.clock === 'timestamp')
+          gpuBusyFraction = r.profile.totalNs / 1e6 / (performance.now() - stepStart);
         if (!Number.isFinite(r.loss)) throw new Error(`training diverged: loss ${r.loss} at step ${i}`);
         losses.push(r.loss);
         const stepMs = performance.now() - stepStart;
@@ -225,7 +229,17 @@ const api = {
       const pseudoGradient = new Float32Array(start.length);
       for (let j = 0; j < start.length; j++) pseudoGradient[j] = start[j]! - end[j]!;
       const tokens = losses.length * batchSize * context;
-      return { pseudoGradient, losses, tokens, flops: nominalFlops(s.layout, context, tokens), ms, busyMs, idleMs, cancelled: cancelRequested, gpuBusyFraction };
+      return {
+        pseudoGradient,
+        losses,
+        tokens,
+        flops: nominalFlops(s.layout, context, tokens),
+        ms,
+        busyMs,
+        idleMs,
+        cancelled: cancelRequested,
+        gpuBusyFraction,
+      };
     });
     return Comlink.transfer(result, [result.pseudoGradient.buffer]);
   },

@@ -41,7 +41,10 @@ export function stripBrownTags(tagged: string): string {
   for (const block of tagged.split(/\n[ \t]*\n/)) {
     let sentences: string[] = [];
     for (const line of block.split('\n')) {
-      const words = line.split(/\s+/).filter((t) => t !== '').map(parseWord);
+      const words = line
+        .split(/\s+/)
+        .filter((t) => t !== '')
+        .map(parseWord);
       if (words.length === 0) continue;
       const sentence = detokenize(words);
       // A headline is its own paragraph, not the start of the sentence after it.

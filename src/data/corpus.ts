@@ -19,7 +19,9 @@ export async function loadDefaultCorpus(): Promise<string> {
   const dir = dirname(createRequire(import.meta.url).resolve(`${DEFAULT_CORPUS_PACKAGE}/package.json`));
   const names = (await readdir(dir)).filter((name) => BROWN_FILE.test(name)).sort();
   if (names.length === 0) throw new Error(`no Brown Corpus files (ca01 …) found in ${dir}`);
-  const documents = await Promise.all(names.map(async (name) => stripBrownTags(await readFile(join(dir, name), 'utf8'))));
+  const documents = await Promise.all(
+    names.map(async (name) => stripBrownTags(await readFile(join(dir, name), 'utf8'))),
+  );
   return documents.join(DOCUMENT_SEPARATOR);
 }
 

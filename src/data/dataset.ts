@@ -65,7 +65,10 @@ function streamSeed(seed: number, shard: number, step: number): number {
  * Cuts `text` into a training head and a validation tail of about `validationFraction`
  * of it, at whitespace when there is any before the cut, so no word is split.
  */
-export function splitText(text: string, validationFraction = DEFAULT_VALIDATION_FRACTION): { train: string; validation: string } {
+export function splitText(
+  text: string,
+  validationFraction = DEFAULT_VALIDATION_FRACTION,
+): { train: string; validation: string } {
   if (!(validationFraction > 0 && validationFraction < 1)) {
     throw new RangeError(`dataset: validationFraction must be in (0, 1), got ${validationFraction}`);
   }
@@ -92,7 +95,9 @@ export class TokenDataset {
     readonly validation: Uint32Array,
   ) {
     if (train.length === 0 || validation.length === 0) {
-      throw new Error(`dataset: both splits need tokens, got ${train.length} training and ${validation.length} validation tokens`);
+      throw new Error(
+        `dataset: both splits need tokens, got ${train.length} training and ${validation.length} validation tokens`,
+      );
     }
   }
 
@@ -141,7 +146,9 @@ export class TokenDataset {
     const { batchSize, context } = shape;
     const starts = this.validation.length - context;
     if (starts < 1) {
-      throw new RangeError(`dataset: context ${context} needs ${context + 1} tokens but the validation split holds ${this.validation.length}`);
+      throw new RangeError(
+        `dataset: context ${context} needs ${context + 1} tokens but the validation split holds ${this.validation.length}`,
+      );
     }
     const total = count * batchSize;
     const batches: Batch[] = [];

@@ -69,9 +69,12 @@ export class Tokenizer {
     merges.forEach(([left, right], rank) => {
       const id = BYTE_VOCAB_SIZE + rank;
       if (!Number.isInteger(left) || !Number.isInteger(right) || left < 0 || right < 0 || left >= id || right >= id) {
-        throw new Error(`tokenizer: merge ${rank} ([${left}, ${right}]) must join two earlier tokens (ids below ${id})`);
+        throw new Error(
+          `tokenizer: merge ${rank} ([${left}, ${right}]) must join two earlier tokens (ids below ${id})`,
+        );
       }
-      if (this.ranks.has(pairKey(left, right))) throw new Error(`tokenizer: merge ${rank} ([${left}, ${right}]) repeats an earlier merge`);
+      if (this.ranks.has(pairKey(left, right)))
+        throw new Error(`tokenizer: merge ${rank} ([${left}, ${right}]) repeats an earlier merge`);
       this.ranks.set(pairKey(left, right), rank);
       const piece = new Uint8Array(this.pieces[left]!.length + this.pieces[right]!.length);
       piece.set(this.pieces[left]!);
@@ -92,7 +95,9 @@ export class Tokenizer {
    */
   static train(text: string, vocabSize = DEFAULT_VOCAB_SIZE): Tokenizer {
     if (!Number.isInteger(vocabSize) || vocabSize < BYTE_VOCAB_SIZE || vocabSize > MAX_VOCAB_SIZE) {
-      throw new Error(`tokenizer: vocabSize must be an integer in [${BYTE_VOCAB_SIZE}, ${MAX_VOCAB_SIZE}], got ${vocabSize}`);
+      throw new Error(
+        `tokenizer: vocabSize must be an integer in [${BYTE_VOCAB_SIZE}, ${MAX_VOCAB_SIZE}], got ${vocabSize}`,
+      );
     }
     // Train on distinct chunks with their counts: English repeats words, so this is far smaller than the text.
     const counts = new Map<string, number>();
@@ -149,14 +154,17 @@ export class Tokenizer {
   /** Rebuilds a tokenizer from `toJSON()`'s output, checking it. */
   static fromJSON(json: TokenizerJson): Tokenizer {
     if (json.type !== 'byte-bpe' || json.version !== TOKENIZER_VERSION) {
-      throw new Error(`tokenizer: expected type byte-bpe version ${TOKENIZER_VERSION}, got ${json.type} version ${json.version}`);
+      throw new Error(
+        `tokenizer: expected type byte-bpe version ${TOKENIZER_VERSION}, got ${json.type} version ${json.version}`,
+      );
     }
     if (!Array.isArray(json.merges) || BYTE_VOCAB_SIZE + json.merges.length > MAX_VOCAB_SIZE) {
       throw new Error(`tokenizer: merges must be an array of at most ${MAX_VOCAB_SIZE - BYTE_VOCAB_SIZE} pairs`);
     }
     return new Tokenizer(
       json.merges.map((pair, rank) => {
-        if (!Array.isArray(pair) || pair.length !== 2) throw new Error(`tokenizer: merge ${rank} must be a pair of token ids`);
+        if (!Array.isArray(pair) || pair.length !== 2)
+          throw new Error(`tokenizer: merge ${rank} must be a pair of token ids`);
         return [pair[0], pair[1]];
       }),
     );
@@ -201,7 +209,8 @@ export class Tokenizer {
 
   private piece(token: number): Uint8Array {
     const piece = this.pieces[token];
-    if (piece === undefined) throw new RangeError(`tokenizer: token ${token} is not below the vocabulary size ${this.vocabSize}`);
+    if (piece === undefined)
+      throw new RangeError(`tokenizer: token ${token} is not below the vocabulary size ${this.vocabSize}`);
     return piece;
   }
 

@@ -31,7 +31,8 @@ export function l2Norm(v: Float32Array): number {
 
 /** Values trimmed from each end per coordinate for n updates; never so many that nothing is left. */
 export function trimCount(n: number, trimFraction = DEFAULT_TRIM_FRACTION): number {
-  if (!(trimFraction >= 0 && trimFraction < 0.5)) throw new RangeError(`trimFraction must be in [0, 0.5), got ${trimFraction}`);
+  if (!(trimFraction >= 0 && trimFraction < 0.5))
+    throw new RangeError(`trimFraction must be in [0, 0.5), got ${trimFraction}`);
   if (n < 3) return 0;
   return Math.min(Math.max(1, Math.floor(trimFraction * n)), Math.floor((n - 1) / 2));
 }
@@ -108,7 +109,8 @@ function trimmedMean(updates: Float32Array[], k: number): Float32Array {
 
 /** Median of the norms (the mean of the two middle ones for even n), then a clipped mean. */
 function medianNormClip(updates: Float32Array[], clipFactor: number): Float32Array {
-  if (!(clipFactor > 0 && Number.isFinite(clipFactor))) throw new RangeError(`clipFactor must be positive and finite, got ${clipFactor}`);
+  if (!(clipFactor > 0 && Number.isFinite(clipFactor)))
+    throw new RangeError(`clipFactor must be positive and finite, got ${clipFactor}`);
   const n = updates.length;
   const norms = Float64Array.from(updates, l2Norm);
   const sorted = Float64Array.from(norms).sort();

@@ -55,7 +55,8 @@ function checkOptions(length: number, opts: EncodeOptions): { blockSize: number;
     throw new RangeError(`blockSize must be an integer in [1, ${MAX_BLOCK_SIZE}], got ${blockSize}`);
   }
   if (!(density > 0 && density <= 1)) throw new RangeError(`density must be in (0, 1], got ${density}`);
-  if (!Number.isInteger(length) || length < 0 || length > 0xffffffff) throw new RangeError(`vector length ${length} does not fit a u32`);
+  if (!Number.isInteger(length) || length < 0 || length > 0xffffffff)
+    throw new RangeError(`vector length ${length} does not fit a u32`);
   return { blockSize, density };
 }
 
@@ -199,9 +200,12 @@ export function encodeUpdate(vector: Float32Array, opts: EncodeOptions): Uint8Ar
 export function decodeUpdate(bytes: Uint8Array, expectedLength: number): Float32Array {
   const fail = (why: string) => new UpdateFormatError(`bad update: ${why}`);
   if (bytes.length < HEADER_BYTES) throw fail(`${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
-  if (bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2]) throw fail('wrong magic (not a VFU update)');
-  if (bytes[3] !== UPDATE_FORMAT_VERSION) throw fail(`unsupported version ${bytes[3]} (expected ${UPDATE_FORMAT_VERSION})`);
-  const format: UpdateFormat | undefined = bytes[4] === FORMAT_CODE.int8 ? 'int8' : bytes[4] === FORMAT_CODE.fp32 ? 'fp32' : undefined;
+  if (bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2])
+    throw fail('wrong magic (not a VFU update)');
+  if (bytes[3] !== UPDATE_FORMAT_VERSION)
+    throw fail(`unsupported version ${bytes[3]} (expected ${UPDATE_FORMAT_VERSION})`);
+  const format: UpdateFormat | undefined =
+    bytes[4] === FORMAT_CODE.int8 ? 'int8' : bytes[4] === FORMAT_CODE.fp32 ? 'fp32' : undefined;
   if (format === undefined) throw fail(`unknown format ${bytes[4]}`);
   if (bytes[5] !== 0 || bytes[6] !== 0 || bytes[7] !== 0) throw fail('reserved header bytes are not zero');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -209,7 +213,8 @@ export function decodeUpdate(bytes: Uint8Array, expectedLength: number): Float32
   const blockSize = view.getUint32(12, true);
   const kept = view.getUint32(16, true);
   if (length !== expectedLength) throw fail(`length ${length}, expected ${expectedLength}`);
-  if (blockSize === 0 || blockSize > MAX_BLOCK_SIZE) throw fail(`blockSize ${blockSize} outside [1, ${MAX_BLOCK_SIZE}]`);
+  if (blockSize === 0 || blockSize > MAX_BLOCK_SIZE)
+    throw fail(`blockSize ${blockSize} outside [1, ${MAX_BLOCK_SIZE}]`);
   const nBlocks = blockCount(length, blockSize);
   if (kept > nBlocks) throw fail(`kept ${kept} blocks of only ${nBlocks}`);
 
@@ -222,7 +227,8 @@ export function decodeUpdate(bytes: Uint8Array, expectedLength: number): Float32
     for (let k = 0; k < kept; k++, offset += 4) {
       const b = view.getUint32(offset, true);
       if (b >= nBlocks) throw fail(`block index ${b} out of range (${nBlocks} blocks)`);
-      if (k > 0 && b <= blocks[k - 1]) throw fail(`block indices not strictly increasing at position ${k} (${blocks[k - 1]} then ${b})`);
+      if (k > 0 && b <= blocks[k - 1])
+        throw fail(`block indices not strictly increasing at position ${k} (${blocks[k - 1]} then ${b})`);
       blocks[k] = b;
     }
   } else {
@@ -286,7 +292,11 @@ export interface Compressed {
  * top-k drops is sent in a later round instead of being lost, so the sum of what the seed receives
  * tracks the sum of the true updates to within one residual, rather than drifting by a bias per round.
  */
-export function compressWithFeedback(update: Float32Array, residual: Float32Array | undefined, opts: EncodeOptions): Compressed {
+export function compressWithFeedback(
+  update: Float32Array,
+  residual: Float32Array | undefined,
+  opts: EncodeOptions,
+): Compressed {
   if (residual !== undefined && residual.length !== update.length) {
     throw new RangeError(`residual has ${residual.length} floats, update ${update.length}`);
   }

@@ -9,11 +9,18 @@
 // that is closed (or closing) is rejected as late: it was computed from old weights. A round that
 // closes with no accepted update is issued again with a fresh roster and deadline.
 import type { PeerId, PrivateKey } from '@libp2p/interface';
-import { sha256Hex, type SignedDocument, type VerifiedManifest } from '../swarm';
-import { aggregate, type AggregationRule } from './aggregate';
+import { type SignedDocument, sha256Hex, type VerifiedManifest } from '../swarm';
+import { type AggregationRule, aggregate } from './aggregate';
 import { decodeUpdate } from './codec';
-import { signReceipt, signRoundManifest, type CodecSettings, type Receipt, type RoundHyper, type RoundManifest } from './documents';
-import { outerStep, type OuterOptions } from './outer';
+import {
+  type CodecSettings,
+  type Receipt,
+  type RoundHyper,
+  type RoundManifest,
+  signReceipt,
+  signRoundManifest,
+} from './documents';
+import { type OuterOptions, outerStep } from './outer';
 import type { UpdateHeader } from './protocol';
 import { validateUpdate } from './validate';
 
@@ -134,20 +141,34 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     // Shards rotate with the round, so over rounds each volunteer sees different data.
     const assignments = Object.fromEntries(roster.map((peer, i) => [peer, (i + state.round) % settings.shardCount]));
     const manifest: RoundManifest = {
-      kind: 'vgpu/round', version: 1, round: state.round, weights: weights.signed, weightsId: weights.id, data: deps.data,
-      hyper: settings.hyper, shardCount: settings.shardCount, assignments, deadline: Date.now() + settings.roundMs,
-      codec: settings.codec, maxNorm,
+      kind: 'vgpu/round',
+      version: 1,
+      round: state.round,
+      weights: weights.signed,
+      weightsId: weights.id,
+      data: deps.data,
+      hyper: settings.hyper,
+      shardCount: settings.shardCount,
+      assignments,
+      deadline: Date.now() + settings.roundMs,
+      codec: settings.codec,
+      maxNorm,
     };
     const signed = await signRoundManifest(deps.key, deps.peerId, manifest);
     if (stopped) return;
     signedRound = signed;
     if (open) clearTimeout(open.timer);
     open = {
-      manifest, weights, updates: new Map(), closing: false,
+      manifest,
+      weights,
+      updates: new Map(),
+      closing: false,
       timer: setTimeout(() => void closeLogged(), settings.roundMs),
     };
     deps.publishRound(signedRound, manifest);
-    deps.log(`round ${state.round}: ${roster.length} volunteer(s) assigned, deadline in ${(settings.roundMs / 1000).toFixed(0)} s`);
+    deps.log(
+      `round ${state.round}: ${roster.length} volunteer(s) assigned, deadline in ${(settings.roundMs / 1000).toFixed(0)} s`,
+    );
   }
 
   async function close(): Promise<void> {
@@ -161,13 +182,18 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       await publish();
       return;
     }
-    const delta = aggregate(updates.map((u) => u.vector), settings.aggregation);
+    const delta = aggregate(
+      updates.map((u) => u.vector),
+      settings.aggregation,
+    );
     outerStep(state.params, state.momentum, delta, settings.outer);
     state.round++;
     state.tokens += updates.reduce((n, u) => n + u.tokens, 0);
     const valLoss = await deps.evaluate(state.params);
     state.history.push({ round: state.round, tokens: state.tokens, valLoss });
-    deps.log(`round ${state.round - 1} closed: ${updates.length} update(s) aggregated (${settings.aggregation}), validation loss ${valLoss.toFixed(4)}, ${state.tokens} tokens seen`);
+    deps.log(
+      `round ${state.round - 1} closed: ${updates.length} update(s) aggregated (${settings.aggregation}), validation loss ${valLoss.toFixed(4)}, ${state.tokens} tokens seen`,
+    );
     await deps.persist(state);
     if (!stopped) await publish();
   }
@@ -182,10 +208,23 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     }
   }
 
-  async function receipt(peer: string, header: UpdateHeader, body: Uint8Array, reason?: string): Promise<SignedDocument> {
+  async function receipt(
+    peer: string,
+    header: UpdateHeader,
+    body: Uint8Array,
+    reason?: string,
+  ): Promise<SignedDocument> {
     const r: Receipt = {
-      kind: 'vgpu/receipt', version: 1, round: header.round, peer, tokens: reason ? 0 : header.tokens, accepted: !reason,
-      ...(reason ? { reason } : {}), update: await sha256Hex(body), bytes: body.length, at: Date.now(),
+      kind: 'vgpu/receipt',
+      version: 1,
+      round: header.round,
+      peer,
+      tokens: reason ? 0 : header.tokens,
+      accepted: !reason,
+      ...(reason ? { reason } : {}),
+      update: await sha256Hex(body),
+      bytes: body.length,
+      at: Date.now(),
     };
     if (reason) {
       state.rejectedUpdates++;
@@ -200,13 +239,16 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
 
   /** Why this update cannot be used, checked before decoding it. */
   function admission(peer: string, header: UpdateHeader, r: OpenRound | undefined): string | undefined {
-    if (!r || header.round < r.manifest.round || (header.round === r.manifest.round && r.closing)) return `late: round ${header.round} is closed`;
+    if (!r || header.round < r.manifest.round || (header.round === r.manifest.round && r.closing))
+      return `late: round ${header.round} is closed`;
     if (header.round > r.manifest.round) return `round ${header.round} has not started`;
-    if (header.weights !== r.weights.id) return 'trained from other weights than the round\'s';
-    if (!(peer in r.manifest.assignments)) return 'not assigned in this round (a volunteer that joins is assigned from the next round)';
+    if (header.weights !== r.weights.id) return "trained from other weights than the round's";
+    if (!(peer in r.manifest.assignments))
+      return 'not assigned in this round (a volunteer that joins is assigned from the next round)';
     if (r.updates.has(peer)) return 'duplicate: this round already has an update from this peer';
     const h = r.manifest.hyper;
-    if (header.tokens > h.steps * h.batchSize * h.context) return `claims ${header.tokens} tokens, more than the round's ${h.steps}×${h.batchSize}×${h.context}`;
+    if (header.tokens > h.steps * h.batchSize * h.context)
+      return `claims ${header.tokens} tokens, more than the round's ${h.steps}×${h.batchSize}×${h.context}`;
     return undefined;
   }
 
@@ -239,7 +281,10 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       } catch (e) {
         return receipt(peer, header, body, (e as Error).message);
       }
-      const invalid = validateUpdate({ round: header.round, manifest: header.weights, vector }, { round: r.manifest.round, manifest: r.weights.id, length: state.params.length, maxNorm });
+      const invalid = validateUpdate(
+        { round: header.round, manifest: header.weights, vector },
+        { round: r.manifest.round, manifest: r.weights.id, length: state.params.length, maxNorm },
+      );
       if (invalid) return receipt(peer, header, body, invalid);
       // The round may have closed while this one was decoding.
       if (r !== open || r.closing) return receipt(peer, header, body, `late: round ${header.round} is closed`);
@@ -251,9 +296,18 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     },
     status() {
       return {
-        round: state.round, volunteers: [...joined].filter(deps.isConnected).length, acceptedUpdates: state.acceptedUpdates, rejectedUpdates: state.rejectedUpdates,
-        tokens: state.tokens, history: state.history,
-        open: { round: state.round, deadline: open?.manifest.deadline ?? 0, assigned: Object.keys(open?.manifest.assignments ?? {}).length, received: open?.updates.size ?? 0 },
+        round: state.round,
+        volunteers: [...joined].filter(deps.isConnected).length,
+        acceptedUpdates: state.acceptedUpdates,
+        rejectedUpdates: state.rejectedUpdates,
+        tokens: state.tokens,
+        history: state.history,
+        open: {
+          round: state.round,
+          deadline: open?.manifest.deadline ?? 0,
+          assigned: Object.keys(open?.manifest.assignments ?? {}).length,
+          received: open?.updates.size ?? 0,
+        },
       };
     },
     currentRound: () => signedRound,

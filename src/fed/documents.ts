@@ -1,7 +1,8 @@
 // The two signed documents of a federated run: the round manifest (what to train, on which
 // weights and data, until when) and the receipt (what the seed did with a volunteer's update).
-import { signDocument, verifyDocument, isSha256Hex, type SignedDocument, type VerifiedDocument } from '../swarm';
+
 import type { PeerId, PrivateKey } from '@libp2p/interface';
+import { isSha256Hex, type SignedDocument, signDocument, type VerifiedDocument, verifyDocument } from '../swarm';
 
 export interface CodecSettings {
   format: 'int8' | 'fp32';
@@ -71,20 +72,44 @@ function check(cond: unknown, what: string): asserts cond {
 export function parseRoundManifest(value: unknown): RoundManifest {
   check(typeof value === 'object' && value !== null, 'round manifest: not an object');
   const m = value as Record<string, unknown>;
-  check(m.kind === 'vgpu/round' && m.version === 1, `round manifest: unknown kind/version ${String(m.kind)}/${String(m.version)}`);
+  check(
+    m.kind === 'vgpu/round' && m.version === 1,
+    `round manifest: unknown kind/version ${String(m.kind)}/${String(m.version)}`,
+  );
   check(isInt(m.round), 'round manifest: round must be a non-negative integer');
   check(isSha256Hex(m.weightsId), 'round manifest: weightsId must be a sha256 hex id');
   check(typeof m.weights === 'object' && m.weights !== null, 'round manifest: weights must be a signed document');
   const data = m.data as Record<string, unknown> | undefined;
-  check(data && isSha256Hex(data.train) && isSha256Hex(data.validation), 'round manifest: data must name the token files by sha256');
+  check(
+    data && isSha256Hex(data.train) && isSha256Hex(data.validation),
+    'round manifest: data must name the token files by sha256',
+  );
   const h = m.hyper as Record<string, unknown> | undefined;
-  check(h && isInt(h.steps, 1) && isInt(h.batchSize, 1) && isInt(h.context, 1) && isNum(h.lr) && isNum(h.weightDecay) && isInt(h.dataSeed), 'round manifest: hyper is incomplete');
+  check(
+    h &&
+      isInt(h.steps, 1) &&
+      isInt(h.batchSize, 1) &&
+      isInt(h.context, 1) &&
+      isNum(h.lr) &&
+      isNum(h.weightDecay) &&
+      isInt(h.dataSeed),
+    'round manifest: hyper is incomplete',
+  );
   check(isInt(m.shardCount, 1), 'round manifest: shardCount must be a positive integer');
   check(typeof m.assignments === 'object' && m.assignments !== null, 'round manifest: assignments must be an object');
-  for (const shard of Object.values(m.assignments as Record<string, unknown>)) check(isInt(shard) && shard < (m.shardCount as number), 'round manifest: a shard is out of range');
+  for (const shard of Object.values(m.assignments as Record<string, unknown>))
+    check(isInt(shard) && shard < (m.shardCount as number), 'round manifest: a shard is out of range');
   check(isNum(m.deadline), 'round manifest: deadline must be a time');
   const c = m.codec as Record<string, unknown> | undefined;
-  check(c && (c.format === 'int8' || c.format === 'fp32') && isInt(c.blockSize, 1) && isNum(c.density) && c.density > 0 && c.density <= 1, 'round manifest: codec is invalid');
+  check(
+    c &&
+      (c.format === 'int8' || c.format === 'fp32') &&
+      isInt(c.blockSize, 1) &&
+      isNum(c.density) &&
+      c.density > 0 &&
+      c.density <= 1,
+    'round manifest: codec is invalid',
+  );
   check(isNum(m.maxNorm) && m.maxNorm > 0, 'round manifest: maxNorm must be positive');
   return value as RoundManifest;
 }
@@ -93,13 +118,18 @@ export function parseReceipt(value: unknown): Receipt {
   check(typeof value === 'object' && value !== null, 'receipt: not an object');
   const r = value as Record<string, unknown>;
   check(r.kind === 'vgpu/receipt' && r.version === 1, 'receipt: unknown kind/version');
-  check(isInt(r.round) && typeof r.peer === 'string' && isInt(r.tokens) && typeof r.accepted === 'boolean', 'receipt: round, peer, tokens and accepted are required');
+  check(
+    isInt(r.round) && typeof r.peer === 'string' && isInt(r.tokens) && typeof r.accepted === 'boolean',
+    'receipt: round, peer, tokens and accepted are required',
+  );
   check(r.reason === undefined || typeof r.reason === 'string', 'receipt: reason must be text');
   check(isSha256Hex(r.update) && isInt(r.bytes) && isNum(r.at), 'receipt: update hash, bytes and time are required');
   return value as Receipt;
 }
 
 export const signRoundManifest = (key: PrivateKey, signer: PeerId, m: RoundManifest) => signDocument(key, signer, m);
-export const verifyRoundManifest = (doc: unknown, seed: PeerId | string): Promise<VerifiedDocument<RoundManifest>> => verifyDocument(doc, seed, parseRoundManifest);
+export const verifyRoundManifest = (doc: unknown, seed: PeerId | string): Promise<VerifiedDocument<RoundManifest>> =>
+  verifyDocument(doc, seed, parseRoundManifest);
 export const signReceipt = (key: PrivateKey, signer: PeerId, r: Receipt) => signDocument(key, signer, r);
-export const verifyReceipt = (doc: unknown, seed: PeerId | string): Promise<VerifiedDocument<Receipt>> => verifyDocument(doc, seed, parseReceipt);
+export const verifyReceipt = (doc: unknown, seed: PeerId | string): Promise<VerifiedDocument<Receipt>> =>
+  verifyDocument(doc, seed, parseReceipt);

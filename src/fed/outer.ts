@@ -19,7 +19,9 @@ export const DEFAULT_OUTER: Readonly<OuterOptions> = Object.freeze({ lr: 0.7, mo
  */
 export function outerStep(params: Float32Array, momentum: Float32Array, delta: Float32Array, opts: OuterOptions): void {
   if (momentum.length !== params.length || delta.length !== params.length) {
-    throw new RangeError(`outerStep: params ${params.length}, momentum ${momentum.length}, delta ${delta.length} floats`);
+    throw new RangeError(
+      `outerStep: params ${params.length}, momentum ${momentum.length}, delta ${delta.length} floats`,
+    );
   }
   const { lr, momentum: mu, nesterov } = opts;
   for (let i = 0; i < params.length; i++) {

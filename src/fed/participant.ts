@@ -3,12 +3,13 @@
 // the worker, compress the pseudo-gradient (int8 with error feedback), send it to the seed, keep
 // the signed receipt. It keeps going when the seed restarts (it dials again and re-joins) or
 // peers leave, and it skips a round whose deadline passed while it was training.
-import { fromU16Bytes } from './tokens';
-import { compressWithFeedback } from './codec';
-import { verifyReceipt, verifyRoundManifest, type Receipt, type RoundManifest } from './documents';
-import { requestJoin, sendUpdate, ROUND_TOPIC, UPDATE_PROTOCOL } from './protocol';
-import { fromUtf8, sha256Hex, type PieceStore, type SignedDocument, type SwarmClient } from '../swarm';
+
 import type { GptConfig } from '../model';
+import { fromUtf8, type PieceStore, type SignedDocument, type SwarmClient, sha256Hex } from '../swarm';
+import { compressWithFeedback } from './codec';
+import { type Receipt, type RoundManifest, verifyReceipt, verifyRoundManifest } from './documents';
+import { ROUND_TOPIC, requestJoin, sendUpdate, UPDATE_PROTOCOL } from './protocol';
+import { fromU16Bytes } from './tokens';
 
 /** What the participant needs of the trainer worker (its comlink proxy fits). */
 export interface ParticipantTrainer {
@@ -16,9 +17,25 @@ export interface ParticipantTrainer {
   loadParams(flat: Float32Array): Promise<void>;
   loadData(train: Uint32Array, validation: Uint32Array): Promise<void> | void;
   train(
-    request: { steps: number; hyper: { lr: number; weightDecay: number }; seed: number; shard: number; shardCount: number; firstStep: number },
+    request: {
+      steps: number;
+      hyper: { lr: number; weightDecay: number };
+      seed: number;
+      shard: number;
+      shardCount: number;
+      firstStep: number;
+    },
     onProgress?: (p: { step: number; steps: number; loss: number; busyMs?: number }) => void,
-  ): Promise<{ pseudoGradient: Float32Array; losses: number[]; tokens: number; ms: number; busyMs?: number; idleMs?: number; flops?: number; cancelled: boolean }>;
+  ): Promise<{
+    pseudoGradient: Float32Array;
+    losses: number[];
+    tokens: number;
+    ms: number;
+    busyMs?: number;
+    idleMs?: number;
+    flops?: number;
+    cancelled: boolean;
+  }>;
   cancel(): Promise<void> | void;
 }
 
@@ -68,7 +85,11 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
   const offer = async (doc: unknown) => {
     try {
       const m = await verifyRoundManifest(doc, client.seed.peerId);
-      if (!latest || m.value.round > latest.value.round || (m.value.round === latest.value.round && m.id !== latest.id && m.value.deadline > latest.value.deadline)) {
+      if (
+        !latest ||
+        m.value.round > latest.value.round ||
+        (m.value.round === latest.value.round && m.id !== latest.id && m.value.deadline > latest.value.deadline)
+      ) {
         latest = m;
         wake?.();
       }
@@ -77,7 +98,13 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
     }
   };
   client.subscribeToSeed(ROUND_TOPIC, (data) => void offer(JSON.parse(fromUtf8(data))));
-  const poll = setInterval(() => void fetchJson(opts.seedUrl, '/round.json').then(offer).catch(() => {}), ROUND_POLL_MS);
+  const poll = setInterval(
+    () =>
+      void fetchJson(opts.seedUrl, '/round.json')
+        .then(offer)
+        .catch(() => {}),
+    ROUND_POLL_MS,
+  );
   signal.addEventListener('abort', () => {
     clearInterval(poll);
     wake?.();
@@ -138,27 +165,61 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       let result;
       try {
         result = await trainer.train(
-          { steps: h.steps, hyper: { lr: h.lr, weightDecay: h.weightDecay }, seed: h.dataSeed, shard, shardCount: m.shardCount, firstStep: m.round * h.steps },
+          {
+            steps: h.steps,
+            hyper: { lr: h.lr, weightDecay: h.weightDecay },
+            seed: h.dataSeed,
+            shard,
+            shardCount: m.shardCount,
+            firstStep: m.round * h.steps,
+          },
           (p) => opts.onEvent({ type: 'training', round: m.round, ...p }),
         );
       } finally {
         clearInterval(superseded);
       }
-      opts.onEvent({ type: 'trained', round: m.round, tokens: result.tokens, busyMs: result.busyMs ?? result.ms, idleMs: result.idleMs ?? 0, flops: result.flops });
+      opts.onEvent({
+        type: 'trained',
+        round: m.round,
+        tokens: result.tokens,
+        busyMs: result.busyMs ?? result.ms,
+        idleMs: result.idleMs ?? 0,
+        flops: result.flops,
+      });
       if (result.cancelled || Date.now() > m.deadline) {
-        opts.onEvent({ type: 'skipped', round: m.round, reason: result.cancelled ? 'a newer round started' : 'the deadline passed while training' });
+        opts.onEvent({
+          type: 'skipped',
+          round: m.round,
+          reason: result.cancelled ? 'a newer round started' : 'the deadline passed while training',
+        });
         continue;
       }
       const stored = await storage.getProgress<Float32Array>(RESIDUAL_KEY);
       const residual = stored && stored.length === result.pseudoGradient.length ? stored : undefined;
       const compressed = compressWithFeedback(result.pseudoGradient, residual, m.codec);
-      opts.onEvent({ type: 'sending', round: m.round, bytes: compressed.bytes.length, denseBytes: 4 * result.pseudoGradient.length });
-      const signed = await sendUpdate(await client.seedStream(UPDATE_PROTOCOL, signal), {
-        type: 'update', round: m.round, weights: manifest.id, tokens: result.tokens, steps: result.losses.length,
-        lossFirst: result.losses[0] ?? NaN, lossLast: result.losses.at(-1) ?? NaN,
-      }, compressed.bytes, { signal });
+      opts.onEvent({
+        type: 'sending',
+        round: m.round,
+        bytes: compressed.bytes.length,
+        denseBytes: 4 * result.pseudoGradient.length,
+      });
+      const signed = await sendUpdate(
+        await client.seedStream(UPDATE_PROTOCOL, signal),
+        {
+          type: 'update',
+          round: m.round,
+          weights: manifest.id,
+          tokens: result.tokens,
+          steps: result.losses.length,
+          lossFirst: result.losses[0] ?? NaN,
+          lossLast: result.losses.at(-1) ?? NaN,
+        },
+        compressed.bytes,
+        { signal },
+      );
       const receipt = await verifyReceipt(signed, client.seed.peerId);
-      if (receipt.value.peer !== self || receipt.value.round !== m.round) throw new Error('the seed\'s receipt names another peer or round');
+      if (receipt.value.peer !== self || receipt.value.round !== m.round)
+        throw new Error("the seed's receipt names another peer or round");
       // Error feedback carries over only what the seed took in.
       if (receipt.value.accepted) await storage.setProgress(RESIDUAL_KEY, compressed.residual);
       const receipts = (await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? [];

@@ -4,9 +4,10 @@
 //                                                          -> a receipt signed by the seed
 // The seed knows who is talking from the connection (Noise authenticates the peer's key).
 // Every frame is length-prefixed and bounded; a malformed request gets {error} and the stream ends.
-import { lpStream } from '@libp2p/utils';
+
 import type { AbortOptions, Connection, Stream, StreamHandler } from '@libp2p/interface';
-import { decodeJsonMessage, isSha256Hex, utf8, type SignedDocument } from '../swarm';
+import { lpStream } from '@libp2p/utils';
+import { decodeJsonMessage, isSha256Hex, type SignedDocument, utf8 } from '../swarm';
 
 export const UPDATE_PROTOCOL = '/vgpu/update/1.0.0';
 /** Gossip topic of the seed's signed round manifests (the page also polls /round.json). */
@@ -46,9 +47,11 @@ export function parseUpdateHeader(bytes: Uint8Array): UpdateHeader | { type: 'jo
   if (h.type === 'join') return { type: 'join' };
   if (h.type !== 'update') throw fail(`update header: unknown type ${String(h.type)}`);
   const int = (k: string) => Number.isInteger(h[k]) && (h[k] as number) >= 0;
-  if (!int('round') || !int('tokens') || !int('steps')) throw fail('update header: round, tokens and steps must be non-negative integers');
+  if (!int('round') || !int('tokens') || !int('steps'))
+    throw fail('update header: round, tokens and steps must be non-negative integers');
   if (!isSha256Hex(h.weights)) throw fail('update header: weights must be a manifest id');
-  if (typeof h.lossFirst !== 'number' || typeof h.lossLast !== 'number') throw fail('update header: lossFirst and lossLast must be numbers');
+  if (typeof h.lossFirst !== 'number' || typeof h.lossLast !== 'number')
+    throw fail('update header: lossFirst and lossLast must be numbers');
   return h as unknown as UpdateHeader;
 }
 
@@ -105,12 +108,18 @@ async function exchange(stream: Stream, frames: Uint8Array[], options: AbortOpti
 /** Asks to take part; returns the round in which the seed will assign us a shard. */
 export async function requestJoin(stream: Stream, options: AbortOptions = {}): Promise<number> {
   const reply = await exchange(stream, [utf8(JSON.stringify({ type: 'join' }))], options);
-  if (reply.type !== 'joined' || !Number.isInteger(reply.round)) throw fail('seed reply: expected {type: "joined", round}');
+  if (reply.type !== 'joined' || !Number.isInteger(reply.round))
+    throw fail('seed reply: expected {type: "joined", round}');
   return reply.round as number;
 }
 
 /** Sends an update; returns the seed's signed receipt, unverified (the caller verifies it). */
-export async function sendUpdate(stream: Stream, header: UpdateHeader, body: Uint8Array, options: AbortOptions = {}): Promise<SignedDocument> {
+export async function sendUpdate(
+  stream: Stream,
+  header: UpdateHeader,
+  body: Uint8Array,
+  options: AbortOptions = {},
+): Promise<SignedDocument> {
   if (body.length > MAX_UPDATE_BYTES) throw fail(`update is ${body.length} bytes, over ${MAX_UPDATE_BYTES}`);
   const reply = await exchange(stream, [utf8(JSON.stringify(header)), body], options);
   return reply as unknown as SignedDocument;

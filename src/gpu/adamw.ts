@@ -61,10 +61,16 @@ export function encodeDecaySegments(n: number, segments: readonly DecaySegment[]
   let end = 0;
   for (const s of sorted) {
     if (!Number.isInteger(s.offset) || !Number.isInteger(s.length) || s.length < 0) {
-      throw new GpuError(kernel, `segment ${JSON.stringify(s)} needs an integer offset and a non-negative integer length`);
+      throw new GpuError(
+        kernel,
+        `segment ${JSON.stringify(s)} needs an integer offset and a non-negative integer length`,
+      );
     }
     if (s.offset !== end) {
-      throw new GpuError(kernel, `segments must cover [0, ${n}) exactly: ${s.offset < end ? 'overlap' : 'gap'} at ${Math.min(s.offset, end)}`);
+      throw new GpuError(
+        kernel,
+        `segments must cover [0, ${n}) exactly: ${s.offset < end ? 'overlap' : 'gap'} at ${Math.min(s.offset, end)}`,
+      );
     }
     const flag = s.decay ? 1 : 0;
     if (runs.length === 0 || runs[runs.length - 1] !== flag) runs.push(s.offset, flag);
@@ -88,7 +94,8 @@ function validate(args: AdamWArgs): void {
   if (!(beta1 >= 0 && beta1 < 1)) throw fail(`beta1 must be in [0, 1), got ${beta1}`);
   if (!(beta2 >= 0 && beta2 < 1)) throw fail(`beta2 must be in [0, 1), got ${beta2}`);
   if (!(eps > 0 && Number.isFinite(eps))) throw fail(`eps must be finite and > 0, got ${eps}`);
-  if (!(weightDecay >= 0 && Number.isFinite(weightDecay))) throw fail(`weightDecay must be finite and >= 0, got ${weightDecay}`);
+  if (!(weightDecay >= 0 && Number.isFinite(weightDecay)))
+    throw fail(`weightDecay must be finite and >= 0, got ${weightDecay}`);
   if (args.segments.n !== n) throw fail(`segments cover ${args.segments.n} parameters, expected n=${n}`);
   for (const [label, buffer] of Object.entries({ params: args.params, grads: args.grads, m: args.m, v: args.v })) {
     requireElements('adamw', label, buffer, n, `n=${n}`);
@@ -118,7 +125,14 @@ export async function adamw(gpu: Gpu, batch: Batch, args: AdamWArgs): Promise<vo
     1 - args.beta2 ** args.step,
     args.clip?.maxNorm ?? 0,
   ]);
-  const buffers = [args.params, args.grads, args.m, args.v, args.segments.buffer, args.clip?.gradNorm ?? unusedBinding(gpu)];
+  const buffers = [
+    args.params,
+    args.grads,
+    args.m,
+    args.v,
+    args.segments.buffer,
+    args.clip?.gradNorm ?? unusedBinding(gpu),
+  ];
   const pipeline = await gpu.pipelines.get(spec);
   const workgroups = grid1d(args.n, THREADS, gpu.limits.maxComputeWorkgroupsPerDimension);
   batch.dispatch({ kernel: 'adamw', pipeline, buffers, params, workgroups });

@@ -1,15 +1,14 @@
+import deltaSource from '../../kernels/attention_backward_delta.wgsl?raw';
+import dkdvSource from '../../kernels/attention_backward_dkdv.wgsl?raw';
+import dqSource from '../../kernels/attention_backward_dq.wgsl?raw';
 import commonSource from '../../kernels/attention_common.wgsl?raw';
 import forwardSource from '../../kernels/attention_forward.wgsl?raw';
-import deltaSource from '../../kernels/attention_backward_delta.wgsl?raw';
-import dqSource from '../../kernels/attention_backward_dq.wgsl?raw';
-import dkdvSource from '../../kernels/attention_backward_dkdv.wgsl?raw';
 import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
 import { grid1d } from './grid';
 import { MAX_HEAD_DIM } from './limits';
 import { requireElements, requireSizes } from './validate';
-
 
 /** Query rows (BR) and key rows (BC) per workgroup tile, and threads per workgroup. */
 export interface AttentionTiles {
@@ -20,7 +19,13 @@ export interface AttentionTiles {
 
 /** Tile candidates, largest first; each kernel takes the first whose workgroup memory fits the adapter. */
 export const ATTENTION_TILE_CANDIDATES: [number, number][] = [
-  [64, 64], [64, 32], [32, 32], [32, 16], [16, 16], [16, 8], [8, 8],
+  [64, 64],
+  [64, 32],
+  [32, 32],
+  [32, 16],
+  [16, 16],
+  [16, 8],
+  [8, 8],
 ];
 /** Threads of the delta pre-pass (one row each). */
 const THREADS = 64;
@@ -48,14 +53,22 @@ export function attentionTiles(gpu: Gpu, kernel: keyof typeof SHARED_FLOATS, D: 
   const limit = gpu.limits.maxComputeWorkgroupStorageSize;
   const smallest = ATTENTION_TILE_CANDIDATES.at(-1)![0];
   // The dK/dV kernel owns key rows and walks query tiles: it wants the taller key tile.
-  const candidates = kernel === 'dkdv' ? ATTENTION_TILE_CANDIDATES.map(([a, b]) => [b, a] as const) : ATTENTION_TILE_CANDIDATES;
+  const candidates =
+    kernel === 'dkdv' ? ATTENTION_TILE_CANDIDATES.map(([a, b]) => [b, a] as const) : ATTENTION_TILE_CANDIDATES;
   for (const [BR, BC] of candidates) {
     if (Math.max(BR, BC) > Math.max(T, smallest)) continue;
     const scoreBlocks = (BR / 4) * (BC / 4);
-    const WG = Math.min(Math.max(MIN_TILE_THREADS, scoreBlocks), MAX_TILE_THREADS, gpu.limits.maxComputeInvocationsPerWorkgroup);
+    const WG = Math.min(
+      Math.max(MIN_TILE_THREADS, scoreBlocks),
+      MAX_TILE_THREADS,
+      gpu.limits.maxComputeInvocationsPerWorkgroup,
+    );
     if (SHARED_FLOATS[kernel](BR, BC, D) * 4 <= limit) return { BR, BC, WG };
   }
-  throw new GpuError(`attention_${kernel}`, `head dimension ${D} needs more workgroup memory than this adapter's ${limit} bytes`);
+  throw new GpuError(
+    `attention_${kernel}`,
+    `head dimension ${D} needs more workgroup memory than this adapter's ${limit} bytes`,
+  );
 }
 
 export interface AttentionShapeArgs {
@@ -87,9 +100,17 @@ export async function attentionForward(
 ): Promise<AttentionTiles> {
   const { B, H, T, D } = args;
   const n = B * H * T * D;
-  validate('attention_forward', { B, H, T, D }, { q: [args.q, n], k: [args.k, n], v: [args.v, n], o: [args.o, n], lse: [args.lse, B * H * T] });
+  validate(
+    'attention_forward',
+    { B, H, T, D },
+    { q: [args.q, n], k: [args.k, n], v: [args.v, n], o: [args.o, n], lse: [args.lse, B * H * T] },
+  );
   const tiles = attentionTiles(gpu, 'forward', D, T);
-  const pipeline = await gpu.pipelines.get({ name: 'attention_forward', source: commonSource + forwardSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...tiles } });
+  const pipeline = await gpu.pipelines.get({
+    name: 'attention_forward',
+    source: commonSource + forwardSource,
+    consts: { HEAD_DIM: D, D4: padded(D) / 4, ...tiles },
+  });
   batch.dispatch({
     kernel: 'attention_forward',
     pipeline,
@@ -105,21 +126,43 @@ export async function attentionBackward(
   gpu: Gpu,
   batch: Batch,
   args: AttentionShapeArgs & {
-    q: BufferRef; k: BufferRef; v: BufferRef; o: BufferRef; lse: BufferRef; dout: BufferRef;
-    dq: BufferRef; dk: BufferRef; dv: BufferRef;
+    q: BufferRef;
+    k: BufferRef;
+    v: BufferRef;
+    o: BufferRef;
+    lse: BufferRef;
+    dout: BufferRef;
+    dq: BufferRef;
+    dk: BufferRef;
+    dv: BufferRef;
   },
 ): Promise<void> {
   const { B, H, T, D } = args;
   const n = B * H * T * D;
   const rows = B * H * T;
-  validate('attention_backward', { B, H, T, D }, {
-    q: [args.q, n], k: [args.k, n], v: [args.v, n], o: [args.o, n], lse: [args.lse, rows],
-    dout: [args.dout, n], dq: [args.dq, n], dk: [args.dk, n], dv: [args.dv, n],
-  });
+  validate(
+    'attention_backward',
+    { B, H, T, D },
+    {
+      q: [args.q, n],
+      k: [args.k, n],
+      v: [args.v, n],
+      o: [args.o, n],
+      lse: [args.lse, rows],
+      dout: [args.dout, n],
+      dq: [args.dq, n],
+      dk: [args.dk, n],
+      dv: [args.dv, n],
+    },
+  );
   const delta = batch.scratch(rows * 4, 'attention-delta');
   const scaled = params(T, 1 / Math.sqrt(D));
 
-  const deltaPipeline = await gpu.pipelines.get({ name: 'attention_delta', source: deltaSource, consts: { HEAD_DIM: D, WG: THREADS } });
+  const deltaPipeline = await gpu.pipelines.get({
+    name: 'attention_delta',
+    source: deltaSource,
+    consts: { HEAD_DIM: D, WG: THREADS },
+  });
   const rowsParams = new Uint32Array([rows, 0, 0, 0]);
   batch.dispatch({
     kernel: 'attention_delta',
@@ -130,7 +173,11 @@ export async function attentionBackward(
   });
 
   const dqTiles = attentionTiles(gpu, 'dq', D, T);
-  const dqPipeline = await gpu.pipelines.get({ name: 'attention_dq', source: commonSource + dqSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...dqTiles } });
+  const dqPipeline = await gpu.pipelines.get({
+    name: 'attention_dq',
+    source: commonSource + dqSource,
+    consts: { HEAD_DIM: D, D4: padded(D) / 4, ...dqTiles },
+  });
   batch.dispatch({
     kernel: 'attention_dq',
     pipeline: dqPipeline,
@@ -140,7 +187,11 @@ export async function attentionBackward(
   });
 
   const kvTiles = attentionTiles(gpu, 'dkdv', D, T);
-  const kvPipeline = await gpu.pipelines.get({ name: 'attention_dkdv', source: commonSource + dkdvSource, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...kvTiles } });
+  const kvPipeline = await gpu.pipelines.get({
+    name: 'attention_dkdv',
+    source: commonSource + dkdvSource,
+    consts: { HEAD_DIM: D, D4: padded(D) / 4, ...kvTiles },
+  });
   batch.dispatch({
     kernel: 'attention_dkdv',
     pipeline: kvPipeline,

@@ -44,7 +44,13 @@ export interface BatchProfile {
  */
 export interface Batch {
   dispatch(spec: DispatchSpec): void;
-  copy(source: GPUBuffer, destination: GPUBuffer, bytes: number, sourceOffset?: number, destinationOffset?: number): void;
+  copy(
+    source: GPUBuffer,
+    destination: GPUBuffer,
+    bytes: number,
+    sourceOffset?: number,
+    destinationOffset?: number,
+  ): void;
   /** A storage buffer for intermediate results of this batch; returned to the pool when the batch is submitted. */
   scratch(bytes: number, label?: string): GPUBuffer;
   /** Zeroes `bytes` (all when omitted) of a buffer, in order with the dispatches around it. */
@@ -86,18 +92,31 @@ export function createBatch(gpu: Gpu, options: { label: string; profile?: boolea
       if (submitted) throw new Error(`batch ${label} was already submitted`);
       const [x, y = 1, z = 1] = spec.workgroups;
       if (x > maxGroups || y > maxGroups || z > maxGroups) {
-        throw new GpuError(spec.kernel, `dispatch ${x}x${y}x${z} exceeds maxComputeWorkgroupsPerDimension ${maxGroups}`);
+        throw new GpuError(
+          spec.kernel,
+          `dispatch ${x}x${y}x${z} exceeds maxComputeWorkgroupsPerDimension ${maxGroups}`,
+        );
       }
       if (x === 0 || y === 0 || z === 0) return;
-      const entries: GPUBindGroupEntry[] = spec.buffers.map((ref, binding) => ({ binding, resource: 'buffer' in ref ? ref : { buffer: ref } }));
+      const entries: GPUBindGroupEntry[] = spec.buffers.map((ref, binding) => ({
+        binding,
+        resource: 'buffer' in ref ? ref : { buffer: ref },
+      }));
       if (spec.params) {
         const data = spec.params instanceof ArrayBuffer ? new Uint8Array(spec.params) : spec.params;
         const uniform = pool.acquire(data.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'params');
         device.queue.writeBuffer(uniform, 0, data.buffer, data.byteOffset, data.byteLength);
         transient.push(uniform);
-        entries.push({ binding: spec.buffers.length, resource: { buffer: uniform, size: Math.ceil(data.byteLength / 16) * 16 } });
+        entries.push({
+          binding: spec.buffers.length,
+          resource: { buffer: uniform, size: Math.ceil(data.byteLength / 16) * 16 },
+        });
       }
-      const bindGroup = device.createBindGroup({ layout: spec.pipeline.getBindGroupLayout(0), entries, label: spec.kernel });
+      const bindGroup = device.createBindGroup({
+        layout: spec.pipeline.getBindGroupLayout(0),
+        entries,
+        label: spec.kernel,
+      });
       const run = (p: GPUComputePassEncoder) => {
         p.setPipeline(spec.pipeline);
         p.setBindGroup(0, bindGroup);
@@ -129,7 +148,11 @@ export function createBatch(gpu: Gpu, options: { label: string; profile?: boolea
 
     scratch(bytes, scratchLabel) {
       if (submitted) throw new Error(`batch ${label} was already submitted`);
-      const buffer = pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, scratchLabel);
+      const buffer = pool.acquire(
+        bytes,
+        GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+        scratchLabel,
+      );
       transient.push(buffer);
       return buffer;
     },

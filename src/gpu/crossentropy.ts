@@ -3,9 +3,9 @@ import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
 import { grid1d } from './grid';
+import { reduceSum } from './norm';
 import type { KernelSpec } from './pipelines';
 import { unusedBinding } from './placeholder';
-import { reduceSum } from './norm';
 import { requireElements, requireSizes } from './validate';
 
 /** One workgroup per row; the row's V logits are strided over these threads. */
@@ -54,7 +54,8 @@ function validate(kernel: string, args: CrossEntropyShape): void {
     }
     for (let r = 0; r < rows; r++) {
       const t = args.hostTargets[r]!;
-      if (!Number.isInteger(t) || t < 0 || t >= V) throw new GpuError(kernel, `target ${t} at row ${r} is not a class in [0, ${V})`);
+      if (!Number.isInteger(t) || t < 0 || t >= V)
+        throw new GpuError(kernel, `target ${t} at row ${r} is not a class in [0, ${V})`);
     }
   }
 }
@@ -85,7 +86,8 @@ export async function crossEntropyForward(gpu: Gpu, batch: Batch, args: CrossEnt
   validate(kernel, args);
   requireElements(kernel, 'losses', args.losses, args.rows, shape(args));
   await launch(gpu, batch, kernel, args, { backward: false, inPlace: false, out: args.losses, scale: 1 });
-  if (args.meanLoss) await reduceSum(gpu, batch, { input: args.losses, output: args.meanLoss, n: args.rows, scale: 1 / args.rows });
+  if (args.meanLoss)
+    await reduceSum(gpu, batch, { input: args.losses, output: args.meanLoss, n: args.rows, scale: 1 / args.rows });
 }
 
 /** Records the logits gradient into `batch`, in place over the logits when `dlogits === logits`. */

@@ -1,4 +1,4 @@
-import { createBufferPool, type BufferPool } from './buffers';
+import { type BufferPool, createBufferPool } from './buffers';
 import { GpuDeviceLostError } from './errors';
 import { createPipelineCache, type PipelineCache } from './pipelines';
 

@@ -34,16 +34,40 @@ export async function dispatchElementwise(gpu: Gpu, batch: Batch, launch: Elemen
 }
 
 /** out = a + b over n floats (a and b may be the same buffer, out must differ from both). */
-export async function add(gpu: Gpu, batch: Batch, args: { a: BufferRef; b: BufferRef; out: BufferRef; n: number }): Promise<void> {
-  await dispatchElementwise(gpu, batch, { name: 'add', source: addSource, buffers: { a: args.a, b: args.b, out: args.out }, n: args.n });
+export async function add(
+  gpu: Gpu,
+  batch: Batch,
+  args: { a: BufferRef; b: BufferRef; out: BufferRef; n: number },
+): Promise<void> {
+  await dispatchElementwise(gpu, batch, {
+    name: 'add',
+    source: addSource,
+    buffers: { a: args.a, b: args.b, out: args.out },
+    n: args.n,
+  });
 }
 
 /** dst += x over n floats. */
-export async function addInto(gpu: Gpu, batch: Batch, args: { dst: BufferRef; x: BufferRef; n: number }): Promise<void> {
-  await dispatchElementwise(gpu, batch, { name: 'add_into', source: addIntoSource, buffers: { x: args.x, dst: args.dst }, n: args.n });
+export async function addInto(
+  gpu: Gpu,
+  batch: Batch,
+  args: { dst: BufferRef; x: BufferRef; n: number },
+): Promise<void> {
+  await dispatchElementwise(gpu, batch, {
+    name: 'add_into',
+    source: addIntoSource,
+    buffers: { x: args.x, dst: args.dst },
+    n: args.n,
+  });
 }
 
 /** x *= factor over n floats, in place. */
 export async function scale(gpu: Gpu, batch: Batch, args: { x: BufferRef; n: number; factor: number }): Promise<void> {
-  await dispatchElementwise(gpu, batch, { name: 'scale', source: scaleSource, buffers: { x: args.x }, n: args.n, factor: args.factor });
+  await dispatchElementwise(gpu, batch, {
+    name: 'scale',
+    source: scaleSource,
+    buffers: { x: args.x },
+    n: args.n,
+    factor: args.factor,
+  });
 }

@@ -1,5 +1,5 @@
-import forwardSource from '../../kernels/embedding_forward.wgsl?raw';
 import backwardSource from '../../kernels/embedding_backward.wgsl?raw';
+import forwardSource from '../../kernels/embedding_forward.wgsl?raw';
 import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
@@ -73,7 +73,11 @@ export async function embeddingForward(gpu: Gpu, batch: Batch, args: EmbeddingFo
 function tokenRowIndex(tokens: Uint32Array, V: number): { index: Uint32Array; distinct: number } {
   const counts = new Uint32Array(V);
   tokens.forEach((token, row) => {
-    if (token >= V) throw new GpuError('embedding_backward', `token id ${token} at position ${row} is not below the vocabulary size ${V}`);
+    if (token >= V)
+      throw new GpuError(
+        'embedding_backward',
+        `token id ${token} at position ${row} is not below the vocabulary size ${V}`,
+      );
     counts[token]!++;
   });
   const ids = [...counts.keys()].filter((token) => counts[token]! > 0);

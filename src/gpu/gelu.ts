@@ -1,12 +1,21 @@
-import forwardSource from '../../kernels/gelu_forward.wgsl?raw';
 import backwardSource from '../../kernels/gelu_backward.wgsl?raw';
+import forwardSource from '../../kernels/gelu_forward.wgsl?raw';
 import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { dispatchElementwise } from './elementwise';
 
 /** y = gelu(x) over n floats (tanh form, as GPT-2). */
-export async function geluForward(gpu: Gpu, batch: Batch, args: { x: BufferRef; y: BufferRef; n: number }): Promise<void> {
-  await dispatchElementwise(gpu, batch, { name: 'gelu_forward', source: forwardSource, buffers: { x: args.x, y: args.y }, n: args.n });
+export async function geluForward(
+  gpu: Gpu,
+  batch: Batch,
+  args: { x: BufferRef; y: BufferRef; n: number },
+): Promise<void> {
+  await dispatchElementwise(gpu, batch, {
+    name: 'gelu_forward',
+    source: forwardSource,
+    buffers: { x: args.x, y: args.y },
+    n: args.n,
+  });
 }
 
 /** dx = dy · gelu'(x) over n floats; x is the forward pass's input. */

@@ -65,11 +65,19 @@ export async function joinQkv(
 }
 
 /** o [B, H, T, D] → y [B, T, H·D]. */
-export async function mergeHeads(gpu: Gpu, batch: Batch, args: HeadShape & { o: BufferRef; y: BufferRef }): Promise<void> {
+export async function mergeHeads(
+  gpu: Gpu,
+  batch: Batch,
+  args: HeadShape & { o: BufferRef; y: BufferRef },
+): Promise<void> {
   await permute(gpu, batch, 'merge_heads', args, { label: 'y', buffer: args.y }, { o: args.o }, false);
 }
 
 /** The backward of mergeHeads: dy [B, T, H·D] → dO [B, H, T, D]. */
-export async function splitHeads(gpu: Gpu, batch: Batch, args: HeadShape & { dy: BufferRef; dO: BufferRef }): Promise<void> {
+export async function splitHeads(
+  gpu: Gpu,
+  batch: Batch,
+  args: HeadShape & { dy: BufferRef; dO: BufferRef },
+): Promise<void> {
   await permute(gpu, batch, 'split_heads', args, { label: 'dy', buffer: args.dy }, { dO: args.dO }, true);
 }

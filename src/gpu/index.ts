@@ -1,53 +1,73 @@
 // The GPU runtime: device, buffers, pipelines, batched dispatch, profiling, and the kernel launchers.
 // Knows nothing about models.
-export { acquireGpu, webgpuUnavailableMessage, type AcquireOptions, type AdapterSummary, type Gpu } from './device';
-export { GpuError, GpuDeviceLostError, withErrorScope } from './errors';
-export { createBufferPool, sizeClass, type BufferPool, type BufferPoolStats } from './buffers';
-export { createPipelineCache, wgslPreamble, type KernelConsts, type KernelSpec, type PipelineCache } from './pipelines';
-export { createBatch, byteSize, MAX_PROFILED_DISPATCHES, type Batch, type BatchProfile, type BufferRef, type DispatchSpec, type KernelTiming } from './batch';
-export { upload, storage, readFloats, STORAGE } from './transfer';
+
 export {
-  matmul,
-  tuneMatmul,
-  chooseTiles,
-  tilesFit,
-  TILE_CANDIDATES,
-  THIN_MAX_SIDE,
-  type MatmulArgs,
-  type MatmulLaunch,
-  type MatmulTiles,
-} from './matmul';
-export { grid1d } from './grid';
+  type AdamWArgs,
+  type AdamWHyperparameters,
+  adamw,
+  type DecaySegment,
+  type DecaySegments,
+  encodeDecaySegments,
+  uploadDecaySegments,
+} from './adamw';
 export {
-  attentionForward,
-  attentionBackward,
-  attentionTiles,
   ATTENTION_TILE_CANDIDATES,
   type AttentionShapeArgs,
   type AttentionTiles,
+  attentionBackward,
+  attentionForward,
+  attentionTiles,
 } from './attention';
-export { MAX_HEAD_DIM } from './limits';
-export { crossEntropyForward, crossEntropyBackward, type CrossEntropyForwardArgs, type CrossEntropyBackwardArgs } from './crossentropy';
-export { reduceSum, globalNorm } from './norm';
 export {
-  adamw,
-  encodeDecaySegments,
-  uploadDecaySegments,
-  type AdamWArgs,
-  type AdamWHyperparameters,
-  type DecaySegment,
-  type DecaySegments,
-} from './adamw';
-export { softmaxForward, softmaxBackward, type SoftmaxArgs } from './softmax';
-export { layernormForward, layernormBackward, type LayernormForwardArgs, type LayernormBackwardArgs } from './layernorm';
-export { geluForward, geluBackward } from './gelu';
+  type Batch,
+  type BatchProfile,
+  type BufferRef,
+  byteSize,
+  createBatch,
+  type DispatchSpec,
+  type KernelTiming,
+  MAX_PROFILED_DISPATCHES,
+} from './batch';
+export { type BufferPool, type BufferPoolStats, createBufferPool, sizeClass } from './buffers';
+export {
+  type CrossEntropyBackwardArgs,
+  type CrossEntropyForwardArgs,
+  crossEntropyBackward,
+  crossEntropyForward,
+} from './crossentropy';
+export { type AcquireOptions, type AdapterSummary, acquireGpu, type Gpu, webgpuUnavailableMessage } from './device';
 export { add, addInto, scale } from './elementwise';
-export { sumBlocksInto, type SumBlocksArgs } from './sumblocks';
 export {
-  embeddingForward,
-  embeddingBackward,
-  type EmbeddingShape,
-  type EmbeddingForwardArgs,
   type EmbeddingBackwardArgs,
+  type EmbeddingForwardArgs,
+  type EmbeddingShape,
+  embeddingBackward,
+  embeddingForward,
 } from './embedding';
-export { splitQkv, joinQkv, mergeHeads, splitHeads, type HeadShape } from './heads';
+export { GpuDeviceLostError, GpuError, withErrorScope } from './errors';
+export { geluBackward, geluForward } from './gelu';
+export { grid1d } from './grid';
+export { type HeadShape, joinQkv, mergeHeads, splitHeads, splitQkv } from './heads';
+export {
+  type LayernormBackwardArgs,
+  type LayernormForwardArgs,
+  layernormBackward,
+  layernormForward,
+} from './layernorm';
+export { MAX_HEAD_DIM } from './limits';
+export {
+  chooseTiles,
+  type MatmulArgs,
+  type MatmulLaunch,
+  type MatmulTiles,
+  matmul,
+  THIN_MAX_SIDE,
+  TILE_CANDIDATES,
+  tilesFit,
+  tuneMatmul,
+} from './matmul';
+export { globalNorm, reduceSum } from './norm';
+export { createPipelineCache, type KernelConsts, type KernelSpec, type PipelineCache, wgslPreamble } from './pipelines';
+export { type SoftmaxArgs, softmaxBackward, softmaxForward } from './softmax';
+export { type SumBlocksArgs, sumBlocksInto } from './sumblocks';
+export { readFloats, STORAGE, storage, upload } from './transfer';

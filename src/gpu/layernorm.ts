@@ -1,5 +1,5 @@
-import forwardSource from '../../kernels/layernorm_forward.wgsl?raw';
 import backwardSource from '../../kernels/layernorm_backward.wgsl?raw';
+import forwardSource from '../../kernels/layernorm_forward.wgsl?raw';
 import paramGradsSource from '../../kernels/layernorm_param_grads.wgsl?raw';
 import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';

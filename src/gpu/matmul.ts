@@ -1,12 +1,12 @@
 import matmulSource from '../../kernels/matmul.wgsl?raw';
 import thinSource from '../../kernels/matmul_thin.wgsl?raw';
-import { createBatch, type Batch, type BufferRef } from './batch';
+import { type Batch, type BufferRef, createBatch } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
 import type { KernelSpec } from './pipelines';
 import { unusedBinding } from './placeholder';
-import { requireElements, requireSizes } from './validate';
 import { storage } from './transfer';
+import { requireElements, requireSizes } from './validate';
 
 /** Workgroup tile of the tiled kernel: TILE_M × TILE_N outputs, TILE_K deep, TM rows × 4 columns per thread. */
 export interface MatmulTiles {
@@ -99,7 +99,8 @@ function validate(args: MatmulArgs): void {
   const batch = args.batch ?? 1;
   requireSizes('matmul', { M, N, K, batch });
   const shape = `M=${M} N=${N} K=${K} batch=${batch}`;
-  const need = (label: string, buffer: BufferRef, floats: number) => requireElements('matmul', label, buffer, floats, shape);
+  const need = (label: string, buffer: BufferRef, floats: number) =>
+    requireElements('matmul', label, buffer, floats, shape);
   need('A', args.a, M * K * (args.broadcastA ? 1 : batch));
   need('B', args.b, K * N * (args.broadcastB ? 1 : batch));
   need('C', args.c, M * N * batch);
@@ -120,11 +121,14 @@ export async function matmul(gpu: Gpu, batch: Batch, args: MatmulArgs): Promise<
     ACCUMULATE: args.accumulate ?? false,
   };
   const params = new Uint32Array([
-    M, N, K,
+    M,
+    N,
+    K,
     args.broadcastA ? 0 : M * K,
     args.broadcastB ? 0 : K * N,
     M * N,
-    0, 0, // pad to 32 bytes
+    0,
+    0, // pad to 32 bytes
   ]);
   const buffers = [args.a, args.b, args.bias ?? unusedBinding(gpu), args.c];
 
@@ -137,7 +141,8 @@ export async function matmul(gpu: Gpu, batch: Batch, args: MatmulArgs): Promise<
     workgroups = [Math.ceil(N / THIN_COLS), M, count];
   } else {
     tiles = args.tiles ?? chooseTiles(gpu, M, N, count);
-    if (!tilesFit(gpu, tiles)) throw new GpuError('matmul', `tiles ${JSON.stringify(tiles)} do not fit this adapter's limits`);
+    if (!tilesFit(gpu, tiles))
+      throw new GpuError('matmul', `tiles ${JSON.stringify(tiles)} do not fit this adapter's limits`);
     const aligned = M % tiles.TILE_M === 0 && N % tiles.TILE_N === 0 && K % tiles.TILE_K === 0;
     spec = {
       name: 'matmul',

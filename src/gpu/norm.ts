@@ -35,8 +35,18 @@ async function reduce(gpu: Gpu, batch: Batch, kernel: string, args: ReduceArgs):
 
   const norm = op === 'norm';
   // The first stage squares (for the norm); the last one scales and takes the root.
-  const stage = async (from: BufferRef, to: BufferRef, count: number, chunk: number, at: { first: boolean; last: boolean }) => {
-    const spec: KernelSpec = { name: kernel, source, consts: { THREADS, SQUARE: norm && at.first, SQRT: norm && at.last } };
+  const stage = async (
+    from: BufferRef,
+    to: BufferRef,
+    count: number,
+    chunk: number,
+    at: { first: boolean; last: boolean },
+  ) => {
+    const spec: KernelSpec = {
+      name: kernel,
+      source,
+      consts: { THREADS, SQUARE: norm && at.first, SQRT: norm && at.last },
+    };
     const params = new ArrayBuffer(16);
     new Uint32Array(params, 0, 2).set([count, chunk]);
     new Float32Array(params, 8, 1)[0] = at.last ? scale : 1;
@@ -66,6 +76,10 @@ export async function reduceSum(
 }
 
 /** norm[0] = ‖grads[0..n)‖₂, the global gradient norm for clipping, computed without leaving the GPU. */
-export async function globalNorm(gpu: Gpu, batch: Batch, args: { grads: BufferRef; norm: BufferRef; n: number }): Promise<void> {
+export async function globalNorm(
+  gpu: Gpu,
+  batch: Batch,
+  args: { grads: BufferRef; norm: BufferRef; n: number },
+): Promise<void> {
   await reduce(gpu, batch, 'global_norm', { input: args.grads, output: args.norm, n: args.n, op: 'norm', scale: 1 });
 }

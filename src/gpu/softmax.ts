@@ -1,9 +1,9 @@
-import forwardSource from '../../kernels/softmax_forward.wgsl?raw';
 import backwardSource from '../../kernels/softmax_backward.wgsl?raw';
+import forwardSource from '../../kernels/softmax_forward.wgsl?raw';
 import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
-import { requireAll, requireSizes } from './validate';
 import { grid1d } from './grid';
+import { requireAll, requireSizes } from './validate';
 
 const THREADS = 64;
 
@@ -31,13 +31,37 @@ function check(kernel: string, args: SoftmaxArgs, buffers: Record<string, Buffer
 /** Row softmax of x in place (the unfused attention path materialises its T×T scores this way). */
 export async function softmaxForward(gpu: Gpu, batch: Batch, args: SoftmaxArgs & { x: BufferRef }): Promise<void> {
   check('softmax_forward', args, { x: args.x });
-  const pipeline = await gpu.pipelines.get({ name: 'softmax_forward', source: forwardSource, consts: { WG: THREADS, CAUSAL: args.causal ?? false } });
-  batch.dispatch({ kernel: 'softmax_forward', pipeline, buffers: [args.x], params: params(args), workgroups: grid1d(args.rows, 1, gpu.limits.maxComputeWorkgroupsPerDimension) });
+  const pipeline = await gpu.pipelines.get({
+    name: 'softmax_forward',
+    source: forwardSource,
+    consts: { WG: THREADS, CAUSAL: args.causal ?? false },
+  });
+  batch.dispatch({
+    kernel: 'softmax_forward',
+    pipeline,
+    buffers: [args.x],
+    params: params(args),
+    workgroups: grid1d(args.rows, 1, gpu.limits.maxComputeWorkgroupsPerDimension),
+  });
 }
 
 /** grad ← scale · probs ∘ (grad − rowsum(probs ∘ grad)), in place: from dP to the gradient of the scores. */
-export async function softmaxBackward(gpu: Gpu, batch: Batch, args: SoftmaxArgs & { probs: BufferRef; grad: BufferRef }): Promise<void> {
+export async function softmaxBackward(
+  gpu: Gpu,
+  batch: Batch,
+  args: SoftmaxArgs & { probs: BufferRef; grad: BufferRef },
+): Promise<void> {
   check('softmax_backward', args, { probs: args.probs, grad: args.grad });
-  const pipeline = await gpu.pipelines.get({ name: 'softmax_backward', source: backwardSource, consts: { WG: THREADS } });
-  batch.dispatch({ kernel: 'softmax_backward', pipeline, buffers: [args.probs, args.grad], params: params(args), workgroups: grid1d(args.rows, 1, gpu.limits.maxComputeWorkgroupsPerDimension) });
+  const pipeline = await gpu.pipelines.get({
+    name: 'softmax_backward',
+    source: backwardSource,
+    consts: { WG: THREADS },
+  });
+  batch.dispatch({
+    kernel: 'softmax_backward',
+    pipeline,
+    buffers: [args.probs, args.grad],
+    params: params(args),
+    workgroups: grid1d(args.rows, 1, gpu.limits.maxComputeWorkgroupsPerDimension),
+  });
 }

@@ -26,7 +26,8 @@ export async function sumBlocksInto(gpu: Gpu, batch: Batch, args: SumBlocksArgs)
   const { n, blocks } = args;
   const offset = args.offset ?? 0;
   requireSizes('sum_blocks', { n, blocks });
-  if (!Number.isInteger(offset) || offset < 0) throw new GpuError('sum_blocks', `offset must be a non-negative integer, got ${offset}`);
+  if (!Number.isInteger(offset) || offset < 0)
+    throw new GpuError('sum_blocks', `offset must be a non-negative integer, got ${offset}`);
   const shape = `n=${n} blocks=${blocks} offset=${offset}`;
   requireElements('sum_blocks', 'src', args.src, offset + n * blocks, shape);
   requireElements('sum_blocks', 'dst', args.dst, n, shape);

@@ -18,9 +18,11 @@ export const MAX_CONTEXT = 4096;
 /** Throws a clear error for a config the model cannot run. */
 export function validateConfig(c: GptConfig): void {
   for (const key of ['vocab', 'context', 'layers', 'heads', 'width'] as const) {
-    if (!Number.isInteger(c[key]) || c[key] < 1) throw new Error(`GPT config: ${key} must be a positive integer, got ${c[key]}`);
+    if (!Number.isInteger(c[key]) || c[key] < 1)
+      throw new Error(`GPT config: ${key} must be a positive integer, got ${c[key]}`);
   }
   if (c.width % c.heads !== 0) throw new Error(`GPT config: heads (${c.heads}) must divide width (${c.width})`);
-  if (c.width / c.heads > MAX_HEAD_DIM) throw new Error(`GPT config: head dimension ${c.width / c.heads} exceeds ${MAX_HEAD_DIM}`);
+  if (c.width / c.heads > MAX_HEAD_DIM)
+    throw new Error(`GPT config: head dimension ${c.width / c.heads} exceeds ${MAX_HEAD_DIM}`);
   if (c.context > MAX_CONTEXT) throw new Error(`GPT config: context ${c.context} exceeds the limit ${MAX_CONTEXT}`);
 }

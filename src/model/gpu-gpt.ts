@@ -4,11 +4,16 @@ import {
   adamw,
   attentionBackward,
   attentionForward,
+  type Batch,
+  type BatchProfile,
+  type BufferRef,
   createBatch,
   crossEntropyBackward,
   crossEntropyForward,
+  type DecaySegments,
   embeddingBackward,
   embeddingForward,
+  type Gpu,
   geluBackward,
   geluForward,
   globalNorm,
@@ -18,18 +23,13 @@ import {
   matmul,
   mergeHeads,
   readFloats,
+  STORAGE,
   splitHeads,
   splitQkv,
-  STORAGE,
   sumBlocksInto,
   uploadDecaySegments,
-  type Batch,
-  type BatchProfile,
-  type BufferRef,
-  type DecaySegments,
-  type Gpu,
 } from '../gpu';
-import { decaySegments, tensor, type ParamLayout } from './layout';
+import { decaySegments, type ParamLayout, tensor } from './layout';
 
 /** The optimiser's settings for one step. */
 export interface TrainHyper {
@@ -42,19 +42,34 @@ export interface TrainHyper {
   gradClip?: number;
 }
 
-export const DEFAULT_HYPER: TrainHyper = { lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 };
+export const DEFAULT_HYPER: TrainHyper = {
+  lr: 3e-4,
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-8,
+  weightDecay: 0.1,
+  gradClip: 1,
+};
 
 /** Activations one layer keeps for its backward pass. */
 interface LayerActivations {
   input: GPUBuffer; // residual stream entering the layer [N, C]
-  ln1: GPUBuffer; ln1Mean: GPUBuffer; ln1Rstd: GPUBuffer;
+  ln1: GPUBuffer;
+  ln1Mean: GPUBuffer;
+  ln1Rstd: GPUBuffer;
   qkv: GPUBuffer; // [N, 3C]
-  q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; // [B, H, T, D]
-  att: GPUBuffer; lse: GPUBuffer; // attention output [B, H, T, D], log-sum-exp [B, H, T]
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer; // [B, H, T, D]
+  att: GPUBuffer;
+  lse: GPUBuffer; // attention output [B, H, T, D], log-sum-exp [B, H, T]
   attMerged: GPUBuffer; // [N, C]
   mid: GPUBuffer; // residual after attention [N, C]
-  ln2: GPUBuffer; ln2Mean: GPUBuffer; ln2Rstd: GPUBuffer;
-  fc: GPUBuffer; gelu: GPUBuffer; // [N, 4C]
+  ln2: GPUBuffer;
+  ln2Mean: GPUBuffer;
+  ln2Rstd: GPUBuffer;
+  fc: GPUBuffer;
+  gelu: GPUBuffer; // [N, 4C]
 }
 
 export interface StepResult {
@@ -76,7 +91,12 @@ export interface GpuGpt {
   /** Zeroes AdamW's moments and its step count (a new round starts a fresh inner optimiser). */
   resetOptimizer(): void;
   /** One training step on inputs/targets of B·T tokens: forward, backward, AdamW. */
-  step(inputs: Uint32Array, targets: Uint32Array, hyper: TrainHyper, options?: { profile?: boolean }): Promise<StepResult>;
+  step(
+    inputs: Uint32Array,
+    targets: Uint32Array,
+    hyper: TrainHyper,
+    options?: { profile?: boolean },
+  ): Promise<StepResult>;
   /** Mean loss without updating anything. */
   loss(inputs: Uint32Array, targets: Uint32Array): Promise<number>;
   /** Logits [B·T, vocab] for the inputs. */
@@ -92,7 +112,8 @@ export interface GpuGpt {
 export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: number; T: number }): Promise<GpuGpt> {
   const { B, T } = shape;
   const { width: C, heads: H, vocab: V, layers: L, context } = layout.config;
-  if (!Number.isInteger(B) || !Number.isInteger(T) || B < 1 || T < 1) throw new Error(`batch shape must be positive integers, got B=${B} T=${T}`);
+  if (!Number.isInteger(B) || !Number.isInteger(T) || B < 1 || T < 1)
+    throw new Error(`batch shape must be positive integers, got B=${B} T=${T}`);
   if (T > context) throw new Error(`sequence length ${T} exceeds the model's context ${context}`);
   const D = C / H;
   const N = B * T;
@@ -134,14 +155,22 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
   for (let l = 0; l < L; l++) {
     layers.push({
       input: alloc(N * C, `h${l}.input`),
-      ln1: alloc(N * C, `h${l}.ln1`), ln1Mean: alloc(N, `h${l}.ln1.mean`), ln1Rstd: alloc(N, `h${l}.ln1.rstd`),
+      ln1: alloc(N * C, `h${l}.ln1`),
+      ln1Mean: alloc(N, `h${l}.ln1.mean`),
+      ln1Rstd: alloc(N, `h${l}.ln1.rstd`),
       qkv: alloc(N * 3 * C, `h${l}.qkv`),
-      q: alloc(N * C, `h${l}.q`), k: alloc(N * C, `h${l}.k`), v: alloc(N * C, `h${l}.v`),
-      att: alloc(N * C, `h${l}.att`), lse: alloc(B * H * T, `h${l}.lse`),
+      q: alloc(N * C, `h${l}.q`),
+      k: alloc(N * C, `h${l}.k`),
+      v: alloc(N * C, `h${l}.v`),
+      att: alloc(N * C, `h${l}.att`),
+      lse: alloc(B * H * T, `h${l}.lse`),
       attMerged: alloc(N * C, `h${l}.att.merged`),
       mid: alloc(N * C, `h${l}.mid`),
-      ln2: alloc(N * C, `h${l}.ln2`), ln2Mean: alloc(N, `h${l}.ln2.mean`), ln2Rstd: alloc(N, `h${l}.ln2.rstd`),
-      fc: alloc(N * 4 * C, `h${l}.fc`), gelu: alloc(N * 4 * C, `h${l}.gelu`),
+      ln2: alloc(N * C, `h${l}.ln2`),
+      ln2Mean: alloc(N, `h${l}.ln2.mean`),
+      ln2Rstd: alloc(N, `h${l}.ln2.rstd`),
+      fc: alloc(N * 4 * C, `h${l}.fc`),
+      gelu: alloc(N * 4 * C, `h${l}.gelu`),
     });
   }
   const finalResidual = alloc(N * C, 'residual.final');
@@ -169,7 +198,9 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
   if (outOfMemory) {
     for (const buffer of owned) buffer.destroy();
     gpu.pool.release(segments.buffer);
-    throw new Error(`model does not fit this GPU: allocating ${(bytes / 2 ** 20).toFixed(1)} MiB failed (${outOfMemory.message})`);
+    throw new Error(
+      `model does not fit this GPU: allocating ${(bytes / 2 ** 20).toFixed(1)} MiB failed (${outOfMemory.message})`,
+    );
   }
 
   const heads = { B, T, H, D };
@@ -182,47 +213,117 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
   };
 
   /** y = x·W + b for the named linear layer; `accumulate` adds into y (the residual stream). */
-  const linear = (batch: Batch, x: BufferRef, name: string, y: BufferRef, K: number, outN: number, accumulate = false) =>
-    matmul(gpu, batch, { a: x, b: p(`${name}.w`), bias: p(`${name}.b`), c: y, M: N, K, N: outN, accumulate });
+  const linear = (
+    batch: Batch,
+    x: BufferRef,
+    name: string,
+    y: BufferRef,
+    K: number,
+    outN: number,
+    accumulate = false,
+  ) => matmul(gpu, batch, { a: x, b: p(`${name}.w`), bias: p(`${name}.b`), c: y, M: N, K, N: outN, accumulate });
 
   /** Gradients of y = x·W + b given dy: dW += xᵀ·dy, db += Σ_rows dy, dx = dy·Wᵀ. */
-  const linearBackward = async (batch: Batch, x: BufferRef, dy: BufferRef, name: string, dx: BufferRef, K: number, outN: number) => {
+  const linearBackward = async (
+    batch: Batch,
+    x: BufferRef,
+    dy: BufferRef,
+    name: string,
+    dx: BufferRef,
+    K: number,
+    outN: number,
+  ) => {
     await matmul(gpu, batch, { a: x, b: dy, c: g(`${name}.w`), M: K, K: N, N: outN, transA: true, accumulate: true });
     await sumBlocksInto(gpu, batch, { src: dy, dst: g(`${name}.b`), n: outN, blocks: N });
     await matmul(gpu, batch, { a: dy, b: p(`${name}.w`), c: dx, M: N, K: outN, N: K, transB: true });
   };
 
   async function forward(batch: Batch): Promise<void> {
-    await embeddingForward(gpu, batch, { tokens: inputTokens, wte: p('wte'), wpe: p('wpe'), out: layers[0]?.input ?? finalResidual, B, T, C, V, maxT: context });
+    await embeddingForward(gpu, batch, {
+      tokens: inputTokens,
+      wte: p('wte'),
+      wpe: p('wpe'),
+      out: layers[0]?.input ?? finalResidual,
+      B,
+      T,
+      C,
+      V,
+      maxT: context,
+    });
     for (let l = 0; l < L; l++) {
       const a = layers[l]!;
       const h = `h${l}`;
       const next = layers[l + 1]?.input ?? finalResidual;
-      await layernormForward(gpu, batch, { x: a.input, gamma: p(`${h}.ln1.g`), beta: p(`${h}.ln1.b`), y: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, rows: N, C });
+      await layernormForward(gpu, batch, {
+        x: a.input,
+        gamma: p(`${h}.ln1.g`),
+        beta: p(`${h}.ln1.b`),
+        y: a.ln1,
+        mean: a.ln1Mean,
+        rstd: a.ln1Rstd,
+        rows: N,
+        C,
+      });
       await linear(batch, a.ln1, `${h}.attn.qkv`, a.qkv, C, 3 * C);
       await splitQkv(gpu, batch, { qkv: a.qkv, q: a.q, k: a.k, v: a.v, ...heads });
       await attentionForward(gpu, batch, { q: a.q, k: a.k, v: a.v, o: a.att, lse: a.lse, ...heads });
       await mergeHeads(gpu, batch, { o: a.att, y: a.attMerged, ...heads });
       batch.copy(a.input, a.mid, N * C * 4);
       await linear(batch, a.attMerged, `${h}.attn.proj`, a.mid, C, C, true);
-      await layernormForward(gpu, batch, { x: a.mid, gamma: p(`${h}.ln2.g`), beta: p(`${h}.ln2.b`), y: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, rows: N, C });
+      await layernormForward(gpu, batch, {
+        x: a.mid,
+        gamma: p(`${h}.ln2.g`),
+        beta: p(`${h}.ln2.b`),
+        y: a.ln2,
+        mean: a.ln2Mean,
+        rstd: a.ln2Rstd,
+        rows: N,
+        C,
+      });
       await linear(batch, a.ln2, `${h}.mlp.fc`, a.fc, C, 4 * C);
       await geluForward(gpu, batch, { x: a.fc, y: a.gelu, n: N * 4 * C });
       batch.copy(a.mid, next, N * C * 4);
       await linear(batch, a.gelu, `${h}.mlp.proj`, next, 4 * C, C, true);
     }
-    await layernormForward(gpu, batch, { x: finalResidual, gamma: p('lnf.g'), beta: p('lnf.b'), y: lnf, mean: lnfMean, rstd: lnfRstd, rows: N, C });
+    await layernormForward(gpu, batch, {
+      x: finalResidual,
+      gamma: p('lnf.g'),
+      beta: p('lnf.b'),
+      y: lnf,
+      mean: lnfMean,
+      rstd: lnfRstd,
+      rows: N,
+      C,
+    });
     // Tied head: logits = lnf · wteᵀ.
     await matmul(gpu, batch, { a: lnf, b: p('wte'), c: logits, M: N, K: C, N: V, transB: true });
   }
 
   async function backward(batch: Batch, inputs: Uint32Array): Promise<void> {
     batch.clear(grads);
-    await crossEntropyBackward(gpu, batch, { logits, targets: targetTokens, rows: N, V, dlogits: logits, dlossScale: 1 / N });
+    await crossEntropyBackward(gpu, batch, {
+      logits,
+      targets: targetTokens,
+      rows: N,
+      V,
+      dlogits: logits,
+      dlossScale: 1 / N,
+    });
     // logits = lnf · wteᵀ: dlnf = dlogits · wte, dwte += dlogitsᵀ · lnf.
     await matmul(gpu, batch, { a: logits, b: p('wte'), c: dLn, M: N, K: V, N: C });
     await matmul(gpu, batch, { a: logits, b: lnf, c: g('wte'), M: V, K: N, N: C, transA: true, accumulate: true });
-    await layernormBackward(gpu, batch, { dy: dLn, x: finalResidual, mean: lnfMean, rstd: lnfRstd, gamma: p('lnf.g'), dx: dResidual, dgamma: g('lnf.g'), dbeta: g('lnf.b'), rows: N, C });
+    await layernormBackward(gpu, batch, {
+      dy: dLn,
+      x: finalResidual,
+      mean: lnfMean,
+      rstd: lnfRstd,
+      gamma: p('lnf.g'),
+      dx: dResidual,
+      dgamma: g('lnf.g'),
+      dbeta: g('lnf.b'),
+      rows: N,
+      C,
+    });
     for (let l = L - 1; l >= 0; l--) {
       const a = layers[l]!;
       const h = `h${l}`;
@@ -230,15 +331,60 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
       await linearBackward(batch, a.gelu, dResidual, `${h}.mlp.proj`, dGelu, 4 * C, C);
       await geluBackward(gpu, batch, { x: a.fc, dy: dGelu, dx: dFc, n: N * 4 * C });
       await linearBackward(batch, a.ln2, dFc, `${h}.mlp.fc`, dLn, C, 4 * C);
-      await layernormBackward(gpu, batch, { dy: dLn, x: a.mid, mean: a.ln2Mean, rstd: a.ln2Rstd, gamma: p(`${h}.ln2.g`), dx: dResidual, dgamma: g(`${h}.ln2.g`), dbeta: g(`${h}.ln2.b`), rows: N, C, accumulateDx: true });
+      await layernormBackward(gpu, batch, {
+        dy: dLn,
+        x: a.mid,
+        mean: a.ln2Mean,
+        rstd: a.ln2Rstd,
+        gamma: p(`${h}.ln2.g`),
+        dx: dResidual,
+        dgamma: g(`${h}.ln2.g`),
+        dbeta: g(`${h}.ln2.b`),
+        rows: N,
+        C,
+        accumulateDx: true,
+      });
       await linearBackward(batch, a.attMerged, dResidual, `${h}.attn.proj`, dAttMerged, C, C);
       await splitHeads(gpu, batch, { dy: dAttMerged, dO: dAtt, ...heads });
-      await attentionBackward(gpu, batch, { q: a.q, k: a.k, v: a.v, o: a.att, lse: a.lse, dout: dAtt, dq, dk, dv, ...heads });
+      await attentionBackward(gpu, batch, {
+        q: a.q,
+        k: a.k,
+        v: a.v,
+        o: a.att,
+        lse: a.lse,
+        dout: dAtt,
+        dq,
+        dk,
+        dv,
+        ...heads,
+      });
       await joinQkv(gpu, batch, { dq, dk, dv, dqkv, ...heads });
       await linearBackward(batch, a.ln1, dqkv, `${h}.attn.qkv`, dLn, C, 3 * C);
-      await layernormBackward(gpu, batch, { dy: dLn, x: a.input, mean: a.ln1Mean, rstd: a.ln1Rstd, gamma: p(`${h}.ln1.g`), dx: dResidual, dgamma: g(`${h}.ln1.g`), dbeta: g(`${h}.ln1.b`), rows: N, C, accumulateDx: true });
+      await layernormBackward(gpu, batch, {
+        dy: dLn,
+        x: a.input,
+        mean: a.ln1Mean,
+        rstd: a.ln1Rstd,
+        gamma: p(`${h}.ln1.g`),
+        dx: dResidual,
+        dgamma: g(`${h}.ln1.g`),
+        dbeta: g(`${h}.ln1.b`),
+        rows: N,
+        C,
+        accumulateDx: true,
+      });
     }
-    await embeddingBackward(gpu, batch, { tokens: inputs, dout: dResidual, dwte: g('wte'), dwpe: g('wpe'), B, T, C, V, maxT: context });
+    await embeddingBackward(gpu, batch, {
+      tokens: inputs,
+      dout: dResidual,
+      dwte: g('wte'),
+      dwpe: g('wpe'),
+      B,
+      T,
+      C,
+      V,
+      maxT: context,
+    });
   }
 
   const readScalar = async (buffer: GPUBuffer) => (await readFloats(gpu, buffer, 1))[0]!;
@@ -249,7 +395,8 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
     T,
     bytes,
     loadParams(flat) {
-      if (flat.length !== layout.total) throw new Error(`parameter vector has ${flat.length} floats, layout v${layout.version} needs ${layout.total}`);
+      if (flat.length !== layout.total)
+        throw new Error(`parameter vector has ${flat.length} floats, layout v${layout.version} needs ${layout.total}`);
       gpu.device.queue.writeBuffer(params, 0, flat.buffer as ArrayBuffer, flat.byteOffset, flat.byteLength);
     },
     readParams: () => readFloats(gpu, params, layout.total),

@@ -1,16 +1,25 @@
 // The GPT model's public surface: its shape, the flat parameter layout, init, and the CPU reference.
-export { validateConfig, type GptConfig } from './config';
-export { paramLayout, decaySegments, LAYOUT_VERSION, tensor, view, parameterCount, type ParamLayout, type TensorSpec } from './layout';
-export { initParams } from './init';
+export { type GptConfig, validateConfig } from './config';
 export {
-  gptForwardCpu,
-  gptBackwardCpu,
-  gptTrainStepCpu,
-  type GptForwardCpuResult,
   type BlockActivations,
-  type LayernormActivations,
-  type GptCpuTrainState,
   type GptCpuBatch,
   type GptCpuTrainHyper,
+  type GptCpuTrainState,
+  type GptForwardCpuResult,
+  gptBackwardCpu,
+  gptForwardCpu,
+  gptTrainStepCpu,
+  type LayernormActivations,
 } from './cpu';
-export { MODEL_PRESETS, modelPreset, type ModelPreset } from './presets';
+export { initParams } from './init';
+export {
+  decaySegments,
+  LAYOUT_VERSION,
+  type ParamLayout,
+  parameterCount,
+  paramLayout,
+  type TensorSpec,
+  tensor,
+  view,
+} from './layout';
+export { MODEL_PRESETS, type ModelPreset, modelPreset } from './presets';

@@ -1,5 +1,5 @@
 import { createRandom } from '../util/random';
-import { view, type ParamLayout } from './layout';
+import { type ParamLayout, view } from './layout';
 
 /** Standard deviation of GPT-2's weight init. */
 export const INIT_STD = 0.02;

@@ -1,4 +1,4 @@
-import { validateConfig, type GptConfig } from './config';
+import { type GptConfig, validateConfig } from './config';
 
 /**
  * The flat parameter layout, version 1. Every parameter lives in ONE Float32Array, so a
@@ -43,19 +43,28 @@ export interface ParamLayout {
 
 export function layerTensorShapes(C: number): [string, number[]][] {
   return [
-    ['ln1.g', [C]], ['ln1.b', [C]],
-    ['attn.qkv.w', [C, 3 * C]], ['attn.qkv.b', [3 * C]],
-    ['attn.proj.w', [C, C]], ['attn.proj.b', [C]],
-    ['ln2.g', [C]], ['ln2.b', [C]],
-    ['mlp.fc.w', [C, 4 * C]], ['mlp.fc.b', [4 * C]],
-    ['mlp.proj.w', [4 * C, C]], ['mlp.proj.b', [C]],
+    ['ln1.g', [C]],
+    ['ln1.b', [C]],
+    ['attn.qkv.w', [C, 3 * C]],
+    ['attn.qkv.b', [3 * C]],
+    ['attn.proj.w', [C, C]],
+    ['attn.proj.b', [C]],
+    ['ln2.g', [C]],
+    ['ln2.b', [C]],
+    ['mlp.fc.w', [C, 4 * C]],
+    ['mlp.fc.b', [4 * C]],
+    ['mlp.proj.w', [4 * C, C]],
+    ['mlp.proj.b', [C]],
   ];
 }
 
 export function paramLayout(config: GptConfig): ParamLayout {
   validateConfig(config);
   const C = config.width;
-  const shapes: [string, number[]][] = [['wte', [config.vocab, C]], ['wpe', [config.context, C]]];
+  const shapes: [string, number[]][] = [
+    ['wte', [config.vocab, C]],
+    ['wpe', [config.context, C]],
+  ];
   for (let l = 0; l < config.layers; l++) {
     for (const [name, shape] of layerTensorShapes(C)) shapes.push([`h${l}.${name}`, shape]);
   }

@@ -13,6 +13,7 @@ export const MODEL_PRESETS = {
 export type ModelPreset = keyof typeof MODEL_PRESETS;
 
 export function modelPreset(name: string): GptConfig {
-  if (!(name in MODEL_PRESETS)) throw new Error(`unknown model preset "${name}"; known: ${Object.keys(MODEL_PRESETS).join(', ')}`);
+  if (!(name in MODEL_PRESETS))
+    throw new Error(`unknown model preset "${name}"; known: ${Object.keys(MODEL_PRESETS).join(', ')}`);
   return { ...MODEL_PRESETS[name as ModelPreset] };
 }

@@ -1,5 +1,5 @@
 import { LAYERNORM_EPS } from '../model/cpu/layernorm';
-import { tensor, view, type ParamLayout } from '../model/layout';
+import { type ParamLayout, tensor, view } from '../model/layout';
 import { encodeOnnxModel, type OnnxInitializer, type OnnxNode } from './model';
 
 /**
@@ -53,7 +53,8 @@ class GraphBuilder {
 
   floats(name: string, dims: number[], data: Float32Array): string {
     const size = dims.reduce((a, b) => a * b, 1);
-    if (data.length !== size) throw new Error(`initializer ${name}: ${data.length} floats for dims [${dims.join(', ')}]`);
+    if (data.length !== size)
+      throw new Error(`initializer ${name}: ${data.length} floats for dims [${dims.join(', ')}]`);
     this.initializers.push({ name, dims, data });
     return name;
   }
@@ -66,7 +67,11 @@ class GraphBuilder {
   /** An int64 tensor: a scalar when `scalar`, else a vector of the values. */
   ints(name: string, values: number[], scalar = false): string {
     if (scalar && values.length !== 1) throw new Error(`initializer ${name}: a scalar needs one value`);
-    this.initializers.push({ name, dims: scalar ? [] : [values.length], data: BigInt64Array.from(values, (v) => BigInt(v)) });
+    this.initializers.push({
+      name,
+      dims: scalar ? [] : [values.length],
+      data: BigInt64Array.from(values, (v) => BigInt(v)),
+    });
     return name;
   }
 }
@@ -79,7 +84,8 @@ class GraphBuilder {
  */
 export function exportGptOnnx(layout: ParamLayout, params: Float32Array, T: number | 'dynamic'): Uint8Array {
   const { vocab: V, context, layers, heads: H, width: C } = layout.config;
-  if (params.length !== layout.total) throw new RangeError(`params has ${params.length} floats, the layout needs ${layout.total}`);
+  if (params.length !== layout.total)
+    throw new RangeError(`params has ${params.length} floats, the layout needs ${layout.total}`);
   if (T !== 'dynamic' && (!Number.isInteger(T) || T < 1 || T > context)) {
     throw new RangeError(`sequence length must be an integer in [1, ${context}], got ${T}`);
   }
@@ -106,7 +112,10 @@ export function exportGptOnnx(layout: ParamLayout, params: Float32Array, T: numb
   const cubic = g.scalar('const.gelu.cubic', GELU_CUBIC);
   const sqrt2pi = g.scalar('const.gelu.sqrt2pi', SQRT_2_OVER_PI);
   const layerNorm = (x: string, prefix: string, out: string) =>
-    g.op('LayerNormalization', out, [x, weight(`${prefix}.g`), weight(`${prefix}.b`)], { axis: -1, epsilon: { float: LAYERNORM_EPS } });
+    g.op('LayerNormalization', out, [x, weight(`${prefix}.g`), weight(`${prefix}.b`)], {
+      axis: -1,
+      epsilon: { float: LAYERNORM_EPS },
+    });
   /** x·W + b with W [in, out] as stored. */
   const linear = (x: string, prefix: string, out: string) =>
     g.op('Add', out, [g.op('MatMul', `${out}.matmul`, [x, weight(`${prefix}.w`)]), weight(`${prefix}.b`)]);
@@ -119,7 +128,11 @@ export function exportGptOnnx(layout: ParamLayout, params: Float32Array, T: numb
   const queryPos = g.op('Unsqueeze', 'mask.query', [positions, axis1]); // [T, 1]
   const keyPos = g.op('Unsqueeze', 'mask.key', [positions, axis0]); // [1, T]
   const future = g.op('Greater', 'mask.future', [keyPos, queryPos]);
-  const mask = g.op('Where', 'mask', [future, g.scalar('const.mask.masked', MASKED_SCORE), g.scalar('const.mask.open', 0)]);
+  const mask = g.op('Where', 'mask', [
+    future,
+    g.scalar('const.mask.masked', MASKED_SCORE),
+    g.scalar('const.mask.open', 0),
+  ]);
 
   // Embedding: wte[token] + wpe[t].
   const tokEmb = g.op('Gather', 'embed.tokens', [weight('wte'), GPT_ONNX_INPUT], { axis: 0 });
@@ -139,7 +152,10 @@ export function exportGptOnnx(layout: ParamLayout, params: Float32Array, T: numb
     const scores = g.op('Mul', `${p}.attn.scores`, [g.op('MatMul', `${p}.attn.qk`, [qh, kt]), scale]);
     const probs = g.op('Softmax', `${p}.attn.probs`, [g.op('Add', `${p}.attn.masked`, [scores, mask])], { axis: -1 });
     const o = g.op('MatMul', `${p}.attn.o`, [probs, vh]); // [1, H, T, D]
-    const merged = g.op('Reshape', `${p}.attn.merged`, [g.op('Transpose', `${p}.attn.o.tokens`, [o], { perm: [0, 2, 1, 3] }), toRows]);
+    const merged = g.op('Reshape', `${p}.attn.merged`, [
+      g.op('Transpose', `${p}.attn.o.tokens`, [o], { perm: [0, 2, 1, 3] }),
+      toRows,
+    ]);
     const afterAttn = g.op('Add', `${p}.after.attn`, [x, linear(merged, `${p}.attn.proj`, `${p}.attn.proj.out`)]);
 
     const ln2 = layerNorm(afterAttn, `${p}.ln2`, `${p}.ln2.out`);
@@ -175,7 +191,8 @@ export function exportGptOnnx(layout: ParamLayout, params: Float32Array, T: numb
  */
 export function sampleNext(logitsRow: Float32Array, temperature: number, random: () => number): number {
   if (logitsRow.length === 0) throw new RangeError('sampleNext: empty logits row');
-  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`sampleNext: temperature must be finite and ≥ 0, got ${temperature}`);
+  if (!(temperature >= 0) || !Number.isFinite(temperature))
+    throw new RangeError(`sampleNext: temperature must be finite and ≥ 0, got ${temperature}`);
   let best = 0;
   for (let i = 1; i < logitsRow.length; i++) if (logitsRow[i]! > logitsRow[best]!) best = i;
   if (temperature === 0) return best;

@@ -1,4 +1,12 @@
 // A small ONNX model writer (protobuf encoding of ModelProto), for benchmarks and model export.
-export { encodeOnnxModel, type ElemType, type OnnxGraph, type OnnxInitializer, type OnnxNode, type OnnxValue } from './model';
+
 // The GPT (flat weights of src/model/layout.ts) as an ONNX model, and next-token sampling for "try the model".
-export { exportGptOnnx, sampleNext, GPT_ONNX_INPUT, GPT_ONNX_OUTPUT } from './gpt';
+export { exportGptOnnx, GPT_ONNX_INPUT, GPT_ONNX_OUTPUT, sampleNext } from './gpt';
+export {
+  type ElemType,
+  encodeOnnxModel,
+  type OnnxGraph,
+  type OnnxInitializer,
+  type OnnxNode,
+  type OnnxValue,
+} from './model';

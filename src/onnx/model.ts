@@ -1,4 +1,4 @@
-import { bytes, concat, float, int, packedInts, string, type Field } from './protobuf';
+import { bytes, concat, type Field, float, int, packedInts, string } from './protobuf';
 
 // Field numbers and enums from onnx/onnx.proto (IR version 8).
 const ELEM_FLOAT = 1;
@@ -83,6 +83,7 @@ export function encodeOnnxModel(g: OnnxGraph): Uint8Array {
     ...g.outputs.map((v) => bytes(12, valueInfo(v))),
   ];
   const opsets = [bytes(8, [string(1, ''), int(2, g.opset ?? 17)])];
-  for (const [domain, version] of Object.entries(g.domains ?? {})) opsets.push(bytes(8, [string(1, domain), int(2, version)]));
+  for (const [domain, version] of Object.entries(g.domains ?? {}))
+    opsets.push(bytes(8, [string(1, domain), int(2, version)]));
   return concat([int(1, 8), ...opsets, string(2, 'vgpu'), string(3, '0.1.0'), bytes(7, graph)]);
 }

@@ -29,11 +29,18 @@ export async function saveCheckpoint(runDir: string, s: CoordinatorState): Promi
   await writeFileAtomic(join(runDir, folder, 'momentum.f32'), bytesOf(s.momentum));
   await writeFileAtomic(join(runDir, folder, 'receipts.json'), JSON.stringify(s.receipts));
   const record: CheckpointRecord = {
-    version: 1, round: s.round, folder, history: s.history, tokens: s.tokens, acceptedUpdates: s.acceptedUpdates, rejectedUpdates: s.rejectedUpdates,
+    version: 1,
+    round: s.round,
+    folder,
+    history: s.history,
+    tokens: s.tokens,
+    acceptedUpdates: s.acceptedUpdates,
+    rejectedUpdates: s.rejectedUpdates,
   };
   await writeFileAtomic(join(runDir, 'checkpoint.json'), JSON.stringify(record, null, 2));
   const folders = (await readdir(join(runDir, 'checkpoints'))).filter((f) => f.startsWith('round-')).sort();
-  for (const old of folders.slice(0, -KEEP_FOLDERS)) await rm(join(runDir, 'checkpoints', old), { recursive: true, force: true });
+  for (const old of folders.slice(0, -KEEP_FOLDERS))
+    await rm(join(runDir, 'checkpoints', old), { recursive: true, force: true });
 }
 
 /** The last checkpoint, or undefined for a run that has not completed a round. */
@@ -47,11 +54,17 @@ export async function loadCheckpoint(runDir: string, parameters: number): Promis
     return b;
   };
   const [weights, momentumBytes] = [await read('weights.f32'), await read('momentum.f32')];
-  if (weights.length !== 4 * parameters || momentumBytes.length !== 4 * parameters) throw new Error(`checkpoint ${record.folder}: vectors are not ${parameters} floats`);
+  if (weights.length !== 4 * parameters || momentumBytes.length !== 4 * parameters)
+    throw new Error(`checkpoint ${record.folder}: vectors are not ${parameters} floats`);
   const [params, momentum] = [floatsOf(weights), floatsOf(momentumBytes)];
   return {
-    round: record.round, params, momentum, history: record.history, tokens: record.tokens,
-    acceptedUpdates: record.acceptedUpdates, rejectedUpdates: record.rejectedUpdates,
+    round: record.round,
+    params,
+    momentum,
+    history: record.history,
+    tokens: record.tokens,
+    acceptedUpdates: record.acceptedUpdates,
+    rejectedUpdates: record.rejectedUpdates,
     receipts: JSON.parse((await read('receipts.json')).toString('utf8')) as SignedDocument[],
   };
 }

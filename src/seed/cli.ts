@@ -1,10 +1,10 @@
 // `npm start` / `vgpu-seed`: starts a seed from the command line and prints the page URL.
 import './promise-shim';
-import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type AggregationRule, DEFAULT_FED_SETTINGS, type FedSettings } from '../fed';
 import { MODEL_PRESETS } from '../model';
-import { DEFAULT_FED_SETTINGS, type AggregationRule, type FedSettings } from '../fed';
 import { startSeed } from './seed';
 
 const USAGE = `vgpu-seed [options]
@@ -33,7 +33,8 @@ function port(value: string | undefined, fallback: number): number {
 
 function positive(name: string, value: string | undefined, fallback: number, integer = true): number {
   const n = Number(value ?? fallback);
-  if (!(n > 0) || (integer && !Number.isInteger(n))) throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${value}`);
+  if (!(n > 0) || (integer && !Number.isInteger(n)))
+    throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${value}`);
   return n;
 }
 
@@ -41,7 +42,8 @@ function fedSettings(v: Record<string, string | boolean | undefined>): FedSettin
   const d = DEFAULT_FED_SETTINGS;
   const str = (k: string) => v[k] as string | undefined;
   const aggregation = (str('aggregation') ?? d.aggregation) as AggregationRule;
-  if (!['mean', 'trimmed-mean', 'median-norm-clip'].includes(aggregation)) throw new Error(`unknown --aggregation ${aggregation}`);
+  if (!['mean', 'trimmed-mean', 'median-norm-clip'].includes(aggregation))
+    throw new Error(`unknown --aggregation ${aggregation}`);
   const format = str('codec') ?? d.codec.format;
   if (format !== 'int8' && format !== 'fp32') throw new Error(`--codec must be int8 or fp32, got ${format}`);
   const density = positive('density', str('density'), d.codec.density, false);
@@ -89,8 +91,14 @@ async function main(): Promise<void> {
     throw new Error(`no built app in ${values.app}/: run \`npm run build\` first (\`npm start\` does)`);
   }
   const seed = await startSeed({
-    runDir: values.run, host: values.host, httpPort: port(values.port, 8080), p2pPort: port(values['p2p-port'], 8081),
-    model: values.model, appDir: values.app, fed: fedSettings(values), log: (line) => console.log(line),
+    runDir: values.run,
+    host: values.host,
+    httpPort: port(values.port, 8080),
+    p2pPort: port(values['p2p-port'], 8081),
+    model: values.model,
+    appDir: values.app,
+    fed: fedSettings(values),
+    log: (line) => console.log(line),
   });
   console.log(`libp2p: ${seed.info().addrs.join(' ')}`);
   console.log(`\nVolunteer page: ${seed.url}\n`);

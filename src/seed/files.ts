@@ -1,5 +1,5 @@
 // The run folder on disk: atomic writes, and the seed's peer key, which never leaves it.
-import { open, readFile, rename, mkdir } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';

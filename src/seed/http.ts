@@ -1,12 +1,21 @@
 // The seed's HTTP server: the built volunteer app (static files) and a few JSON documents.
-import { createServer, type Server } from 'node:http';
+
 import { readFile, stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 
 const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.wasm': 'application/wasm', '.svg': 'image/svg+xml',
-  '.png': 'image/png', '.ico': 'image/x-icon', '.txt': 'text/plain; charset=utf-8', '.map': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+  '.map': 'application/json',
 };
 
 /** JSON routes: path to a function giving the current document. */
@@ -19,7 +28,12 @@ export type MemoryFiles = Record<string, { body: Uint8Array; type: string }>;
  * name this seed), the files under `appDir` and under each mounted folder. Only GET and HEAD;
  * nothing outside those folders.
  */
-export function createHttpServer(appDir: string, routes: JsonRoutes, files: MemoryFiles = {}, mounts: Record<string, string> = {}): Server {
+export function createHttpServer(
+  appDir: string,
+  routes: JsonRoutes,
+  files: MemoryFiles = {},
+  mounts: Record<string, string> = {},
+): Server {
   // Mounted folders first (e.g. /ort/ for onnxruntime-web's wasm files), the app last.
   const folders: [string, string][] = [...Object.entries(mounts), ['/', appDir]];
   const roots = folders.map(([prefix, dir]) => [prefix, resolve(dir)] as const);
@@ -32,18 +46,29 @@ export function createHttpServer(appDir: string, routes: JsonRoutes, files: Memo
       const path = new URL(req.url ?? '/', 'http://seed').pathname;
       const route = routes[path];
       if (route) {
-        res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*', 'cache-control': 'no-store' });
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'access-control-allow-origin': '*',
+          'cache-control': 'no-store',
+        });
         res.end(req.method === 'HEAD' ? undefined : JSON.stringify(route()));
         return;
       }
       const memory = files[path];
       if (memory) {
-        res.writeHead(200, { 'content-type': memory.type, 'access-control-allow-origin': '*', 'cache-control': 'no-cache', 'content-length': memory.body.length });
+        res.writeHead(200, {
+          'content-type': memory.type,
+          'access-control-allow-origin': '*',
+          'cache-control': 'no-cache',
+          'content-length': memory.body.length,
+        });
         res.end(req.method === 'HEAD' ? undefined : memory.body);
         return;
       }
       const [prefix, root] = roots.find(([p]) => path.startsWith(p))!;
-      const file = normalize(join(root, decodeURIComponent(path === '/' ? '/index.html' : `/${path.slice(prefix.length)}`)));
+      const file = normalize(
+        join(root, decodeURIComponent(path === '/' ? '/index.html' : `/${path.slice(prefix.length)}`)),
+      );
       if (file !== root && !file.startsWith(root + sep)) {
         res.writeHead(403).end('forbidden');
         return;
@@ -56,7 +81,11 @@ export function createHttpServer(appDir: string, routes: JsonRoutes, files: Memo
       const body = await readFile(file);
       // Hashed build assets never change; the page itself must be revalidated.
       const cache = path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
-      res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': cache, 'content-length': body.length });
+      res.writeHead(200, {
+        'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+        'cache-control': cache,
+        'content-length': body.length,
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
     } catch (e) {
       res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad request: ${(e as Error).message}`);

@@ -1,8 +1,9 @@
 // The tab's IndexedDB (through idb): weight pieces by hash, signed manifests, the peer key, and
 // progress records. A reload reuses all of it: identity, cached pieces, where the tab stopped.
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
+import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
 import type { PieceStore, SignedDocument } from '../swarm';
 
 interface VgpuDb extends DBSchema {
@@ -84,7 +85,10 @@ export async function openStorage(name = 'vgpu', onNotice: (text: string) => voi
     } catch (e) {
       if ((e as DOMException).name !== 'QuotaExceededError') throw e;
       const removed = await evictOldManifests();
-      if (removed === 0) throw new StorageFullError('browser storage is full and nothing old is left to remove: free some space for this site (browser settings → site data) and reload');
+      if (removed === 0)
+        throw new StorageFullError(
+          'browser storage is full and nothing old is left to remove: free some space for this site (browser settings → site data) and reload',
+        );
       onNotice(`storage was short: removed ${removed} pieces of older models`);
       await db.put('pieces', value, hash);
     }

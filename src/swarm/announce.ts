@@ -33,17 +33,35 @@ export function setBit(bits: Uint8Array, i: number, on = true): void {
 }
 
 export function encodeAnnouncement(a: Announcement): Uint8Array {
-  const bytes = utf8(JSON.stringify({ manifest: a.manifest, have: toBase64(a.have), fetching: toBase64(a.fetching), addrs: a.addrs.slice(0, MAX_ANNOUNCE_ADDRS) }));
-  if (bytes.length > MAX_ANNOUNCE_BYTES) throw new AnnouncementError(`announcement is ${bytes.length} bytes, over ${MAX_ANNOUNCE_BYTES}`);
+  const bytes = utf8(
+    JSON.stringify({
+      manifest: a.manifest,
+      have: toBase64(a.have),
+      fetching: toBase64(a.fetching),
+      addrs: a.addrs.slice(0, MAX_ANNOUNCE_ADDRS),
+    }),
+  );
+  if (bytes.length > MAX_ANNOUNCE_BYTES)
+    throw new AnnouncementError(`announcement is ${bytes.length} bytes, over ${MAX_ANNOUNCE_BYTES}`);
   return bytes;
 }
 
 /** Parses and checks an announcement; throws AnnouncementError naming what is wrong. */
 export function decodeAnnouncement(bytes: Uint8Array): Announcement {
-  const { manifest, have, fetching, addrs } = decodeJsonMessage(bytes, MAX_ANNOUNCE_BYTES, 'announcement', (why) => new AnnouncementError(why));
+  const { manifest, have, fetching, addrs } = decodeJsonMessage(
+    bytes,
+    MAX_ANNOUNCE_BYTES,
+    'announcement',
+    (why) => new AnnouncementError(why),
+  );
   if (!isSha256Hex(manifest)) throw new AnnouncementError('announcement: manifest must be a sha256 hex id');
-  if (typeof have !== 'string' || typeof fetching !== 'string') throw new AnnouncementError('announcement: have and fetching must be base64 bitfields');
-  if (!Array.isArray(addrs) || addrs.length > MAX_ANNOUNCE_ADDRS || !addrs.every((a) => typeof a === 'string' && a.length < 512)) {
+  if (typeof have !== 'string' || typeof fetching !== 'string')
+    throw new AnnouncementError('announcement: have and fetching must be base64 bitfields');
+  if (
+    !Array.isArray(addrs) ||
+    addrs.length > MAX_ANNOUNCE_ADDRS ||
+    !addrs.every((a) => typeof a === 'string' && a.length < 512)
+  ) {
     throw new AnnouncementError(`announcement: addrs must be at most ${MAX_ANNOUNCE_ADDRS} strings`);
   }
   try {

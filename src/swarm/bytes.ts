@@ -36,7 +36,12 @@ export const fromUtf8 = (b: Uint8Array): string => new TextDecoder('utf-8', { fa
  * Decodes a small JSON message of at most `maxBytes`, as an object's fields; any failure (too big,
  * not UTF-8, not JSON, not an object) throws `fail(reason)`'s error. For every message off the wire.
  */
-export function decodeJsonMessage(bytes: Uint8Array, maxBytes: number, what: string, fail: (reason: string) => Error): Record<string, unknown> {
+export function decodeJsonMessage(
+  bytes: Uint8Array,
+  maxBytes: number,
+  what: string,
+  fail: (reason: string) => Error,
+): Record<string, unknown> {
   if (bytes.length > maxBytes) throw fail(`${what} is ${bytes.length} bytes, over ${maxBytes}`);
   let value: unknown;
   try {

@@ -5,11 +5,17 @@
 // A peer that sends a corrupted piece is banned; one that fails is set aside a while.
 import { hasBit, setBit } from './announce';
 import { sha256Hex } from './bytes';
+import {
+  MAX_INFLIGHT_PER_PEER,
+  MAX_INFLIGHT_TO_SEED,
+  MAX_INFLIGHT_TOTAL,
+  MAX_PEER_FAILURES,
+  PEER_BACKOFF_MS,
+  PIECE_REQUEST_TIMEOUT_MS,
+  SEED_BUSY_RETRY_MS,
+} from './limits';
 import { pieceRange, type VerifiedManifest } from './manifest';
 import { PieceProtocolError, PieceStatus, type PieceStore } from './pieces';
-import {
-  MAX_INFLIGHT_PER_PEER, MAX_INFLIGHT_TO_SEED, MAX_INFLIGHT_TOTAL, MAX_PEER_FAILURES, PEER_BACKOFF_MS, PIECE_REQUEST_TIMEOUT_MS, SEED_BUSY_RETRY_MS,
-} from './limits';
 
 export interface FetchProgress {
   held: number;
@@ -82,7 +88,13 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
   // A fixed random order per fetch: the tie-break among equally rare pieces.
   const order = m.pieces.map((_, i) => ({ i, r: random() }));
   const progress: FetchProgress = {
-    held: held.filter(Boolean).length, total: m.pieces.length, downloadedBytes: 0, fromSeedBytes: 0, fromPeersBytes: 0, corruptPieces: 0, bannedPeers: [],
+    held: held.filter(Boolean).length,
+    total: m.pieces.length,
+    downloadedBytes: 0,
+    fromSeedBytes: 0,
+    fromPeersBytes: 0,
+    corruptPieces: 0,
+    bannedPeers: [],
   };
   const running = new Set<Promise<void>>();
   opts.onProgress?.({ ...progress });
@@ -126,7 +138,10 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
       opts.onOwnChange?.();
     }
     try {
-      const signal = AbortSignal.any([AbortSignal.timeout(PIECE_REQUEST_TIMEOUT_MS), ...(opts.signal ? [opts.signal] : [])]);
+      const signal = AbortSignal.any([
+        AbortSignal.timeout(PIECE_REQUEST_TIMEOUT_MS),
+        ...(opts.signal ? [opts.signal] : []),
+      ]);
       const bytes = await opts.request(from, index, signal);
       const [start, end] = pieceRange(m, index);
       if (bytes.length !== end - start || (await sha256Hex(bytes)) !== m.pieces[index]) {
@@ -148,8 +163,7 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
       if (e instanceof PieceProtocolError && e.status === PieceStatus.Busy) {
         if (fromSeed) seedBusyUntil.set(index, Date.now() + SEED_BUSY_RETRY_MS);
         else s.backoffUntil = Date.now() + SEED_BUSY_RETRY_MS;
-      }
-      else penalise(from, `piece ${index}: ${errorText(e)}`, false);
+      } else penalise(from, `piece ${index}: ${errorText(e)}`, false);
     } finally {
       s.inflight--;
       inflight.delete(index);
@@ -170,7 +184,8 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
     const candidates = order
       .filter(({ i }) => !held[i] && !inflight.has(i))
       .map(({ i, r }) => ({
-        i, r,
+        i,
+        r,
         owners: holders.filter(([, a]) => hasBit(a.have, i)).map(([id]) => id),
         coming: holders.some(([, a]) => hasBit(a.fetching, i)),
       }))
@@ -183,7 +198,13 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
         free.sort((a, b) => peer(a).inflight - peer(b).inflight);
         start(c.i, free[0]);
         started++;
-      } else if (c.owners.length === 0 && !c.coming && (seedBusyUntil.get(c.i) ?? 0) <= now && usable(opts.seed, now) && peer(opts.seed).inflight < MAX_INFLIGHT_TO_SEED) {
+      } else if (
+        c.owners.length === 0 &&
+        !c.coming &&
+        (seedBusyUntil.get(c.i) ?? 0) <= now &&
+        usable(opts.seed, now) &&
+        peer(opts.seed).inflight < MAX_INFLIGHT_TO_SEED
+      ) {
         start(c.i, opts.seed);
         started++;
       }
@@ -214,9 +235,11 @@ export async function assembleWeights(manifest: VerifiedManifest, store: PieceSt
   for (let i = 0; i < m.pieces.length; i++) {
     const piece = await store.get(m.pieces[i]);
     const [start, end] = pieceRange(m, i);
-    if (!piece || piece.length !== end - start) throw new Error(`piece ${i} of ${manifest.id.slice(0, 12)} is missing from the store`);
+    if (!piece || piece.length !== end - start)
+      throw new Error(`piece ${i} of ${manifest.id.slice(0, 12)} is missing from the store`);
     bytes.set(piece, start);
   }
-  if ((await sha256Hex(bytes)) !== m.sha256) throw new Error(`assembled weights of ${manifest.id.slice(0, 12)} fail the manifest's sha256`);
+  if ((await sha256Hex(bytes)) !== m.sha256)
+    throw new Error(`assembled weights of ${manifest.id.slice(0, 12)} fail the manifest's sha256`);
   return new Float32Array(bytes.buffer);
 }

@@ -2,10 +2,10 @@
 // each piece of it. The seed signs one per weight vector; its id (sha256 of the signed body) names
 // the vector everywhere: in piece requests, in announcements, in the tab's cache.
 import type { PeerId, PrivateKey } from '@libp2p/interface';
-import { LAYOUT_VERSION, paramLayout, type GptConfig } from '../model';
+import { type GptConfig, LAYOUT_VERSION, paramLayout } from '../model';
 import { isSha256Hex, sha256Hex } from './bytes';
 import { MAX_MODEL_BYTES, PIECE_BYTES } from './limits';
-import { signDocument, verifyDocument, type SignedDocument, type VerifiedDocument } from './signed';
+import { type SignedDocument, signDocument, type VerifiedDocument, verifyDocument } from './signed';
 
 export interface WeightsManifest {
   kind: 'vgpu/weights';
@@ -43,10 +43,18 @@ export function pieceRange(m: WeightsManifest, index: number): [number, number] 
 export async function buildManifest(weights: Float32Array, name: string, model: GptConfig): Promise<WeightsManifest> {
   const bytes = new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
   const pieces: string[] = [];
-  for (let start = 0; start < bytes.length; start += PIECE_BYTES) pieces.push(await sha256Hex(bytes.subarray(start, start + PIECE_BYTES)));
+  for (let start = 0; start < bytes.length; start += PIECE_BYTES)
+    pieces.push(await sha256Hex(bytes.subarray(start, start + PIECE_BYTES)));
   return parseWeightsManifest({
-    kind: 'vgpu/weights', version: 1, name, model, layoutVersion: LAYOUT_VERSION,
-    totalBytes: bytes.length, pieceBytes: PIECE_BYTES, pieces, sha256: await sha256Hex(bytes),
+    kind: 'vgpu/weights',
+    version: 1,
+    name,
+    model,
+    layoutVersion: LAYOUT_VERSION,
+    totalBytes: bytes.length,
+    pieceBytes: PIECE_BYTES,
+    pieces,
+    sha256: await sha256Hex(bytes),
   });
 }
 
@@ -61,17 +69,24 @@ export function verifyManifest(doc: unknown, seed: PeerId | string): Promise<Ver
 
 /** Shape and consistency checks; returns the manifest typed, or throws ManifestError naming the field. */
 export function parseWeightsManifest(value: unknown): WeightsManifest {
-  const fail = (why: string): never => { throw new ManifestError(`weights manifest: ${why}`); };
+  const fail = (why: string): never => {
+    throw new ManifestError(`weights manifest: ${why}`);
+  };
   if (typeof value !== 'object' || value === null) return fail('not an object');
   const m = value as Record<string, unknown>;
   if (m.kind !== 'vgpu/weights' || m.version !== 1) fail(`unknown kind/version ${String(m.kind)}/${String(m.version)}`);
   if (typeof m.name !== 'string' || m.name.length > 200) fail('name must be a string of at most 200 characters');
-  if (m.layoutVersion !== LAYOUT_VERSION) fail(`layout version ${String(m.layoutVersion)}, this build reads ${LAYOUT_VERSION}`);
+  if (m.layoutVersion !== LAYOUT_VERSION)
+    fail(`layout version ${String(m.layoutVersion)}, this build reads ${LAYOUT_VERSION}`);
   const { totalBytes, pieceBytes, pieces } = m;
-  if (!Number.isInteger(totalBytes) || (totalBytes as number) < 1 || (totalBytes as number) > MAX_MODEL_BYTES) fail(`totalBytes must be an integer in [1, ${MAX_MODEL_BYTES}]`);
-  if (!Number.isInteger(pieceBytes) || (pieceBytes as number) < 1 || (pieceBytes as number) > PIECE_BYTES) fail(`pieceBytes must be an integer in [1, ${PIECE_BYTES}]`);
-  if (!Array.isArray(pieces) || pieces.length !== pieceCount(totalBytes as number, pieceBytes as number)) fail('pieces must list one hash per piece');
-  if (!(pieces as unknown[]).every(isSha256Hex) || !isSha256Hex(m.sha256)) fail('hashes must be 64 lowercase hex digits');
+  if (!Number.isInteger(totalBytes) || (totalBytes as number) < 1 || (totalBytes as number) > MAX_MODEL_BYTES)
+    fail(`totalBytes must be an integer in [1, ${MAX_MODEL_BYTES}]`);
+  if (!Number.isInteger(pieceBytes) || (pieceBytes as number) < 1 || (pieceBytes as number) > PIECE_BYTES)
+    fail(`pieceBytes must be an integer in [1, ${PIECE_BYTES}]`);
+  if (!Array.isArray(pieces) || pieces.length !== pieceCount(totalBytes as number, pieceBytes as number))
+    fail('pieces must list one hash per piece');
+  if (!(pieces as unknown[]).every(isSha256Hex) || !isSha256Hex(m.sha256))
+    fail('hashes must be 64 lowercase hex digits');
   if (typeof m.model !== 'object' || m.model === null) fail('model must be a GPT config object');
   let layoutBytes = 0;
   try {
@@ -79,12 +94,18 @@ export function parseWeightsManifest(value: unknown): WeightsManifest {
   } catch (e) {
     fail(`model: ${(e as Error).message}`);
   }
-  if (layoutBytes !== totalBytes) fail(`totalBytes ${String(totalBytes)} does not match the model's layout (${layoutBytes} bytes)`);
+  if (layoutBytes !== totalBytes)
+    fail(`totalBytes ${String(totalBytes)} does not match the model's layout (${layoutBytes} bytes)`);
   const model = m.model as GptConfig;
   return {
-    kind: 'vgpu/weights', version: 1, name: m.name as string,
+    kind: 'vgpu/weights',
+    version: 1,
+    name: m.name as string,
     model: { vocab: model.vocab, context: model.context, layers: model.layers, heads: model.heads, width: model.width },
-    layoutVersion: LAYOUT_VERSION, totalBytes: totalBytes as number, pieceBytes: pieceBytes as number,
-    pieces: pieces as string[], sha256: m.sha256 as string,
+    layoutVersion: LAYOUT_VERSION,
+    totalBytes: totalBytes as number,
+    pieceBytes: pieceBytes as number,
+    pieces: pieces as string[],
+    sha256: m.sha256 as string,
   };
 }

@@ -1,16 +1,17 @@
 // libp2p node factories: the seed (Node: WebSockets listener, circuit relay server) and the tab
 // (browser: WebSockets to the seed, WebRTC to other tabs, signalled through the seed's relay).
 // Both speak Noise over yamux, identify, ping and gossipsub.
-import { createLibp2p, type Libp2p } from 'libp2p';
+
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
-import { webSockets } from '@libp2p/websockets';
-import { webRTC } from '@libp2p/webrtc';
-import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2';
-import { identify, type Identify } from '@libp2p/identify';
-import { ping, type Ping } from '@libp2p/ping';
-import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub';
+import { type CircuitRelayService, circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import { type GossipSub, gossipsub, TopicValidatorResult } from '@libp2p/gossipsub';
+import { type Identify, identify } from '@libp2p/identify';
 import type { PrivateKey } from '@libp2p/interface';
+import { type Ping, ping } from '@libp2p/ping';
+import { webRTC } from '@libp2p/webrtc';
+import { webSockets } from '@libp2p/websockets';
+import { createLibp2p, type Libp2p } from 'libp2p';
 import { ANNOUNCE_TOPIC, decodeAnnouncement } from './announce';
 import { DIAL_TIMEOUT_MS, RELAY_LIMITS } from './limits';
 
@@ -92,10 +93,18 @@ export async function createTabNode(opts: TabNodeOptions): Promise<SwarmNode> {
   const node = await createLibp2p({
     privateKey: opts.privateKey,
     addresses: { listen: ['/p2p-circuit', '/webrtc'] },
-    transports: [webSockets(), webRTC({ rtcConfiguration: { iceServers: opts.iceServers ?? [] } }), circuitRelayTransport()],
+    transports: [
+      webSockets(),
+      webRTC({ rtcConfiguration: { iceServers: opts.iceServers ?? [] } }),
+      circuitRelayTransport(),
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionManager: { maxConnections: TAB_MAX_CONNECTIONS, dialTimeout: DIAL_TIMEOUT_MS, addressDialTimeout: DIAL_TIMEOUT_MS },
+    connectionManager: {
+      maxConnections: TAB_MAX_CONNECTIONS,
+      dialTimeout: DIAL_TIMEOUT_MS,
+      addressDialTimeout: DIAL_TIMEOUT_MS,
+    },
     ...(opts.localNetwork ? { connectionGater: { denyDialMultiaddr: async () => false } } : {}),
     services: services(),
   });

@@ -1,15 +1,26 @@
 // The piece pull protocol: one short stream per request. The requester writes one
 // length-prefixed JSON frame {manifest, index}; the server answers one length-prefixed frame
 // whose first byte is a status and whose rest is the piece (or an error text).
-import { lpStream } from '@libp2p/utils';
+
 import type { AbortOptions, Connection, Stream, StreamHandler } from '@libp2p/interface';
+import { lpStream } from '@libp2p/utils';
 import { decodeJsonMessage, fromUtf8, isSha256Hex, utf8 } from './bytes';
+import {
+  MAX_CONCURRENT_UPLOADS,
+  MAX_PIECE_REPLY_BYTES,
+  MAX_PIECE_REQUEST_BYTES,
+  REQUEST_READ_TIMEOUT_MS,
+} from './limits';
 import { pieceRange, type WeightsManifest } from './manifest';
-import { MAX_CONCURRENT_UPLOADS, MAX_PIECE_REPLY_BYTES, MAX_PIECE_REQUEST_BYTES, REQUEST_READ_TIMEOUT_MS } from './limits';
 
 export const PIECE_PROTOCOL = '/vgpu/piece/1.0.0';
 
-export const enum PieceStatus { Ok = 0, NotFound = 1, BadRequest = 2, Busy = 3 }
+export enum PieceStatus {
+  Ok = 0,
+  NotFound = 1,
+  BadRequest = 2,
+  Busy = 3,
+}
 
 export interface PieceRequest {
   /** Manifest id (sha256 of the signed manifest body). */
@@ -19,7 +30,10 @@ export interface PieceRequest {
 
 export class PieceProtocolError extends Error {
   override name = 'PieceProtocolError';
-  constructor(message: string, readonly status?: PieceStatus) {
+  constructor(
+    message: string,
+    readonly status?: PieceStatus,
+  ) {
     super(message);
   }
 }
@@ -46,9 +60,15 @@ export function encodePieceRequest(req: PieceRequest): Uint8Array {
 
 /** Parses a request frame; throws PieceProtocolError on anything malformed. */
 export function decodePieceRequest(bytes: Uint8Array): PieceRequest {
-  const { manifest, index } = decodeJsonMessage(bytes, MAX_PIECE_REQUEST_BYTES, 'request', (why) => new PieceProtocolError(why));
+  const { manifest, index } = decodeJsonMessage(
+    bytes,
+    MAX_PIECE_REQUEST_BYTES,
+    'request',
+    (why) => new PieceProtocolError(why),
+  );
   if (!isSha256Hex(manifest)) throw new PieceProtocolError('request: manifest must be a sha256 hex id');
-  if (!Number.isInteger(index) || (index as number) < 0) throw new PieceProtocolError('request: index must be a non-negative integer');
+  if (!Number.isInteger(index) || (index as number) < 0)
+    throw new PieceProtocolError('request: index must be a non-negative integer');
   return { manifest, index: index as number };
 }
 
@@ -76,13 +96,18 @@ export interface PieceServerOptions {
  * `intervalMs`; the asker fetches it from that tab instead. After the interval, or once every
  * holder has left, another copy goes out.
  */
-export function superSeeding(intervalMs: number, connected: (peer: string) => boolean, now: () => number = Date.now): (peer: string, req: PieceRequest) => string | undefined {
+export function superSeeding(
+  intervalMs: number,
+  connected: (peer: string) => boolean,
+  now: () => number = Date.now,
+): (peer: string, req: PieceRequest) => string | undefined {
   const served = new Map<string, { at: number; to: Set<string> }>();
   return (peer, req) => {
     const key = `${req.manifest}/${req.index}`;
     const last = served.get(key);
     const holders = last && now() - last.at < intervalMs ? [...last.to].filter((p) => p !== peer && connected(p)) : [];
-    if (holders.length > 0) return `piece ${req.index} is held by ${holders.length} connected tab(s): fetch it from them`;
+    if (holders.length > 0)
+      return `piece ${req.index} is held by ${holders.length} connected tab(s): fetch it from them`;
     const entry = last && now() - last.at < intervalMs ? last : { at: now(), to: new Set<string>() };
     entry.to.add(peer);
     served.set(key, entry);
@@ -121,12 +146,14 @@ export function pieceServer(opts: PieceServerOptions): StreamHandler {
       counted = true;
       if (active > MAX_CONCURRENT_UPLOADS) return await refuse(PieceStatus.Busy, 'busy');
       const m = opts.manifest(req.manifest);
-      if (!m || req.index >= m.pieces.length) return await refuse(PieceStatus.NotFound, `no piece ${req.index} of ${req.manifest.slice(0, 12)}`);
+      if (!m || req.index >= m.pieces.length)
+        return await refuse(PieceStatus.NotFound, `no piece ${req.index} of ${req.manifest.slice(0, 12)}`);
       const busy = opts.admit?.(peer, req);
       if (busy) return await refuse(PieceStatus.Busy, busy);
       const bytes = await opts.store.get(m.pieces[req.index]);
       const [start, end] = pieceRange(m, req.index);
-      if (!bytes || bytes.length !== end - start) return await refuse(PieceStatus.NotFound, `piece ${req.index} not held`);
+      if (!bytes || bytes.length !== end - start)
+        return await refuse(PieceStatus.NotFound, `piece ${req.index} not held`);
       await reply(PieceStatus.Ok, bytes);
       if (opts.stats) {
         opts.stats.uploadedBytes += bytes.length;
@@ -154,7 +181,11 @@ export async function requestPiece(stream: Stream, req: PieceRequest, options: A
     const status = frame[0] as PieceStatus;
     if (status !== PieceStatus.Ok) {
       let text = '';
-      try { text = fromUtf8(frame.subarray(1, 200)); } catch { /* not text: keep the status alone */ }
+      try {
+        text = fromUtf8(frame.subarray(1, 200));
+      } catch {
+        /* not text: keep the status alone */
+      }
       throw new PieceProtocolError(`piece ${req.index} refused (status ${status}): ${text}`, status);
     }
     await stream.close(options);

@@ -1,7 +1,8 @@
 // Signed documents: a JSON body signed with a libp2p key. The seed signs manifests (and, later,
 // round manifests and receipts); a tab checks them against the seed's peer id before using them.
-import { peerIdFromString } from '@libp2p/peer-id';
+
 import type { PeerId, PrivateKey } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { fromBase64, fromUtf8, sha256Hex, toBase64, utf8 } from './bytes';
 import { MAX_SIGNED_DOCUMENT_BYTES } from './limits';
 
@@ -31,7 +32,8 @@ export class SignatureError extends Error {
 export async function signDocument(key: PrivateKey, signer: PeerId, value: unknown): Promise<SignedDocument> {
   const body = JSON.stringify(value);
   const size = utf8(body).length;
-  if (size > MAX_SIGNED_DOCUMENT_BYTES) throw new Error(`document is ${size} bytes, over the ${MAX_SIGNED_DOCUMENT_BYTES}-byte limit`);
+  if (size > MAX_SIGNED_DOCUMENT_BYTES)
+    throw new Error(`document is ${size} bytes, over the ${MAX_SIGNED_DOCUMENT_BYTES}-byte limit`);
   const signature = await key.sign(utf8(DOMAIN + body));
   return { body, signer: signer.toString(), signature: toBase64(signature) };
 }
@@ -40,14 +42,20 @@ export async function signDocument(key: PrivateKey, signer: PeerId, value: unkno
  * Checks that `doc` is well formed, was signed by `expectedSigner`, and that the signature holds;
  * returns the body, checked by `parse`. Throws SignatureError saying which check failed (or parse's error).
  */
-export async function verifyDocument<T>(doc: unknown, expectedSigner: PeerId | string, parse: (value: unknown) => T): Promise<VerifiedDocument<T>> {
+export async function verifyDocument<T>(
+  doc: unknown,
+  expectedSigner: PeerId | string,
+  parse: (value: unknown) => T,
+): Promise<VerifiedDocument<T>> {
   if (typeof doc !== 'object' || doc === null) throw new SignatureError('signed document: not an object');
   const { body, signer, signature } = doc as Record<string, unknown>;
   if (typeof body !== 'string' || typeof signer !== 'string' || typeof signature !== 'string') {
     throw new SignatureError('signed document: body, signer and signature must be strings');
   }
-  if (utf8(body).length > MAX_SIGNED_DOCUMENT_BYTES) throw new SignatureError(`signed document: body over the ${MAX_SIGNED_DOCUMENT_BYTES}-byte limit`);
-  if (signer !== expectedSigner.toString()) throw new SignatureError(`signed document: signed by ${signer}, expected ${expectedSigner.toString()}`);
+  if (utf8(body).length > MAX_SIGNED_DOCUMENT_BYTES)
+    throw new SignatureError(`signed document: body over the ${MAX_SIGNED_DOCUMENT_BYTES}-byte limit`);
+  if (signer !== expectedSigner.toString())
+    throw new SignatureError(`signed document: signed by ${signer}, expected ${expectedSigner.toString()}`);
   let publicKey;
   try {
     publicKey = peerIdFromString(signer).publicKey;

@@ -12,7 +12,10 @@ export interface Series {
   points: { x: number; y: number }[];
 }
 
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number>,
+): SVGElementTagNameMap[K] {
   const e = document.createElementNS(NS, tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
   return e;
@@ -36,8 +39,19 @@ export function lossChart(series: Series[], label: string): SVGSVGElement {
   series.forEach((s, i) => {
     if (s.points.length === 0) return;
     const d = s.points.map((p, j) => `${j ? 'L' : 'M'}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join('');
-    root.append(svg('path', { d, fill: 'none', stroke: s.color, 'stroke-width': 1.5, 'data-series': s.name, 'data-points': s.points.length }));
-    root.append(Object.assign(svg('text', { x: PAD + i * 130, y: H - 8, fill: s.color }), { textContent: `— ${s.name}` }));
+    root.append(
+      svg('path', {
+        d,
+        fill: 'none',
+        stroke: s.color,
+        'stroke-width': 1.5,
+        'data-series': s.name,
+        'data-points': s.points.length,
+      }),
+    );
+    root.append(
+      Object.assign(svg('text', { x: PAD + i * 130, y: H - 8, fill: s.color }), { textContent: `— ${s.name}` }),
+    );
   });
   return root;
 }

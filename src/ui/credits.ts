@@ -1,7 +1,7 @@
 // The volunteer's contribution as a file anyone can check: the seed's identity and every receipt
 // it signed for this tab. Verifying needs nothing but the file (a receipt's signer is the seed's
 // peer id, which embeds its public key) and, to be sure it is the right seed, that peer id.
-import { verifyReceipt, type Receipt } from '../fed';
+import { type Receipt, verifyReceipt } from '../fed';
 import type { SignedDocument } from '../swarm';
 
 export interface CreditsFile {
@@ -25,7 +25,12 @@ export const TOKENS_PER_CREDIT = 1000;
 export function summarise(receipts: Pick<Receipt, 'accepted' | 'tokens'>[]): CreditsSummary {
   const accepted = receipts.filter((r) => r.accepted);
   const tokens = accepted.reduce((n, r) => n + r.tokens, 0);
-  return { rounds: receipts.length, acceptedRounds: accepted.length, tokens, credits: Math.floor(tokens / TOKENS_PER_CREDIT) };
+  return {
+    rounds: receipts.length,
+    acceptedRounds: accepted.length,
+    tokens,
+    credits: Math.floor(tokens / TOKENS_PER_CREDIT),
+  };
 }
 
 /**
@@ -36,7 +41,11 @@ export async function verifyCreditsFile(file: CreditsFile, seedPeerId = file.see
   if (file.kind !== 'vgpu/credits' || file.version !== 1) throw new Error('not a vgpu credits file');
   const receipts: Receipt[] = [];
   for (const [i, doc] of file.receipts.entries()) {
-    const r = (await verifyReceipt(doc, seedPeerId).catch((e: Error) => { throw new Error(`receipt ${i}: ${e.message}`); })).value;
+    const r = (
+      await verifyReceipt(doc, seedPeerId).catch((e: Error) => {
+        throw new Error(`receipt ${i}: ${e.message}`);
+      })
+    ).value;
     if (r.peer !== file.volunteer) throw new Error(`receipt ${i} names peer ${r.peer}, not ${file.volunteer}`);
     receipts.push(r);
   }

@@ -1,8 +1,9 @@
 // The volunteer page: starts the volunteer (swarm, training, settings) and renders its state.
 // `window.vgpuState()` returns the same figures for tests and debugging.
-import { seedUrlFromLocation, startVolunteer, type VolunteerState } from './volunteer';
-import { render } from './view';
+
 import { setupTryModel } from './try-model';
+import { render } from './view';
+import { seedUrlFromLocation, startVolunteer, type VolunteerState } from './volunteer';
 
 declare global {
   interface Window {
@@ -12,10 +13,11 @@ declare global {
 
 let frame = 0;
 const scheduleRender = (s: VolunteerState) => {
-  if (!frame) frame = requestAnimationFrame(() => {
-    frame = 0;
-    render(s);
-  });
+  if (!frame)
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      render(s);
+    });
 };
 
 const volunteer = await startVolunteer({ seedUrl: seedUrlFromLocation(location), onChange: scheduleRender });
@@ -24,7 +26,9 @@ render(volunteer.state);
 // The retry countdown and other clocks move without state changes.
 setInterval(() => scheduleRender(volunteer.state), 1000);
 
-document.getElementById('start')!.addEventListener('click', () => void volunteer.setRunning(!volunteer.state.settings.running));
+document
+  .getElementById('start')!
+  .addEventListener('click', () => void volunteer.setRunning(!volunteer.state.settings.running));
 
 document.getElementById('settings')!.addEventListener('change', (e) => {
   const input = e.target as HTMLInputElement;
@@ -37,7 +41,10 @@ document.getElementById('contribution')!.addEventListener('click', async (e) => 
   if ((e.target as HTMLElement).id !== 'export') return;
   const file = await volunteer.creditsFile();
   const url = URL.createObjectURL(new Blob([JSON.stringify(file, null, 2)], { type: 'application/json' }));
-  const a = Object.assign(document.createElement('a'), { href: url, download: `vgpu-receipts-${file.volunteer.slice(-8)}.json` });
+  const a = Object.assign(document.createElement('a'), {
+    href: url,
+    download: `vgpu-receipts-${file.volunteer.slice(-8)}.json`,
+  });
   a.click();
   URL.revokeObjectURL(url);
 });

@@ -12,7 +12,13 @@ export interface Settings {
   dailyBudgetMinutes: number;
 }
 
-export const DEFAULT_SETTINGS: Settings = { running: false, dutyCycle: 0.5, pauseWhenHidden: false, pauseOnBattery: true, dailyBudgetMinutes: 0 };
+export const DEFAULT_SETTINGS: Settings = {
+  running: false,
+  dutyCycle: 0.5,
+  pauseWhenHidden: false,
+  pauseOnBattery: true,
+  dailyBudgetMinutes: 0,
+};
 export const DUTY_CYCLES = [0.25, 0.5, 0.75, 1];
 export const SETTINGS_KEY = 'settings';
 /** GPU time used today: { day: 'YYYY-MM-DD', busyMs }. */
@@ -30,14 +36,18 @@ export const today = (now = new Date()): string =>
 /** Settings read back from storage, with anything missing or invalid replaced by the default. */
 export function parseSettings(value: unknown): Settings {
   const v = (value ?? {}) as Partial<Record<keyof Settings, unknown>>;
-  const pick = <K extends keyof Settings>(k: K, ok: (x: unknown) => boolean): Settings[K] => (ok(v[k]) ? v[k] : DEFAULT_SETTINGS[k]) as Settings[K];
+  const pick = <K extends keyof Settings>(k: K, ok: (x: unknown) => boolean): Settings[K] =>
+    (ok(v[k]) ? v[k] : DEFAULT_SETTINGS[k]) as Settings[K];
   const bool = (x: unknown) => typeof x === 'boolean';
   return {
     running: pick('running', bool),
     dutyCycle: pick('dutyCycle', (x) => DUTY_CYCLES.includes(x as number)),
     pauseWhenHidden: pick('pauseWhenHidden', bool),
     pauseOnBattery: pick('pauseOnBattery', bool),
-    dailyBudgetMinutes: pick('dailyBudgetMinutes', (x) => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 24 * 60),
+    dailyBudgetMinutes: pick(
+      'dailyBudgetMinutes',
+      (x) => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 24 * 60,
+    ),
   };
 }
 
@@ -54,6 +64,7 @@ export function pauseReason({ settings, hidden, onBattery, usedTodayMs }: PauseI
   if (!settings.running) return 'paused by you';
   if (settings.pauseWhenHidden && hidden) return 'paused while this tab is hidden';
   if (settings.pauseOnBattery && onBattery) return 'paused while on battery';
-  if (settings.dailyBudgetMinutes > 0 && usedTodayMs >= settings.dailyBudgetMinutes * 60_000) return `today's GPU budget of ${settings.dailyBudgetMinutes} min is used`;
+  if (settings.dailyBudgetMinutes > 0 && usedTodayMs >= settings.dailyBudgetMinutes * 60_000)
+    return `today's GPU budget of ${settings.dailyBudgetMinutes} min is used`;
   return undefined;
 }

@@ -19,12 +19,18 @@ export interface TryResult {
 }
 
 /** Exports the tab's current weights and continues `prompt`. */
-export async function tryModel(volunteer: Volunteer, prompt: string, seedUrl: string): Promise<TryResult & { onnx: Uint8Array }> {
+export async function tryModel(
+  volunteer: Volunteer,
+  prompt: string,
+  seedUrl: string,
+): Promise<TryResult & { onnx: Uint8Array }> {
   const client = volunteer.client;
   if (!client) throw new Error('not connected to the seed yet');
-  const swarm = await (await fetch(new URL('/swarm.json', seedUrl))).json() as { manifests: unknown[] };
+  const swarm = (await (await fetch(new URL('/swarm.json', seedUrl))).json()) as { manifests: unknown[] };
   const { weights, manifest } = await client.download(swarm.manifests[0] as Parameters<typeof client.download>[0]);
-  const tokenizer = Tokenizer.fromJSON(await (await fetch(new URL('/data/tokenizer.json', seedUrl))).json() as TokenizerJson);
+  const tokenizer = Tokenizer.fromJSON(
+    (await (await fetch(new URL('/data/tokenizer.json', seedUrl))).json()) as TokenizerJson,
+  );
   const layout = paramLayout(manifest.value.model);
   const onnx = exportGptOnnx(layout, weights, 'dynamic');
   const ort = await import('onnxruntime-web/webgpu');
@@ -55,15 +61,24 @@ export async function tryModel(volunteer: Volunteer, prompt: string, seedUrl: st
 
 export function setupTryModel(root: HTMLElement, volunteer: Volunteer): void {
   const form = document.createElement('form');
-  const input = Object.assign(document.createElement('input'), { name: 'prompt', value: 'The jury said', 'aria-label': 'prompt' });
+  const input = Object.assign(document.createElement('input'), {
+    name: 'prompt',
+    value: 'The jury said',
+    'aria-label': 'prompt',
+  });
   const button = Object.assign(document.createElement('button'), { type: 'submit', textContent: 'Continue the text' });
   const out = Object.assign(document.createElement('pre'), { textContent: '' });
   out.dataset.testid = 'generated';
   const link = document.createElement('a');
   form.append(input, ' ', button);
   root.replaceChildren(
-    Object.assign(document.createElement('p'), { textContent: 'Runs the current global model in this page: exported to ONNX, executed by onnxruntime-web. Early rounds produce gibberish.' }),
-    form, out, link,
+    Object.assign(document.createElement('p'), {
+      textContent:
+        'Runs the current global model in this page: exported to ONNX, executed by onnxruntime-web. Early rounds produce gibberish.',
+    }),
+    form,
+    out,
+    link,
   );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -72,7 +87,9 @@ export function setupTryModel(root: HTMLElement, volunteer: Volunteer): void {
     try {
       const r = await tryModel(volunteer, input.value, volunteer.state.seedUrl);
       out.textContent = `${r.text}\n\n(${r.provider}, ONNX model ${(r.onnxBytes / 2 ** 20).toFixed(2)} MiB)`;
-      link.href = URL.createObjectURL(new Blob([r.onnx as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+      link.href = URL.createObjectURL(
+        new Blob([r.onnx as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }),
+      );
       link.download = 'vgpu-gpt.onnx';
       link.textContent = 'Download the ONNX model';
     } catch (err) {

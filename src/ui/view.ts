@@ -1,13 +1,18 @@
 // Renders the volunteer's page from its state (plain DOM, no framework). Every figure a test or a
 // volunteer reads has a data-testid.
-import { DUTY_CYCLES } from './settings';
-import { summarise } from './credits';
+
 import { lossChart } from './chart';
+import { summarise } from './credits';
+import { DUTY_CYCLES } from './settings';
 import type { VolunteerState } from './volunteer';
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, attrs: Record<string, string> = {}): HTMLElementTagNameMap[K] {
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  text?: string,
+  attrs: Record<string, string> = {},
+): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   if (text !== undefined) e.textContent = text;
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
@@ -26,18 +31,23 @@ const $ = (id: string) => document.getElementById(id)!;
 export function failure(s: VolunteerState): string | undefined {
   const t = s.training;
   if (s.gpu && !s.gpu.available) {
-    return 'This browser has no WebGPU, so it can share weights but not train. WebGPU works in Chrome and Edge 113+ (Windows, macOS, ChromeOS), ' +
-      'Chrome 121+ on Android, Safari 26+ and Firefox 141+ on Windows; on Linux, Chrome needs chrome://flags/#enable-unsafe-webgpu and Vulkan.';
+    return (
+      'This browser has no WebGPU, so it can share weights but not train. WebGPU works in Chrome and Edge 113+ (Windows, macOS, ChromeOS), ' +
+      'Chrome 121+ on Android, Safari 26+ and Firefox 141+ on Windows; on Linux, Chrome needs chrome://flags/#enable-unsafe-webgpu and Vulkan.'
+    );
   }
-  if (s.gpu?.tooSmall) return `This GPU is too small for the model (${s.gpu.tooSmall}). The tab still shares weights with others.`;
+  if (s.gpu?.tooSmall)
+    return `This GPU is too small for the model (${s.gpu.tooSmall}). The tab still shares weights with others.`;
   if (s.phase === 'retrying') {
     const wait = Math.max(0, Math.ceil(((s.retryAt ?? 0) - Date.now()) / 1000));
     return `Cannot reach the seed (${s.error ?? 'no answer'}). Retrying in ${wait} s; check your connection, or the seed's address in ?seed=.`;
   }
-  if (t.status === 'error' && /device lost/i.test(t.reason ?? '')) return `The GPU was reset (${t.reason}); recovering: the worker rebuilt its device and will retry.`;
+  if (t.status === 'error' && /device lost/i.test(t.reason ?? ''))
+    return `The GPU was reset (${t.reason}); recovering: the worker rebuilt its device and will retry.`;
   if (t.status === 'error') return `Training stopped: ${t.reason}.`;
   const last = t.receipts.at(-1);
-  if (last && !last.accepted) return `The seed rejected your update for round ${last.round}: ${last.reason}. The next round starts fresh.`;
+  if (last && !last.accepted)
+    return `The seed rejected your update for round ${last.round}: ${last.reason}. The next round starts fresh.`;
   return undefined;
 }
 
@@ -47,13 +57,20 @@ function nowText(s: VolunteerState): string {
   if (s.pausedBecause) return `Paused: ${s.pausedBecause}.`;
   if (s.phase !== 'ready') return s.phase === 'downloading' ? 'Fetching the model weights…' : 'Connecting to the seed…';
   switch (t.status) {
-    case 'training': return `Training round ${t.round}: step ${t.step} of ${t.steps}`;
-    case 'fetching': return `Fetching the weights of round ${t.round}`;
-    case 'sending': return `Sending the update of round ${t.round}`;
-    case 'joining': return 'Joining the run…';
-    case 'waiting': return t.reason ?? 'Waiting for the next round';
-    case 'error': return 'Trouble: see above';
-    default: return t.reason ?? 'Ready';
+    case 'training':
+      return `Training round ${t.round}: step ${t.step} of ${t.steps}`;
+    case 'fetching':
+      return `Fetching the weights of round ${t.round}`;
+    case 'sending':
+      return `Sending the update of round ${t.round}`;
+    case 'joining':
+      return 'Joining the run…';
+    case 'waiting':
+      return t.reason ?? 'Waiting for the next round';
+    case 'error':
+      return 'Trouble: see above';
+    default:
+      return t.reason ?? 'Ready';
   }
 }
 
@@ -69,63 +86,123 @@ export function render(s: VolunteerState): void {
 
   const activity: HTMLElement[] = [el('p', t.status, { 'data-testid': 'training-status' })];
   for (const d of s.downloads) {
-    activity.push(el('p', `Weights ${d.name}: ${d.held}/${d.total} pieces of ${mib(d.totalBytes)}${d.done ? ' ✓ verified' : ''}`),
-      el('progress', undefined, { max: String(d.total), value: String(d.held), 'aria-label': `weights ${d.name}` }));
+    activity.push(
+      el('p', `Weights ${d.name}: ${d.held}/${d.total} pieces of ${mib(d.totalBytes)}${d.done ? ' ✓ verified' : ''}`),
+      el('progress', undefined, { max: String(d.total), value: String(d.held), 'aria-label': `weights ${d.name}` }),
+    );
   }
-  if (t.status === 'training' && t.steps) activity.push(el('progress', undefined, { max: String(t.steps), value: String(t.step ?? 0), 'aria-label': 'training steps' }));
+  if (t.status === 'training' && t.steps)
+    activity.push(
+      el('progress', undefined, { max: String(t.steps), value: String(t.step ?? 0), 'aria-label': 'training steps' }),
+    );
   if (s.speed) {
-    activity.push(facts([
-      ['Speed', `${s.speed.tokensPerS.toFixed(0)} tokens/s · ${s.speed.gflops.toFixed(2)} GFLOPS`, 'speed'],
-      ['GPU duty (measured)', `${(100 * s.speed.dutyMeasured).toFixed(0)}% of ${(100 * s.settings.dutyCycle).toFixed(0)}% allowed`, 'duty'],
-    ]));
+    activity.push(
+      facts([
+        ['Speed', `${s.speed.tokensPerS.toFixed(0)} tokens/s · ${s.speed.gflops.toFixed(2)} GFLOPS`, 'speed'],
+        [
+          'GPU duty (measured)',
+          `${(100 * s.speed.dutyMeasured).toFixed(0)}% of ${(100 * s.settings.dutyCycle).toFixed(0)}% allowed`,
+          'duty',
+        ],
+      ]),
+    );
   }
   $('activity').replaceChildren(...activity);
 
   // x is the round (local steps spread within their round), so both series share the axis.
   const rounds = Math.max(1, ...t.losses.map((l) => l.round + 1), ...(s.global?.history.map((h) => h.round) ?? [0]));
   const steps = Math.max(1, ...t.losses.map((l) => l.step));
-  $('chart').replaceChildren(lossChart([
-    { name: 'your training loss', color: '#1f6feb', points: t.losses.map((l) => ({ x: (l.round + l.step / steps) / rounds, y: l.loss })) },
-    { name: 'global validation loss', color: '#cf222e', points: (s.global?.history ?? []).map((h) => ({ x: h.round / rounds, y: h.valLoss })) },
-  ], 'loss over rounds'));
+  $('chart').replaceChildren(
+    lossChart(
+      [
+        {
+          name: 'your training loss',
+          color: '#1f6feb',
+          points: t.losses.map((l) => ({ x: (l.round + l.step / steps) / rounds, y: l.loss })),
+        },
+        {
+          name: 'global validation loss',
+          color: '#cf222e',
+          points: (s.global?.history ?? []).map((h) => ({ x: h.round / rounds, y: h.valLoss })),
+        },
+      ],
+      'loss over rounds',
+    ),
+  );
 
   const g = s.global;
   const lastLoss = g?.history.at(-1);
-  $('run').replaceChildren(g ? facts([
-    ['Round', String(g.round), 'round'],
-    ['Validation loss', lastLoss ? `${lastLoss.valLoss.toFixed(4)} after ${lastLoss.tokens} tokens` : '-', 'val-loss'],
-    ['Volunteers', String(g.volunteers), 'volunteers'],
-    ['Updates accepted', String(g.acceptedUpdates)],
-  ]) : el('p', 'Waiting for the seed…'));
+  $('run').replaceChildren(
+    g
+      ? facts([
+          ['Round', String(g.round), 'round'],
+          [
+            'Validation loss',
+            lastLoss ? `${lastLoss.valLoss.toFixed(4)} after ${lastLoss.tokens} tokens` : '-',
+            'val-loss',
+          ],
+          ['Volunteers', String(g.volunteers), 'volunteers'],
+          ['Updates accepted', String(g.acceptedUpdates)],
+        ])
+      : el('p', 'Waiting for the seed…'),
+  );
 
   const sum = summarise(t.receipts);
-  const contribution: HTMLElement[] = [facts([
-    ['Rounds accepted', `${sum.acceptedRounds} of ${sum.rounds}`, 'receipts'],
-    ['Tokens trained', String(sum.tokens), 'tokens'],
-    ['GPU time', `${(t.gpuMs / 60_000).toFixed(1)} min`, 'gpu-time'],
-    ['Credits', `${sum.credits} (1 per 1,000 accepted tokens)`, 'credits'],
-    ...(t.lastUpdateBytes ? [['Last update', `${mib(t.lastUpdateBytes)} (dense fp32 ${mib(t.lastDenseBytes ?? 0)})`] as [string, string]] : []),
-  ])];
+  const contribution: HTMLElement[] = [
+    facts([
+      ['Rounds accepted', `${sum.acceptedRounds} of ${sum.rounds}`, 'receipts'],
+      ['Tokens trained', String(sum.tokens), 'tokens'],
+      ['GPU time', `${(t.gpuMs / 60_000).toFixed(1)} min`, 'gpu-time'],
+      ['Credits', `${sum.credits} (1 per 1,000 accepted tokens)`, 'credits'],
+      ...(t.lastUpdateBytes
+        ? [['Last update', `${mib(t.lastUpdateBytes)} (dense fp32 ${mib(t.lastDenseBytes ?? 0)})`] as [string, string]]
+        : []),
+    ]),
+  ];
   const list = el('ul', undefined, { 'aria-label': 'receipts' });
-  for (const r of t.receipts.slice(-5).reverse()) list.append(el('li', `round ${r.round}: ${r.accepted ? 'accepted' : `rejected (${r.reason})`}, ${r.tokens} tokens`, { class: r.accepted ? 'ok' : 'bad' }));
+  for (const r of t.receipts.slice(-5).reverse())
+    list.append(
+      el('li', `round ${r.round}: ${r.accepted ? 'accepted' : `rejected (${r.reason})`}, ${r.tokens} tokens`, {
+        class: r.accepted ? 'ok' : 'bad',
+      }),
+    );
   contribution.push(list, el('button', 'Export signed receipts', { id: 'export', type: 'button', class: 'secondary' }));
   $('contribution').replaceChildren(...contribution);
 
   renderSettings(s);
 
   const gpu = s.gpu;
-  $('gpu').replaceChildren(...(gpu?.available ? [
-    facts([['Adapter', gpu.description ?? '-', 'adapter'], ['Features', gpu.features.join(', ') || 'none']]),
-    el('details', undefined, {}),
-  ] : [el('p', gpu ? 'No WebGPU adapter.' : 'Checking WebGPU…')]));
+  $('gpu').replaceChildren(
+    ...(gpu?.available
+      ? [
+          facts([
+            ['Adapter', gpu.description ?? '-', 'adapter'],
+            ['Features', gpu.features.join(', ') || 'none'],
+          ]),
+          el('details', undefined, {}),
+        ]
+      : [el('p', gpu ? 'No WebGPU adapter.' : 'Checking WebGPU…')]),
+  );
   const details = $('gpu').querySelector('details');
-  if (details && gpu) details.append(el('summary', 'Limits'), facts(Object.entries(gpu.limits).map(([k, v]) => [k, String(v)])));
+  if (details && gpu)
+    details.append(el('summary', 'Limits'), facts(Object.entries(gpu.limits).map(([k, v]) => [k, String(v)])));
 
   const peers = el('ul', undefined, { 'data-testid': 'peers', 'aria-label': 'peers' });
-  for (const p of s.peers) peers.append(el('li', `…${p.id.slice(-8)}: ${p.kind === 'seed' ? 'seed (WebSocket)' : p.kind === 'direct' ? 'direct (WebRTC)' : 'relayed'}`));
+  for (const p of s.peers)
+    peers.append(
+      el(
+        'li',
+        `…${p.id.slice(-8)}: ${p.kind === 'seed' ? 'seed (WebSocket)' : p.kind === 'direct' ? 'direct (WebRTC)' : 'relayed'}`,
+      ),
+    );
   $('swarm').replaceChildren(
-    el('p', `${s.phase === 'retrying' ? 'Reconnecting' : s.peerId ? 'Connected' : 'Connecting'} to ${s.seedUrl}${s.peerId ? ` as …${s.peerId.slice(-8)}` : ''}`, { 'data-testid': 'swarm-phase' }),
-    el('p', `Peers (${s.peers.length})`), peers,
+    el(
+      'p',
+      `${s.phase === 'retrying' ? 'Reconnecting' : s.peerId ? 'Connected' : 'Connecting'} to ${s.seedUrl}${s.peerId ? ` as …${s.peerId.slice(-8)}` : ''}`,
+      { 'data-testid': 'swarm-phase' },
+    ),
+    el('p', `Peers (${s.peers.length})`),
+    peers,
     el('p', `Served to other tabs: ${mib(s.uploads.uploadedBytes)} (${s.uploads.piecesServed} pieces)`),
     ...(s.warnings.length ? [el('details', undefined)] : []),
   );
@@ -151,8 +228,15 @@ function renderSettings(s: VolunteerState): void {
       return l;
     };
     const budget = el('label', 'Daily GPU budget (minutes, 0 = none): ');
-    budget.append(el('input', undefined, { type: 'number', name: 'dailyBudgetMinutes', min: '0', max: '1440', step: '5' }));
-    form.append(label, check('pauseWhenHidden', 'Pause while this tab is hidden'), check('pauseOnBattery', 'Pause on battery'), budget);
+    budget.append(
+      el('input', undefined, { type: 'number', name: 'dailyBudgetMinutes', min: '0', max: '1440', step: '5' }),
+    );
+    form.append(
+      label,
+      check('pauseWhenHidden', 'Pause while this tab is hidden'),
+      check('pauseOnBattery', 'Pause on battery'),
+      budget,
+    );
   }
   const field = (name: string) => form.elements.namedItem(name) as HTMLInputElement;
   if (document.activeElement?.closest('form') !== form) {

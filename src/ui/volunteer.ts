@@ -3,15 +3,23 @@
 // download the weights; once the volunteer presses Start, join the federated run and train in
 // the worker, paced by the volunteer's settings; poll the run's status for the page.
 import * as Comlink from 'comlink';
-import { openStorage, type Storage } from '../storage';
-import { RECEIPTS_KEY, runParticipant, type ParticipantEvent, type Receipt } from '../fed';
 import type { TrainerApi } from '../../workers/trainer.worker';
+import { type ParticipantEvent, RECEIPTS_KEY, type Receipt, runParticipant } from '../fed';
+import { openStorage, type Storage } from '../storage';
 import {
-  parseSeedInfo, sha256Hex, startSwarmClient, verifyManifest,
-  type FetchProgress, type PeerView, type PieceStore, type SignedDocument, type SwarmClient, type UploadStats,
+  type FetchProgress,
+  type PeerView,
+  type PieceStore,
+  parseSeedInfo,
+  type SignedDocument,
+  type SwarmClient,
+  sha256Hex,
+  startSwarmClient,
+  type UploadStats,
+  verifyManifest,
 } from '../swarm';
-import { GPU_DAY_KEY, parseSettings, pauseReason, SETTINGS_KEY, today, type GpuDay, type Settings } from './settings';
-import { summarise, type CreditsFile } from './credits';
+import { type CreditsFile, summarise } from './credits';
+import { GPU_DAY_KEY, type GpuDay, parseSettings, pauseReason, SETTINGS_KEY, type Settings, today } from './settings';
 
 export interface DownloadView extends FetchProgress {
   id: string;
@@ -99,11 +107,19 @@ const REQUIRED_LIMITS: Record<string, number> = {
   maxComputeInvocationsPerWorkgroup: 256,
   maxStorageBufferBindingSize: 64 * 1024 * 1024,
 };
-const SHOWN_LIMITS = ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupsPerDimension'];
+const SHOWN_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupsPerDimension',
+];
 
 /** The seed named by `?seed=` (its base URL), else the origin that served this page. */
 export function seedUrlFromLocation(location: Location): string {
-  return new URL(location.search ? new URLSearchParams(location.search).get('seed') ?? location.origin : location.origin).origin;
+  return new URL(
+    location.search ? (new URLSearchParams(location.search).get('seed') ?? location.origin) : location.origin,
+  ).origin;
 }
 
 /** Loopback and private addresses: browsers' libp2p refuses them unless told this is a local run. */
@@ -134,14 +150,22 @@ async function describeGpu(): Promise<GpuView> {
   if (!adapter) return { available: false, features: [], limits: {} };
   const limits: Record<string, number> = {};
   for (const k of SHOWN_LIMITS) limits[k] = Number(adapter.limits[k as keyof GPUSupportedLimits]);
-  const short = Object.entries(REQUIRED_LIMITS).filter(([k, need]) => Number(adapter.limits[k as keyof GPUSupportedLimits]) < need);
+  const short = Object.entries(REQUIRED_LIMITS).filter(
+    ([k, need]) => Number(adapter.limits[k as keyof GPUSupportedLimits]) < need,
+  );
   const info = adapter.info;
   return {
     available: true,
     description: [info.description || info.architecture, info.vendor].filter(Boolean).join(' · ') || 'unknown adapter',
     features: [...adapter.features].sort(),
     limits,
-    tooSmall: short.length ? short.map(([k, need]) => `${k} is ${Number(adapter.limits[k as keyof GPUSupportedLimits])}, the model needs ${need}`).join('; ') : undefined,
+    tooSmall: short.length
+      ? short
+          .map(
+            ([k, need]) => `${k} is ${Number(adapter.limits[k as keyof GPUSupportedLimits])}, the model needs ${need}`,
+          )
+          .join('; ')
+      : undefined,
   };
 }
 
@@ -152,15 +176,29 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
   const receipts = (await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? [];
   const gpuDay = (await storage.getProgress<GpuDay>(GPU_DAY_KEY)) ?? { day: today(), busyMs: 0 };
   const state: VolunteerState = {
-    phase: 'connecting', seedUrl: opts.seedUrl, peers: [], downloads: [], uploads: { uploadedBytes: 0, piecesServed: 0, refused: 0 }, warnings: [], settings,
-    training: { status: 'off', losses: [], receipts: [], acceptedRounds: 0, tokens: 0, gpuMs: (await storage.getProgress<number>('gpu-total-ms')) ?? 0 },
+    phase: 'connecting',
+    seedUrl: opts.seedUrl,
+    peers: [],
+    downloads: [],
+    uploads: { uploadedBytes: 0, piecesServed: 0, refused: 0 },
+    warnings: [],
+    settings,
+    training: {
+      status: 'off',
+      losses: [],
+      receipts: [],
+      acceptedRounds: 0,
+      tokens: 0,
+      gpuMs: (await storage.getProgress<number>('gpu-total-ms')) ?? 0,
+    },
   };
   let trainer: Comlink.Remote<TrainerApi> | undefined;
   let trainingStarted = false;
   let onBattery: boolean | undefined;
 
   const v: Volunteer = {
-    state, storage,
+    state,
+    storage,
     async setRunning(running) {
       await this.updateSettings({ running });
       if (running) void startTraining();
@@ -173,7 +211,9 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
     async creditsFile() {
       const seed = v.client?.seed;
       return {
-        kind: 'vgpu/credits', version: 1, volunteer: state.peerId ?? '',
+        kind: 'vgpu/credits',
+        version: 1,
+        volunteer: state.peerId ?? '',
         seed: { peerId: seed?.peerId ?? '', publicKey: seed?.publicKey ?? '', url: opts.seedUrl },
         receipts: (await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? [],
       };
@@ -194,28 +234,46 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
   /** The pause rule, applied to the worker between steps. */
   function applyPacing(): void {
     if (gpuDay.day !== today()) Object.assign(gpuDay, { day: today(), busyMs: 0 });
-    state.pausedBecause = pauseReason({ settings: state.settings, hidden: document.hidden, onBattery, usedTodayMs: gpuDay.busyMs });
+    state.pausedBecause = pauseReason({
+      settings: state.settings,
+      hidden: document.hidden,
+      onBattery,
+      usedTodayMs: gpuDay.busyMs,
+    });
     void trainer?.setPacing({ dutyCycle: state.settings.dutyCycle, paused: state.pausedBecause !== undefined });
     changed();
   }
   document.addEventListener('visibilitychange', applyPacing);
-  const battery = (navigator as Navigator & { getBattery?: () => Promise<{ charging: boolean; addEventListener(t: string, f: () => void): void }> }).getBattery;
+  const battery = (
+    navigator as Navigator & {
+      getBattery?: () => Promise<{ charging: boolean; addEventListener(t: string, f: () => void): void }>;
+    }
+  ).getBattery;
   if (battery) {
-    void battery.call(navigator).then((b) => {
-      const update = () => {
-        onBattery = !b.charging;
-        applyPacing();
-      };
-      b.addEventListener('chargingchange', update);
-      update();
-    }).catch(() => {});
+    void battery
+      .call(navigator)
+      .then((b) => {
+        const update = () => {
+          onBattery = !b.charging;
+          applyPacing();
+        };
+        b.addEventListener('chargingchange', update);
+        update();
+      })
+      .catch(() => {});
   }
 
   // Contribution history from earlier sessions.
   for (const doc of receipts) {
     try {
       const r = JSON.parse(doc.body) as Receipt;
-      state.training.receipts.push({ round: r.round, accepted: r.accepted, reason: r.reason, tokens: r.tokens, bytes: r.bytes });
+      state.training.receipts.push({
+        round: r.round,
+        accepted: r.accepted,
+        reason: r.reason,
+        tokens: r.tokens,
+        bytes: r.bytes,
+      });
     } catch {
       // A damaged record: the signed file export still carries it, the summary skips it.
     }
@@ -246,7 +304,10 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
     applyPacing();
     let lastBusy = 0;
     const participantTrainer = {
-      init: remote.init, loadParams: remote.loadParams, loadData: remote.loadData, cancel: remote.cancel,
+      init: remote.init,
+      loadParams: remote.loadParams,
+      loadData: remote.loadData,
+      cancel: remote.cancel,
       train: (request: Parameters<TrainerApi['train']>[0], onProgress?: Parameters<TrainerApi['train']>[1]) => {
         lastBusy = 0;
         return remote.train(request, onProgress && Comlink.proxy(onProgress));
@@ -257,7 +318,16 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
         t.status = 'error';
         t.reason = `${e.message} (retrying in ${Math.round(e.retryInMs / 1000)} s)`;
       } else if (e.type === 'receipt') {
-        t.receipts = [...t.receipts, { round: e.receipt.round, accepted: e.receipt.accepted, reason: e.receipt.reason, tokens: e.receipt.tokens, bytes: e.receipt.bytes }];
+        t.receipts = [
+          ...t.receipts,
+          {
+            round: e.receipt.round,
+            accepted: e.receipt.accepted,
+            reason: e.receipt.reason,
+            tokens: e.receipt.tokens,
+            bytes: e.receipt.bytes,
+          },
+        ];
         Object.assign(t, pickSummary(t.receipts));
         t.status = 'waiting';
         t.reason = e.receipt.accepted ? undefined : `round ${e.receipt.round} rejected: ${e.receipt.reason}`;
@@ -289,7 +359,14 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
       }
       changed();
     };
-    await runParticipant({ client: v.client, seedUrl: opts.seedUrl, trainer: participantTrainer, storage, onEvent, signal: new AbortController().signal });
+    await runParticipant({
+      client: v.client,
+      seedUrl: opts.seedUrl,
+      trainer: participantTrainer,
+      storage,
+      onEvent,
+      signal: new AbortController().signal,
+    });
   }
 
   void (async () => {
@@ -298,7 +375,12 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
         const res = await fetch(new URL('/swarm.json', opts.seedUrl));
         if (!res.ok) throw new Error(`${opts.seedUrl}/swarm.json answered ${res.status}`);
         const seed = parseSeedInfo(await res.json());
-        v.client = await startSwarmClient({ seed, privateKey, store, localNetwork: isLocalHost(new URL(opts.seedUrl).hostname) });
+        v.client = await startSwarmClient({
+          seed,
+          privateKey,
+          store,
+          localNetwork: isLocalHost(new URL(opts.seedUrl).hostname),
+        });
         v.client.onWarning = warn;
         break;
       } catch (e) {
@@ -321,8 +403,17 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
       try {
         const m = await verifyManifest(signed, client.seed.peerId);
         const view: DownloadView = {
-          id: m.id, name: m.value.name, totalBytes: m.value.totalBytes, done: false,
-          held: 0, total: m.value.pieces.length, downloadedBytes: 0, fromSeedBytes: 0, fromPeersBytes: 0, corruptPieces: 0, bannedPeers: [],
+          id: m.id,
+          name: m.value.name,
+          totalBytes: m.value.totalBytes,
+          done: false,
+          held: 0,
+          total: m.value.pieces.length,
+          downloadedBytes: 0,
+          fromSeedBytes: 0,
+          fromPeersBytes: 0,
+          corruptPieces: 0,
+          bannedPeers: [],
         };
         state.downloads.push(view);
         const d = await client.download(signed, (p) => {
@@ -346,8 +437,13 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
 
   async function pollStatus(): Promise<void> {
     try {
-      const s = await (await fetch(new URL('/status.json', opts.seedUrl))).json() as GlobalView;
-      state.global = { round: s.round, volunteers: s.volunteers, acceptedUpdates: s.acceptedUpdates, history: s.history };
+      const s = (await (await fetch(new URL('/status.json', opts.seedUrl))).json()) as GlobalView;
+      state.global = {
+        round: s.round,
+        volunteers: s.volunteers,
+        acceptedUpdates: s.acceptedUpdates,
+        history: s.history,
+      };
       changed();
     } catch {
       // The seed is restarting: the next poll will do.
@@ -358,8 +454,9 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
   return v;
 }
 
-function pickSummary(receipts: Pick<Receipt, 'accepted' | 'tokens'>[]): Pick<TrainingView, 'acceptedRounds' | 'tokens'> {
+function pickSummary(
+  receipts: Pick<Receipt, 'accepted' | 'tokens'>[],
+): Pick<TrainingView, 'acceptedRounds' | 'tokens'> {
   const s = summarise(receipts);
   return { acceptedRounds: s.acceptedRounds, tokens: s.tokens };
 }
-

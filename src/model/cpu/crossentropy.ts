@@ -13,7 +13,8 @@ export interface CpuCrossEntropyArgs {
 function checkTargets({ targets, rows, V }: CpuCrossEntropyArgs): void {
   for (let r = 0; r < rows; r++) {
     const t = targets[r]!;
-    if (!Number.isInteger(t) || t < 0 || t >= V) throw new RangeError(`target ${t} at row ${r} is not a class in [0, ${V})`);
+    if (!Number.isInteger(t) || t < 0 || t >= V)
+      throw new RangeError(`target ${t} at row ${r} is not a class in [0, ${V})`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { zerosLike, type Floats } from './floats';
+import { type Floats, zerosLike } from './floats';
 
 export interface EmbeddingForwardCpuArgs<F extends Floats> {
   /** [B·T] token ids, each < V. */
@@ -51,7 +51,8 @@ export function embeddingBackwardCpu<F extends Floats>(args: EmbeddingBackwardCp
     for (let t = 0; t < T; t++) {
       const row = b * T + t;
       const token = tokens[row]!;
-      if (token >= V) throw new RangeError(`token id ${token} at position ${row} is not below the vocabulary size ${V}`);
+      if (token >= V)
+        throw new RangeError(`token id ${token} at position ${row} is not below the vocabulary size ${V}`);
       for (let c = 0; c < C; c++) {
         dwte[token * C + c] += dout[row * C + c]!;
         dwpe[t * C + c] += dout[row * C + c]!;

@@ -1,4 +1,4 @@
-import { zerosLike, type Floats } from './floats';
+import { type Floats, zerosLike } from './floats';
 
 /** √(2/π) and the cubic coefficient of GPT-2's tanh approximation of GELU. */
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);

@@ -1,7 +1,7 @@
 import type { AdamWHyperparameters } from '../../gpu/adamw';
-import { decaySegments, tensor, view, type ParamLayout } from '../layout';
+import { decaySegments, type ParamLayout, tensor, view } from '../layout';
 import { adamwStepCpu } from './adamw';
-import { attentionBackwardCpu, attentionForwardCpu, type AttentionShape } from './attention';
+import { type AttentionShape, attentionBackwardCpu, attentionForwardCpu } from './attention';
 import { crossEntropyBackwardCpu, crossEntropyForwardCpu } from './crossentropy';
 import { embeddingBackwardCpu, embeddingForwardCpu } from './embedding';
 import { geluBackwardCpu, geluForwardCpu } from './gelu';
@@ -75,7 +75,14 @@ function tensorsOf(layout: ParamLayout, flat: Float32Array): (name: string) => F
 }
 
 /** y = x·W + b for x [rows, nIn], W [nIn, nOut], b [nOut]. */
-function linearForward(x: Float32Array, w: Float32Array, b: Float32Array, rows: number, nIn: number, nOut: number): Float32Array {
+function linearForward(
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  rows: number,
+  nIn: number,
+  nOut: number,
+): Float32Array {
   return matmulCpu({ a: x, b: w, bias: b, M: rows, N: nOut, K: nIn });
 }
 
@@ -99,7 +106,13 @@ function add(a: Float32Array, b: Float32Array): Float32Array {
   return out;
 }
 
-function layernorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, rows: number, C: number): LayernormActivations {
+function layernorm(
+  x: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  rows: number,
+  C: number,
+): LayernormActivations {
   return layernormForwardCpu({ x, gamma, beta, rows, C });
 }
 
@@ -113,10 +126,12 @@ export function gptForwardCpu(
   T: number,
 ): GptForwardCpuResult {
   const { vocab: V, context, layers, heads: H, width: C } = layout.config;
-  if (params.length !== layout.total) throw new RangeError(`params has ${params.length} floats, the layout needs ${layout.total}`);
+  if (params.length !== layout.total)
+    throw new RangeError(`params has ${params.length} floats, the layout needs ${layout.total}`);
   if (T > context) throw new RangeError(`sequence length ${T} exceeds the context ${context}`);
   if (inputs.length !== B * T) throw new RangeError(`inputs has ${inputs.length} tokens, B·T is ${B * T}`);
-  if (targets && targets.length !== B * T) throw new RangeError(`targets has ${targets.length} tokens, B·T is ${B * T}`);
+  if (targets && targets.length !== B * T)
+    throw new RangeError(`targets has ${targets.length} tokens, B·T is ${B * T}`);
   const p = tensorsOf(layout, params);
   const rows = B * T;
   const dims = { B, T, H, D: C / H };
@@ -164,7 +179,15 @@ export function gptBackwardCpu(layout: ParamLayout, params: Float32Array, forwar
   const dlogits = Float32Array.from(crossEntropyBackwardCpu({ logits, targets, rows, V }));
   const dlnfY = matmulCpu({ a: dlogits, b: p('wte'), M: rows, N: C, K: V });
   g('wte').set(matmulCpu({ a: dlogits, b: lnf.y, M: V, N: C, K: rows, transA: true }));
-  const lnfGrads = layernormBackwardCpu({ dy: dlnfY, x: finalResidual, mean: lnf.mean, rstd: lnf.rstd, gamma: p('lnf.g'), rows, C });
+  const lnfGrads = layernormBackwardCpu({
+    dy: dlnfY,
+    x: finalResidual,
+    mean: lnf.mean,
+    rstd: lnf.rstd,
+    gamma: p('lnf.g'),
+    rows,
+    C,
+  });
   g('lnf.g').set(lnfGrads.dgamma);
   g('lnf.b').set(lnfGrads.dbeta);
 
@@ -183,7 +206,15 @@ export function gptBackwardCpu(layout: ParamLayout, params: Float32Array, forwar
     const fc = linearBackward(dfc, act.ln2.y, w('mlp.fc.w'), rows, C, 4 * C);
     dw('mlp.fc.w').set(fc.dw);
     dw('mlp.fc.b').set(fc.db);
-    const ln2 = layernormBackwardCpu({ dy: fc.dx, x: act.afterAttn, mean: act.ln2.mean, rstd: act.ln2.rstd, gamma: w('ln2.g'), rows, C });
+    const ln2 = layernormBackwardCpu({
+      dy: fc.dx,
+      x: act.afterAttn,
+      mean: act.ln2.mean,
+      rstd: act.ln2.rstd,
+      gamma: w('ln2.g'),
+      rows,
+      C,
+    });
     dw('ln2.g').set(ln2.dgamma);
     dw('ln2.b').set(ln2.dbeta);
     const dAfterAttn = add(dx, ln2.dx);
@@ -196,7 +227,15 @@ export function gptBackwardCpu(layout: ParamLayout, params: Float32Array, forwar
     const qkv = linearBackward(joinQkvCpu(dq, dk, dv, dims), act.ln1.y, w('attn.qkv.w'), rows, C, 3 * C);
     dw('attn.qkv.w').set(qkv.dw);
     dw('attn.qkv.b').set(qkv.db);
-    const ln1 = layernormBackwardCpu({ dy: qkv.dx, x: act.input, mean: act.ln1.mean, rstd: act.ln1.rstd, gamma: w('ln1.g'), rows, C });
+    const ln1 = layernormBackwardCpu({
+      dy: qkv.dx,
+      x: act.input,
+      mean: act.ln1.mean,
+      rstd: act.ln1.rstd,
+      gamma: w('ln1.g'),
+      rows,
+      C,
+    });
     dw('ln1.g').set(ln1.dgamma);
     dw('ln1.b').set(ln1.dbeta);
     dx = add(dAfterAttn, ln1.dx);
@@ -248,6 +287,15 @@ export function gptTrainStepCpu(
   const gradNorm = globalNormCpu(grads);
   state.step += 1;
   const { lr, beta1, beta2, eps, weightDecay, gradClip } = hyper;
-  adamwStepCpu(state, grads, { lr, beta1, beta2, eps, weightDecay, step: state.step, segments: decaySegments(layout), maxNorm: gradClip });
+  adamwStepCpu(state, grads, {
+    lr,
+    beta1,
+    beta2,
+    eps,
+    weightDecay,
+    step: state.step,
+    segments: decaySegments(layout),
+    maxNorm: gradClip,
+  });
   return { loss: forward.loss!, gradNorm };
 }

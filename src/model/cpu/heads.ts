@@ -1,4 +1,4 @@
-import { zerosLike, type Floats } from './floats';
+import { type Floats, zerosLike } from './floats';
 
 /**
  * Attention's two layouts. Token-major [B, T, slots, H, D] is what the matmuls read and

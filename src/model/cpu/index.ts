@@ -1,22 +1,34 @@
 // The CPU reference: plain TypeScript, written for reading; the oracle for every GPU test.
-export { matmulCpu, type CpuMatmulArgs } from './matmul';
-export { attentionForwardCpu, attentionBackwardCpu, type AttentionShape } from './attention';
-export { crossEntropyForwardCpu, crossEntropyBackwardCpu, type CpuCrossEntropyArgs } from './crossentropy';
-export { globalNormCpu } from './norm';
+
 export { adamwStepCpu, type CpuAdamWOptions, type CpuAdamWState } from './adamw';
-export { type Floats } from './floats';
-export { layernormForwardCpu, layernormBackwardCpu, LAYERNORM_EPS, type LayernormForwardCpuArgs, type LayernormBackwardCpuArgs } from './layernorm';
-export { geluForwardCpu, geluBackwardCpu } from './gelu';
-export { embeddingForwardCpu, embeddingBackwardCpu, type EmbeddingForwardCpuArgs, type EmbeddingBackwardCpuArgs } from './embedding';
-export { splitQkvCpu, joinQkvCpu, mergeHeadsCpu, splitHeadsCpu, type HeadDims } from './heads';
+export { type AttentionShape, attentionBackwardCpu, attentionForwardCpu } from './attention';
+export { type CpuCrossEntropyArgs, crossEntropyBackwardCpu, crossEntropyForwardCpu } from './crossentropy';
 export {
-  gptForwardCpu,
-  gptBackwardCpu,
-  gptTrainStepCpu,
-  type GptForwardCpuResult,
+  type EmbeddingBackwardCpuArgs,
+  type EmbeddingForwardCpuArgs,
+  embeddingBackwardCpu,
+  embeddingForwardCpu,
+} from './embedding';
+export type { Floats } from './floats';
+export { geluBackwardCpu, geluForwardCpu } from './gelu';
+export {
   type BlockActivations,
-  type LayernormActivations,
-  type GptCpuTrainState,
   type GptCpuBatch,
   type GptCpuTrainHyper,
+  type GptCpuTrainState,
+  type GptForwardCpuResult,
+  gptBackwardCpu,
+  gptForwardCpu,
+  gptTrainStepCpu,
+  type LayernormActivations,
 } from './gpt';
+export { type HeadDims, joinQkvCpu, mergeHeadsCpu, splitHeadsCpu, splitQkvCpu } from './heads';
+export {
+  LAYERNORM_EPS,
+  type LayernormBackwardCpuArgs,
+  type LayernormForwardCpuArgs,
+  layernormBackwardCpu,
+  layernormForwardCpu,
+} from './layernorm';
+export { type CpuMatmulArgs, matmulCpu } from './matmul';
+export { globalNormCpu } from './norm';

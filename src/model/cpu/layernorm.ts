@@ -1,4 +1,4 @@
-import { zerosLike, type Floats } from './floats';
+import { type Floats, zerosLike } from './floats';
 
 /** GPT-2's (and PyTorch's default) epsilon. */
 export const LAYERNORM_EPS = 1e-5;
@@ -73,7 +73,9 @@ export interface LayernormBackwardCpuResult<F extends Floats> {
  * and over all rows:  dgamma = Σ dy·x̂,  dbeta = Σ dy.
  * Returns fresh gradients (the GPU launcher adds them into its buffers).
  */
-export function layernormBackwardCpu<F extends Floats>(args: LayernormBackwardCpuArgs<F>): LayernormBackwardCpuResult<F> {
+export function layernormBackwardCpu<F extends Floats>(
+  args: LayernormBackwardCpuArgs<F>,
+): LayernormBackwardCpuResult<F> {
   const { dy, x, mean, rstd, gamma, rows, C } = args;
   const dx = zerosLike(dy, rows * C);
   const dgamma = zerosLike(dy, C);
