@@ -1,10 +1,10 @@
 // `npm run bench -- attention`: our fused causal flash attention against the unfused
 // baseline (our matmul + softmax with T×T materialised) and onnxruntime-web's WebGPU
 // MultiHeadAttention (forward only: it has no training graph). B=4, H=4, D=64.
-import { acquireGpu, attentionBackward, attentionForward, createBatch, storage, upload, type Gpu } from '../src/gpu';
+import { acquireGpu, attentionBackward, attentionForward, createBatch, type Gpu, storage, upload } from '../src/gpu';
 import { encodeOnnxModel } from '../src/onnx';
 import { randomUniform } from '../src/util/random';
-import { loadOrt, ortSession, type Ort } from './lib/peers';
+import { loadOrt, type Ort, ortSession } from './lib/peers';
 import type { BenchResult, BenchRow } from './lib/results';
 import { isSoftwareAdapter, medianMs, type TimingPlan } from './lib/timing';
 import { unfusedBackward, unfusedForward } from './lib/unfused-attention';
@@ -82,7 +82,11 @@ export async function run(options: AttentionBenchOptions = {}): Promise<BenchRes
           await batch.submit();
           await gpu.idle();
         };
-        await timeBoth(impl, () => pass(false), () => pass(true));
+        await timeBoth(
+          impl,
+          () => pass(false),
+          () => pass(true),
+        );
         for (const b of [q, k, v, dout, o, dq, dk, dv, lse]) gpu.pool.release(b);
       });
       record(impl, 'peak_bytes', peak);
@@ -151,7 +155,11 @@ async function trackedOrt(): Promise<TrackedOrt> {
 }
 
 /** ORT's contrib MultiHeadAttention with a causal additive bias; the plain MatMul/Softmax graph if the provider refuses it. */
-async function ortAttention(t: TrackedOrt, s: { B: number; T: number }, data: Float32Array[]): Promise<{ ms: number; peakBytes: number; graph: string }> {
+async function ortAttention(
+  t: TrackedOrt,
+  s: { B: number; T: number },
+  data: Float32Array[],
+): Promise<{ ms: number; peakBytes: number; graph: string }> {
   const { ort, device } = t;
   const { B, T } = s;
   const C = H * D;
@@ -159,7 +167,10 @@ async function ortAttention(t: TrackedOrt, s: { B: number; T: number }, data: Fl
   for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) mask[i * T + j] = -1e4;
   const gpuTensor = (dims: number[], values?: Float32Array) => {
     const bytes = dims.reduce((a, b) => a * b, 1) * 4;
-    const buffer = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+    const buffer = device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+    });
     if (values) device.queue.writeBuffer(buffer, 0, values.buffer as ArrayBuffer, values.byteOffset, values.byteLength);
     return ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims, dispose: () => buffer.destroy() });
   };
@@ -172,9 +183,22 @@ async function ortAttention(t: TrackedOrt, s: { B: number; T: number }, data: Fl
       model: encodeOnnxModel({
         name: 'mha',
         domains: { 'com.microsoft': 1 },
-        inputs: [{ name: 'q', shape: [B, T, C] }, { name: 'k', shape: [B, T, C] }, { name: 'v', shape: [B, T, C] }, { name: 'bias', shape: [1, 1, T, T] }],
+        inputs: [
+          { name: 'q', shape: [B, T, C] },
+          { name: 'k', shape: [B, T, C] },
+          { name: 'v', shape: [B, T, C] },
+          { name: 'bias', shape: [1, 1, T, T] },
+        ],
         outputs: [{ name: 'o', shape: [B, T, C] }],
-        nodes: [{ op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['q', 'k', 'v', '', '', 'bias'], outputs: ['o'], attributes: { num_heads: H } }],
+        nodes: [
+          {
+            op: 'MultiHeadAttention',
+            domain: 'com.microsoft',
+            inputs: ['q', 'k', 'v', '', '', 'bias'],
+            outputs: ['o'],
+            attributes: { num_heads: H },
+          },
+        ],
       }),
       dims: [B, T, C],
       outDims: [B, T, C],
@@ -184,7 +208,12 @@ async function ortAttention(t: TrackedOrt, s: { B: number; T: number }, data: Fl
       graph: 'MatMul/Softmax graph (inputs [B·H, T, D], causal additive mask)',
       model: encodeOnnxModel({
         name: 'attention',
-        inputs: [{ name: 'q', shape: [B * H, T, D] }, { name: 'k', shape: [B * H, T, D] }, { name: 'v', shape: [B * H, T, D] }, { name: 'bias', shape: [T, T] }],
+        inputs: [
+          { name: 'q', shape: [B * H, T, D] },
+          { name: 'k', shape: [B * H, T, D] },
+          { name: 'v', shape: [B * H, T, D] },
+          { name: 'bias', shape: [T, T] },
+        ],
         outputs: [{ name: 'o', shape: [B * H, T, D] }],
         nodes: [
           { op: 'Transpose', inputs: ['k'], outputs: ['kt'], attributes: { perm: [0, 2, 1] } },
@@ -206,7 +235,12 @@ async function ortAttention(t: TrackedOrt, s: { B: number; T: number }, data: Fl
     let session;
     try {
       session = await ortSession(g.model);
-      const feeds = { q: gpuTensor(g.dims, data[0]), k: gpuTensor(g.dims, data[1]), v: gpuTensor(g.dims, data[2]), bias: gpuTensor(g.maskDims, mask) };
+      const feeds = {
+        q: gpuTensor(g.dims, data[0]),
+        k: gpuTensor(g.dims, data[1]),
+        v: gpuTensor(g.dims, data[2]),
+        bias: gpuTensor(g.maskDims, mask),
+      };
       const fetches = { o: gpuTensor(g.outDims) };
       const plan = { warmup: 1, runs: 5 };
       const ms = await medianMs(async () => {

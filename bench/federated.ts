@@ -14,15 +14,38 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { Batch, TokenDataset } from '../src/data';
 import {
-  compressWithFeedback, createCoordinator, ddpBytes, DEFAULT_FED_SETTINGS, verifyReceipt,
-  type CoordinatorState, type FedSettings, type OuterOptions, type RoundManifest, type UpdateFormat, type UpdateHeader,
+  type CoordinatorState,
+  compressWithFeedback,
+  createCoordinator,
+  DEFAULT_FED_SETTINGS,
+  ddpBytes,
+  type FedSettings,
+  type OuterOptions,
+  type RoundManifest,
+  type UpdateFormat,
+  type UpdateHeader,
+  verifyReceipt,
 } from '../src/fed';
 import {
-  gptForwardCpu, gptTrainStepCpu, initParams, modelPreset, paramLayout, parameterCount,
-  type GptCpuTrainHyper, type GptCpuTrainState, type ParamLayout,
+  type GptCpuTrainHyper,
+  type GptCpuTrainState,
+  gptForwardCpu,
+  gptTrainStepCpu,
+  initParams,
+  modelPreset,
+  type ParamLayout,
+  parameterCount,
+  paramLayout,
 } from '../src/model';
 import { loadOrCreateData } from '../src/seed/data';
-import { buildManifest, sha256Hex, signManifest, verifyManifest, type SignedDocument, type VerifiedManifest } from '../src/swarm';
+import {
+  buildManifest,
+  type SignedDocument,
+  sha256Hex,
+  signManifest,
+  type VerifiedManifest,
+  verifyManifest,
+} from '../src/swarm';
 import type { BenchResult, BenchRow } from './lib/results';
 
 // --- Sizing: measured on a 2-core machine, the CPU reference takes ~0.2 s per step at B=2, T=32
@@ -58,7 +81,11 @@ const CASES: Record<string, CaseSpec> = {
   central: { kind: 'central' },
   'federated-fp32': { kind: 'federated', format: 'fp32' },
   'federated-int8': { kind: 'federated', format: 'int8' },
-  'federated-int8-outer-lr0.7-mu0.9': { kind: 'federated', format: 'int8', outer: { lr: 0.7, momentum: 0.9, nesterov: true } },
+  'federated-int8-outer-lr0.7-mu0.9': {
+    kind: 'federated',
+    format: 'int8',
+    outer: { lr: 0.7, momentum: 0.9, nesterov: true },
+  },
   'federated-int8-outer-lr1-mu0': { kind: 'federated', format: 'int8', outer: { lr: 1, momentum: 0, nesterov: false } },
 };
 const DEFAULT_CASES = ['central', 'federated-fp32', 'federated-int8'];
@@ -85,7 +112,14 @@ const fmt = (x: number) => x.toFixed(4);
 function fedSettings(c: FedCase): FedSettings {
   return {
     ...DEFAULT_FED_SETTINGS,
-    hyper: { steps: H, batchSize: B, context: T, lr: INNER.lr, weightDecay: INNER.weightDecay, dataSeed: DEFAULT_FED_SETTINGS.hyper.dataSeed },
+    hyper: {
+      steps: H,
+      batchSize: B,
+      context: T,
+      lr: INNER.lr,
+      weightDecay: INNER.weightDecay,
+      dataSeed: DEFAULT_FED_SETTINGS.hyper.dataSeed,
+    },
     shardCount: VOLUNTEERS,
     roundMs: ROUND_MS,
     codec: { format: c.format, blockSize: BLOCK_SIZE, density: 1 },
@@ -95,7 +129,14 @@ function fedSettings(c: FedCase): FedSettings {
 
 /** The batch volunteer-shard `shard` trains on at local step `i` of round `round` (the worker's rule). */
 function shardBatch(dataset: TokenDataset, round: number, i: number, shard: number): Batch {
-  return dataset.batch('train', { batchSize: B, context: T, seed: DEFAULT_FED_SETTINGS.hyper.dataSeed, shard, shardCount: VOLUNTEERS, step: round * H + i });
+  return dataset.batch('train', {
+    batchSize: B,
+    context: T,
+    seed: DEFAULT_FED_SETTINGS.hyper.dataSeed,
+    shard,
+    shardCount: VOLUNTEERS,
+    step: round * H + i,
+  });
 }
 
 function freshState(params: Float32Array): GptCpuTrainState {
@@ -131,7 +172,9 @@ function runCentral(ctx: Context): CaseResult {
       last = loss;
     }
     history.push(ctx.evaluate(state.params));
-    console.log(`  central: steps ${r * H + 1}-${(r + 1) * H} train loss ${fmt(first)} -> ${fmt(last)}, validation ${fmt(history.at(-1)!)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    console.log(
+      `  central: steps ${r * H + 1}-${(r + 1) * H} train loss ${fmt(first)} -> ${fmt(last)}, validation ${fmt(history.at(-1)!)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    );
   }
   return { valLoss: history.at(-1)!, history, bytesPerVolunteer: 0, seconds: (performance.now() - started) / 1000 };
 }
@@ -161,23 +204,38 @@ async function runFederated(name: string, c: FedCase, ctx: Context): Promise<Cas
   const served = new Map<string, { manifest: VerifiedManifest; weights: Float32Array }>();
   const feed = roundFeed();
   const state: CoordinatorState = {
-    round: 0, params: ctx.initial.slice(), momentum: new Float32Array(ctx.layout.total), history: [], tokens: 0,
-    acceptedUpdates: 0, rejectedUpdates: 0, receipts: [],
+    round: 0,
+    params: ctx.initial.slice(),
+    momentum: new Float32Array(ctx.layout.total),
+    history: [],
+    tokens: 0,
+    acceptedUpdates: 0,
+    rejectedUpdates: 0,
+    receipts: [],
   };
-  const coordinator = createCoordinator({
-    key, peerId, data: ctx.dataSha,
-    async publishWeights(params, label) {
-      const weights = params.slice();
-      const manifest = await verifyManifest(await signManifest(key, peerId, await buildManifest(weights, label, ctx.layout.config)), peerId);
-      served.set(manifest.id, { manifest, weights });
-      return manifest;
+  const coordinator = createCoordinator(
+    {
+      key,
+      peerId,
+      data: ctx.dataSha,
+      async publishWeights(params, label) {
+        const weights = params.slice();
+        const manifest = await verifyManifest(
+          await signManifest(key, peerId, await buildManifest(weights, label, ctx.layout.config)),
+          peerId,
+        );
+        served.set(manifest.id, { manifest, weights });
+        return manifest;
+      },
+      publishRound: (_signed: SignedDocument, round) => feed.publish(round),
+      isConnected: () => true,
+      evaluate: async (params) => ctx.evaluate(params),
+      persist: async () => {},
+      log: (line) => console.log(`  ${name} coordinator: ${line}`),
     },
-    publishRound: (_signed: SignedDocument, round) => feed.publish(round),
-    isConnected: () => true,
-    evaluate: async (params) => ctx.evaluate(params),
-    persist: async () => {},
-    log: (line) => console.log(`  ${name} coordinator: ${line}`),
-  }, settings, state);
+    settings,
+    state,
+  );
 
   const volunteers = Array.from({ length: VOLUNTEERS }, (_, v) => `volunteer-${v}`);
   const residuals = new Map<string, Float32Array>();
@@ -187,19 +245,22 @@ async function runFederated(name: string, c: FedCase, ctx: Context): Promise<Cas
     // join re-issues round 0, and the others join before it is published, so all are in it.
     await coordinator.start();
     const empty = await feed.next();
-    if (Object.keys(empty.assignments).length !== 0) throw new Error('round 0 was published with volunteers before any joined');
+    if (Object.keys(empty.assignments).length !== 0)
+      throw new Error('round 0 was published with volunteers before any joined');
     for (const v of volunteers) coordinator.onJoin(v);
     for (let r = 0; r < R; r++) {
       const m = await feed.next();
       if (m.round !== r) throw new Error(`expected round ${r}, the coordinator published round ${m.round}`);
-      if (Object.keys(m.assignments).length !== VOLUNTEERS) throw new Error(`round ${r} assigns ${Object.keys(m.assignments).length} volunteers, expected ${VOLUNTEERS}`);
+      if (Object.keys(m.assignments).length !== VOLUNTEERS)
+        throw new Error(`round ${r} assigns ${Object.keys(m.assignments).length} volunteers, expected ${VOLUNTEERS}`);
       for (const [peer, shard] of Object.entries(m.assignments)) {
         const t0 = performance.now();
         // Fetch and check the round's weights as a tab would.
         const verified = await verifyManifest(m.weights, peerId);
         const got = served.get(m.weightsId);
         if (!got || verified.id !== m.weightsId) throw new Error(`round ${r}: weights ${m.weightsId} not served`);
-        if ((await sha256Hex(new Uint8Array(got.weights.buffer))) !== verified.value.sha256) throw new Error(`round ${r}: weights do not match their manifest`);
+        if ((await sha256Hex(new Uint8Array(got.weights.buffer))) !== verified.value.sha256)
+          throw new Error(`round ${r}: weights do not match their manifest`);
         const start = got.weights.slice();
         // H local AdamW steps from fresh optimizer state (the worker resets it on loadParams).
         const local = freshState(start.slice());
@@ -207,39 +268,58 @@ async function runFederated(name: string, c: FedCase, ctx: Context): Promise<Cas
         for (let i = 0; i < m.hyper.steps; i++) {
           const b = shardBatch(ctx.dataset, m.round, i, shard);
           const { loss } = gptTrainStepCpu(ctx.layout, local, { ...b, B, T }, INNER);
-          if (!Number.isFinite(loss)) throw new Error(`${peer} diverged in round ${r}: loss ${loss} at local step ${i}`);
+          if (!Number.isFinite(loss))
+            throw new Error(`${peer} diverged in round ${r}: loss ${loss} at local step ${i}`);
           losses.push(loss);
         }
         const pseudoGradient = new Float32Array(start.length);
         for (let j = 0; j < start.length; j++) pseudoGradient[j] = start[j]! - local.params[j]!;
         const compressed = compressWithFeedback(pseudoGradient, residuals.get(peer), m.codec);
         const header: UpdateHeader = {
-          type: 'update', round: m.round, weights: m.weightsId, tokens: losses.length * B * T, steps: losses.length,
-          lossFirst: losses[0]!, lossLast: losses.at(-1)!,
+          type: 'update',
+          round: m.round,
+          weights: m.weightsId,
+          tokens: losses.length * B * T,
+          steps: losses.length,
+          lossFirst: losses[0]!,
+          lossLast: losses.at(-1)!,
         };
         const receipt = await verifyReceipt(await coordinator.onUpdate(peer, header, compressed.bytes), peerId);
-        if (!receipt.value.accepted) throw new Error(`${peer}'s update for round ${r} was rejected: ${receipt.value.reason ?? '?'}`);
+        if (!receipt.value.accepted)
+          throw new Error(`${peer}'s update for round ${r} was rejected: ${receipt.value.reason ?? '?'}`);
         // Error feedback carries over only what the seed took in (as the participant does).
         residuals.set(peer, compressed.residual);
         sent.set(peer, sent.get(peer)! + compressed.bytes.length);
-        console.log(`  ${name}: round ${r} ${peer} shard ${shard}: train loss ${fmt(losses[0]!)} -> ${fmt(losses.at(-1)!)}, sent ${compressed.bytes.length} B (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+        console.log(
+          `  ${name}: round ${r} ${peer} shard ${shard}: train loss ${fmt(losses[0]!)} -> ${fmt(losses.at(-1)!)}, sent ${compressed.bytes.length} B (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        );
       }
     }
     // The last update closed round R−1; wait until the coordinator has evaluated it and moved on.
     const after = await feed.next();
-    if (after.round !== R || state.history.length !== R + 1) throw new Error(`after ${R} rounds the coordinator is at round ${after.round} with ${state.history.length} evaluations`);
+    if (after.round !== R || state.history.length !== R + 1)
+      throw new Error(
+        `after ${R} rounds the coordinator is at round ${after.round} with ${state.history.length} evaluations`,
+      );
   } finally {
     coordinator.stop();
   }
   const bytes = [...sent.values()];
-  if (bytes.some((b) => b !== bytes[0])) console.log(`  ${name}: volunteers sent different byte counts: ${bytes.join(', ')}`);
+  if (bytes.some((b) => b !== bytes[0]))
+    console.log(`  ${name}: volunteers sent different byte counts: ${bytes.join(', ')}`);
   const history = state.history.map((h) => h.valLoss);
-  return { valLoss: history.at(-1)!, history, bytesPerVolunteer: Math.max(...bytes), seconds: (performance.now() - started) / 1000 };
+  return {
+    valLoss: history.at(-1)!,
+    history,
+    bytesPerVolunteer: Math.max(...bytes),
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 export async function runFederatedBench(_pageBase: string, options: { cases?: string[] }): Promise<BenchResult> {
   const names = options.cases ?? DEFAULT_CASES;
-  for (const n of names) if (!(n in CASES)) throw new Error(`unknown case ${n}; known: ${Object.keys(CASES).join(', ')}`);
+  for (const n of names)
+    if (!(n in CASES)) throw new Error(`unknown case ${n}; known: ${Object.keys(CASES).join(', ')}`);
   const config = modelPreset(MODEL);
   const layout = paramLayout(config);
   const runDir = await mkdtemp(join(tmpdir(), 'vgpu-bench-federated-'));
@@ -248,18 +328,29 @@ export async function runFederatedBench(_pageBase: string, options: { cases?: st
   try {
     const t0 = performance.now();
     const data = await loadOrCreateData(runDir, config.vocab);
-    console.log(`  data: ${data.dataset.train.length} training and ${data.dataset.validation.length} validation tokens (tokenizer trained in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    console.log(
+      `  data: ${data.dataset.train.length} training and ${data.dataset.validation.length} validation tokens (tokenizer trained in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    );
     const evalSet = data.dataset.evalBatches(EVAL_BATCHES, { batchSize: EVAL_BATCH_SIZE, context: T });
     const ctx: Context = {
-      layout, dataset: data.dataset, dataSha: data.sha256, initial: initParams(layout, INIT_SEED),
-      evaluate: (params) => evalSet.reduce((sum, b) => sum + gptForwardCpu(layout, params, b.inputs, b.targets, EVAL_BATCH_SIZE, T).loss!, 0) / EVAL_BATCHES,
+      layout,
+      dataset: data.dataset,
+      dataSha: data.sha256,
+      initial: initParams(layout, INIT_SEED),
+      evaluate: (params) =>
+        evalSet.reduce(
+          (sum, b) => sum + gptForwardCpu(layout, params, b.inputs, b.targets, EVAL_BATCH_SIZE, T).loss!,
+          0,
+        ) / EVAL_BATCHES,
     };
     initialLoss = ctx.evaluate(ctx.initial);
     for (const n of names) {
       const spec = CASES[n]!;
       console.log(`case ${n}`);
       const result = spec.kind === 'central' ? runCentral(ctx) : await runFederated(n, spec, ctx);
-      console.log(`  ${n}: validation loss ${fmt(result.valLoss)}, ${result.bytesPerVolunteer} B per volunteer, ${result.seconds.toFixed(0)} s`);
+      console.log(
+        `  ${n}: validation loss ${fmt(result.valLoss)}, ${result.bytesPerVolunteer} B per volunteer, ${result.seconds.toFixed(0)} s`,
+      );
       results.set(n, result);
     }
   } finally {
@@ -272,7 +363,8 @@ export async function runFederatedBench(_pageBase: string, options: { cases?: st
   for (const [n, r] of results) {
     rows.push({ case: n, impl: 'ours', metric: 'val_loss', value: r.valLoss });
     rows.push({ case: n, impl: 'ours', metric: 'bytes_per_volunteer', value: r.bytesPerVolunteer });
-    if (r.bytesPerVolunteer > 0) rows.push({ case: n, impl: 'ours', metric: 'reduction_vs_ddp', value: ddp / r.bytesPerVolunteer });
+    if (r.bytesPerVolunteer > 0)
+      rows.push({ case: n, impl: 'ours', metric: 'reduction_vs_ddp', value: ddp / r.bytesPerVolunteer });
   }
 
   const central = results.get('central');
@@ -289,16 +381,24 @@ export async function runFederatedBench(_pageBase: string, options: { cases?: st
     `reduction_vs_ddp = ddpBytes(${length}, ${R * H}) = ${ddp} B (one dense fp32 gradient per step per worker for the same ${R * H} steps) / bytes_per_volunteer; fp32 updates can at most reach H = ${H}× by construction, int8 about 4H`,
     `validation: mean loss on ${EVAL_BATCHES} fixed batches of ${EVAL_BATCH_SIZE}×${T} tokens spread over the validation split (the seed's evaluation); initial validation loss ${fmt(initialLoss)} (ln ${config.vocab} = ${fmt(Math.log(config.vocab))})`,
   ];
-  for (const [n, r] of results) notes.push(`${n}: validation loss by round ${r.history.map(fmt).join(' -> ')}; ${r.seconds.toFixed(0)} s`);
+  for (const [n, r] of results)
+    notes.push(`${n}: validation loss by round ${r.history.map(fmt).join(' -> ')}; ${r.seconds.toFixed(0)} s`);
   if (central) {
     for (const [n, r] of results) {
       if (n === 'central') continue;
       const gap = (r.valLoss - central.valLoss) / central.valLoss;
       const progress = (initialLoss - r.valLoss) / (initialLoss - central.valLoss);
-      notes.push(`${n}: val_loss ${(gap * 100).toFixed(1)}% ${gap >= 0 ? 'above' : 'below'} central (${Math.abs(gap) <= 0.1 ? 'within' : 'NOT within'} the 10% target); it achieved ${(progress * 100).toFixed(0)}% of central's drop from the initial loss; ${r.bytesPerVolunteer > 0 ? `${(ddp / r.bytesPerVolunteer).toFixed(0)}× less upload than DDP (${ddp / r.bytesPerVolunteer >= 100 ? 'meets' : 'misses'} the 100× target)` : ''}`);
+      notes.push(
+        `${n}: val_loss ${(gap * 100).toFixed(1)}% ${gap >= 0 ? 'above' : 'below'} central (${Math.abs(gap) <= 0.1 ? 'within' : 'NOT within'} the 10% target); it achieved ${(progress * 100).toFixed(0)}% of central's drop from the initial loss; ${r.bytesPerVolunteer > 0 ? `${(ddp / r.bytesPerVolunteer).toFixed(0)}× less upload than DDP (${ddp / r.bytesPerVolunteer >= 100 ? 'meets' : 'misses'} the 100× target)` : ''}`,
+      );
     }
   }
-  if (options.cases === undefined) notes.push(`alternative outer settings run only when named in --cases: ${Object.keys(CASES).filter((n) => !DEFAULT_CASES.includes(n)).join(', ')}`);
+  if (options.cases === undefined)
+    notes.push(
+      `alternative outer settings run only when named in --cases: ${Object.keys(CASES)
+        .filter((n) => !DEFAULT_CASES.includes(n))
+        .join(', ')}`,
+    );
   notes.push('--runs is ignored: one run per case (training is deterministic given the seeds)');
   return { adapter: { description: 'none: CPU reference model in Node (no GPU)' }, rows, notes };
 }

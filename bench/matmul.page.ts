@@ -31,7 +31,9 @@ export async function run(options: MatmulBenchOptions = {}): Promise<BenchResult
   if (software) notes.push(`software adapter: GPT shapes use ${gptRows} rows (4·256) instead of 64·256`);
 
   const tuned = await tuneMatmul(gpu);
-  notes.push(`tiles tuned on this adapter: ${JSON.stringify(tuned[0]?.tiles)} (${tuned.map((t) => `${t.tiles.TILE_M}x${t.tiles.TILE_N}x${t.tiles.TILE_K}/${t.tiles.TM}: ${t.ms.toFixed(1)}ms`).join(', ')})`);
+  notes.push(
+    `tiles tuned on this adapter: ${JSON.stringify(tuned[0]?.tiles)} (${tuned.map((t) => `${t.tiles.TILE_M}x${t.tiles.TILE_N}x${t.tiles.TILE_K}/${t.tiles.TM}: ${t.ms.toFixed(1)}ms`).join(', ')})`,
+  );
 
   loadOrt();
   const { tf, idle: tfIdle } = await loadTf();
@@ -67,7 +69,10 @@ export async function run(options: MatmulBenchOptions = {}): Promise<BenchResult
     {
       const model = encodeOnnxModel({
         name: 'matmul',
-        inputs: [{ name: 'A', shape: [M, K] }, { name: 'B', shape: [K, N] }],
+        inputs: [
+          { name: 'A', shape: [M, K] },
+          { name: 'B', shape: [K, N] },
+        ],
         outputs: [{ name: 'C', shape: [M, N] }],
         nodes: [{ op: 'MatMul', inputs: ['A', 'B'], outputs: ['C'] }],
       });

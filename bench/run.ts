@@ -8,12 +8,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
-import { createServer } from 'vite';
 import type { ViteDevServer } from 'vite';
-import { chromiumFlags, requireChromium } from '../test/harness/chromium';
+import { createServer } from 'vite';
 import { inNetns, NETNS_HELP, netnsAvailable, runInNetns } from '../scripts/netns';
-import { formatTable, type BenchResult } from './lib/results';
+import { chromiumFlags, requireChromium } from '../test/harness/chromium';
 import { runFederatedBench } from './federated';
+import { type BenchResult, formatTable } from './lib/results';
 import { runSwarmBench } from './swarm';
 
 /** Browser benchmarks: the module under bench/ whose run() produces the result. */
@@ -73,7 +73,9 @@ async function main(): Promise<void> {
   const modulePath = BROWSER_BENCHES[name];
   const nodeBench = NODE_BENCHES[name];
   if (!modulePath && !nodeBench) {
-    throw new Error(`usage: npm run bench -- <${[...Object.keys(BROWSER_BENCHES), ...Object.keys(NODE_BENCHES)].join('|')}> [--cases a,b] [--runs n]`);
+    throw new Error(
+      `usage: npm run bench -- <${[...Object.keys(BROWSER_BENCHES), ...Object.keys(NODE_BENCHES)].join('|')}> [--cases a,b] [--runs n]`,
+    );
   }
   if (NEEDS_NETNS.has(name) && !inNetns()) {
     if (!netnsAvailable()) throw new Error(NETNS_HELP);
@@ -98,7 +100,9 @@ async function main(): Promise<void> {
   const out = join(root, 'bench', 'results', `${name}.json`);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, JSON.stringify({ ...result, date: new Date().toISOString() }, null, 2) + '\n');
-  console.log(`\n${name} on ${String(result.adapter.description || result.adapter.architecture || result.adapter.vendor)}`);
+  console.log(
+    `\n${name} on ${String(result.adapter.description || result.adapter.architecture || result.adapter.vendor)}`,
+  );
   for (const note of result.notes ?? []) console.log(`  note: ${note}`);
   console.log(`\n${formatTable(result.rows)}\n\nwrote ${out} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }

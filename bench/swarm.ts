@@ -5,9 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from '@playwright/test';
+import { downloaded, openTab, tabUrl, waitForTabs } from '../e2e/tabs';
 import { startSeed } from '../src/seed';
 import { chromiumFlags, requireChromium } from '../test/harness/chromium';
-import { downloaded, openTab, tabUrl, waitForTabs } from '../e2e/tabs';
 import type { BenchResult, BenchRow } from './lib/results';
 
 const TAB_COUNTS = [2, 4, 8];
@@ -20,14 +20,21 @@ export async function runSwarmBench(pageBase: string, options: { cases?: string[
   for (const n of counts) {
     const runDir = await mkdtemp(join(tmpdir(), 'vgpu-bench-swarm-'));
     const seed = await startSeed({ runDir, model: 'swarm-32mib', appDir: runDir });
-    const browser = await chromium.launch({ executablePath: requireChromium(), args: chromiumFlags({ webgpu: false }), headless: true });
+    const browser = await chromium.launch({
+      executablePath: requireChromium(),
+      args: chromiumFlags({ webgpu: false }),
+      headless: true,
+    });
     try {
       const started = Date.now();
       const url = tabUrl(pageBase, seed.url.replace(/\/$/, ''));
-      const tabs = await Promise.all(Array.from({ length: n }, () => openTab(browser, url, (line) => console.log(`  ${line}`))));
+      const tabs = await Promise.all(
+        Array.from({ length: n }, () => openTab(browser, url, (line) => console.log(`  ${line}`))),
+      );
       const states = await waitForTabs(tabs, downloaded, CASE_TIMEOUT_MS);
       const seconds = (Date.now() - started) / 1000;
-      if (states.some((s) => s.downloads[0].weightsSha256 !== seed.manifest.value.sha256)) throw new Error(`N=${n}: a tab assembled different weights`);
+      if (states.some((s) => s.downloads[0].weightsSha256 !== seed.manifest.value.sha256))
+        throw new Error(`N=${n}: a tab assembled different weights`);
       const ratio = seed.status().uploadedBytes / seed.manifest.value.totalBytes;
       console.log(`  N=${n}: seed upload ${ratio.toFixed(2)}x the model, last tab after ${seconds.toFixed(1)} s`);
       rows.push(

@@ -1,12 +1,13 @@
 // `npm run bench -- train`: one full training step (forward, backward, optimiser) of our GPU GPT
 // against the same model built from TensorFlow.js ops on its WebGPU backend, same page, same adapter,
 // same init, same fixed batch. Reports tokens/s, nominal GFLOPS and how busy the GPU is during a step.
+
+import type { Scalar } from '@tensorflow/tfjs-core';
 import { acquireGpu } from '../src/gpu';
 import { createGpuGpt, DEFAULT_HYPER, type TrainHyper } from '../src/model/gpu-gpt';
 import { initParams } from '../src/model/init';
-import { parameterCount, paramLayout, tensor, type ParamLayout } from '../src/model/layout';
+import { type ParamLayout, parameterCount, paramLayout, tensor } from '../src/model/layout';
 import { createRandom } from '../src/util/random';
-import type { Scalar } from '@tensorflow/tfjs-core';
 import { loadTf } from './lib/peers';
 import type { BenchResult, BenchRow } from './lib/results';
 import { createTfGpt, type TfAdam } from './lib/tfjs-gpt';
@@ -55,8 +56,14 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
   // A software adapter (SwiftShader on 2 CPU cores) runs smaller batches and models so the run takes minutes.
   const { B, T } = software ? { B: 2, T: 64 } : { B: 8, T: 128 };
   const configs: TrainConfig[] = software
-    ? [{ layers: 2, width: 64 }, { layers: 4, width: 128 }]
-    : [{ layers: 4, width: 128 }, { layers: 6, width: 256 }];
+    ? [
+        { layers: 2, width: 64 },
+        { layers: 4, width: 128 },
+      ]
+    : [
+        { layers: 4, width: 128 },
+        { layers: 6, width: 256 },
+      ];
   const plan: TimingPlan = { warmup: 2, runs: Math.max(5, options.runs ?? 5) };
   const notes = [
     `B=${B} T=${T} (context ${T}), vocab ${VOCAB}, head dim ${HEAD_DIM} (heads = width/${HEAD_DIM}); case LxC = layers × width`,
@@ -64,7 +71,7 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
     `ours: AdamW lr ${LR}, betas ${OURS_HYPER.beta1}/${OURS_HYPER.beta2}, weight decay ${OURS_HYPER.weightDecay}, global-norm clip ${OURS_HYPER.gradClip}; tfjs-webgpu: tf.train.adam with the same lr/betas/eps, no weight decay, no clipping (tfjs has neither built in)`,
     'tfjs model: tf ops (gather embedding, tf.moments LayerNorm, batched tf.matMul attention with a −1e9 causal mask and tf.softmax, tanh GELU, tied head, tf.losses.softmaxCrossEntropy), gradients by optimizer.minimize',
     'gflops: one nominal count for both impls, 6·(parameters without wpe)·tokens + causal attention 6·layers·T·C·tokens, over the median step time',
-    'gpu_busy_fraction: summed per-dispatch GPU time from timestamp queries in one extra profiled step (ours: profile.totalNs; tfjs: tf.time kernelMs) / the median unprofiled step time (tf.time\'s own wall time is not used: it submits and reads back after every dispatch)',
+    "gpu_busy_fraction: summed per-dispatch GPU time from timestamp queries in one extra profiled step (ours: profile.totalNs; tfjs: tf.time kernelMs) / the median unprofiled step time (tf.time's own wall time is not used: it submits and reads back after every dispatch)",
   ];
   if (software) {
     notes.push(
@@ -90,13 +97,19 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
     const inputs = tokens.subarray(0, B * T);
     const targets = tokens.subarray(1);
     const flops = stepFlops(layout, B, T);
-    console.log(`${name}: ${parameterCount(layout)} parameters, ${(flops / 1e9).toFixed(3)} GFLOP per step, ln(vocab) = ${Math.log(VOCAB).toFixed(4)}`);
+    console.log(
+      `${name}: ${parameterCount(layout)} parameters, ${(flops / 1e9).toFixed(3)} GFLOP per step, ln(vocab) = ${Math.log(VOCAB).toFixed(4)}`,
+    );
     const record = (impl: string, ms: number, busy: number | undefined, lossList: number[]) => {
       rows.push({ case: name, impl, metric: 'tokens_per_s', value: (B * T) / (ms / 1000) });
       rows.push({ case: name, impl, metric: 'gflops', value: flops / (ms * 1e6) });
       if (busy !== undefined) rows.push({ case: name, impl, metric: 'gpu_busy_fraction', value: busy });
-      console.log(`${name} ${impl}: ${ms.toFixed(1)} ms/step, GPU busy ${busy === undefined ? '-' : busy.toFixed(3)}; losses ${losses(lossList)}`);
-      notes.push(`${name} ${impl}: loss ${lossList[0]!.toFixed(4)} → ${lossList.at(-1)!.toFixed(4)} over ${lossList.length} steps`);
+      console.log(
+        `${name} ${impl}: ${ms.toFixed(1)} ms/step, GPU busy ${busy === undefined ? '-' : busy.toFixed(3)}; losses ${losses(lossList)}`,
+      );
+      notes.push(
+        `${name} ${impl}: loss ${lossList[0]!.toFixed(4)} → ${lossList.at(-1)!.toFixed(4)} over ${lossList.length} steps`,
+      );
     };
 
     // ours
@@ -114,7 +127,8 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
       lossList.push(profiled.loss);
       const profile = profiled.profile;
       const busy = profile?.clock === 'timestamp' ? profile.totalNs / (ms * 1e6) : undefined;
-      if (profile?.clock === 'timestamp') profiledNote(name, 'ours', profile.kernels.length, profiledMs, profile.totalNs / 1e6);
+      if (profile?.clock === 'timestamp')
+        profiledNote(name, 'ours', profile.kernels.length, profiledMs, profile.totalNs / 1e6);
       record('ours', ms, busy, lossList);
       model.destroy();
     }

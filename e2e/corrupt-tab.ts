@@ -1,6 +1,6 @@
 // The misbehaving tab of the end-to-end test: the volunteer's own swarm code with a piece store
 // that claims to hold every piece of the seed's manifests and returns garbage of the right length.
-import { parseSeedInfo, pieceRange, verifyManifest, type PieceStore } from '../src/swarm';
+import { type PieceStore, parseSeedInfo, pieceRange, verifyManifest } from '../src/swarm';
 import { seedUrlFromLocation, startVolunteer } from '../src/ui/volunteer';
 
 const seedUrl = seedUrlFromLocation(location);

@@ -6,17 +6,30 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, expect, test, type Browser, type Page } from '@playwright/test';
-import { chromiumFlags, requireChromium } from '../test/harness/chromium';
+import { type Browser, chromium, expect, type Page, test } from '@playwright/test';
 import type { SeedStatus } from '../src/seed';
-import { startSeedProcess, type SeedProcess } from './seed-process';
+import { chromiumFlags, requireChromium } from '../test/harness/chromium';
+import { type SeedProcess, startSeedProcess } from './seed-process';
 import { openTab, startContributing, tabState, tabUrl, waitForTabs } from './tabs';
 
 const HTTP_PORT = 18080;
 const SEED_URL = `http://127.0.0.1:${HTTP_PORT}`;
 /** Short rounds: 4 local steps of 2×32 tokens; a round's deadline is ROUND_S seconds. */
 const ROUND_S = 60;
-const SEED_ARGS = ['--port', String(HTTP_PORT), '--p2p-port', '18081', '--steps', '4', '--batch', '2', '--context', '32', '--round-seconds', String(ROUND_S)];
+const SEED_ARGS = [
+  '--port',
+  String(HTTP_PORT),
+  '--p2p-port',
+  '18081',
+  '--steps',
+  '4',
+  '--batch',
+  '2',
+  '--context',
+  '32',
+  '--round-seconds',
+  String(ROUND_S),
+];
 
 let dir: string;
 let seed: SeedProcess | undefined;
@@ -32,7 +45,8 @@ async function waitForSeed(done: (s: SeedStatus) => boolean, timeoutMs: number, 
   for (;;) {
     const s = await status().catch(() => undefined);
     if (s && done(s)) return s;
-    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms; last status ${JSON.stringify(s)}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not reached in ${timeoutMs} ms; last status ${JSON.stringify(s)}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -55,7 +69,9 @@ test.afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('three tabs train together: the loss falls, a closed tab does not stall a round, a killed seed resumes', async ({ baseURL }) => {
+test('three tabs train together: the loss falls, a closed tab does not stall a round, a killed seed resumes', async ({
+  baseURL,
+}) => {
   test.setTimeout(720_000);
   seed = startSeed();
   await seed.waitFor(/Volunteer page:/, 90_000);
@@ -64,7 +80,11 @@ test('three tabs train together: the loss falls, a closed tab does not stall a r
   await Promise.all(tabs.map((t) => startContributing(t)));
 
   // Three rounds with every tab in them (the first may run with fewer: tabs join as they load).
-  const afterThree = await waitForSeed((s) => s.round >= 3 && s.open.assigned === 3, 6 * ROUND_S * 1000, 'three rounds');
+  const afterThree = await waitForSeed(
+    (s) => s.round >= 3 && s.open.assigned === 3,
+    6 * ROUND_S * 1000,
+    'three rounds',
+  );
   const losses = afterThree.history.map((h) => h.valLoss);
   console.log(`validation loss by round: ${losses.map((l) => l.toFixed(4)).join(' → ')}`);
   expect(afterThree.history.slice(0, 4).map((h) => h.round)).toEqual([0, 1, 2, 3]);
@@ -86,15 +106,20 @@ test('three tabs train together: the loss falls, a closed tab does not stall a r
   // complete checkpoint, with the same weights, and the run goes on.
   seed.child.kill('SIGKILL');
   await seed.exited;
-  const checkpoint = JSON.parse(await readFile(join(dir, 'run', 'checkpoint.json'), 'utf8')) as { round: number; folder: string };
-  const weightsSha = createHash('sha256').update(await readFile(join(dir, 'run', checkpoint.folder, 'weights.f32'))).digest('hex');
+  const checkpoint = JSON.parse(await readFile(join(dir, 'run', 'checkpoint.json'), 'utf8')) as {
+    round: number;
+    folder: string;
+  };
+  const weightsSha = createHash('sha256')
+    .update(await readFile(join(dir, 'run', checkpoint.folder, 'weights.f32')))
+    .digest('hex');
   seed = startSeed();
   await seed.waitFor(new RegExp(`resuming from the checkpoint of round ${checkpoint.round}`), 90_000);
   await seed.waitFor(/Volunteer page:/, 30_000);
   const resumed = await status();
   expect(resumed.round).toBe(checkpoint.round);
   expect(resumed.history.length).toBe(checkpoint.round + 1);
-  const swarm = await (await fetch(`${SEED_URL}/swarm.json`)).json() as { manifests: { body: string }[] };
+  const swarm = (await (await fetch(`${SEED_URL}/swarm.json`)).json()) as { manifests: { body: string }[] };
   expect((JSON.parse(swarm.manifests[0].body) as { sha256: string }).sha256).toBe(weightsSha);
   // The two remaining tabs re-join the restarted seed and complete another round.
   const after = await waitForSeed((s) => s.round > checkpoint.round, 3 * ROUND_S * 1000, 'a round after the restart');

@@ -5,8 +5,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, expect, test, type Browser, type Page, type TestInfo } from '@playwright/test';
-import { startSeed, type Seed } from '../src/seed';
+import { type Browser, chromium, expect, type Page, type TestInfo, test } from '@playwright/test';
+import { type Seed, startSeed } from '../src/seed';
 import { chromiumFlags, requireChromium } from '../test/harness/chromium';
 import { openTab, startContributing, tabState, tabUrl, waitForTabs } from './tabs';
 
@@ -29,7 +29,8 @@ async function screenshot(p: Page, name: string, testInfo: TestInfo): Promise<vo
 test.beforeAll(async () => {
   runDir = await mkdtemp(join(tmpdir(), 'vgpu-page-'));
   seed = await startSeed({
-    runDir, appDir: runDir,
+    runDir,
+    appDir: runDir,
     fed: { hyper: { steps: 4, batchSize: 2, context: 32, lr: 3e-3, weightDecay: 0.1, dataSeed: 1 }, roundMs: 90_000 },
   });
   browser = await chromium.launch({ executablePath: requireChromium(), args: chromiumFlags(), headless: true });
@@ -41,7 +42,9 @@ test.afterAll(async () => {
   await rm(runDir, { recursive: true, force: true });
 });
 
-test('a volunteer presses Start; the page shows training, the round, a falling loss and an accepted receipt', async ({ baseURL }, testInfo) => {
+test('a volunteer presses Start; the page shows training, the round, a falling loss and an accepted receipt', async ({
+  baseURL,
+}, testInfo) => {
   test.setTimeout(400_000);
   const loaded = Date.now();
   page = await openTab(browser, tabUrl(baseURL!, seed.url.replace(/\/$/, '')));
@@ -53,14 +56,22 @@ test('a volunteer presses Start; the page shows training, the round, a falling l
   await expect(page.locator('#now')).toContainText(/Training round \d+: step \d+ of 4/);
   await screenshot(page, 'training', testInfo);
 
-  const [s] = await waitForTabs([page], (st) => (st.global?.history.length ?? 0) >= 3 && st.training.receipts.some((r) => r.accepted), 300_000);
+  const [s] = await waitForTabs(
+    [page],
+    (st) => (st.global?.history.length ?? 0) >= 3 && st.training.receipts.some((r) => r.accepted),
+    300_000,
+  );
   const history = s.global!.history;
   expect(history.at(-1)!.valLoss).toBeLessThan(history[0].valLoss);
   await expect(page.getByTestId('round')).toHaveText(/^[1-9]\d*$/);
   await expect(page.getByTestId('receipts')).toContainText(/^[1-9]\d* of [1-9]/);
   await expect(page.getByTestId('credits')).toBeVisible();
-  expect(Number(await page.locator('path[data-series="global validation loss"]').getAttribute('data-points'))).toBeGreaterThanOrEqual(3);
-  expect(Number(await page.locator('path[data-series="your training loss"]').getAttribute('data-points'))).toBeGreaterThanOrEqual(4);
+  expect(
+    Number(await page.locator('path[data-series="global validation loss"]').getAttribute('data-points')),
+  ).toBeGreaterThanOrEqual(3);
+  expect(
+    Number(await page.locator('path[data-series="your training loss"]').getAttribute('data-points')),
+  ).toBeGreaterThanOrEqual(4);
   await expect(page.getByTestId('speed')).toContainText('tokens/s');
   await screenshot(page, 'receipt', testInfo);
 });
@@ -114,7 +125,11 @@ test('"Try the model" exports the weights to ONNX and continues a prompt with on
 });
 
 test('without WebGPU the page says which browsers work, and still shares weights', async ({ baseURL }, testInfo) => {
-  const plain = await chromium.launch({ executablePath: requireChromium(), args: chromiumFlags({ webgpu: false }), headless: true });
+  const plain = await chromium.launch({
+    executablePath: requireChromium(),
+    args: chromiumFlags({ webgpu: false }),
+    headless: true,
+  });
   try {
     const p = await openTab(plain, tabUrl(baseURL!, seed.url.replace(/\/$/, '')));
     await expect(p.locator('#failure')).toContainText('no WebGPU', { timeout: 60_000 });

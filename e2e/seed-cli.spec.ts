@@ -5,16 +5,18 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, expect } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { type SeedProcess, startSeedProcess } from './seed-process';
 import { downloaded, openTab, waitForTabs } from './tabs';
-import { startSeedProcess, type SeedProcess } from './seed-process';
 
 let dir: string;
 let seed: SeedProcess | undefined;
 
 test.beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vgpu-cli-'));
-  const build = spawnSync('npx', ['vite', 'build', '--outDir', join(dir, 'dist'), '--logLevel', 'error'], { encoding: 'utf8' });
+  const build = spawnSync('npx', ['vite', 'build', '--outDir', join(dir, 'dist'), '--logLevel', 'error'], {
+    encoding: 'utf8',
+  });
   expect(build.status, build.stderr).toBe(0);
 });
 
@@ -23,13 +25,17 @@ test.afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('the seed CLI prints a URL, a tab opened there downloads the default model, Ctrl-C stops it', async ({ browser }) => {
+test('the seed CLI prints a URL, a tab opened there downloads the default model, Ctrl-C stops it', async ({
+  browser,
+}) => {
   seed = startSeedProcess(['--run', join(dir, 'run'), '--app', join(dir, 'dist'), '--port', '0', '--p2p-port', '0']);
   const [, url] = await seed.waitFor(/Volunteer page: (http:\/\/\S+)/, 60_000);
 
   const tab = await openTab(browser, url);
   const [state] = await waitForTabs([tab], downloaded, 60_000);
-  const status = await (await fetch(new URL('/status.json', url))).json() as { manifest: { id: string; totalBytes: number } };
+  const status = (await (await fetch(new URL('/status.json', url))).json()) as {
+    manifest: { id: string; totalBytes: number };
+  };
   expect(state.downloads[0].id).toBe(status.manifest.id);
   expect(state.downloads[0].weightsSha256).toMatch(/^[0-9a-f]{64}$/);
   expect(state.peers.some((p) => p.kind === 'seed')).toBe(true);

@@ -1,6 +1,6 @@
 // Runs the real seed CLI (bin/vgpu-seed.js) as a child process, for the tests that stop it
 // with a signal or kill it outright.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 
 export interface SeedProcess {
   child: ChildProcess;
@@ -22,29 +22,36 @@ export function startSeedProcess(args: string[]): SeedProcess {
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    for (const l of listeners) l();
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      for (const l of listeners) l();
+      resolve(code);
+    }),
+  );
   return {
     child,
     output: () => out,
     exited,
-    waitFor: (pattern, timeoutMs) => new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(new Error(`no output matching ${pattern} in ${timeoutMs} ms; output:\n${out}`)), timeoutMs);
-      const check = () => {
-        const match = out.match(pattern);
-        if (match) done(undefined, match);
-        else if (child.exitCode !== null || child.signalCode !== null) done(new Error(`seed exited before printing ${pattern}:\n${out}`));
-      };
-      const done = (error?: Error, match?: RegExpMatchArray) => {
-        clearTimeout(timer);
-        listeners.delete(check);
-        if (error) reject(error);
-        else resolve(match!);
-      };
-      listeners.add(check);
-      check();
-    }),
+    waitFor: (pattern, timeoutMs) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => done(new Error(`no output matching ${pattern} in ${timeoutMs} ms; output:\n${out}`)),
+          timeoutMs,
+        );
+        const check = () => {
+          const match = out.match(pattern);
+          if (match) done(undefined, match);
+          else if (child.exitCode !== null || child.signalCode !== null)
+            done(new Error(`seed exited before printing ${pattern}:\n${out}`));
+        };
+        const done = (error?: Error, match?: RegExpMatchArray) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          if (error) reject(error);
+          else resolve(match!);
+        };
+        listeners.add(check);
+        check();
+      }),
   };
 }

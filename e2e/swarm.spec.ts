@@ -4,8 +4,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, expect } from '@playwright/test';
-import { startSeed, type Seed } from '../src/seed';
+import { expect, test } from '@playwright/test';
+import { type Seed, startSeed } from '../src/seed';
 import { sha256Hex } from '../src/swarm';
 import { downloaded, openTab, tabState, tabUrl, waitForTabs } from './tabs';
 
@@ -25,7 +25,10 @@ test.afterAll(async () => {
   await rm(runDir, { recursive: true, force: true });
 });
 
-test('four tabs assemble the seed\'s 32 MiB weights; a corrupting tab is banned; a reload downloads nothing', async ({ browser, baseURL }, testInfo) => {
+test("four tabs assemble the seed's 32 MiB weights; a corrupting tab is banned; a reload downloads nothing", async ({
+  browser,
+  baseURL,
+}, testInfo) => {
   test.setTimeout(DOWNLOAD_TIMEOUT_MS + 120_000);
   const seedUrl = seed.url.replace(/\/$/, '');
   const model = seed.manifest.value;
@@ -55,7 +58,8 @@ test('four tabs assemble the seed\'s 32 MiB weights; a corrupting tab is banned;
 
   const uploaded = seed.status().uploadedBytes;
   const fromPeers = states.reduce((n, s) => n + s.downloads[0].fromPeersBytes, 0);
-  const report = `seed uploaded ${(uploaded / 2 ** 20).toFixed(1)} MiB = ${(uploaded / model.totalBytes).toFixed(2)}x the model ` +
+  const report =
+    `seed uploaded ${(uploaded / 2 ** 20).toFixed(1)} MiB = ${(uploaded / model.totalBytes).toFixed(2)}x the model ` +
     `for 3 honest tabs in ${seconds.toFixed(0)} s; tabs got ${(fromPeers / 2 ** 20).toFixed(1)} MiB from each other`;
   console.log(report);
   testInfo.annotations.push({ type: 'seed upload', description: report });

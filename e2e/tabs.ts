@@ -25,13 +25,20 @@ export function tabState(page: Page): Promise<VolunteerState | undefined> {
 }
 
 /** Polls every tab until `done` holds for all of them; returns their last states. */
-export async function waitForTabs(pages: Page[], done: (s: VolunteerState) => boolean, timeoutMs: number): Promise<VolunteerState[]> {
+export async function waitForTabs(
+  pages: Page[],
+  done: (s: VolunteerState) => boolean,
+  timeoutMs: number,
+): Promise<VolunteerState[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const states = await Promise.all(pages.map(tabState));
     if (states.every((s) => s && done(s))) return states as VolunteerState[];
     if (Date.now() > deadline) {
-      const summary = states.map((s, i) => `tab ${i}: ${s ? `${s.phase}, ${s.downloads.map((d) => `${d.held}/${d.total}`).join(' ')}, ${s.warnings.slice(-2).join('; ')}` : 'not started'}`);
+      const summary = states.map(
+        (s, i) =>
+          `tab ${i}: ${s ? `${s.phase}, ${s.downloads.map((d) => `${d.held}/${d.total}`).join(' ')}, ${s.warnings.slice(-2).join('; ')}` : 'not started'}`,
+      );
       throw new Error(`tabs not done after ${timeoutMs} ms:\n${summary.join('\n')}`);
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -39,7 +46,8 @@ export async function waitForTabs(pages: Page[], done: (s: VolunteerState) => bo
 }
 
 /** A tab is done when every manifest it was offered is downloaded and verified. */
-export const downloaded = (s: VolunteerState): boolean => s.phase === 'ready' && s.downloads.length > 0 && s.downloads.every((d) => d.done);
+export const downloaded = (s: VolunteerState): boolean =>
+  s.phase === 'ready' && s.downloads.length > 0 && s.downloads.every((d) => d.done);
 
 /** Sets the GPU duty cycle and presses Start, once the page's script is running. */
 export async function startContributing(page: Page, dutyCycle = 1): Promise<void> {

@@ -18,7 +18,7 @@ function has(command: string): boolean {
 /** Debian's package when we are root, else Playwright's download (where the network allows). */
 function provisionChromium(): string | undefined {
   if (process.getuid?.() === 0 && has('apt-get')) {
-    console.log('No Chromium found: installing Debian\'s chromium package (apt-get install -y chromium)...');
+    console.log("No Chromium found: installing Debian's chromium package (apt-get install -y chromium)...");
     if (run('apt-get', ['update']) === 0 && run('apt-get', ['install', '-y', 'chromium']) === 0) return findChromium();
   } else {
     console.log('No Chromium found: trying `npx playwright install chromium`...');
@@ -42,4 +42,6 @@ if (!netnsAvailable()) {
   console.error(NETNS_HELP);
   process.exit(1);
 }
-process.exit(runInNetns(['npx', 'playwright', 'test', ...process.argv.slice(2)], { ...process.env, CHROME_PATH: chromiumPath }));
+process.exit(
+  runInNetns(['npx', 'playwright', 'test', ...process.argv.slice(2)], { ...process.env, CHROME_PATH: chromiumPath }),
+);

@@ -7,7 +7,7 @@ import '../src/seed/promise-shim';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { verifyCreditsFile, type CreditsFile } from '../src/ui/credits';
+import { type CreditsFile, verifyCreditsFile } from '../src/ui/credits';
 
 const USAGE = 'usage: verify-receipts <credits.json> [--seed <peerId>]';
 
@@ -29,7 +29,8 @@ function readCreditsFile(path: string): CreditsFile {
   const f = value as Record<string, unknown>;
   if (f.kind !== 'vgpu/credits' || f.version !== 1) throw new Error('not a vgpu credits file');
   const seed = f.seed as Record<string, unknown> | undefined;
-  if (typeof seed !== 'object' || seed === null || typeof seed.peerId !== 'string') throw new Error('the file names no seed peer id');
+  if (typeof seed !== 'object' || seed === null || typeof seed.peerId !== 'string')
+    throw new Error('the file names no seed peer id');
   if (typeof f.volunteer !== 'string' || f.volunteer === '') throw new Error('the file names no volunteer');
   if (!Array.isArray(f.receipts)) throw new Error('receipts must be an array');
   return value as CreditsFile;
@@ -38,7 +39,11 @@ function readCreditsFile(path: string): CreditsFile {
 async function main(argv: string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs({ args: argv, options: { seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+    args = parseArgs({
+      args: argv,
+      options: { seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+    });
   } catch (e) {
     console.error(`verify-receipts: ${(e as Error).message}\n${USAGE}`);
     return 1;
@@ -66,7 +71,9 @@ async function main(argv: string[]): Promise<number> {
     const seed = expectedSeed ?? file.seed.peerId;
     const s = await verifyCreditsFile(file, seed);
     console.log(`${path}: verified`);
-    console.log(`  seed:       ${seed}${expectedSeed === undefined ? ' (as the file names it; pass --seed <peerId> to check it is the seed you expect)' : ''}`);
+    console.log(
+      `  seed:       ${seed}${expectedSeed === undefined ? ' (as the file names it; pass --seed <peerId> to check it is the seed you expect)' : ''}`,
+    );
     console.log(`  volunteer:  ${file.volunteer}`);
     console.log(`  rounds:     ${s.rounds} (${s.acceptedRounds} accepted)`);
     console.log(`  tokens:     ${s.tokens} in accepted updates`);

@@ -1,6 +1,7 @@
 // The peer implementations we measure against, loaded the way an app would load them.
+
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import * as ort from 'onnxruntime-web/webgpu';
 
 /** Where Vite serves onnxruntime-web's wasm files from during benchmarks. */

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients (the @tensorflow/tfjs bundle does); training needs them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { LAYERNORM_EPS } from '../../src/model/cpu/layernorm';
-import { view, type ParamLayout } from '../../src/model/layout';
+import { type ParamLayout, view } from '../../src/model/layout';
 
 /** Plain Adam's settings (tfjs has no AdamW: no weight decay, no gradient clipping). */
 export interface TfAdam {
@@ -36,7 +36,12 @@ function gelu(x: tf.Tensor2D): tf.Tensor2D {
 }
 
 /** The GPT of `layout` for batches of B sequences of T tokens, its variables set from `flat`. */
-export function createTfGpt(layout: ParamLayout, flat: Float32Array, shape: { B: number; T: number }, adam: TfAdam): TfGpt {
+export function createTfGpt(
+  layout: ParamLayout,
+  flat: Float32Array,
+  shape: { B: number; T: number },
+  adam: TfAdam,
+): TfGpt {
   const { B, T } = shape;
   const { vocab: V, layers: L, heads: H, width: C } = layout.config;
   const D = C / H;
@@ -70,8 +75,14 @@ export function createTfGpt(layout: ParamLayout, flat: Float32Array, shape: { B:
     let x = tf.reshape(tf.add(tf.reshape(tf.gather(p('wte'), inputs), [B, T, C]), positions), [N, C]) as tf.Tensor2D;
     for (let l = 0; l < L; l++) {
       const h = `h${l}`;
-      const a: tf.Tensor2D = tf.add(x, linear(attention(linear(layernorm(x, p(`${h}.ln1.g`), p(`${h}.ln1.b`)), `${h}.attn.qkv`)), `${h}.attn.proj`));
-      x = tf.add(a, linear(gelu(linear(layernorm(a, p(`${h}.ln2.g`), p(`${h}.ln2.b`)), `${h}.mlp.fc`)), `${h}.mlp.proj`));
+      const a: tf.Tensor2D = tf.add(
+        x,
+        linear(attention(linear(layernorm(x, p(`${h}.ln1.g`), p(`${h}.ln1.b`)), `${h}.attn.qkv`)), `${h}.attn.proj`),
+      );
+      x = tf.add(
+        a,
+        linear(gelu(linear(layernorm(a, p(`${h}.ln2.g`), p(`${h}.ln2.b`)), `${h}.mlp.fc`)), `${h}.mlp.proj`),
+      );
     }
     // Tied head: logits = lnf(x)·wteᵀ.
     const logits = tf.matMul(layernorm(x, p('lnf.g'), p('lnf.b')), p('wte'), false, true);
@@ -81,7 +92,8 @@ export function createTfGpt(layout: ParamLayout, flat: Float32Array, shape: { B:
 
   return {
     step(inputs, targets) {
-      if (inputs.length !== N || targets.length !== N) throw new Error(`inputs and targets must hold B·T = ${N} tokens`);
+      if (inputs.length !== N || targets.length !== N)
+        throw new Error(`inputs and targets must hold B·T = ${N} tokens`);
       // The batch is uploaded every step, as ours does.
       const x = tf.tensor1d(Int32Array.from(inputs), 'int32');
       const y = tf.tensor1d(Int32Array.from(targets), 'int32');

@@ -19,7 +19,12 @@ export async function medianMs(once: () => Promise<void>, plan: TimingPlan): Pro
 }
 
 /** True on a CPU-emulated adapter (SwiftShader, llvmpipe), where benchmarks run scaled-down sizes. */
-export function isSoftwareAdapter(info: { description?: string; architecture?: string; vendor?: string; isFallbackAdapter?: boolean }): boolean {
+export function isSoftwareAdapter(info: {
+  description?: string;
+  architecture?: string;
+  vendor?: string;
+  isFallbackAdapter?: boolean;
+}): boolean {
   const text = `${info.vendor} ${info.architecture} ${info.description}`.toLowerCase();
   return info.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe|software/.test(text);
 }

@@ -1,21 +1,21 @@
 // Browser-side halves of the AdamW tests.
 import {
+  type AdamWHyperparameters,
   acquireGpu,
   adamw,
   createBatch,
+  type DecaySegment,
   encodeDecaySegments,
+  type Gpu,
   globalNorm,
   readFloats,
   storage,
   upload,
   uploadDecaySegments,
-  type AdamWHyperparameters,
-  type DecaySegment,
-  type Gpu,
 } from '../../src/gpu';
 import { adamwStepCpu } from '../../src/model/cpu/adamw';
 import { randomUniform } from '../../src/util/random';
-import { compareArrays, type Comparison } from '../harness/compare';
+import { type Comparison, compareArrays } from '../harness/compare';
 import { errorMessages } from './run-kernels';
 
 let shared: Promise<Gpu> | undefined;
@@ -72,15 +72,30 @@ export async function adamwCase(c: AdamWCase): Promise<Record<'params' | 'm' | '
 export async function decaySegmentEncodings(): Promise<(number[] | string)[]> {
   const lists: [number, DecaySegment[]][] = [
     // Out of order, with an empty segment and neighbours of equal flags to merge.
-    [10, [
-      { offset: 6, length: 4, decay: true },
-      { offset: 0, length: 2, decay: true },
-      { offset: 2, length: 0, decay: false },
-      { offset: 2, length: 3, decay: false },
-      { offset: 5, length: 1, decay: false },
-    ]],
-    [10, [{ offset: 0, length: 4, decay: true }, { offset: 5, length: 5, decay: false }]],
-    [10, [{ offset: 0, length: 6, decay: true }, { offset: 5, length: 5, decay: false }]],
+    [
+      10,
+      [
+        { offset: 6, length: 4, decay: true },
+        { offset: 0, length: 2, decay: true },
+        { offset: 2, length: 0, decay: false },
+        { offset: 2, length: 3, decay: false },
+        { offset: 5, length: 1, decay: false },
+      ],
+    ],
+    [
+      10,
+      [
+        { offset: 0, length: 4, decay: true },
+        { offset: 5, length: 5, decay: false },
+      ],
+    ],
+    [
+      10,
+      [
+        { offset: 0, length: 6, decay: true },
+        { offset: 5, length: 5, decay: false },
+      ],
+    ],
     [10, [{ offset: 0, length: 9, decay: true }]],
   ];
   return lists.map(([n, segments]) => {
@@ -98,7 +113,20 @@ export async function adamwRejects(): Promise<string[]> {
   const n = 8;
   const [params, grads, m, v] = [storage(g, n), storage(g, n), storage(g, n), storage(g, n)];
   const segments = uploadDecaySegments(g, n, [{ offset: 0, length: n, decay: true }]);
-  const base = { params, grads, m, v, n, step: 1, segments, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 };
+  const base = {
+    params,
+    grads,
+    m,
+    v,
+    n,
+    step: 1,
+    segments,
+    lr: 1e-3,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weightDecay: 0.1,
+  };
   const run = createBatch(g, { label: 'adamw-rejects' });
   const attempts = [
     { ...base, step: 0 },

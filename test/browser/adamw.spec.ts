@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
-import type { AdamWCase } from './adamw.cases';
 import type { Comparison } from '../harness/compare';
 import { inPage, openGpuPage } from '../harness/page';
+import type { AdamWCase } from './adamw.cases';
 
 const CASES = '/test/browser/adamw.cases.ts';
 
@@ -28,13 +28,17 @@ test.beforeEach(async ({ page }) => {
 });
 
 for (const n of [1, 1001, 70_001]) {
-  test(`adamw n=${n}: 3 steps with mixed decay segments match the CPU reference, with and without clipping`, async ({ page }) => {
+  test(`adamw n=${n}: 3 steps with mixed decay segments match the CPU reference, with and without clipping`, async ({
+    page,
+  }) => {
     // Gradients are uniform in [-1, 1], so ‖g‖ ≈ √(n/3): maxNorm = √n/4 always clips (for n > 1).
     for (const maxNorm of [undefined, Math.sqrt(n) / 4]) {
       const c: AdamWCase = { n, seed: n, steps: 3, segments: mixedSegments(n), hyper, maxNorm, tol };
       const r = await inPage<Record<string, Comparison>>(page, CASES, 'adamwCase', c);
       for (const [name, cmp] of Object.entries(r)) {
-        expect.soft(cmp.worst, `${name} maxNorm=${maxNorm}: max abs err ${cmp.maxAbsErr} at ${cmp.at}`).toBeLessThanOrEqual(1);
+        expect
+          .soft(cmp.worst, `${name} maxNorm=${maxNorm}: max abs err ${cmp.maxAbsErr} at ${cmp.at}`)
+          .toBeLessThanOrEqual(1);
       }
     }
   });

@@ -1,9 +1,10 @@
 // Browser-side halves of the attention tests.
+
+import { unfusedBackward, unfusedForward } from '../../bench/lib/unfused-attention';
 import { attentionBackward, attentionForward, createBatch, readFloats, storage, upload } from '../../src/gpu';
 import { attentionBackwardCpu, attentionForwardCpu } from '../../src/model/cpu/attention';
 import { randomUniform } from '../../src/util/random';
-import { compareArrays, type Comparison } from '../harness/compare';
-import { unfusedBackward, unfusedForward } from '../../bench/lib/unfused-attention';
+import { type Comparison, compareArrays } from '../harness/compare';
 import { errorMessages, pageGpu as gpu } from './run-kernels';
 
 export interface AttentionCase {
@@ -30,7 +31,12 @@ export async function attentionCase(c: AttentionCase & { unfused?: boolean }): P
   const kData = randomUniform(n, c.seed + 1, c.qkScale ?? 1);
   const vData = randomUniform(n, c.seed + 2);
   const doData = randomUniform(n, c.seed + 3);
-  const [q, k, v, dout] = [qData, kData, vData, doData].map((x) => upload(g, x)) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+  const [q, k, v, dout] = [qData, kData, vData, doData].map((x) => upload(g, x)) as [
+    GPUBuffer,
+    GPUBuffer,
+    GPUBuffer,
+    GPUBuffer,
+  ];
   const o = storage(g, n);
   const lse = storage(g, B * H * T);
   const [dq, dk, dv] = [storage(g, n), storage(g, n), storage(g, n)];
@@ -70,8 +76,16 @@ export async function attentionRejects(): Promise<string[]> {
   const g = await gpu();
   const small = storage(g, 4);
   const run = createBatch(g, { label: 'attention-bad' });
-  const shapes = [{ B: 1, H: 1, T: 0, D: 8 }, { B: 1, H: 1, T: 4, D: 256 }, { B: 1, H: 1, T: 40, D: 8 }];
-  const messages = await errorMessages(shapes.map((shape) => () => attentionForward(g, run, { ...shape, q: small, k: small, v: small, o: small, lse: small })));
+  const shapes = [
+    { B: 1, H: 1, T: 0, D: 8 },
+    { B: 1, H: 1, T: 4, D: 256 },
+    { B: 1, H: 1, T: 40, D: 8 },
+  ];
+  const messages = await errorMessages(
+    shapes.map(
+      (shape) => () => attentionForward(g, run, { ...shape, q: small, k: small, v: small, o: small, lse: small }),
+    ),
+  );
   g.pool.release(small);
   return messages;
 }

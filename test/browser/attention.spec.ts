@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
-import type { AttentionCase } from './attention.cases';
 import type { Comparison } from '../harness/compare';
 import { inPage, openGpuPage } from '../harness/page';
+import type { AttentionCase } from './attention.cases';
 
 const CASES = '/test/browser/attention.cases.ts';
 
@@ -26,7 +26,9 @@ test.beforeEach(async ({ page }) => {
 });
 
 for (const s of SHAPES) {
-  test(`flash attention B=${s.B} H=${s.H} T=${s.T} D=${s.D}${s.qkScale ? ` |qk|≤${s.qkScale}` : ''}: forward and backward match the CPU reference`, async ({ page }) => {
+  test(`flash attention B=${s.B} H=${s.H} T=${s.T} D=${s.D}${s.qkScale ? ` |qk|≤${s.qkScale}` : ''}: forward and backward match the CPU reference`, async ({
+    page,
+  }) => {
     const c: AttentionCase = { ...s, seed: s.T * 100 + s.D, tol, gradTol };
     const r = await inPage<Record<string, Comparison>>(page, CASES, 'attentionCase', c);
     for (const [name, cmp] of Object.entries(r)) {
@@ -36,8 +38,17 @@ for (const s of SHAPES) {
 }
 
 test('the unfused baseline (matmul + causal softmax, T×T materialised) matches the CPU reference', async ({ page }) => {
-  for (const s of [{ B: 1, H: 2, T: 17, D: 16 }, { B: 2, H: 1, T: 70, D: 48 }]) {
-    const r = await inPage<Record<string, Comparison>>(page, CASES, 'attentionCase', { ...s, seed: 7, tol, gradTol, unfused: true });
+  for (const s of [
+    { B: 1, H: 2, T: 17, D: 16 },
+    { B: 2, H: 1, T: 70, D: 48 },
+  ]) {
+    const r = await inPage<Record<string, Comparison>>(page, CASES, 'attentionCase', {
+      ...s,
+      seed: 7,
+      tol,
+      gradTol,
+      unfused: true,
+    });
     for (const [name, cmp] of Object.entries(r)) {
       expect.soft(cmp.worst, `T=${s.T} ${name}: max abs err ${cmp.maxAbsErr} at ${cmp.at}`).toBeLessThanOrEqual(1);
     }

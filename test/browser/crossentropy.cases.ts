@@ -1,8 +1,17 @@
 // Browser-side halves of the softmax + cross-entropy tests.
-import { acquireGpu, createBatch, crossEntropyBackward, crossEntropyForward, readFloats, storage, upload, type Gpu } from '../../src/gpu';
+import {
+  acquireGpu,
+  createBatch,
+  crossEntropyBackward,
+  crossEntropyForward,
+  type Gpu,
+  readFloats,
+  storage,
+  upload,
+} from '../../src/gpu';
 import { crossEntropyBackwardCpu, crossEntropyForwardCpu } from '../../src/model/cpu/crossentropy';
 import { createRandom, randomUniform } from '../../src/util/random';
-import { compareArrays, type Comparison } from '../harness/compare';
+import { type Comparison, compareArrays } from '../harness/compare';
 import { errorMessages } from './run-kernels';
 
 let shared: Promise<Gpu> | undefined;

@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
-import type { CrossEntropyCase } from './crossentropy.cases';
 import type { Comparison } from '../harness/compare';
 import { inPage, openGpuPage } from '../harness/page';
+import type { CrossEntropyCase } from './crossentropy.cases';
 
 const CASES = '/test/browser/crossentropy.cases.ts';
 
@@ -21,7 +21,10 @@ for (const V of [97, 1000]) {
     test(`crossentropy rows=${rows} V=${V}: losses, mean and gradients match the CPU reference`, async ({ page }) => {
       let seed = rows * 7 + V;
       for (const inPlace of [true, false]) {
-        for (const [logitScale, dominant] of [[3, false], [1e3, true]] as const) {
+        for (const [logitScale, dominant] of [
+          [3, false],
+          [1e3, true],
+        ] as const) {
           const c: CrossEntropyCase = { rows, V, seed: seed++, logitScale, dominant, inPlace, tol, gradTol };
           const r = await inPage<Record<string, Comparison>>(page, CASES, 'crossEntropyCase', c);
           for (const [name, cmp] of Object.entries(r)) {

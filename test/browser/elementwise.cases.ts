@@ -1,7 +1,7 @@
 // Browser-side halves of the elementwise tests; elementwise.spec.ts calls these through inPage().
 import { add, addInto, createBatch, scale, storage } from '../../src/gpu';
 import { randomUniform } from '../../src/util/random';
-import { checkExact, pageGpu, runKernels, unwritten, type OutputCheck, errorMessages } from './run-kernels';
+import { checkExact, errorMessages, type OutputCheck, pageGpu, runKernels, unwritten } from './run-kernels';
 
 /** add, addInto and scale over n random floats; each is one f32 operation per element, so the check is exact. */
 export async function elementwiseCase(c: { n: number; seed: number; factor: number }): Promise<OutputCheck[]> {
@@ -18,9 +18,21 @@ export async function elementwiseCase(c: { n: number; seed: number; factor: numb
   // Float32Array stores round each f64 result once, as the GPU rounds its f32 operation.
   const f32Factor = Math.fround(factor);
   return [
-    checkExact('add', got.sum, a.map((v, i) => v + b[i]!)),
-    checkExact('addInto', got.dst, dst.map((v, i) => v + a[i]!)),
-    checkExact('scale', got.scaled, x.map((v) => v * f32Factor)),
+    checkExact(
+      'add',
+      got.sum,
+      a.map((v, i) => v + b[i]!),
+    ),
+    checkExact(
+      'addInto',
+      got.dst,
+      dst.map((v, i) => v + a[i]!),
+    ),
+    checkExact(
+      'scale',
+      got.scaled,
+      x.map((v) => v * f32Factor),
+    ),
   ];
 }
 

@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
-import type { OutputCheck } from './run-kernels';
 import { expectChecks } from '../harness/expect-checks';
 import { inPage, openGpuPage } from '../harness/page';
+import type { OutputCheck } from './run-kernels';
 
 const CASES = '/test/browser/elementwise.cases.ts';
 

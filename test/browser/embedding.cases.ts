@@ -1,8 +1,8 @@
 // Browser-side halves of the embedding tests; embedding.spec.ts calls these through inPage().
-import { createBatch, embeddingBackward, embeddingForward, storage, type EmbeddingShape } from '../../src/gpu';
+import { createBatch, type EmbeddingShape, embeddingBackward, embeddingForward, storage } from '../../src/gpu';
 import { embeddingBackwardCpu, embeddingForwardCpu } from '../../src/model/cpu/embedding';
 import { createRandom, randomUniform } from '../../src/util/random';
-import { check, checkExact, pageGpu, runKernels, unwritten, type OutputCheck, errorMessages } from './run-kernels';
+import { check, checkExact, errorMessages, type OutputCheck, pageGpu, runKernels, unwritten } from './run-kernels';
 
 export interface EmbeddingCase extends EmbeddingShape {
   seed: number;
@@ -51,8 +51,22 @@ export async function embeddingRejectsBadArgs(): Promise<string[]> {
   const batch = createBatch(gpu, { label: 'bad-args' });
   const shape = { B: 1, T: 4, C: 2, V: 8, maxT: 4 };
   const attempts: (() => Promise<void>)[] = [
-    () => embeddingBackward(gpu, batch, { ...shape, tokens: new Uint32Array([0, 1, 8, 2]), dout: small, dwte: small, dwpe: small }),
-    () => embeddingBackward(gpu, batch, { ...shape, tokens: new Uint32Array([0, 1]), dout: small, dwte: small, dwpe: small }),
+    () =>
+      embeddingBackward(gpu, batch, {
+        ...shape,
+        tokens: new Uint32Array([0, 1, 8, 2]),
+        dout: small,
+        dwte: small,
+        dwpe: small,
+      }),
+    () =>
+      embeddingBackward(gpu, batch, {
+        ...shape,
+        tokens: new Uint32Array([0, 1]),
+        dout: small,
+        dwte: small,
+        dwpe: small,
+      }),
     () => embeddingForward(gpu, batch, { ...shape, T: 5, tokens: small, wte: small, wpe: small, out: small }),
     () => embeddingForward(gpu, batch, { ...shape, V: 100, tokens: small, wte: small, wpe: small, out: small }),
   ];

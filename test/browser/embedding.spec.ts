@@ -1,8 +1,8 @@
 import { expect, test } from '@playwright/test';
-import type { EmbeddingCase } from './embedding.cases';
-import type { OutputCheck } from './run-kernels';
 import { expectChecks } from '../harness/expect-checks';
 import { inPage, openGpuPage } from '../harness/page';
+import type { EmbeddingCase } from './embedding.cases';
+import type { OutputCheck } from './run-kernels';
 
 const CASES = '/test/browser/embedding.cases.ts';
 

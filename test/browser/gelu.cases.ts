@@ -2,7 +2,7 @@
 import { geluBackward, geluForward } from '../../src/gpu';
 import { geluBackwardCpu, geluForwardCpu } from '../../src/model/cpu/gelu';
 import { randomUniform } from '../../src/util/random';
-import { check, runKernels, unwritten, type OutputCheck } from './run-kernels';
+import { check, type OutputCheck, runKernels, unwritten } from './run-kernels';
 
 /** Inputs far in both tails, where tanh saturates (and a naive exp-based tanh overflows). */
 const EXTREMES = [0, 1e-4, -1e-4, 8, -8, 20, -20, 1e4, -1e4];

@@ -1,8 +1,8 @@
 import { test } from '@playwright/test';
-import type { GeluCase } from './gelu.cases';
-import type { OutputCheck } from './run-kernels';
 import { expectChecks } from '../harness/expect-checks';
 import { inPage, openGpuPage } from '../harness/page';
+import type { GeluCase } from './gelu.cases';
+import type { OutputCheck } from './run-kernels';
 
 const CASES = '/test/browser/gelu.cases.ts';
 

@@ -1,12 +1,13 @@
 // Browser-side halves of the GPU model tests: one training step on the GPU against the CPU reference.
-import { createGpuGpt, type TrainHyper } from '../../src/model/gpu-gpt';
-import { gptTrainStepCpu } from '../../src/model/cpu/gpt';
-import { initParams } from '../../src/model/init';
-import { paramLayout, type ParamLayout } from '../../src/model/layout';
+
 import type { GptConfig } from '../../src/model/config';
+import { gptTrainStepCpu } from '../../src/model/cpu/gpt';
+import { createGpuGpt, type TrainHyper } from '../../src/model/gpu-gpt';
+import { initParams } from '../../src/model/init';
+import { type ParamLayout, paramLayout } from '../../src/model/layout';
 import { createRandom } from '../../src/util/random';
-import { compareArrays, type Comparison } from '../harness/compare';
-import { pageGpu, errorMessages } from './run-kernels';
+import { type Comparison, compareArrays } from '../harness/compare';
+import { errorMessages, pageGpu } from './run-kernels';
 
 export interface ParityCase {
   config: GptConfig;
@@ -25,7 +26,15 @@ function randomTokens(n: number, vocab: number, seed: number): Uint32Array {
 /** Tensors whose comparison is worst, so a failure says where to look. */
 function worstTensors(layout: ParamLayout, got: Float32Array, want: Float32Array, atol: number, rtol: number) {
   return layout.tensors
-    .map((t) => ({ name: t.name, ...compareArrays(got.subarray(t.offset, t.offset + t.size), want.subarray(t.offset, t.offset + t.size), atol, rtol) }))
+    .map((t) => ({
+      name: t.name,
+      ...compareArrays(
+        got.subarray(t.offset, t.offset + t.size),
+        want.subarray(t.offset, t.offset + t.size),
+        atol,
+        rtol,
+      ),
+    }))
     .sort((a, b) => b.worst - a.worst)
     .slice(0, 3);
 }
@@ -37,8 +46,18 @@ export async function trainStepParity(c: ParityCase) {
   const model = await createGpuGpt(gpu, layout, { B: c.B, T: c.T });
   const init = initParams(layout, 1234);
   model.loadParams(init);
-  const cpu = { params: Float32Array.from(init), m: new Float32Array(layout.total), v: new Float32Array(layout.total), step: 0 };
-  const steps: { loss: [number, number]; gradNorm: [number, number]; grads: Comparison & { tensors: unknown }; params: Comparison & { tensors: unknown } }[] = [];
+  const cpu = {
+    params: Float32Array.from(init),
+    m: new Float32Array(layout.total),
+    v: new Float32Array(layout.total),
+    step: 0,
+  };
+  const steps: {
+    loss: [number, number];
+    gradNorm: [number, number];
+    grads: Comparison & { tensors: unknown };
+    params: Comparison & { tensors: unknown };
+  }[] = [];
   try {
     for (let s = 0; s < c.steps; s++) {
       const tokens = randomTokens(c.B * c.T + 1, c.config.vocab, 99 + s);
@@ -56,8 +75,14 @@ export async function trainStepParity(c: ParityCase) {
       steps.push({
         loss: [gpuResult.loss, cpuResult.loss],
         gradNorm: [gpuResult.gradNorm, cpuResult.gradNorm],
-        grads: { ...compareArrays(gpuGrads, cpuGrads, ga, gr), tensors: worstTensors(layout, gpuGrads, cpuGrads, ga, gr) },
-        params: { ...compareArrays(gpuParams, cpu.params, pa, pr), tensors: worstTensors(layout, gpuParams, cpu.params, pa, pr) },
+        grads: {
+          ...compareArrays(gpuGrads, cpuGrads, ga, gr),
+          tensors: worstTensors(layout, gpuGrads, cpuGrads, ga, gr),
+        },
+        params: {
+          ...compareArrays(gpuParams, cpu.params, pa, pr),
+          tensors: worstTensors(layout, gpuParams, cpu.params, pa, pr),
+        },
       });
     }
     return steps;
@@ -72,9 +97,11 @@ export async function badModelErrors(): Promise<string[]> {
   const attempts: (() => Promise<unknown>)[] = [
     async () => paramLayout({ vocab: 10, context: 8, layers: 1, heads: 3, width: 8 }),
     async () => paramLayout({ vocab: 10, context: 100_000, layers: 1, heads: 2, width: 8 }),
-    async () => createGpuGpt(gpu, paramLayout({ vocab: 10, context: 8, layers: 1, heads: 2, width: 8 }), { B: 1, T: 9 }),
+    async () =>
+      createGpuGpt(gpu, paramLayout({ vocab: 10, context: 8, layers: 1, heads: 2, width: 8 }), { B: 1, T: 9 }),
     // 32768 positions × 50000 logits × 4 bytes = 6.5 GB: beyond any adapter's binding limit.
-    async () => createGpuGpt(gpu, paramLayout({ vocab: 50_000, context: 8, layers: 1, heads: 2, width: 8 }), { B: 4096, T: 8 }),
+    async () =>
+      createGpuGpt(gpu, paramLayout({ vocab: 50_000, context: 8, layers: 1, heads: 2, width: 8 }), { B: 4096, T: 8 }),
   ];
   const messages = await errorMessages(attempts);
   return messages;

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
-import type { ParityCase } from './gpt.cases';
 import { inPage, openGpuPage } from '../harness/page';
+import type { ParityCase } from './gpt.cases';
 
 const CASES = '/test/browser/gpt.cases.ts';
 
@@ -22,19 +22,29 @@ const parity: ParityCase = {
   tol: { loss: 1e-5, grads: [1e-6, 1e-3], params: [1e-6, 1e-5] },
 };
 
-test('a GPU training step matches the CPU reference: loss, every gradient, parameters after AdamW', async ({ page }) => {
-  const steps = await inPage<{ loss: [number, number]; gradNorm: [number, number]; grads: { worst: number; maxAbsErr: number; tensors: unknown }; params: { worst: number; maxAbsErr: number; tensors: unknown } }[]>(
-    page,
-    CASES,
-    'trainStepParity',
-    parity,
-  );
+test('a GPU training step matches the CPU reference: loss, every gradient, parameters after AdamW', async ({
+  page,
+}) => {
+  const steps = await inPage<
+    {
+      loss: [number, number];
+      gradNorm: [number, number];
+      grads: { worst: number; maxAbsErr: number; tensors: unknown };
+      params: { worst: number; maxAbsErr: number; tensors: unknown };
+    }[]
+  >(page, CASES, 'trainStepParity', parity);
   expect(steps).toHaveLength(parity.steps);
   for (const [i, s] of steps.entries()) {
     expect.soft(Math.abs(s.loss[0] - s.loss[1]) / s.loss[1], `step ${i} loss ${s.loss}`).toBeLessThan(parity.tol.loss);
-    expect.soft(Math.abs(s.gradNorm[0] - s.gradNorm[1]) / s.gradNorm[1], `step ${i} grad norm ${s.gradNorm}`).toBeLessThan(parity.tol.loss);
-    expect.soft(s.grads.worst, `step ${i} grads, worst tensors ${JSON.stringify(s.grads.tensors)}`).toBeLessThanOrEqual(1);
-    expect.soft(s.params.worst, `step ${i} params, worst tensors ${JSON.stringify(s.params.tensors)}`).toBeLessThanOrEqual(1);
+    expect
+      .soft(Math.abs(s.gradNorm[0] - s.gradNorm[1]) / s.gradNorm[1], `step ${i} grad norm ${s.gradNorm}`)
+      .toBeLessThan(parity.tol.loss);
+    expect
+      .soft(s.grads.worst, `step ${i} grads, worst tensors ${JSON.stringify(s.grads.tensors)}`)
+      .toBeLessThanOrEqual(1);
+    expect
+      .soft(s.params.worst, `step ${i} params, worst tensors ${JSON.stringify(s.params.tensors)}`)
+      .toBeLessThanOrEqual(1);
   }
 });
 

@@ -2,15 +2,15 @@
 import {
   acquireGpu,
   createBatch,
+  type Gpu,
   GpuDeviceLostError,
   GpuError,
+  type MatmulArgs,
+  type MatmulLaunch,
   matmul,
   readFloats,
   storage,
   upload,
-  type Gpu,
-  type MatmulArgs,
-  type MatmulLaunch,
 } from '../../src/gpu';
 import { matmulCpu } from '../../src/model/cpu/matmul';
 import { randomUniform } from '../../src/util/random';
@@ -87,7 +87,10 @@ export async function matmulCaseWithoutF16(c: MatmulCase): Promise<MatmulCaseRes
 export async function compileErrorNamesKernel() {
   const g = await gpu();
   try {
-    await g.pipelines.get({ name: 'broken_kernel', source: '@compute @workgroup_size(1) fn main() { let x: u32 = ; }' });
+    await g.pipelines.get({
+      name: 'broken_kernel',
+      source: '@compute @workgroup_size(1) fn main() { let x: u32 = ; }',
+    });
     return { threw: false, message: '' };
   } catch (e) {
     return { threw: e instanceof GpuError, message: (e as Error).message };
@@ -157,7 +160,9 @@ export async function bufferPoolReuses() {
 export async function profilerTimesKernels(options: { withTimestamps: boolean }) {
   const g = await acquireGpu({ disableFeatures: options.withTimestamps ? [] : ['timestamp-query'] });
   try {
-    const M = 64, N = 64, K = 64;
+    const M = 64,
+      N = 64,
+      K = 64;
     const a = upload(g, randomUniform(M * K, 1));
     const b = upload(g, randomUniform(K * N, 2));
     const c = storage(g, M * N);
@@ -204,7 +209,9 @@ export async function matmulRejectsBadArgs() {
     { M: 1.5, N: 1, K: 1 },
     { M: 64, N: 64, K: 64 },
   ];
-  const messages = await errorMessages(shapes.map((shape) => () => matmul(g, run, { a: small, b: small, c: small, M: 1, N: 1, K: 1, ...shape })));
+  const messages = await errorMessages(
+    shapes.map((shape) => () => matmul(g, run, { a: small, b: small, c: small, M: 1, N: 1, K: 1, ...shape })),
+  );
   g.pool.release(small);
   return messages;
 }

@@ -54,12 +54,10 @@ test('the buffer pool reuses released buffers and tracks live and peak bytes', a
 });
 
 test('the profiler times each kernel with timestamp queries', async ({ page }) => {
-  const r = await inPage<{ hasTimestamps: boolean; profile: { clock: string; totalNs: number; kernels: { kernel: string; ns: number }[] } }>(
-    page,
-    CASES,
-    'profilerTimesKernels',
-    { withTimestamps: true },
-  );
+  const r = await inPage<{
+    hasTimestamps: boolean;
+    profile: { clock: string; totalNs: number; kernels: { kernel: string; ns: number }[] };
+  }>(page, CASES, 'profilerTimesKernels', { withTimestamps: true });
   // SwiftShader and real GPUs here expose timestamp-query; an adapter without it must report the wall clock.
   expect(r.profile.clock).toBe(r.hasTimestamps ? 'timestamp' : 'wallclock');
   expect(r.profile.kernels.map((k) => k.kernel)).toEqual(r.hasTimestamps ? ['matmul', 'matmul'] : []);
@@ -80,7 +78,11 @@ test('the profiler falls back to the wall clock without timestamp-query', async 
 });
 
 test('a lost device is reported, later work fails fast, and a rebuilt device computes', async ({ page }) => {
-  const r = await inPage<{ lostReason: string; afterLoss: string; rebuiltWorst: number }>(page, CASES, 'deviceLossIsRecoverable');
+  const r = await inPage<{ lostReason: string; afterLoss: string; rebuiltWorst: number }>(
+    page,
+    CASES,
+    'deviceLossIsRecoverable',
+  );
   expect(r.lostReason).toMatch(/destroyed|unknown/);
   expect(r.afterLoss).toMatch(/GPU device lost/);
   expect(r.rebuiltWorst).toBeLessThanOrEqual(1);

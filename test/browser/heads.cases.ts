@@ -1,9 +1,8 @@
 // Browser-side halves of the attention-layout tests; heads.spec.ts calls these through inPage().
-import { joinQkv, mergeHeads, splitHeads, splitQkv, type HeadShape } from '../../src/gpu';
+import { createBatch, type HeadShape, joinQkv, mergeHeads, splitHeads, splitQkv, storage } from '../../src/gpu';
 import { joinQkvCpu, mergeHeadsCpu, splitHeadsCpu, splitQkvCpu } from '../../src/model/cpu/heads';
 import { randomUniform } from '../../src/util/random';
-import { createBatch, storage } from '../../src/gpu';
-import { checkExact, pageGpu, runKernels, unwritten, type OutputCheck, errorMessages } from './run-kernels';
+import { checkExact, errorMessages, type OutputCheck, pageGpu, runKernels, unwritten } from './run-kernels';
 
 /** All four permutes in one batch on random data, against the CPU reference; copies, so the check is exact. */
 export async function headsCase(c: HeadShape & { seed: number }): Promise<OutputCheck[]> {

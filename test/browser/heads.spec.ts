@@ -1,8 +1,8 @@
 import { expect, test } from '@playwright/test';
 import type { HeadShape } from '../../src/gpu';
-import type { OutputCheck } from './run-kernels';
 import { expectChecks } from '../harness/expect-checks';
 import { inPage, openGpuPage } from '../harness/page';
+import type { OutputCheck } from './run-kernels';
 
 const CASES = '/test/browser/heads.cases.ts';
 
@@ -22,7 +22,10 @@ test.beforeEach(async ({ page }) => {
 
 test('splitQkv, joinQkv, mergeHeads and splitHeads match the CPU reference exactly', async ({ page }) => {
   for (const [i, shape] of SHAPES.entries()) {
-    expectChecks(JSON.stringify(shape), await inPage<OutputCheck[]>(page, CASES, 'headsCase', { ...shape, seed: 10 * i }));
+    expectChecks(
+      JSON.stringify(shape),
+      await inPage<OutputCheck[]>(page, CASES, 'headsCase', { ...shape, seed: 10 * i }),
+    );
   }
 });
 

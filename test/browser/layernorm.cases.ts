@@ -2,7 +2,7 @@
 import { createBatch, layernormBackward, layernormForward, storage } from '../../src/gpu';
 import { layernormBackwardCpu, layernormForwardCpu } from '../../src/model/cpu/layernorm';
 import { randomUniform } from '../../src/util/random';
-import { check, pageGpu, runKernels, unwritten, type OutputCheck } from './run-kernels';
+import { check, type OutputCheck, pageGpu, runKernels, unwritten } from './run-kernels';
 
 export type Tolerance = { atol: number; rtol: number };
 
@@ -31,10 +31,28 @@ export async function layernormCase(c: LayernormCase): Promise<OutputCheck[]> {
     { x, gamma, beta, dy },
     { y: unwritten(rows * C), mean: unwritten(rows), rstd: unwritten(rows), dx: dx0, dgamma: dgamma0, dbeta: dbeta0 },
     async (gpu, batch, b) => {
-      await layernormForward(gpu, batch, { x: b.x, gamma: b.gamma, beta: b.beta, y: b.y, mean: b.mean, rstd: b.rstd, rows, C });
+      await layernormForward(gpu, batch, {
+        x: b.x,
+        gamma: b.gamma,
+        beta: b.beta,
+        y: b.y,
+        mean: b.mean,
+        rstd: b.rstd,
+        rows,
+        C,
+      });
       await layernormBackward(gpu, batch, {
-        dy: b.dy, x: b.x, mean: b.mean, rstd: b.rstd, gamma: b.gamma,
-        dx: b.dx, dgamma: b.dgamma, dbeta: b.dbeta, rows, C, accumulateDx,
+        dy: b.dy,
+        x: b.x,
+        mean: b.mean,
+        rstd: b.rstd,
+        gamma: b.gamma,
+        dx: b.dx,
+        dgamma: b.dgamma,
+        dbeta: b.dbeta,
+        rows,
+        C,
+        accumulateDx,
       });
     },
   );
@@ -65,7 +83,16 @@ export async function layernormRejectsBadArgs(): Promise<string[]> {
   ];
   for (const { rows, C } of attempts) {
     try {
-      await layernormForward(gpu, batch, { x: small, gamma: small, beta: small, y: small, mean: small, rstd: small, rows, C });
+      await layernormForward(gpu, batch, {
+        x: small,
+        gamma: small,
+        beta: small,
+        y: small,
+        mean: small,
+        rstd: small,
+        rows,
+        C,
+      });
       messages.push('no error');
     } catch (e) {
       messages.push((e as Error).message);
@@ -91,7 +118,8 @@ export async function layernormBackwardsShareScratch(tol: Tolerance): Promise<Ou
     inputs[`x${i}`] = randomUniform(rows * C, 10 * i);
     inputs[`dy${i}`] = randomUniform(rows * C, 10 * i + 1);
     inputs[`gamma${i}`] = randomUniform(C, 10 * i + 2);
-    for (const name of ['y', 'dx', 'dgamma', 'dbeta']) outputs[`${name}${i}`] = new Float32Array(name === 'y' || name === 'dx' ? rows * C : C);
+    for (const name of ['y', 'dx', 'dgamma', 'dbeta'])
+      outputs[`${name}${i}`] = new Float32Array(name === 'y' || name === 'dx' ? rows * C : C);
     outputs[`mean${i}`] = new Float32Array(rows);
     outputs[`rstd${i}`] = new Float32Array(rows);
   });
@@ -100,7 +128,16 @@ export async function layernormBackwardsShareScratch(tol: Tolerance): Promise<Ou
       const [x, gamma, mean, rstd] = [b[`x${i}`]!, b[`gamma${i}`]!, b[`mean${i}`]!, b[`rstd${i}`]!];
       await layernormForward(gpu, batch, { x, gamma, beta: gamma, y: b[`y${i}`]!, mean, rstd, rows, C });
       await layernormBackward(gpu, batch, {
-        dy: b[`dy${i}`]!, x, mean, rstd, gamma, dx: b[`dx${i}`]!, dgamma: b[`dgamma${i}`]!, dbeta: b[`dbeta${i}`]!, rows, C,
+        dy: b[`dy${i}`]!,
+        x,
+        mean,
+        rstd,
+        gamma,
+        dx: b[`dx${i}`]!,
+        dgamma: b[`dgamma${i}`]!,
+        dbeta: b[`dbeta${i}`]!,
+        rows,
+        C,
       });
     }
   });

@@ -1,8 +1,8 @@
 import { expect, test } from '@playwright/test';
-import type { LayernormCase } from './layernorm.cases';
-import type { OutputCheck } from './run-kernels';
 import { expectChecks } from '../harness/expect-checks';
 import { inPage, openGpuPage } from '../harness/page';
+import type { LayernormCase } from './layernorm.cases';
+import type { OutputCheck } from './run-kernels';
 
 const CASES = '/test/browser/layernorm.cases.ts';
 
@@ -24,11 +24,16 @@ test.beforeEach(async ({ page }) => {
 });
 
 for (const rows of [1, 17, 100]) {
-  test(`layernorm rows=${rows}: forward and backward match the CPU reference for C = 1, 13, 50, 77, 768`, async ({ page }) => {
+  test(`layernorm rows=${rows}: forward and backward match the CPU reference for C = 1, 13, 50, 77, 768`, async ({
+    page,
+  }) => {
     for (const C of [1, 13, 50, 77, 768]) {
       for (const accumulateDx of [false, true]) {
         const c: LayernormCase = { rows, C, seed: rows * 1000 + C, accumulateDx, tol: tolerances(rows, C) };
-        expectChecks(`rows=${rows} C=${C} accumulateDx=${accumulateDx}`, await inPage<OutputCheck[]>(page, CASES, 'layernormCase', c));
+        expectChecks(
+          `rows=${rows} C=${C} accumulateDx=${accumulateDx}`,
+          await inPage<OutputCheck[]>(page, CASES, 'layernormCase', c),
+        );
       }
     }
   });
@@ -36,7 +41,8 @@ for (const rows of [1, 17, 100]) {
 
 // Every output starts as NaN, so a row the folded grid missed fails. C = 1 keeps it cheap and exact.
 test('layernorm folds more rows than one grid dimension holds (70000 rows)', async ({ page }) => {
-  const rows = 70_000, C = 1;
+  const rows = 70_000,
+    C = 1;
   const c: LayernormCase = { rows, C, seed: 7, accumulateDx: false, tol: tolerances(rows, C) };
   expectChecks(`rows=${rows} C=${C}`, await inPage<OutputCheck[]>(page, CASES, 'layernormCase', c));
 });

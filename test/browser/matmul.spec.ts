@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
-import type { MatmulCase, MatmulCaseResult } from './gpu.cases';
 import { inPage, openGpuPage } from '../harness/page';
+import type { MatmulCase, MatmulCaseResult } from './gpu.cases';
 
 const CASES = '/test/browser/gpu.cases.ts';
 
@@ -52,9 +52,27 @@ for (const [M, K, N] of SHAPES) {
 }
 
 test('matmul picks the thin path for thin outputs and the tiled path otherwise', async ({ page }) => {
-  const thin = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', { M: 1, N: 300, K: 70, seed: 1, ...f32Tol(70) });
-  const tall = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', { M: 300, N: 3, K: 70, seed: 2, ...f32Tol(70) });
-  const square = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', { M: 40, N: 40, K: 40, seed: 3, ...f32Tol(40) });
+  const thin = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', {
+    M: 1,
+    N: 300,
+    K: 70,
+    seed: 1,
+    ...f32Tol(70),
+  });
+  const tall = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', {
+    M: 300,
+    N: 3,
+    K: 70,
+    seed: 2,
+    ...f32Tol(70),
+  });
+  const square = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', {
+    M: 40,
+    N: 40,
+    K: 40,
+    seed: 3,
+    ...f32Tol(40),
+  });
   expect(thin.launch.path).toBe('thin');
   expect(tall.launch.path).toBe('thin');
   expect(square.launch.path).toBe('tiled');

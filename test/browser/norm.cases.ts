@@ -1,5 +1,5 @@
 // Browser-side halves of the global-norm and GPU-sum tests.
-import { acquireGpu, createBatch, globalNorm, readFloats, reduceSum, storage, upload, type Gpu } from '../../src/gpu';
+import { acquireGpu, createBatch, type Gpu, globalNorm, readFloats, reduceSum, storage, upload } from '../../src/gpu';
 import { globalNormCpu } from '../../src/model/cpu/norm';
 import { randomUniform } from '../../src/util/random';
 

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
-import type { ReduceCaseResult } from './norm.cases';
 import { inPage, openGpuPage } from '../harness/page';
+import type { ReduceCaseResult } from './norm.cases';
 
 const CASES = '/test/browser/norm.cases.ts';
 
@@ -22,15 +22,25 @@ function expectClose(r: ReduceCaseResult, what: string): void {
 
 // 1 and 1000 take one workgroup; 100003 takes two stages. 4200007 is past MAX_PARTIALS · 1024
 // elements, so each stage-1 workgroup sums a larger chunk; it runs once, as it takes seconds here.
-for (const [n, runs] of [[1, 2], [1000, 2], [100_003, 2], [4_200_007, 1]] as const) {
-  test(`global norm n=${n} matches the CPU reference${runs > 1 ? ' and repeats bit for bit' : ''}`, async ({ page }) => {
+for (const [n, runs] of [
+  [1, 2],
+  [1000, 2],
+  [100_003, 2],
+  [4_200_007, 1],
+] as const) {
+  test(`global norm n=${n} matches the CPU reference${runs > 1 ? ' and repeats bit for bit' : ''}`, async ({
+    page,
+  }) => {
     expectClose(await inPage<ReduceCaseResult>(page, CASES, 'globalNormCase', { n, seed: n, runs }), `n=${n}`);
   });
 }
 
 test('reduceSum gives scale · Σ x (the mean with scale 1/n) in one and two stages', async ({ page }) => {
   for (const n of [17, 100_003]) {
-    expectClose(await inPage<ReduceCaseResult>(page, CASES, 'reduceSumCase', { n, seed: 5, scale: 1 / n, runs: 2 }), `n=${n}`);
+    expectClose(
+      await inPage<ReduceCaseResult>(page, CASES, 'reduceSumCase', { n, seed: 5, scale: 1 / n, runs: 2 }),
+      `n=${n}`,
+    );
   }
 });
 

@@ -4,10 +4,10 @@ import * as ort from 'onnxruntime-web/webgpu';
 import type { GptConfig } from '../../src/model/config';
 import { gptForwardCpu } from '../../src/model/cpu/gpt';
 import { initParams } from '../../src/model/init';
-import { paramLayout, view, type ParamLayout } from '../../src/model/layout';
+import { type ParamLayout, paramLayout, view } from '../../src/model/layout';
 import { exportGptOnnx, GPT_ONNX_INPUT, GPT_ONNX_OUTPUT } from '../../src/onnx';
 import { createRandom } from '../../src/util/random';
-import { compareArrays, type Comparison } from '../harness/compare';
+import { type Comparison, compareArrays } from '../harness/compare';
 
 /** Where Vite serves onnxruntime-web's wasm files (as bench/lib/peers.ts). */
 const ORT_WASM_PATH = '/node_modules/onnxruntime-web/dist/';
@@ -112,18 +112,27 @@ export async function onnxGptCase(c: OnnxGptCase): Promise<OnnxGptResult> {
     methods.forEach((m, i) => (console[m] = original[i]!));
   }
   const createMs = performance.now() - created;
-  const placement = logs.filter((l) => /placed on \[/.test(l)).map((l) => l.replace(/^.*VerifyEachNodeIsAssignedToAnEp\]\s*/, ''));
+  const placement = logs
+    .filter((l) => /placed on \[/.test(l))
+    .map((l) => l.replace(/^.*VerifyEachNodeIsAssignedToAnEp\]\s*/, ''));
   const fallback = logs.find((l) => l.includes('removing requested execution provider "webgpu"'));
   // onnxruntime sets env.webgpu.device once its WebGPU execution provider has created its device.
   const device: unknown = await ort.env.webgpu.device;
-  const onWebGpu = device !== undefined && fallback === undefined && placement.some((l) => l.includes('WebGpuExecutionProvider'));
+  const onWebGpu =
+    device !== undefined && fallback === undefined && placement.some((l) => l.includes('WebGpuExecutionProvider'));
 
   const runs: OnnxGptRun[] = [];
   const started = performance.now();
   for (const [model, session, lengths] of sessions) {
     for (const T of lengths) {
       const tokens = allTokens.subarray(0, T);
-      const feeds = { [GPT_ONNX_INPUT]: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [1, T]) };
+      const feeds = {
+        [GPT_ONNX_INPUT]: new ort.Tensor(
+          'int64',
+          BigInt64Array.from(tokens, (t) => BigInt(t)),
+          [1, T],
+        ),
+      };
       const output = (await session.run(feeds))[GPT_ONNX_OUTPUT]!;
       const got = (await output.getData()) as Float32Array;
       const want = gptForwardCpu(layout, params, tokens, undefined, 1, T).logits;

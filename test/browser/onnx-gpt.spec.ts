@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
-import type { OnnxGptCase, OnnxGptResult } from './onnx-gpt.cases';
 import { inPage, openGpuPage } from '../harness/page';
+import type { OnnxGptCase, OnnxGptResult } from './onnx-gpt.cases';
 
 const CASES = '/test/browser/onnx-gpt.cases.ts';
 
@@ -24,7 +24,9 @@ const onnxCase: OnnxGptCase = {
   rtol: 1e-4,
 };
 
-test('the GPT exported as ONNX runs in onnxruntime-web and matches the CPU forward pass', async ({ page }, testInfo) => {
+test('the GPT exported as ONNX runs in onnxruntime-web and matches the CPU forward pass', async ({
+  page,
+}, testInfo) => {
   const r = await inPage<OnnxGptResult>(page, CASES, 'onnxGptCase', onnxCase);
   const maxAbsErr = Math.max(...r.runs.map((run) => run.comparison.maxAbsErr));
   const maxAbsLogit = Math.max(...r.runs.map((run) => run.maxAbsLogit));
@@ -35,11 +37,21 @@ test('the GPT exported as ONNX runs in onnxruntime-web and matches the CPU forwa
   testInfo.annotations.push({ type: 'onnx-gpt', description: summary });
   console.log(summary);
 
-  expect(r.runs.map((run) => `${run.model}: ${run.T}`)).toEqual(['fixed T=11: 11', 'dynamic T: 1', 'dynamic T: 11', 'dynamic T: 16']);
+  expect(r.runs.map((run) => `${run.model}: ${run.T}`)).toEqual([
+    'fixed T=11: 11',
+    'dynamic T: 1',
+    'dynamic T: 11',
+    'dynamic T: 16',
+  ]);
   for (const run of r.runs) {
     const what = `${run.model}, T=${run.T}`;
     expect.soft(run.dims, what).toEqual([1, run.T, onnxCase.config.vocab]);
-    expect.soft(run.comparison.worst, `${what}: max |ort − cpu| ${run.comparison.maxAbsErr} (worst at ${run.comparison.at})`).toBeLessThanOrEqual(1);
+    expect
+      .soft(
+        run.comparison.worst,
+        `${what}: max |ort − cpu| ${run.comparison.maxAbsErr} (worst at ${run.comparison.at})`,
+      )
+      .toBeLessThanOrEqual(1);
     expect.soft(run.argmaxOrt, `${what}: argmax tokens`).toEqual(run.argmaxCpu);
   }
 });

@@ -1,9 +1,9 @@
 // Browser-side halves of the pacing tests: the page drives workers/trainer.worker.ts through
 // comlink and checks setPacing() (duty cycle, pause) against the busyMs / idleMs train() reports.
 import * as Comlink from 'comlink';
-import type { TrainerApi, TrainerInit, TrainProgress, TrainResult } from '../../workers/trainer.worker';
 import { initParams, paramLayout } from '../../src/model';
 import { createRandom } from '../../src/util/random';
+import type { TrainerApi, TrainerInit, TrainProgress, TrainResult } from '../../workers/trainer.worker';
 
 export interface PacingCase extends TrainerInit {
   /** Random tokens below config.vocab in each split. */
@@ -69,7 +69,10 @@ export async function dutyCycleRuns(c: PacingCase & { steps: number; dutyCycles:
       await api.setPacing({ dutyCycle });
       const progress: TrainProgress[] = [];
       const t0 = performance.now();
-      const r: TrainResult = await api.train({ steps: c.steps, seed: 1, firstStep }, Comlink.proxy((p: TrainProgress) => void progress.push(p)));
+      const r: TrainResult = await api.train(
+        { steps: c.steps, seed: 1, firstStep },
+        Comlink.proxy((p: TrainProgress) => void progress.push(p)),
+      );
       const wallMs = performance.now() - t0;
       firstStep += c.steps;
       // Progress arrives on its own port: let the last event land.
@@ -125,7 +128,17 @@ export async function pauseMidTraining(c: PacingCase & { holdMs: number }) {
     const resumedTo = step;
     await api.cancel();
     const r = await running;
-    return { pausedAt, midHold, endHold, resumedTo, resumeMs, cancelled: r.cancelled, steps: r.losses.length, busyMs: r.busyMs, idleMs: r.idleMs };
+    return {
+      pausedAt,
+      midHold,
+      endHold,
+      resumedTo,
+      resumeMs,
+      cancelled: r.cancelled,
+      steps: r.losses.length,
+      busyMs: r.busyMs,
+      idleMs: r.idleMs,
+    };
   } finally {
     worker.terminate();
   }
@@ -141,8 +154,14 @@ export async function pausedBeforeTrain(c: PacingCase & { holdMs: number; steps:
     await api.setPacing({ paused: true });
     const progress: TrainProgress[] = [];
     let settled = false;
-    const running = api.train({ steps: c.steps, seed: 1 }, Comlink.proxy((p: TrainProgress) => void progress.push(p)));
-    void running.then(() => (settled = true), () => (settled = true));
+    const running = api.train(
+      { steps: c.steps, seed: 1 },
+      Comlink.proxy((p: TrainProgress) => void progress.push(p)),
+    );
+    void running.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
     await sleep(c.holdMs);
     const stepsWhilePaused = progress.length;
     const settledWhilePaused = settled;
@@ -185,9 +204,12 @@ export async function longWaitInterrupted(c: PacingCase) {
     await api.setPacing({ dutyCycle });
 
     let firstBusy = 0;
-    const cancelling = api.train({ steps: 5, seed: 1, firstStep: 2 }, Comlink.proxy((p: TrainProgress) => {
-      if (p.step === 1) firstBusy = p.busyMs;
-    }));
+    const cancelling = api.train(
+      { steps: 5, seed: 1, firstStep: 2 },
+      Comlink.proxy((p: TrainProgress) => {
+        if (p.step === 1) firstBusy = p.busyMs;
+      }),
+    );
     await until(() => firstBusy > 0, 30_000, 'step 1');
     await sleep(50);
     let t = performance.now();
@@ -196,9 +218,12 @@ export async function longWaitInterrupted(c: PacingCase) {
     const cancelMs = performance.now() - t;
 
     let secondBusy = 0;
-    const raising = api.train({ steps: 3, seed: 1, firstStep: 7 }, Comlink.proxy((p: TrainProgress) => {
-      if (p.step === 1) secondBusy = p.busyMs;
-    }));
+    const raising = api.train(
+      { steps: 3, seed: 1, firstStep: 7 },
+      Comlink.proxy((p: TrainProgress) => {
+        if (p.step === 1) secondBusy = p.busyMs;
+      }),
+    );
     await until(() => secondBusy > 0, 30_000, 'step 1');
     await sleep(50);
     t = performance.now();

@@ -1,8 +1,8 @@
 // The trainer worker's pacing: setPacing({ dutyCycle, paused }) applies between steps, and
 // train() reports the time in steps (busyMs) and the time paced or paused between them (idleMs).
 import { expect, test } from '@playwright/test';
-import type { DutyRun, PacingCase } from './pacing.cases';
 import { inPage, openGpuPage } from '../harness/page';
+import type { DutyRun, PacingCase } from './pacing.cases';
 
 const CASES = '/test/browser/pacing.cases.ts';
 
@@ -21,9 +21,15 @@ test.beforeEach(async ({ page }) => {
 /** Steps per timed run: enough to average out timer noise, few enough for SwiftShader. */
 const STEPS = 8;
 
-test('duty cycle 0.5 halves the GPU-busy fraction and about doubles the wall time of duty cycle 1', async ({ page }) => {
+test('duty cycle 0.5 halves the GPU-busy fraction and about doubles the wall time of duty cycle 1', async ({
+  page,
+}) => {
   // Alternated, twice each, so a drift in step time (SwiftShader shares two cores) hits both alike.
-  const runs = await inPage<DutyRun[]>(page, CASES, 'dutyCycleRuns', { ...tiny(), steps: STEPS, dutyCycles: [1, 0.5, 1, 0.5] });
+  const runs = await inPage<DutyRun[]>(page, CASES, 'dutyCycleRuns', {
+    ...tiny(),
+    steps: STEPS,
+    dutyCycles: [1, 0.5, 1, 0.5],
+  });
   for (const r of runs) {
     console.log(
       `duty ${r.dutyCycle}: busy ${r.busyMs.toFixed(0)} ms, idle ${r.idleMs.toFixed(0)} ms, fraction ${r.busyFraction.toFixed(3)}, ` +
@@ -56,10 +62,19 @@ test('duty cycle 0.5 halves the GPU-busy fraction and about doubles the wall tim
 
 test('pause stops GPU work within one step, and unpausing resumes it', async ({ page }) => {
   const r = await inPage<{
-    pausedAt: number; midHold: number; endHold: number; resumedTo: number; resumeMs: number;
-    cancelled: boolean; steps: number; busyMs: number; idleMs: number;
+    pausedAt: number;
+    midHold: number;
+    endHold: number;
+    resumedTo: number;
+    resumeMs: number;
+    cancelled: boolean;
+    steps: number;
+    busyMs: number;
+    idleMs: number;
   }>(page, CASES, 'pauseMidTraining', { ...tiny(), holdMs: 2000 });
-  console.log(`paused at step ${r.pausedAt}; ${r.midHold} after 1 s, ${r.endHold} after 2 s; resumed to ${r.resumedTo} in ${r.resumeMs.toFixed(0)} ms; idle ${r.idleMs.toFixed(0)} ms`);
+  console.log(
+    `paused at step ${r.pausedAt}; ${r.midHold} after 1 s, ${r.endHold} after 2 s; resumed to ${r.resumedTo} in ${r.resumeMs.toFixed(0)} ms; idle ${r.idleMs.toFixed(0)} ms`,
+  );
   expect(r.pausedAt).toBe(2);
   // At most the step in flight when the pause arrived finishes; then nothing for the rest of the hold.
   expect(r.midHold).toBeLessThanOrEqual(r.pausedAt + 1);
@@ -72,12 +87,23 @@ test('pause stops GPU work within one step, and unpausing resumes it', async ({ 
   expect(r.idleMs).toBeGreaterThan(1500);
 });
 
-test('paused before train() starts, no step runs until unpaused; cancel() ends a paused call at once', async ({ page }) => {
+test('paused before train() starts, no step runs until unpaused; cancel() ends a paused call at once', async ({
+  page,
+}) => {
   const r = await inPage<{
-    stepsWhilePaused: number; settledWhilePaused: boolean; steps: number; idleMs: number; firstProgressIdleMs: number;
-    cancelledSteps: number; cancelledFlag: boolean; cancelledTokens: number; cancelMs: number;
+    stepsWhilePaused: number;
+    settledWhilePaused: boolean;
+    steps: number;
+    idleMs: number;
+    firstProgressIdleMs: number;
+    cancelledSteps: number;
+    cancelledFlag: boolean;
+    cancelledTokens: number;
+    cancelMs: number;
   }>(page, CASES, 'pausedBeforeTrain', { ...tiny(), holdMs: 1500, steps: 3 });
-  console.log(`steps while paused ${r.stepsWhilePaused}; idle ${r.idleMs.toFixed(0)} ms; cancelled paused call in ${r.cancelMs.toFixed(0)} ms`);
+  console.log(
+    `steps while paused ${r.stepsWhilePaused}; idle ${r.idleMs.toFixed(0)} ms; cancelled paused call in ${r.cancelMs.toFixed(0)} ms`,
+  );
   expect(r.stepsWhilePaused).toBe(0);
   expect(r.settledWhilePaused).toBe(false);
   expect(r.steps).toBe(3);
@@ -90,11 +116,21 @@ test('paused before train() starts, no step runs until unpaused; cancel() ends a
   expect(r.cancelMs).toBeLessThan(1000);
 });
 
-test('cancel() or a higher duty cycle during a long duty-cycle wait takes effect without sitting it out', async ({ page }) => {
-  const r = await inPage<{ cancelled: boolean; cancelledSteps: number; cancelMs: number; cancelWaitMs: number; raisedSteps: number; raiseMs: number; raiseWaitMs: number }>(
-    page, CASES, 'longWaitInterrupted', tiny(),
+test('cancel() or a higher duty cycle during a long duty-cycle wait takes effect without sitting it out', async ({
+  page,
+}) => {
+  const r = await inPage<{
+    cancelled: boolean;
+    cancelledSteps: number;
+    cancelMs: number;
+    cancelWaitMs: number;
+    raisedSteps: number;
+    raiseMs: number;
+    raiseWaitMs: number;
+  }>(page, CASES, 'longWaitInterrupted', tiny());
+  console.log(
+    `cancel took ${r.cancelMs.toFixed(0)} ms of a ${r.cancelWaitMs.toFixed(0)} ms wait; duty 1 finished in ${r.raiseMs.toFixed(0)} ms of a ${r.raiseWaitMs.toFixed(0)} ms wait`,
   );
-  console.log(`cancel took ${r.cancelMs.toFixed(0)} ms of a ${r.cancelWaitMs.toFixed(0)} ms wait; duty 1 finished in ${r.raiseMs.toFixed(0)} ms of a ${r.raiseWaitMs.toFixed(0)} ms wait`);
   expect(r.cancelled).toBe(true);
   expect(r.cancelledSteps).toBe(1);
   expect(r.cancelMs).toBeLessThan(r.cancelWaitMs / 2);
@@ -102,7 +138,9 @@ test('cancel() or a higher duty cycle during a long duty-cycle wait takes effect
   expect(r.raiseMs).toBeLessThan(r.raiseWaitMs / 2);
 });
 
-test('setPacing rejects duty cycles outside (0, 1] with a clear error and keeps the pacing it had', async ({ page }) => {
+test('setPacing rejects duty cycles outside (0, 1] with a clear error and keeps the pacing it had', async ({
+  page,
+}) => {
   const r = await inPage<{ messages: string[]; stepsAfter: number }>(page, CASES, 'pacingRejects', tiny());
   expect(r.messages).toEqual([
     'dutyCycle must be in (0, 1], got 0',

@@ -1,6 +1,6 @@
 // Browser-side helpers for the kernel cases: one device per page, kernels run on uploaded
 // inputs, outputs compared with the CPU reference. Results are plain JSON for the specs.
-import { acquireGpu, createBatch, readFloats, upload, type Batch, type Gpu } from '../../src/gpu';
+import { acquireGpu, type Batch, createBatch, type Gpu, readFloats, upload } from '../../src/gpu';
 import { compareArrays } from '../harness/compare';
 
 let shared: Promise<Gpu> | undefined;
@@ -26,13 +26,15 @@ export async function runKernels<I extends string, O extends string>(
 ): Promise<Record<O, Float32Array>> {
   const gpu = await pageGpu();
   const buffers: Record<string, GPUBuffer> = {};
-  for (const [name, data] of Object.entries<Float32Array | Uint32Array>({ ...inputs, ...outputs })) buffers[name] = upload(gpu, data, name);
+  for (const [name, data] of Object.entries<Float32Array | Uint32Array>({ ...inputs, ...outputs }))
+    buffers[name] = upload(gpu, data, name);
   try {
     const batch = createBatch(gpu, { label: 'kernel-case' });
     await record(gpu, batch, buffers as Record<I | O, GPUBuffer>);
     await batch.submit();
     const results: Record<string, Float32Array> = {};
-    for (const [name, data] of Object.entries<Float32Array>(outputs)) results[name] = await readFloats(gpu, buffers[name]!, data.length);
+    for (const [name, data] of Object.entries<Float32Array>(outputs))
+      results[name] = await readFloats(gpu, buffers[name]!, data.length);
     return results as Record<O, Float32Array>;
   } finally {
     for (const buffer of Object.values(buffers)) gpu.pool.release(buffer);
@@ -50,7 +52,13 @@ export interface OutputCheck {
 }
 
 /** Passes when |got − want| ≤ atol + rtol·|want| everywhere (atol > 0). */
-export function check(name: string, got: Float32Array, want: ArrayLike<number>, atol: number, rtol: number): OutputCheck {
+export function check(
+  name: string,
+  got: Float32Array,
+  want: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+): OutputCheck {
   return { name, ...compareArrays(got, want, atol, rtol), elements: want.length };
 }
 

@@ -1,6 +1,7 @@
 // Browser-side halves of the IndexedDB storage tests: each case opens its own database by name.
-import { deleteDB } from 'idb';
+
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { deleteDB } from 'idb';
 import { openStorage } from '../../src/storage';
 import type { SignedDocument } from '../../src/swarm';
 
@@ -26,7 +27,10 @@ export async function piecesCase(a: { db: string }): Promise<PiecesResult> {
   const s = await openStorage(a.db);
   try {
     await s.pieces.put('h1', Uint8Array.of(1, 2, 3));
-    await s.pieces.put('h2', new Uint8Array(1000).map((_, i) => i & 0xff));
+    await s.pieces.put(
+      'h2',
+      new Uint8Array(1000).map((_, i) => i & 0xff),
+    );
     const got = [list(await s.pieces.get('h1')), list(await s.pieces.get('h2'))];
     const has = [await s.pieces.has('h1'), await s.pieces.has('h2'), await s.pieces.has('nope')];
     const missingIsUndefined = (await s.pieces.get('nope')) === undefined;
@@ -39,7 +43,15 @@ export async function piecesCase(a: { db: string }): Promise<PiecesResult> {
     const again = await openStorage(a.db);
     const afterReopen = list(await again.pieces.get('h2')).slice(0, 5);
     again.close();
-    return { got, has, missingIsUndefined, overwritten, view: list(v), viewBufferBytes: v?.buffer.byteLength ?? -1, afterReopen };
+    return {
+      got,
+      has,
+      missingIsUndefined,
+      overwritten,
+      view: list(v),
+      viewBufferBytes: v?.buffer.byteLength ?? -1,
+      afterReopen,
+    };
   } finally {
     s.close();
     await deleteDB(a.db);

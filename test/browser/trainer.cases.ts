@@ -1,7 +1,7 @@
 // Browser-side halves of the trainer-worker tests: the page drives workers/trainer.worker.ts through comlink.
 import * as Comlink from 'comlink';
-import type { TrainerApi, TrainerInit, TrainProgress } from '../../workers/trainer.worker';
 import { initParams, paramLayout } from '../../src/model';
+import type { TrainerApi, TrainerInit, TrainProgress } from '../../workers/trainer.worker';
 
 function startTrainer(): { api: Comlink.Remote<TrainerApi>; worker: Worker } {
   const worker = new Worker(new URL('../../workers/trainer.worker.ts', import.meta.url), { type: 'module' });
@@ -25,7 +25,10 @@ export async function trainThroughWorker(c: TrainCase) {
     await api.loadParams(initParams(paramLayout(c.config), 7));
     const before = await api.evaluate(c.evalBatches);
     const progress: number[] = [];
-    const r = await api.train({ steps: c.steps, seed: 1, hyper: { lr: c.lr }, profileLastStep: true }, Comlink.proxy((p: TrainProgress) => progress.push(p.step)));
+    const r = await api.train(
+      { steps: c.steps, seed: 1, hyper: { lr: c.lr }, profileLastStep: true },
+      Comlink.proxy((p: TrainProgress) => progress.push(p.step)),
+    );
     const after = await api.evaluate(c.evalBatches);
     let norm = 0;
     for (const x of r.pseudoGradient) norm += x * x;
@@ -58,7 +61,10 @@ export async function cancelStopsTraining(c: TrainCase) {
     await api.init(c);
     await api.loadData(Uint32Array.from(c.train), Uint32Array.from(c.validation));
     await api.loadParams(initParams(paramLayout(c.config), 7));
-    const running = api.train({ steps: 1000, seed: 1 }, Comlink.proxy((p: TrainProgress) => p.step === 2 && void api.cancel()));
+    const running = api.train(
+      { steps: 1000, seed: 1 },
+      Comlink.proxy((p: TrainProgress) => p.step === 2 && void api.cancel()),
+    );
     const r = await running;
     return { cancelled: r.cancelled, steps: r.losses.length, length: r.pseudoGradient.length };
   } finally {

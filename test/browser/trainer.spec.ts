@@ -1,8 +1,8 @@
 import { expect, test } from '@playwright/test';
-import { Tokenizer, TokenDataset } from '../../src/data';
+import { TokenDataset, Tokenizer } from '../../src/data';
 import { loadDefaultCorpus } from '../../src/data/corpus';
-import type { TrainCase } from './trainer.cases';
 import { inPage, openGpuPage } from '../harness/page';
+import type { TrainCase } from './trainer.cases';
 
 const CASES = '/test/browser/trainer.cases.ts';
 
@@ -32,10 +32,14 @@ test.beforeEach(async ({ page }) => {
   await openGpuPage(page);
 });
 
-test('200 steps through the worker on the Brown corpus take the validation loss well below its start', async ({ page }) => {
+test('200 steps through the worker on the Brown corpus take the validation loss well below its start', async ({
+  page,
+}) => {
   test.setTimeout(600_000);
   const r = await inPage<Record<string, number | number[]>>(page, CASES, 'trainThroughWorker', small());
-  console.log(`validation loss ${r.before} -> ${r.after}; train loss ${r.firstLoss} -> ${r.lastLoss}; ${r.steps} steps in ${r.ms} ms; GPU busy ${r.gpuBusyFraction}`);
+  console.log(
+    `validation loss ${r.before} -> ${r.after}; train loss ${r.firstLoss} -> ${r.lastLoss}; ${r.steps} steps in ${r.ms} ms; GPU busy ${r.gpuBusyFraction}`,
+  );
   // At init the loss is about ln(256) = 5.55; byte-level English is learnable well below that.
   expect(r.before).toBeGreaterThan(5);
   expect(r.after).toBeLessThan((r.before as number) - 1.5);
@@ -48,7 +52,12 @@ test('200 steps through the worker on the Brown corpus take the validation loss 
 });
 
 test('cancel() stops training between steps and returns the partial update', async ({ page }) => {
-  const r = await inPage<{ cancelled: boolean; steps: number; length: number }>(page, CASES, 'cancelStopsTraining', small());
+  const r = await inPage<{ cancelled: boolean; steps: number; length: number }>(
+    page,
+    CASES,
+    'cancelStopsTraining',
+    small(),
+  );
   expect(r.cancelled).toBe(true);
   expect(r.steps).toBeGreaterThanOrEqual(2);
   expect(r.steps).toBeLessThan(10);

@@ -27,7 +27,14 @@ export function requireChromium(): string {
 }
 
 /** Flags that keep Chromium quiet on a closed network. */
-const BASE_FLAGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const BASE_FLAGS = [
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** WebGPU on SwiftShader (no GPU, the default and what CI has) or on the real GPU through Vulkan (GPU=1). */
 export function chromiumFlags(options: { webgpu?: boolean; realGpu?: boolean } = {}): string[] {

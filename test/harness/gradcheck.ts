@@ -4,7 +4,12 @@
  * Central-difference gradient of a scalar function f at x, for the listed
  * indices (all when omitted). Computed in f64 on a copy; `h` is the step.
  */
-export function numericGradient(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-5, indices?: number[]): Float64Array {
+export function numericGradient(
+  f: (x: Float64Array) => number,
+  x: ArrayLike<number>,
+  h = 1e-5,
+  indices?: number[],
+): Float64Array {
   const point = Float64Array.from(x);
   const grad = new Float64Array(point.length);
   for (const i of indices ?? point.keys()) {

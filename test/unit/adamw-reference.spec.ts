@@ -47,7 +47,12 @@ test('adamw clips the gradient to maxNorm by the global norm, and leaves small g
 
 test('adamw with lr 0 moves no parameter but still updates the moments', () => {
   const state = { params: new Float32Array([0.25, -2]), m: new Float32Array(2), v: new Float32Array(2) };
-  adamwStepCpu(state, new Float32Array([1, -1]), { ...HYPER, lr: 0, step: 1, segments: [{ offset: 0, length: 2, decay: true }] });
+  adamwStepCpu(state, new Float32Array([1, -1]), {
+    ...HYPER,
+    lr: 0,
+    step: 1,
+    segments: [{ offset: 0, length: 2, decay: true }],
+  });
   expect([...state.params]).toEqual([0.25, -2]);
   expect(state.m[1]).toBeCloseTo(-0.1, 7);
 });

@@ -29,11 +29,27 @@ test('attention backward matches finite differences of the forward (max relative
   const v = randomUniform(n, 6);
   const w = randomUniform(n, 7); // loss = Σ w ∘ O, so dO = w
   const { dq, dk, dv } = attentionBackwardCpu(shape, q, k, v, w);
-  const loss = (qq: Float32Array, kk: Float32Array, vv: Float32Array) => weightedSum(attentionForwardCpu(shape, qq, kk, vv).o, w);
+  const loss = (qq: Float32Array, kk: Float32Array, vv: Float32Array) =>
+    weightedSum(attentionForwardCpu(shape, qq, kk, vv).o, w);
   const f32 = (x: Float64Array) => Float32Array.from(x);
   // The forward runs in f32 storage, so a step of 1e-3 keeps rounding noise well under the tolerance.
   const h = 1e-3;
-  expect(gradientError(dq, numericGradient((x) => loss(f32(x), k, v), q, h))).toBeLessThan(1e-4);
-  expect(gradientError(dk, numericGradient((x) => loss(q, f32(x), v), k, h))).toBeLessThan(1e-4);
-  expect(gradientError(dv, numericGradient((x) => loss(q, k, f32(x)), v, h))).toBeLessThan(1e-4);
+  expect(
+    gradientError(
+      dq,
+      numericGradient((x) => loss(f32(x), k, v), q, h),
+    ),
+  ).toBeLessThan(1e-4);
+  expect(
+    gradientError(
+      dk,
+      numericGradient((x) => loss(q, f32(x), v), k, h),
+    ),
+  ).toBeLessThan(1e-4);
+  expect(
+    gradientError(
+      dv,
+      numericGradient((x) => loss(q, k, f32(x)), v, h),
+    ),
+  ).toBeLessThan(1e-4);
 });

@@ -8,14 +8,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect, test } from '@playwright/test';
 import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
-import { signReceipt, type Receipt } from '../../src/fed';
-import { signDocument, type SignedDocument } from '../../src/swarm';
-import { summarise, TOKENS_PER_CREDIT, verifyCreditsFile, type CreditsFile } from '../../src/ui/credits';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { expect, test } from '@playwright/test';
+import { type Receipt, signReceipt } from '../../src/fed';
+import { type SignedDocument, signDocument } from '../../src/swarm';
 import { toBase64 } from '../../src/swarm/bytes';
+import { type CreditsFile, summarise, TOKENS_PER_CREDIT, verifyCreditsFile } from '../../src/ui/credits';
 
 let seedKey: PrivateKey;
 let seed: PeerId;
@@ -35,19 +35,36 @@ test.beforeAll(async () => {
 
 function receipt(round: number, tokens: number, accepted: boolean, peer = volunteer.toString()): Receipt {
   return {
-    kind: 'vgpu/receipt', version: 1, round, peer, tokens, accepted, ...(accepted ? {} : { reason: 'update norm over the limit' }),
-    update: 'ab'.repeat(32), bytes: 4096, at: 1_700_000_000_000 + round,
+    kind: 'vgpu/receipt',
+    version: 1,
+    round,
+    peer,
+    tokens,
+    accepted,
+    ...(accepted ? {} : { reason: 'update norm over the limit' }),
+    update: 'ab'.repeat(32),
+    bytes: 4096,
+    at: 1_700_000_000_000 + round,
   };
 }
 
 /** Rounds 0..3: 1,500 + 2,600 + 999 accepted tokens (5,099: 5 credits), 4,000 rejected. */
-const RECEIPTS = (): Receipt[] => [receipt(0, 1500, true), receipt(1, 4000, false), receipt(2, 2600, true), receipt(3, 999, true)];
+const RECEIPTS = (): Receipt[] => [
+  receipt(0, 1500, true),
+  receipt(1, 4000, false),
+  receipt(2, 2600, true),
+  receipt(3, 999, true),
+];
 
 function creditsFile(receipts: SignedDocument[]): CreditsFile {
   return {
     kind: 'vgpu/credits',
     version: 1,
-    seed: { peerId: seed.toString(), publicKey: toBase64(publicKeyToProtobuf(seedKey.publicKey)), url: 'http://127.0.0.1:8080' },
+    seed: {
+      peerId: seed.toString(),
+      publicKey: toBase64(publicKeyToProtobuf(seedKey.publicKey)),
+      url: 'http://127.0.0.1:8080',
+    },
     volunteer: volunteer.toString(),
     receipts,
   };
@@ -64,12 +81,27 @@ function tamperTokens(doc: SignedDocument, tokens: number): SignedDocument {
 test('summarise counts accepted rounds and tokens; credits are floor(accepted tokens / 1000)', () => {
   expect(TOKENS_PER_CREDIT).toBe(1000);
   expect(summarise([])).toEqual({ rounds: 0, acceptedRounds: 0, tokens: 0, credits: 0 });
-  expect(summarise([{ accepted: true, tokens: 999 }])).toEqual({ rounds: 1, acceptedRounds: 1, tokens: 999, credits: 0 });
-  expect(summarise([{ accepted: true, tokens: 1000 }])).toEqual({ rounds: 1, acceptedRounds: 1, tokens: 1000, credits: 1 });
-  expect(summarise([{ accepted: false, tokens: 5000 }, { accepted: true, tokens: 1999 }])).toEqual({ rounds: 2, acceptedRounds: 1, tokens: 1999, credits: 1 });
+  expect(summarise([{ accepted: true, tokens: 999 }])).toEqual({
+    rounds: 1,
+    acceptedRounds: 1,
+    tokens: 999,
+    credits: 0,
+  });
+  expect(summarise([{ accepted: true, tokens: 1000 }])).toEqual({
+    rounds: 1,
+    acceptedRounds: 1,
+    tokens: 1000,
+    credits: 1,
+  });
+  expect(
+    summarise([
+      { accepted: false, tokens: 5000 },
+      { accepted: true, tokens: 1999 },
+    ]),
+  ).toEqual({ rounds: 2, acceptedRounds: 1, tokens: 1999, credits: 1 });
 });
 
-test('a file of receipts signed by the seed verifies to its summary, against the file\'s seed or the one given', async () => {
+test("a file of receipts signed by the seed verifies to its summary, against the file's seed or the one given", async () => {
   const file = creditsFile(await signAll(RECEIPTS()));
   const expected = { rounds: 4, acceptedRounds: 3, tokens: 1500 + 2600 + 999, credits: 5 };
   expect(await verifyCreditsFile(file)).toEqual(expected);
@@ -81,7 +113,9 @@ test('a file of receipts signed by the seed verifies to its summary, against the
 
 test('checked against another seed, the first receipt is refused', async () => {
   const file = creditsFile(await signAll(RECEIPTS()));
-  await expect(verifyCreditsFile(file, other.toString())).rejects.toThrow(`receipt 0: signed document: signed by ${seed.toString()}, expected ${other.toString()}`);
+  await expect(verifyCreditsFile(file, other.toString())).rejects.toThrow(
+    `receipt 0: signed document: signed by ${seed.toString()}, expected ${other.toString()}`,
+  );
 });
 
 test('a tampered receipt is refused, naming its index', async () => {
@@ -107,7 +141,9 @@ test('a receipt signed by another key is refused, naming its index', async () =>
   const signed = await signAll(RECEIPTS());
   // Signed by another peer under its own name...
   signed[1] = await signReceipt(otherKey, other, receipt(1, 4000, true));
-  await expect(verifyCreditsFile(creditsFile(signed))).rejects.toThrow(`receipt 1: signed document: signed by ${other.toString()}, expected ${seed.toString()}`);
+  await expect(verifyCreditsFile(creditsFile(signed))).rejects.toThrow(
+    `receipt 1: signed document: signed by ${other.toString()}, expected ${seed.toString()}`,
+  );
   // ...or under the seed's name: the signature does not hold.
   signed[1] = await signReceipt(otherKey, seed, receipt(1, 4000, true));
   await expect(verifyCreditsFile(creditsFile(signed))).rejects.toThrow('receipt 1: signed document: bad signature');
@@ -120,7 +156,9 @@ test('a signed document of the wrong kind, or a receipt of another version, is r
   signed[2] = await signDocument(seedKey, seed, { ...receipt(2, 2600, true), version: 2 });
   await expect(verifyCreditsFile(creditsFile(signed))).rejects.toThrow('receipt 2: receipt: unknown kind/version');
   signed[2] = await signDocument(seedKey, seed, { ...receipt(2, 2600, true), tokens: -5 });
-  await expect(verifyCreditsFile(creditsFile(signed))).rejects.toThrow('receipt 2: receipt: round, peer, tokens and accepted are required');
+  await expect(verifyCreditsFile(creditsFile(signed))).rejects.toThrow(
+    'receipt 2: receipt: round, peer, tokens and accepted are required',
+  );
 });
 
 test('a file of the wrong kind or version is refused', async () => {
@@ -144,7 +182,11 @@ test.describe('scripts/verify-receipts.ts', () => {
 
   /** Runs the CLI as `npm run verify-receipts` does (tsx), here through node's --import hook. */
   function cli(...args: string[]) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/verify-receipts.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/verify-receipts.ts', ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -181,7 +223,9 @@ test.describe('scripts/verify-receipts.ts', () => {
     const good = await write('good-other-seed.json', creditsFile(await signAll(RECEIPTS())));
     const wrongSeed = cli(good, '--seed', other.toString());
     expect(wrongSeed.status).toBe(1);
-    expect(wrongSeed.stderr).toContain(`receipt 0: signed document: signed by ${seed.toString()}, expected ${other.toString()}`);
+    expect(wrongSeed.stderr).toContain(
+      `receipt 0: signed document: signed by ${seed.toString()}, expected ${other.toString()}`,
+    );
 
     const notJson = cli(await write('not.json', '{"kind": "vgpu/cre'));
     expect(notJson.status).toBe(1);

@@ -5,7 +5,10 @@ import { gradientError, numericGradient } from '../harness/gradcheck';
 
 test('cross-entropy of hand-checked rows', () => {
   // Equal logits: softmax is uniform, so the loss is ln V.
-  expect(crossEntropyForwardCpu({ logits: [2, 2, 2, 2], targets: [3], rows: 1, V: 4 }).losses[0]).toBeCloseTo(Math.log(4), 14);
+  expect(crossEntropyForwardCpu({ logits: [2, 2, 2, 2], targets: [3], rows: 1, V: 4 }).losses[0]).toBeCloseTo(
+    Math.log(4),
+    14,
+  );
 
   // Logits [0, ln 3] give softmax [1/4, 3/4].
   const args = { logits: [0, Math.log(3), 0, Math.log(3)], targets: [1, 0], rows: 2, V: 2 };
@@ -24,7 +27,8 @@ test('cross-entropy backward matches finite differences of the scaled loss sum',
   const logits = randomUniform(rows * V, 11, 3);
   const targets = [4, 0, 6];
   for (const dlossScale of [1 / rows, 0.37]) {
-    const loss = (x: Float64Array) => dlossScale * crossEntropyForwardCpu({ logits: x, targets, rows, V }).losses.reduce((s, l) => s + l, 0);
+    const loss = (x: Float64Array) =>
+      dlossScale * crossEntropyForwardCpu({ logits: x, targets, rows, V }).losses.reduce((s, l) => s + l, 0);
     const numeric = numericGradient(loss, logits);
     const analytic = crossEntropyBackwardCpu({ logits, targets, rows, V, dlossScale });
     // Central differences in f64 with h = 1e-5: truncation and rounding are far below 1e-8.
@@ -51,11 +55,15 @@ test('cross-entropy is stable for logits of magnitude 1e3 and for dominating log
   const { losses } = crossEntropyForwardCpu({ logits: dominant, targets: [0, 2], rows: 2, V: 3 });
   expect(Math.abs(losses[0]!)).toBe(0); // −log 1 is −0
   expect(losses[1]).toBe(1000);
-  expect([...crossEntropyBackwardCpu({ logits: dominant, targets: [0, 2], rows: 2, V: 3, dlossScale: 1 })]).toEqual([0, 0, 0, 1, 0, -1]);
+  expect([...crossEntropyBackwardCpu({ logits: dominant, targets: [0, 2], rows: 2, V: 3, dlossScale: 1 })]).toEqual([
+    0, 0, 0, 1, 0, -1,
+  ]);
 });
 
 test('cross-entropy rejects targets outside [0, V)', () => {
   const args = { logits: [0, 0, 0], rows: 1, V: 3 };
-  expect(() => crossEntropyForwardCpu({ ...args, targets: [3] })).toThrow(/target 3 at row 0 is not a class in \[0, 3\)/);
+  expect(() => crossEntropyForwardCpu({ ...args, targets: [3] })).toThrow(
+    /target 3 at row 0 is not a class in \[0, 3\)/,
+  );
   expect(() => crossEntropyBackwardCpu({ ...args, targets: [-1] })).toThrow(/target -1/);
 });

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { expect, test } from '@playwright/test';
-import { stripBrownTags, Tokenizer, splitText } from '../../src/data';
+import { splitText, stripBrownTags, Tokenizer } from '../../src/data';
 import { loadDefaultCorpus, textFromFile } from '../../src/data/corpus';
 
 /** Training the tokenizer on a slice keeps this test quick; the seed trains on the whole training split. */
@@ -9,7 +9,7 @@ const TRAINING_SLICE = 1_000_000;
 test('Brown tags strip to readable English: quotes, punctuation, slashes in words, headlines, paragraphs', () => {
   const tagged =
     "\n\n\tThe/at jury/nn said/vbd ``/`` no/at evidence/nn ''/'' (/( 1/2/cd of/in it/pps )/) ./.\n" +
-    'It/pps urged/vbd and/or/cc begged/vbd ;/. Atlanta\'s/np$ mayor/nn ?/.\n\n\n' +
+    "It/pps urged/vbd and/or/cc begged/vbd ;/. Atlanta's/np$ mayor/nn ?/.\n\n\n" +
     'Merger/nn-hl proposed/vbn-hl \nHowever/wrb ,/, it/pps held/vbd ./.\n';
   expect(stripBrownTags(tagged)).toBe(
     'The jury said "no evidence" (1/2 of it). It urged and/or begged; Atlanta\'s mayor?\n\n' +

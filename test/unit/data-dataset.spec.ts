@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { TokenDataset, Tokenizer, splitText, type Batch } from '../../src/data';
+import { type Batch, splitText, TokenDataset, Tokenizer } from '../../src/data';
 
 /** A dataset whose token at each position is the position itself, so batches show where they read. */
 function positional(trainLength: number, validationLength: number): TokenDataset {
@@ -80,7 +80,9 @@ test('evalBatches is a fixed validation set spread over the whole validation spl
   const batches: Batch[] = dataset.evalBatches(3, SHAPE);
   expect(batches).toHaveLength(3);
   expect(dataset.evalBatches(3, SHAPE)).toEqual(batches);
-  const rowStarts = batches.flatMap((b) => [...Array(SHAPE.batchSize).keys()].map((row) => b.inputs[row * SHAPE.context]!));
+  const rowStarts = batches.flatMap((b) =>
+    [...Array(SHAPE.batchSize).keys()].map((row) => b.inputs[row * SHAPE.context]!),
+  );
   expect(rowStarts[0]).toBe(1000); // the first validation token
   expect(rowStarts.at(-1)! + SHAPE.context).toBeGreaterThan(1300 - 20); // reaches near the end
   expect(rowStarts.every((start, i) => i === 0 || start > rowStarts[i - 1]!)).toBe(true);
@@ -96,7 +98,9 @@ test('dataset errors are clear', () => {
   expect(() => dataset.batch('train', { ...ok, context: 30, shard: 0, shardCount: 4 })).toThrow(
     /context 30 needs 31 tokens but shard 0 of 4 of the train split holds 25; use fewer shards/,
   );
-  expect(() => dataset.batch('train', { ...ok, shard: 4, shardCount: 4 })).toThrow(/shard must be an integer in \[0, 3\], got 4/);
+  expect(() => dataset.batch('train', { ...ok, shard: 4, shardCount: 4 })).toThrow(
+    /shard must be an integer in \[0, 3\], got 4/,
+  );
   expect(() => dataset.batch('train', { ...ok, shardCount: 0 })).toThrow(/shardCount/);
   expect(() => dataset.batch('train', { ...ok, batchSize: 0 })).toThrow(/batchSize/);
   expect(() => dataset.batch('train', { ...ok, context: 2.5 })).toThrow(/context/);

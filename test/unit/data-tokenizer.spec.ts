@@ -11,7 +11,13 @@ const MIXED = 'Grüße, señor! Ça va? 東京 ☃ 👋🏽 family: 👨‍👩�
 /** A string of `n` random code points: ASCII, Latin, CJK, astral (emoji), whitespace; no lone surrogates. */
 function randomText(n: number, seed: number): string {
   const next = createRandom(seed);
-  const ranges: [number, number][] = [[0x20, 0x7e], [0xa0, 0x24f], [0x4e00, 0x9fff], [0x1f300, 0x1faff], [0x09, 0x0d]];
+  const ranges: [number, number][] = [
+    [0x20, 0x7e],
+    [0xa0, 0x24f],
+    [0x4e00, 0x9fff],
+    [0x1f300, 0x1faff],
+    [0x09, 0x0d],
+  ];
   let out = '';
   for (let i = 0; i < n; i++) {
     const [lo, hi] = ranges[Math.floor(next() * ranges.length)]!;
@@ -31,7 +37,10 @@ test('the byte-level tokenizer has 256 tokens, one per UTF-8 byte', () => {
 test('BPE learns hand-checked merges and applies them when encoding', () => {
   // Chunks "ab", " ab", " ab": (a,b) occurs 3 times and becomes 256; then (" ", 256) twice becomes 257.
   const tokenizer = Tokenizer.train('ab ab ab', 258);
-  expect(tokenizer.toJSON().merges).toEqual([[97, 98], [32, 256]]);
+  expect(tokenizer.toJSON().merges).toEqual([
+    [97, 98],
+    [32, 256],
+  ]);
   expect([...tokenizer.encode('ab ab')]).toEqual([256, 257]);
   expect([...tokenizer.encode('abc')]).toEqual([256, 99]);
   // Ties go to the smaller pair: in "ba", " ab" every pair occurs once, and (" ", "a") = (32, 97) is smallest.
@@ -61,14 +70,26 @@ test('BPE training is deterministic and its JSON rebuilds an identical tokenizer
   expect(a.toJSON()).toEqual(b.toJSON());
   const shipped = Tokenizer.fromJSON(JSON.parse(JSON.stringify(a)) as TokenizerJson);
   expect(shipped.vocabSize).toBe(350);
-  for (const text of [ENGLISH, MIXED, randomText(500, 3)]) expect([...shipped.encode(text)]).toEqual([...a.encode(text)]);
+  for (const text of [ENGLISH, MIXED, randomText(500, 3)])
+    expect([...shipped.encode(text)]).toEqual([...a.encode(text)]);
 });
 
 test('tokenizer errors are clear', () => {
   expect(() => Tokenizer.train(ENGLISH, 100)).toThrow(/vocabSize must be an integer in \[256, 65536\]/);
   expect(() => Tokenizer.train(ENGLISH, 300.5)).toThrow(/vocabSize/);
   expect(() => Tokenizer.fromJSON({ type: 'byte-bpe', version: 99, merges: [] })).toThrow(/version 1/);
-  expect(() => Tokenizer.fromJSON({ type: 'byte-bpe', version: 1, merges: [[97, 256]] })).toThrow(/merge 0 .* earlier tokens/);
-  expect(() => Tokenizer.fromJSON({ type: 'byte-bpe', version: 1, merges: [[97, 98], [97, 98]] })).toThrow(/repeats/);
+  expect(() => Tokenizer.fromJSON({ type: 'byte-bpe', version: 1, merges: [[97, 256]] })).toThrow(
+    /merge 0 .* earlier tokens/,
+  );
+  expect(() =>
+    Tokenizer.fromJSON({
+      type: 'byte-bpe',
+      version: 1,
+      merges: [
+        [97, 98],
+        [97, 98],
+      ],
+    }),
+  ).toThrow(/repeats/);
   expect(() => Tokenizer.byteLevel().decode([256])).toThrow(/token 256 is not below the vocabulary size 256/);
 });

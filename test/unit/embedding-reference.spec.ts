@@ -6,7 +6,11 @@ import { gradientError, numericGradient, weightedSum } from '../harness/gradchec
 // The embedding is linear, so f64 central differences are exact up to rounding (~1e-10).
 const GRAD_TOL = 1e-8;
 
-const B = 2, T = 3, C = 4, V = 5, maxT = 4;
+const B = 2,
+  T = 3,
+  C = 4,
+  V = 5,
+  maxT = 4;
 // Token 2 repeats within and across sequences; tokens 3 and 4 never occur.
 const tokens = new Uint32Array([2, 0, 2, 2, 1, 0]);
 
@@ -22,10 +26,21 @@ test('embeddingBackwardCpu matches finite differences for wte and wpe', () => {
   const wte = Float64Array.from(randomUniform(V * C, 1));
   const wpe = Float64Array.from(randomUniform(maxT * C, 2));
   const w = Float64Array.from(randomUniform(B * T * C, 3));
-  const loss = (te: Float64Array, pe: Float64Array) => weightedSum(embeddingForwardCpu({ tokens, wte: te, wpe: pe, B, T, C }), w);
+  const loss = (te: Float64Array, pe: Float64Array) =>
+    weightedSum(embeddingForwardCpu({ tokens, wte: te, wpe: pe, B, T, C }), w);
   const { dwte, dwpe } = embeddingBackwardCpu({ tokens, dout: w, V, maxT, B, T, C });
-  expect(gradientError(dwte, numericGradient((v) => loss(v, wpe), wte))).toBeLessThan(GRAD_TOL);
-  expect(gradientError(dwpe, numericGradient((v) => loss(wte, v), wpe))).toBeLessThan(GRAD_TOL);
+  expect(
+    gradientError(
+      dwte,
+      numericGradient((v) => loss(v, wpe), wte),
+    ),
+  ).toBeLessThan(GRAD_TOL);
+  expect(
+    gradientError(
+      dwpe,
+      numericGradient((v) => loss(wte, v), wpe),
+    ),
+  ).toBeLessThan(GRAD_TOL);
   // Unused tokens and positions ≥ T get exactly zero.
   expect([...dwte.subarray(3 * C)].every((g) => g === 0)).toBe(true);
   expect([...dwpe.subarray(T * C)].every((g) => g === 0)).toBe(true);

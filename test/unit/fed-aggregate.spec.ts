@@ -1,6 +1,6 @@
 // Robust aggregation: each rule on hand-computed cases, robustness to one bad update, and errors.
 import { expect, test } from '@playwright/test';
-import { aggregate, DEFAULT_AGGREGATION, l2Norm, trimCount, type AggregationRule } from '../../src/fed/aggregate';
+import { type AggregationRule, aggregate, DEFAULT_AGGREGATION, l2Norm, trimCount } from '../../src/fed/aggregate';
 import { createRandom, randomUniform } from '../../src/util/random';
 
 const f32 = (...v: number[]) => new Float32Array(v);

@@ -2,7 +2,14 @@
 // every way a received update is refused.
 import { expect, test } from '@playwright/test';
 import {
-  compressWithFeedback, ddpBytes, decodeUpdate, denseFp32Bytes, encodedSize, encodeUpdate, UpdateFormatError, type EncodeOptions,
+  compressWithFeedback,
+  ddpBytes,
+  decodeUpdate,
+  denseFp32Bytes,
+  type EncodeOptions,
+  encodedSize,
+  encodeUpdate,
+  UpdateFormatError,
 } from '../../src/fed/codec';
 import { createRandom, randomUniform } from '../../src/util/random';
 
@@ -21,12 +28,21 @@ function varied(n: number, seed: number, blockSize: number): Float32Array {
 
 const blockMaxes = (v: Float32Array, blockSize: number): number[] => {
   const out: number[] = [];
-  for (let s = 0; s < v.length; s += blockSize) out.push(v.subarray(s, s + blockSize).reduce((m, x) => Math.max(m, Math.abs(x)), 0));
+  for (let s = 0; s < v.length; s += blockSize)
+    out.push(v.subarray(s, s + blockSize).reduce((m, x) => Math.max(m, Math.abs(x)), 0));
   return out;
 };
 
 test('int8 round trip: every element within scale/2 = blockMax/254 on odd lengths and block sizes', () => {
-  const cases: Array<[number, number | undefined]> = [[1, undefined], [255, undefined], [257, undefined], [1000, 7], [1000, 1], [513, 65536], [1_000_003, 257]];
+  const cases: Array<[number, number | undefined]> = [
+    [1, undefined],
+    [255, undefined],
+    [257, undefined],
+    [1000, 7],
+    [1000, 1],
+    [513, 65536],
+    [1_000_003, 257],
+  ];
   for (const [n, blockSize] of cases) {
     const bs = blockSize ?? 256;
     const x = varied(n, n, bs);
@@ -115,7 +131,11 @@ test('byte sizes: the formula, encodedSize, the fp32 and DDP baselines', () => {
     expect(bytes.length).toBe(HEADER + 4 * 8 + (format === 'int8' ? 4 * 8 + values : 4 * values));
     expect(bytes.length).toBeLessThanOrEqual(encodedSize(1000, { format, blockSize: bs, density: 0.5 }));
   }
-  for (const opts of [{ format: 'int8', blockSize: bs }, { format: 'fp32' }, { format: 'int8', blockSize: 8, density: 0.25 }] as const) {
+  for (const opts of [
+    { format: 'int8', blockSize: bs },
+    { format: 'fp32' },
+    { format: 'int8', blockSize: 8, density: 0.25 },
+  ] as const) {
     expect(encodedSize(1000, opts)).toBe(size(opts)); // exact when dense or blockSize divides the length
   }
   // 0.07·100 is 7.000000000000001 in floating point: still 7 blocks.
@@ -142,7 +162,11 @@ test('fp32 round trips exactly, dense and sparse, including -0, subnormals and e
 });
 
 test('decode reads only inside its view: unaligned offsets in a larger buffer, junk after', () => {
-  for (const opts of [{ format: 'int8', blockSize: 33, density: 0.5 }, { format: 'fp32' }, { format: 'fp32', blockSize: 10, density: 0.4 }] as const) {
+  for (const opts of [
+    { format: 'int8', blockSize: 33, density: 0.5 },
+    { format: 'fp32' },
+    { format: 'fp32', blockSize: 10, density: 0.4 },
+  ] as const) {
     const x = randomUniform(257, 4);
     const bytes = encodeUpdate(x, opts);
     const big = new Uint8Array(bytes.length + 8).fill(0x7f);
@@ -157,8 +181,10 @@ test('encode refuses bad options and non-finite values', () => {
   expect(() => encodeUpdate(x, { format: 'int8', blockSize: 0 })).toThrow(/blockSize must be an integer/);
   expect(() => encodeUpdate(x, { format: 'int8', blockSize: 65537 })).toThrow(/blockSize must be an integer/);
   expect(() => encodeUpdate(x, { format: 'int8', blockSize: 1.5 })).toThrow(/blockSize must be an integer/);
-  for (const density of [0, -0.1, 1.01, Number.NaN]) expect(() => encodeUpdate(x, { format: 'int8', density })).toThrow(/density must be in/);
-  for (const format of ['bf16', 'toString']) expect(() => encodeUpdate(x, { format: format as 'int8' })).toThrow(/unknown update format/);
+  for (const density of [0, -0.1, 1.01, Number.NaN])
+    expect(() => encodeUpdate(x, { format: 'int8', density })).toThrow(/density must be in/);
+  for (const format of ['bf16', 'toString'])
+    expect(() => encodeUpdate(x, { format: format as 'int8' })).toThrow(/unknown update format/);
   x[7] = Number.NaN;
   expect(() => encodeUpdate(x, { format: 'int8' })).toThrow(/non-finite value at index 7/);
   x[7] = Number.NEGATIVE_INFINITY;
@@ -196,15 +222,43 @@ test('every malformed update is refused with its reason', () => {
     ['blockSize 0', patched((_, dv) => dv.setUint32(12, 0, true)), /blockSize 0 outside \[1, 65536\]/],
     ['blockSize big', patched((_, dv) => dv.setUint32(12, 65537, true)), /blockSize 65537 outside/],
     ['kept > nBlocks', patched((_, dv) => dv.setUint32(16, 17, true)), /kept 17 blocks of only 16/],
-    ['kept = nBlocks (dense, no indices)', patched((_, dv) => dv.setUint32(16, 16, true)), /bytes, but the header implies/],
+    [
+      'kept = nBlocks (dense, no indices)',
+      patched((_, dv) => dv.setUint32(16, 16, true)),
+      /bytes, but the header implies/,
+    ],
     ['indices past the end', header(1_000_000, 1, 999_999), /too short for 999999 block indices/, 1_000_000],
-    ['index repeated', patched((_, dv) => dv.setUint32(24, dv.getUint32(20, true), true)), /not strictly increasing at position 1/],
-    ['index decreasing', patched((_, dv) => { const a = dv.getUint32(20, true); dv.setUint32(20, dv.getUint32(24, true), true); dv.setUint32(24, a, true); }), /not strictly increasing at position 1/],
+    [
+      'index repeated',
+      patched((_, dv) => dv.setUint32(24, dv.getUint32(20, true), true)),
+      /not strictly increasing at position 1/,
+    ],
+    [
+      'index decreasing',
+      patched((_, dv) => {
+        const a = dv.getUint32(20, true);
+        dv.setUint32(20, dv.getUint32(24, true), true);
+        dv.setUint32(24, a, true);
+      }),
+      /not strictly increasing at position 1/,
+    ],
     ['index out of range', patched((_, dv) => dv.setUint32(48, 16, true)), /block index 16 out of range \(16 blocks\)/],
-    ['one byte extra', Uint8Array.from([...good, 0]), new RegExp(`${good.length + 1} bytes, but the header implies ${good.length}`)],
-    ['one byte short', good.subarray(0, good.length - 1), new RegExp(`${good.length - 1} bytes, but the header implies ${good.length}`)],
+    [
+      'one byte extra',
+      Uint8Array.from([...good, 0]),
+      new RegExp(`${good.length + 1} bytes, but the header implies ${good.length}`),
+    ],
+    [
+      'one byte short',
+      good.subarray(0, good.length - 1),
+      new RegExp(`${good.length - 1} bytes, but the header implies ${good.length}`),
+    ],
     ['scale NaN', patched((_, dv) => dv.setFloat32(56, Number.NaN, true)), /non-finite scale NaN/],
-    ['scale Infinity', patched((_, dv) => dv.setFloat32(52, Number.POSITIVE_INFINITY, true)), /non-finite scale Infinity/],
+    [
+      'scale Infinity',
+      patched((_, dv) => dv.setFloat32(52, Number.POSITIVE_INFINITY, true)),
+      /non-finite scale Infinity/,
+    ],
     ['scale negative', patched((_, dv) => dv.setFloat32(52, -1, true)), /negative scale -1/],
     ['int8 -128', patched((b) => (b[90] = 0x80)), /int8 value -128/],
     ['fp32 header, int8 body', patched((b) => (b[4] = 2)), /bytes, but the header implies/],
@@ -240,7 +294,8 @@ test('every truncation and 3000 random corruptions either decode to the right le
   for (let t = 0; t < 3000; t++) {
     const b = good.slice();
     // Corrupt the header, indices and scales (the first 120 bytes), where the checks are.
-    for (let f = 0; f < 1 + Math.floor(next() * 3); f++) b[Math.floor(next() * Math.min(b.length, 120))] = Math.floor(next() * 256);
+    for (let f = 0; f < 1 + Math.floor(next() * 3); f++)
+      b[Math.floor(next() * Math.min(b.length, 120))] = Math.floor(next() * 256);
     outcomes.push(outcome(b));
   }
   expect(outcomes.filter((o) => o !== 'ok' && o !== 'refused')).toEqual([]);

@@ -3,19 +3,23 @@
 // Rounds open and close, updates are aggregated with hand-checkable settings (mean, lr 1, no
 // momentum), and every reason to refuse an update comes back as a signed receipt.
 import '../../src/seed/promise-shim';
-import { expect, test } from '@playwright/test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { expect, test } from '@playwright/test';
 import { decodeUpdate, encodeUpdate } from '../../src/fed/codec';
 import {
-  createCoordinator, maxUpdateNorm, type Coordinator, type CoordinatorState, type FedSettings,
+  type Coordinator,
+  type CoordinatorState,
+  createCoordinator,
+  type FedSettings,
+  maxUpdateNorm,
 } from '../../src/fed/coordinator';
-import { verifyReceipt, verifyRoundManifest, type Receipt, type RoundManifest } from '../../src/fed/documents';
+import { type Receipt, type RoundManifest, verifyReceipt, verifyRoundManifest } from '../../src/fed/documents';
 import type { UpdateHeader } from '../../src/fed/protocol';
-import { initParams, paramLayout, type GptConfig } from '../../src/model';
+import { type GptConfig, initParams, paramLayout } from '../../src/model';
 import { sha256Hex } from '../../src/swarm/bytes';
-import { buildManifest, signManifest, verifyManifest, type VerifiedManifest } from '../../src/swarm/manifest';
+import { buildManifest, signManifest, type VerifiedManifest, verifyManifest } from '../../src/swarm/manifest';
 import type { SignedDocument } from '../../src/swarm/signed';
 import { randomUniform } from '../../src/util/random';
 
@@ -30,8 +34,12 @@ const MAX_TOKENS = HYPER.steps * HYPER.batchSize * HYPER.context;
 /** Long enough that only the deadline tests see a deadline. */
 const LONG_ROUND_MS = 20_000;
 const SETTINGS: FedSettings = {
-  hyper: HYPER, shardCount: 8, roundMs: LONG_ROUND_MS, codec: { format: 'int8', blockSize: 256, density: 1 },
-  aggregation: 'mean', outer: { lr: 1, momentum: 0, nesterov: false },
+  hyper: HYPER,
+  shardCount: 8,
+  roundMs: LONG_ROUND_MS,
+  codec: { format: 'int8', blockSize: 256, density: 1 },
+  aggregation: 'mean',
+  outer: { lr: 1, momentum: 0, nesterov: false },
 };
 /** Honest updates are uniform in [-AMP, AMP): norm ≈ 0.41, well under maxNorm ≈ 1.70. */
 const AMP = 0.01;
@@ -50,7 +58,9 @@ let C: string;
 test.beforeAll(async () => {
   seedKey = await generateKeyPair('Ed25519');
   seed = peerIdFromPrivateKey(seedKey);
-  [A, B, C] = await Promise.all([1, 2, 3].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()));
+  [A, B, C] = await Promise.all(
+    [1, 2, 3].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()),
+  );
 });
 
 interface Published {
@@ -66,7 +76,16 @@ interface Harness {
   published: Published[];
   weights: VerifiedManifest[];
   evaluated: Float32Array[];
-  persisted: { round: number; params: Float32Array; momentum: Float32Array; tokens: number; history: string; acceptedUpdates: number; rejectedUpdates: number; receipts: number }[];
+  persisted: {
+    round: number;
+    params: Float32Array;
+    momentum: Float32Array;
+    tokens: number;
+    history: string;
+    acceptedUpdates: number;
+    rejectedUpdates: number;
+    receipts: number;
+  }[];
   logs: string[];
 }
 
@@ -78,39 +97,67 @@ test.afterEach(() => {
 
 function freshState(): CoordinatorState {
   return {
-    round: 0, params: initParams(LAYOUT, 7), momentum: new Float32Array(P), history: [], tokens: 0, acceptedUpdates: 0, rejectedUpdates: 0, receipts: [],
+    round: 0,
+    params: initParams(LAYOUT, 7),
+    momentum: new Float32Array(P),
+    history: [],
+    tokens: 0,
+    acceptedUpdates: 0,
+    rejectedUpdates: 0,
+    receipts: [],
   };
 }
 
 function harness(over: Partial<FedSettings> = {}, state: CoordinatorState = freshState()): Harness {
   const h: Harness = {
-    state, connected: new Set(), published: [], weights: [], evaluated: [], persisted: [], logs: [],
+    state,
+    connected: new Set(),
+    published: [],
+    weights: [],
+    evaluated: [],
+    persisted: [],
+    logs: [],
     c: undefined as unknown as Coordinator,
   };
-  h.c = createCoordinator({
-    key: seedKey, peerId: seed, data: DATA,
-    async publishWeights(params, name) {
-      // A copy, as the seed does: the coordinator updates params in place.
-      const m = await verifyManifest(await signManifest(seedKey, seed, await buildManifest(params.slice(), name, CFG)), seed);
-      h.weights.push(m);
-      return m;
+  h.c = createCoordinator(
+    {
+      key: seedKey,
+      peerId: seed,
+      data: DATA,
+      async publishWeights(params, name) {
+        // A copy, as the seed does: the coordinator updates params in place.
+        const m = await verifyManifest(
+          await signManifest(seedKey, seed, await buildManifest(params.slice(), name, CFG)),
+          seed,
+        );
+        h.weights.push(m);
+        return m;
+      },
+      publishRound(signed, manifest) {
+        h.published.push({ signed, manifest, at: Date.now() });
+      },
+      isConnected: (peer) => h.connected.has(peer),
+      async evaluate(params) {
+        h.evaluated.push(params.slice());
+        return 5 - 0.25 * (h.evaluated.length - 1); // 5, 4.75, 4.5, …
+      },
+      async persist(s) {
+        h.persisted.push({
+          round: s.round,
+          params: s.params.slice(),
+          momentum: s.momentum.slice(),
+          tokens: s.tokens,
+          history: JSON.stringify(s.history),
+          acceptedUpdates: s.acceptedUpdates,
+          rejectedUpdates: s.rejectedUpdates,
+          receipts: s.receipts.length,
+        });
+      },
+      log: (line) => h.logs.push(line),
     },
-    publishRound(signed, manifest) {
-      h.published.push({ signed, manifest, at: Date.now() });
-    },
-    isConnected: (peer) => h.connected.has(peer),
-    async evaluate(params) {
-      h.evaluated.push(params.slice());
-      return 5 - 0.25 * (h.evaluated.length - 1); // 5, 4.75, 4.5, …
-    },
-    async persist(s) {
-      h.persisted.push({
-        round: s.round, params: s.params.slice(), momentum: s.momentum.slice(), tokens: s.tokens, history: JSON.stringify(s.history),
-        acceptedUpdates: s.acceptedUpdates, rejectedUpdates: s.rejectedUpdates, receipts: s.receipts.length,
-      });
-    },
-    log: (line) => h.logs.push(line),
-  }, { ...SETTINGS, ...over }, state);
+    { ...SETTINGS, ...over },
+    state,
+  );
   harnesses.push(h);
   return h;
 }
@@ -123,18 +170,29 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 5_000): Pr
   }
 }
 
-const waitPublished = (h: Harness, n: number, timeoutMs?: number) => waitFor(`${n} published round(s)`, () => h.published.length >= n, timeoutMs);
+const waitPublished = (h: Harness, n: number, timeoutMs?: number) =>
+  waitFor(`${n} published round(s)`, () => h.published.length >= n, timeoutMs);
 const last = (h: Harness) => h.published[h.published.length - 1];
 
 function header(h: Harness, over: Partial<UpdateHeader> = {}): UpdateHeader {
   const m = last(h).manifest;
-  return { type: 'update', round: m.round, weights: m.weightsId, tokens: MAX_TOKENS, steps: HYPER.steps, lossFirst: 4.2, lossLast: 4.0, ...over };
+  return {
+    type: 'update',
+    round: m.round,
+    weights: m.weightsId,
+    tokens: MAX_TOKENS,
+    steps: HYPER.steps,
+    lossFirst: 4.2,
+    lossLast: 4.0,
+    ...over,
+  };
 }
 
 /** Indices (at most 5) where `got` differs from `want(i)` bit for bit; one expect instead of thousands. */
 function mismatches(got: Float32Array, want: (i: number) => number): string[] {
   const out: string[] = [];
-  for (let i = 0; i < got.length && out.length < 5; i++) if (!Object.is(got[i], want(i))) out.push(`[${i}] ${got[i]} != ${want(i)}`);
+  for (let i = 0; i < got.length && out.length < 5; i++)
+    if (!Object.is(got[i], want(i))) out.push(`[${i}] ${got[i]} != ${want(i)}`);
   return out;
 }
 
@@ -166,7 +224,11 @@ async function toRoundOneWithAB(h: Harness): Promise<Float32Array> {
   expect(h.c.onJoin(B)).toBe(1);
   const u = randomUniform(P, 100, AMP);
   const body = int8(u);
-  await checkReceipt(await h.c.onUpdate(A, header(h), body), { accepted: true, round: 0, peer: A, tokens: MAX_TOKENS }, body);
+  await checkReceipt(
+    await h.c.onUpdate(A, header(h), body),
+    { accepted: true, round: 0, peer: A, tokens: MAX_TOKENS },
+    body,
+  );
   await waitPublished(h, 3);
   expect(last(h).manifest.round).toBe(1);
   return u;
@@ -192,21 +254,42 @@ test('start() evaluates once and publishes a signed round 0 with no assignments'
   expect(w.value.model).toEqual(CFG);
   expect(w.value.name).toBe('round 0');
   expect(manifest).toMatchObject({
-    kind: 'vgpu/round', version: 1, round: 0, data: DATA, hyper: HYPER, shardCount: 8, assignments: {},
-    codec: SETTINGS.codec, maxNorm: maxUpdateNorm(HYPER, P),
+    kind: 'vgpu/round',
+    version: 1,
+    round: 0,
+    data: DATA,
+    hyper: HYPER,
+    shardCount: 8,
+    assignments: {},
+    codec: SETTINGS.codec,
+    maxNorm: maxUpdateNorm(HYPER, P),
   });
   expect(manifest.maxNorm).toBeCloseTo(4 * 2 * 3e-3 * Math.sqrt(4992), 12);
   expect(manifest.deadline).toBeGreaterThanOrEqual(t0 + LONG_ROUND_MS);
   expect(manifest.deadline).toBeLessThanOrEqual(Date.now() + LONG_ROUND_MS);
   expect(h.persisted).toEqual([]);
   expect(h.c.status()).toEqual({
-    round: 0, volunteers: 0, acceptedUpdates: 0, rejectedUpdates: 0, tokens: 0, history: [{ round: 0, tokens: 0, valLoss: 5 }],
+    round: 0,
+    volunteers: 0,
+    acceptedUpdates: 0,
+    rejectedUpdates: 0,
+    tokens: 0,
+    history: [{ round: 0, tokens: 0, valLoss: 5 }],
     open: { round: 0, deadline: manifest.deadline, assigned: 0, received: 0 },
   });
 });
 
 test('start() of a resumed run does not evaluate again and publishes the stored round', async () => {
-  const state = { ...freshState(), round: 3, history: [{ round: 0, tokens: 0, valLoss: 5 }, { round: 3, tokens: 96, valLoss: 4.5 }], tokens: 96, acceptedUpdates: 3 };
+  const state = {
+    ...freshState(),
+    round: 3,
+    history: [
+      { round: 0, tokens: 0, valLoss: 5 },
+      { round: 3, tokens: 96, valLoss: 4.5 },
+    ],
+    tokens: 96,
+    acceptedUpdates: 3,
+  };
   const h = harness({}, state);
   await h.c.start();
   expect(h.evaluated.length).toBe(0);
@@ -265,8 +348,17 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
   for (let i = 0; i < P; i++) worst0 = Math.max(worst0, Math.abs(after0[i] - (start[i] - u0[i])));
   expect(worst0).toBeLessThanOrEqual(INT8_TOL);
   expect(worst0).toBeGreaterThan(0); // int8 is lossy: the check above is not vacuous
-  expect(h.persisted[0]).toMatchObject({ round: 1, tokens: MAX_TOKENS, acceptedUpdates: 1, rejectedUpdates: 0, receipts: 1 });
-  expect(JSON.parse(h.persisted[0].history)).toEqual([{ round: 0, tokens: 0, valLoss: 5 }, { round: 1, tokens: MAX_TOKENS, valLoss: 4.75 }]);
+  expect(h.persisted[0]).toMatchObject({
+    round: 1,
+    tokens: MAX_TOKENS,
+    acceptedUpdates: 1,
+    rejectedUpdates: 0,
+    receipts: 1,
+  });
+  expect(JSON.parse(h.persisted[0].history)).toEqual([
+    { round: 0, tokens: 0, valLoss: 5 },
+    { round: 1, tokens: MAX_TOKENS, valLoss: 4.75 },
+  ]);
   // The model evaluated after the round is the one persisted and published.
   expect(Buffer.compare(Buffer.from(h.evaluated[1].buffer), Buffer.from(after0.buffer))).toBe(0);
   expect(h.weights.at(-1)!.value.sha256).toBe(await sha256Hex(new Uint8Array(after0.buffer)));
@@ -277,10 +369,18 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
   const bodyA = int8(uA);
   const bodyB = int8(uB);
   const t1 = Date.now();
-  await checkReceipt(await h.c.onUpdate(A, header(h), bodyA), { accepted: true, round: 1, peer: A, tokens: MAX_TOKENS }, bodyA);
+  await checkReceipt(
+    await h.c.onUpdate(A, header(h), bodyA),
+    { accepted: true, round: 1, peer: A, tokens: MAX_TOKENS },
+    bodyA,
+  );
   expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 2, open: { round: 1, assigned: 2, received: 1 } });
   expect(h.published.length).toBe(3); // still waiting for B
-  await checkReceipt(await h.c.onUpdate(B, header(h, { tokens: 20 }), bodyB), { accepted: true, round: 1, peer: B, tokens: 20 }, bodyB);
+  await checkReceipt(
+    await h.c.onUpdate(B, header(h, { tokens: 20 }), bodyB),
+    { accepted: true, round: 1, peer: B, tokens: 20 },
+    bodyB,
+  );
   await waitPublished(h, 4);
   expect(Date.now() - t1).toBeLessThan(LONG_ROUND_MS / 4); // closed at once, not at the deadline
 
@@ -295,13 +395,20 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
   for (let i = 0; i < P; i++) worst1 = Math.max(worst1, Math.abs(after1[i] - (after0[i] - (uA[i] + uB[i]) / 2)));
   expect(worst1).toBeLessThanOrEqual(INT8_TOL);
   expect(h.state.history).toEqual([
-    { round: 0, tokens: 0, valLoss: 5 }, { round: 1, tokens: MAX_TOKENS, valLoss: 4.75 }, { round: 2, tokens: 2 * MAX_TOKENS + 20, valLoss: 4.5 },
+    { round: 0, tokens: 0, valLoss: 5 },
+    { round: 1, tokens: MAX_TOKENS, valLoss: 4.75 },
+    { round: 2, tokens: 2 * MAX_TOKENS + 20, valLoss: 4.5 },
   ]);
   expect(h.persisted.length).toBe(2);
   expect(h.persisted[1]).toMatchObject({ round: 2, tokens: 2 * MAX_TOKENS + 20, acceptedUpdates: 3, receipts: 3 });
   expect(last(h).manifest).toMatchObject({ round: 2, assignments: { [A]: 2, [B]: 3 } });
   expect(h.c.status()).toEqual({
-    round: 2, volunteers: 2, acceptedUpdates: 3, rejectedUpdates: 0, tokens: 2 * MAX_TOKENS + 20, history: h.state.history,
+    round: 2,
+    volunteers: 2,
+    acceptedUpdates: 3,
+    rejectedUpdates: 0,
+    tokens: 2 * MAX_TOKENS + 20,
+    history: h.state.history,
     open: { round: 2, deadline: last(h).manifest.deadline, assigned: 2, received: 0 },
   });
   expect(h.state.receipts.length).toBe(3);
@@ -326,9 +433,27 @@ test('every refused update gets a signed receipt with accepted false and the rea
   const cases: [string, string, UpdateHeader, Uint8Array, string | RegExp][] = [
     ['late', A, header(h, { round: 0, weights: h.published[1].manifest.weightsId }), good, 'late: round 0 is closed'],
     ['future round', A, header(h, { round: 2 }), good, 'round 2 has not started'],
-    ['wrong weights id', A, header(h, { weights: h.published[1].manifest.weightsId }), good, 'trained from other weights than the round\'s'],
-    ['not assigned', C, header(h), good, 'not assigned in this round (a volunteer that joins is assigned from the next round)'],
-    ['too many tokens', A, header(h, { tokens: MAX_TOKENS + 1 }), good, `claims ${MAX_TOKENS + 1} tokens, more than the round's 2×2×8`],
+    [
+      'wrong weights id',
+      A,
+      header(h, { weights: h.published[1].manifest.weightsId }),
+      good,
+      "trained from other weights than the round's",
+    ],
+    [
+      'not assigned',
+      C,
+      header(h),
+      good,
+      'not assigned in this round (a volunteer that joins is assigned from the next round)',
+    ],
+    [
+      'too many tokens',
+      A,
+      header(h, { tokens: MAX_TOKENS + 1 }),
+      good,
+      `claims ${MAX_TOKENS + 1} tokens, more than the round's 2×2×8`,
+    ],
     ['malformed body', A, header(h), new Uint8Array(10), 'bad update: 10 bytes, shorter than the 20-byte header'],
     ['bad magic', A, header(h), new Uint8Array(good.length), 'bad update: wrong magic (not a VFU update)'],
     ['wrong length', A, header(h), int8(randomUniform(P - 1, 7, AMP)), `bad update: length ${P - 1}, expected ${P}`],
@@ -338,28 +463,54 @@ test('every refused update gets a signed receipt with accepted false and the rea
   ];
   let rejected = 0;
   for (const [what, peer, hdr, body, reason] of cases) {
-    const r = await checkReceipt(await h.c.onUpdate(peer, hdr, body), { accepted: false, peer, round: hdr.round, tokens: 0 }, body);
+    const r = await checkReceipt(
+      await h.c.onUpdate(peer, hdr, body),
+      { accepted: false, peer, round: hdr.round, tokens: 0 },
+      body,
+    );
     expect(r.reason, what).toEqual(typeof reason === 'string' ? reason : expect.stringMatching(reason));
     rejected++;
     expect(h.c.status().rejectedUpdates, what).toBe(rejected);
   }
   // None of them counted: A may still send its update, and the round is still open.
-  expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 1, rejectedUpdates: rejected, open: { received: 0 } });
+  expect(h.c.status()).toMatchObject({
+    round: 1,
+    acceptedUpdates: 1,
+    rejectedUpdates: rejected,
+    open: { received: 0 },
+  });
   await checkReceipt(await h.c.onUpdate(A, header(h), good), { accepted: true, peer: A, round: 1 }, good);
   // A second update from A in the same round is a duplicate, even a different one.
   const again = int8(randomUniform(P, 70, AMP));
-  const dup = await checkReceipt(await h.c.onUpdate(A, header(h), again), { accepted: false, peer: A, round: 1 }, again);
+  const dup = await checkReceipt(
+    await h.c.onUpdate(A, header(h), again),
+    { accepted: false, peer: A, round: 1 },
+    again,
+  );
   expect(dup.reason).toBe('duplicate: this round already has an update from this peer');
   rejected++;
-  expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 2, rejectedUpdates: rejected, open: { assigned: 2, received: 1 } });
+  expect(h.c.status()).toMatchObject({
+    round: 1,
+    acceptedUpdates: 2,
+    rejectedUpdates: rejected,
+    open: { assigned: 2, received: 1 },
+  });
 
   // B's update closes the round; one sent while it is closing, and one after, are late.
   const bodyB = int8(randomUniform(P, 8, AMP));
   await h.c.onUpdate(B, header(h), bodyB);
-  const closing = await checkReceipt(await h.c.onUpdate(C, header(h), good), { accepted: false, peer: C, round: 1 }, good);
+  const closing = await checkReceipt(
+    await h.c.onUpdate(C, header(h), good),
+    { accepted: false, peer: C, round: 1 },
+    good,
+  );
   expect(closing.reason).toBe('late: round 1 is closed');
   await waitPublished(h, 4);
-  const late = await checkReceipt(await h.c.onUpdate(B, header(h, { round: 1, weights: r1.weightsId }), bodyB), { accepted: false, peer: B, round: 1 }, bodyB);
+  const late = await checkReceipt(
+    await h.c.onUpdate(B, header(h, { round: 1, weights: r1.weightsId }), bodyB),
+    { accepted: false, peer: B, round: 1 },
+    bodyB,
+  );
   expect(late.reason).toBe('late: round 1 is closed');
   rejected += 2;
   expect(h.c.status()).toMatchObject({ round: 2, acceptedUpdates: 3, rejectedUpdates: rejected });
@@ -429,7 +580,13 @@ test('a round with no update by its deadline is issued again: same round and wei
   expect(h.evaluated.length).toBe(1);
   expect(h.persisted).toEqual([]);
   expect(h.state.history.length).toBe(1);
-  expect(h.c.status()).toMatchObject({ round: 0, volunteers: 0, acceptedUpdates: 0, rejectedUpdates: 0, open: { round: 0, assigned: 0, received: 0 } });
+  expect(h.c.status()).toMatchObject({
+    round: 0,
+    volunteers: 0,
+    acceptedUpdates: 0,
+    rejectedUpdates: 0,
+    open: { round: 0, assigned: 0, received: 0 },
+  });
   // An update for the reissued round still works (A came back and was assigned on joining).
   h.connected.add(A);
   expect(h.c.onJoin(A)).toBe(0);

@@ -2,18 +2,25 @@
 // Ed25519 key, verified against its peer id; tampering, a wrong signer, and every malformed field
 // that parseRoundManifest / parseReceipt refuse, each with its FedDocumentError message.
 import '../../src/seed/promise-shim';
-import { expect, test } from '@playwright/test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { expect, test } from '@playwright/test';
 import {
-  FedDocumentError, parseReceipt, parseRoundManifest, signReceipt, signRoundManifest, verifyReceipt, verifyRoundManifest,
-  type Receipt, type RoundManifest,
+  FedDocumentError,
+  parseReceipt,
+  parseRoundManifest,
+  type Receipt,
+  type RoundManifest,
+  signReceipt,
+  signRoundManifest,
+  verifyReceipt,
+  verifyRoundManifest,
 } from '../../src/fed/documents';
-import { initParams, paramLayout, type GptConfig } from '../../src/model';
+import { type GptConfig, initParams, paramLayout } from '../../src/model';
 import { sha256Hex, utf8 } from '../../src/swarm/bytes';
 import { buildManifest, signManifest, verifyManifest } from '../../src/swarm/manifest';
-import { signDocument, SignatureError, type SignedDocument } from '../../src/swarm/signed';
+import { SignatureError, type SignedDocument, signDocument } from '../../src/swarm/signed';
 
 const CFG: GptConfig = { vocab: 64, context: 16, layers: 1, heads: 2, width: 16 };
 const HEX_A = 'a1'.repeat(32);
@@ -41,17 +48,33 @@ test.beforeAll(async () => {
 
 function manifest(): RoundManifest {
   return {
-    kind: 'vgpu/round', version: 1, round: 3, weights, weightsId, data: { train: HEX_A, validation: HEX_B },
+    kind: 'vgpu/round',
+    version: 1,
+    round: 3,
+    weights,
+    weightsId,
+    data: { train: HEX_A, validation: HEX_B },
     hyper: { steps: 2, batchSize: 2, context: 8, lr: 3e-3, weightDecay: 0.1, dataSeed: 1 },
-    shardCount: 8, assignments: { [volunteer.toString()]: 3, [other.toString()]: 0 }, deadline: 1_700_000_000_000,
-    codec: { format: 'int8', blockSize: 256, density: 1 }, maxNorm: 12.5,
+    shardCount: 8,
+    assignments: { [volunteer.toString()]: 3, [other.toString()]: 0 },
+    deadline: 1_700_000_000_000,
+    codec: { format: 'int8', blockSize: 256, density: 1 },
+    maxNorm: 12.5,
   };
 }
 
 function receipt(over: Partial<Receipt> = {}): Receipt {
   return {
-    kind: 'vgpu/receipt', version: 1, round: 3, peer: volunteer.toString(), tokens: 32, accepted: true,
-    update: HEX_C, bytes: 1234, at: 1_700_000_000_123, ...over,
+    kind: 'vgpu/receipt',
+    version: 1,
+    round: 3,
+    peer: volunteer.toString(),
+    tokens: 32,
+    accepted: true,
+    update: HEX_C,
+    bytes: 1234,
+    at: 1_700_000_000_123,
+    ...over,
   };
 }
 
@@ -84,7 +107,10 @@ function expectDocError(fn: () => unknown, message: string, what = message): voi
 }
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e, 'expected a rejection').toBeInstanceOf(Error);
   return e as Error;
 }
@@ -105,7 +131,12 @@ test.describe('round manifests', () => {
   });
 
   test('accepts the edge values: round 0, no assignments, the last shard, density 1, fp32, dataSeed 0', () => {
-    const m = { ...manifest(), round: 0, assignments: {}, codec: { format: 'fp32' as const, blockSize: 1, density: 1 } };
+    const m = {
+      ...manifest(),
+      round: 0,
+      assignments: {},
+      codec: { format: 'fp32' as const, blockSize: 1, density: 1 },
+    };
     expect(parseRoundManifest(m)).toBe(m);
     const last = { ...manifest(), assignments: { x: 7 }, hyper: { ...manifest().hyper, dataSeed: 0, weightDecay: 0 } };
     expect(parseRoundManifest(last)).toBe(last);
@@ -167,15 +198,31 @@ test.describe('round manifests', () => {
       ['float round', withField(m, 'round', 1.5), 'round manifest: round must be a non-negative integer'],
       ['string round', withField(m, 'round', '3'), 'round manifest: round must be a non-negative integer'],
       ['missing round', withField(m, 'round', undefined), 'round manifest: round must be a non-negative integer'],
-      ['short weightsId', withField(m, 'weightsId', 'ab'.repeat(31)), 'round manifest: weightsId must be a sha256 hex id'],
-      ['uppercase weightsId', withField(m, 'weightsId', weightsId.toUpperCase()), 'round manifest: weightsId must be a sha256 hex id'],
+      [
+        'short weightsId',
+        withField(m, 'weightsId', 'ab'.repeat(31)),
+        'round manifest: weightsId must be a sha256 hex id',
+      ],
+      [
+        'uppercase weightsId',
+        withField(m, 'weightsId', weightsId.toUpperCase()),
+        'round manifest: weightsId must be a sha256 hex id',
+      ],
       ['missing weightsId', withField(m, 'weightsId', undefined), 'round manifest: weightsId must be a sha256 hex id'],
       ['null weights', withField(m, 'weights', null), 'round manifest: weights must be a signed document'],
       ['string weights', withField(m, 'weights', 'x'), 'round manifest: weights must be a signed document'],
       ['missing weights', withField(m, 'weights', undefined), 'round manifest: weights must be a signed document'],
       ['missing data', withField(m, 'data', undefined), 'round manifest: data must name the token files by sha256'],
-      ['bad train hash', withNested(m, 'data', 'train', 'xyz'), 'round manifest: data must name the token files by sha256'],
-      ['missing validation hash', withNested(m, 'data', 'validation', undefined), 'round manifest: data must name the token files by sha256'],
+      [
+        'bad train hash',
+        withNested(m, 'data', 'train', 'xyz'),
+        'round manifest: data must name the token files by sha256',
+      ],
+      [
+        'missing validation hash',
+        withNested(m, 'data', 'validation', undefined),
+        'round manifest: data must name the token files by sha256',
+      ],
       ['missing hyper', withField(m, 'hyper', undefined), 'round manifest: hyper is incomplete'],
       ['zero steps', withNested(m, 'hyper', 'steps', 0), 'round manifest: hyper is incomplete'],
       ['float batchSize', withNested(m, 'hyper', 'batchSize', 2.5), 'round manifest: hyper is incomplete'],
@@ -207,11 +254,23 @@ test.describe('round manifests', () => {
 
   test('parseRoundManifest refuses non-finite numbers (which JSON cannot carry, but an object can)', () => {
     const m = manifest();
-    expectDocError(() => parseRoundManifest({ ...m, hyper: { ...m.hyper, lr: Number.NaN } }), 'round manifest: hyper is incomplete');
-    expectDocError(() => parseRoundManifest({ ...m, hyper: { ...m.hyper, weightDecay: Number.POSITIVE_INFINITY } }), 'round manifest: hyper is incomplete');
+    expectDocError(
+      () => parseRoundManifest({ ...m, hyper: { ...m.hyper, lr: Number.NaN } }),
+      'round manifest: hyper is incomplete',
+    );
+    expectDocError(
+      () => parseRoundManifest({ ...m, hyper: { ...m.hyper, weightDecay: Number.POSITIVE_INFINITY } }),
+      'round manifest: hyper is incomplete',
+    );
     expectDocError(() => parseRoundManifest({ ...m, deadline: Number.NaN }), 'round manifest: deadline must be a time');
-    expectDocError(() => parseRoundManifest({ ...m, maxNorm: Number.POSITIVE_INFINITY }), 'round manifest: maxNorm must be positive');
-    expectDocError(() => parseRoundManifest({ ...m, codec: { ...m.codec, density: Number.NaN } }), 'round manifest: codec is invalid');
+    expectDocError(
+      () => parseRoundManifest({ ...m, maxNorm: Number.POSITIVE_INFINITY }),
+      'round manifest: maxNorm must be positive',
+    );
+    expectDocError(
+      () => parseRoundManifest({ ...m, codec: { ...m.codec, density: Number.NaN } }),
+      'round manifest: codec is invalid',
+    );
   });
 });
 

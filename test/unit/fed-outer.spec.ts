@@ -6,7 +6,8 @@ const OPTS = { lr: 0.5, momentum: 0.9 };
 const D1 = new Float32Array([0.1, -0.2]);
 const D2 = new Float32Array([0.2, 0.1]);
 /** f32 storage of values like 0.905: 6 decimals is well inside one f32 ulp at these magnitudes (~2e-7). */
-const close = (got: Float32Array, want: number[]) => want.forEach((w, i) => expect(got[i], `element ${i}`).toBeCloseTo(w, 6));
+const close = (got: Float32Array, want: number[]) =>
+  want.forEach((w, i) => expect(got[i], `element ${i}`).toBeCloseTo(w, 6));
 
 test('Nesterov: two hand-computed steps', () => {
   const params = new Float32Array([1, 2]);
@@ -36,10 +37,19 @@ test('lr 1 without momentum lands on the end weights; DiLoCo defaults; length mi
   const start = new Float32Array([1, -2, 3]);
   const end = new Float32Array([0.5, -1, 3.25]);
   const params = start.slice();
-  outerStep(params, new Float32Array(3), start.map((s, i) => s - end[i]), { lr: 1, momentum: 0, nesterov: true });
+  outerStep(
+    params,
+    new Float32Array(3),
+    start.map((s, i) => s - end[i]),
+    { lr: 1, momentum: 0, nesterov: true },
+  );
   expect(params).toEqual(end); // exact: these values and their differences are exact in f32
   expect(DEFAULT_OUTER).toEqual({ lr: 0.7, momentum: 0.9, nesterov: true });
   expect(Object.isFrozen(DEFAULT_OUTER)).toBe(true);
-  expect(() => outerStep(new Float32Array(3), new Float32Array(2), new Float32Array(3), DEFAULT_OUTER)).toThrow(/params 3, momentum 2, delta 3/);
-  expect(() => outerStep(new Float32Array(3), new Float32Array(3), new Float32Array(4), DEFAULT_OUTER)).toThrow(/delta 4/);
+  expect(() => outerStep(new Float32Array(3), new Float32Array(2), new Float32Array(3), DEFAULT_OUTER)).toThrow(
+    /params 3, momentum 2, delta 3/,
+  );
+  expect(() => outerStep(new Float32Array(3), new Float32Array(3), new Float32Array(4), DEFAULT_OUTER)).toThrow(
+    /delta 4/,
+  );
 });

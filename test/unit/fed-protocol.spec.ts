@@ -2,21 +2,37 @@
 // the requester's side (requestJoin, sendUpdate): replies, refusals, and that a refused request
 // does not stop the server from answering the next one.
 import '../../src/seed/promise-shim';
-import { expect, test } from '@playwright/test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { lpStream, streamPair } from '@libp2p/utils';
-import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface';
+import { expect, test } from '@playwright/test';
 import {
-  MAX_UPDATE_BYTES, MAX_UPDATE_HEADER_BYTES, MAX_UPDATE_REPLY_BYTES, parseUpdateHeader, requestJoin, sendUpdate, updateServer, UpdateProtocolError,
-  type UpdateHeader, type UpdateServerOptions,
+  MAX_UPDATE_BYTES,
+  MAX_UPDATE_HEADER_BYTES,
+  MAX_UPDATE_REPLY_BYTES,
+  parseUpdateHeader,
+  requestJoin,
+  sendUpdate,
+  type UpdateHeader,
+  UpdateProtocolError,
+  type UpdateServerOptions,
+  updateServer,
 } from '../../src/fed/protocol';
 import { fromUtf8, utf8 } from '../../src/swarm/bytes';
 import type { SignedDocument } from '../../src/swarm/signed';
 import { createRandom } from '../../src/util/random';
 
 const WEIGHTS = 'ab'.repeat(32);
-const HEADER: UpdateHeader = { type: 'update', round: 4, weights: WEIGHTS, tokens: 32, steps: 2, lossFirst: 4.1, lossLast: 3.9 };
+const HEADER: UpdateHeader = {
+  type: 'update',
+  round: 4,
+  weights: WEIGHTS,
+  tokens: 32,
+  steps: 2,
+  lossFirst: 4.1,
+  lossLast: 3.9,
+};
 const FAKE_RECEIPT: SignedDocument = { body: '{"kind":"vgpu/receipt"}', signer: '12D3KooWfake', signature: 'c2ln' };
 
 let alice: PeerId;
@@ -40,7 +56,10 @@ function protocolError(fn: () => unknown): UpdateProtocolError {
 }
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e, 'expected a rejection').toBeInstanceOf(Error);
   return e as Error;
 }
@@ -62,7 +81,9 @@ test.describe('parseUpdateHeader', () => {
     expect(exact.length).toBe(MAX_UPDATE_HEADER_BYTES);
     expect(parseUpdateHeader(exact)).toEqual(padded);
     const over = json({ ...HEADER, pad: 'x'.repeat(MAX_UPDATE_HEADER_BYTES - base + 1) });
-    expect(protocolError(() => parseUpdateHeader(over)).message).toBe(`update header is ${MAX_UPDATE_HEADER_BYTES + 1} bytes, over ${MAX_UPDATE_HEADER_BYTES}`);
+    expect(protocolError(() => parseUpdateHeader(over)).message).toBe(
+      `update header is ${MAX_UPDATE_HEADER_BYTES + 1} bytes, over ${MAX_UPDATE_HEADER_BYTES}`,
+    );
   });
 
   test('refuses each malformed header with UpdateProtocolError and its reason', () => {
@@ -88,8 +109,16 @@ test.describe('parseUpdateHeader', () => {
       ['negative tokens', json({ ...HEADER, tokens: -32 }), ints],
       ['float steps', json({ ...HEADER, steps: 0.5 }), ints],
       ['missing steps', without('steps'), ints],
-      ['short weights id', json({ ...HEADER, weights: 'ab'.repeat(31) }), 'update header: weights must be a manifest id'],
-      ['uppercase weights id', json({ ...HEADER, weights: WEIGHTS.toUpperCase() }), 'update header: weights must be a manifest id'],
+      [
+        'short weights id',
+        json({ ...HEADER, weights: 'ab'.repeat(31) }),
+        'update header: weights must be a manifest id',
+      ],
+      [
+        'uppercase weights id',
+        json({ ...HEADER, weights: WEIGHTS.toUpperCase() }),
+        'update header: weights must be a manifest id',
+      ],
       ['missing weights', without('weights'), 'update header: weights must be a manifest id'],
       ['missing lossFirst', without('lossFirst'), losses],
       ['missing lossLast', without('lossLast'), losses],
@@ -173,7 +202,7 @@ test.describe('updateServer', () => {
     expect(await raw(s.handler, [json({ type: 'join' })])).toEqual({ type: 'joined', round: 7 });
   });
 
-  test('sendUpdate delivers the header and the exact body bytes, and returns onUpdate\'s reply', async () => {
+  test("sendUpdate delivers the header and the exact body bytes, and returns onUpdate's reply", async () => {
     const s = server();
     // 300 KB of random bytes: many chunks on the way, none lost or reordered.
     const body = new Uint8Array(300_000);
@@ -199,7 +228,9 @@ test.describe('updateServer', () => {
     expect(await raw(s.handler, [utf8('not json'), new Uint8Array(4)])).toEqual({ error: 'update header is not JSON' });
     expect(await raw(s.handler, [json({ type: 'leave' })])).toEqual({ error: 'update header: unknown type leave' });
     const big = json({ ...HEADER, pad: 'x'.repeat(MAX_UPDATE_HEADER_BYTES) });
-    expect(await raw(s.handler, [big])).toEqual({ error: `update header is ${big.length} bytes, over ${MAX_UPDATE_HEADER_BYTES}` });
+    expect(await raw(s.handler, [big])).toEqual({
+      error: `update header is ${big.length} bytes, over ${MAX_UPDATE_HEADER_BYTES}`,
+    });
 
     const e = await rejection(update(s.handler, { ...HEADER, round: -1 }, new Uint8Array(8)));
     expect(e).toBeInstanceOf(UpdateProtocolError);

@@ -4,7 +4,10 @@ import { validateUpdate } from '../../src/fed/validate';
 
 const EXPECTED = { round: 7, manifest: 'abc123', length: 4, maxNorm: 5 };
 const update = (vector: number[], over: Partial<{ round: number; manifest: string }> = {}) => ({
-  round: 7, manifest: 'abc123', vector: new Float32Array(vector), ...over,
+  round: 7,
+  manifest: 'abc123',
+  vector: new Float32Array(vector),
+  ...over,
 });
 
 test('accepts a good update, including one exactly at maxNorm', () => {
@@ -16,10 +19,14 @@ test('accepts a good update, including one exactly at maxNorm', () => {
 
 test('gives the reason for each refusal', () => {
   expect(validateUpdate(update([0, 0, 0, 0], { round: 6 }), EXPECTED)).toBe('wrong round 6, expected 7');
-  expect(validateUpdate(update([0, 0, 0, 0], { manifest: 'abc124' }), EXPECTED)).toBe('wrong manifest abc124, expected abc123');
+  expect(validateUpdate(update([0, 0, 0, 0], { manifest: 'abc124' }), EXPECTED)).toBe(
+    'wrong manifest abc124, expected abc123',
+  );
   expect(validateUpdate(update([0, 0, 0]), EXPECTED)).toBe('wrong length 3, expected 4');
   expect(validateUpdate(update([0, 0, Number.NaN, 0]), EXPECTED)).toBe('non-finite value NaN at index 2');
-  expect(validateUpdate(update([0, Number.NEGATIVE_INFINITY, 0, 0]), EXPECTED)).toBe('non-finite value -Infinity at index 1');
+  expect(validateUpdate(update([0, Number.NEGATIVE_INFINITY, 0, 0]), EXPECTED)).toBe(
+    'non-finite value -Infinity at index 1',
+  );
   expect(validateUpdate(update([3, 4, 0, 0.01]), EXPECTED)).toMatch(/^norm 5\.0000\d+ above maxNorm 5$/);
   // Large finite values whose squares overflow a float32 still get a finite float64 norm.
   expect(validateUpdate(update([3e38, 3e38, 0, 0]), EXPECTED)).toMatch(/^norm 4\.24\d*e\+38 above maxNorm 5$/);

@@ -1,8 +1,8 @@
 import { expect, test } from '@playwright/test';
-import { gptBackwardCpu, gptForwardCpu, gptTrainStepCpu, type GptCpuTrainState } from '../../src/model/cpu/gpt';
+import { type GptCpuTrainState, gptBackwardCpu, gptForwardCpu, gptTrainStepCpu } from '../../src/model/cpu/gpt';
 import { globalNormCpu } from '../../src/model/cpu/norm';
 import { initParams } from '../../src/model/init';
-import { paramLayout, tensor, view, type ParamLayout } from '../../src/model/layout';
+import { type ParamLayout, paramLayout, tensor, view } from '../../src/model/layout';
 import { createRandom } from '../../src/util/random';
 import { numericGradient } from '../harness/gradcheck';
 
@@ -22,7 +22,12 @@ function paddingIndices(layout: ParamLayout): number[] {
 }
 
 function freshState(layout: ParamLayout, seed: number): GptCpuTrainState {
-  return { params: initParams(layout, seed), m: new Float32Array(layout.total), v: new Float32Array(layout.total), step: 0 };
+  return {
+    params: initParams(layout, seed),
+    m: new Float32Array(layout.total),
+    v: new Float32Array(layout.total),
+    step: 0,
+  };
 }
 
 // The matmul and attention references store f32 only, so the model runs in f32 and the loss
@@ -53,7 +58,10 @@ test('gptBackwardCpu matches finite differences of the loss in every tensor', ()
   const samples = new Map<string, number[]>();
   for (const t of layout.tensors) {
     const used = t.name === 'wpe' ? T * TINY.width : t.size;
-    samples.set(t.name, Array.from({ length: SAMPLES_PER_TENSOR }, () => t.offset + Math.floor(next() * used)));
+    samples.set(
+      t.name,
+      Array.from({ length: SAMPLES_PER_TENSOR }, () => t.offset + Math.floor(next() * used)),
+    );
   }
   const loss = (x: Float64Array) => gptForwardCpu(layout, Float32Array.from(x), inputs, targets, B, T).loss!;
   const numeric = numericGradient(loss, params, GRAD_H, [...samples.values()].flat());
@@ -63,12 +71,20 @@ test('gptBackwardCpu matches finite differences of the loss in every tensor', ()
     const scale = Math.max(...indices.map((i) => Math.abs(numeric[i]!)));
     errors[name] = Math.max(...indices.map((i) => Math.abs(grads[i]! - numeric[i]!))) / scale;
   }
-  for (const [name, error] of Object.entries(errors)) expect.soft(error, `${name}: relative error ${error}`).toBeLessThan(GRAD_TOL);
-  test.info().annotations.push({ type: 'worst relative error', description: Math.max(...Object.values(errors)).toExponential(2) });
+  for (const [name, error] of Object.entries(errors))
+    expect.soft(error, `${name}: relative error ${error}`).toBeLessThan(GRAD_TOL);
+  test.info().annotations.push({
+    type: 'worst relative error',
+    description: Math.max(...Object.values(errors)).toExponential(2),
+  });
 
   // Positions past T never enter the forward pass: their wpe rows get exactly zero.
   const wpe = tensor(layout, 'wpe');
-  expect(view(grads, wpe).subarray(T * TINY.width).every((g) => g === 0)).toBe(true);
+  expect(
+    view(grads, wpe)
+      .subarray(T * TINY.width)
+      .every((g) => g === 0),
+  ).toBe(true);
 });
 
 test('the loss at init is close to ln(vocab), and a forward without targets gives the same logits', () => {
@@ -88,7 +104,10 @@ test('AdamW steps on one fixed batch drive the loss down a lot (the model can ov
   const layout = paramLayout(TINY);
   const batch = { inputs: randomTokens(16, TINY.vocab, 7), targets: randomTokens(16, TINY.vocab, 8), B: 2, T: 8 };
   const state = freshState(layout, 9);
-  const losses = Array.from({ length: 40 }, () => gptTrainStepCpu(layout, state, batch, { ...HYPER, gradClip: 1 }).loss);
+  const losses = Array.from(
+    { length: 40 },
+    () => gptTrainStepCpu(layout, state, batch, { ...HYPER, gradClip: 1 }).loss,
+  );
   const final = gptForwardCpu(layout, state.params, batch.inputs, batch.targets, batch.B, batch.T).loss!;
   expect(state.step).toBe(40);
   expect(losses[0]).toBeGreaterThan(2);
@@ -99,7 +118,11 @@ test('gradient clipping scales the gradient AdamW sees to the clip norm, and gra
   const layout = paramLayout(TINY);
   const batch = { inputs: randomTokens(10, TINY.vocab, 10), targets: randomTokens(10, TINY.vocab, 11), B: 2, T: 5 };
   const state = freshState(layout, 12);
-  const grads = gptBackwardCpu(layout, state.params, gptForwardCpu(layout, state.params, batch.inputs, batch.targets, 2, 5));
+  const grads = gptBackwardCpu(
+    layout,
+    state.params,
+    gptForwardCpu(layout, state.params, batch.inputs, batch.targets, 2, 5),
+  );
   const gradClip = 1e-3;
   const { gradNorm } = gptTrainStepCpu(layout, state, batch, { ...HYPER, gradClip });
   expect(gradNorm).toBeCloseTo(globalNormCpu(grads), 6);
@@ -114,7 +137,11 @@ test('the gradient, parameters and moments stay zero in the alignment padding', 
   expect(padding.length).toBeGreaterThan(0);
   const batch = { inputs: randomTokens(10, TINY.vocab, 13), targets: randomTokens(10, TINY.vocab, 14), B: 2, T: 5 };
   const state = freshState(layout, 15);
-  const grads = gptBackwardCpu(layout, state.params, gptForwardCpu(layout, state.params, batch.inputs, batch.targets, 2, 5));
+  const grads = gptBackwardCpu(
+    layout,
+    state.params,
+    gptForwardCpu(layout, state.params, batch.inputs, batch.targets, 2, 5),
+  );
   expect(padding.every((i) => grads[i] === 0)).toBe(true);
   for (let s = 0; s < 3; s++) gptTrainStepCpu(layout, state, batch, HYPER);
   for (const flat of [state.params, state.m, state.v]) expect(padding.every((i) => flat[i] === 0)).toBe(true);

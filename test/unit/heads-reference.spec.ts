@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { joinQkvCpu, mergeHeadsCpu, splitHeadsCpu, splitQkvCpu, type HeadDims } from '../../src/model/cpu/heads';
+import { type HeadDims, joinQkvCpu, mergeHeadsCpu, splitHeadsCpu, splitQkvCpu } from '../../src/model/cpu/heads';
 import { randomUniform } from '../../src/util/random';
 import { gradientError, numericGradient, weightedSum } from '../harness/gradcheck';
 
@@ -15,13 +15,20 @@ test('splitQkvCpu moves each of q, k, v into head-major order (hand-checked)', (
   expect([...v]).toEqual([4, 10, 5, 11]);
 });
 
-for (const dims of [{ B: 2, T: 3, H: 3, D: 5 }, { B: 1, T: 1, H: 2, D: 3 }] satisfies HeadDims[]) {
+for (const dims of [
+  { B: 2, T: 3, H: 3, D: 5 },
+  { B: 1, T: 1, H: 2, D: 3 },
+] satisfies HeadDims[]) {
   const { B, T, H, D } = dims;
   const n = B * T * H * D;
 
   test(`joinQkvCpu is the gradient of splitQkvCpu, and its inverse (${JSON.stringify(dims)})`, () => {
     const qkv = Float64Array.from(randomUniform(3 * n, 1));
-    const [wq, wk, wv] = [2, 3, 4].map((seed) => Float64Array.from(randomUniform(n, seed))) as [Float64Array, Float64Array, Float64Array];
+    const [wq, wk, wv] = [2, 3, 4].map((seed) => Float64Array.from(randomUniform(n, seed))) as [
+      Float64Array,
+      Float64Array,
+      Float64Array,
+    ];
     const loss = (x: Float64Array) => {
       const { q, k, v } = splitQkvCpu(x, dims);
       return weightedSum(q, wq) + weightedSum(k, wk) + weightedSum(v, wv);

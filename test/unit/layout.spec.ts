@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { decaySegments, initParams, LAYOUT_VERSION, paramLayout, parameterCount, tensor, view } from '../../src/model';
+import { decaySegments, initParams, LAYOUT_VERSION, parameterCount, paramLayout, tensor, view } from '../../src/model';
 import { TENSOR_ALIGN } from '../../src/model/layout';
 
 const config = { vocab: 37, context: 16, layers: 2, heads: 2, width: 24 };

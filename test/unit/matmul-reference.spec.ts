@@ -13,7 +13,9 @@ test('matmulCpu computes a hand-checked product with bias and accumulation', () 
 });
 
 test('matmulCpu transposed layouts agree with explicitly transposed inputs', () => {
-  const M = 5, K = 7, N = 3;
+  const M = 5,
+    K = 7,
+    N = 3;
   const a = randomUniform(M * K, 1);
   const b = randomUniform(K * N, 2);
   const aT = new Float32Array(K * M);
@@ -27,7 +29,9 @@ test('matmulCpu transposed layouts agree with explicitly transposed inputs', () 
 });
 
 test('matmulCpu batches, and broadcasts a shared B over the batch', () => {
-  const M = 2, K = 3, N = 4;
+  const M = 2,
+    K = 3,
+    N = 4;
   const a = randomUniform(2 * M * K, 3);
   const b = randomUniform(K * N, 4);
   const batched = matmulCpu({ a, b, M, N, K, batch: 2, broadcastB: true });

@@ -14,11 +14,16 @@ test('protobuf fields encode as the wire format specifies', () => {
 
 test('onnxruntime-web loads and runs a model we wrote: MatMul + Add with an initializer', async () => {
   ort.env.wasm.numThreads = 1;
-  const M = 3, K = 5, N = 4;
+  const M = 3,
+    K = 5,
+    N = 4;
   const bias = randomUniform(N, 9);
   const model = encodeOnnxModel({
     name: 'linear',
-    inputs: [{ name: 'A', shape: ['rows', K] }, { name: 'B', shape: [K, N] }],
+    inputs: [
+      { name: 'A', shape: ['rows', K] },
+      { name: 'B', shape: [K, N] },
+    ],
     outputs: [{ name: 'Y', shape: ['rows', N] }],
     nodes: [
       { op: 'MatMul', inputs: ['A', 'B'], outputs: ['AB'] },

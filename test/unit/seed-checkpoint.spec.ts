@@ -5,10 +5,10 @@ import '../../src/seed/promise-shim';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, test } from '@playwright/test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { expect, test } from '@playwright/test';
 import type { CoordinatorState } from '../../src/fed/coordinator';
 import { signReceipt, verifyReceipt } from '../../src/fed/documents';
 import { loadCheckpoint, saveCheckpoint } from '../../src/seed/checkpoint';
@@ -41,14 +41,33 @@ async function state(round: number): Promise<CoordinatorState> {
   momentum.set([1.17549435e-38, -0, 5e-40], N - 3);
   const receipts = [];
   for (let i = 0; i < 2; i++) {
-    receipts.push(await signReceipt(key, seed, {
-      kind: 'vgpu/receipt', version: 1, round: round - 1, peer: `peer-${i}`, tokens: i === 0 ? 32 : 0, accepted: i === 0,
-      ...(i === 0 ? {} : { reason: 'late: round 0 is closed' }), update: 'ab'.repeat(32), bytes: 1234 + i, at: 1_700_000_000_000 + round,
-    }));
+    receipts.push(
+      await signReceipt(key, seed, {
+        kind: 'vgpu/receipt',
+        version: 1,
+        round: round - 1,
+        peer: `peer-${i}`,
+        tokens: i === 0 ? 32 : 0,
+        accepted: i === 0,
+        ...(i === 0 ? {} : { reason: 'late: round 0 is closed' }),
+        update: 'ab'.repeat(32),
+        bytes: 1234 + i,
+        at: 1_700_000_000_000 + round,
+      }),
+    );
   }
   const history = [{ round: 0, tokens: 0, valLoss: 5.25 }];
   for (let r = 1; r <= round; r++) history.push({ round: r, tokens: 32 * r, valLoss: 5.25 - 0.1 * r });
-  return { round, params, momentum, history, tokens: 32 * round, acceptedUpdates: round, rejectedUpdates: 1 + round, receipts };
+  return {
+    round,
+    params,
+    momentum,
+    history,
+    tokens: 32 * round,
+    acceptedUpdates: round,
+    rejectedUpdates: 1 + round,
+    receipts,
+  };
 }
 
 const bytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
@@ -79,9 +98,20 @@ test('saveCheckpoint then loadCheckpoint gives back the same state, bit for bit'
   // The receipts still verify against the seed.
   for (const r of loaded!.receipts) expect((await verifyReceipt(r, seed)).value.round).toBe(2);
   expect(await roundFolders()).toEqual(['round-000003']);
-  expect((await readdir(join(dir, 'checkpoints', 'round-000003'))).sort()).toEqual(['momentum.f32', 'receipts.json', 'weights.f32']);
+  expect((await readdir(join(dir, 'checkpoints', 'round-000003'))).sort()).toEqual([
+    'momentum.f32',
+    'receipts.json',
+    'weights.f32',
+  ]);
   const record = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as Record<string, unknown>;
-  expect(record).toMatchObject({ version: 1, round: 3, folder: join('checkpoints', 'round-000003'), tokens: 96, acceptedUpdates: 3, rejectedUpdates: 4 });
+  expect(record).toMatchObject({
+    version: 1,
+    round: 3,
+    folder: join('checkpoints', 'round-000003'),
+    tokens: 96,
+    acceptedUpdates: 3,
+    rejectedUpdates: 4,
+  });
   // No temporary files are left behind.
   expect((await readdir(dir)).sort()).toEqual(['checkpoint.json', 'checkpoints']);
 });
@@ -114,10 +144,14 @@ test('a checkpoint whose vectors have the wrong length is refused with a clear e
   await expect(loadCheckpoint(dir, N - 1)).rejects.toThrow(`vectors are not ${N - 1} floats`);
   // One float short in the momentum file only.
   await writeFile(join(dir, 'checkpoints', 'round-000002', 'momentum.f32'), new Uint8Array(4 * (N - 1)));
-  await expect(loadCheckpoint(dir, N)).rejects.toThrow(`checkpoint ${join('checkpoints', 'round-000002')}: vectors are not ${N} floats`);
+  await expect(loadCheckpoint(dir, N)).rejects.toThrow(
+    `checkpoint ${join('checkpoints', 'round-000002')}: vectors are not ${N} floats`,
+  );
   // A file the checkpoint needs is gone.
   await rm(join(dir, 'checkpoints', 'round-000002', 'weights.f32'));
-  await expect(loadCheckpoint(dir, N)).rejects.toThrow(`checkpoint ${join('checkpoints', 'round-000002')}: weights.f32 is missing`);
+  await expect(loadCheckpoint(dir, N)).rejects.toThrow(
+    `checkpoint ${join('checkpoints', 'round-000002')}: weights.f32 is missing`,
+  );
 });
 
 test('a save interrupted before checkpoint.json is replaced leaves the previous checkpoint loadable', async () => {

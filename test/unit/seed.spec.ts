@@ -3,13 +3,13 @@
 // tokenizer), so one seed serves the HTTP tests; the tests run in order, and the last ones restart
 // and then damage that folder. Every seed is stopped (afterAll, or a finally block).
 import '../../src/seed'; // first: defines Promise.withResolvers for libp2p on Node 20
-import { expect, test } from '@playwright/test';
-import { request } from 'node:http';
 import { mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSeed, type Seed, type SeedOptions, type SeedStatus } from '../../src/seed';
+import { expect, test } from '@playwright/test';
 import { modelPreset, paramLayout } from '../../src/model';
+import { type Seed, type SeedOptions, type SeedStatus, startSeed } from '../../src/seed';
 import { parseSeedInfo } from '../../src/swarm/client';
 import { verifyManifest } from '../../src/swarm/manifest';
 
@@ -59,7 +59,10 @@ const seed = (): Seed => {
 };
 
 /** Starts a seed on free ports, runs `fn`, and always stops the seed. */
-async function withSeed<T>(opts: Partial<SeedOptions> & { runDir: string }, fn: (seed: Seed) => Promise<T>): Promise<T> {
+async function withSeed<T>(
+  opts: Partial<SeedOptions> & { runDir: string },
+  fn: (seed: Seed) => Promise<T>,
+): Promise<T> {
   const s = await startSeed({ httpPort: 0, p2pPort: 0, model: 'tiny', appDir, ...opts });
   try {
     return await fn(s);
@@ -81,7 +84,9 @@ function raw(seed: Seed, path: string, method = 'GET'): Promise<Reply> {
     const req = request({ host: url.hostname, port: url.port, path, method, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -89,7 +94,7 @@ function raw(seed: Seed, path: string, method = 'GET'): Promise<Reply> {
   });
 }
 
-test('/swarm.json parses, names the seed, and carries a manifest that verifies against the seed\'s peer id', async () => {
+test("/swarm.json parses, names the seed, and carries a manifest that verifies against the seed's peer id", async () => {
   const reply = await raw(seed(), '/swarm.json');
   expect(reply.status).toBe(200);
   expect(reply.headers['content-type']).toBe('application/json');
@@ -105,7 +110,9 @@ test('/swarm.json parses, names the seed, and carries a manifest that verifies a
   expect(m.value.model).toEqual(modelPreset('tiny'));
   expect(m.value.totalBytes).toBe(paramLayout(modelPreset('tiny')).total * 4);
   // Signed by the seed only: another expected signer refuses it.
-  await expect(verifyManifest(info.manifests[0], '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN')).rejects.toThrow(/signed by .*, expected /);
+  await expect(
+    verifyManifest(info.manifests[0], '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'),
+  ).rejects.toThrow(/signed by .*, expected /);
 });
 
 test('/status.json has the documented fields, zero counters on a fresh seed, and HEAD gives no body', async () => {
@@ -115,7 +122,12 @@ test('/status.json has the documented fields, zero counters on a fresh seed, and
   const status = JSON.parse(reply.body) as SeedStatus;
   const m = seed().manifest;
   expect(status).toMatchObject({
-    peerId: seed().peerId, peers: 0, relayReservations: 0, uploadedBytes: 0, piecesServed: 0, refusedRequests: 0,
+    peerId: seed().peerId,
+    peers: 0,
+    relayReservations: 0,
+    uploadedBytes: 0,
+    piecesServed: 0,
+    refusedRequests: 0,
     manifest: { id: m.id, name: m.value.name, totalBytes: m.value.totalBytes, pieces: m.value.pieces.length },
   });
   expect(m.value.pieces.length).toBe(Math.ceil(m.value.totalBytes / m.value.pieceBytes));
@@ -150,9 +162,18 @@ test('the app: / is index.html as text/html, assets are served immutable, a miss
 
 test('path traversal never reaches a file outside the app folder', async () => {
   const attempts = [
-    '/../secret.txt', '/%2e%2e/secret.txt', '/..%2fsecret.txt', '/%2e%2e%2fsecret.txt', '/assets/..%2f..%2fsecret.txt',
-    '/assets/%2e%2e/%2e%2e/secret.txt', '/..%5csecret.txt', '/%2e%2e%5csecret.txt', '/../package.json', '/%2e%2e/package.json',
-    '/..%2f..%2f..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd', `/${encodeURIComponent(join(dir, 'secret.txt'))}`,
+    '/../secret.txt',
+    '/%2e%2e/secret.txt',
+    '/..%2fsecret.txt',
+    '/%2e%2e%2fsecret.txt',
+    '/assets/..%2f..%2fsecret.txt',
+    '/assets/%2e%2e/%2e%2e/secret.txt',
+    '/..%5csecret.txt',
+    '/%2e%2e%5csecret.txt',
+    '/../package.json',
+    '/%2e%2e/package.json',
+    '/..%2f..%2f..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd',
+    `/${encodeURIComponent(join(dir, 'secret.txt'))}`,
   ];
   for (const path of attempts) {
     const r = await raw(seed(), path);
@@ -166,14 +187,20 @@ test('path traversal never reaches a file outside the app folder', async () => {
 
 test('the run folder holds peer-key (mode 0600), run.json, weights.f32 and manifest.json, all consistent', async () => {
   expect((await stat(join(sharedRunDir, 'peer-key'))).mode & 0o777).toBe(0o600);
-  const run = JSON.parse(await readFile(join(sharedRunDir, 'run.json'), 'utf8')) as { model: unknown; createdAt: string };
+  const run = JSON.parse(await readFile(join(sharedRunDir, 'run.json'), 'utf8')) as {
+    model: unknown;
+    createdAt: string;
+  };
   expect(run.model).toEqual(modelPreset('tiny'));
   expect(Number.isNaN(Date.parse(run.createdAt))).toBe(false);
   const weights = await readFile(join(sharedRunDir, 'weights.f32'));
   expect(weights.length).toBe(paramLayout(modelPreset('tiny')).total * 4);
   const w = seed().weights;
   expect(Buffer.compare(weights, new Uint8Array(w.buffer, w.byteOffset, w.byteLength))).toBe(0);
-  const m = await verifyManifest(JSON.parse(await readFile(join(sharedRunDir, 'manifest.json'), 'utf8')), seed().peerId);
+  const m = await verifyManifest(
+    JSON.parse(await readFile(join(sharedRunDir, 'manifest.json'), 'utf8')),
+    seed().peerId,
+  );
   expect(m.id).toBe(seed().manifest.id);
   expect(m.value.sha256).toBe(seed().manifest.value.sha256);
 });
@@ -186,20 +213,32 @@ test('restarting on the same run folder keeps the peer id, the weights and the m
   await withSeed({ runDir: sharedRunDir, model: 'tiny' }, async (s) => {
     expect(s.peerId).toBe(first.peerId);
     expect(s.manifest.id).toBe(first.manifest);
-    expect(Buffer.compare(new Uint8Array(s.weights.buffer, s.weights.byteOffset, s.weights.byteLength), new Uint8Array(first.weights.buffer))).toBe(0);
+    expect(
+      Buffer.compare(
+        new Uint8Array(s.weights.buffer, s.weights.byteOffset, s.weights.byteLength),
+        new Uint8Array(first.weights.buffer),
+      ),
+    ).toBe(0);
   });
 });
 
 test('a run folder refuses another model preset and damaged weights; a new one refuses an unknown preset', async () => {
   const runDir = sharedRunDir;
-  await expect(startSeed({ runDir, httpPort: 0, p2pPort: 0, model: 'small', appDir }))
-    .rejects.toThrow(`run folder ${runDir} holds a different model (${JSON.stringify(modelPreset('tiny'))}); pick another --run folder`);
+  await expect(startSeed({ runDir, httpPort: 0, p2pPort: 0, model: 'small', appDir })).rejects.toThrow(
+    `run folder ${runDir} holds a different model (${JSON.stringify(modelPreset('tiny'))}); pick another --run folder`,
+  );
   // Truncated, then missing weights.
   const expected = paramLayout(modelPreset('tiny')).total * 4;
   await truncate(join(runDir, 'weights.f32'), 100);
-  await expect(startSeed({ runDir, httpPort: 0, p2pPort: 0, appDir })).rejects.toThrow(`run folder ${runDir}: weights.f32 is missing or not ${expected} bytes`);
+  await expect(startSeed({ runDir, httpPort: 0, p2pPort: 0, appDir })).rejects.toThrow(
+    `run folder ${runDir}: weights.f32 is missing or not ${expected} bytes`,
+  );
   await rm(join(runDir, 'weights.f32'));
-  await expect(startSeed({ runDir, httpPort: 0, p2pPort: 0, appDir })).rejects.toThrow(`run folder ${runDir}: weights.f32 is missing or not ${expected} bytes`);
+  await expect(startSeed({ runDir, httpPort: 0, p2pPort: 0, appDir })).rejects.toThrow(
+    `run folder ${runDir}: weights.f32 is missing or not ${expected} bytes`,
+  );
   // A new folder with a preset that does not exist.
-  await expect(startSeed({ runDir: newRunDir(), httpPort: 0, p2pPort: 0, model: 'huge', appDir })).rejects.toThrow(/unknown model preset "huge"; known: tiny, small/);
+  await expect(startSeed({ runDir: newRunDir(), httpPort: 0, p2pPort: 0, model: 'huge', appDir })).rejects.toThrow(
+    /unknown model preset "huge"; known: tiny, small/,
+  );
 });

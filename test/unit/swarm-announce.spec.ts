@@ -1,7 +1,13 @@
 // Gossip announcements ("I hold these pieces"): the codec, the bitfield helpers, and every refusal.
 import { expect, test } from '@playwright/test';
 import {
-  AnnouncementError, decodeAnnouncement, emptyBitfield, encodeAnnouncement, hasBit, setBit, type Announcement,
+  type Announcement,
+  AnnouncementError,
+  decodeAnnouncement,
+  emptyBitfield,
+  encodeAnnouncement,
+  hasBit,
+  setBit,
 } from '../../src/swarm/announce';
 import { toBase64, utf8 } from '../../src/swarm/bytes';
 import { MAX_ANNOUNCE_ADDRS, MAX_ANNOUNCE_BYTES } from '../../src/swarm/limits';
@@ -17,7 +23,9 @@ function bits(n: number, set: number[]): Uint8Array {
 
 /** A raw announcement frame with some fields replaced (to build malformed ones). */
 function raw(changes: Record<string, unknown>): Uint8Array {
-  return utf8(JSON.stringify({ manifest: MANIFEST, have: toBase64(bits(20, [1])), fetching: '', addrs: [ADDR], ...changes }));
+  return utf8(
+    JSON.stringify({ manifest: MANIFEST, have: toBase64(bits(20, [1])), fetching: '', addrs: [ADDR], ...changes }),
+  );
 }
 
 /** The AnnouncementError message decoding `bytes` throws. */
@@ -53,25 +61,36 @@ test('bitfields: one bit per piece, rounded up to whole bytes; set, clear and re
 });
 
 test('an announcement round trips: manifest, both bitfields, addresses', () => {
-  const a: Announcement = { manifest: MANIFEST, have: bits(33, [0, 5, 32]), fetching: bits(33, [7]), addrs: [ADDR, '/dns4/example.org/tcp/443/wss'] };
+  const a: Announcement = {
+    manifest: MANIFEST,
+    have: bits(33, [0, 5, 32]),
+    fetching: bits(33, [7]),
+    addrs: [ADDR, '/dns4/example.org/tcp/443/wss'],
+  };
   const back = decodeAnnouncement(encodeAnnouncement(a));
   expect(back.manifest).toBe(a.manifest);
   expect([...back.have]).toEqual([...a.have]);
   expect([...back.fetching]).toEqual([...a.fetching]);
   expect(back.addrs).toEqual(a.addrs);
   // Empty bitfields and no addresses are fine too.
-  const none = decodeAnnouncement(encodeAnnouncement({ manifest: MANIFEST, have: new Uint8Array(0), fetching: new Uint8Array(0), addrs: [] }));
+  const none = decodeAnnouncement(
+    encodeAnnouncement({ manifest: MANIFEST, have: new Uint8Array(0), fetching: new Uint8Array(0), addrs: [] }),
+  );
   expect([none.have.length, none.fetching.length, none.addrs.length]).toEqual([0, 0, 0]);
 });
 
 test('encodeAnnouncement keeps at most MAX_ANNOUNCE_ADDRS addresses, and refuses an announcement over the size limit', () => {
   const addrs = Array.from({ length: MAX_ANNOUNCE_ADDRS + 3 }, (_, i) => `${ADDR}${i}`);
-  const back = decodeAnnouncement(encodeAnnouncement({ manifest: MANIFEST, have: bits(8, [1]), fetching: bits(8, []), addrs }));
+  const back = decodeAnnouncement(
+    encodeAnnouncement({ manifest: MANIFEST, have: bits(8, [1]), fetching: bits(8, []), addrs }),
+  );
   expect(back.addrs).toEqual(addrs.slice(0, MAX_ANNOUNCE_ADDRS));
   // A bitfield this large (56 Kbit, 9.3 KB in base64) no longer fits.
   const huge = { manifest: MANIFEST, have: new Uint8Array(7000), fetching: new Uint8Array(0), addrs: [] };
   expect(() => encodeAnnouncement(huge)).toThrow(AnnouncementError);
-  expect(() => encodeAnnouncement(huge)).toThrow(new RegExp(`^announcement is \\d+ bytes, over ${MAX_ANNOUNCE_BYTES}$`));
+  expect(() => encodeAnnouncement(huge)).toThrow(
+    new RegExp(`^announcement is \\d+ bytes, over ${MAX_ANNOUNCE_BYTES}$`),
+  );
 });
 
 test('malformed announcements are refused with an AnnouncementError naming what is wrong', () => {
@@ -92,12 +111,20 @@ test('malformed announcements are refused with an AnnouncementError naming what 
     [raw({ fetching: 'A' }), 'announcement: have and fetching must be base64 bitfields'], // right alphabet, impossible length
     [raw({ addrs: undefined }), `announcement: addrs must be at most ${MAX_ANNOUNCE_ADDRS} strings`],
     [raw({ addrs: ADDR }), `announcement: addrs must be at most ${MAX_ANNOUNCE_ADDRS} strings`],
-    [raw({ addrs: Array(MAX_ANNOUNCE_ADDRS + 1).fill(ADDR) }), `announcement: addrs must be at most ${MAX_ANNOUNCE_ADDRS} strings`],
+    [
+      raw({ addrs: Array(MAX_ANNOUNCE_ADDRS + 1).fill(ADDR) }),
+      `announcement: addrs must be at most ${MAX_ANNOUNCE_ADDRS} strings`,
+    ],
     [raw({ addrs: [ADDR, 42] }), `announcement: addrs must be at most ${MAX_ANNOUNCE_ADDRS} strings`],
     [raw({ addrs: ['/'.repeat(512)] }), `announcement: addrs must be at most ${MAX_ANNOUNCE_ADDRS} strings`],
-    [raw({ pad: 'x'.repeat(MAX_ANNOUNCE_BYTES) }), `announcement is ${raw({ pad: 'x'.repeat(MAX_ANNOUNCE_BYTES) }).length} bytes, over ${MAX_ANNOUNCE_BYTES}`],
+    [
+      raw({ pad: 'x'.repeat(MAX_ANNOUNCE_BYTES) }),
+      `announcement is ${raw({ pad: 'x'.repeat(MAX_ANNOUNCE_BYTES) }).length} bytes, over ${MAX_ANNOUNCE_BYTES}`,
+    ],
   ];
   for (const [i, [bytes, message]] of cases.entries()) expect(refusal(bytes), `case ${i}`).toBe(message);
   // Exactly MAX_ANNOUNCE_ADDRS addresses, each just under 512 characters, is accepted.
-  expect(decodeAnnouncement(raw({ addrs: Array(MAX_ANNOUNCE_ADDRS).fill('/'.repeat(511)) })).addrs).toHaveLength(MAX_ANNOUNCE_ADDRS);
+  expect(decodeAnnouncement(raw({ addrs: Array(MAX_ANNOUNCE_ADDRS).fill('/'.repeat(511)) })).addrs).toHaveLength(
+    MAX_ANNOUNCE_ADDRS,
+  );
 });

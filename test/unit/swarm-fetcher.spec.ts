@@ -2,17 +2,30 @@
 // Checks where pieces come from (peers first, the seed only for what no peer holds), that bad
 // peers are banned or set aside, that stored pieces are never fetched twice, and the assembly.
 import '../../src/seed/promise-shim';
-import { expect, test } from '@playwright/test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { initParams, paramLayout, type GptConfig } from '../../src/model';
-import { createRandom } from '../../src/util/random';
+import { expect, test } from '@playwright/test';
+import { type GptConfig, initParams, paramLayout } from '../../src/model';
 import { emptyBitfield, hasBit, setBit } from '../../src/swarm/announce';
 import { sha256Hex } from '../../src/swarm/bytes';
-import { assembleWeights, fetchPieces, type Availability, type FetchProgress, type PieceFetcherOptions } from '../../src/swarm/fetcher';
+import {
+  type Availability,
+  assembleWeights,
+  type FetchProgress,
+  fetchPieces,
+  type PieceFetcherOptions,
+} from '../../src/swarm/fetcher';
 import { MAX_INFLIGHT_PER_PEER, MAX_INFLIGHT_TO_SEED, PEER_BACKOFF_MS } from '../../src/swarm/limits';
-import { buildManifest, pieceRange, signManifest, verifyManifest, type VerifiedManifest, type WeightsManifest } from '../../src/swarm/manifest';
+import {
+  buildManifest,
+  pieceRange,
+  signManifest,
+  type VerifiedManifest,
+  verifyManifest,
+  type WeightsManifest,
+} from '../../src/swarm/manifest';
 import { memoryPieceStore, PieceProtocolError, PieceStatus, type PieceStore } from '../../src/swarm/pieces';
+import { createRandom } from '../../src/util/random';
 
 const SEED = 'seed';
 /** 24 pieces of 1 KiB, the last one 100 bytes. */
@@ -24,10 +37,18 @@ const TOTAL = (COUNT - 1) * PIECE + 100;
 async function fakeManifest(bytes: Uint8Array, pieceBytes: number): Promise<VerifiedManifest> {
   const shape = { totalBytes: bytes.length, pieceBytes } as WeightsManifest;
   const pieces: string[] = [];
-  for (let start = 0, i = 0; start < bytes.length; start += pieceBytes, i++) pieces.push(await sha256Hex(bytes.subarray(...pieceRange(shape, i))));
+  for (let start = 0, i = 0; start < bytes.length; start += pieceBytes, i++)
+    pieces.push(await sha256Hex(bytes.subarray(...pieceRange(shape, i))));
   const value: WeightsManifest = {
-    kind: 'vgpu/weights', version: 1, name: 'fake', model: { vocab: 1, context: 1, layers: 1, heads: 1, width: 1 }, layoutVersion: 1,
-    totalBytes: bytes.length, pieceBytes, pieces, sha256: await sha256Hex(bytes),
+    kind: 'vgpu/weights',
+    version: 1,
+    name: 'fake',
+    model: { vocab: 1, context: 1, layers: 1, heads: 1, width: 1 },
+    layoutVersion: 1,
+    totalBytes: bytes.length,
+    pieceBytes,
+    pieces,
+    sha256: await sha256Hex(bytes),
   };
   return { id: 'f'.repeat(64), value, signed: { body: '', signer: SEED, signature: '' } };
 }
@@ -42,9 +63,13 @@ test.beforeAll(async () => {
   manifest = await fakeManifest(vector, PIECE);
 });
 
-const piece = (i: number, m: VerifiedManifest = manifest, bytes: Uint8Array = vector) => bytes.slice(...pieceRange(m.value, i));
+const piece = (i: number, m: VerifiedManifest = manifest, bytes: Uint8Array = vector) =>
+  bytes.slice(...pieceRange(m.value, i));
 
-const newOwn = (m: VerifiedManifest = manifest): Availability => ({ have: emptyBitfield(m.value.pieces.length), fetching: emptyBitfield(m.value.pieces.length) });
+const newOwn = (m: VerifiedManifest = manifest): Availability => ({
+  have: emptyBitfield(m.value.pieces.length),
+  fetching: emptyBitfield(m.value.pieces.length),
+});
 
 /** An availability holding `pieces` (and fetching `fetching`). */
 function holding(pieces: Iterable<number>, fetching: Iterable<number> = []): Availability {
@@ -76,7 +101,12 @@ function newLog(): Log {
 function fetch(o: Partial<PieceFetcherOptions> & { log?: Log }): Promise<FetchProgress> {
   const log = o.log ?? newLog();
   return fetchPieces({
-    manifest, store: memoryPieceStore(), seed: SEED, holders: () => new Map(), own: newOwn(), random: createRandom(1),
+    manifest,
+    store: memoryPieceStore(),
+    seed: SEED,
+    holders: () => new Map(),
+    own: newOwn(),
+    random: createRandom(1),
     request: async (peer, index) => {
       log.calls.push({ peer, index });
       return piece(index);
@@ -86,10 +116,12 @@ function fetch(o: Partial<PieceFetcherOptions> & { log?: Log }): Promise<FetchPr
 }
 
 /** Wraps a request function to log each call first. */
-const logged = (log: Log, fn: PieceFetcherOptions['request']): PieceFetcherOptions['request'] => (peer, index, signal) => {
-  log.calls.push({ peer, index });
-  return fn(peer, index, signal);
-};
+const logged =
+  (log: Log, fn: PieceFetcherOptions['request']): PieceFetcherOptions['request'] =>
+  (peer, index, signal) => {
+    log.calls.push({ peer, index });
+    return fn(peer, index, signal);
+  };
 
 test('a real model vector: every piece fetched (seed and two peers), stored, and assembled bit-identical', async () => {
   const cfg: GptConfig = { vocab: 1024, context: 128, layers: 4, heads: 4, width: 128 }; // 3.59 MiB: 4 pieces
@@ -102,13 +134,29 @@ test('a real model vector: every piece fetched (seed and two peers), stored, and
   const log = newLog();
   const own = newOwn(m);
   const progressSeen: FetchProgress[] = [];
-  const holders = new Map<string, Availability>([['p1', { have: Uint8Array.of(0b0011), fetching: Uint8Array.of(0) }], ['p2', { have: Uint8Array.of(0b0100), fetching: Uint8Array.of(0) }]]);
+  const holders = new Map<string, Availability>([
+    ['p1', { have: Uint8Array.of(0b0011), fetching: Uint8Array.of(0) }],
+    ['p2', { have: Uint8Array.of(0b0100), fetching: Uint8Array.of(0) }],
+  ]);
   const progress = await fetchPieces({
-    manifest: m, store, seed: id.toString(), own, holders: () => holders, random: createRandom(2),
+    manifest: m,
+    store,
+    seed: id.toString(),
+    own,
+    holders: () => holders,
+    random: createRandom(2),
     request: logged(log, async (_peer, index) => piece(index, m, bytes)),
     onProgress: (p) => progressSeen.push(p),
   });
-  expect(progress).toEqual({ held: 4, total: 4, downloadedBytes: bytes.length, fromSeedBytes: bytes.length - 3 * 2 ** 20, fromPeersBytes: 3 * 2 ** 20, corruptPieces: 0, bannedPeers: [] });
+  expect(progress).toEqual({
+    held: 4,
+    total: 4,
+    downloadedBytes: bytes.length,
+    fromSeedBytes: bytes.length - 3 * 2 ** 20,
+    fromPeersBytes: 3 * 2 ** 20,
+    corruptPieces: 0,
+    bannedPeers: [],
+  });
   expect([log.indices('p1'), log.indices('p2'), log.indices(id.toString())]).toEqual([[0, 1], [2], [3]]);
   // Progress starts at nothing held and counts up one piece at a time.
   expect(progressSeen.map((p) => p.held)).toEqual([0, 1, 2, 3, 4]);
@@ -122,12 +170,18 @@ test('pieces other peers announced come from them; the seed is asked only for th
   const store = memoryPieceStore();
   const own = newOwn();
   // a holds 0..11, b holds 8..17; nobody holds 18..23.
-  const holders = new Map([['a', holding(range(0, 12))], ['b', holding(range(8, 18))]]);
+  const holders = new Map([
+    ['a', holding(range(0, 12))],
+    ['b', holding(range(8, 18))],
+  ]);
   // Requests in flight per source now, and the most seen at once: the in-flight limits.
   const now = new Map<string, number>();
   const most = new Map<string, number>();
   const progress = await fetch({
-    store, own, log, holders: () => holders,
+    store,
+    own,
+    log,
+    holders: () => holders,
     request: logged(log, async (peer, index) => {
       now.set(peer, (now.get(peer) ?? 0) + 1);
       most.set(peer, Math.max(most.get(peer) ?? 0, now.get(peer)!));
@@ -168,10 +222,16 @@ test('a piece another tab is fetching from the seed is not asked of the seed: th
 test('a peer sending corrupted bytes is banned and its pieces are fetched elsewhere', async () => {
   const log = newLog();
   const penalties: string[] = [];
-  const holders = new Map([['evil', holding(range(0, COUNT))], ['good', holding(range(0, COUNT))]]);
+  const holders = new Map([
+    ['evil', holding(range(0, COUNT))],
+    ['good', holding(range(0, COUNT))],
+  ]);
   const store = memoryPieceStore();
   const progress = await fetch({
-    log, store, holders: () => holders, onPenalty: (peer, reason) => penalties.push(`${peer}: ${reason}`),
+    log,
+    store,
+    holders: () => holders,
+    onPenalty: (peer, reason) => penalties.push(`${peer}: ${reason}`),
     request: logged(log, async (peer, index) => {
       const bytes = piece(index);
       if (peer === 'evil') bytes[0] ^= 0xff; // same length, wrong hash
@@ -230,7 +290,9 @@ test('a peer whose requests fail is set aside, and the seed then serves what onl
   const holders = new Map([['flaky', holding(range(0, 6))]]);
   const started = Date.now();
   const progress = await fetch({
-    log, holders: () => holders, onPenalty: (peer, reason) => penalties.push(`${peer}: ${reason}`),
+    log,
+    holders: () => holders,
+    onPenalty: (peer, reason) => penalties.push(`${peer}: ${reason}`),
     request: logged(log, async (peer, index) => {
       if (peer === 'flaky') {
         await new Promise((r) => setTimeout(r, 20));
@@ -256,7 +318,15 @@ test('pieces already in the store are not requested again', async () => {
   const own = newOwn();
   const progress = await fetch({ store, log: second, own });
   expect(second.calls).toHaveLength(0);
-  expect(progress).toEqual({ held: COUNT, total: COUNT, downloadedBytes: 0, fromSeedBytes: 0, fromPeersBytes: 0, corruptPieces: 0, bannedPeers: [] });
+  expect(progress).toEqual({
+    held: COUNT,
+    total: COUNT,
+    downloadedBytes: 0,
+    fromSeedBytes: 0,
+    fromPeersBytes: 0,
+    corruptPieces: 0,
+    bannedPeers: [],
+  });
   expect(range(0, COUNT).every((i) => hasBit(own.have, i))).toBe(true);
   // A partly filled store: only the missing pieces are fetched.
   const partial = memoryPieceStore();
@@ -273,7 +343,9 @@ test('own availability: "fetching" is set while the seed is asked, cleared after
   const duringSeed: boolean[] = [];
   const holders = new Map([['a', holding([0, 1])]]);
   await fetch({
-    own, holders: () => holders, onOwnChange: () => changes++,
+    own,
+    holders: () => holders,
+    onOwnChange: () => changes++,
     request: async (peer, index) => {
       // While the seed serves a piece, we announce that we are fetching it (others wait for us).
       duringSeed.push(peer === SEED ? hasBit(own.fetching, index) : !hasBit(own.fetching, index));
@@ -325,10 +397,14 @@ test('an aborted fetch rejects with the abort reason', async () => {
 test('assembleWeights refuses a store that lacks a piece or holds a wrong one', async () => {
   const store: PieceStore = memoryPieceStore();
   for (let i = 0; i < COUNT - 1; i++) await store.put(manifest.value.pieces[i], piece(i));
-  await expect(assembleWeights(manifest, store)).rejects.toThrow(`piece ${COUNT - 1} of ${manifest.id.slice(0, 12)} is missing from the store`);
+  await expect(assembleWeights(manifest, store)).rejects.toThrow(
+    `piece ${COUNT - 1} of ${manifest.id.slice(0, 12)} is missing from the store`,
+  );
   // The right length but the wrong bytes, stored under the right hash: the whole-vector hash catches it.
   const wrong = piece(COUNT - 1);
   wrong[0] ^= 1;
   await store.put(manifest.value.pieces[COUNT - 1], wrong);
-  await expect(assembleWeights(manifest, store)).rejects.toThrow(`assembled weights of ${manifest.id.slice(0, 12)} fail the manifest's sha256`);
+  await expect(assembleWeights(manifest, store)).rejects.toThrow(
+    `assembled weights of ${manifest.id.slice(0, 12)} fail the manifest's sha256`,
+  );
 });

@@ -1,17 +1,24 @@
 // Signed documents and weight manifests: build, sign, verify, and every way a manifest is refused.
 import '../../src/seed/promise-shim';
 import { createHash } from 'node:crypto';
-import { expect, test } from '@playwright/test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
-import { initParams, LAYOUT_VERSION, paramLayout, type GptConfig } from '../../src/model';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { expect, test } from '@playwright/test';
+import { type GptConfig, initParams, LAYOUT_VERSION, paramLayout } from '../../src/model';
 import { toBase64, utf8 } from '../../src/swarm/bytes';
 import { MAX_SIGNED_DOCUMENT_BYTES, PIECE_BYTES } from '../../src/swarm/limits';
 import {
-  buildManifest, ManifestError, parseWeightsManifest, pieceCount, pieceRange, signManifest, verifyManifest, type WeightsManifest,
+  buildManifest,
+  ManifestError,
+  parseWeightsManifest,
+  pieceCount,
+  pieceRange,
+  signManifest,
+  verifyManifest,
+  type WeightsManifest,
 } from '../../src/swarm/manifest';
-import { signDocument, SignatureError, verifyDocument, type SignedDocument } from '../../src/swarm/signed';
+import { SignatureError, type SignedDocument, signDocument, verifyDocument } from '../../src/swarm/signed';
 
 /** 3.59 MiB of weights: three full 1 MiB pieces and a short fourth one. */
 const CFG: GptConfig = { vocab: 1024, context: 128, layers: 4, heads: 4, width: 128 };
@@ -51,7 +58,10 @@ function signedWith(changes: Record<string, unknown>): Promise<SignedDocument> {
 
 /** The message of the error `p` rejects with, after checking its class. */
 async function rejection(p: Promise<unknown>, cls: typeof SignatureError | typeof ManifestError): Promise<string> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e, 'expected a rejection').toBeInstanceOf(cls);
   return (e as Error).message;
 }
@@ -61,7 +71,15 @@ test('buildManifest cuts the vector into 1 MiB pieces with a short last one, has
   expect(bytes.length).toBe(paramLayout(CFG).total * 4);
   expect(bytes.length).toBeGreaterThan(3 * PIECE_BYTES);
   expect(bytes.length).toBeLessThan(4 * PIECE_BYTES);
-  expect(manifest).toMatchObject({ kind: 'vgpu/weights', version: 1, name: 'test run', model: CFG, layoutVersion: LAYOUT_VERSION, totalBytes: bytes.length, pieceBytes: PIECE_BYTES });
+  expect(manifest).toMatchObject({
+    kind: 'vgpu/weights',
+    version: 1,
+    name: 'test run',
+    model: CFG,
+    layoutVersion: LAYOUT_VERSION,
+    totalBytes: bytes.length,
+    pieceBytes: PIECE_BYTES,
+  });
   expect(manifest.pieces).toHaveLength(4);
   // Each piece hash is the sha256 of exactly its byte range; the last range is the short remainder.
   manifest.pieces.forEach((hash, i) => {
@@ -73,7 +91,13 @@ test('buildManifest cuts the vector into 1 MiB pieces with a short last one, has
 });
 
 test('pieceRange tiles [0, totalBytes) exactly: contiguous, no gap, no overlap, each at most pieceBytes', () => {
-  for (const [total, size] of [[manifest.totalBytes, manifest.pieceBytes], [10, 3], [9, 3], [1, 5], [PIECE_BYTES, PIECE_BYTES]]) {
+  for (const [total, size] of [
+    [manifest.totalBytes, manifest.pieceBytes],
+    [10, 3],
+    [9, 3],
+    [1, 5],
+    [PIECE_BYTES, PIECE_BYTES],
+  ]) {
     const m = { ...manifest, totalBytes: total, pieceBytes: size };
     const n = pieceCount(total, size);
     let next = 0;
@@ -103,55 +127,87 @@ test('a signed manifest verifies against its seed; its id is the sha256 of the s
 test('a tampered body is refused: bad signature', async () => {
   const body = signed.body.replace('"test run"', '"evil run"');
   expect(body).not.toBe(signed.body);
-  expect(await rejection(verifyManifest({ ...signed, body }, seed.id), SignatureError)).toBe('signed document: bad signature');
+  expect(await rejection(verifyManifest({ ...signed, body }, seed.id), SignatureError)).toBe(
+    'signed document: bad signature',
+  );
 });
 
 test('a tampered signature is refused: a flipped bit, and text that is not base64', async () => {
   const sig = Uint8Array.from(atob(signed.signature), (c) => c.charCodeAt(0));
   sig[5] ^= 1;
-  expect(await rejection(verifyManifest({ ...signed, signature: toBase64(sig) }, seed.id), SignatureError)).toBe('signed document: bad signature');
-  expect(await rejection(verifyManifest({ ...signed, signature: 'not base64!' }, seed.id), SignatureError)).toBe('signed document: signature is not base64');
+  expect(await rejection(verifyManifest({ ...signed, signature: toBase64(sig) }, seed.id), SignatureError)).toBe(
+    'signed document: bad signature',
+  );
+  expect(await rejection(verifyManifest({ ...signed, signature: 'not base64!' }, seed.id), SignatureError)).toBe(
+    'signed document: signature is not base64',
+  );
 });
 
 test('a manifest from another signer is refused when the seed is expected', async () => {
   const theirs = await signManifest(other.key, other.id, manifest);
   // Genuine, but not the seed's.
   expect((await verifyManifest(theirs, other.id)).id).toBe(sha256(theirs.body));
-  expect(await rejection(verifyManifest(theirs, seed.id), SignatureError)).toBe(`signed document: signed by ${other.id.toString()}, expected ${seed.id.toString()}`);
+  expect(await rejection(verifyManifest(theirs, seed.id), SignatureError)).toBe(
+    `signed document: signed by ${other.id.toString()}, expected ${seed.id.toString()}`,
+  );
   // And the seed's genuine manifest is refused when someone else is expected.
-  expect(await rejection(verifyManifest(signed, other.id), SignatureError)).toMatch(/^signed document: signed by .*, expected /);
+  expect(await rejection(verifyManifest(signed, other.id), SignatureError)).toMatch(
+    /^signed document: signed by .*, expected /,
+  );
 });
 
 test('a forgery signed by another key but naming the seed as signer is refused: bad signature', async () => {
   const evil = { ...manifest, name: 'evil' };
   const forged = await signDocument(other.key, other.id, evil);
-  expect(await rejection(verifyManifest({ ...forged, signer: seed.id.toString() }, seed.id), SignatureError)).toBe('signed document: bad signature');
+  expect(await rejection(verifyManifest({ ...forged, signer: seed.id.toString() }, seed.id), SignatureError)).toBe(
+    'signed document: bad signature',
+  );
   // Signing without the domain prefix (a raw libp2p-style signature over the body) does not verify either.
   const raw = toBase64(await seed.key.sign(utf8(signed.body)));
-  expect(await rejection(verifyManifest({ ...signed, signature: raw }, seed.id), SignatureError)).toBe('signed document: bad signature');
+  expect(await rejection(verifyManifest({ ...signed, signature: raw }, seed.id), SignatureError)).toBe(
+    'signed document: bad signature',
+  );
 });
 
 test('malformed documents are refused before any signature check', async () => {
   for (const doc of [null, undefined, 42, 'text', true]) {
     expect(await rejection(verifyManifest(doc, seed.id), SignatureError)).toBe('signed document: not an object');
   }
-  for (const doc of [{}, { ...signed, body: 1 }, { ...signed, signer: null }, { body: signed.body, signer: signed.signer }]) {
-    expect(await rejection(verifyManifest(doc, seed.id), SignatureError)).toBe('signed document: body, signer and signature must be strings');
+  for (const doc of [
+    {},
+    { ...signed, body: 1 },
+    { ...signed, signer: null },
+    { body: signed.body, signer: signed.signer },
+  ]) {
+    expect(await rejection(verifyManifest(doc, seed.id), SignatureError)).toBe(
+      'signed document: body, signer and signature must be strings',
+    );
   }
   const huge = { ...signed, body: 'x'.repeat(MAX_SIGNED_DOCUMENT_BYTES + 1) };
-  expect(await rejection(verifyManifest(huge, seed.id), SignatureError)).toBe(`signed document: body over the ${MAX_SIGNED_DOCUMENT_BYTES}-byte limit`);
+  expect(await rejection(verifyManifest(huge, seed.id), SignatureError)).toBe(
+    `signed document: body over the ${MAX_SIGNED_DOCUMENT_BYTES}-byte limit`,
+  );
   // A signer string that is not a peer id (and the caller expects exactly that string).
-  expect(await rejection(verifyDocument({ ...signed, signer: 'nobody' }, 'nobody', (v) => v), SignatureError)).toBe('signed document: signer nobody is not a peer id');
+  expect(
+    await rejection(
+      verifyDocument({ ...signed, signer: 'nobody' }, 'nobody', (v) => v),
+      SignatureError,
+    ),
+  ).toBe('signed document: signer nobody is not a peer id');
 });
 
 test('signDocument refuses a document over the size limit', async () => {
-  await expect(signDocument(seed.key, seed.id, { pad: 'x'.repeat(MAX_SIGNED_DOCUMENT_BYTES) })).rejects.toThrow(/over the 262144-byte limit/);
+  await expect(signDocument(seed.key, seed.id, { pad: 'x'.repeat(MAX_SIGNED_DOCUMENT_BYTES) })).rejects.toThrow(
+    /over the 262144-byte limit/,
+  );
 });
 
 test('a correctly signed body that is not JSON is refused: body is not JSON', async () => {
   const body = '{"kind": "vgpu/weights",';
   const signature = toBase64(await seed.key.sign(utf8(DOMAIN + body)));
-  expect(await rejection(verifyManifest({ body, signer: seed.id.toString(), signature }, seed.id), SignatureError)).toBe('signed document: body is not JSON');
+  expect(
+    await rejection(verifyManifest({ body, signer: seed.id.toString(), signature }, seed.id), SignatureError),
+  ).toBe('signed document: body is not JSON');
 });
 
 test('a correctly signed manifest with a wrong field is refused with a ManifestError naming it', async () => {
@@ -160,12 +216,21 @@ test('a correctly signed manifest with a wrong field is refused with a ManifestE
     [{ pieces: manifest.pieces.slice(0, 3) }, 'weights manifest: pieces must list one hash per piece'],
     [{ pieces: [...manifest.pieces, hash] }, 'weights manifest: pieces must list one hash per piece'],
     [{ pieces: 'abc' }, 'weights manifest: pieces must list one hash per piece'],
-    [{ pieces: [hash.toUpperCase(), ...manifest.pieces.slice(1)] }, 'weights manifest: hashes must be 64 lowercase hex digits'],
-    [{ pieces: [hash.slice(1), ...manifest.pieces.slice(1)] }, 'weights manifest: hashes must be 64 lowercase hex digits'],
+    [
+      { pieces: [hash.toUpperCase(), ...manifest.pieces.slice(1)] },
+      'weights manifest: hashes must be 64 lowercase hex digits',
+    ],
+    [
+      { pieces: [hash.slice(1), ...manifest.pieces.slice(1)] },
+      'weights manifest: hashes must be 64 lowercase hex digits',
+    ],
     [{ pieces: [42, ...manifest.pieces.slice(1)] }, 'weights manifest: hashes must be 64 lowercase hex digits'],
     [{ sha256: `${manifest.sha256.slice(0, 63)}g` }, 'weights manifest: hashes must be 64 lowercase hex digits'],
     // Four more bytes keep the piece count right but break the layout match.
-    [{ totalBytes: manifest.totalBytes + 4 }, `weights manifest: totalBytes ${manifest.totalBytes + 4} does not match the model's layout (${manifest.totalBytes} bytes)`],
+    [
+      { totalBytes: manifest.totalBytes + 4 },
+      `weights manifest: totalBytes ${manifest.totalBytes + 4} does not match the model's layout (${manifest.totalBytes} bytes)`,
+    ],
     [{ totalBytes: 0 }, /^weights manifest: totalBytes must be an integer in \[1, \d+\]$/],
     [{ totalBytes: 1.5 }, /^weights manifest: totalBytes must be an integer/],
     [{ totalBytes: '3763200' }, /^weights manifest: totalBytes must be an integer/],
@@ -174,14 +239,20 @@ test('a correctly signed manifest with a wrong field is refused with a ManifestE
     [{ pieceBytes: 0 }, `weights manifest: pieceBytes must be an integer in [1, ${PIECE_BYTES}]`],
     [{ kind: 'vgpu/round' }, 'weights manifest: unknown kind/version vgpu/round/1'],
     [{ version: 2 }, 'weights manifest: unknown kind/version vgpu/weights/2'],
-    [{ layoutVersion: LAYOUT_VERSION + 1 }, `weights manifest: layout version ${LAYOUT_VERSION + 1}, this build reads ${LAYOUT_VERSION}`],
+    [
+      { layoutVersion: LAYOUT_VERSION + 1 },
+      `weights manifest: layout version ${LAYOUT_VERSION + 1}, this build reads ${LAYOUT_VERSION}`,
+    ],
     [{ name: 7 }, 'weights manifest: name must be a string of at most 200 characters'],
     [{ name: 'n'.repeat(201) }, 'weights manifest: name must be a string of at most 200 characters'],
     [{ model: { ...CFG, heads: 3 } }, 'weights manifest: model: GPT config: heads (3) must divide width (128)'],
     [{ model: { ...CFG, vocab: 0 } }, 'weights manifest: model: GPT config: vocab must be a positive integer, got 0'],
     [{ model: { ...CFG, context: 8192 } }, /^weights manifest: model: GPT config: context 8192 exceeds the limit/],
     // A valid config of another size: the layout no longer matches totalBytes.
-    [{ model: { ...CFG, vocab: 1025 } }, /^weights manifest: totalBytes \d+ does not match the model's layout \(\d+ bytes\)$/],
+    [
+      { model: { ...CFG, vocab: 1025 } },
+      /^weights manifest: totalBytes \d+ does not match the model's layout \(\d+ bytes\)$/,
+    ],
     [{ model: undefined }, 'weights manifest: model must be a GPT config object'],
   ];
   for (const [changes, message] of cases) {
@@ -190,7 +261,8 @@ test('a correctly signed manifest with a wrong field is refused with a ManifestE
     else expect(msg, JSON.stringify(changes).slice(0, 80)).toMatch(message);
   }
   // The parser alone refuses a non-object.
-  for (const v of [null, 'x', 3]) expect(() => parseWeightsManifest(v)).toThrow(new ManifestError('weights manifest: not an object'));
+  for (const v of [null, 'x', 3])
+    expect(() => parseWeightsManifest(v)).toThrow(new ManifestError('weights manifest: not an object'));
 });
 
 test('parseWeightsManifest keeps only the known fields (extra ones are dropped, the model is copied)', () => {
@@ -200,5 +272,7 @@ test('parseWeightsManifest keeps only the known fields (extra ones are dropped, 
 });
 
 test('buildManifest refuses a vector that does not match the model layout', async () => {
-  await expect(buildManifest(new Float32Array(1000), 'x', CFG)).rejects.toThrow(/weights manifest: totalBytes 4000 does not match the model's layout/);
+  await expect(buildManifest(new Float32Array(1000), 'x', CFG)).rejects.toThrow(
+    /weights manifest: totalBytes 4000 does not match the model's layout/,
+  );
 });

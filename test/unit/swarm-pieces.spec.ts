@@ -1,19 +1,33 @@
 // The piece pull protocol over in-memory stream pairs: the server's replies and refusals, the
 // requester's limits, the request codec, and the seed's super-seeding admission policy.
 import '../../src/seed/promise-shim';
-import { expect, test } from '@playwright/test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { lpStream, streamPair } from '@libp2p/utils';
-import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface';
+import { expect, test } from '@playwright/test';
 import { fromUtf8, sha256Hex, utf8 } from '../../src/swarm/bytes';
-import { createRandom } from '../../src/util/random';
-import { MAX_CONCURRENT_UPLOADS, MAX_PIECE_REPLY_BYTES, MAX_PIECE_REQUEST_BYTES, PIECE_BYTES } from '../../src/swarm/limits';
+import {
+  MAX_CONCURRENT_UPLOADS,
+  MAX_PIECE_REPLY_BYTES,
+  MAX_PIECE_REQUEST_BYTES,
+  PIECE_BYTES,
+} from '../../src/swarm/limits';
 import { pieceRange, type WeightsManifest } from '../../src/swarm/manifest';
 import {
-  decodePieceRequest, encodePieceRequest, memoryPieceStore, pieceServer, PieceProtocolError, PieceStatus, requestPiece, superSeeding,
-  type PieceRequest, type PieceStore, type UploadStats,
+  decodePieceRequest,
+  encodePieceRequest,
+  memoryPieceStore,
+  PieceProtocolError,
+  type PieceRequest,
+  PieceStatus,
+  type PieceStore,
+  pieceServer,
+  requestPiece,
+  superSeeding,
+  type UploadStats,
 } from '../../src/swarm/pieces';
+import { createRandom } from '../../src/util/random';
 
 /** A small fake manifest: 2.5 pieces of deterministic bytes (the server only reads pieces, sizes and hashes). */
 const TOTAL = 2 * PIECE_BYTES + PIECE_BYTES / 2;
@@ -34,8 +48,15 @@ test.beforeAll(async () => {
   const m = { pieceBytes: PIECE_BYTES, totalBytes: TOTAL } as WeightsManifest;
   for (let i = 0; i < 3; i++) pieces.push(await sha256Hex(vector.subarray(...pieceRange(m, i))));
   manifest = {
-    kind: 'vgpu/weights', version: 1, name: 'fake', model: { vocab: 1, context: 1, layers: 1, heads: 1, width: 1 }, layoutVersion: 1,
-    totalBytes: TOTAL, pieceBytes: PIECE_BYTES, pieces, sha256: await sha256Hex(vector),
+    kind: 'vgpu/weights',
+    version: 1,
+    name: 'fake',
+    model: { vocab: 1, context: 1, layers: 1, heads: 1, width: 1 },
+    layoutVersion: 1,
+    totalBytes: TOTAL,
+    pieceBytes: PIECE_BYTES,
+    pieces,
+    sha256: await sha256Hex(vector),
   };
   alice = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
   bob = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
@@ -70,12 +91,17 @@ interface Server {
   refusals: { peer: string; status: PieceStatus; reason: string }[];
 }
 
-async function server(overrides: { store?: PieceStore; admit?: (peer: string, req: PieceRequest) => string | undefined } = {}): Promise<Server> {
+async function server(
+  overrides: { store?: PieceStore; admit?: (peer: string, req: PieceRequest) => string | undefined } = {},
+): Promise<Server> {
   const stats: UploadStats = { uploadedBytes: 0, piecesServed: 0, refused: 0 };
   const refusals: Server['refusals'] = [];
   const store = overrides.store ?? (await fullStore());
   const handler = pieceServer({
-    manifest: (id) => (id === MANIFEST_ID ? manifest : undefined), store, stats, admit: overrides.admit,
+    manifest: (id) => (id === MANIFEST_ID ? manifest : undefined),
+    store,
+    stats,
+    admit: overrides.admit,
     onRefused: (peer, status, reason) => refusals.push({ peer, status, reason }),
   });
   return { handler, stats, refusals };
@@ -93,7 +119,10 @@ async function ask(s: Server, req: PieceRequest, peer: PeerId = alice): Promise<
 
 /** The PieceProtocolError a request is refused with. */
 async function refusal(p: Promise<unknown>): Promise<PieceProtocolError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e, 'expected a PieceProtocolError').toBeInstanceOf(PieceProtocolError);
   return e as PieceProtocolError;
 }
@@ -129,9 +158,18 @@ test('an unknown manifest, an index past the end and a piece the store lacks are
   await store.put(manifest.pieces[1], piece(1).subarray(1));
   const s = await server({ store });
   const cases: [PieceRequest, string][] = [
-    [{ manifest: OTHER_ID, index: 0 }, `piece 0 refused (status ${PieceStatus.NotFound}): no piece 0 of ${OTHER_ID.slice(0, 12)}`],
-    [{ manifest: MANIFEST_ID, index: 3 }, `piece 3 refused (status ${PieceStatus.NotFound}): no piece 3 of ${MANIFEST_ID.slice(0, 12)}`],
-    [{ manifest: MANIFEST_ID, index: 1e9 }, `piece 1000000000 refused (status ${PieceStatus.NotFound}): no piece 1000000000 of ${MANIFEST_ID.slice(0, 12)}`],
+    [
+      { manifest: OTHER_ID, index: 0 },
+      `piece 0 refused (status ${PieceStatus.NotFound}): no piece 0 of ${OTHER_ID.slice(0, 12)}`,
+    ],
+    [
+      { manifest: MANIFEST_ID, index: 3 },
+      `piece 3 refused (status ${PieceStatus.NotFound}): no piece 3 of ${MANIFEST_ID.slice(0, 12)}`,
+    ],
+    [
+      { manifest: MANIFEST_ID, index: 1e9 },
+      `piece 1000000000 refused (status ${PieceStatus.NotFound}): no piece 1000000000 of ${MANIFEST_ID.slice(0, 12)}`,
+    ],
     [{ manifest: MANIFEST_ID, index: 1 }, `piece 1 refused (status ${PieceStatus.NotFound}): piece 1 not held`],
     [{ manifest: MANIFEST_ID, index: 2 }, `piece 2 refused (status ${PieceStatus.NotFound}): piece 2 not held`],
   ];
@@ -155,11 +193,26 @@ test('malformed requests get BadRequest with the reason, and the server then ser
     [new Uint8Array([0xff, 0xfe, 0x7b]), 'bad request: request is not JSON'],
     [utf8('null'), 'bad request: request is not a JSON object'],
     [utf8('"text"'), 'bad request: request is not a JSON object'],
-    [utf8(JSON.stringify({ manifest: 'AB'.repeat(32), index: 0 })), 'bad request: request: manifest must be a sha256 hex id'],
-    [utf8(JSON.stringify({ manifest: 'ab'.repeat(31), index: 0 })), 'bad request: request: manifest must be a sha256 hex id'],
-    [utf8(JSON.stringify({ manifest: MANIFEST_ID, index: -1 })), 'bad request: request: index must be a non-negative integer'],
-    [utf8(JSON.stringify({ manifest: MANIFEST_ID, index: 0.5 })), 'bad request: request: index must be a non-negative integer'],
-    [utf8(JSON.stringify({ manifest: MANIFEST_ID, index: '0' })), 'bad request: request: index must be a non-negative integer'],
+    [
+      utf8(JSON.stringify({ manifest: 'AB'.repeat(32), index: 0 })),
+      'bad request: request: manifest must be a sha256 hex id',
+    ],
+    [
+      utf8(JSON.stringify({ manifest: 'ab'.repeat(31), index: 0 })),
+      'bad request: request: manifest must be a sha256 hex id',
+    ],
+    [
+      utf8(JSON.stringify({ manifest: MANIFEST_ID, index: -1 })),
+      'bad request: request: index must be a non-negative integer',
+    ],
+    [
+      utf8(JSON.stringify({ manifest: MANIFEST_ID, index: 0.5 })),
+      'bad request: request: index must be a non-negative integer',
+    ],
+    [
+      utf8(JSON.stringify({ manifest: MANIFEST_ID, index: '0' })),
+      'bad request: request: index must be a non-negative integer',
+    ],
     [utf8(JSON.stringify({ manifest: MANIFEST_ID })), 'bad request: request: index must be a non-negative integer'],
     // Over the frame limit: refused from the length prefix, before the body is read.
     [oversize, `bad request: Message length too long - ${oversize.length} > ${MAX_PIECE_REQUEST_BYTES}`],
@@ -172,7 +225,9 @@ test('malformed requests get BadRequest with the reason, and the server then ser
   // requestPiece surfaces a BadRequest as a PieceProtocolError carrying the status.
   const e = await refusal(ask(s, { manifest: MANIFEST_ID, index: -2 }));
   expect(e.status).toBe(PieceStatus.BadRequest);
-  expect(e.message).toBe(`piece -2 refused (status ${PieceStatus.BadRequest}): bad request: request: index must be a non-negative integer`);
+  expect(e.message).toBe(
+    `piece -2 refused (status ${PieceStatus.BadRequest}): bad request: request: index must be a non-negative integer`,
+  );
   // Still serving.
   expectPiece(await ask(s, { manifest: MANIFEST_ID, index: 2 }), 2);
   expect(s.stats.piecesServed).toBe(1);
@@ -188,16 +243,28 @@ test('a requester that closes its stream without a request gets nothing, and the
 });
 
 test('encodePieceRequest and decodePieceRequest round trip; decode refuses each malformed frame', () => {
-  for (const req of [{ manifest: MANIFEST_ID, index: 0 }, { manifest: OTHER_ID, index: 1023 }, { manifest: MANIFEST_ID, index: Number.MAX_SAFE_INTEGER }]) {
+  for (const req of [
+    { manifest: MANIFEST_ID, index: 0 },
+    { manifest: OTHER_ID, index: 1023 },
+    { manifest: MANIFEST_ID, index: Number.MAX_SAFE_INTEGER },
+  ]) {
     const bytes = encodePieceRequest(req);
     expect(bytes.length).toBeLessThanOrEqual(MAX_PIECE_REQUEST_BYTES);
     expect(decodePieceRequest(bytes)).toEqual(req);
   }
   // Extra fields are not carried over.
-  expect(encodePieceRequest({ manifest: MANIFEST_ID, index: 4, extra: 1 } as PieceRequest)).toEqual(utf8(`{"manifest":"${MANIFEST_ID}","index":4}`));
-  expect(decodePieceRequest(utf8(`{"manifest":"${MANIFEST_ID}","index":4,"x":[1]}`))).toEqual({ manifest: MANIFEST_ID, index: 4 });
+  expect(encodePieceRequest({ manifest: MANIFEST_ID, index: 4, extra: 1 } as PieceRequest)).toEqual(
+    utf8(`{"manifest":"${MANIFEST_ID}","index":4}`),
+  );
+  expect(decodePieceRequest(utf8(`{"manifest":"${MANIFEST_ID}","index":4,"x":[1]}`))).toEqual({
+    manifest: MANIFEST_ID,
+    index: 4,
+  });
   const bad: [Uint8Array, RegExp][] = [
-    [new Uint8Array(MAX_PIECE_REQUEST_BYTES + 1), new RegExp(`^request is ${MAX_PIECE_REQUEST_BYTES + 1} bytes, over ${MAX_PIECE_REQUEST_BYTES}$`)],
+    [
+      new Uint8Array(MAX_PIECE_REQUEST_BYTES + 1),
+      new RegExp(`^request is ${MAX_PIECE_REQUEST_BYTES + 1} bytes, over ${MAX_PIECE_REQUEST_BYTES}$`),
+    ],
     [utf8('{'), /^request is not JSON$/],
     [utf8('[]'), /^request is not a JSON object$/],
     [utf8('{}'), /^request: manifest must be a sha256 hex id$/],
@@ -212,17 +279,21 @@ test('encodePieceRequest and decodePieceRequest round trip; decode refuses each 
 
 test('requestPiece refuses a reply frame over MAX_PIECE_REPLY_BYTES, and an empty reply', async () => {
   // A rogue server: reads the request, then answers with one byte more than the limit allows.
-  const rogue = (size: number): StreamHandler => async (stream) => {
-    const lp = lpStream(stream);
-    try {
-      await lp.read();
-      await lp.write(new Uint8Array(size));
-    } catch {
-      // The requester aborts mid-frame; that is expected.
-    }
-  };
+  const rogue =
+    (size: number): StreamHandler =>
+    async (stream) => {
+      const lp = lpStream(stream);
+      try {
+        await lp.read();
+        await lp.write(new Uint8Array(size));
+      } catch {
+        // The requester aborts mid-frame; that is expected.
+      }
+    };
   const big = await open(rogue(MAX_PIECE_REPLY_BYTES + 1));
-  await expect(requestPiece(big.stream, { manifest: MANIFEST_ID, index: 0 })).rejects.toThrow(`Message length too long - ${MAX_PIECE_REPLY_BYTES + 1} > ${MAX_PIECE_REPLY_BYTES}`);
+  await expect(requestPiece(big.stream, { manifest: MANIFEST_ID, index: 0 })).rejects.toThrow(
+    `Message length too long - ${MAX_PIECE_REPLY_BYTES + 1} > ${MAX_PIECE_REPLY_BYTES}`,
+  );
   expect(big.stream.status).not.toBe('open');
   await big.handled;
   // A frame of exactly the limit (status byte + a full piece) is fine.
@@ -242,7 +313,14 @@ test('a server with MAX_CONCURRENT_UPLOADS requests in progress answers one more
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   let waiting = 0;
-  const slow: PieceStore = { ...inner, get: async (h) => { waiting++; await gate; return inner.get(h); } };
+  const slow: PieceStore = {
+    ...inner,
+    get: async (h) => {
+      waiting++;
+      await gate;
+      return inner.get(h);
+    },
+  };
   const s = await server({ store: slow });
   const first = Array.from({ length: MAX_CONCURRENT_UPLOADS }, () => ask(s, { manifest: MANIFEST_ID, index: 2 }));
   await expect.poll(() => waiting, { timeout: 10_000 }).toBe(MAX_CONCURRENT_UPLOADS);
@@ -252,12 +330,18 @@ test('a server with MAX_CONCURRENT_UPLOADS requests in progress answers one more
   release();
   for (const got of await Promise.all(first)) expectPiece(got, 2);
   expectPiece(await ask(s, { manifest: MANIFEST_ID, index: 2 }, bob), 2);
-  expect(s.stats).toEqual({ uploadedBytes: (MAX_CONCURRENT_UPLOADS + 1) * piece(2).length, piecesServed: MAX_CONCURRENT_UPLOADS + 1, refused: 1 });
+  expect(s.stats).toEqual({
+    uploadedBytes: (MAX_CONCURRENT_UPLOADS + 1) * piece(2).length,
+    piecesServed: MAX_CONCURRENT_UPLOADS + 1,
+    refused: 1,
+  });
 });
 
 test('the admission policy runs per request: its reason comes back as BUSY', async () => {
   const asked: string[] = [];
-  const s = await server({ admit: (peer, req) => (asked.push(`${peer}/${req.index}`), peer === bob.toString() ? 'go ask alice' : undefined) });
+  const s = await server({
+    admit: (peer, req) => (asked.push(`${peer}/${req.index}`), peer === bob.toString() ? 'go ask alice' : undefined),
+  });
   expectPiece(await ask(s, { manifest: MANIFEST_ID, index: 0 }), 0);
   const e = await refusal(ask(s, { manifest: MANIFEST_ID, index: 0 }, bob));
   expect(e.status).toBe(PieceStatus.Busy);
@@ -270,7 +354,11 @@ test('the admission policy runs per request: its reason comes back as BUSY', asy
 test('superSeeding: one copy out per piece while its holder is connected, until the interval passes', () => {
   let clock = 1_000;
   const connected = new Set<string>(['A', 'B', 'C']);
-  const admit = superSeeding(20_000, (p) => connected.has(p), () => clock);
+  const admit = superSeeding(
+    20_000,
+    (p) => connected.has(p),
+    () => clock,
+  );
   const p0 = { manifest: MANIFEST_ID, index: 0 };
   expect(admit('A', p0)).toBeUndefined(); // first request: admitted
   expect(admit('B', p0)).toBe('piece 0 is held by 1 connected tab(s): fetch it from them'); // A holds it and is connected

@@ -1,21 +1,42 @@
 // The volunteer's settings (src/ui/settings.ts): parseSettings fills defaults and replaces each
 // invalid field on its own; pauseReason names why the GPU rests, in order of precedence; today().
 import { expect, test } from '@playwright/test';
-import { DEFAULT_SETTINGS, DUTY_CYCLES, parseSettings, pauseReason, today, type PauseInputs, type Settings } from '../../src/ui/settings';
+import {
+  DEFAULT_SETTINGS,
+  DUTY_CYCLES,
+  type PauseInputs,
+  parseSettings,
+  pauseReason,
+  type Settings,
+  today,
+} from '../../src/ui/settings';
 
-const VALID: Settings = { running: true, dutyCycle: 0.75, pauseWhenHidden: true, pauseOnBattery: false, dailyBudgetMinutes: 30 };
+const VALID: Settings = {
+  running: true,
+  dutyCycle: 0.75,
+  pauseWhenHidden: true,
+  pauseOnBattery: false,
+  dailyBudgetMinutes: 30,
+};
 
 test.describe('parseSettings', () => {
   test('nothing stored (or not an object) gives the defaults', () => {
     for (const v of [undefined, null, {}, 'settings', 42, true, []]) expect(parseSettings(v)).toEqual(DEFAULT_SETTINGS);
-    expect(DEFAULT_SETTINGS).toEqual({ running: false, dutyCycle: 0.5, pauseWhenHidden: false, pauseOnBattery: true, dailyBudgetMinutes: 0 });
+    expect(DEFAULT_SETTINGS).toEqual({
+      running: false,
+      dutyCycle: 0.5,
+      pauseWhenHidden: false,
+      pauseOnBattery: true,
+      dailyBudgetMinutes: 0,
+    });
   });
 
   test('valid settings come back as stored, without unknown fields', () => {
     expect(parseSettings(VALID)).toEqual(VALID);
     expect(parseSettings({ ...VALID, extra: 'x' })).toEqual(VALID);
     for (const dutyCycle of DUTY_CYCLES) expect(parseSettings({ ...VALID, dutyCycle }).dutyCycle).toBe(dutyCycle);
-    for (const dailyBudgetMinutes of [0, 1, 24 * 60]) expect(parseSettings({ ...VALID, dailyBudgetMinutes }).dailyBudgetMinutes).toBe(dailyBudgetMinutes);
+    for (const dailyBudgetMinutes of [0, 1, 24 * 60])
+      expect(parseSettings({ ...VALID, dailyBudgetMinutes }).dailyBudgetMinutes).toBe(dailyBudgetMinutes);
   });
 
   test('a missing field takes its default and leaves the others', () => {
@@ -36,7 +57,11 @@ test.describe('parseSettings', () => {
   };
   for (const [key, values] of Object.entries(INVALID) as [keyof Settings, unknown[]][]) {
     test(`an invalid ${key} takes the default ${String(DEFAULT_SETTINGS[key])}, field by field`, () => {
-      for (const value of values) expect(parseSettings({ ...VALID, [key]: value }), `${key} = ${String(value)}`).toEqual({ ...VALID, [key]: DEFAULT_SETTINGS[key] });
+      for (const value of values)
+        expect(parseSettings({ ...VALID, [key]: value }), `${key} = ${String(value)}`).toEqual({
+          ...VALID,
+          [key]: DEFAULT_SETTINGS[key],
+        });
     });
   }
 });
@@ -44,7 +69,14 @@ test.describe('parseSettings', () => {
 test.describe('pauseReason', () => {
   /** Inputs where nothing asks for a pause; each test switches on what it needs. */
   const working = (over: Partial<Settings> = {}, rest: Partial<Omit<PauseInputs, 'settings'>> = {}): PauseInputs => ({
-    settings: { running: true, dutyCycle: 1, pauseWhenHidden: true, pauseOnBattery: true, dailyBudgetMinutes: 10, ...over },
+    settings: {
+      running: true,
+      dutyCycle: 1,
+      pauseWhenHidden: true,
+      pauseOnBattery: true,
+      dailyBudgetMinutes: 10,
+      ...over,
+    },
     hidden: false,
     onBattery: false,
     usedTodayMs: 0,
@@ -74,8 +106,12 @@ test.describe('pauseReason', () => {
 
   test('the budget is used up at exactly its minutes, not a millisecond before', () => {
     expect(pauseReason(working({ dailyBudgetMinutes: 10 }, { usedTodayMs: 10 * 60_000 - 1 }))).toBeUndefined();
-    expect(pauseReason(working({ dailyBudgetMinutes: 10 }, { usedTodayMs: 10 * 60_000 }))).toBe("today's GPU budget of 10 min is used");
-    expect(pauseReason(working({ dailyBudgetMinutes: 10 }, { usedTodayMs: 11 * 60_000 }))).toBe("today's GPU budget of 10 min is used");
+    expect(pauseReason(working({ dailyBudgetMinutes: 10 }, { usedTodayMs: 10 * 60_000 }))).toBe(
+      "today's GPU budget of 10 min is used",
+    );
+    expect(pauseReason(working({ dailyBudgetMinutes: 10 }, { usedTodayMs: 11 * 60_000 }))).toBe(
+      "today's GPU budget of 10 min is used",
+    );
   });
 
   test('precedence: stopped by you, then hidden, then battery, then the budget', () => {
@@ -84,12 +120,14 @@ test.describe('pauseReason', () => {
     expect(pauseReason(working({}, all))).toBe('paused while this tab is hidden');
     expect(pauseReason(working({}, { ...all, hidden: false }))).toBe('paused while on battery');
     expect(pauseReason(working({ pauseWhenHidden: false }, all))).toBe('paused while on battery');
-    expect(pauseReason(working({ pauseWhenHidden: false, pauseOnBattery: false }, all))).toBe("today's GPU budget of 10 min is used");
+    expect(pauseReason(working({ pauseWhenHidden: false, pauseOnBattery: false }, all))).toBe(
+      "today's GPU budget of 10 min is used",
+    );
   });
 });
 
 test.describe('today', () => {
-  test('is the local calendar date as YYYY-MM-DD (the budget resets at the volunteer\'s midnight)', () => {
+  test("is the local calendar date as YYYY-MM-DD (the budget resets at the volunteer's midnight)", () => {
     expect(today(new Date(2024, 2, 5, 12, 0, 0))).toBe('2024-03-05');
     expect(today(new Date(2024, 2, 5, 0, 0, 0, 0))).toBe('2024-03-05');
     expect(today(new Date(2024, 2, 5, 23, 59, 59, 999))).toBe('2024-03-05');
