@@ -11,7 +11,12 @@ function chromiumProject(name: string, testDir: string, args: string[]) {
     testDir,
     fullyParallel: false,
     workers: 1,
-    use: { browserName: 'chromium' as const, headless: true, baseURL: `http://127.0.0.1:${TEST_PORT}`, launchOptions: { executablePath: findChromium(), args } },
+    use: {
+      browserName: 'chromium' as const,
+      headless: true,
+      baseURL: `http://127.0.0.1:${TEST_PORT}`,
+      launchOptions: { executablePath: findChromium(), args },
+    },
   };
 }
 
