@@ -232,9 +232,10 @@ async function ortAttention(
   ];
   let lastError: unknown;
   for (const g of graphs) {
-    let session;
+    let session: Awaited<ReturnType<typeof ortSession>> | undefined;
     try {
-      session = await ortSession(g.model);
+      const open = await ortSession(g.model);
+      session = open;
       const feeds = {
         q: gpuTensor(g.dims, data[0]),
         k: gpuTensor(g.dims, data[1]),
@@ -244,11 +245,11 @@ async function ortAttention(
       const fetches = { o: gpuTensor(g.outDims) };
       const plan = { warmup: 1, runs: 5 };
       const ms = await medianMs(async () => {
-        await session!.run(feeds, fetches);
+        await open.run(feeds, fetches);
         await device.queue.onSubmittedWorkDone();
       }, plan);
       const peakBytes = t.takePeak() - before;
-      await session.release();
+      await open.release();
       for (const tensor of [...Object.values(feeds), ...Object.values(fetches)]) tensor.dispose();
       return { ms, peakBytes, graph: g.graph };
     } catch (e) {

@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   }
   const out = join(root, 'bench', 'results', `${name}.json`);
   await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, JSON.stringify({ ...result, date: new Date().toISOString() }, null, 2) + '\n');
+  await writeFile(out, `${JSON.stringify({ ...result, date: new Date().toISOString() }, null, 2)}\n`);
   console.log(
     `\n${name} on ${String(result.adapter.description || result.adapter.architecture || result.adapter.vendor)}`,
   );

@@ -76,7 +76,7 @@ test('a volunteer presses Start; the page shows training, the round, a falling l
   await screenshot(page, 'receipt', testInfo);
 });
 
-test('Pause stops GPU work within one step; Resume continues', async ({}, testInfo) => {
+test('Pause stops GPU work within one step; Resume continues', async (_fixtures, testInfo) => {
   test.setTimeout(200_000);
   await waitForTabs([page], (s) => s.training.status === 'training', 150_000);
   await page.click('#start'); // Pause
@@ -114,7 +114,7 @@ test('a reload restores identity, settings and history, and downloads nothing ag
   await waitForTabs([page], (s) => s.training.status === 'training', 120_000);
 });
 
-test('"Try the model" exports the weights to ONNX and continues a prompt with onnxruntime-web', async ({}, testInfo) => {
+test('"Try the model" exports the weights to ONNX and continues a prompt with onnxruntime-web', async (_fixtures, testInfo) => {
   test.setTimeout(200_000);
   await page.fill('input[name=prompt]', 'The jury');
   await page.click('#try button');

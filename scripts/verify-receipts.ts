@@ -37,13 +37,15 @@ function readCreditsFile(path: string): CreditsFile {
 }
 
 async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
+  const parse = () =>
+    parseArgs({
       args: argv,
       options: { seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
     });
+  let args: ReturnType<typeof parse>;
+  try {
+    args = parse();
   } catch (e) {
     console.error(`verify-receipts: ${(e as Error).message}\n${USAGE}`);
     return 1;

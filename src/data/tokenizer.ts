@@ -122,7 +122,7 @@ export class Tokenizer {
         }
       }
     };
-    words.forEach((_, w) => addPairs(w, weights[w]!));
+    for (let w = 0; w < words.length; w++) addPairs(w, weights[w]!);
 
     const merges: [number, number][] = [];
     const mergedAt = new Int32Array(words.length).fill(-1); // the merge that last visited each word: skips duplicate holders

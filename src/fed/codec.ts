@@ -186,7 +186,7 @@ export function encodeUpdate(vector: Float32Array, opts: EncodeOptions): Uint8Ar
     }
     for (let i = start; i < end; i++, v++) {
       const r = Math.round(vector[i] / scale);
-      q[v] = r > 127 ? 127 : r < -127 ? -127 : r;
+      q[v] = Math.max(-127, Math.min(127, r));
     }
   }
   return bytes;

@@ -162,7 +162,7 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       await trainer.loadParams(weights);
       // Give up on the round if a newer one appears while we train (we missed its deadline).
       const superseded = setInterval(() => latest && latest.value.round > m.round && void trainer.cancel(), 500);
-      let result;
+      let result: Awaited<ReturnType<ParticipantTrainer['train']>>;
       try {
         result = await trainer.train(
           {

@@ -24,14 +24,17 @@ export class GpuDeviceLostError extends Error {
 export async function withErrorScope<T>(device: GPUDevice, kernel: string, body: () => T | Promise<T>): Promise<T> {
   device.pushErrorScope('validation');
   device.pushErrorScope('out-of-memory');
-  let result: T;
-  try {
-    result = await body();
-  } finally {
-    const oom = await device.popErrorScope();
-    const validation = await device.popErrorScope();
-    const error = oom ?? validation;
-    if (error) throw new GpuError(kernel, error.message);
-  }
-  return result;
+  // The scopes are popped whatever body() does; a GPU error outranks the exception it caused.
+  const outcome = await Promise.resolve()
+    .then(body)
+    .then(
+      (value): { value: T } => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+  const oom = await device.popErrorScope();
+  const validation = await device.popErrorScope();
+  const gpuError = oom ?? validation;
+  if (gpuError) throw new GpuError(kernel, gpuError.message);
+  if ('error' in outcome) throw outcome.error;
+  return outcome.value;
 }

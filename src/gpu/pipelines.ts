@@ -31,7 +31,7 @@ export function wgslPreamble(consts: KernelConsts, f16: boolean): string {
     else literal = `${value}f`;
     lines.push(`const ${name} = ${literal};`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 export function specKey(spec: KernelSpec): string {

@@ -184,9 +184,9 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
       pieces.clear();
       for (const r of retained) {
         const bytes = new Uint8Array(r.weights.buffer);
-        r.manifest.value.pieces.forEach((hash, i) =>
-          pieces.set(hash, bytes.subarray(...pieceRange(r.manifest.value, i))),
-        );
+        for (const [i, hash] of r.manifest.value.pieces.entries()) {
+          pieces.set(hash, bytes.subarray(...pieceRange(r.manifest.value, i)));
+        }
       }
       await writeFileAtomic(join(opts.runDir, 'manifest.json'), JSON.stringify(manifest.signed, null, 2));
       return manifest;

@@ -79,7 +79,7 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
   const m = opts.manifest.value;
   const random = opts.random ?? Math.random;
   const held = await heldPieces(opts.manifest, opts.store);
-  held.forEach((h, i) => setBit(opts.own.have, i, h));
+  for (const [i, h] of held.entries()) setBit(opts.own.have, i, h);
   opts.onOwnChange?.();
   const inflight = new Set<number>();
   /** piece -> time before which we do not ask the seed for it again (it said BUSY). */
@@ -101,7 +101,10 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
 
   const peer = (id: string): PeerState => {
     let s = peers.get(id);
-    if (!s) peers.set(id, (s = { inflight: 0, failures: 0, lastFailureAt: 0, backoffUntil: 0, banned: false }));
+    if (!s) {
+      s = { inflight: 0, failures: 0, lastFailureAt: 0, backoffUntil: 0, banned: false };
+      peers.set(id, s);
+    }
     return s;
   };
   const usable = (id: string, now: number) => {

@@ -1,7 +1,7 @@
 // Signed documents: a JSON body signed with a libp2p key. The seed signs manifests (and, later,
 // round manifests and receipts); a tab checks them against the seed's peer id before using them.
 
-import type { PeerId, PrivateKey } from '@libp2p/interface';
+import type { PeerId, PrivateKey, PublicKey } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { fromBase64, fromUtf8, sha256Hex, toBase64, utf8 } from './bytes';
 import { MAX_SIGNED_DOCUMENT_BYTES } from './limits';
@@ -56,7 +56,7 @@ export async function verifyDocument<T>(
     throw new SignatureError(`signed document: body over the ${MAX_SIGNED_DOCUMENT_BYTES}-byte limit`);
   if (signer !== expectedSigner.toString())
     throw new SignatureError(`signed document: signed by ${signer}, expected ${expectedSigner.toString()}`);
-  let publicKey;
+  let publicKey: PublicKey | undefined;
   try {
     publicKey = peerIdFromString(signer).publicKey;
   } catch {

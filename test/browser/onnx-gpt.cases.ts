@@ -109,7 +109,7 @@ export async function onnxGptCase(c: OnnxGptCase): Promise<OnnxGptResult> {
     sessions.push([`fixed T=${c.T}`, await ort.InferenceSession.create(fixed, options), [c.T]]);
     sessions.push(['dynamic T', await ort.InferenceSession.create(dynamic, options), c.dynamicLengths]);
   } finally {
-    methods.forEach((m, i) => (console[m] = original[i]!));
+    for (const [i, m] of methods.entries()) console[m] = original[i]!;
   }
   const createMs = performance.now() - created;
   const placement = logs

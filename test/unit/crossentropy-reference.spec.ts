@@ -18,7 +18,7 @@ test('cross-entropy of hand-checked rows', () => {
   expect(mean).toBeCloseTo((Math.log(4 / 3) + Math.log(4)) / 2, 14);
   // (softmax − onehot) / rows
   const dlogits = crossEntropyBackwardCpu(args);
-  [1 / 8, -1 / 8, -3 / 8, 3 / 8].forEach((want, i) => expect(dlogits[i]).toBeCloseTo(want, 14));
+  for (const [i, want] of [1 / 8, -1 / 8, -3 / 8, 3 / 8].entries()) expect(dlogits[i]).toBeCloseTo(want, 14);
 });
 
 test('cross-entropy backward matches finite differences of the scaled loss sum', () => {

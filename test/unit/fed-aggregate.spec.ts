@@ -7,7 +7,7 @@ const f32 = (...v: number[]) => new Float32Array(v);
 /** Element-wise closeness to 6 decimals (inputs are exact in f32, results rounded once to f32). */
 const expectClose = (got: Float32Array, want: number[]) => {
   expect(got.length).toBe(want.length);
-  want.forEach((w, i) => expect(got[i], `element ${i}`).toBeCloseTo(w, 6));
+  for (const [i, w] of want.entries()) expect(got[i], `element ${i}`).toBeCloseTo(w, 6);
 };
 
 test('l2Norm', () => {

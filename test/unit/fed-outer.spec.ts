@@ -6,8 +6,9 @@ const OPTS = { lr: 0.5, momentum: 0.9 };
 const D1 = new Float32Array([0.1, -0.2]);
 const D2 = new Float32Array([0.2, 0.1]);
 /** f32 storage of values like 0.905: 6 decimals is well inside one f32 ulp at these magnitudes (~2e-7). */
-const close = (got: Float32Array, want: number[]) =>
-  want.forEach((w, i) => expect(got[i], `element ${i}`).toBeCloseTo(w, 6));
+const close = (got: Float32Array, want: number[]) => {
+  for (const [i, w] of want.entries()) expect(got[i], `element ${i}`).toBeCloseTo(w, 6);
+};
 
 test('Nesterov: two hand-computed steps', () => {
   const params = new Float32Array([1, 2]);

@@ -28,7 +28,7 @@ test('layout v1: tensors in order, 64-float aligned, no overlaps, GPT-2 shapes a
 test('the layout round-trips: every tensor written through its view reads back from the flat vector and from a copy', () => {
   const layout = paramLayout(config);
   const flat = new Float32Array(layout.total);
-  layout.tensors.forEach((t, i) => view(flat, t).fill(i + 1));
+  for (const [i, t] of layout.tensors.entries()) view(flat, t).fill(i + 1);
   // A weight shard is a byte range: copy the bytes and read each tensor back from them.
   const copy = new Float32Array(new Uint8Array(flat.buffer).slice().buffer);
   layout.tensors.forEach((t, i) => {

@@ -340,7 +340,10 @@ test('a server with MAX_CONCURRENT_UPLOADS requests in progress answers one more
 test('the admission policy runs per request: its reason comes back as BUSY', async () => {
   const asked: string[] = [];
   const s = await server({
-    admit: (peer, req) => (asked.push(`${peer}/${req.index}`), peer === bob.toString() ? 'go ask alice' : undefined),
+    admit: (peer, req) => {
+      asked.push(`${peer}/${req.index}`);
+      return peer === bob.toString() ? 'go ask alice' : undefined;
+    },
   });
   expectPiece(await ask(s, { manifest: MANIFEST_ID, index: 0 }), 0);
   const e = await refusal(ask(s, { manifest: MANIFEST_ID, index: 0 }, bob));
