@@ -1,4 +1,4 @@
-// `npm test`: makes sure a Chromium is there (installing one when it can), type-checks, then
+// `npm test`: makes sure a Chromium is there (installing one when it can), lints, type-checks, then
 // runs every Playwright project inside a private network namespace (WebRTC between tabs needs
 // one): unit (Node), browser (WebGPU in headless Chromium), e2e (the seed and several tabs).
 // Extra arguments go to `playwright test`, e.g. `npm test -- --project=unit`.
@@ -34,6 +34,10 @@ if (!chromiumPath) {
 }
 console.log(`Chromium: ${chromiumPath}`);
 
+if (run('npx', ['biome', 'check', '.']) !== 0) {
+  console.error('Lint failed (npm run lint); `npm run format` fixes formatting and safe lint fixes.');
+  process.exit(1);
+}
 if (run('npx', ['tsc', '--noEmit']) !== 0) {
   console.error('Type check failed (npx tsc --noEmit).');
   process.exit(1);

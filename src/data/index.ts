@@ -12,6 +12,7 @@ export {
   TokenDataset,
   type TokenRange,
 } from './dataset';
+export { fromU16Bytes, toU16Bytes } from './token-files';
 export {
   BYTE_VOCAB_SIZE,
   DEFAULT_VOCAB_SIZE,

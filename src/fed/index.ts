@@ -71,5 +71,4 @@ export {
   UpdateProtocolError,
   updateServer,
 } from './protocol';
-export { fromU16Bytes, toU16Bytes } from './tokens';
 export { type ExpectedUpdate, type ReceivedUpdate, validateUpdate } from './validate';

@@ -4,12 +4,12 @@
 // the signed receipt. It keeps going when the seed restarts (it dials again and re-joins) or
 // peers leave, and it skips a round whose deadline passed while it was training.
 
+import { fromU16Bytes } from '../data';
 import type { GptConfig } from '../model';
 import { fromUtf8, type PieceStore, type SignedDocument, type SwarmClient, sha256Hex } from '../swarm';
 import { compressWithFeedback } from './codec';
 import { type Receipt, type RoundManifest, verifyReceipt, verifyRoundManifest } from './documents';
 import { ROUND_TOPIC, requestJoin, sendUpdate, UPDATE_PROTOCOL } from './protocol';
-import { fromU16Bytes } from './tokens';
 
 /** What the participant needs of the trainer worker (its comlink proxy fits). */
 export interface ParticipantTrainer {

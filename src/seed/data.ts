@@ -1,9 +1,8 @@
 // The run's training data: the default corpus, a BPE tokenizer trained on it, and the token
 // files volunteers download (uint16, little-endian), cached in the run folder.
 import { join } from 'node:path';
-import { TokenDataset, Tokenizer, type TokenizerJson } from '../data';
+import { fromU16Bytes, TokenDataset, Tokenizer, type TokenizerJson, toU16Bytes } from '../data';
 import { loadDefaultCorpus } from '../data/corpus';
-import { fromU16Bytes, toU16Bytes } from '../fed';
 import { sha256Hex } from '../swarm';
 import { readIfExists, writeFileAtomic } from './files';
 
