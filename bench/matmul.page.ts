@@ -30,10 +30,9 @@ export async function run(options: MatmulBenchOptions = {}): Promise<BenchResult
   const notes = [`timing: ${plan.warmup} warm-up runs, median of ${plan.runs}; GFLOPS = 2·M·N·K / time`];
   if (software) notes.push(`software adapter: GPT shapes use ${gptRows} rows (4·256) instead of 64·256`);
 
-  const tuned = await tuneMatmul(gpu);
-  notes.push(
-    `tiles tuned on this adapter: ${JSON.stringify(tuned[0]?.tiles)} (${tuned.map((t) => `${t.tiles.TILE_M}x${t.tiles.TILE_N}x${t.tiles.TILE_K}/${t.tiles.TM}: ${t.ms.toFixed(1)}ms`).join(', ')})`,
-  );
+  const { ranking, record } = await tuneMatmul(gpu);
+  const timings = ranking.map(({ tiles: t, ms }) => `${t.TILE_M}x${t.TILE_N}x${t.TILE_K}/${t.TM}: ${ms.toFixed(1)}ms`);
+  notes.push(`tiles tuned on this adapter (${record.clock}): ${JSON.stringify(record.tiles)} (${timings.join(', ')})`);
 
   loadOrt();
   const { tf, idle: tfIdle } = await loadTf();

@@ -8,22 +8,8 @@
 // each thread finds its run by binary search, so one dispatch updates every tensor.
 //
 // Consts from the launcher (src/gpu/adamw.ts): THREADS, CLIP (false: `gradNorm` is an unused placeholder).
-// Grid: grid1d over the parameters.
-
-struct Params {
-  n: u32,
-  segmentCount: u32,
-  lr: f32,
-  beta1: f32,
-  beta2: f32,
-  oneMinusBeta1: f32, // from f64 on the CPU: 1 − f32(0.999) would be off by 1e-5 relative
-  oneMinusBeta2: f32,
-  eps: f32,
-  weightDecay: f32,
-  biasCorrection1: f32, // 1 − β1^t
-  biasCorrection2: f32, // 1 − β2^t
-  maxNorm: f32,
-}
+// Params, declared there: n, segmentCount, the hyperparameters, 1 − β1, 1 − β2, and the bias
+// corrections 1 − β1^t and 1 − β2^t. Grid: grid1d over the parameters.
 
 @group(0) @binding(0) var<storage, read_write> params: array<f32>;
 @group(0) @binding(1) var<storage, read> grads: array<f32>;

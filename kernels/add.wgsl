@@ -1,7 +1,5 @@
 // out = a + b, one element per thread.
-// Consts from the launcher (src/gpu/elementwise.ts): THREADS. Grid: grid1d(n, THREADS).
-
-struct Params { n: u32 }
+// Consts and Params (n) from the launcher (src/gpu/elementwise.ts): THREADS. Grid: grid1d(n, THREADS).
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;

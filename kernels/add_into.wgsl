@@ -1,7 +1,5 @@
 // dst += x, one element per thread (residual gradients, accumulation).
-// Consts from the launcher (src/gpu/elementwise.ts): THREADS. Grid: grid1d(n, THREADS).
-
-struct Params { n: u32 }
+// Consts and Params (n) from the launcher (src/gpu/elementwise.ts): THREADS. Grid: grid1d(n, THREADS).
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;

@@ -1,9 +1,7 @@
 // Flash attention backward, pre-pass: delta[row] = Σ_d dO[row, d] · O[row, d]
 // (equal to rowsum(P ∘ dP), the softmax-backward term both gradient kernels need).
 // Layout: o, dout [rows, HEAD_DIM]; delta [rows]. One thread per row, grid from grid1d.
-// Consts: HEAD_DIM, WG.
-
-struct Params { rows: u32, pad0: u32, pad1: u32, pad2: u32 }
+// Consts: HEAD_DIM, WG. Params (rows) from the launcher (src/gpu/attention.ts).
 
 @group(0) @binding(0) var<storage, read> o: array<f32>;
 @group(0) @binding(1) var<storage, read> dout: array<f32>;

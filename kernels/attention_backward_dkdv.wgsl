@@ -4,10 +4,9 @@
 // Each workgroup writes only its own key rows: no atomics. Register-blocked like the
 // forward kernel: 4×4 score blocks, 4-row × vec4 accumulator blocks.
 // Layout: q, k, v, dout, dk, dv [B·H, T, HEAD_DIM]; lse, delta [B·H, T]. Grid: (ceil(T / BC), B·H).
-// row4() comes from attention_common.wgsl, prepended by the launcher.
-// Consts: HEAD_DIM, D4, BR, BC (multiples of 4), WG.
+// Consts: HEAD_DIM, D4, BR, BC (multiples of 4), WG. Params from the launcher: T, scale = 1/√HEAD_DIM.
 
-struct Params { T: u32, scale: f32, pad0: u32, pad1: u32 }
+#include "attention_common.wgsl"
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -19,15 +18,10 @@ struct Params { T: u32, scale: f32, pad0: u32, pad1: u32 }
 @group(0) @binding(7) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(8) var<uniform> p: Params;
 
-const S_BLOCKS = (BR / 4u) * (BC / 4u);
-const S_PER_THREAD = (S_BLOCKS + WG - 1u) / WG;
 const ITEMS = (BC / 4u) * D4;
 const PER_THREAD = (ITEMS + WG - 1u) / WG;
 
-var<workgroup> Ks: array<vec4<f32>, BC * D4>;
-var<workgroup> Vs: array<vec4<f32>, BC * D4>;
-var<workgroup> Qs: array<vec4<f32>, BR * D4>;
-var<workgroup> dOs: array<vec4<f32>, BR * D4>;
+// Ks, Vs, Qs and dOs come from attention_common.wgsl.
 var<workgroup> Ps: array<f32, BR * BC>;
 var<workgroup> dSs: array<f32, BR * BC>;
 var<workgroup> rowLse: array<f32, BR>;
@@ -88,39 +82,11 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       if (blk < S_BLOCKS) {
         let rb = (blk / (BC / 4u)) * 4u;
         let cb = (blk % (BC / 4u)) * 4u;
-        // Four query rows × four keys, in named registers (CPU adapters keep arrays in memory).
-        var s0 = vec4<f32>(0.0); var s1 = vec4<f32>(0.0); var s2 = vec4<f32>(0.0); var s3 = vec4<f32>(0.0);
-        var p0 = vec4<f32>(0.0); var p1 = vec4<f32>(0.0); var p2 = vec4<f32>(0.0); var p3 = vec4<f32>(0.0);
-        for (var d4 = 0u; d4 < D4; d4++) {
-          let k0 = Ks[(cb + 0u) * D4 + d4];
-          let k1 = Ks[(cb + 1u) * D4 + d4];
-          let k2 = Ks[(cb + 2u) * D4 + d4];
-          let k3 = Ks[(cb + 3u) * D4 + d4];
-          let v0 = Vs[(cb + 0u) * D4 + d4];
-          let v1 = Vs[(cb + 1u) * D4 + d4];
-          let v2 = Vs[(cb + 2u) * D4 + d4];
-          let v3 = Vs[(cb + 3u) * D4 + d4];
-          let q0 = Qs[(rb + 0u) * D4 + d4];
-          let q1 = Qs[(rb + 1u) * D4 + d4];
-          let q2 = Qs[(rb + 2u) * D4 + d4];
-          let q3 = Qs[(rb + 3u) * D4 + d4];
-          let o0 = dOs[(rb + 0u) * D4 + d4];
-          let o1 = dOs[(rb + 1u) * D4 + d4];
-          let o2 = dOs[(rb + 2u) * D4 + d4];
-          let o3 = dOs[(rb + 3u) * D4 + d4];
-          s0 += vec4<f32>(dot(q0, k0), dot(q0, k1), dot(q0, k2), dot(q0, k3));
-          s1 += vec4<f32>(dot(q1, k0), dot(q1, k1), dot(q1, k2), dot(q1, k3));
-          s2 += vec4<f32>(dot(q2, k0), dot(q2, k1), dot(q2, k2), dot(q2, k3));
-          s3 += vec4<f32>(dot(q3, k0), dot(q3, k1), dot(q3, k2), dot(q3, k3));
-          p0 += vec4<f32>(dot(o0, v0), dot(o0, v1), dot(o0, v2), dot(o0, v3));
-          p1 += vec4<f32>(dot(o1, v0), dot(o1, v1), dot(o1, v2), dot(o1, v3));
-          p2 += vec4<f32>(dot(o2, v0), dot(o2, v1), dot(o2, v2), dot(o2, v3));
-          p3 += vec4<f32>(dot(o3, v0), dot(o3, v1), dot(o3, v2), dot(o3, v3));
-        }
-        store_probs(rb + 0u, cb, c0, r0, T, s0, p0);
-        store_probs(rb + 1u, cb, c0, r0, T, s1, p1);
-        store_probs(rb + 2u, cb, c0, r0, T, s2, p2);
-        store_probs(rb + 3u, cb, c0, r0, T, s3, p3);
+        let b = score_and_dp_blocks(rb, cb);
+        store_probs(rb + 0u, cb, c0, r0, T, b.s[0], b.dp[0]);
+        store_probs(rb + 1u, cb, c0, r0, T, b.s[1], b.dp[1]);
+        store_probs(rb + 2u, cb, c0, r0, T, b.s[2], b.dp[2]);
+        store_probs(rb + 3u, cb, c0, r0, T, b.s[3], b.dp[3]);
       }
     }
     workgroupBarrier();

@@ -9,10 +9,10 @@
 // The head dimension is padded with zeros to D4 vec4s in workgroup memory.
 //
 // Layout: q, k, v, o [B·H, T, HEAD_DIM]; lse [B·H, T]. Grid: (ceil(T / BR), B·H).
-// row4() comes from attention_common.wgsl, prepended by the launcher.
 // Consts: HEAD_DIM, D4 = ceil(HEAD_DIM / 4), BR and BC (multiples of 4), WG (threads).
+// Params from the launcher (src/gpu/attention.ts): T, scale = 1/√HEAD_DIM.
 
-struct Params { T: u32, scale: f32, pad0: u32, pad1: u32 }
+#include "attention_common.wgsl"
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -23,14 +23,10 @@ struct Params { T: u32, scale: f32, pad0: u32, pad1: u32 }
 
 // A finite "minus infinity": exp(MASKED - m) is exactly 0 and MASKED - MASKED is not NaN.
 const MASKED = -1e30;
-const S_BLOCKS = (BR / 4u) * (BC / 4u);           // 4×4 blocks of the score tile
-const S_PER_THREAD = (S_BLOCKS + WG - 1u) / WG;
 const O_ITEMS = (BR / 4u) * D4;                   // 4-row × vec4 blocks of the output
 const O_PER_THREAD = (O_ITEMS + WG - 1u) / WG;
 
-var<workgroup> Qs: array<vec4<f32>, BR * D4>;     // this block's queries, pre-scaled by 1/√D
-var<workgroup> Ks: array<vec4<f32>, BC * D4>;
-var<workgroup> Vs: array<vec4<f32>, BC * D4>;
+// Qs (this block's queries, pre-scaled by 1/√D), Ks and Vs come from attention_common.wgsl.
 var<workgroup> Ps: array<f32, BR * BC>;           // scores, then probabilities, of the current tile
 var<workgroup> rowMax: array<f32, BR>;
 var<workgroup> rowSum: array<f32, BR>;
@@ -83,26 +79,11 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       if (blk < S_BLOCKS) {
         let rb = (blk / (BC / 4u)) * 4u;
         let cb = (blk % (BC / 4u)) * 4u;
-        // Four query rows × four keys, in named registers (CPU adapters keep arrays in memory).
-        var s0 = vec4<f32>(0.0); var s1 = vec4<f32>(0.0); var s2 = vec4<f32>(0.0); var s3 = vec4<f32>(0.0);
-        for (var d4 = 0u; d4 < D4; d4++) {
-          let k0 = Ks[(cb + 0u) * D4 + d4];
-          let k1 = Ks[(cb + 1u) * D4 + d4];
-          let k2 = Ks[(cb + 2u) * D4 + d4];
-          let k3 = Ks[(cb + 3u) * D4 + d4];
-          let q0 = Qs[(rb + 0u) * D4 + d4];
-          let q1 = Qs[(rb + 1u) * D4 + d4];
-          let q2 = Qs[(rb + 2u) * D4 + d4];
-          let q3 = Qs[(rb + 3u) * D4 + d4];
-          s0 += vec4<f32>(dot(q0, k0), dot(q0, k1), dot(q0, k2), dot(q0, k3));
-          s1 += vec4<f32>(dot(q1, k0), dot(q1, k1), dot(q1, k2), dot(q1, k3));
-          s2 += vec4<f32>(dot(q2, k0), dot(q2, k1), dot(q2, k2), dot(q2, k3));
-          s3 += vec4<f32>(dot(q3, k0), dot(q3, k1), dot(q3, k2), dot(q3, k3));
-        }
-        store_scores(rb + 0u, cb, c0, r0, s0);
-        store_scores(rb + 1u, cb, c0, r0, s1);
-        store_scores(rb + 2u, cb, c0, r0, s2);
-        store_scores(rb + 3u, cb, c0, r0, s3);
+        let s = score_block(rb, cb);
+        store_scores(rb + 0u, cb, c0, r0, s[0]);
+        store_scores(rb + 1u, cb, c0, r0, s[1]);
+        store_scores(rb + 2u, cb, c0, r0, s[2]);
+        store_scores(rb + 3u, cb, c0, r0, s[3]);
       }
     }
     workgroupBarrier();

@@ -9,14 +9,8 @@
 //   THREADS   workgroup size (power of two)
 //   BACKWARD  false: write losses into `out`; true: write gradients
 //   IN_PLACE  backward only: overwrite `logits` with the gradients (`out` is then an unused placeholder)
+// Params, declared there: rows, V, scale (dloss of every row), invalidLoss (NaN).
 // Grid: grid1d over the rows, one workgroup each.
-
-struct Params {
-  rows: u32,
-  V: u32,
-  scale: f32, // dloss for every row: 1/rows for a mean loss
-  invalidLoss: f32, // NaN, the loss of a target ≥ V (WGSL cannot spell a NaN constant)
-}
 
 @group(0) @binding(0) var<storage, read_write> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<u32>;

@@ -5,9 +5,7 @@
 // One thread per (distinct token, channel); consecutive threads take consecutive channels.
 // The position-embedding gradient is a plain sum over the batch (sum_blocks.wgsl).
 //
-// Consts from the launcher (src/gpu/embedding.ts): THREADS. Grid: grid1d(U·C, THREADS).
-
-struct Params { U: u32, C: u32 }
+// Consts and Params (U, C) from the launcher (src/gpu/embedding.ts): THREADS. Grid: grid1d(U·C, THREADS).
 
 @group(0) @binding(0) var<storage, read> dout: array<f32>;
 @group(0) @binding(1) var<storage, read> index: array<u32>;

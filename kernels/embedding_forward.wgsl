@@ -2,9 +2,8 @@
 //   out[r, c] = wte[tokens[r], c] + wpe[r mod T, c]     for the B·T rows r = b·T + t
 // Token ids must be < V: the kernel cannot throw (embeddingBackward checks them on the CPU).
 //
-// Consts from the launcher (src/gpu/embedding.ts): THREADS. Grid: grid1d(B·T·C, THREADS).
-
-struct Params { n: u32, T: u32, C: u32 }
+// Consts and Params (n = B·T·C, T, C) from the launcher (src/gpu/embedding.ts): THREADS.
+// Grid: grid1d(B·T·C, THREADS).
 
 @group(0) @binding(0) var<storage, read> tokens: array<u32>;
 @group(0) @binding(1) var<storage, read> wte: array<f32>;

@@ -5,9 +5,8 @@
 // TO_HEADS copies slot `slot` of the token-major src into the head-major dst; otherwise the
 // reverse. Threads walk the head-major side, so both sides move in contiguous runs of D.
 //
-// Consts from the launcher (src/gpu/heads.ts): THREADS, TO_HEADS. Grid: grid1d(B·H·T·D, THREADS).
-
-struct Params { n: u32, T: u32, H: u32, D: u32, slots: u32, slot: u32 }
+// Consts and Params (n, T, H, D, slots, slot) from the launcher (src/gpu/heads.ts): THREADS, TO_HEADS.
+// Grid: grid1d(B·H·T·D, THREADS).
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;

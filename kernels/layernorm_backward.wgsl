@@ -2,11 +2,9 @@
 //   dx = rstd · (g − mean(g) − x̂ · mean(g·x̂))      (means over the row's C channels)
 // dgamma and dbeta are reductions over rows: see layernorm_param_grads.wgsl.
 //
-// Consts from the launcher (src/gpu/layernorm.ts): THREADS, ACCUMULATE (dx += instead of =,
-// for the residual stream whose gradient sums several branches).
+// Consts and Params (rows, C) from the launcher (src/gpu/layernorm.ts): THREADS, ACCUMULATE
+// (dx += instead of =, for the residual stream whose gradient sums several branches).
 // Grid: one workgroup per row, folded into x·y by grid1d.
-
-struct Params { rows: u32, C: u32 }
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -3,10 +3,8 @@
 // mean and rstd [rows] are saved for the backward pass. The variance is summed in a second
 // pass over the row (still in cache) rather than as E[x²] − mean², which cancels badly.
 //
-// Consts from the launcher (src/gpu/layernorm.ts): THREADS, EPS.
-// Grid: one workgroup per row, folded into x·y by grid1d.
-
-struct Params { rows: u32, C: u32 }
+// Consts and Params (rows, C) from the launcher (src/gpu/layernorm.ts): THREADS, EPS (LAYERNORM_EPS
+// of src/util/model-constants.ts). Grid: one workgroup per row, folded into x·y by grid1d.
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> gamma: array<f32>;

@@ -4,10 +4,8 @@
 // into partials [2, blocks, C] (dgamma's blocks, then dbeta's). The launcher then sums the
 // blocks into dgamma and dbeta with sum_blocks.wgsl. Reads are coalesced along channels.
 //
-// Consts from the launcher (src/gpu/layernorm.ts): THREADS, ROWS_PER_BLOCK.
+// Consts and Params (rows, C, blocks) from the launcher (src/gpu/layernorm.ts): THREADS, ROWS_PER_BLOCK.
 // Grid: (ceil(C / THREADS), blocks).
-
-struct Params { rows: u32, C: u32, blocks: u32 }
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -9,13 +9,9 @@
 //   TM                      output rows per thread (multiple of 4); each thread owns TM × 4 outputs
 //   TRANS_A, TRANS_B, HAS_BIAS, ACCUMULATE
 //   CHECK_BOUNDS            false only when M, N, K are multiples of the tile, which drops edge tests
+// Params from the launcher: M, N, K, and strideA, strideB, strideC between the matrices of a batch.
 // The workgroup is (TILE_N / 4) × (TILE_M / TM) threads. Tiles are kept in workgroup
 // memory as vec4 of `low_t` (f16 on the f16 path), accumulation is always f32.
-
-struct Params {
-  M: u32, N: u32, K: u32,
-  strideA: u32, strideB: u32, strideC: u32,
-}
 
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;

@@ -3,12 +3,7 @@
 // reducing in workgroup memory. Same operands, layouts and bindings as matmul.wgsl.
 //
 // Consts from the launcher: THREADS (power of two), COLS, TRANS_A, TRANS_B, HAS_BIAS, ACCUMULATE.
-// Grid: (ceil(N / COLS), M, batch).
-
-struct Params {
-  M: u32, N: u32, K: u32,
-  strideA: u32, strideB: u32, strideC: u32,
-}
+// Params: those of matmul.wgsl. Grid: (ceil(N / COLS), M, batch).
 
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;

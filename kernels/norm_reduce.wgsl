@@ -6,13 +6,8 @@
 // No atomics: every sum is taken in a fixed order, so results repeat bit for bit.
 //
 // Consts from the launcher (src/gpu/norm.ts): THREADS (power of two), SQUARE, SQRT.
+// Params, declared there: n, chunk (elements per workgroup), scale.
 // Grid: grid1d over the chunks; the flat workgroup index is the chunk.
-
-struct Params {
-  n: u32,
-  chunk: u32, // elements per workgroup, a multiple of THREADS
-  scale: f32,
-}
 
 @group(0) @binding(0) var<storage, read> input: array<f32>;
 @group(0) @binding(1) var<storage, read_write> output: array<f32>;

@@ -1,7 +1,5 @@
 // x *= factor, in place, one element per thread.
-// Consts from the launcher (src/gpu/elementwise.ts): THREADS. Grid: grid1d(n, THREADS).
-
-struct Params { n: u32, factor: f32 }
+// Consts and Params (n, factor) from the launcher (src/gpu/elementwise.ts): THREADS. Grid: grid1d(n, THREADS).
 
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
 @group(0) @binding(1) var<uniform> p: Params;

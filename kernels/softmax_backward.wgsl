@@ -1,9 +1,7 @@
 // Softmax backward in place: dx[row, ·] ← scale · P ∘ (dP − Σ_col P ∘ dP), the gradient
 // with respect to the pre-scale input of softmax_forward (masked entries have P = 0).
 // Layout: probs, grad [rows, cols]; grad holds dP on entry and dx on exit. One workgroup per row.
-// Consts: WG (power of two).
-
-struct Params { rows: u32, cols: u32, scale: f32, pad: u32 }
+// Consts: WG (power of two). Params (rows, cols, scale) from the launcher (src/gpu/softmax.ts).
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;
 @group(0) @binding(1) var<storage, read_write> grad: array<f32>;

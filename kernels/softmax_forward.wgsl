@@ -2,8 +2,7 @@
 // With CAUSAL, rows are query positions of T×T score matrices (row % T is the query),
 // and columns after the query get probability 0. One workgroup per row.
 // Layout: x [rows, cols]. Grid: grid1d(rows, 1). Consts: WG (power of two), CAUSAL.
-
-struct Params { rows: u32, cols: u32, scale: f32, pad: u32 }
+// Params (rows, cols, scale) from the launcher (src/gpu/softmax.ts).
 
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
 @group(0) @binding(1) var<uniform> p: Params;

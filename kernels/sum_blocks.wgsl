@@ -2,9 +2,7 @@
 // (per-block partials of a reduction; position-embedding gradients summed over the batch).
 // One output per thread, reading coalesced rows; the order of the sum is fixed, so results are deterministic.
 //
-// Consts from the launcher (src/gpu/sumblocks.ts): THREADS. Grid: grid1d(n, THREADS).
-
-struct Params { n: u32, blocks: u32, offset: u32 }
+// Consts and Params (n, blocks, offset) from the launcher (src/gpu/sumblocks.ts): THREADS. Grid: grid1d(n, THREADS).
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;

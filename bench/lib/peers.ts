@@ -1,5 +1,7 @@
 // The peer implementations we measure against, loaded the way an app would load them.
 
+// Imported for its effect: it registers tfjs's 'webgpu' backend (the type import below does not load it).
+import '@tensorflow/tfjs-backend-webgpu';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-web/webgpu';

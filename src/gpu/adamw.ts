@@ -6,9 +6,29 @@ import { grid1d } from './grid';
 import type { KernelSpec } from './pipelines';
 import { unusedBinding } from './placeholder';
 import { upload } from './transfer';
+import { uniforms } from './uniforms';
 import { requireElements, requireSizes } from './validate';
 
 const THREADS = 256;
+
+const PARAMS = uniforms({
+  n: 'u32',
+  segmentCount: 'u32',
+  lr: 'f32',
+  beta1: 'f32',
+  beta2: 'f32',
+  /** From f64 on the CPU: 1 − f32(0.999) would be off by 1e-5 relative. */
+  oneMinusBeta1: 'f32',
+  oneMinusBeta2: 'f32',
+  eps: 'f32',
+  weightDecay: 'f32',
+  /** 1 − β1^t */
+  biasCorrection1: 'f32',
+  /** 1 − β2^t */
+  biasCorrection2: 'f32',
+  /** Unused without clipping. */
+  maxNorm: 'f32',
+});
 
 export interface AdamWHyperparameters {
   lr: number;
@@ -110,21 +130,26 @@ function validate(args: AdamWArgs): void {
 /** Records one fused AdamW step over all n parameters into `batch`. */
 export async function adamw(gpu: Gpu, batch: Batch, args: AdamWArgs): Promise<void> {
   validate(args);
-  const spec: KernelSpec = { name: 'adamw', source: adamwSource, consts: { THREADS, CLIP: args.clip !== undefined } };
-  const params = new ArrayBuffer(48);
-  new Uint32Array(params, 0, 2).set([args.n, args.segments.count]);
-  new Float32Array(params, 8, 10).set([
-    args.lr,
-    args.beta1,
-    args.beta2,
-    1 - args.beta1,
-    1 - args.beta2,
-    args.eps,
-    args.weightDecay,
-    1 - args.beta1 ** args.step,
-    1 - args.beta2 ** args.step,
-    args.clip?.maxNorm ?? 0,
-  ]);
+  const spec: KernelSpec = {
+    name: 'adamw',
+    source: adamwSource,
+    consts: { THREADS, CLIP: args.clip !== undefined },
+    uniforms: PARAMS,
+  };
+  const params = PARAMS.pack({
+    n: args.n,
+    segmentCount: args.segments.count,
+    lr: args.lr,
+    beta1: args.beta1,
+    beta2: args.beta2,
+    oneMinusBeta1: 1 - args.beta1,
+    oneMinusBeta2: 1 - args.beta2,
+    eps: args.eps,
+    weightDecay: args.weightDecay,
+    biasCorrection1: 1 - args.beta1 ** args.step,
+    biasCorrection2: 1 - args.beta2 ** args.step,
+    maxNorm: args.clip?.maxNorm ?? 0,
+  });
   const buffers = [
     args.params,
     args.grads,

@@ -8,6 +8,8 @@ import type { Gpu } from './device';
 import { GpuError } from './errors';
 import { grid1d } from './grid';
 import { MAX_HEAD_DIM } from './limits';
+import type { KernelSpec } from './pipelines';
+import { uniforms } from './uniforms';
 import { requireElements, requireSizes } from './validate';
 
 /** Query rows (BR) and key rows (BC) per workgroup tile, and threads per workgroup. */
@@ -35,6 +37,18 @@ const MAX_TILE_THREADS = 64;
 
 /** The kernels keep head vectors as vec4s in workgroup memory, zero-padded to a multiple of 4. */
 const padded = (D: number) => Math.ceil(D / 4) * 4;
+
+/** The three tiled kernels' uniforms: the sequence length and the score scale 1/√D. */
+const PARAMS = uniforms({ T: 'u32', scale: 'f32' });
+/** The delta pre-pass's: rows = B·H·T. */
+const DELTA_PARAMS = uniforms({ rows: 'u32' });
+/** What the tiled kernels `#include`. */
+const includes = { 'attention_common.wgsl': commonSource };
+
+/** A tiled kernel's spec: its source with the shared code, specialised for head size D and its tiles. */
+function tiledSpec(name: string, source: string, D: number, tiles: AttentionTiles): KernelSpec {
+  return { name, source, includes, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...tiles }, uniforms: PARAMS };
+}
 
 /** Workgroup floats each kernel keeps, as in its WGSL. */
 const SHARED_FLOATS = {
@@ -85,13 +99,6 @@ function validate(kernel: string, s: AttentionShapeArgs, buffers: Record<string,
   for (const [name, [buffer, floats]] of Object.entries(buffers)) requireElements(kernel, name, buffer, floats, shape);
 }
 
-function params(T: number, scale: number): ArrayBuffer {
-  const data = new ArrayBuffer(16);
-  new Uint32Array(data)[0] = T;
-  new Float32Array(data)[1] = scale;
-  return data;
-}
-
 /** Causal attention forward: o = softmax(q·kᵀ/√D, causal)·v, plus lse per row for the backward. Layout [B, H, T, D]. */
 export async function attentionForward(
   gpu: Gpu,
@@ -106,16 +113,12 @@ export async function attentionForward(
     { q: [args.q, n], k: [args.k, n], v: [args.v, n], o: [args.o, n], lse: [args.lse, B * H * T] },
   );
   const tiles = attentionTiles(gpu, 'forward', D, T);
-  const pipeline = await gpu.pipelines.get({
-    name: 'attention_forward',
-    source: commonSource + forwardSource,
-    consts: { HEAD_DIM: D, D4: padded(D) / 4, ...tiles },
-  });
+  const pipeline = await gpu.pipelines.get(tiledSpec('attention_forward', forwardSource, D, tiles));
   batch.dispatch({
     kernel: 'attention_forward',
     pipeline,
     buffers: [args.q, args.k, args.v, args.o, args.lse],
-    params: params(T, 1 / Math.sqrt(D)),
+    params: PARAMS.pack({ T, scale: 1 / Math.sqrt(D) }),
     workgroups: [Math.ceil(T / tiles.BR), B * H],
   });
   return tiles;
@@ -156,47 +159,39 @@ export async function attentionBackward(
     },
   );
   const delta = batch.scratch(rows * 4, 'attention-delta');
-  const scaled = params(T, 1 / Math.sqrt(D));
+  const params = PARAMS.pack({ T, scale: 1 / Math.sqrt(D) });
 
   const deltaPipeline = await gpu.pipelines.get({
     name: 'attention_delta',
     source: deltaSource,
     consts: { HEAD_DIM: D, WG: THREADS },
+    uniforms: DELTA_PARAMS,
   });
-  const rowsParams = new Uint32Array([rows, 0, 0, 0]);
   batch.dispatch({
     kernel: 'attention_delta',
     pipeline: deltaPipeline,
     buffers: [args.o, args.dout, delta],
-    params: rowsParams,
+    params: DELTA_PARAMS.pack({ rows }),
     workgroups: grid1d(rows, THREADS, gpu.limits.maxComputeWorkgroupsPerDimension),
   });
 
   const dqTiles = attentionTiles(gpu, 'dq', D, T);
-  const dqPipeline = await gpu.pipelines.get({
-    name: 'attention_dq',
-    source: commonSource + dqSource,
-    consts: { HEAD_DIM: D, D4: padded(D) / 4, ...dqTiles },
-  });
+  const dqPipeline = await gpu.pipelines.get(tiledSpec('attention_dq', dqSource, D, dqTiles));
   batch.dispatch({
     kernel: 'attention_dq',
     pipeline: dqPipeline,
     buffers: [args.q, args.k, args.v, args.dout, args.lse, delta, args.dq],
-    params: scaled,
+    params,
     workgroups: [Math.ceil(T / dqTiles.BR), B * H],
   });
 
   const kvTiles = attentionTiles(gpu, 'dkdv', D, T);
-  const kvPipeline = await gpu.pipelines.get({
-    name: 'attention_dkdv',
-    source: commonSource + dkdvSource,
-    consts: { HEAD_DIM: D, D4: padded(D) / 4, ...kvTiles },
-  });
+  const kvPipeline = await gpu.pipelines.get(tiledSpec('attention_dkdv', dkdvSource, D, kvTiles));
   batch.dispatch({
     kernel: 'attention_dkdv',
     pipeline: kvPipeline,
     buffers: [args.q, args.k, args.v, args.dout, args.lse, delta, args.dk, args.dv],
-    params: scaled,
+    params,
     workgroups: [Math.ceil(T / kvTiles.BC), B * H],
   });
 }

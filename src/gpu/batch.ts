@@ -192,10 +192,10 @@ export function createBatch(gpu: Gpu, options: { label: string; profile?: boolea
       if (!readback || !querySet) return { clock: 'wallclock', totalNs: (end - wallStart) * 1e6, kernels: [] };
       await readback.mapAsync(GPUMapMode.READ);
       const ticks = new BigUint64Array(readback.getMappedRange(), 0, 2 * kernels.length);
-      const timings = kernels.map((kernel, i) => ({
-        kernel,
-        ns: Math.max(0, Number(ticks[2 * i + 1] - ticks[2 * i])),
-      }));
+      const timings = kernels.map((kernel, i) => {
+        const [begin = 0n, end = 0n] = ticks.subarray(2 * i, 2 * i + 2);
+        return { kernel, ns: Math.max(0, Number(end - begin)) };
+      });
       readback.unmap();
       pool.release(readback);
       querySet.destroy();

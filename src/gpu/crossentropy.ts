@@ -6,6 +6,7 @@ import { grid1d } from './grid';
 import { reduceSum } from './norm';
 import type { KernelSpec } from './pipelines';
 import { unusedBinding } from './placeholder';
+import { uniforms } from './uniforms';
 import { requireElements, requireSizes } from './validate';
 
 /** One workgroup per row; the row's V logits are strided over these threads. */
@@ -13,6 +14,15 @@ import { requireElements, requireSizes } from './validate';
 const MIN_THREADS = 32;
 const MAX_THREADS = 256;
 const rowThreads = (V: number) => Math.min(MAX_THREADS, Math.max(MIN_THREADS, 2 ** Math.ceil(Math.log2(V / 8))));
+
+const PARAMS = uniforms({
+  rows: 'u32',
+  V: 'u32',
+  /** dloss for every row: 1/rows for a mean loss. */
+  scale: 'f32',
+  /** NaN, the loss of a target ≥ V (WGSL cannot spell a NaN constant). */
+  invalidLoss: 'f32',
+});
 
 /** Logits [rows, V] (row-major f32) and one target class per row (u32). */
 interface CrossEntropyShape {
@@ -71,10 +81,9 @@ async function launch(
     name: kernel,
     source: crossEntropySource,
     consts: { THREADS: rowThreads(args.V), BACKWARD: variant.backward, IN_PLACE: variant.inPlace },
+    uniforms: PARAMS,
   };
-  const params = new ArrayBuffer(16);
-  new Uint32Array(params, 0, 2).set([args.rows, args.V]);
-  new Float32Array(params, 8, 2).set([variant.scale, NaN]); // scale, invalidLoss
+  const params = PARAMS.pack({ rows: args.rows, V: args.V, scale: variant.scale, invalidLoss: NaN });
   const pipeline = await gpu.pipelines.get(spec);
   const workgroups = grid1d(args.rows, 1, gpu.limits.maxComputeWorkgroupsPerDimension);
   batch.dispatch({ kernel, pipeline, buffers: [args.logits, args.targets, variant.out], params, workgroups });

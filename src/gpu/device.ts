@@ -13,6 +13,16 @@ export interface AdapterSummary {
   limits: Record<string, number>;
 }
 
+/**
+ * Names the adapter (vendor/architecture/device/description) the same way in every session,
+ * so that what was measured on it, such as matmul tiles, can be stored and found again.
+ */
+export function adapterKey(
+  adapter: Pick<AdapterSummary, 'vendor' | 'architecture' | 'device' | 'description'>,
+): string {
+  return [adapter.vendor, adapter.architecture, adapter.device, adapter.description].join('/');
+}
+
 /** The device plus the shared machinery every kernel launcher uses. */
 export interface Gpu {
   readonly device: GPUDevice;

@@ -4,10 +4,14 @@ import scaleSource from '../../kernels/scale.wgsl?raw';
 import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { grid1d } from './grid';
+import type { KernelConsts } from './pipelines';
+import { uniforms } from './uniforms';
 import { requireAll, requireSizes } from './validate';
 
 /** Threads per workgroup of the one-element-per-thread kernels. */
 const ELEMENTWISE_THREADS = 256;
+/** The uniforms of every elementwise kernel: the length, and scale's factor (0 for the others). */
+const PARAMS = uniforms({ n: 'u32', factor: 'f32' });
 
 export interface ElementwiseLaunch {
   name: string;
@@ -15,20 +19,20 @@ export interface ElementwiseLaunch {
   /** Bound at @binding(0..) in this order; each must hold n f32 values. */
   buffers: Record<string, BufferRef>;
   n: number;
-  /** An f32 passed after n in the params (scale's factor). */
+  /** scale's factor. */
   factor?: number;
+  /** Consts besides THREADS (GELU's coefficients). */
+  consts?: KernelConsts;
 }
 
-/** Validates and records a kernel that runs one thread per element over n elements; its params are { n: u32, factor: f32 }. */
+/** Validates and records a kernel that runs one thread per element over n elements. */
 export async function dispatchElementwise(gpu: Gpu, batch: Batch, launch: ElementwiseLaunch): Promise<void> {
   const { name, n } = launch;
   requireSizes(name, { n });
   requireAll(name, launch.buffers, n, `n=${n}`);
-  const params = new ArrayBuffer(16);
-  new Uint32Array(params, 0, 1)[0] = n;
-  new Float32Array(params, 4, 1)[0] = launch.factor ?? 0;
-  const spec = { name, source: launch.source, consts: { THREADS: ELEMENTWISE_THREADS } };
-  const pipeline = await gpu.pipelines.get(spec);
+  const params = PARAMS.pack({ n, factor: launch.factor ?? 0 });
+  const consts = { THREADS: ELEMENTWISE_THREADS, ...launch.consts };
+  const pipeline = await gpu.pipelines.get({ name, source: launch.source, consts, uniforms: PARAMS });
   const workgroups = grid1d(n, ELEMENTWISE_THREADS, gpu.limits.maxComputeWorkgroupsPerDimension);
   batch.dispatch({ kernel: name, pipeline, buffers: Object.values(launch.buffers), params, workgroups });
 }

@@ -5,9 +5,14 @@ import type { Gpu } from './device';
 import { GpuError } from './errors';
 import { grid1d } from './grid';
 import { sumBlocksInto } from './sumblocks';
+import { uniforms } from './uniforms';
 import { requireElements, requireSizes } from './validate';
 
 const THREADS = 256;
+/** The forward writes n = B·T·C outputs of T positions and C channels. */
+const FORWARD_PARAMS = uniforms({ n: 'u32', T: 'u32', C: 'u32' });
+/** The backward sums the rows of U distinct tokens over C channels. */
+const BACKWARD_PARAMS = uniforms({ U: 'u32', C: 'u32' });
 
 /** B sequences of T tokens; C channels; V vocabulary entries; maxT rows of wpe (T ≤ maxT). */
 export interface EmbeddingShape {
@@ -55,13 +60,13 @@ export async function embeddingForward(gpu: Gpu, batch: Batch, args: EmbeddingFo
   requireElements(kernel, 'out', out, B * T * C, shape);
   requireElements(kernel, 'wte', wte, args.V * C, shape);
   requireElements(kernel, 'wpe', wpe, args.maxT * C, shape);
-  const spec = { name: kernel, source: forwardSource, consts: { THREADS } };
+  const spec = { name: kernel, source: forwardSource, consts: { THREADS }, uniforms: FORWARD_PARAMS };
   const pipeline = await gpu.pipelines.get(spec);
   batch.dispatch({
     kernel: spec.name,
     pipeline,
     buffers: [tokens, wte, wpe, out],
-    params: new Uint32Array([B * T * C, T, C, 0]),
+    params: FORWARD_PARAMS.pack({ n: B * T * C, T, C }),
     workgroups: grid1d(B * T * C, THREADS, gpu.limits.maxComputeWorkgroupsPerDimension),
   });
 }
@@ -109,7 +114,7 @@ export async function embeddingBackward(gpu: Gpu, batch: Batch, args: EmbeddingB
   requireElements(kernel, 'dwte', dwte, V * C, shape);
   requireElements(kernel, 'dwpe', dwpe, args.maxT * C, shape);
   const { index, distinct } = tokenRowIndex(tokens, V);
-  const spec = { name: kernel, source: backwardSource, consts: { THREADS } };
+  const spec = { name: kernel, source: backwardSource, consts: { THREADS }, uniforms: BACKWARD_PARAMS };
   const pipeline = await gpu.pipelines.get(spec);
   // Held by the batch until it is submitted; the write queues before the batch runs.
   const rowsOfTokens = batch.scratch(index.byteLength, 'embedding-token-rows');
@@ -118,7 +123,7 @@ export async function embeddingBackward(gpu: Gpu, batch: Batch, args: EmbeddingB
     kernel: spec.name,
     pipeline,
     buffers: [dout, rowsOfTokens, dwte],
-    params: new Uint32Array([distinct, C, 0, 0]),
+    params: BACKWARD_PARAMS.pack({ U: distinct, C }),
     workgroups: grid1d(distinct * C, THREADS, gpu.limits.maxComputeWorkgroupsPerDimension),
   });
   // dout is [B, T·C]: summing its B blocks gives the gradient of wpe's first T rows.

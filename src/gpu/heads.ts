@@ -2,9 +2,12 @@ import source from '../../kernels/heads_permute.wgsl?raw';
 import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { grid1d } from './grid';
+import { uniforms } from './uniforms';
 import { requireAll, requireElements, requireSizes } from './validate';
 
 const THREADS = 256;
+/** n = B·H·T·D elements of one slot; the token-major side has `slots` slots, this dispatch moves `slot`. */
+const PARAMS = uniforms({ n: 'u32', T: 'u32', H: 'u32', D: 'u32', slots: 'u32', slot: 'u32' });
 
 /**
  * Attention's layouts: token-major [B, T, slots, H, D] (qkv has 3 slots, q k v, of C = H·D
@@ -35,13 +38,13 @@ async function permute(
   requireElements(kernel, tokenMajor.label, tokenMajor.buffer, slots * n, text);
   requireAll(kernel, perSlot, n, text);
 
-  const spec = { name: 'heads_permute', source, consts: { THREADS, TO_HEADS: toHeads } };
+  const spec = { name: 'heads_permute', source, consts: { THREADS, TO_HEADS: toHeads }, uniforms: PARAMS };
   const pipeline = await gpu.pipelines.get(spec);
   const workgroups = grid1d(n, THREADS, gpu.limits.maxComputeWorkgroupsPerDimension);
-  Object.values(perSlot).forEach((heads, slot) => {
+  for (const [slot, heads] of Object.values(perSlot).entries()) {
     const buffers = toHeads ? [tokenMajor.buffer, heads] : [heads, tokenMajor.buffer];
-    batch.dispatch({ kernel, pipeline, buffers, params: new Uint32Array([n, T, H, D, slots, slot, 0, 0]), workgroups });
-  });
+    batch.dispatch({ kernel, pipeline, buffers, params: PARAMS.pack({ n, T, H, D, slots, slot }), workgroups });
+  }
 }
 
 /** qkv [B, T, 3·C] (laid out [B, T, 3, H, D]) → q, k, v, each [B, H, T, D]. */

@@ -35,7 +35,14 @@ export {
   crossEntropyBackward,
   crossEntropyForward,
 } from './crossentropy';
-export { type AcquireOptions, type AdapterSummary, acquireGpu, type Gpu, webgpuUnavailableMessage } from './device';
+export {
+  type AcquireOptions,
+  type AdapterSummary,
+  acquireGpu,
+  adapterKey,
+  type Gpu,
+  webgpuUnavailableMessage,
+} from './device';
 export { add, addInto, scale } from './elementwise';
 export {
   type EmbeddingBackwardArgs,
@@ -59,15 +66,23 @@ export {
   chooseTiles,
   type MatmulArgs,
   type MatmulLaunch,
+  type MatmulShape,
   type MatmulTiles,
+  type MatmulTuning,
   matmul,
   THIN_MAX_SIDE,
   TILE_CANDIDATES,
+  type TileTiming,
+  TUNING_SHAPES,
+  type TunedTiles,
+  type TuneOptions,
   tilesFit,
   tuneMatmul,
+  useMatmulTiles,
 } from './matmul';
 export { globalNorm, reduceSum } from './norm';
 export { createPipelineCache, type KernelConsts, type KernelSpec, type PipelineCache, wgslPreamble } from './pipelines';
 export { type SoftmaxArgs, softmaxBackward, softmaxForward } from './softmax';
 export { type SumBlocksArgs, sumBlocksInto } from './sumblocks';
 export { readFloats, STORAGE, storage, upload } from './transfer';
+export { type UniformFields, type Uniforms, type UniformType, type UniformValues, uniforms } from './uniforms';

@@ -1,14 +1,14 @@
 import backwardSource from '../../kernels/layernorm_backward.wgsl?raw';
 import forwardSource from '../../kernels/layernorm_forward.wgsl?raw';
 import paramGradsSource from '../../kernels/layernorm_param_grads.wgsl?raw';
+import { LAYERNORM_EPS } from '../util/model-constants';
 import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { grid1d } from './grid';
 import { sumBlocksInto } from './sumblocks';
+import { uniforms } from './uniforms';
 import { requireAll, requireSizes } from './validate';
 
-/** GPT-2's (and PyTorch's default) epsilon. */
-const EPS = 1e-5;
 /**
  * Threads that share one row in the forward and dx kernels: one warp per row, as llm.c.
  * More threads cost on software adapters, where each invocation that meets a barrier is a
@@ -19,6 +19,11 @@ const ROW_THREADS = 32;
 /** dgamma/dbeta first stage: channels per workgroup, and rows each thread sums into one partial. */
 const CHANNEL_THREADS = 64;
 const ROWS_PER_BLOCK = 32;
+
+/** The forward and dx kernels: x is [rows, C]. */
+const ROW_PARAMS = uniforms({ rows: 'u32', C: 'u32' });
+/** The dgamma/dbeta first stage, which writes `blocks` partial sums per channel. */
+const PARTIAL_PARAMS = uniforms({ rows: 'u32', C: 'u32', blocks: 'u32' });
 
 export interface LayernormForwardArgs {
   /** [rows, C] */
@@ -67,13 +72,18 @@ export async function layernormForward(gpu: Gpu, batch: Batch, args: LayernormFo
   requireAll('layernorm_forward', { x, y }, rows * C, shape);
   requireAll('layernorm_forward', { mean, rstd }, rows, shape);
   requireAll('layernorm_forward', { gamma, beta }, C, shape);
-  const spec = { name: 'layernorm_forward', source: forwardSource, consts: { THREADS: ROW_THREADS, EPS } };
+  const spec = {
+    name: 'layernorm_forward',
+    source: forwardSource,
+    consts: { THREADS: ROW_THREADS, EPS: LAYERNORM_EPS },
+    uniforms: ROW_PARAMS,
+  };
   const pipeline = await gpu.pipelines.get(spec);
   batch.dispatch({
     kernel: spec.name,
     pipeline,
     buffers: [x, gamma, beta, y, mean, rstd],
-    params: new Uint32Array([rows, C, 0, 0]),
+    params: ROW_PARAMS.pack({ rows, C }),
     workgroups: grid1d(rows, 1, gpu.limits.maxComputeWorkgroupsPerDimension),
   });
 }
@@ -85,18 +95,17 @@ export async function layernormBackward(gpu: Gpu, batch: Batch, args: LayernormB
   requireAll('layernorm_backward', { dy, x, dx }, rows * C, shape);
   requireAll('layernorm_backward', { mean, rstd }, rows, shape);
   requireAll('layernorm_backward', { gamma, dgamma, dbeta }, C, shape);
-  const params = new Uint32Array([rows, C, 0, 0]);
-
   const dxSpec = {
     name: 'layernorm_backward',
     source: backwardSource,
     consts: { THREADS: ROW_THREADS, ACCUMULATE: args.accumulateDx ?? false },
+    uniforms: ROW_PARAMS,
   };
   batch.dispatch({
     kernel: dxSpec.name,
     pipeline: await gpu.pipelines.get(dxSpec),
     buffers: [dy, x, mean, rstd, gamma, dx],
-    params,
+    params: ROW_PARAMS.pack({ rows, C }),
     workgroups: grid1d(rows, 1, gpu.limits.maxComputeWorkgroupsPerDimension),
   });
 
@@ -106,12 +115,13 @@ export async function layernormBackward(gpu: Gpu, batch: Batch, args: LayernormB
     name: 'layernorm_param_grads',
     source: paramGradsSource,
     consts: { THREADS: CHANNEL_THREADS, ROWS_PER_BLOCK },
+    uniforms: PARTIAL_PARAMS,
   };
   batch.dispatch({
     kernel: partialSpec.name,
     pipeline: await gpu.pipelines.get(partialSpec),
     buffers: [dy, x, mean, rstd, partials],
-    params: new Uint32Array([rows, C, blocks, 0]),
+    params: PARTIAL_PARAMS.pack({ rows, C, blocks }),
     workgroups: [Math.ceil(C / CHANNEL_THREADS), blocks, 1],
   });
   await sumBlocksInto(gpu, batch, { src: partials, dst: dgamma, n: C, blocks });

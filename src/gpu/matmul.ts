@@ -1,11 +1,13 @@
 import matmulSource from '../../kernels/matmul.wgsl?raw';
 import thinSource from '../../kernels/matmul_thin.wgsl?raw';
-import { type Batch, type BufferRef, createBatch } from './batch';
-import type { Gpu } from './device';
+import { randomUniform } from '../util/random';
+import { type Batch, type BatchProfile, type BufferRef, createBatch } from './batch';
+import { adapterKey, type Gpu } from './device';
 import { GpuError } from './errors';
 import type { KernelSpec } from './pipelines';
 import { unusedBinding } from './placeholder';
-import { storage } from './transfer';
+import { storage, upload } from './transfer';
+import { uniforms } from './uniforms';
 import { requireElements, requireSizes } from './validate';
 
 /** Workgroup tile of the tiled kernel: TILE_M × TILE_N outputs, TILE_K deep, TM rows × 4 columns per thread. */
@@ -55,6 +57,9 @@ export const THIN_MAX_SIDE = 8;
 const THIN_THREADS = 64;
 const THIN_COLS = 4;
 
+/** Both kernels' uniforms: the shape, and each operand's stride between the matrices of a batch (0: shared). */
+const PARAMS = uniforms({ M: 'u32', N: 'u32', K: 'u32', strideA: 'u32', strideB: 'u32', strideC: 'u32' });
+
 /** Tile candidates tried by tuneMatmul; each adapter keeps the fastest. */
 export const TILE_CANDIDATES: MatmulTiles[] = [
   { TILE_M: 32, TILE_N: 32, TILE_K: 16, TM: 4 },
@@ -65,33 +70,70 @@ export const TILE_CANDIDATES: MatmulTiles[] = [
   { TILE_M: 128, TILE_N: 64, TILE_K: 16, TM: 8 },
 ];
 
-// Until tuneMatmul measures this adapter: 128 threads, each 8 × 4 outputs.
+// Until tiles are tuned or installed for the adapter: 128 threads, each 8 × 4 outputs.
 const DEFAULT_TILES: MatmulTiles = { TILE_M: 64, TILE_N: 64, TILE_K: 16, TM: 8 };
 const SMALL_TILES: MatmulTiles = { TILE_M: 32, TILE_N: 32, TILE_K: 16, TM: 4 };
 
-/** Tuned tiles per adapter, filled by tuneMatmul(). */
-const tunedTiles = new WeakMap<Gpu, MatmulTiles>();
+/** The tiles installed on each device by useMatmulTiles (or tuneMatmul). */
+const installedTiles = new WeakMap<Gpu, MatmulTiles>();
 
-export function tilesFit(gpu: Gpu, t: MatmulTiles): boolean {
+type WorkgroupLimit =
+  | 'maxComputeInvocationsPerWorkgroup'
+  | 'maxComputeWorkgroupSizeX'
+  | 'maxComputeWorkgroupSizeY'
+  | 'maxComputeWorkgroupStorageSize';
+
+/** Why the tile cannot run on this adapter; empty when it can. */
+function tileProblems(gpu: Gpu, t: MatmulTiles): string[] {
+  const sizes = [t.TILE_M, t.TILE_N, t.TILE_K, t.TM];
+  if (!sizes.every((x) => Number.isInteger(x) && x > 0))
+    return ['TILE_M, TILE_N, TILE_K and TM must be positive integers'];
+  const problems: string[] = [];
+  if (t.TILE_N % 4 !== 0 || t.TILE_K % 4 !== 0 || t.TM % 4 !== 0)
+    problems.push('TILE_N, TILE_K and TM must be multiples of 4');
+  if (t.TILE_M % t.TM !== 0) problems.push('TILE_M must be a multiple of TM');
+  const limits = gpu.limits;
   const threads = (t.TILE_N / 4) * (t.TILE_M / t.TM);
   const sharedBytes = (t.TILE_M * t.TILE_K + t.TILE_K * t.TILE_N) * 4;
-  return (
-    t.TILE_K % 4 === 0 &&
-    t.TM % 4 === 0 &&
-    t.TILE_M % t.TM === 0 &&
-    threads <= gpu.limits.maxComputeInvocationsPerWorkgroup &&
-    t.TILE_N / 4 <= gpu.limits.maxComputeWorkgroupSizeX &&
-    t.TILE_M / t.TM <= gpu.limits.maxComputeWorkgroupSizeY &&
-    sharedBytes <= gpu.limits.maxComputeWorkgroupStorageSize
-  );
+  const within = (value: number, limit: WorkgroupLimit, what: string) => {
+    if (value > limits[limit]) problems.push(`${what} ${value} exceed ${limit} ${limits[limit]}`);
+  };
+  within(threads, 'maxComputeInvocationsPerWorkgroup', 'threads');
+  within(t.TILE_N / 4, 'maxComputeWorkgroupSizeX', 'threads along x');
+  within(t.TILE_M / t.TM, 'maxComputeWorkgroupSizeY', 'threads along y');
+  within(sharedBytes, 'maxComputeWorkgroupStorageSize', 'workgroup bytes');
+  return problems;
 }
 
-/** Picks the tile for a shape: the adapter's tuned tile, or smaller tiles when big ones would leave the GPU idle. */
+export function tilesFit(gpu: Gpu, tiles: MatmulTiles): boolean {
+  return tileProblems(gpu, tiles).length === 0;
+}
+
+/** Throws a GpuError that says which of the adapter's limits the tile breaks. */
+function requireTilesFit(gpu: Gpu, tiles: MatmulTiles): void {
+  const problems = tileProblems(gpu, tiles);
+  if (problems.length > 0) {
+    throw new GpuError('matmul', `tiles ${JSON.stringify(tiles)} do not fit this adapter: ${problems.join('; ')}`);
+  }
+}
+
+/**
+ * Makes `tiles` the tiled kernel's tile on this device from now on, e.g. a tile that
+ * tuneMatmul measured on this adapter in an earlier session. Throws when it does not fit.
+ */
+export function useMatmulTiles(gpu: Gpu, tiles: MatmulTiles): void {
+  const { TILE_M, TILE_N, TILE_K, TM } = tiles; // only the tile, whatever else a stored record holds
+  const tile = { TILE_M, TILE_N, TILE_K, TM };
+  requireTilesFit(gpu, tile);
+  installedTiles.set(gpu, tile);
+}
+
+/** Picks the tile for a shape: the device's installed tile, or smaller tiles when big ones would leave the GPU idle. */
 export function chooseTiles(gpu: Gpu, M: number, N: number, batch: number): MatmulTiles {
-  const tuned = tunedTiles.get(gpu) ?? DEFAULT_TILES;
-  const groups = Math.ceil(M / tuned.TILE_M) * Math.ceil(N / tuned.TILE_N) * batch;
+  const installed = installedTiles.get(gpu) ?? DEFAULT_TILES;
+  const groups = Math.ceil(M / installed.TILE_M) * Math.ceil(N / installed.TILE_N) * batch;
   // Too few workgroups to fill the device: trade per-thread reuse for parallelism.
-  return groups < 16 ? SMALL_TILES : tuned;
+  return groups < 16 ? SMALL_TILES : installed;
 }
 
 function validate(args: MatmulArgs): void {
@@ -120,16 +162,14 @@ export async function matmul(gpu: Gpu, batch: Batch, args: MatmulArgs): Promise<
     HAS_BIAS: args.bias !== undefined,
     ACCUMULATE: args.accumulate ?? false,
   };
-  const params = new Uint32Array([
+  const params = PARAMS.pack({
     M,
     N,
     K,
-    args.broadcastA ? 0 : M * K,
-    args.broadcastB ? 0 : K * N,
-    M * N,
-    0,
-    0, // pad to 32 bytes
-  ]);
+    strideA: args.broadcastA ? 0 : M * K,
+    strideB: args.broadcastB ? 0 : K * N,
+    strideC: M * N,
+  });
   const buffers = [args.a, args.b, args.bias ?? unusedBinding(gpu), args.c];
 
   let spec: KernelSpec;
@@ -137,17 +177,22 @@ export async function matmul(gpu: Gpu, batch: Batch, args: MatmulArgs): Promise<
   let tiles: MatmulTiles | undefined;
   if (path === 'thin') {
     // The thin kernel accumulates in f32 registers: it has no f16 tiles to shrink.
-    spec = { name: 'matmul_thin', source: thinSource, consts: { THREADS: THIN_THREADS, COLS: THIN_COLS, ...flags } };
+    spec = {
+      name: 'matmul_thin',
+      source: thinSource,
+      consts: { THREADS: THIN_THREADS, COLS: THIN_COLS, ...flags },
+      uniforms: PARAMS,
+    };
     workgroups = [Math.ceil(N / THIN_COLS), M, count];
   } else {
     tiles = args.tiles ?? chooseTiles(gpu, M, N, count);
-    if (!tilesFit(gpu, tiles))
-      throw new GpuError('matmul', `tiles ${JSON.stringify(tiles)} do not fit this adapter's limits`);
+    requireTilesFit(gpu, tiles);
     const aligned = M % tiles.TILE_M === 0 && N % tiles.TILE_N === 0 && K % tiles.TILE_K === 0;
     spec = {
       name: 'matmul',
       source: matmulSource,
       consts: { ...tiles, ...flags, CHECK_BOUNDS: !aligned },
+      uniforms: PARAMS,
       f16: precision === 'f16',
     };
     workgroups = [Math.ceil(N / tiles.TILE_N), Math.ceil(M / tiles.TILE_M), count];
@@ -157,38 +202,110 @@ export async function matmul(gpu: Gpu, batch: Batch, args: MatmulArgs): Promise<
   return { path, precision: path === 'thin' ? 'f32' : precision, tiles };
 }
 
+/** A product to time tile candidates on: op(A) is M×K, op(B) is K×N. */
+export interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+}
+
 /**
- * Measures every tile candidate that fits this adapter on an M×K×N product and
- * keeps the fastest for later calls on `gpu`. Returns the timings in ms.
+ * What tuneMatmul times by default: the model's two kinds of forward product at the tiny preset's
+ * width (C = 64) over 512 rows (8 sequences of 64 tokens). Small, so that tuning takes seconds
+ * on a software adapter, and all aligned to every candidate, so that each compiles one pipeline.
  */
-export async function tuneMatmul(
-  gpu: Gpu,
-  shape: { M: number; N: number; K: number } = { M: 256, N: 256, K: 256 },
-  repeats = 3,
-): Promise<{ tiles: MatmulTiles; ms: number }[]> {
-  const { M, N, K } = shape;
-  const a = storage(gpu, M * K);
-  const b = storage(gpu, K * N);
-  const c = storage(gpu, M * N);
-  const results: { tiles: MatmulTiles; ms: number }[] = [];
+export const TUNING_SHAPES: MatmulShape[] = [
+  { M: 512, N: 192, K: 64 }, // attention's qkv projection, [B·T, C]·[C, 3C]
+  { M: 512, N: 64, K: 256 }, // the MLP's projection back, [B·T, 4C]·[4C, C]
+];
+/** Timed passes per candidate; the median counts. */
+const TUNING_RUNS = 3;
+
+export interface TuneOptions {
+  shapes?: MatmulShape[];
+  /** The tiles to try, TILE_CANDIDATES by default; those that do not fit the adapter are left out. */
+  candidates?: MatmulTiles[];
+  runs?: number;
+}
+
+/** One candidate's median time for a pass over all the shapes. */
+export interface TileTiming {
+  tiles: MatmulTiles;
+  ms: number;
+}
+
+/** What a caller keeps to reuse a tuning in a later session: plain JSON. */
+export interface TunedTiles {
+  /** adapterKey() of the adapter measured: reuse the tiles only on the same key. */
+  adapter: string;
+  tiles: MatmulTiles;
+  /** 'timestamp': GPU time of the dispatches (timestamp-query); 'wallclock': submit to completion. */
+  clock: 'timestamp' | 'wallclock';
+  /** ISO 8601. */
+  measuredAt: string;
+}
+
+export interface MatmulTuning {
+  /** Every candidate that fits the adapter, fastest first. */
+  ranking: TileTiming[];
+  record: TunedTiles;
+}
+
+/**
+ * Times every tile candidate that fits this adapter on `shapes`, installs the fastest on `gpu`
+ * and returns the ranking and a record to keep. A pass runs the shapes in one batch, timed per
+ * dispatch by timestamp queries when the device has timestamp-query, else by the wall clock.
+ * Each candidate first runs one untimed pass, all at once so that their pipelines compile in
+ * parallel; then the candidates take turns for `runs` timed passes, so that a change in load
+ * affects all of them alike.
+ */
+export async function tuneMatmul(gpu: Gpu, options: TuneOptions = {}): Promise<MatmulTuning> {
+  const shapes = options.shapes ?? TUNING_SHAPES;
+  const runs = options.runs ?? TUNING_RUNS;
+  requireSizes('matmul', { shapes: shapes.length, runs });
+  for (const { M, N, K } of shapes) requireSizes('matmul', { M, N, K });
+  const candidates = (options.candidates ?? TILE_CANDIDATES).filter((t) => tilesFit(gpu, t));
+  if (candidates.length === 0) throw new GpuError('matmul', 'no tile candidate fits this adapter');
+
+  // Operands big enough for every shape.
+  const aFloats = Math.max(...shapes.map((s) => s.M * s.K));
+  const bFloats = Math.max(...shapes.map((s) => s.K * s.N));
+  const cFloats = Math.max(...shapes.map((s) => s.M * s.N));
+  const a = upload(gpu, randomUniform(aFloats, 1), 'tune-a');
+  const b = upload(gpu, randomUniform(bFloats, 2), 'tune-b');
+  const c = storage(gpu, cFloats, 'tune-c');
+  const pass = async (tiles: MatmulTiles): Promise<BatchProfile> => {
+    const batch = createBatch(gpu, { label: 'tune-matmul', profile: true });
+    for (const shape of shapes) await matmul(gpu, batch, { ...shape, a, b, c, tiles, path: 'tiled' });
+    await batch.submit();
+    return batch.profile();
+  };
+  const timed = candidates.map((tiles) => ({ tiles, ms: [] as number[] }));
+  let clock: BatchProfile['clock'] = 'wallclock';
   try {
-    for (const tiles of TILE_CANDIDATES.filter((t) => tilesFit(gpu, t))) {
-      const times: number[] = [];
-      for (let r = 0; r <= repeats; r++) {
-        const batch = createBatch(gpu, { label: 'tune-matmul' });
-        await matmul(gpu, batch, { a, b, c, M, N, K, tiles, path: 'tiled' });
-        const t0 = performance.now();
-        await batch.submit();
-        await gpu.idle();
-        if (r > 0) times.push(performance.now() - t0); // r = 0 warms up (compile, first run)
+    await Promise.all(candidates.map(pass));
+    for (let run = 0; run < runs; run++) {
+      for (const candidate of timed) {
+        const profile = await pass(candidate.tiles);
+        candidate.ms.push(profile.totalNs / 1e6);
+        clock = profile.clock;
       }
-      times.sort((x, y) => x - y);
-      results.push({ tiles, ms: times[Math.floor(times.length / 2)]! });
     }
   } finally {
     for (const buffer of [a, b, c]) gpu.pool.release(buffer);
   }
-  results.sort((x, y) => x.ms - y.ms);
-  if (results[0]) tunedTiles.set(gpu, results[0].tiles);
-  return results;
+  const ranking = timed.map(({ tiles, ms }) => ({ tiles, ms: median(ms) })).sort((x, y) => x.ms - y.ms);
+  const best = ranking[0]!.tiles; // there is at least one candidate
+  useMatmulTiles(gpu, best);
+  return {
+    ranking,
+    record: { adapter: adapterKey(gpu.adapter), tiles: best, clock, measuredAt: new Date().toISOString() },
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }

@@ -4,6 +4,7 @@ import type { Gpu } from './device';
 import { GpuError } from './errors';
 import { grid1d } from './grid';
 import type { KernelSpec } from './pipelines';
+import { uniforms } from './uniforms';
 import { requireElements, requireSizes } from './validate';
 
 const THREADS = 256;
@@ -11,6 +12,14 @@ const THREADS = 256;
 const MIN_CHUNK = THREADS * 4;
 /** Stage 1 writes at most this many partials, so one workgroup finishes them in a few loads per thread. */
 const MAX_PARTIALS = THREADS * 16;
+
+const PARAMS = uniforms({
+  n: 'u32',
+  /** Elements per workgroup, a multiple of THREADS. */
+  chunk: 'u32',
+  /** Applied by the last stage only. */
+  scale: 'f32',
+});
 
 /** scale·Σ input (op 'sum') or √(scale·Σ input²) (op 'norm') into output[0]. */
 interface ReduceArgs {
@@ -46,10 +55,9 @@ async function reduce(gpu: Gpu, batch: Batch, kernel: string, args: ReduceArgs):
       name: kernel,
       source,
       consts: { THREADS, SQUARE: norm && at.first, SQRT: norm && at.last },
+      uniforms: PARAMS,
     };
-    const params = new ArrayBuffer(16);
-    new Uint32Array(params, 0, 2).set([count, chunk]);
-    new Float32Array(params, 8, 1)[0] = at.last ? scale : 1;
+    const params = PARAMS.pack({ n: count, chunk, scale: at.last ? scale : 1 });
     const pipeline = await gpu.pipelines.get(spec);
     const workgroups = grid1d(count, chunk, gpu.limits.maxComputeWorkgroupsPerDimension);
     batch.dispatch({ kernel, pipeline, buffers: [from, to], params, workgroups });

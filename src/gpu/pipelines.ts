@@ -1,4 +1,5 @@
 import { GpuError } from './errors';
+import type { Uniforms } from './uniforms';
 
 /** Compile-time parameters of a kernel: tile sizes, transposes, feature switches. */
 export type KernelConsts = Record<string, number | boolean>;
@@ -7,9 +8,13 @@ export type KernelConsts = Record<string, number | boolean>;
 export interface KernelSpec {
   /** Names the kernel in errors, labels and profiles, e.g. "matmul". */
   name: string;
-  /** WGSL text that uses the consts without declaring them. */
+  /** WGSL text that uses the consts and `Params` without declaring them; may `#include "file.wgsl"`. */
   source: string;
+  /** The WGSL files `#include` may name, by file name (e.g. "attention_common.wgsl"). */
+  includes?: Record<string, string>;
   consts?: KernelConsts;
+  /** Declares `struct Params`, which the kernel binds after its storage buffers. */
+  uniforms?: Uniforms;
   /** Adds `enable f16;` and makes `low_t` f16; only valid on a device with shader-f16. */
   f16?: boolean;
   entryPoint?: string;
@@ -34,9 +39,65 @@ export function wgslPreamble(consts: KernelConsts, f16: boolean): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Where a line of the assembled WGSL came from: the preamble, an included file, or (no file) the kernel's source. */
+export interface SourceLine {
+  file?: string;
+  line: number;
+}
+
+const PREAMBLE = 'preamble';
+/** A line of its own that pulls in another kernel file: `#include "attention_common.wgsl"`. */
+const INCLUDE = /^\s*#include\s+"([^"]+)"\s*$/;
+
+/**
+ * The WGSL a spec compiles to: the preamble (consts, `low_t`, `struct Params`), then the
+ * source with every `#include` line replaced by the named file from `spec.includes`. Each
+ * file is expanded once (a later include of it adds nothing), so included files may include
+ * each other. `origins[i]` says where line i + 1 came from, for compile errors.
+ */
+export function assembleWgsl(spec: KernelSpec): { code: string; origins: SourceLine[] } {
+  const lines: string[] = [];
+  const origins: SourceLine[] = [];
+  const preamble = wgslPreamble(spec.consts ?? {}, spec.f16 ?? false) + (spec.uniforms?.wgsl ?? '');
+  for (const [i, text] of preamble.trimEnd().split('\n').entries()) {
+    lines.push(text);
+    origins.push({ file: PREAMBLE, line: i + 1 });
+  }
+  const expanded = new Set<string>();
+  const expand = (text: string, file: string | undefined) => {
+    for (const [i, line] of text.split('\n').entries()) {
+      const include = INCLUDE.exec(line)?.[1];
+      if (include === undefined) {
+        lines.push(line);
+        origins.push({ file, line: i + 1 });
+        continue;
+      }
+      const source = spec.includes?.[include];
+      if (source === undefined) {
+        const known = Object.keys(spec.includes ?? {}).join(', ') || 'none';
+        throw new GpuError(
+          spec.name,
+          `${where({ file, line: i + 1 })}: #include "${include}" is not among the includes (${known})`,
+        );
+      }
+      if (expanded.has(include)) continue;
+      expanded.add(include);
+      expand(source, include);
+    }
+  };
+  expand(spec.source, undefined);
+  return { code: `${lines.join('\n')}\n`, origins };
+}
+
+/** "line 12", "attention_common.wgsl line 3" or "preamble line 2". */
+function where(origin: SourceLine): string {
+  return origin.file ? `${origin.file} line ${origin.line}` : `line ${origin.line}`;
+}
+
 export function specKey(spec: KernelSpec): string {
   const consts = Object.entries(spec.consts ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
-  return JSON.stringify([spec.name, spec.entryPoint ?? 'main', spec.f16 ?? false, consts]);
+  const uniforms = Object.entries(spec.uniforms?.fields ?? {});
+  return JSON.stringify([spec.name, spec.entryPoint ?? 'main', spec.f16 ?? false, consts, uniforms]);
 }
 
 /** Compiled pipelines keyed by kernel and parameters; each is compiled once per device. */
@@ -66,15 +127,12 @@ export function createPipelineCache(device: GPUDevice): PipelineCache {
 }
 
 async function compile(device: GPUDevice, spec: KernelSpec): Promise<GPUComputePipeline> {
-  const preamble = wgslPreamble(spec.consts ?? {}, spec.f16 ?? false);
-  const code = preamble + spec.source;
+  const { code, origins } = assembleWgsl(spec);
   const module = device.createShaderModule({ code, label: spec.name });
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === 'error');
   if (errors.length > 0) {
-    const preambleLines = preamble.split('\n').length - 1;
-    const where = (line: number) => (line > preambleLines ? `line ${line - preambleLines}` : `preamble line ${line}`);
-    const text = errors.map((m) => `${where(m.lineNum)}: ${m.message}`).join('; ');
+    const text = errors.map((m) => `${where(origins[m.lineNum - 1] ?? { line: m.lineNum })}: ${m.message}`).join('; ');
     throw new GpuError(spec.name, `WGSL compile failed: ${text}`);
   }
   try {

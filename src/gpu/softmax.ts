@@ -3,9 +3,11 @@ import forwardSource from '../../kernels/softmax_forward.wgsl?raw';
 import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { grid1d } from './grid';
+import { uniforms } from './uniforms';
 import { requireAll, requireSizes } from './validate';
 
 const THREADS = 64;
+const PARAMS = uniforms({ rows: 'u32', cols: 'u32', scale: 'f32' });
 
 export interface SoftmaxArgs {
   rows: number;
@@ -17,10 +19,7 @@ export interface SoftmaxArgs {
 }
 
 function params(args: SoftmaxArgs): ArrayBuffer {
-  const data = new ArrayBuffer(16);
-  new Uint32Array(data).set([args.rows, args.cols]);
-  new Float32Array(data)[2] = args.scale ?? 1;
-  return data;
+  return PARAMS.pack({ rows: args.rows, cols: args.cols, scale: args.scale ?? 1 });
 }
 
 function check(kernel: string, args: SoftmaxArgs, buffers: Record<string, BufferRef>): void {
@@ -35,6 +34,7 @@ export async function softmaxForward(gpu: Gpu, batch: Batch, args: SoftmaxArgs &
     name: 'softmax_forward',
     source: forwardSource,
     consts: { WG: THREADS, CAUSAL: args.causal ?? false },
+    uniforms: PARAMS,
   });
   batch.dispatch({
     kernel: 'softmax_forward',
@@ -56,6 +56,7 @@ export async function softmaxBackward(
     name: 'softmax_backward',
     source: backwardSource,
     consts: { WG: THREADS },
+    uniforms: PARAMS,
   });
   batch.dispatch({
     kernel: 'softmax_backward',

@@ -3,9 +3,11 @@ import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
 import { grid1d } from './grid';
+import { uniforms } from './uniforms';
 import { requireElements, requireSizes } from './validate';
 
 const THREADS = 256;
+const PARAMS = uniforms({ n: 'u32', blocks: 'u32', offset: 'u32' });
 
 export interface SumBlocksArgs {
   /** Holds `blocks` consecutive blocks of n floats, starting `offset` floats in. */
@@ -31,13 +33,13 @@ export async function sumBlocksInto(gpu: Gpu, batch: Batch, args: SumBlocksArgs)
   const shape = `n=${n} blocks=${blocks} offset=${offset}`;
   requireElements('sum_blocks', 'src', args.src, offset + n * blocks, shape);
   requireElements('sum_blocks', 'dst', args.dst, n, shape);
-  const spec = { name: 'sum_blocks', source, consts: { THREADS } };
+  const spec = { name: 'sum_blocks', source, consts: { THREADS }, uniforms: PARAMS };
   const pipeline = await gpu.pipelines.get(spec);
   batch.dispatch({
     kernel: spec.name,
     pipeline,
     buffers: [args.src, args.dst],
-    params: new Uint32Array([n, blocks, offset, 0]),
+    params: PARAMS.pack({ n, blocks, offset }),
     workgroups: grid1d(n, THREADS, gpu.limits.maxComputeWorkgroupsPerDimension),
   });
 }

@@ -1,6 +1,5 @@
-import { expect, test } from '@playwright/test';
 import type { Comparison } from '../harness/compare';
-import { inPage, openGpuPage } from '../harness/page';
+import { expect, inPage, test } from '../harness/page';
 import type { AdamWCase } from './adamw.cases';
 
 const CASES = '/test/browser/adamw.cases.ts';
@@ -23,18 +22,14 @@ function mixedSegments(n: number) {
   return cuts.slice(0, -1).map((offset, i) => ({ offset, length: cuts[i + 1]! - offset, decay: i % 2 === 0 }));
 }
 
-test.beforeEach(async ({ page }) => {
-  await openGpuPage(page);
-});
-
 for (const n of [1, 1001, 70_001]) {
   test(`adamw n=${n}: 3 steps with mixed decay segments match the CPU reference, with and without clipping`, async ({
-    page,
+    gpuPage,
   }) => {
     // Gradients are uniform in [-1, 1], so ‖g‖ ≈ √(n/3): maxNorm = √n/4 always clips (for n > 1).
     for (const maxNorm of [undefined, Math.sqrt(n) / 4]) {
       const c: AdamWCase = { n, seed: n, steps: 3, segments: mixedSegments(n), hyper, maxNorm, tol };
-      const r = await inPage<Record<string, Comparison>>(page, CASES, 'adamwCase', c);
+      const r = await inPage<Record<string, Comparison>>(gpuPage, CASES, 'adamwCase', c);
       for (const [name, cmp] of Object.entries(r)) {
         expect
           .soft(cmp.worst, `${name} maxNorm=${maxNorm}: max abs err ${cmp.maxAbsErr} at ${cmp.at}`)
@@ -44,16 +39,16 @@ for (const n of [1, 1001, 70_001]) {
   });
 }
 
-test('decay segments are checked to tile [0, n) and packed as merged runs', async ({ page }) => {
-  const r = await inPage<(number[] | string)[]>(page, CASES, 'decaySegmentEncodings');
+test('decay segments are checked to tile [0, n) and packed as merged runs', async ({ gpuPage }) => {
+  const r = await inPage<(number[] | string)[]>(gpuPage, CASES, 'decaySegmentEncodings');
   expect(r[0]).toEqual([0, 1, 2, 0, 6, 1]);
   expect(r[1]).toMatch(/\[gpu:adamw\] segments must cover \[0, 10\) exactly: gap at 4/);
   expect(r[2]).toMatch(/overlap at 5/);
   expect(r[3]).toMatch(/they end at 9/);
 });
 
-test('adamw rejects bad hyperparameters and mismatched sizes', async ({ page }) => {
-  const messages = await inPage<string[]>(page, CASES, 'adamwRejects');
+test('adamw rejects bad hyperparameters and mismatched sizes', async ({ gpuPage }) => {
+  const messages = await inPage<string[]>(gpuPage, CASES, 'adamwRejects');
   expect(messages[0]).toMatch(/\[gpu:adamw\] step must be a positive integer, got 0/);
   expect(messages[1]).toMatch(/beta2 must be in \[0, 1\), got 1/);
   expect(messages[2]).toMatch(/segments cover 8 parameters, expected n=1000/);

@@ -1,6 +1,5 @@
-import { expect, test } from '@playwright/test';
 import type { Comparison } from '../harness/compare';
-import { inPage, openGpuPage } from '../harness/page';
+import { expect, inPage, test } from '../harness/page';
 import type { AttentionCase } from './attention.cases';
 
 const CASES = '/test/browser/attention.cases.ts';
@@ -21,28 +20,26 @@ const SHAPES: { B: number; H: number; T: number; D: number; qkScale?: number }[]
   { B: 1, H: 2, T: 45, D: 24, qkScale: 6 }, // scores up to ~±200: the online softmax must not overflow
 ];
 
-test.beforeEach(async ({ page }) => {
-  await openGpuPage(page);
-});
-
 for (const s of SHAPES) {
   test(`flash attention B=${s.B} H=${s.H} T=${s.T} D=${s.D}${s.qkScale ? ` |qk|≤${s.qkScale}` : ''}: forward and backward match the CPU reference`, async ({
-    page,
+    gpuPage,
   }) => {
     const c: AttentionCase = { ...s, seed: s.T * 100 + s.D, tol, gradTol };
-    const r = await inPage<Record<string, Comparison>>(page, CASES, 'attentionCase', c);
+    const r = await inPage<Record<string, Comparison>>(gpuPage, CASES, 'attentionCase', c);
     for (const [name, cmp] of Object.entries(r)) {
       expect.soft(cmp.worst, `${name}: max abs err ${cmp.maxAbsErr} at ${cmp.at}`).toBeLessThanOrEqual(1);
     }
   });
 }
 
-test('the unfused baseline (matmul + causal softmax, T×T materialised) matches the CPU reference', async ({ page }) => {
+test('the unfused baseline (matmul + causal softmax, T×T materialised) matches the CPU reference', async ({
+  gpuPage,
+}) => {
   for (const s of [
     { B: 1, H: 2, T: 17, D: 16 },
     { B: 2, H: 1, T: 70, D: 48 },
   ]) {
-    const r = await inPage<Record<string, Comparison>>(page, CASES, 'attentionCase', {
+    const r = await inPage<Record<string, Comparison>>(gpuPage, CASES, 'attentionCase', {
       ...s,
       seed: 7,
       tol,
@@ -55,8 +52,8 @@ test('the unfused baseline (matmul + causal softmax, T×T materialised) matches 
   }
 });
 
-test('attention rejects bad shapes with clear errors', async ({ page }) => {
-  const messages = await inPage<string[]>(page, CASES, 'attentionRejects');
+test('attention rejects bad shapes with clear errors', async ({ gpuPage }) => {
+  const messages = await inPage<string[]>(gpuPage, CASES, 'attentionRejects');
   expect(messages[0]).toMatch(/T must be a positive integer, got 0/);
   expect(messages[1]).toMatch(/head dimension 256 exceeds MAX_HEAD_DIM 128/);
   expect(messages[2]).toMatch(/q holds \d+ bytes, needs 1280/);

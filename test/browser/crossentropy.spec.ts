@@ -1,6 +1,5 @@
-import { expect, test } from '@playwright/test';
 import type { Comparison } from '../harness/compare';
-import { inPage, openGpuPage } from '../harness/page';
+import { expect, inPage, test } from '../harness/page';
 import type { CrossEntropyCase } from './crossentropy.cases';
 
 const CASES = '/test/browser/crossentropy.cases.ts';
@@ -12,13 +11,11 @@ const CASES = '/test/browser/crossentropy.cases.ts';
 const tol = { atol: 1e-5, rtol: 1e-6 };
 const gradTol = { atol: 1e-6, rtol: 1e-5 };
 
-test.beforeEach(async ({ page }) => {
-  await openGpuPage(page);
-});
-
 for (const V of [97, 1000]) {
   for (const rows of [1, 17, 100]) {
-    test(`crossentropy rows=${rows} V=${V}: losses, mean and gradients match the CPU reference`, async ({ page }) => {
+    test(`crossentropy rows=${rows} V=${V}: losses, mean and gradients match the CPU reference`, async ({
+      gpuPage,
+    }) => {
       let seed = rows * 7 + V;
       for (const inPlace of [true, false]) {
         for (const [logitScale, dominant] of [
@@ -26,7 +23,7 @@ for (const V of [97, 1000]) {
           [1e3, true],
         ] as const) {
           const c: CrossEntropyCase = { rows, V, seed: seed++, logitScale, dominant, inPlace, tol, gradTol };
-          const r = await inPage<Record<string, Comparison>>(page, CASES, 'crossEntropyCase', c);
+          const r = await inPage<Record<string, Comparison>>(gpuPage, CASES, 'crossEntropyCase', c);
           for (const [name, cmp] of Object.entries(r)) {
             const what = `${name} inPlace=${inPlace} logits~${logitScale}: max abs err ${cmp.maxAbsErr} at ${cmp.at}`;
             expect.soft(cmp.worst, what).toBeLessThanOrEqual(1);
@@ -37,16 +34,16 @@ for (const V of [97, 1000]) {
   }
 }
 
-test('crossentropy: an out-of-range target on the GPU gives a NaN loss and no one-hot term', async ({ page }) => {
-  const r = await inPage<{ losses: number[]; gradRowSum: number[] }>(page, CASES, 'crossEntropyBadTargetOnGpu');
+test('crossentropy: an out-of-range target on the GPU gives a NaN loss and no one-hot term', async ({ gpuPage }) => {
+  const r = await inPage<{ losses: number[]; gradRowSum: number[] }>(gpuPage, CASES, 'crossEntropyBadTargetOnGpu');
   expect(r.losses[0]).toBe(-1); // NaN, mapped to −1 to survive JSON
   expect(r.losses[1]).toBeGreaterThan(0);
   expect(r.gradRowSum[0]).toBeCloseTo(1, 5);
   expect(r.gradRowSum[1]).toBeCloseTo(0, 5);
 });
 
-test('crossentropy rejects bad shapes, small buffers and out-of-range host targets', async ({ page }) => {
-  const messages = await inPage<string[]>(page, CASES, 'crossEntropyRejects');
+test('crossentropy rejects bad shapes, small buffers and out-of-range host targets', async ({ gpuPage }) => {
+  const messages = await inPage<string[]>(gpuPage, CASES, 'crossEntropyRejects');
   expect(messages[0]).toMatch(/\[gpu:crossentropy_forward\] rows must be a positive integer, got 0/);
   expect(messages[1]).toMatch(/logits holds \d+ bytes, needs 12000 for rows=3 V=1000/);
   expect(messages[2]).toMatch(/target 4 at row 1 is not a class in \[0, 4\)/);

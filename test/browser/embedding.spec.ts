@@ -1,6 +1,5 @@
-import { expect, test } from '@playwright/test';
 import { expectChecks } from '../harness/expect-checks';
-import { inPage, openGpuPage } from '../harness/page';
+import { expect, inPage, test } from '../harness/page';
 import type { EmbeddingCase } from './embedding.cases';
 import type { OutputCheck } from './run-kernels';
 
@@ -20,19 +19,15 @@ const SHAPES: (Omit<EmbeddingCase, 'seed' | 'atol' | 'rtol'> & { name: string })
   { name: 'one token id everywhere', B: 4, T: 25, C: 5, V: 30, maxT: 25, vocabUsed: 1 },
 ];
 
-test.beforeEach(async ({ page }) => {
-  await openGpuPage(page);
-});
-
-test('embedding forward and backward match the CPU reference', async ({ page }) => {
+test('embedding forward and backward match the CPU reference', async ({ gpuPage }) => {
   for (const [i, { name, ...shape }] of SHAPES.entries()) {
     const c: EmbeddingCase = { ...shape, seed: 100 * i, ...tol(shape.B, shape.T) };
-    expectChecks(name, await inPage<OutputCheck[]>(page, CASES, 'embeddingCase', c));
+    expectChecks(name, await inPage<OutputCheck[]>(gpuPage, CASES, 'embeddingCase', c));
   }
 });
 
-test('embedding rejects out-of-range tokens, too many positions and undersized buffers', async ({ page }) => {
-  const messages = await inPage<string[]>(page, CASES, 'embeddingRejectsBadArgs');
+test('embedding rejects out-of-range tokens, too many positions and undersized buffers', async ({ gpuPage }) => {
+  const messages = await inPage<string[]>(gpuPage, CASES, 'embeddingRejectsBadArgs');
   expect(messages[0]).toMatch(/\[gpu:embedding_backward\] token id 8 at position 2 is not below the vocabulary size 8/);
   expect(messages[1]).toMatch(/tokens has 2 ids, expected B·T = 4/);
   expect(messages[2]).toMatch(/\[gpu:embedding_forward\] T=5 exceeds the 4 positions of wpe/);

@@ -1,6 +1,5 @@
-import { test } from '@playwright/test';
 import { expectChecks } from '../harness/expect-checks';
-import { inPage, openGpuPage } from '../harness/page';
+import { inPage, test } from '../harness/page';
 import type { GeluCase } from './gelu.cases';
 import type { OutputCheck } from './run-kernels';
 
@@ -12,13 +11,9 @@ const CASES = '/test/browser/gelu.cases.ts';
 //   y:  atol 1e-6, rtol 1e-5        dx: atol 1e-5, rtol 1e-5
 const TOL: GeluCase['tol'] = { y: { atol: 1e-6, rtol: 1e-5 }, dx: { atol: 1e-5, rtol: 1e-5 } };
 
-test.beforeEach(async ({ page }) => {
-  await openGpuPage(page);
-});
-
-test('gelu forward and backward match the CPU reference, tails included, for n = 1 … 70000', async ({ page }) => {
+test('gelu forward and backward match the CPU reference, tails included, for n = 1 … 70000', async ({ gpuPage }) => {
   for (const n of [1, 13, 77, 1000, 70_000]) {
     const c: GeluCase = { n, seed: n, tol: TOL };
-    expectChecks(`n=${n}`, await inPage<OutputCheck[]>(page, CASES, 'geluCase', c));
+    expectChecks(`n=${n}`, await inPage<OutputCheck[]>(gpuPage, CASES, 'geluCase', c));
   }
 });

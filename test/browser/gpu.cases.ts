@@ -1,16 +1,24 @@
 // Browser-side halves of the GPU runtime and matmul tests; the specs call these through inPage().
 import {
   acquireGpu,
+  adapterKey,
   createBatch,
   type Gpu,
   GpuDeviceLostError,
   GpuError,
   type MatmulArgs,
   type MatmulLaunch,
+  type MatmulTiles,
   matmul,
   readFloats,
   storage,
+  TILE_CANDIDATES,
+  type TileTiming,
+  type TunedTiles,
+  tilesFit,
+  tuneMatmul,
   upload,
+  useMatmulTiles,
 } from '../../src/gpu';
 import { matmulCpu } from '../../src/model/cpu/matmul';
 import { randomUniform } from '../../src/util/random';
@@ -90,6 +98,21 @@ export async function compileErrorNamesKernel() {
     await g.pipelines.get({
       name: 'broken_kernel',
       source: '@compute @workgroup_size(1) fn main() { let x: u32 = ; }',
+    });
+    return { threw: false, message: '' };
+  } catch (e) {
+    return { threw: e instanceof GpuError, message: (e as Error).message };
+  }
+}
+
+/** A syntax error in an included file must name that file and its line. */
+export async function includedCompileErrorNamesFile() {
+  const g = await gpu();
+  try {
+    await g.pipelines.get({
+      name: 'broken_include',
+      source: '#include "helpers.wgsl"\n@compute @workgroup_size(1) fn main() { _ = helper(); }',
+      includes: { 'helpers.wgsl': 'fn helper() -> u32 {\n  let x: u32 = ;\n  return x;\n}' },
     });
     return { threw: false, message: '' };
   } catch (e) {
@@ -214,4 +237,66 @@ export async function matmulRejectsBadArgs() {
   );
   g.pool.release(small);
   return messages;
+}
+
+/** A product that takes the device's installed tile whichever candidate it is (at least 16 workgroups of the largest). */
+const INSTALLED_TILE_CASE: MatmulCase = { M: 256, N: 512, K: 8, seed: 21, atol: 1e-5, rtol: 1e-5 * Math.sqrt(8) };
+
+export interface TuningResult {
+  ranking: TileTiming[];
+  record: TunedTiles;
+  adapterKey: string;
+  hasTimestamps: boolean;
+  /** The candidates that fit this adapter. */
+  fitting: MatmulTiles[];
+  /** A product run after tuning. */
+  after: MatmulCaseResult;
+}
+
+/**
+ * Tunes on a device of its own (the page's device keeps its tiles), then runs a product. The
+ * tuning shape is that product, so that it reuses the winner's pipeline.
+ */
+export async function matmulTuning(options: {
+  withTimestamps: boolean;
+  candidates?: MatmulTiles[];
+}): Promise<TuningResult> {
+  const g = await acquireGpu({ disableFeatures: options.withTimestamps ? [] : ['timestamp-query'] });
+  try {
+    const { M, N, K } = INSTALLED_TILE_CASE;
+    const candidates = options.candidates ?? TILE_CANDIDATES;
+    const { ranking, record } = await tuneMatmul(g, { shapes: [{ M, N, K }], candidates, runs: 2 });
+    return {
+      ranking,
+      record,
+      adapterKey: adapterKey(g.adapter),
+      hasTimestamps: g.has.timestamps,
+      fitting: candidates.filter((t) => tilesFit(g, t)),
+      after: await matmulCase(INSTALLED_TILE_CASE, g),
+    };
+  } finally {
+    g.destroy();
+  }
+}
+
+/** Installs each fitting tile in turn on a device of its own and runs a product with it; then tries the misfits. */
+export async function installedTilesAreUsed(tiles: { fitting: MatmulTiles[]; misfits: MatmulTiles[] }) {
+  const g = await acquireGpu();
+  try {
+    const launches: MatmulCaseResult[] = [];
+    for (const t of tiles.fitting) {
+      useMatmulTiles(g, t);
+      launches.push(await matmulCase(INSTALLED_TILE_CASE, g));
+    }
+    const rejected = await errorMessages(
+      tiles.misfits.map((t) => async () => {
+        useMatmulTiles(g, t);
+      }),
+    );
+    // A rejected tile leaves the installed one in place.
+    const afterRejection = await matmulCase(INSTALLED_TILE_CASE, g);
+    return { launches, rejected, afterRejection };
+  } finally {
+    g.destroy();
+  }
 }

@@ -1,7 +1,6 @@
-import { expect, test } from '@playwright/test';
 import type { HeadShape } from '../../src/gpu';
 import { expectChecks } from '../harness/expect-checks';
-import { inPage, openGpuPage } from '../harness/page';
+import { expect, inPage, test } from '../harness/page';
 import type { OutputCheck } from './run-kernels';
 
 const CASES = '/test/browser/heads.cases.ts';
@@ -16,21 +15,17 @@ const SHAPES: HeadShape[] = [
   { B: 1, T: 5, H: 1, D: 1 },
 ];
 
-test.beforeEach(async ({ page }) => {
-  await openGpuPage(page);
-});
-
-test('splitQkv, joinQkv, mergeHeads and splitHeads match the CPU reference exactly', async ({ page }) => {
+test('splitQkv, joinQkv, mergeHeads and splitHeads match the CPU reference exactly', async ({ gpuPage }) => {
   for (const [i, shape] of SHAPES.entries()) {
     expectChecks(
       JSON.stringify(shape),
-      await inPage<OutputCheck[]>(page, CASES, 'headsCase', { ...shape, seed: 10 * i }),
+      await inPage<OutputCheck[]>(gpuPage, CASES, 'headsCase', { ...shape, seed: 10 * i }),
     );
   }
 });
 
-test('the permutes reject bad sizes and undersized buffers with clear errors', async ({ page }) => {
-  const messages = await inPage<string[]>(page, CASES, 'headsRejectsBadArgs');
+test('the permutes reject bad sizes and undersized buffers with clear errors', async ({ gpuPage }) => {
+  const messages = await inPage<string[]>(gpuPage, CASES, 'headsRejectsBadArgs');
   expect(messages[0]).toMatch(/\[gpu:merge_heads\] T must be a positive integer, got 0/);
   expect(messages[1]).toMatch(/\[gpu:split_qkv\] qkv holds 256 bytes, needs 384 for B=1 T=8 H=1 D=4/);
 });

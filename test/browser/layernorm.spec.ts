@@ -1,6 +1,5 @@
-import { expect, test } from '@playwright/test';
 import { expectChecks } from '../harness/expect-checks';
-import { inPage, openGpuPage } from '../harness/page';
+import { expect, inPage, test } from '../harness/page';
 import type { LayernormCase } from './layernorm.cases';
 import type { OutputCheck } from './run-kernels';
 
@@ -19,20 +18,16 @@ function tolerances(rows: number, C: number): LayernormCase['tol'] {
   return { y: row, mean: row, rstd: row, dx: row, dgamma: column, dbeta: column };
 }
 
-test.beforeEach(async ({ page }) => {
-  await openGpuPage(page);
-});
-
 for (const rows of [1, 17, 100]) {
   test(`layernorm rows=${rows}: forward and backward match the CPU reference for C = 1, 13, 50, 77, 768`, async ({
-    page,
+    gpuPage,
   }) => {
     for (const C of [1, 13, 50, 77, 768]) {
       for (const accumulateDx of [false, true]) {
         const c: LayernormCase = { rows, C, seed: rows * 1000 + C, accumulateDx, tol: tolerances(rows, C) };
         expectChecks(
           `rows=${rows} C=${C} accumulateDx=${accumulateDx}`,
-          await inPage<OutputCheck[]>(page, CASES, 'layernormCase', c),
+          await inPage<OutputCheck[]>(gpuPage, CASES, 'layernormCase', c),
         );
       }
     }
@@ -40,21 +35,28 @@ for (const rows of [1, 17, 100]) {
 }
 
 // Every output starts as NaN, so a row the folded grid missed fails. C = 1 keeps it cheap and exact.
-test('layernorm folds more rows than one grid dimension holds (70000 rows)', async ({ page }) => {
+test('layernorm folds more rows than one grid dimension holds (70000 rows)', async ({ gpuPage }) => {
   const rows = 70_000,
     C = 1;
   const c: LayernormCase = { rows, C, seed: 7, accumulateDx: false, tol: tolerances(rows, C) };
-  expectChecks(`rows=${rows} C=${C}`, await inPage<OutputCheck[]>(page, CASES, 'layernormCase', c));
+  expectChecks(`rows=${rows} C=${C}`, await inPage<OutputCheck[]>(gpuPage, CASES, 'layernormCase', c));
 });
 
-test('layernorm rejects bad sizes and undersized buffers with clear errors', async ({ page }) => {
-  const messages = await inPage<string[]>(page, CASES, 'layernormRejectsBadArgs');
+test('layernorm rejects bad sizes and undersized buffers with clear errors', async ({ gpuPage }) => {
+  const messages = await inPage<string[]>(gpuPage, CASES, 'layernormRejectsBadArgs');
   expect(messages[0]).toMatch(/\[gpu:layernorm_forward\] rows must be a positive integer, got 0/);
   expect(messages[1]).toMatch(/C must be a positive integer, got 2.5/);
   expect(messages[2]).toMatch(/x holds 256 bytes, needs 16384 for rows=64 C=64/);
 });
 
-test('layernorm backward passes in one batch share, and outgrow, the partials buffer correctly', async ({ page }) => {
-  const checks = await inPage<OutputCheck[]>(page, CASES, 'layernormBackwardsShareScratch', tolerances(100, 77).dgamma);
+test('layernorm backward passes in one batch share, and outgrow, the partials buffer correctly', async ({
+  gpuPage,
+}) => {
+  const checks = await inPage<OutputCheck[]>(
+    gpuPage,
+    CASES,
+    'layernormBackwardsShareScratch',
+    tolerances(100, 77).dgamma,
+  );
   expectChecks('small, large, small', checks);
 });

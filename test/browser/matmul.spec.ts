@@ -1,6 +1,6 @@
-import { expect, test } from '@playwright/test';
-import { inPage, openGpuPage } from '../harness/page';
-import type { MatmulCase, MatmulCaseResult } from './gpu.cases';
+import type { MatmulTiles } from '../../src/gpu';
+import { expect, inPage, test } from '../harness/page';
+import type { MatmulCase, MatmulCaseResult, TuningResult } from './gpu.cases';
 
 const CASES = '/test/browser/gpu.cases.ts';
 
@@ -21,6 +21,14 @@ const SHAPES: [number, number, number][] = [
   [33, 300, 9],
 ];
 
+/** Two tiles within WebGPU's default limits (256 threads, 16 KiB of workgroup memory), neither the default tile. */
+const TWO_TILES: MatmulTiles[] = [
+  { TILE_M: 128, TILE_N: 64, TILE_K: 16, TM: 8 },
+  { TILE_M: 32, TILE_N: 32, TILE_K: 32, TM: 4 },
+];
+/** 4096 threads: more than any adapter allows. */
+const TOO_MANY_THREADS: MatmulTiles = { TILE_M: 256, TILE_N: 256, TILE_K: 16, TM: 4 };
+
 const VARIANTS: { name: string; opts: Partial<MatmulCase> }[] = [
   { name: 'A·B', opts: {} },
   { name: 'A·Bᵀ', opts: { transB: true } },
@@ -33,17 +41,13 @@ const VARIANTS: { name: string; opts: Partial<MatmulCase> }[] = [
   { name: 'batch3 A·shared B', opts: { batch: 3, broadcastB: true } },
 ];
 
-test.beforeEach(async ({ page }) => {
-  await openGpuPage(page);
-});
-
 for (const [M, K, N] of SHAPES) {
-  test(`matmul ${M}x${K}x${N}: every variant and both paths match the CPU reference`, async ({ page }) => {
+  test(`matmul ${M}x${K}x${N}: every variant and both paths match the CPU reference`, async ({ gpuPage }) => {
     let seed = M * 1000 + N;
     for (const variant of VARIANTS) {
       for (const path of ['tiled', 'thin'] as const) {
         const c: MatmulCase = { M, N, K, seed: seed++, path, ...variant.opts, ...f32Tol(K) };
-        const r = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', c);
+        const r = await inPage<MatmulCaseResult>(gpuPage, CASES, 'matmulCase', c);
         expect.soft(r.worst, `${variant.name} ${path}: max abs err ${r.maxAbsErr}`).toBeLessThanOrEqual(1);
         expect.soft(r.launch.path).toBe(path);
       }
@@ -51,22 +55,22 @@ for (const [M, K, N] of SHAPES) {
   });
 }
 
-test('matmul picks the thin path for thin outputs and the tiled path otherwise', async ({ page }) => {
-  const thin = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', {
+test('matmul picks the thin path for thin outputs and the tiled path otherwise', async ({ gpuPage }) => {
+  const thin = await inPage<MatmulCaseResult>(gpuPage, CASES, 'matmulCase', {
     M: 1,
     N: 300,
     K: 70,
     seed: 1,
     ...f32Tol(70),
   });
-  const tall = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', {
+  const tall = await inPage<MatmulCaseResult>(gpuPage, CASES, 'matmulCase', {
     M: 300,
     N: 3,
     K: 70,
     seed: 2,
     ...f32Tol(70),
   });
-  const square = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', {
+  const square = await inPage<MatmulCaseResult>(gpuPage, CASES, 'matmulCase', {
     M: 40,
     N: 40,
     K: 40,
@@ -79,34 +83,78 @@ test('matmul picks the thin path for thin outputs and the tiled path otherwise',
   for (const r of [thin, tall, square]) expect(r.worst).toBeLessThanOrEqual(1);
 });
 
-test('every tile candidate that fits the adapter gives correct results', async ({ page }) => {
-  const results = await page.evaluate(async () => {
+test('every tile candidate that fits the adapter gives correct results', async ({ gpuPage }) => {
+  const results = await gpuPage.evaluate(async () => {
     const { TILE_CANDIDATES } = await import('/src/gpu/index.ts' as string);
     return TILE_CANDIDATES as unknown[];
   });
   for (const tiles of results) {
     const c = { M: 100, N: 70, K: 45, seed: 9, path: 'tiled', tiles, transB: true, bias: true, ...f32Tol(45) };
-    const r = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', c);
+    const r = await inPage<MatmulCaseResult>(gpuPage, CASES, 'matmulCase', c);
     expect.soft(r.worst, `tiles ${JSON.stringify(tiles)}`).toBeLessThanOrEqual(1);
   }
 });
 
-test('f16 path: used with shader-f16, falls back to f32 without it', async ({ page }) => {
-  const { has } = await inPage<{ has: { f16: boolean } }>(page, CASES, 'adapterSummary');
+// With timestamps, every candidate; by the wall clock, two of them and a tile that does not fit (to keep it short).
+for (const withTimestamps of [true, false]) {
+  test(`tuneMatmul ranks the fitting tiles by ${withTimestamps ? 'GPU timestamps' : 'the wall clock'}, installs the fastest and returns a record to keep`, async ({
+    gpuPage,
+  }) => {
+    const candidates = withTimestamps ? undefined : [...TWO_TILES, TOO_MANY_THREADS];
+    const r = await inPage<TuningResult>(gpuPage, CASES, 'matmulTuning', { withTimestamps, candidates });
+    if (!withTimestamps) expect(r.fitting).toEqual(TWO_TILES);
+    expect(r.ranking.map((t) => t.tiles)).toEqual(expect.arrayContaining(r.fitting));
+    expect(r.ranking).toHaveLength(r.fitting.length);
+    const times = r.ranking.map((t) => t.ms);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(times[0]).toBeGreaterThan(0);
+    expect(r.record).toEqual({
+      adapter: r.adapterKey,
+      tiles: r.ranking[0]?.tiles,
+      clock: withTimestamps && r.hasTimestamps ? 'timestamp' : 'wallclock',
+      measuredAt: expect.any(String),
+    });
+    expect(Date.parse(r.record.measuredAt)).not.toBeNaN();
+    expect(r.after.launch.tiles).toEqual(r.record.tiles);
+    expect(r.after.worst).toBeLessThanOrEqual(1);
+  });
+}
+
+test('useMatmulTiles installs a kept tile for later launches and rejects one that does not fit', async ({
+  gpuPage,
+}) => {
+  const misaligned = { TILE_M: 64, TILE_N: 64, TILE_K: 16, TM: 6 };
+  const r = await inPage<{ launches: MatmulCaseResult[]; rejected: string[]; afterRejection: MatmulCaseResult }>(
+    gpuPage,
+    CASES,
+    'installedTilesAreUsed',
+    { fitting: TWO_TILES, misfits: [TOO_MANY_THREADS, misaligned] },
+  );
+  expect(r.launches.map((l) => l.launch.tiles)).toEqual(TWO_TILES);
+  for (const l of r.launches) expect(l.worst).toBeLessThanOrEqual(1);
+  expect(r.rejected[0]).toMatch(
+    /\[gpu:matmul\] tiles .* do not fit this adapter: threads 4096 exceed maxComputeInvocationsPerWorkgroup/,
+  );
+  expect(r.rejected[1]).toMatch(/TM must be multiples of 4; TILE_M must be a multiple of TM/);
+  expect(r.afterRejection.launch.tiles).toEqual(TWO_TILES[1]);
+});
+
+test('f16 path: used with shader-f16, falls back to f32 without it', async ({ gpuPage }) => {
+  const { has } = await inPage<{ has: { f16: boolean } }>(gpuPage, CASES, 'adapterSummary');
   const c = { M: 77, N: 65, K: 129, seed: 11, precision: 'f16', path: 'tiled' };
   if (has.f16) {
-    const r = await inPage<MatmulCaseResult>(page, CASES, 'matmulCase', { ...c, ...f16Tol(129) });
+    const r = await inPage<MatmulCaseResult>(gpuPage, CASES, 'matmulCase', { ...c, ...f16Tol(129) });
     expect(r.launch.precision).toBe('f16');
     expect(r.worst).toBeLessThanOrEqual(1);
   }
   // Always exercised: a device without shader-f16 must run the f32 kernel, at f32 accuracy.
-  const fallback = await inPage<MatmulCaseResult>(page, CASES, 'matmulCaseWithoutF16', { ...c, ...f32Tol(129) });
+  const fallback = await inPage<MatmulCaseResult>(gpuPage, CASES, 'matmulCaseWithoutF16', { ...c, ...f32Tol(129) });
   expect(fallback.launch.precision).toBe('f32');
   expect(fallback.worst).toBeLessThanOrEqual(1);
 });
 
-test('matmul rejects bad shapes and undersized buffers with clear errors', async ({ page }) => {
-  const messages = await inPage<string[]>(page, CASES, 'matmulRejectsBadArgs');
+test('matmul rejects bad shapes and undersized buffers with clear errors', async ({ gpuPage }) => {
+  const messages = await inPage<string[]>(gpuPage, CASES, 'matmulRejectsBadArgs');
   expect(messages[0]).toMatch(/\[gpu:matmul\] M must be a positive integer, got 0/);
   expect(messages[1]).toMatch(/M must be a positive integer, got 1.5/);
   expect(messages[2]).toMatch(/A holds \d+ bytes, needs 16384/);

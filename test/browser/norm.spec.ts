@@ -1,5 +1,4 @@
-import { expect, test } from '@playwright/test';
-import { inPage, openGpuPage } from '../harness/page';
+import { expect, inPage, test } from '../harness/page';
 import type { ReduceCaseResult } from './norm.cases';
 
 const CASES = '/test/browser/norm.cases.ts';
@@ -8,10 +7,6 @@ const CASES = '/test/browser/norm.cases.ts';
 // adds per thread, a 256-way tree per workgroup, then the partials), so rounding grows like
 // log2(n)·2^-24 ≈ 1e-6 at worst for these sizes; the CPU reference sums in f64.
 const RTOL = 2e-6;
-
-test.beforeEach(async ({ page }) => {
-  await openGpuPage(page);
-});
 
 function expectClose(r: ReduceCaseResult, what: string): void {
   for (const got of r.got) {
@@ -29,23 +24,23 @@ for (const [n, runs] of [
   [4_200_007, 1],
 ] as const) {
   test(`global norm n=${n} matches the CPU reference${runs > 1 ? ' and repeats bit for bit' : ''}`, async ({
-    page,
+    gpuPage,
   }) => {
-    expectClose(await inPage<ReduceCaseResult>(page, CASES, 'globalNormCase', { n, seed: n, runs }), `n=${n}`);
+    expectClose(await inPage<ReduceCaseResult>(gpuPage, CASES, 'globalNormCase', { n, seed: n, runs }), `n=${n}`);
   });
 }
 
-test('reduceSum gives scale · Σ x (the mean with scale 1/n) in one and two stages', async ({ page }) => {
+test('reduceSum gives scale · Σ x (the mean with scale 1/n) in one and two stages', async ({ gpuPage }) => {
   for (const n of [17, 100_003]) {
     expectClose(
-      await inPage<ReduceCaseResult>(page, CASES, 'reduceSumCase', { n, seed: 5, scale: 1 / n, runs: 2 }),
+      await inPage<ReduceCaseResult>(gpuPage, CASES, 'reduceSumCase', { n, seed: 5, scale: 1 / n, runs: 2 }),
       `n=${n}`,
     );
   }
 });
 
-test('global norm rejects a bad length and an undersized buffer', async ({ page }) => {
-  const messages = await inPage<string[]>(page, CASES, 'globalNormRejects');
+test('global norm rejects a bad length and an undersized buffer', async ({ gpuPage }) => {
+  const messages = await inPage<string[]>(gpuPage, CASES, 'globalNormRejects');
   expect(messages[0]).toMatch(/\[gpu:global_norm\] n must be a positive integer, got 0/);
   expect(messages[1]).toMatch(/\[gpu:global_norm\] input holds \d+ bytes, needs 400000 for n=100000/);
 });

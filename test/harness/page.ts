@@ -1,5 +1,25 @@
 // Runs browser-side test code (modules under test/browser/*.cases.ts) in a real page.
-import type { Page } from '@playwright/test';
+import { test as base, type Page } from '@playwright/test';
+
+export { expect } from '@playwright/test';
+
+/**
+ * Playwright's `test` plus `gpuPage`: one harness page per worker, opened once and shared by the
+ * tests that ask for it, so its GPU device and compiled pipelines outlive each test (SwiftShader
+ * takes 0.3–0.5 s to compile a pipeline). A test that needs a fresh page or device uses `page`.
+ * After a failure Playwright starts a new worker, and with it a new page.
+ */
+export const test = base.extend<object, { gpuPage: Page }>({
+  gpuPage: [
+    async ({ browser }, use, workerInfo) => {
+      const page = await browser.newPage({ baseURL: workerInfo.project.use.baseURL });
+      await openGpuPage(page);
+      await use(page);
+      await page.close();
+    },
+    { scope: 'worker' },
+  ],
+});
 
 /** Opens the harness page and fails with a clear message when WebGPU is missing. */
 export async function openGpuPage(page: Page): Promise<void> {
