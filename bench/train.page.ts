@@ -4,9 +4,15 @@
 
 import type { Scalar } from '@tensorflow/tfjs-core';
 import { acquireGpu } from '../src/gpu';
-import { createGpuGpt, DEFAULT_HYPER, type TrainHyper } from '../src/model/gpu-gpt';
-import { initParams } from '../src/model/init';
-import { type ParamLayout, parameterCount, paramLayout, tensor } from '../src/model/layout';
+import {
+  DEFAULT_HYPER,
+  initParams,
+  nominalTrainFlops,
+  parameterCount,
+  paramLayout,
+  type TrainHyper,
+} from '../src/model';
+import { createGpuGpt } from '../src/model/gpu-gpt';
 import { createRandom } from '../src/util/random';
 import { loadTf } from './lib/peers';
 import type { BenchResult, BenchRow } from './lib/results';
@@ -30,14 +36,6 @@ const TF_ADAM: TfAdam = { lr: LR, beta1: DEFAULT_HYPER.beta1, beta2: DEFAULT_HYP
 interface TrainConfig {
   layers: number;
   width: number;
-}
-
-/** Nominal FLOPs of one step, the same for every impl: 6·(params without wpe)·tokens + causal attention 6·L·T·C·tokens. */
-function stepFlops(layout: ParamLayout, B: number, T: number): number {
-  const { layers: L, width: C } = layout.config;
-  const tokens = B * T;
-  const params = parameterCount(layout) - tensor(layout, 'wpe').size;
-  return 6 * params * tokens + 6 * L * T * C * tokens;
 }
 
 function randomTokens(n: number, vocab: number, seed: number): Uint32Array {
@@ -96,7 +94,7 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
     const tokens = randomTokens(B * T + 1, VOCAB, 7);
     const inputs = tokens.subarray(0, B * T);
     const targets = tokens.subarray(1);
-    const flops = stepFlops(layout, B, T);
+    const flops = nominalTrainFlops(layout, T, B * T);
     console.log(
       `${name}: ${parameterCount(layout)} parameters, ${(flops / 1e9).toFixed(3)} GFLOP per step, ln(vocab) = ${Math.log(VOCAB).toFixed(4)}`,
     );

@@ -4,8 +4,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients (the @tensorflow/tfjs bundle does); training needs them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { LAYERNORM_EPS } from '../../src/model/cpu/layernorm';
-import { type ParamLayout, view } from '../../src/model/layout';
+import { type LinearTensors, type NormTensors, type ParamLayout, type TensorSpec, view } from '../../src/model/layout';
+import { GELU_CUBIC, LAYERNORM_EPS, SQRT_2_OVER_PI } from '../../src/util/model-constants';
 
 /** Plain Adam's settings (tfjs has no AdamW: no weight decay, no gradient clipping). */
 export interface TfAdam {
@@ -21,17 +21,13 @@ export interface TfGpt {
   dispose(): void;
 }
 
-/** √(2/π) and the cubic coefficient of GPT-2's tanh GELU, as in src/model/cpu/gelu.ts. */
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-const CUBIC = 0.044715;
-
 function layernorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor2D {
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, LAYERNORM_EPS))), gamma), beta);
 }
 
 function gelu(x: tf.Tensor2D): tf.Tensor2D {
-  const inner = tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(CUBIC, tf.mul(x, tf.mul(x, x)))));
+  const inner = tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(GELU_CUBIC, tf.mul(x, tf.mul(x, x)))));
   return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
 }
 
@@ -43,13 +39,14 @@ export function createTfGpt(
   adam: TfAdam,
 ): TfGpt {
   const { B, T } = shape;
-  const { vocab: V, layers: L, heads: H, width: C } = layout.config;
+  const { vocab: V, heads: H, width: C } = layout.config;
   const D = C / H;
   const N = B * T;
-  const vars = new Map(layout.tensors.map((t) => [t.name, tf.variable(tf.tensor(view(flat, t).slice(), t.shape))]));
-  const p = (name: string): tf.Variable => {
-    const v = vars.get(name);
-    if (!v) throw new Error(`no tensor ${name} in the tfjs GPT`);
+  const P = layout.params;
+  const vars = new Map(layout.tensors.map((t) => [t, tf.variable(tf.tensor(view(flat, t).slice(), t.shape))]));
+  const p = (t: TensorSpec): tf.Variable => {
+    const v = vars.get(t);
+    if (!v) throw new Error(`no tensor ${t.name} in the tfjs GPT`);
     return v;
   };
   // Additive causal mask: −1e9 above the diagonal, so softmax gives future positions zero weight.
@@ -58,7 +55,8 @@ export function createTfGpt(
   const mask = tf.tensor2d(maskValues, [T, T]);
   const optimizer = tf.train.adam(adam.lr, adam.beta1, adam.beta2, adam.eps);
 
-  const linear = (x: tf.Tensor2D, name: string): tf.Tensor2D => tf.add(tf.matMul(x, p(`${name}.w`)), p(`${name}.b`));
+  const linear = (x: tf.Tensor2D, w: LinearTensors): tf.Tensor2D => tf.add(tf.matMul(x, p(w.w)), p(w.b));
+  const norm = (x: tf.Tensor2D, n: NormTensors): tf.Tensor2D => layernorm(x, p(n.g), p(n.b));
 
   /** Causal multi-head attention of qkv [N, 3C] (columns [3, H, D]) → [N, C] with heads merged. */
   const attention = (qkv: tf.Tensor2D): tf.Tensor2D => {
@@ -71,21 +69,14 @@ export function createTfGpt(
 
   /** Mean cross-entropy of the next-token predictions; runs inside the optimiser's gradient tape. */
   const loss = (inputs: tf.Tensor1D, targets: tf.Tensor1D): tf.Scalar => {
-    const positions = tf.slice(p('wpe'), [0, 0], [T, C]);
-    let x = tf.reshape(tf.add(tf.reshape(tf.gather(p('wte'), inputs), [B, T, C]), positions), [N, C]) as tf.Tensor2D;
-    for (let l = 0; l < L; l++) {
-      const h = `h${l}`;
-      const a: tf.Tensor2D = tf.add(
-        x,
-        linear(attention(linear(layernorm(x, p(`${h}.ln1.g`), p(`${h}.ln1.b`)), `${h}.attn.qkv`)), `${h}.attn.proj`),
-      );
-      x = tf.add(
-        a,
-        linear(gelu(linear(layernorm(a, p(`${h}.ln2.g`), p(`${h}.ln2.b`)), `${h}.mlp.fc`)), `${h}.mlp.proj`),
-      );
+    const positions = tf.slice(p(P.wpe), [0, 0], [T, C]);
+    let x = tf.reshape(tf.add(tf.reshape(tf.gather(p(P.wte), inputs), [B, T, C]), positions), [N, C]) as tf.Tensor2D;
+    for (const w of P.layers) {
+      const a: tf.Tensor2D = tf.add(x, linear(attention(linear(norm(x, w.ln1), w.attn.qkv)), w.attn.proj));
+      x = tf.add(a, linear(gelu(linear(norm(a, w.ln2), w.mlp.fc)), w.mlp.proj));
     }
     // Tied head: logits = lnf(x)·wteᵀ.
-    const logits = tf.matMul(layernorm(x, p('lnf.g'), p('lnf.b')), p('wte'), false, true);
+    const logits = tf.matMul(norm(x, P.lnf), p(P.wte), false, true);
     const labels = tf.cast(tf.oneHot(targets, V), 'float32');
     return tf.losses.softmaxCrossEntropy(labels, logits);
   };

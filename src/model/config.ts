@@ -1,5 +1,3 @@
-import { MAX_HEAD_DIM } from '../gpu/limits';
-
 /** A GPT-2-style model's shape. */
 export interface GptConfig {
   /** Token vocabulary size. */
@@ -15,14 +13,15 @@ export interface GptConfig {
 /** Longest context a config may ask for: the position table and attention's T are sized from it. */
 export const MAX_CONTEXT = 4096;
 
-/** Throws a clear error for a config the model cannot run. */
+/**
+ * Throws a clear error for a config that is not a GPT shape. What our kernels can run is a
+ * separate question: checkKernelLimits (src/model/gpu-fit.ts).
+ */
 export function validateConfig(c: GptConfig): void {
   for (const key of ['vocab', 'context', 'layers', 'heads', 'width'] as const) {
     if (!Number.isInteger(c[key]) || c[key] < 1)
       throw new Error(`GPT config: ${key} must be a positive integer, got ${c[key]}`);
   }
   if (c.width % c.heads !== 0) throw new Error(`GPT config: heads (${c.heads}) must divide width (${c.width})`);
-  if (c.width / c.heads > MAX_HEAD_DIM)
-    throw new Error(`GPT config: head dimension ${c.width / c.heads} exceeds ${MAX_HEAD_DIM}`);
   if (c.context > MAX_CONTEXT) throw new Error(`GPT config: context ${c.context} exceeds the limit ${MAX_CONTEXT}`);
 }

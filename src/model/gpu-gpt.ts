@@ -29,27 +29,9 @@ import {
   sumBlocksInto,
   uploadDecaySegments,
 } from '../gpu';
-import { decaySegments, type ParamLayout, tensor } from './layout';
-
-/** The optimiser's settings for one step. */
-export interface TrainHyper {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** Clip the global gradient norm to this (no clipping when undefined). */
-  gradClip?: number;
-}
-
-export const DEFAULT_HYPER: TrainHyper = {
-  lr: 3e-4,
-  beta1: 0.9,
-  beta2: 0.95,
-  eps: 1e-8,
-  weightDecay: 0.1,
-  gradClip: 1,
-};
+import { checkKernelLimits } from './gpu-fit';
+import type { TrainHyper } from './hyper';
+import { decaySegments, type LinearTensors, type ParamLayout, type TensorSpec } from './layout';
 
 /** Activations one layer keeps for its backward pass. */
 interface LayerActivations {
@@ -105,8 +87,8 @@ export interface GpuGpt {
 }
 
 /**
- * Builds the GPU model for batches of B sequences of T tokens. Checks its largest buffers
- * against the adapter's limits first, and allocates everything inside an out-of-memory
+ * Builds the GPU model for batches of B sequences of T tokens. Checks the shape against our
+ * kernels' limits and its largest buffers against the adapter's first, and allocates everything inside an out-of-memory
  * error scope, so a config that does not fit fails with a clear error, not later mid-step.
  */
 export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: number; T: number }): Promise<GpuGpt> {
@@ -115,6 +97,7 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
   if (!Number.isInteger(B) || !Number.isInteger(T) || B < 1 || T < 1)
     throw new Error(`batch shape must be positive integers, got B=${B} T=${T}`);
   if (T > context) throw new Error(`sequence length ${T} exceeds the model's context ${context}`);
+  checkKernelLimits(layout.config);
   const D = C / H;
   const N = B * T;
 
@@ -143,13 +126,10 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
   const m = alloc(layout.total, 'adam-m');
   const v = alloc(layout.total, 'adam-v');
   const segments: DecaySegments = uploadDecaySegments(gpu, layout.total, decaySegments(layout));
-  /** One tensor of a flat vector as a kernel operand. */
-  const part = (flat: GPUBuffer, name: string): BufferRef => {
-    const t = tensor(layout, name);
-    return { buffer: flat, offset: t.offset * 4, size: t.size * 4 };
-  };
-  const p = (name: string) => part(params, name);
-  const g = (name: string) => part(grads, name);
+  const P = layout.params;
+  /** One tensor of the parameters, or of the gradients, as a kernel operand. */
+  const p = (t: TensorSpec): BufferRef => ({ buffer: params, offset: t.offset * 4, size: t.size * 4 });
+  const g = (t: TensorSpec): BufferRef => ({ buffer: grads, offset: t.offset * 4, size: t.size * 4 });
 
   const layers: LayerActivations[] = [];
   for (let l = 0; l < L; l++) {
@@ -212,37 +192,37 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
     gpu.device.queue.writeBuffer(buffer, 0, tokens.buffer as ArrayBuffer, tokens.byteOffset, tokens.byteLength);
   };
 
-  /** y = x·W + b for the named linear layer; `accumulate` adds into y (the residual stream). */
+  /** y = x·W + b for the linear layer w; `accumulate` adds into y (the residual stream). */
   const linear = (
     batch: Batch,
     x: BufferRef,
-    name: string,
+    w: LinearTensors,
     y: BufferRef,
     K: number,
     outN: number,
     accumulate = false,
-  ) => matmul(gpu, batch, { a: x, b: p(`${name}.w`), bias: p(`${name}.b`), c: y, M: N, K, N: outN, accumulate });
+  ) => matmul(gpu, batch, { a: x, b: p(w.w), bias: p(w.b), c: y, M: N, K, N: outN, accumulate });
 
   /** Gradients of y = x·W + b given dy: dW += xᵀ·dy, db += Σ_rows dy, dx = dy·Wᵀ. */
   const linearBackward = async (
     batch: Batch,
     x: BufferRef,
     dy: BufferRef,
-    name: string,
+    w: LinearTensors,
     dx: BufferRef,
     K: number,
     outN: number,
   ) => {
-    await matmul(gpu, batch, { a: x, b: dy, c: g(`${name}.w`), M: K, K: N, N: outN, transA: true, accumulate: true });
-    await sumBlocksInto(gpu, batch, { src: dy, dst: g(`${name}.b`), n: outN, blocks: N });
-    await matmul(gpu, batch, { a: dy, b: p(`${name}.w`), c: dx, M: N, K: outN, N: K, transB: true });
+    await matmul(gpu, batch, { a: x, b: dy, c: g(w.w), M: K, K: N, N: outN, transA: true, accumulate: true });
+    await sumBlocksInto(gpu, batch, { src: dy, dst: g(w.b), n: outN, blocks: N });
+    await matmul(gpu, batch, { a: dy, b: p(w.w), c: dx, M: N, K: outN, N: K, transB: true });
   };
 
   async function forward(batch: Batch): Promise<void> {
     await embeddingForward(gpu, batch, {
       tokens: inputTokens,
-      wte: p('wte'),
-      wpe: p('wpe'),
+      wte: p(P.wte),
+      wpe: p(P.wpe),
       out: layers[0]?.input ?? finalResidual,
       B,
       T,
@@ -252,43 +232,43 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
     });
     for (let l = 0; l < L; l++) {
       const a = layers[l]!;
-      const h = `h${l}`;
+      const w = P.layers[l]!;
       const next = layers[l + 1]?.input ?? finalResidual;
       await layernormForward(gpu, batch, {
         x: a.input,
-        gamma: p(`${h}.ln1.g`),
-        beta: p(`${h}.ln1.b`),
+        gamma: p(w.ln1.g),
+        beta: p(w.ln1.b),
         y: a.ln1,
         mean: a.ln1Mean,
         rstd: a.ln1Rstd,
         rows: N,
         C,
       });
-      await linear(batch, a.ln1, `${h}.attn.qkv`, a.qkv, C, 3 * C);
+      await linear(batch, a.ln1, w.attn.qkv, a.qkv, C, 3 * C);
       await splitQkv(gpu, batch, { qkv: a.qkv, q: a.q, k: a.k, v: a.v, ...heads });
       await attentionForward(gpu, batch, { q: a.q, k: a.k, v: a.v, o: a.att, lse: a.lse, ...heads });
       await mergeHeads(gpu, batch, { o: a.att, y: a.attMerged, ...heads });
       batch.copy(a.input, a.mid, N * C * 4);
-      await linear(batch, a.attMerged, `${h}.attn.proj`, a.mid, C, C, true);
+      await linear(batch, a.attMerged, w.attn.proj, a.mid, C, C, true);
       await layernormForward(gpu, batch, {
         x: a.mid,
-        gamma: p(`${h}.ln2.g`),
-        beta: p(`${h}.ln2.b`),
+        gamma: p(w.ln2.g),
+        beta: p(w.ln2.b),
         y: a.ln2,
         mean: a.ln2Mean,
         rstd: a.ln2Rstd,
         rows: N,
         C,
       });
-      await linear(batch, a.ln2, `${h}.mlp.fc`, a.fc, C, 4 * C);
+      await linear(batch, a.ln2, w.mlp.fc, a.fc, C, 4 * C);
       await geluForward(gpu, batch, { x: a.fc, y: a.gelu, n: N * 4 * C });
       batch.copy(a.mid, next, N * C * 4);
-      await linear(batch, a.gelu, `${h}.mlp.proj`, next, 4 * C, C, true);
+      await linear(batch, a.gelu, w.mlp.proj, next, 4 * C, C, true);
     }
     await layernormForward(gpu, batch, {
       x: finalResidual,
-      gamma: p('lnf.g'),
-      beta: p('lnf.b'),
+      gamma: p(P.lnf.g),
+      beta: p(P.lnf.b),
       y: lnf,
       mean: lnfMean,
       rstd: lnfRstd,
@@ -296,7 +276,7 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
       C,
     });
     // Tied head: logits = lnf · wteᵀ.
-    await matmul(gpu, batch, { a: lnf, b: p('wte'), c: logits, M: N, K: C, N: V, transB: true });
+    await matmul(gpu, batch, { a: lnf, b: p(P.wte), c: logits, M: N, K: C, N: V, transB: true });
   }
 
   async function backward(batch: Batch, inputs: Uint32Array): Promise<void> {
@@ -310,41 +290,41 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
       dlossScale: 1 / N,
     });
     // logits = lnf · wteᵀ: dlnf = dlogits · wte, dwte += dlogitsᵀ · lnf.
-    await matmul(gpu, batch, { a: logits, b: p('wte'), c: dLn, M: N, K: V, N: C });
-    await matmul(gpu, batch, { a: logits, b: lnf, c: g('wte'), M: V, K: N, N: C, transA: true, accumulate: true });
+    await matmul(gpu, batch, { a: logits, b: p(P.wte), c: dLn, M: N, K: V, N: C });
+    await matmul(gpu, batch, { a: logits, b: lnf, c: g(P.wte), M: V, K: N, N: C, transA: true, accumulate: true });
     await layernormBackward(gpu, batch, {
       dy: dLn,
       x: finalResidual,
       mean: lnfMean,
       rstd: lnfRstd,
-      gamma: p('lnf.g'),
+      gamma: p(P.lnf.g),
       dx: dResidual,
-      dgamma: g('lnf.g'),
-      dbeta: g('lnf.b'),
+      dgamma: g(P.lnf.g),
+      dbeta: g(P.lnf.b),
       rows: N,
       C,
     });
     for (let l = L - 1; l >= 0; l--) {
       const a = layers[l]!;
-      const h = `h${l}`;
+      const w = P.layers[l]!;
       // dResidual holds the gradient of this layer's output; the residual path passes it through unchanged.
-      await linearBackward(batch, a.gelu, dResidual, `${h}.mlp.proj`, dGelu, 4 * C, C);
+      await linearBackward(batch, a.gelu, dResidual, w.mlp.proj, dGelu, 4 * C, C);
       await geluBackward(gpu, batch, { x: a.fc, dy: dGelu, dx: dFc, n: N * 4 * C });
-      await linearBackward(batch, a.ln2, dFc, `${h}.mlp.fc`, dLn, C, 4 * C);
+      await linearBackward(batch, a.ln2, dFc, w.mlp.fc, dLn, C, 4 * C);
       await layernormBackward(gpu, batch, {
         dy: dLn,
         x: a.mid,
         mean: a.ln2Mean,
         rstd: a.ln2Rstd,
-        gamma: p(`${h}.ln2.g`),
+        gamma: p(w.ln2.g),
         dx: dResidual,
-        dgamma: g(`${h}.ln2.g`),
-        dbeta: g(`${h}.ln2.b`),
+        dgamma: g(w.ln2.g),
+        dbeta: g(w.ln2.b),
         rows: N,
         C,
         accumulateDx: true,
       });
-      await linearBackward(batch, a.attMerged, dResidual, `${h}.attn.proj`, dAttMerged, C, C);
+      await linearBackward(batch, a.attMerged, dResidual, w.attn.proj, dAttMerged, C, C);
       await splitHeads(gpu, batch, { dy: dAttMerged, dO: dAtt, ...heads });
       await attentionBackward(gpu, batch, {
         q: a.q,
@@ -359,16 +339,16 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
         ...heads,
       });
       await joinQkv(gpu, batch, { dq, dk, dv, dqkv, ...heads });
-      await linearBackward(batch, a.ln1, dqkv, `${h}.attn.qkv`, dLn, C, 3 * C);
+      await linearBackward(batch, a.ln1, dqkv, w.attn.qkv, dLn, C, 3 * C);
       await layernormBackward(gpu, batch, {
         dy: dLn,
         x: a.input,
         mean: a.ln1Mean,
         rstd: a.ln1Rstd,
-        gamma: p(`${h}.ln1.g`),
+        gamma: p(w.ln1.g),
         dx: dResidual,
-        dgamma: g(`${h}.ln1.g`),
-        dbeta: g(`${h}.ln1.b`),
+        dgamma: g(w.ln1.g),
+        dbeta: g(w.ln1.b),
         rows: N,
         C,
         accumulateDx: true,
@@ -377,8 +357,8 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
     await embeddingBackward(gpu, batch, {
       tokens: inputs,
       dout: dResidual,
-      dwte: g('wte'),
-      dwpe: g('wpe'),
+      dwte: g(P.wte),
+      dwpe: g(P.wpe),
       B,
       T,
       C,

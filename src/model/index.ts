@@ -1,9 +1,10 @@
-// The GPT model's public surface: its shape, the flat parameter layout, init, and the CPU reference.
+// The GPT model's public surface: its shape, the flat parameter layout, init, the optimiser's
+// settings, sampling, and the CPU reference. The GPU model (gpu-gpt.ts) is imported directly
+// by the page and the worker: it pulls in the WGSL kernels, which Node code must not load.
 export { type GptConfig, validateConfig } from './config';
 export {
   type BlockActivations,
   type GptCpuBatch,
-  type GptCpuTrainHyper,
   type GptCpuTrainState,
   type GptForwardCpuResult,
   gptBackwardCpu,
@@ -11,15 +12,23 @@ export {
   gptTrainStepCpu,
   type LayernormActivations,
 } from './cpu';
+export { nominalTrainFlops } from './flops';
+export { checkKernelLimits } from './gpu-fit';
+export { type AdamWHyper, DEFAULT_HYPER, type TrainHyper } from './hyper';
 export { initParams } from './init';
 export {
+  type DecaySegment,
   decaySegments,
   LAYOUT_VERSION,
+  type LayerTensors,
+  type LinearTensors,
+  type NormTensors,
   type ParamLayout,
+  type ParamTensors,
   parameterCount,
   paramLayout,
   type TensorSpec,
-  tensor,
   view,
 } from './layout';
 export { MODEL_PRESETS, type ModelPreset, modelPreset } from './presets';
+export { sampleToken } from './sample';

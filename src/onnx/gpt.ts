@@ -1,5 +1,5 @@
-import { LAYERNORM_EPS } from '../model/cpu/layernorm';
-import { type ParamLayout, tensor, view } from '../model/layout';
+import { type LinearTensors, type NormTensors, type ParamLayout, type TensorSpec, view } from '../model/layout';
+import { GELU_CUBIC, LAYERNORM_EPS, SQRT_2_OVER_PI } from '../util/model-constants';
 import { encodeOnnxModel, type OnnxInitializer, type OnnxNode } from './model';
 
 /**
@@ -15,7 +15,7 @@ import { encodeOnnxModel, type OnnxInitializer, type OnnxNode } from './model';
  *               x = a + gelu(LayerNormalization(a)·Wfc + bfc)·Wproj2 + bproj2
  *   logits = LayerNormalization(x)·Transpose(wte)          (the head is tied to wte)
  *
- * LayerNormalization uses eps 1e-5 over the last axis (LAYERNORM_EPS); GELU is the tanh
+ * LayerNormalization uses LAYERNORM_EPS over the last axis; GELU is the tanh
  * approximation written out with Mul/Add/Tanh, as geluForwardCpu. The −1e9 mask gives the
  * masked scores exactly zero weight after Softmax's max subtraction (finite, since WGSL
  * need not honour infinities). The mask, the position slice and the reshapes are built
@@ -28,10 +28,6 @@ export const GPT_ONNX_OUTPUT = 'logits';
 
 /** Score added above the diagonal before Softmax. */
 const MASKED_SCORE = -1e9;
-
-/** √(2/π) and the cubic coefficient of GPT-2's tanh GELU (src/model/cpu/gelu.ts). */
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-const GELU_CUBIC = 0.044715;
 
 /** Collects nodes and initializers, naming each node's single output after the node. */
 class GraphBuilder {
@@ -91,11 +87,9 @@ export function exportGptOnnx(layout: ParamLayout, params: Float32Array, T: numb
   }
   const D = C / H;
   const g = new GraphBuilder();
+  const P = layout.params;
   /** A copy of one tensor of the flat vector, as an initializer named after it. */
-  const weight = (name: string): string => {
-    const spec = tensor(layout, name);
-    return g.floats(name, spec.shape, view(params, spec).slice());
-  };
+  const weight = (t: TensorSpec): string => g.floats(t.name, t.shape, view(params, t).slice());
 
   // Constants shared by the layers.
   const zero = g.ints('const.zero', [0], true);
@@ -111,14 +105,14 @@ export function exportGptOnnx(layout: ParamLayout, params: Float32Array, T: numb
   const onef = g.scalar('const.one.f', 1);
   const cubic = g.scalar('const.gelu.cubic', GELU_CUBIC);
   const sqrt2pi = g.scalar('const.gelu.sqrt2pi', SQRT_2_OVER_PI);
-  const layerNorm = (x: string, prefix: string, out: string) =>
-    g.op('LayerNormalization', out, [x, weight(`${prefix}.g`), weight(`${prefix}.b`)], {
+  const layerNorm = (x: string, n: NormTensors, out: string) =>
+    g.op('LayerNormalization', out, [x, weight(n.g), weight(n.b)], {
       axis: -1,
       epsilon: { float: LAYERNORM_EPS },
     });
   /** x·W + b with W [in, out] as stored. */
-  const linear = (x: string, prefix: string, out: string) =>
-    g.op('Add', out, [g.op('MatMul', `${out}.matmul`, [x, weight(`${prefix}.w`)]), weight(`${prefix}.b`)]);
+  const linear = (x: string, w: LinearTensors, out: string) =>
+    g.op('Add', out, [g.op('MatMul', `${out}.matmul`, [x, weight(w.w)]), weight(w.b)]);
 
   // Sequence length from the input: T as a 1-vector and a scalar, positions 0..T-1.
   const seqLen = g.op('Shape', 'seq.len', [GPT_ONNX_INPUT], { start: 1, end: 2 });
@@ -135,14 +129,15 @@ export function exportGptOnnx(layout: ParamLayout, params: Float32Array, T: numb
   ]);
 
   // Embedding: wte[token] + wpe[t].
-  const tokEmb = g.op('Gather', 'embed.tokens', [weight('wte'), GPT_ONNX_INPUT], { axis: 0 });
-  const posEmb = g.op('Slice', 'embed.positions', [weight('wpe'), start0, seqLen, axis0]);
+  const wte = weight(P.wte);
+  const tokEmb = g.op('Gather', 'embed.tokens', [wte, GPT_ONNX_INPUT], { axis: 0 });
+  const posEmb = g.op('Slice', 'embed.positions', [weight(P.wpe), start0, seqLen, axis0]);
   let x = g.op('Add', 'embed', [tokEmb, posEmb]);
 
-  for (let l = 0; l < layers; l++) {
-    const p = `h${l}`;
-    const ln1 = layerNorm(x, `${p}.ln1`, `${p}.ln1.out`);
-    const qkv = linear(ln1, `${p}.attn.qkv`, `${p}.qkv`);
+  for (const [l, w] of P.layers.entries()) {
+    const p = `h${l}`; // node names
+    const ln1 = layerNorm(x, w.ln1, `${p}.ln1.out`);
+    const qkv = linear(ln1, w.attn.qkv, `${p}.qkv`);
     const [q, k, v] = g.multi('Split', `${p}.qkv.split`, [qkv, qkvSplit], 3, { axis: -1 }) as [string, string, string];
     const heads = (t: string, name: string, perm: number[]) =>
       g.op('Transpose', `${p}.${name}.heads`, [g.op('Reshape', `${p}.${name}.reshape`, [t, toHeads])], { perm });
@@ -156,21 +151,21 @@ export function exportGptOnnx(layout: ParamLayout, params: Float32Array, T: numb
       g.op('Transpose', `${p}.attn.o.tokens`, [o], { perm: [0, 2, 1, 3] }),
       toRows,
     ]);
-    const afterAttn = g.op('Add', `${p}.after.attn`, [x, linear(merged, `${p}.attn.proj`, `${p}.attn.proj.out`)]);
+    const afterAttn = g.op('Add', `${p}.after.attn`, [x, linear(merged, w.attn.proj, `${p}.attn.proj.out`)]);
 
-    const ln2 = layerNorm(afterAttn, `${p}.ln2`, `${p}.ln2.out`);
-    const fc = linear(ln2, `${p}.mlp.fc`, `${p}.fc`);
-    // gelu(u) = 0.5·u·(1 + tanh(√(2/π)·(u + 0.044715·u³)))
+    const ln2 = layerNorm(afterAttn, w.ln2, `${p}.ln2.out`);
+    const fc = linear(ln2, w.mlp.fc, `${p}.fc`);
+    // gelu(u) = 0.5·u·(1 + tanh(√(2/π)·(u + GELU_CUBIC·u³)))
     const cube = g.op('Mul', `${p}.gelu.cube`, [g.op('Mul', `${p}.gelu.square`, [fc, fc]), fc]);
     const inner = g.op('Add', `${p}.gelu.inner`, [fc, g.op('Mul', `${p}.gelu.cubic`, [cube, cubic])]);
     const tanh = g.op('Tanh', `${p}.gelu.tanh`, [g.op('Mul', `${p}.gelu.arg`, [inner, sqrt2pi])]);
     const gate = g.op('Add', `${p}.gelu.gate`, [tanh, onef]);
     const gelu = g.op('Mul', `${p}.gelu`, [g.op('Mul', `${p}.gelu.half`, [fc, half]), gate]);
-    x = g.op('Add', `${p}.out`, [afterAttn, linear(gelu, `${p}.mlp.proj`, `${p}.mlp.proj.out`)]);
+    x = g.op('Add', `${p}.out`, [afterAttn, linear(gelu, w.mlp.proj, `${p}.mlp.proj.out`)]);
   }
 
-  const lnf = layerNorm(x, 'lnf', 'lnf.out');
-  const wteT = g.op('Transpose', 'head.w', ['wte'], { perm: [1, 0] }); // [C, V]: folded to a constant by onnxruntime
+  const lnf = layerNorm(x, P.lnf, 'lnf.out');
+  const wteT = g.op('Transpose', 'head.w', [wte], { perm: [1, 0] }); // [C, V]: folded to a constant by onnxruntime
   g.op('MatMul', GPT_ONNX_OUTPUT, [lnf, wteT]);
 
   const seq = T === 'dynamic' ? 'T' : T;
@@ -182,34 +177,4 @@ export function exportGptOnnx(layout: ParamLayout, params: Float32Array, T: numb
     nodes: g.nodes,
     initializers: g.initializers,
   });
-}
-
-/**
- * Picks the next token from one row of logits: the argmax (the first on ties) when
- * `temperature` is 0, else a draw from softmax(logits / temperature) using `random()`
- * (uniform in [0, 1), e.g. Math.random).
- */
-export function sampleNext(logitsRow: Float32Array, temperature: number, random: () => number): number {
-  if (logitsRow.length === 0) throw new RangeError('sampleNext: empty logits row');
-  if (!(temperature >= 0) || !Number.isFinite(temperature))
-    throw new RangeError(`sampleNext: temperature must be finite and ≥ 0, got ${temperature}`);
-  let best = 0;
-  for (let i = 1; i < logitsRow.length; i++) if (logitsRow[i]! > logitsRow[best]!) best = i;
-  if (temperature === 0) return best;
-  const max = logitsRow[best]!;
-  const weights = new Float64Array(logitsRow.length);
-  let total = 0;
-  for (let i = 0; i < logitsRow.length; i++) {
-    weights[i] = Math.exp((logitsRow[i]! - max) / temperature);
-    total += weights[i]!;
-  }
-  const target = random() * total;
-  let cumulative = 0;
-  for (let i = 0; i < weights.length; i++) {
-    cumulative += weights[i]!;
-    if (target < cumulative) return i;
-  }
-  // Rounding can leave target ≥ the last cumulative sum: take the last token with weight.
-  for (let i = weights.length - 1; i >= 0; i--) if (weights[i]! > 0) return i;
-  return best;
 }

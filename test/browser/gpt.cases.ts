@@ -2,7 +2,8 @@
 
 import type { GptConfig } from '../../src/model/config';
 import { gptTrainStepCpu } from '../../src/model/cpu/gpt';
-import { createGpuGpt, type TrainHyper } from '../../src/model/gpu-gpt';
+import { createGpuGpt } from '../../src/model/gpu-gpt';
+import type { TrainHyper } from '../../src/model/hyper';
 import { initParams } from '../../src/model/init';
 import { type ParamLayout, paramLayout } from '../../src/model/layout';
 import { createRandom } from '../../src/util/random';
@@ -102,6 +103,8 @@ export async function badModelErrors(): Promise<string[]> {
     // 32768 positions × 50000 logits × 4 bytes = 6.5 GB: beyond any adapter's binding limit.
     async () =>
       createGpuGpt(gpu, paramLayout({ vocab: 50_000, context: 8, layers: 1, heads: 2, width: 8 }), { B: 4096, T: 8 }),
+    async () =>
+      createGpuGpt(gpu, paramLayout({ vocab: 10, context: 8, layers: 1, heads: 1, width: 256 }), { B: 1, T: 8 }),
   ];
   const messages = await errorMessages(attempts);
   return messages;

@@ -54,4 +54,5 @@ test('the model refuses configs it cannot run, with clear errors', async ({ page
   expect(messages[1]).toMatch(/context 100000 exceeds the limit/);
   expect(messages[2]).toMatch(/sequence length 9 exceeds the model's context 8/);
   expect(messages[3]).toMatch(/model does not fit this GPU/);
+  expect(messages[4]).toMatch(/head dimension 256 exceeds 128/);
 });

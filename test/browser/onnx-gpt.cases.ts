@@ -58,10 +58,15 @@ function testParams(layout: ParamLayout, seed: number): Float32Array {
   const params = initParams(layout, seed);
   const next = createRandom(seed + 1);
   const uniform = () => next() * 2 - 1;
+  const { layers, lnf } = layout.params;
+  const norms = [...layers.flatMap((l) => [l.ln1, l.ln2]), lnf];
+  const linears = layers.flatMap((l) => [l.attn.qkv, l.attn.proj, l.mlp.fc, l.mlp.proj]);
+  const gains = new Set(norms.map((n) => n.g));
+  const biases = new Set([...norms, ...linears].map((t) => t.b));
   for (const t of layout.tensors) {
     const values = view(params, t);
-    if (t.name.endsWith('.g')) for (let i = 0; i < values.length; i++) values[i] = 1 + 0.5 * uniform();
-    else if (t.name.endsWith('.b')) for (let i = 0; i < values.length; i++) values[i] = 0.2 * uniform();
+    if (gains.has(t)) for (let i = 0; i < values.length; i++) values[i] = 1 + 0.5 * uniform();
+    else if (biases.has(t)) for (let i = 0; i < values.length; i++) values[i] = 0.2 * uniform();
     else for (let i = 0; i < values.length; i++) values[i] = values[i]! * 10;
   }
   return params;

@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { type GptCpuTrainState, gptBackwardCpu, gptForwardCpu, gptTrainStepCpu } from '../../src/model/cpu/gpt';
 import { globalNormCpu } from '../../src/model/cpu/norm';
 import { initParams } from '../../src/model/init';
-import { type ParamLayout, paramLayout, tensor, view } from '../../src/model/layout';
+import { type ParamLayout, paramLayout, view } from '../../src/model/layout';
 import { createRandom } from '../../src/util/random';
 import { numericGradient } from '../harness/gradcheck';
 
@@ -50,14 +50,14 @@ test('gptBackwardCpu matches finite differences of the loss in every tensor', ()
   const params = initParams(layout, 4);
   for (const t of layout.tensors) {
     const values = view(params, t);
-    for (let i = 0; i < values.length; i++) values[i] += (next() * 2 - 1) * 0.3;
+    for (let i = 0; i < values.length; i++) values[i]! += (next() * 2 - 1) * 0.3;
   }
   const grads = gptBackwardCpu(layout, params, gptForwardCpu(layout, params, inputs, targets, B, T));
 
   // Sample each tensor; wpe only in the T rows this batch reads (the others are checked below).
   const samples = new Map<string, number[]>();
   for (const t of layout.tensors) {
-    const used = t.name === 'wpe' ? T * TINY.width : t.size;
+    const used = t === layout.params.wpe ? T * TINY.width : t.size;
     samples.set(
       t.name,
       Array.from({ length: SAMPLES_PER_TENSOR }, () => t.offset + Math.floor(next() * used)),
@@ -79,9 +79,8 @@ test('gptBackwardCpu matches finite differences of the loss in every tensor', ()
   });
 
   // Positions past T never enter the forward pass: their wpe rows get exactly zero.
-  const wpe = tensor(layout, 'wpe');
   expect(
-    view(grads, wpe)
+    view(grads, layout.params.wpe)
       .subarray(T * TINY.width)
       .every((g) => g === 0),
   ).toBe(true);

@@ -1,4 +1,5 @@
-import type { AdamWHyperparameters, DecaySegment } from '../../gpu/adamw';
+import type { AdamWHyper } from '../hyper';
+import type { DecaySegment } from '../layout';
 import { globalNormCpu } from './norm';
 
 /**
@@ -13,7 +14,7 @@ export interface CpuAdamWState {
   v: Float32Array;
 }
 
-export interface CpuAdamWOptions extends AdamWHyperparameters {
+export interface CpuAdamWOptions extends AdamWHyper {
   /** 1-based step number. */
   step: number;
   /** Ranges of the parameter vector and whether weight decay applies to each. */

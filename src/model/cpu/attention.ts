@@ -73,9 +73,9 @@ export function attentionBackwardCpu(
         const p = Math.exp(score * scale - lse[bh * T + i]!);
         const ds = p * (dp - rowDot);
         for (let d = 0; d < D; d++) {
-          dv[base + j * D + d] += p * dout[base + i * D + d]!;
-          dq[base + i * D + d] += ds * k[base + j * D + d]! * scale;
-          dk[base + j * D + d] += ds * q[base + i * D + d]! * scale;
+          dv[base + j * D + d]! += p * dout[base + i * D + d]!;
+          dq[base + i * D + d]! += ds * k[base + j * D + d]! * scale;
+          dk[base + j * D + d]! += ds * q[base + i * D + d]! * scale;
         }
       }
     }

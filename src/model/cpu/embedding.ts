@@ -54,8 +54,8 @@ export function embeddingBackwardCpu<F extends Floats>(args: EmbeddingBackwardCp
       if (token >= V)
         throw new RangeError(`token id ${token} at position ${row} is not below the vocabulary size ${V}`);
       for (let c = 0; c < C; c++) {
-        dwte[token * C + c] += dout[row * C + c]!;
-        dwpe[t * C + c] += dout[row * C + c]!;
+        dwte[token * C + c]! += dout[row * C + c]!;
+        dwpe[t * C + c]! += dout[row * C + c]!;
       }
     }
   }

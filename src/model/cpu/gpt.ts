@@ -1,5 +1,12 @@
-import type { AdamWHyperparameters } from '../../gpu/adamw';
-import { decaySegments, type ParamLayout, tensor, view } from '../layout';
+import type { TrainHyper } from '../hyper';
+import {
+  decaySegments,
+  type LinearTensors,
+  type NormTensors,
+  type ParamLayout,
+  type TensorSpec,
+  view,
+} from '../layout';
 import { adamwStepCpu } from './adamw';
 import { type AttentionShape, attentionBackwardCpu, attentionForwardCpu } from './attention';
 import { crossEntropyBackwardCpu, crossEntropyForwardCpu } from './crossentropy';
@@ -69,23 +76,6 @@ export interface GptForwardCpuResult {
   lnf: LayernormActivations;
 }
 
-/** Reads tensors of a flat parameter (or gradient) vector by name. */
-function tensorsOf(layout: ParamLayout, flat: Float32Array): (name: string) => Float32Array {
-  return (name) => view(flat, tensor(layout, name));
-}
-
-/** y = x·W + b for x [rows, nIn], W [nIn, nOut], b [nOut]. */
-function linearForward(
-  x: Float32Array,
-  w: Float32Array,
-  b: Float32Array,
-  rows: number,
-  nIn: number,
-  nOut: number,
-): Float32Array {
-  return matmulCpu({ a: x, b: w, bias: b, M: rows, N: nOut, K: nIn });
-}
-
 /** Gradients of y = x·W + b given dy:  dx = dy·Wᵀ,  dW = xᵀ·dy,  db = Σ_rows dy. */
 function linearBackward(dy: Float32Array, x: Float32Array, w: Float32Array, rows: number, nIn: number, nOut: number) {
   const dx = matmulCpu({ a: dy, b: w, M: rows, N: nIn, K: nOut, transB: true });
@@ -106,16 +96,6 @@ function add(a: Float32Array, b: Float32Array): Float32Array {
   return out;
 }
 
-function layernorm(
-  x: Float32Array,
-  gamma: Float32Array,
-  beta: Float32Array,
-  rows: number,
-  C: number,
-): LayernormActivations {
-  return layernormForwardCpu({ x, gamma, beta, rows, C });
-}
-
 /** Runs the model on inputs [B·T] (token ids); with targets [B·T] it also computes the mean loss. */
 export function gptForwardCpu(
   layout: ParamLayout,
@@ -125,37 +105,42 @@ export function gptForwardCpu(
   B: number,
   T: number,
 ): GptForwardCpuResult {
-  const { vocab: V, context, layers, heads: H, width: C } = layout.config;
+  const { vocab: V, context, heads: H, width: C } = layout.config;
   if (params.length !== layout.total)
     throw new RangeError(`params has ${params.length} floats, the layout needs ${layout.total}`);
   if (T > context) throw new RangeError(`sequence length ${T} exceeds the context ${context}`);
   if (inputs.length !== B * T) throw new RangeError(`inputs has ${inputs.length} tokens, B·T is ${B * T}`);
   if (targets && targets.length !== B * T)
     throw new RangeError(`targets has ${targets.length} tokens, B·T is ${B * T}`);
-  const p = tensorsOf(layout, params);
+  const P = layout.params;
+  const p = (t: TensorSpec) => view(params, t);
   const rows = B * T;
   const dims = { B, T, H, D: C / H };
   const attnShape: AttentionShape = { B, H, T, D: C / H };
+  const layernorm = (x: Float32Array, n: NormTensors) =>
+    layernormForwardCpu({ x, gamma: p(n.g), beta: p(n.b), rows, C });
+  /** y = x·W + b for x [rows, nIn], W [nIn, nOut], b [nOut]. */
+  const linear = (x: Float32Array, w: LinearTensors, nIn: number, nOut: number) =>
+    matmulCpu({ a: x, b: p(w.w), bias: p(w.b), M: rows, N: nOut, K: nIn });
 
-  let x = embeddingForwardCpu({ tokens: inputs, wte: p('wte'), wpe: p('wpe'), B, T, C });
+  let x = embeddingForwardCpu({ tokens: inputs, wte: p(P.wte), wpe: p(P.wpe), B, T, C });
   const blocks: BlockActivations[] = [];
-  for (let l = 0; l < layers; l++) {
-    const w = (name: string) => p(`h${l}.${name}`);
-    const ln1 = layernorm(x, w('ln1.g'), w('ln1.b'), rows, C);
-    const qkv = linearForward(ln1.y, w('attn.qkv.w'), w('attn.qkv.b'), rows, C, 3 * C);
+  for (const w of P.layers) {
+    const ln1 = layernorm(x, w.ln1);
+    const qkv = linear(ln1.y, w.attn.qkv, C, 3 * C);
     const { q, k, v } = splitQkvCpu(qkv, dims);
     const attnMerged = mergeHeadsCpu(attentionForwardCpu(attnShape, q, k, v).o, dims);
-    const afterAttn = add(x, linearForward(attnMerged, w('attn.proj.w'), w('attn.proj.b'), rows, C, C));
-    const ln2 = layernorm(afterAttn, w('ln2.g'), w('ln2.b'), rows, C);
-    const fc = linearForward(ln2.y, w('mlp.fc.w'), w('mlp.fc.b'), rows, C, 4 * C);
+    const afterAttn = add(x, linear(attnMerged, w.attn.proj, C, C));
+    const ln2 = layernorm(afterAttn, w.ln2);
+    const fc = linear(ln2.y, w.mlp.fc, C, 4 * C);
     const fcGelu = geluForwardCpu(fc);
-    const output = add(afterAttn, linearForward(fcGelu, w('mlp.proj.w'), w('mlp.proj.b'), rows, 4 * C, C));
+    const output = add(afterAttn, linear(fcGelu, w.mlp.proj, 4 * C, C));
     blocks.push({ input: x, ln1, qkv, q, k, v, attnMerged, afterAttn, ln2, fc, fcGelu });
     x = output;
   }
-  const lnf = layernorm(x, p('lnf.g'), p('lnf.b'), rows, C);
+  const lnf = layernorm(x, P.lnf);
   // Tied head: logits = lnf·wteᵀ, wte being [V, C].
-  const logits = matmulCpu({ a: lnf.y, b: p('wte'), M: rows, N: V, K: C, transB: true });
+  const logits = matmulCpu({ a: lnf.y, b: p(P.wte), M: rows, N: V, K: C, transB: true });
   const loss = targets ? crossEntropyForwardCpu({ logits, targets, rows, V }).mean : undefined;
   return { B, T, inputs, targets, logits, loss, blocks, finalResidual: x, lnf };
 }
@@ -165,86 +150,64 @@ export function gptForwardCpu(
  * `layout` (padding zero). Needs the forward pass's result, run with targets.
  */
 export function gptBackwardCpu(layout: ParamLayout, params: Float32Array, forward: GptForwardCpuResult): Float32Array {
-  const { vocab: V, context, layers, heads: H, width: C } = layout.config;
+  const { vocab: V, context, heads: H, width: C } = layout.config;
   const { B, T, inputs, targets, logits, blocks, finalResidual, lnf } = forward;
   if (!targets) throw new Error('gptBackwardCpu needs a forward pass run with targets');
-  const p = tensorsOf(layout, params);
+  const P = layout.params;
+  const p = (t: TensorSpec) => view(params, t);
   const grads = new Float32Array(layout.total);
-  const g = tensorsOf(layout, grads);
+  const g = (t: TensorSpec) => view(grads, t);
   const rows = B * T;
   const dims = { B, T, H, D: C / H };
   const attnShape: AttentionShape = { B, H, T, D: C / H };
+  /** Backward of y = x·W + b: writes dW and db into `grads`, returns dx. */
+  const linearBack = (dy: Float32Array, x: Float32Array, w: LinearTensors, nIn: number, nOut: number) => {
+    const { dx, dw, db } = linearBackward(dy, x, p(w.w), rows, nIn, nOut);
+    g(w.w).set(dw);
+    g(w.b).set(db);
+    return dx;
+  };
+  /** Backward of a LayerNorm: writes dgamma and dbeta into `grads`, returns dx. */
+  const layernormBack = (dy: Float32Array, x: Float32Array, act: LayernormActivations, n: NormTensors) => {
+    const { dx, dgamma, dbeta } = layernormBackwardCpu({
+      dy,
+      x,
+      mean: act.mean,
+      rstd: act.rstd,
+      gamma: p(n.g),
+      rows,
+      C,
+    });
+    g(n.g).set(dgamma);
+    g(n.b).set(dbeta);
+    return dx;
+  };
 
   // Loss → logits → the tied head: dlnf = dlogits·wte, dwte = dlogitsᵀ·lnf.
   const dlogits = Float32Array.from(crossEntropyBackwardCpu({ logits, targets, rows, V }));
-  const dlnfY = matmulCpu({ a: dlogits, b: p('wte'), M: rows, N: C, K: V });
-  g('wte').set(matmulCpu({ a: dlogits, b: lnf.y, M: V, N: C, K: rows, transA: true }));
-  const lnfGrads = layernormBackwardCpu({
-    dy: dlnfY,
-    x: finalResidual,
-    mean: lnf.mean,
-    rstd: lnf.rstd,
-    gamma: p('lnf.g'),
-    rows,
-    C,
-  });
-  g('lnf.g').set(lnfGrads.dgamma);
-  g('lnf.b').set(lnfGrads.dbeta);
+  const dlnfY = matmulCpu({ a: dlogits, b: p(P.wte), M: rows, N: C, K: V });
+  g(P.wte).set(matmulCpu({ a: dlogits, b: lnf.y, M: V, N: C, K: rows, transA: true }));
 
   // dx is the gradient of the residual stream, walked back through the blocks.
-  let dx = lnfGrads.dx;
-  for (let l = layers - 1; l >= 0; l--) {
+  let dx = layernormBack(dlnfY, finalResidual, lnf, P.lnf);
+  for (let l = P.layers.length - 1; l >= 0; l--) {
     const act = blocks[l]!;
-    const w = (name: string) => p(`h${l}.${name}`);
-    const dw = (name: string) => g(`h${l}.${name}`);
-
+    const w = P.layers[l]!;
     // MLP half: x = a + mlp.proj(gelu(fc)); the residual passes dx straight to a.
-    const proj = linearBackward(dx, act.fcGelu, w('mlp.proj.w'), rows, 4 * C, C);
-    dw('mlp.proj.w').set(proj.dw);
-    dw('mlp.proj.b').set(proj.db);
-    const dfc = geluBackwardCpu(act.fc, proj.dx);
-    const fc = linearBackward(dfc, act.ln2.y, w('mlp.fc.w'), rows, C, 4 * C);
-    dw('mlp.fc.w').set(fc.dw);
-    dw('mlp.fc.b').set(fc.db);
-    const ln2 = layernormBackwardCpu({
-      dy: fc.dx,
-      x: act.afterAttn,
-      mean: act.ln2.mean,
-      rstd: act.ln2.rstd,
-      gamma: w('ln2.g'),
-      rows,
-      C,
-    });
-    dw('ln2.g').set(ln2.dgamma);
-    dw('ln2.b').set(ln2.dbeta);
-    const dAfterAttn = add(dx, ln2.dx);
-
+    const dfc = geluBackwardCpu(act.fc, linearBack(dx, act.fcGelu, w.mlp.proj, 4 * C, C));
+    const dLn2 = linearBack(dfc, act.ln2.y, w.mlp.fc, C, 4 * C);
+    const dAfterAttn = add(dx, layernormBack(dLn2, act.afterAttn, act.ln2, w.ln2));
     // Attention half: a = input + attn.proj(merge(attention(split(qkv)))).
-    const attnProj = linearBackward(dAfterAttn, act.attnMerged, w('attn.proj.w'), rows, C, C);
-    dw('attn.proj.w').set(attnProj.dw);
-    dw('attn.proj.b').set(attnProj.db);
-    const { dq, dk, dv } = attentionBackwardCpu(attnShape, act.q, act.k, act.v, splitHeadsCpu(attnProj.dx, dims));
-    const qkv = linearBackward(joinQkvCpu(dq, dk, dv, dims), act.ln1.y, w('attn.qkv.w'), rows, C, 3 * C);
-    dw('attn.qkv.w').set(qkv.dw);
-    dw('attn.qkv.b').set(qkv.db);
-    const ln1 = layernormBackwardCpu({
-      dy: qkv.dx,
-      x: act.input,
-      mean: act.ln1.mean,
-      rstd: act.ln1.rstd,
-      gamma: w('ln1.g'),
-      rows,
-      C,
-    });
-    dw('ln1.g').set(ln1.dgamma);
-    dw('ln1.b').set(ln1.dbeta);
-    dx = add(dAfterAttn, ln1.dx);
+    const dMerged = linearBack(dAfterAttn, act.attnMerged, w.attn.proj, C, C);
+    const { dq, dk, dv } = attentionBackwardCpu(attnShape, act.q, act.k, act.v, splitHeadsCpu(dMerged, dims));
+    const dLn1 = linearBack(joinQkvCpu(dq, dk, dv, dims), act.ln1.y, w.attn.qkv, C, 3 * C);
+    dx = add(dAfterAttn, layernormBack(dLn1, act.input, act.ln1, w.ln1));
   }
 
   // Embedding: wte gets the head's gradient plus the input lookup's.
   const emb = embeddingBackwardCpu({ tokens: inputs, dout: dx, V, maxT: context, B, T, C });
-  g('wte').set(add(g('wte'), emb.dwte));
-  g('wpe').set(emb.dwpe);
+  g(P.wte).set(add(g(P.wte), emb.dwte));
+  g(P.wpe).set(emb.dwpe);
   return grads;
 }
 
@@ -266,11 +229,6 @@ export interface GptCpuBatch {
   T: number;
 }
 
-export interface GptCpuTrainHyper extends AdamWHyperparameters {
-  /** When set, gradients are scaled to a global L2 norm of at most this. */
-  gradClip?: number;
-}
-
 /**
  * One training step: forward, backward, optional global-norm clipping, AdamW (weight decay
  * on matrices only). Updates `state` in place; returns the loss before the step and the
@@ -280,7 +238,7 @@ export function gptTrainStepCpu(
   layout: ParamLayout,
   state: GptCpuTrainState,
   batch: GptCpuBatch,
-  hyper: GptCpuTrainHyper,
+  hyper: TrainHyper,
 ): { loss: number; gradNorm: number } {
   const forward = gptForwardCpu(layout, state.params, batch.inputs, batch.targets, batch.B, batch.T);
   const grads = gptBackwardCpu(layout, state.params, forward);

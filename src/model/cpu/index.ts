@@ -14,7 +14,6 @@ export { geluBackwardCpu, geluForwardCpu } from './gelu';
 export {
   type BlockActivations,
   type GptCpuBatch,
-  type GptCpuTrainHyper,
   type GptCpuTrainState,
   type GptForwardCpuResult,
   gptBackwardCpu,
@@ -24,7 +23,6 @@ export {
 } from './gpt';
 export { type HeadDims, joinQkvCpu, mergeHeadsCpu, splitHeadsCpu, splitQkvCpu } from './heads';
 export {
-  LAYERNORM_EPS,
   type LayernormBackwardCpuArgs,
   type LayernormForwardCpuArgs,
   layernormBackwardCpu,

@@ -1,7 +1,5 @@
+import { LAYERNORM_EPS } from '../../util/model-constants';
 import { type Floats, zerosLike } from './floats';
-
-/** GPT-2's (and PyTorch's default) epsilon. */
-export const LAYERNORM_EPS = 1e-5;
 
 export interface LayernormForwardCpuArgs<F extends Floats> {
   /** [rows, C] */
@@ -91,8 +89,8 @@ export function layernormBackwardCpu<F extends Floats>(
       const g = dy[row + c]! * gamma[c]!;
       sumG += g;
       sumGXhat += g * xhat(c);
-      dgammaSum[c] += dy[row + c]! * xhat(c);
-      dbetaSum[c] += dy[row + c]!;
+      dgammaSum[c]! += dy[row + c]! * xhat(c);
+      dbetaSum[c]! += dy[row + c]!;
     }
     for (let c = 0; c < C; c++) {
       const g = dy[row + c]! * gamma[c]!;

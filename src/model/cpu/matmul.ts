@@ -30,12 +30,12 @@ export function matmulCpu(args: CpuMatmulArgs): Float32Array {
       for (let n = 0; n < N; n++) {
         let sum = 0;
         for (let k = 0; k < K; k++) {
-          const av = args.transA ? a[offA + k * M + m] : a[offA + m * K + k];
-          const bv = args.transB ? b[offB + n * K + k] : b[offB + k * N + n];
+          const av = args.transA ? a[offA + k * M + m]! : a[offA + m * K + k]!;
+          const bv = args.transB ? b[offB + n * K + k]! : b[offB + k * N + n]!;
           sum += av * bv;
         }
-        if (args.bias) sum += args.bias[n];
-        c[offC + m * N + n] += sum;
+        if (args.bias) sum += args.bias[n]!;
+        c[offC + m * N + n]! += sum;
       }
     }
   }
