@@ -27,17 +27,18 @@ import {
   verifyReceipt,
 } from '../src/fed';
 import {
-  type GptCpuTrainHyper,
+  DEFAULT_HYPER,
   type GptCpuTrainState,
-  gptForwardCpu,
   gptTrainStepCpu,
   initParams,
   modelPreset,
   type ParamLayout,
   parameterCount,
   paramLayout,
+  type TrainHyper,
 } from '../src/model';
 import { loadOrCreateData } from '../src/seed/data';
+import { EVAL_BATCH_SIZE, EVAL_BATCHES, validationLoss } from '../src/seed/validation';
 import {
   buildManifest,
   type SignedDocument,
@@ -49,24 +50,25 @@ import {
 import type { BenchResult, BenchRow } from './lib/results';
 
 // --- Sizing: measured on a 2-core machine, the CPU reference takes ~0.2 s per step at B=2, T=32
-// and ~0.9 s at B=8, so each federated case is ~3 min and the central one ~3 min.
+// and ~0.9 s at B=8, so each federated case is ~3 min and the central one ~3 min. The run's
+// settings are the seed's (DEFAULT_FED_SETTINGS); the benchmark overrides only what it must.
 const MODEL = 'tiny';
 const VOLUNTEERS = 4;
-/** Per-volunteer batch (rows) and sequence length of a local step. */
+/** Per-volunteer batch (rows) and sequence length of a local step: smaller than the seed's, for speed on the CPU. */
 const B = 2;
 const T = 32;
-/** Local steps per round (DiLoCo's H) and rounds (R). */
+/** Local steps per round (DiLoCo's H) and rounds (R): more steps than the seed's, fewer rounds, the same idea. */
 const H = 50;
 const R = 4;
-/** The worker's AdamW (DEFAULT_HYPER in src/model/gpu-gpt.ts) with the round's lr and weight decay. */
-const INNER: GptCpuTrainHyper = { lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 };
+/** The worker's AdamW with the round's lr and weight decay, as a volunteer trains. */
+const INNER: TrainHyper = {
+  ...DEFAULT_HYPER,
+  lr: DEFAULT_FED_SETTINGS.hyper.lr,
+  weightDecay: DEFAULT_FED_SETTINGS.hyper.weightDecay,
+};
 const INIT_SEED = 1;
-/** The seed's validation set (src/seed/seed.ts): 4 fixed batches of 8 windows. */
-const EVAL_BATCHES = 4;
-const EVAL_BATCH_SIZE = 8;
 /** Simulated volunteers train one after another on one thread; the deadline must not cut a round short. */
 const ROUND_MS = 3_600_000;
-const BLOCK_SIZE = 256;
 
 interface FedCase {
   kind: 'federated';
@@ -108,22 +110,20 @@ interface Context {
 
 const fmt = (x: number) => x.toFixed(4);
 
-/** The round's hyper-parameters as the coordinator publishes them. */
+/**
+ * The seed's settings, with the benchmark's sizes (H, B, T), one shard per volunteer (the central
+ * case trains on exactly those shards), a deadline that never cuts a simulated round, and the case's
+ * update format (dense: density 1) and outer optimiser.
+ */
 function fedSettings(c: FedCase): FedSettings {
+  const d = DEFAULT_FED_SETTINGS;
   return {
-    ...DEFAULT_FED_SETTINGS,
-    hyper: {
-      steps: H,
-      batchSize: B,
-      context: T,
-      lr: INNER.lr,
-      weightDecay: INNER.weightDecay,
-      dataSeed: DEFAULT_FED_SETTINGS.hyper.dataSeed,
-    },
+    ...d,
+    hyper: { ...d.hyper, steps: H, batchSize: B, context: T },
     shardCount: VOLUNTEERS,
     roundMs: ROUND_MS,
-    codec: { format: c.format, blockSize: BLOCK_SIZE, density: 1 },
-    outer: c.outer ?? DEFAULT_FED_SETTINGS.outer,
+    codec: { ...d.codec, format: c.format, density: 1 },
+    outer: c.outer ?? d.outer,
   };
 }
 
@@ -331,17 +331,12 @@ export async function runFederatedBench(_pageBase: string, options: { cases?: st
     console.log(
       `  data: ${data.dataset.train.length} training and ${data.dataset.validation.length} validation tokens (tokenizer trained in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
     );
-    const evalSet = data.dataset.evalBatches(EVAL_BATCHES, { batchSize: EVAL_BATCH_SIZE, context: T });
     const ctx: Context = {
       layout,
       dataset: data.dataset,
       dataSha: data.sha256,
       initial: initParams(layout, INIT_SEED),
-      evaluate: (params) =>
-        evalSet.reduce(
-          (sum, b) => sum + gptForwardCpu(layout, params, b.inputs, b.targets, EVAL_BATCH_SIZE, T).loss!,
-          0,
-        ) / EVAL_BATCHES,
+      evaluate: validationLoss(config, data.dataset, T),
     };
     initialLoss = ctx.evaluate(ctx.initial);
     for (const n of names) {
@@ -377,7 +372,7 @@ export async function runFederatedBench(_pageBase: string, options: { cases?: st
     `inner optimiser (both): AdamW lr ${INNER.lr}, betas ${INNER.beta1}/${INNER.beta2}, eps ${INNER.eps}, weight decay ${INNER.weightDecay} (matrices only), grad clip ${INNER.gradClip}, constant lr; federated volunteers start each round from fresh AdamW state`,
     `central: one trainer, ${R * H} steps at batch ${VOLUNTEERS * B}: step k concatenates the ${VOLUNTEERS} shards' batches of that step, so it sees exactly the federated runs' tokens (= DDP over ${VOLUNTEERS} workers); bytes_per_volunteer 0, no reduction row`,
     `federated: the real coordinator (createCoordinator) with in-memory deps: weights manifests built, signed with a fresh Ed25519 key and verified (volunteers check the weights' sha256), every update decoded, validated and receipted by the coordinator; aggregation and outer optimiser from DEFAULT_FED_SETTINGS: ${DEFAULT_FED_SETTINGS.aggregation}, outer lr ${outer.lr} momentum ${outer.momentum}${outer.nesterov ? ' Nesterov' : ''}; roundMs raised to ${ROUND_MS / 1000} s so the deadline never cuts a simulated round; the round's hyper set to the sizes above`,
-    `updates: compressWithFeedback, blockSize ${BLOCK_SIZE}, density 1, error feedback per volunteer across rounds; bytes_per_volunteer = the sum of the ${R} encoded updates one volunteer sent (upload only; downloads of the weights not counted)`,
+    `updates: compressWithFeedback, blockSize ${DEFAULT_FED_SETTINGS.codec.blockSize}, density 1, error feedback per volunteer across rounds; bytes_per_volunteer = the sum of the ${R} encoded updates one volunteer sent (upload only; downloads of the weights not counted)`,
     `reduction_vs_ddp = ddpBytes(${length}, ${R * H}) = ${ddp} B (one dense fp32 gradient per step per worker for the same ${R * H} steps) / bytes_per_volunteer; fp32 updates can at most reach H = ${H}× by construction, int8 about 4H`,
     `validation: mean loss on ${EVAL_BATCHES} fixed batches of ${EVAL_BATCH_SIZE}×${T} tokens spread over the validation split (the seed's evaluation); initial validation loss ${fmt(initialLoss)} (ln ${config.vocab} = ${fmt(Math.log(config.vocab))})`,
   ];

@@ -33,7 +33,7 @@ export async function runSwarmBench(pageBase: string, options: { cases?: string[
       );
       const states = await waitForTabs(tabs, downloaded, CASE_TIMEOUT_MS);
       const seconds = (Date.now() - started) / 1000;
-      if (states.some((s) => s.downloads[0].weightsSha256 !== seed.manifest.value.sha256))
+      if (states.some((s) => s.downloads[0]?.weightsSha256 !== seed.manifest.value.sha256))
         throw new Error(`N=${n}: a tab assembled different weights`);
       const ratio = seed.status().uploadedBytes / seed.manifest.value.totalBytes;
       console.log(`  N=${n}: seed upload ${ratio.toFixed(2)}x the model, last tab after ${seconds.toFixed(1)} s`);

@@ -110,11 +110,11 @@ function topBlocks(vector: Float32Array, blockSize: number, nBlocks: number, kep
   for (let b = 0; b < nBlocks; b++) {
     const end = Math.min((b + 1) * blockSize, vector.length);
     let s = 0;
-    for (let i = b * blockSize; i < end; i++) s += vector[i] * vector[i];
+    for (let i = b * blockSize; i < end; i++) s += vector[i]! * vector[i]!;
     norms[b] = s; // squared norm orders blocks the same way
     all[b] = b;
   }
-  const order = Array.from(all).sort((a, b) => norms[b] - norms[a] || a - b);
+  const order = Array.from(all).sort((a, b) => norms[b]! - norms[a]! || a - b);
   return Uint32Array.from(order.slice(0, kept)).sort();
 }
 
@@ -160,7 +160,7 @@ export function encodeUpdate(vector: Float32Array, opts: EncodeOptions): Uint8Ar
         new Float32Array(bytes.buffer, offset, end - start).set(vector.subarray(start, end)); // offset is 4-aligned in a fresh buffer
         offset += 4 * (end - start);
       } else {
-        for (let i = start; i < end; i++, offset += 4) view.setFloat32(offset, vector[i], true);
+        for (let i = start; i < end; i++, offset += 4) view.setFloat32(offset, vector[i]!, true);
       }
     }
     return bytes;
@@ -170,11 +170,11 @@ export function encodeUpdate(vector: Float32Array, opts: EncodeOptions): Uint8Ar
   const q = new Int8Array(bytes.buffer, scalesAt + 4 * kept, values);
   let v = 0;
   for (let k = 0; k < kept; k++) {
-    const start = blocks[k] * blockSize;
+    const start = blocks[k]! * blockSize;
     const end = Math.min(start + blockSize, length);
     let maxAbs = 0;
     for (let i = start; i < end; i++) {
-      const a = Math.abs(vector[i]);
+      const a = Math.abs(vector[i]!);
       if (a > maxAbs) maxAbs = a;
     }
     // The scale is stored as f32, so quantise against the stored value, not the exact quotient.
@@ -185,7 +185,7 @@ export function encodeUpdate(vector: Float32Array, opts: EncodeOptions): Uint8Ar
       continue;
     }
     for (let i = start; i < end; i++, v++) {
-      const r = Math.round(vector[i] / scale);
+      const r = Math.round(vector[i]! / scale);
       q[v] = Math.max(-127, Math.min(127, r));
     }
   }
@@ -227,7 +227,7 @@ export function decodeUpdate(bytes: Uint8Array, expectedLength: number): Float32
     for (let k = 0; k < kept; k++, offset += 4) {
       const b = view.getUint32(offset, true);
       if (b >= nBlocks) throw fail(`block index ${b} out of range (${nBlocks} blocks)`);
-      if (k > 0 && b <= blocks[k - 1])
+      if (k > 0 && b <= blocks[k - 1]!)
         throw fail(`block indices not strictly increasing at position ${k} (${blocks[k - 1]} then ${b})`);
       blocks[k] = b;
     }
@@ -235,7 +235,7 @@ export function decodeUpdate(bytes: Uint8Array, expectedLength: number): Float32
     for (let k = 0; k < kept; k++) blocks[k] = k;
   }
   let values = 0;
-  for (let k = 0; k < kept; k++) values += Math.min(blockSize, length - blocks[k] * blockSize);
+  for (let k = 0; k < kept; k++) values += Math.min(blockSize, length - blocks[k]! * blockSize);
   const want = sectionsSize(format, kept, nBlocks, values);
   if (bytes.length !== want) throw fail(`${bytes.length} bytes, but the header implies ${want}`);
 
@@ -247,7 +247,7 @@ export function decodeUpdate(bytes: Uint8Array, expectedLength: number): Float32
     const f32 = aligned ? new Float32Array(bytes.buffer, bytes.byteOffset + offset, values) : undefined;
     let v = 0;
     for (let k = 0; k < kept; k++) {
-      const start = blocks[k] * blockSize;
+      const start = blocks[k]! * blockSize;
       const end = Math.min(start + blockSize, length);
       if (f32 !== undefined) {
         out.set(f32.subarray(v, v + end - start), start);
@@ -269,11 +269,11 @@ export function decodeUpdate(bytes: Uint8Array, expectedLength: number): Float32
   const q = new Int8Array(bytes.buffer, bytes.byteOffset + offset, values);
   let v = 0;
   for (let k = 0; k < kept; k++) {
-    const start = blocks[k] * blockSize;
+    const start = blocks[k]! * blockSize;
     const end = Math.min(start + blockSize, length);
-    const s = scales[k];
+    const s = scales[k]!;
     for (let i = start; i < end; i++, v++) {
-      const x = q[v];
+      const x = q[v]!;
       if (x === -128) throw fail(`int8 value -128 at element ${i} (values are in [-127, 127])`);
       out[i] = x * s;
     }
@@ -301,9 +301,9 @@ export function compressWithFeedback(
     throw new RangeError(`residual has ${residual.length} floats, update ${update.length}`);
   }
   const corrected = Float32Array.from(update);
-  if (residual !== undefined) for (let i = 0; i < corrected.length; i++) corrected[i] += residual[i];
+  if (residual !== undefined) for (let i = 0; i < corrected.length; i++) corrected[i]! += residual[i]!;
   const bytes = encodeUpdate(corrected, opts);
   const decoded = decodeUpdate(bytes, corrected.length);
-  for (let i = 0; i < corrected.length; i++) corrected[i] -= decoded[i];
+  for (let i = 0; i < corrected.length; i++) corrected[i]! -= decoded[i]!;
   return { bytes, residual: corrected };
 }

@@ -8,12 +8,6 @@ export interface OuterOptions {
 }
 
 /**
- * DiLoCo's outer hyper-parameters: lr 0.7, Nesterov momentum 0.9 — the values Douillard et al. 2023,
- * "DiLoCo: Distributed Low-Communication Training of Language Models" (arXiv:2311.08105), found best.
- */
-export const DEFAULT_OUTER: Readonly<OuterOptions> = Object.freeze({ lr: 0.7, momentum: 0.9, nesterov: true });
-
-/**
  * One outer step, in place: m ← μ·m + Δ; then params ← params − lr·(μ·m + Δ) with Nesterov,
  * params ← params − lr·m without (PyTorch's SGD convention, which DiLoCo uses).
  */
@@ -25,9 +19,9 @@ export function outerStep(params: Float32Array, momentum: Float32Array, delta: F
   }
   const { lr, momentum: mu, nesterov } = opts;
   for (let i = 0; i < params.length; i++) {
-    const d = delta[i];
-    const m = mu * momentum[i] + d;
+    const d = delta[i]!;
+    const m = mu * momentum[i]! + d;
     momentum[i] = m;
-    params[i] -= lr * (nesterov ? mu * m + d : m);
+    params[i]! -= lr * (nesterov ? mu * m + d : m);
   }
 }

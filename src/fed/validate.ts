@@ -23,7 +23,7 @@ export function validateUpdate(u: ReceivedUpdate, expected: ExpectedUpdate): str
   const v = u.vector;
   let s = 0;
   for (let i = 0; i < v.length; i++) {
-    const x = v[i];
+    const x = v[i]!;
     if (!Number.isFinite(x)) return `non-finite value ${x} at index ${i}`;
     s += x * x;
   }

@@ -23,18 +23,51 @@ export type JsonRoutes = Record<string, () => unknown>;
 /** Fixed binary files served from memory (the run's token files). */
 export type MemoryFiles = Record<string, { body: Uint8Array; type: string }>;
 
+export interface HttpServerOptions {
+  /** Address to bind. */
+  host: string;
+  /** Port to listen on; 0 picks a free one. */
+  port: number;
+  /** The built volunteer app, served at /. */
+  appDir: string;
+  routes: JsonRoutes;
+  files?: MemoryFiles;
+  /** URL prefix to folder, e.g. /ort/ for onnxruntime-web's wasm files. */
+  mounts?: Record<string, string>;
+}
+
+export interface HttpServer {
+  /** The page's URL. */
+  url: string;
+  /** Closes open connections too: a tab's keep-alive must not hold the port. */
+  stop(): Promise<void>;
+}
+
+/** Listens; rejects (holding no port) when the port is taken. */
+export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
+  const server = createHttpServer(opts);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  return {
+    url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}/`,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 /**
  * Serves `routes` (with CORS open: these documents are public, and a page served elsewhere may
  * name this seed), the files under `appDir` and under each mounted folder. Only GET and HEAD;
  * nothing outside those folders.
  */
-export function createHttpServer(
-  appDir: string,
-  routes: JsonRoutes,
-  files: MemoryFiles = {},
-  mounts: Record<string, string> = {},
-): Server {
-  // Mounted folders first (e.g. /ort/ for onnxruntime-web's wasm files), the app last.
+function createHttpServer({ appDir, routes, files = {}, mounts = {} }: HttpServerOptions): Server {
+  // Mounted folders first, the app last.
   const folders: [string, string][] = [...Object.entries(mounts), ['/', appDir]];
   const roots = folders.map(([prefix, dir]) => [prefix, resolve(dir)] as const);
   return createServer(async (req, res) => {

@@ -28,8 +28,8 @@ export function hasBit(bits: Uint8Array, i: number): boolean {
 }
 
 export function setBit(bits: Uint8Array, i: number, on = true): void {
-  if (on) bits[i >> 3] |= 1 << (i & 7);
-  else bits[i >> 3] &= ~(1 << (i & 7));
+  if (on) bits[i >> 3]! |= 1 << (i & 7);
+  else bits[i >> 3]! &= ~(1 << (i & 7));
 }
 
 export function encodeAnnouncement(a: Announcement): Uint8Array {

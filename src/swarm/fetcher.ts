@@ -3,6 +3,8 @@
 // the seed for different pieces), other tabs before the seed, and the seed only for pieces that no
 // usable peer holds or is already fetching from it: that keeps the seed's upload near one copy.
 // A peer that sends a corrupted piece is banned; one that fails is set aside a while.
+
+import { type Clock, sleep, systemClock, timeoutSignal } from '../util/clock';
 import { hasBit, setBit } from './announce';
 import { sha256Hex } from './bytes';
 import {
@@ -47,6 +49,8 @@ export interface PieceFetcherOptions {
   signal?: AbortSignal;
   /** Random source for tie-breaks (tests pass a seeded one). */
   random?: () => number;
+  /** Time for back-offs, retries, the request timeout and the idle poll (tests pass a manual one). */
+  clock?: Clock;
 }
 
 /** Pieces a peer holds, and those it is fetching from the seed right now (bitfields). */
@@ -78,6 +82,7 @@ async function heldPieces(m: VerifiedManifest, store: PieceStore): Promise<boole
 export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgress> {
   const m = opts.manifest.value;
   const random = opts.random ?? Math.random;
+  const clock = opts.clock ?? systemClock;
   const held = await heldPieces(opts.manifest, opts.store);
   for (const [i, h] of held.entries()) setBit(opts.own.have, i, h);
   opts.onOwnChange?.();
@@ -120,19 +125,21 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
     } else {
       // Every failure pauses the peer briefly (a peer that fails at once is not hammered);
       // failures within that pause count once, and MAX_PEER_FAILURES of them set it aside longer.
-      if (Date.now() - s.lastFailureAt > FAILURE_PAUSE_MS && ++s.failures >= MAX_PEER_FAILURES) {
+      const now = clock.now();
+      if (now - s.lastFailureAt > FAILURE_PAUSE_MS && ++s.failures >= MAX_PEER_FAILURES) {
         s.failures = 0;
-        s.backoffUntil = Date.now() + PEER_BACKOFF_MS;
+        s.backoffUntil = now + PEER_BACKOFF_MS;
       } else {
-        s.backoffUntil = Math.max(s.backoffUntil, Date.now() + FAILURE_PAUSE_MS);
+        s.backoffUntil = Math.max(s.backoffUntil, now + FAILURE_PAUSE_MS);
       }
-      s.lastFailureAt = Date.now();
+      s.lastFailureAt = now;
     }
     opts.onPenalty?.(id, reason);
   };
 
   const fetchOne = async (index: number, from: string) => {
     const s = peer(from);
+    const hash = m.pieces[index]!;
     const fromSeed = from === opts.seed;
     s.inflight++;
     inflight.add(index);
@@ -140,19 +147,17 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
       setBit(opts.own.fetching, index);
       opts.onOwnChange?.();
     }
+    const timeout = timeoutSignal(clock, PIECE_REQUEST_TIMEOUT_MS);
     try {
-      const signal = AbortSignal.any([
-        AbortSignal.timeout(PIECE_REQUEST_TIMEOUT_MS),
-        ...(opts.signal ? [opts.signal] : []),
-      ]);
+      const signal = opts.signal ? AbortSignal.any([timeout.signal, opts.signal]) : timeout.signal;
       const bytes = await opts.request(from, index, signal);
       const [start, end] = pieceRange(m, index);
-      if (bytes.length !== end - start || (await sha256Hex(bytes)) !== m.pieces[index]) {
+      if (bytes.length !== end - start || (await sha256Hex(bytes)) !== hash) {
         progress.corruptPieces++;
         penalise(from, `sent a corrupted piece ${index}`, from !== opts.seed);
         return;
       }
-      await opts.store.put(m.pieces[index], bytes);
+      await opts.store.put(hash, bytes);
       held[index] = true;
       setBit(opts.own.have, index);
       s.failures = 0;
@@ -164,10 +169,11 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
     } catch (e) {
       if (opts.signal?.aborted) return;
       if (e instanceof PieceProtocolError && e.status === PieceStatus.Busy) {
-        if (fromSeed) seedBusyUntil.set(index, Date.now() + SEED_BUSY_RETRY_MS);
-        else s.backoffUntil = Date.now() + SEED_BUSY_RETRY_MS;
+        if (fromSeed) seedBusyUntil.set(index, clock.now() + SEED_BUSY_RETRY_MS);
+        else s.backoffUntil = clock.now() + SEED_BUSY_RETRY_MS;
       } else penalise(from, `piece ${index}: ${errorText(e)}`, false);
     } finally {
+      timeout.clear();
       s.inflight--;
       inflight.delete(index);
       if (fromSeed) setBit(opts.own.fetching, index, false);
@@ -182,7 +188,7 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
 
   /** Starts whatever the limits allow; returns how many it started. */
   const schedule = (): number => {
-    const now = Date.now();
+    const now = clock.now();
     const holders = [...opts.holders()].filter(([id]) => id !== opts.seed && usable(id, now));
     const candidates = order
       .filter(({ i }) => !held[i] && !inflight.has(i))
@@ -196,10 +202,11 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
     let started = 0;
     for (const c of candidates) {
       if (inflight.size >= MAX_INFLIGHT_TOTAL) break;
-      const free = c.owners.filter((id) => peer(id).inflight < MAX_INFLIGHT_PER_PEER);
-      if (free.length > 0) {
-        free.sort((a, b) => peer(a).inflight - peer(b).inflight);
-        start(c.i, free[0]);
+      const [least] = c.owners
+        .filter((id) => peer(id).inflight < MAX_INFLIGHT_PER_PEER)
+        .sort((a, b) => peer(a).inflight - peer(b).inflight);
+      if (least !== undefined) {
+        start(c.i, least);
         started++;
       } else if (
         c.owners.length === 0 &&
@@ -218,7 +225,9 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
   while (progress.held < progress.total) {
     if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('fetch aborted');
     if (schedule() === 0 || running.size > 0) {
-      await Promise.race([...running, new Promise((r) => setTimeout(r, IDLE_POLL_MS))]);
+      const poll = sleep(clock, IDLE_POLL_MS);
+      await Promise.race([...running, poll.done]);
+      poll.cancel();
     }
   }
   await Promise.all(running);
@@ -235,8 +244,8 @@ function errorText(e: unknown): string {
 export async function assembleWeights(manifest: VerifiedManifest, store: PieceStore): Promise<Float32Array> {
   const m = manifest.value;
   const bytes = new Uint8Array(m.totalBytes);
-  for (let i = 0; i < m.pieces.length; i++) {
-    const piece = await store.get(m.pieces[i]);
+  for (const [i, hash] of m.pieces.entries()) {
+    const piece = await store.get(hash);
     const [start, end] = pieceRange(m, i);
     if (!piece || piece.length !== end - start)
       throw new Error(`piece ${i} of ${manifest.id.slice(0, 12)} is missing from the store`);

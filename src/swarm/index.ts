@@ -9,14 +9,8 @@ export {
   encodeAnnouncement,
 } from './announce';
 export { decodeJsonMessage, fromBase64, fromUtf8, isSha256Hex, sha256Hex, toBase64, utf8 } from './bytes';
-export {
-  type Download,
-  type PeerView,
-  parseSeedInfo,
-  type SeedInfo,
-  type SwarmClient,
-  startSwarmClient,
-} from './client';
+export { type PeerView, type SwarmClient, startSwarmClient } from './client';
+export type { Download } from './downloads';
 export { assembleWeights, type FetchProgress, fetchPieces, type PieceFetcherOptions } from './fetcher';
 export * from './limits';
 export {
@@ -33,6 +27,7 @@ export { createSeedNode, createTabNode, type SeedNode, type SwarmNode } from './
 export {
   decodePieceRequest,
   encodePieceRequest,
+  type MemoryPieceStore,
   memoryPieceStore,
   PIECE_PROTOCOL,
   PieceProtocolError,
@@ -44,4 +39,5 @@ export {
   superSeeding,
   type UploadStats,
 } from './pieces';
+export { parseSeedInfo, type SeedInfo } from './seed-link';
 export { SignatureError, type SignedDocument, signDocument, type VerifiedDocument, verifyDocument } from './signed';

@@ -29,6 +29,11 @@ export const MAX_CONCURRENT_UPLOADS = 32;
  * seed send 2.1 copies of the model; 60 s bounds it at one copy a minute per piece.
  */
 export const SEED_PIECE_REPEAT_MS = 60_000;
+/**
+ * Weight manifests whose pieces the seed keeps servable: the current round's and the one before,
+ * since a round closes while slower tabs are still fetching the weights it started from.
+ */
+export const SEED_SERVABLE_MANIFESTS = 2;
 /** How long a tab leaves a piece alone at the seed after the seed answered BUSY for it. */
 export const SEED_BUSY_RETRY_MS = 1_000;
 /** Piece requests a tab keeps in flight towards one other tab. */

@@ -45,12 +45,18 @@ export interface PieceStore {
   has(hash: string): Promise<boolean>;
 }
 
-export function memoryPieceStore(): PieceStore {
+/** A PieceStore in memory: the seed's (the pieces of the weights it serves), and tests'. */
+export interface MemoryPieceStore extends PieceStore {
+  delete(hash: string): void;
+}
+
+export function memoryPieceStore(): MemoryPieceStore {
   const pieces = new Map<string, Uint8Array>();
   return {
     get: async (hash) => pieces.get(hash),
     put: async (hash, bytes) => void pieces.set(hash, bytes),
     has: async (hash) => pieces.has(hash),
+    delete: (hash) => void pieces.delete(hash),
   };
 }
 
@@ -150,7 +156,7 @@ export function pieceServer(opts: PieceServerOptions): StreamHandler {
         return await refuse(PieceStatus.NotFound, `no piece ${req.index} of ${req.manifest.slice(0, 12)}`);
       const busy = opts.admit?.(peer, req);
       if (busy) return await refuse(PieceStatus.Busy, busy);
-      const bytes = await opts.store.get(m.pieces[req.index]);
+      const bytes = await opts.store.get(m.pieces[req.index]!);
       const [start, end] = pieceRange(m, req.index);
       if (!bytes || bytes.length !== end - start)
         return await refuse(PieceStatus.NotFound, `piece ${req.index} not held`);

@@ -70,10 +70,10 @@ test('one wildly bad update among 4–5: trimmed mean and median-norm-clip stay 
     // Honest updates: a shared direction plus 10% independent noise each.
     const honest = Array.from({ length: honestCount }, (_, h) => {
       const noise = randomUniform(n, 10 + h, 0.1);
-      return base.map((b, i) => b + noise[i]);
+      return base.map((b, i) => b + noise[i]!);
     });
     const honestMean = aggregate(honest, 'mean');
-    const rel = (v: Float32Array) => l2Norm(v.map((x, i) => x - honestMean[i])) / l2Norm(honestMean);
+    const rel = (v: Float32Array) => l2Norm(v.map((x, i) => x - honestMean[i]!)) / l2Norm(honestMean);
     const next = createRandom(99);
     const attacks: Record<string, Float32Array> = {
       'huge noise': randomUniform(n, 77, 1e4),
@@ -102,8 +102,8 @@ test('large vectors: trimmed mean of 5 × 1M floats matches a direct per-coordin
   const got = aggregate(updates, 'trimmed-mean');
   let worst = 0;
   for (let i = 0; i < n; i += 997) {
-    const vals = updates.map((u) => u[i]).sort((a, b) => a - b);
-    worst = Math.max(worst, Math.abs(got[i] - (vals[1] + vals[2] + vals[3]) / 3));
+    const vals = updates.map((u) => u[i]!).sort((a, b) => a - b);
+    worst = Math.max(worst, Math.abs(got[i]! - (vals[1]! + vals[2]! + vals[3]!) / 3));
   }
   expect(worst).toBeLessThan(1e-7); // one f32 rounding of a value below 1
 });

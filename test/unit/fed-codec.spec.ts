@@ -21,7 +21,7 @@ function varied(n: number, seed: number, blockSize: number): Float32Array {
   const next = createRandom(seed + 1);
   for (let b = 0; b * blockSize < n; b++) {
     const m = 10 ** (next() * 6 - 3);
-    for (let i = b * blockSize; i < Math.min((b + 1) * blockSize, n); i++) v[i] *= m;
+    for (let i = b * blockSize; i < Math.min((b + 1) * blockSize, n); i++) v[i]! *= m;
   }
   return v;
 }
@@ -54,9 +54,9 @@ test('int8 round trip: every element within scale/2 = blockMax/254 on odd length
     const maxes = blockMaxes(x, bs);
     let worst = 0; // error as a fraction of the bound
     for (let i = 0; i < n; i++) {
-      const scale = Math.fround(maxes[Math.floor(i / bs)] / 127);
+      const scale = Math.fround(maxes[Math.floor(i / bs)]! / 127);
       // Tolerance: scale/2 plus the f32 rounding of q·scale (|q| ≤ 127, so ≤ 127·2⁻²⁴·scale < 1e-5·scale).
-      worst = Math.max(worst, Math.abs(x[i] - y[i]) / (scale * (0.5 + 1e-5)));
+      worst = Math.max(worst, Math.abs(x[i]! - y[i]!) / (scale * (0.5 + 1e-5)));
     }
     expect(worst, `n=${n} blockSize=${bs}`).toBeLessThanOrEqual(1);
   }
@@ -70,8 +70,8 @@ test('int8: the largest element of each block is exact up to f32 rounding, and z
   x[300] = 1e-3; // block 1, alone
   // block 2 (512..599) stays all-zero: scale 0
   const y = decodeUpdate(encodeUpdate(x, { format: 'int8' }), 600);
-  expect(Math.abs(y[3] + 2.5)).toBeLessThan(2.5 * 1e-6);
-  expect(Math.abs(y[300] - 1e-3)).toBeLessThan(1e-3 * 1e-6);
+  expect(Math.abs(y[3]! + 2.5)).toBeLessThan(2.5 * 1e-6);
+  expect(Math.abs(y[300]! - 1e-3)).toBeLessThan(1e-3 * 1e-6);
   expect(y.subarray(512).every((v) => v === 0)).toBe(true);
   expect(y.filter((v) => v !== 0).length).toBe(2);
 });
@@ -93,7 +93,7 @@ test('top-k keeps exactly the largest-norm blocks (ties to the lower index) and 
   const bs = 8;
   const level = [5, 1, 9, 3, 9, 2, 0, 4, 7, 100]; // block 9 is short but largest; blocks 2 and 4 tie
   const x = new Float32Array(n);
-  for (let i = 0; i < n; i++) x[i] = level[Math.floor(i / bs)] * (i % 2 === 0 ? 1 : -1);
+  for (let i = 0; i < n; i++) x[i] = level[Math.floor(i / bs)]! * (i % 2 === 0 ? 1 : -1);
   const check = (density: number, expected: number[]) => {
     for (const format of ['int8', 'fp32'] as const) {
       const bytes = encodeUpdate(x, { format, blockSize: bs, density });
@@ -314,8 +314,8 @@ function drift(update: Float32Array, rounds: number, opts: EncodeOptions, feedba
     const decoded = decodeUpdate(bytes, update.length);
     let worst = 0;
     for (let i = 0; i < update.length; i++) {
-      sent[i] += decoded[i];
-      worst = Math.max(worst, Math.abs(sent[i] - r * update[i]));
+      sent[i]! += decoded[i]!;
+      worst = Math.max(worst, Math.abs(sent[i]! - r * update[i]!));
     }
     errors.push(worst);
   }
@@ -365,7 +365,7 @@ test('compressWithFeedback: residual = (update + residual) − decoded, exactly,
   const r0 = randomUniform(1000, 8, 0.01);
   const { bytes, residual } = compressWithFeedback(u, r0, { format: 'int8', blockSize: 100, density: 0.5 });
   const d = decodeUpdate(bytes, 1000);
-  expect(residual).toEqual(u.map((v, i) => Math.fround(Math.fround(v + r0[i]) - d[i])));
+  expect(residual).toEqual(u.map((v, i) => Math.fround(Math.fround(v + r0[i]!) - d[i]!)));
   expect(r0[0]).toBe(randomUniform(1, 8, 0.01)[0]); // inputs untouched
   expect(() => compressWithFeedback(u, new Float32Array(999), { format: 'int8' })).toThrow(/residual has 999 floats/);
   const fp = compressWithFeedback(u, undefined, { format: 'fp32' });

@@ -1,5 +1,6 @@
 // The seed's round coordinator with fake dependencies (no network): a real Ed25519 key, real signed
-// weights manifests of a tiny model, a connected set the test controls, a fake validation loss.
+// weights manifests of a tiny model, a connected set the test controls, a fake validation loss, and
+// a manual clock: deadlines come only when a test moves time, so every wait is for a state.
 // Rounds open and close, updates are aggregated with hand-checkable settings (mean, lr 1, no
 // momentum), and every reason to refuse an update comes back as a signed receipt.
 import '../../src/seed/promise-shim';
@@ -22,6 +23,7 @@ import { sha256Hex } from '../../src/swarm/bytes';
 import { buildManifest, signManifest, type VerifiedManifest, verifyManifest } from '../../src/swarm/manifest';
 import type { SignedDocument } from '../../src/swarm/signed';
 import { randomUniform } from '../../src/util/random';
+import { type ManualClock, manualClock } from './manual-clock';
 
 const CFG: GptConfig = { vocab: 64, context: 16, layers: 1, heads: 2, width: 16 };
 const LAYOUT = paramLayout(CFG);
@@ -31,7 +33,7 @@ const DATA = { train: '1a'.repeat(32), validation: '2b'.repeat(32) };
 const HYPER = { steps: 2, batchSize: 2, context: 8, lr: 3e-3, weightDecay: 0.1, dataSeed: 1 };
 /** The most tokens an update may claim: steps·batchSize·context. */
 const MAX_TOKENS = HYPER.steps * HYPER.batchSize * HYPER.context;
-/** Long enough that only the deadline tests see a deadline. */
+/** A round's time; its deadline comes only when a test moves the clock there. */
 const LONG_ROUND_MS = 20_000;
 const SETTINGS: FedSettings = {
   hyper: HYPER,
@@ -58,9 +60,8 @@ let C: string;
 test.beforeAll(async () => {
   seedKey = await generateKeyPair('Ed25519');
   seed = peerIdFromPrivateKey(seedKey);
-  [A, B, C] = await Promise.all(
-    [1, 2, 3].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()),
-  );
+  const peer = async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
+  [A, B, C] = await Promise.all([peer(), peer(), peer()]);
 });
 
 interface Published {
@@ -71,6 +72,9 @@ interface Published {
 
 interface Harness {
   c: Coordinator;
+  clock: ManualClock;
+  /** Calls to publishWeights: a round is (re)issued by a synchronous call, counted before any await. */
+  weightsAsked: number;
   state: CoordinatorState;
   connected: Set<string>;
   published: Published[];
@@ -110,6 +114,8 @@ function freshState(): CoordinatorState {
 
 function harness(over: Partial<FedSettings> = {}, state: CoordinatorState = freshState()): Harness {
   const h: Harness = {
+    clock: manualClock(),
+    weightsAsked: 0,
     state,
     connected: new Set(),
     published: [],
@@ -125,6 +131,7 @@ function harness(over: Partial<FedSettings> = {}, state: CoordinatorState = fres
       peerId: seed,
       data: DATA,
       async publishWeights(params, name) {
+        h.weightsAsked++;
         // A copy, as the seed does: the coordinator updates params in place.
         const m = await verifyManifest(
           await signManifest(seedKey, seed, await buildManifest(params.slice(), name, CFG)),
@@ -134,7 +141,7 @@ function harness(over: Partial<FedSettings> = {}, state: CoordinatorState = fres
         return m;
       },
       publishRound(signed, manifest) {
-        h.published.push({ signed, manifest, at: Date.now() });
+        h.published.push({ signed, manifest, at: h.clock.now() });
       },
       isConnected: (peer) => h.connected.has(peer),
       async evaluate(params) {
@@ -154,6 +161,7 @@ function harness(over: Partial<FedSettings> = {}, state: CoordinatorState = fres
         });
       },
       log: (line) => h.logs.push(line),
+      clock: h.clock,
     },
     { ...SETTINGS, ...over },
     state,
@@ -172,7 +180,11 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 5_000): Pr
 
 const waitPublished = (h: Harness, n: number, timeoutMs?: number) =>
   waitFor(`${n} published round(s)`, () => h.published.length >= n, timeoutMs);
-const last = (h: Harness) => h.published[h.published.length - 1];
+function last(h: Harness): Published {
+  const newest = h.published.at(-1);
+  if (!newest) throw new Error('no round published yet');
+  return newest;
+}
 
 function header(h: Harness, over: Partial<UpdateHeader> = {}): UpdateHeader {
   const m = last(h).manifest;
@@ -237,13 +249,13 @@ async function toRoundOneWithAB(h: Harness): Promise<Float32Array> {
 test('start() evaluates once and publishes a signed round 0 with no assignments', async () => {
   const h = harness();
   const initial = h.state.params.slice();
-  const t0 = Date.now();
+  const t0 = h.clock.now();
   await h.c.start();
   expect(h.evaluated.length).toBe(1);
-  expect(Buffer.compare(Buffer.from(h.evaluated[0].buffer), Buffer.from(initial.buffer))).toBe(0);
+  expect(Buffer.compare(Buffer.from(h.evaluated[0]!.buffer), Buffer.from(initial.buffer))).toBe(0);
   expect(h.state.history).toEqual([{ round: 0, tokens: 0, valLoss: 5 }]);
   expect(h.published.length).toBe(1);
-  const { signed, manifest } = h.published[0];
+  const { signed, manifest } = h.published[0]!;
   const v = await verifyRoundManifest(signed, seed);
   expect(v.value).toEqual(manifest);
   expect(h.c.currentRound()).toEqual(signed);
@@ -265,8 +277,7 @@ test('start() evaluates once and publishes a signed round 0 with no assignments'
     maxNorm: maxUpdateNorm(HYPER, P),
   });
   expect(manifest.maxNorm).toBeCloseTo(4 * 2 * 3e-3 * Math.sqrt(4992), 12);
-  expect(manifest.deadline).toBeGreaterThanOrEqual(t0 + LONG_ROUND_MS);
-  expect(manifest.deadline).toBeLessThanOrEqual(Date.now() + LONG_ROUND_MS);
+  expect(manifest.deadline).toBe(t0 + LONG_ROUND_MS);
   expect(h.persisted).toEqual([]);
   expect(h.c.status()).toEqual({
     round: 0,
@@ -294,7 +305,7 @@ test('start() of a resumed run does not evaluate again and publishes the stored 
   await h.c.start();
   expect(h.evaluated.length).toBe(0);
   expect(h.published.map((p) => p.manifest.round)).toEqual([3]);
-  expect(h.weights[0].value.name).toBe('round 3');
+  expect(h.weights[0]!.value.name).toBe('round 3');
   expect(h.c.status()).toMatchObject({ round: 3, tokens: 96, acceptedUpdates: 3, history: state.history });
 });
 
@@ -304,20 +315,21 @@ test('joining: the first joiner restarts the empty round 0 with itself in it; th
   h.connected.add(A);
   expect(h.c.onJoin(A)).toBe(0);
   await waitPublished(h, 2);
-  const r0 = h.published[1].manifest;
+  const r0 = h.published[1]!.manifest;
   expect(r0.round).toBe(0);
   expect(r0.assignments).toEqual({ [A]: 0 });
   // Same weights (nothing trained yet), a later deadline.
-  expect(r0.weightsId).toBe(h.published[0].manifest.weightsId);
-  expect(r0.deadline).toBeGreaterThanOrEqual(h.published[0].manifest.deadline);
-  expect(await verifyRoundManifest(h.published[1].signed, seed)).toMatchObject({ value: r0 });
-  expect(h.c.currentRound()).toEqual(h.published[1].signed);
+  expect(r0.weightsId).toBe(h.published[0]!.manifest.weightsId);
+  expect(r0.deadline).toBeGreaterThanOrEqual(h.published[0]!.manifest.deadline);
+  expect(await verifyRoundManifest(h.published[1]!.signed, seed)).toMatchObject({ value: r0 });
+  expect(h.c.currentRound()).toEqual(h.published[1]!.signed);
   expect(h.c.status().open).toEqual({ round: 0, deadline: r0.deadline, assigned: 1, received: 0 });
 
   h.connected.add(B);
   expect(h.c.onJoin(B)).toBe(1);
-  // Round 0 is not restarted for B: A is being waited for.
-  await new Promise((r) => setTimeout(r, 50));
+  // Round 0 is not restarted for B: A is being waited for. (A restart asks for weights at once; and
+  // the next round published below is round 1.)
+  expect(h.weightsAsked).toBe(2);
   expect(h.published.length).toBe(2);
   expect(h.c.status()).toMatchObject({ round: 0, volunteers: 2, open: { assigned: 1 } });
 
@@ -325,7 +337,7 @@ test('joining: the first joiner restarts the empty round 0 with itself in it; th
   const body = int8(randomUniform(P, 1, AMP));
   await h.c.onUpdate(A, header(h), body);
   await waitPublished(h, 3);
-  const r1 = h.published[2].manifest;
+  const r1 = h.published[2]!.manifest;
   expect(r1.round).toBe(1);
   expect(r1.assignments).toEqual({ [A]: 1, [B]: 2 });
   expect(r1.weightsId).not.toBe(r0.weightsId);
@@ -342,25 +354,25 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
 
   // Round 0 (A alone): params = start − decode(u0), within int8 error of start − u0.
   const d0 = decodeUpdate(int8(u0), P);
-  const after0 = h.persisted[0].params;
+  const after0 = h.persisted[0]!.params;
   let worst0 = 0;
-  expect(mismatches(after0, (i) => Math.fround(start[i] - d0[i]))).toEqual([]);
-  for (let i = 0; i < P; i++) worst0 = Math.max(worst0, Math.abs(after0[i] - (start[i] - u0[i])));
+  expect(mismatches(after0, (i) => Math.fround(start[i]! - d0[i]!))).toEqual([]);
+  for (let i = 0; i < P; i++) worst0 = Math.max(worst0, Math.abs(after0[i]! - (start[i]! - u0[i]!)));
   expect(worst0).toBeLessThanOrEqual(INT8_TOL);
   expect(worst0).toBeGreaterThan(0); // int8 is lossy: the check above is not vacuous
-  expect(h.persisted[0]).toMatchObject({
+  expect(h.persisted[0]!).toMatchObject({
     round: 1,
     tokens: MAX_TOKENS,
     acceptedUpdates: 1,
     rejectedUpdates: 0,
     receipts: 1,
   });
-  expect(JSON.parse(h.persisted[0].history)).toEqual([
+  expect(JSON.parse(h.persisted[0]!.history)).toEqual([
     { round: 0, tokens: 0, valLoss: 5 },
     { round: 1, tokens: MAX_TOKENS, valLoss: 4.75 },
   ]);
   // The model evaluated after the round is the one persisted and published.
-  expect(Buffer.compare(Buffer.from(h.evaluated[1].buffer), Buffer.from(after0.buffer))).toBe(0);
+  expect(Buffer.compare(Buffer.from(h.evaluated[1]!.buffer), Buffer.from(after0.buffer))).toBe(0);
   expect(h.weights.at(-1)!.value.sha256).toBe(await sha256Hex(new Uint8Array(after0.buffer)));
 
   // Round 1 (A and B): the mean of their two updates; B claims fewer tokens.
@@ -368,7 +380,7 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
   const uB = randomUniform(P, 300, AMP);
   const bodyA = int8(uA);
   const bodyB = int8(uB);
-  const t1 = Date.now();
+  const t1 = h.clock.now();
   await checkReceipt(
     await h.c.onUpdate(A, header(h), bodyA),
     { accepted: true, round: 1, peer: A, tokens: MAX_TOKENS },
@@ -382,17 +394,17 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
     bodyB,
   );
   await waitPublished(h, 4);
-  expect(Date.now() - t1).toBeLessThan(LONG_ROUND_MS / 4); // closed at once, not at the deadline
+  expect(last(h).at).toBe(t1); // closed at once, without the clock moving to the deadline
 
   const dA = decodeUpdate(bodyA, P);
   const dB = decodeUpdate(bodyB, P);
   const after1 = h.state.params;
-  const delta = (i: number) => Math.fround((dA[i] + dB[i]) / 2);
-  expect(mismatches(after1, (i) => Math.fround(after0[i] - delta(i)))).toEqual([]);
+  const delta = (i: number) => Math.fround((dA[i]! + dB[i]!) / 2);
+  expect(mismatches(after1, (i) => Math.fround(after0[i]! - delta(i)))).toEqual([]);
   // With momentum 0 the buffer holds just this round's aggregate.
   expect(mismatches(h.state.momentum, delta)).toEqual([]);
   let worst1 = 0;
-  for (let i = 0; i < P; i++) worst1 = Math.max(worst1, Math.abs(after1[i] - (after0[i] - (uA[i] + uB[i]) / 2)));
+  for (let i = 0; i < P; i++) worst1 = Math.max(worst1, Math.abs(after1[i]! - (after0[i]! - (uA[i]! + uB[i]!) / 2)));
   expect(worst1).toBeLessThanOrEqual(INT8_TOL);
   expect(h.state.history).toEqual([
     { round: 0, tokens: 0, valLoss: 5 },
@@ -400,7 +412,7 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
     { round: 2, tokens: 2 * MAX_TOKENS + 20, valLoss: 4.5 },
   ]);
   expect(h.persisted.length).toBe(2);
-  expect(h.persisted[1]).toMatchObject({ round: 2, tokens: 2 * MAX_TOKENS + 20, acceptedUpdates: 3, receipts: 3 });
+  expect(h.persisted[1]!).toMatchObject({ round: 2, tokens: 2 * MAX_TOKENS + 20, acceptedUpdates: 3, receipts: 3 });
   expect(last(h).manifest).toMatchObject({ round: 2, assignments: { [A]: 2, [B]: 3 } });
   expect(h.c.status()).toEqual({
     round: 2,
@@ -431,12 +443,12 @@ test('every refused update gets a signed receipt with accepted false and the rea
   const r1 = last(h).manifest;
 
   const cases: [string, string, UpdateHeader, Uint8Array, string | RegExp][] = [
-    ['late', A, header(h, { round: 0, weights: h.published[1].manifest.weightsId }), good, 'late: round 0 is closed'],
+    ['late', A, header(h, { round: 0, weights: h.published[1]!.manifest.weightsId }), good, 'late: round 0 is closed'],
     ['future round', A, header(h, { round: 2 }), good, 'round 2 has not started'],
     [
       'wrong weights id',
       A,
-      header(h, { weights: h.published[1].manifest.weightsId }),
+      header(h, { weights: h.published[1]!.manifest.weightsId }),
       good,
       "trained from other weights than the round's",
     ],
@@ -522,15 +534,14 @@ test('every refused update gets a signed receipt with accepted false and the rea
 });
 
 test('a volunteer that disconnected is not waited for: at once if it left before, at the deadline if after', async () => {
-  const ROUND_MS = 700;
-  const h = harness({ roundMs: ROUND_MS });
+  const h = harness();
   await toRoundOneWithAB(h);
   // B disconnects before A reports: A's update closes round 1 at once.
   h.connected.delete(B);
-  const t = Date.now();
+  const t = h.clock.now();
   await h.c.onUpdate(A, header(h), int8(randomUniform(P, 11, AMP)));
   await waitPublished(h, 4);
-  expect(Date.now() - t).toBeLessThan(ROUND_MS / 2);
+  expect(last(h).at).toBe(t);
   // B is not assigned again while it is away; it is back on the roster once connected again.
   expect(last(h).manifest).toMatchObject({ round: 2, assignments: { [A]: 2 } });
   expect(h.c.status().volunteers).toBe(1);
@@ -546,14 +557,16 @@ test('a volunteer that disconnected is not waited for: at once if it left before
   const body = int8(randomUniform(P, 13, AMP));
   await h.c.onUpdate(A, header(h), body);
   h.connected.delete(B);
-  await new Promise((r) => setTimeout(r, 100));
-  expect(h.published.length).toBe(5); // still open
-  await waitPublished(h, 6, ROUND_MS + 3_000);
-  const closedAt = last(h).at;
-  expect(closedAt).toBeGreaterThanOrEqual(r3.deadline - 20); // timers may fire a few ms early relative to Date.now()
-  expect(closedAt).toBeLessThan(r3.deadline + 2_000);
+  // A closing round counts itself done at once (before any await): 1 ms before the deadline it is open.
+  h.clock.advance(r3.deadline - 1 - h.clock.now());
+  expect(h.c.status().round).toBe(3);
+  expect(h.published.length).toBe(5);
+  h.clock.advance(1);
+  expect(h.c.status().round).toBe(4);
+  await waitPublished(h, 6);
+  expect(last(h).at).toBe(r3.deadline);
   const d = decodeUpdate(body, P);
-  expect(mismatches(h.state.params, (i) => Math.fround(before[i] - d[i]))).toEqual([]);
+  expect(mismatches(h.state.params, (i) => Math.fround(before[i]! - d[i]!))).toEqual([]);
   expect(last(h).manifest).toMatchObject({ round: 4, assignments: { [A]: 4 } });
   expect(h.state.history.at(-1)).toMatchObject({ round: 4, tokens: 4 * MAX_TOKENS });
 });
@@ -562,19 +575,24 @@ test('a round with no update by its deadline is issued again: same round and wei
   const ROUND_MS = 400;
   const h = harness({ roundMs: ROUND_MS });
   await startWithA(h);
-  const first = h.published[1].manifest;
-  // A never reports.
-  await waitPublished(h, 3, ROUND_MS + 3_000);
-  const again = h.published[2].manifest;
+  const first = h.published[1]!.manifest;
+  // A never reports: nothing until the deadline, then the round is issued again (weights asked at once).
+  h.clock.advance(first.deadline - 1 - h.clock.now());
+  expect(h.weightsAsked).toBe(2);
+  h.clock.advance(1);
+  expect(h.weightsAsked).toBe(3);
+  await waitPublished(h, 3);
+  const again = h.published[2]!.manifest;
   expect(again.round).toBe(0);
   expect(again.weightsId).toBe(first.weightsId);
   expect(again.assignments).toEqual({ [A]: 0 });
-  expect(again.deadline).toBeGreaterThanOrEqual(first.deadline + ROUND_MS - 20);
-  expect(h.published[2].at).toBeGreaterThanOrEqual(first.deadline - 20);
+  expect(again.deadline).toBe(first.deadline + ROUND_MS);
+  expect(h.published[2]!.at).toBe(first.deadline);
   expect(h.logs).toContain('round 0: no update before the deadline; issuing it again');
-  // A leaves: the next reissue has nobody in it.
+  // A leaves: the next reissue, at the next deadline, has nobody in it.
   h.connected.delete(A);
-  await waitPublished(h, 4, ROUND_MS + 3_000);
+  h.clock.advance(ROUND_MS);
+  await waitPublished(h, 4);
   expect(last(h).manifest).toMatchObject({ round: 0, assignments: {} });
   expect(last(h).manifest.deadline).toBeGreaterThan(again.deadline);
   expect(h.evaluated.length).toBe(1);
@@ -601,7 +619,10 @@ test('a round with no update by its deadline is issued again: same round and wei
 test('stop() cancels the deadline: nothing is published after it', async () => {
   const h = harness({ roundMs: 200 });
   await startWithA(h);
+  expect(h.clock.pending()).toBe(1); // the open round's deadline
   h.c.stop();
-  await new Promise((r) => setTimeout(r, 500));
+  expect(h.clock.pending()).toBe(0);
+  h.clock.advance(200);
+  expect(h.weightsAsked).toBe(2);
   expect(h.published.length).toBe(2);
 });

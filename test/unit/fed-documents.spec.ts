@@ -89,8 +89,9 @@ function withField(value: object, key: string, v: unknown): Record<string, unkno
 /** Same for a field of a nested object, e.g. hyper.lr. */
 function withNested(value: object, outer: string, key: string, v: unknown): Record<string, unknown> {
   const copy = JSON.parse(JSON.stringify(value)) as Record<string, Record<string, unknown>>;
-  if (v === undefined) delete copy[outer][key];
-  else copy[outer][key] = v;
+  const nested = copy[outer]!;
+  if (v === undefined) delete nested[key];
+  else nested[key] = v;
   return copy;
 }
 
@@ -157,7 +158,7 @@ test.describe('round manifests', () => {
     expect(e2.message).toBe('signed document: bad signature');
     // A flipped signature byte.
     const sig = Buffer.from(signed.signature, 'base64');
-    sig[10] ^= 1;
+    sig[10]! ^= 1;
     const e3 = await rejection(verifyRoundManifest({ ...signed, signature: sig.toString('base64') }, seed));
     expect(e3.message).toBe('signed document: bad signature');
   });

@@ -211,15 +211,15 @@ test.describe('updateServer', () => {
     const reply = await update(s.handler, HEADER, body);
     expect(reply).toEqual(FAKE_RECEIPT);
     expect(s.calls.updates.length).toBe(1);
-    const got = s.calls.updates[0];
+    const got = s.calls.updates[0]!;
     expect(got.peer).toBe(alice.toString());
     expect(got.header).toEqual(HEADER);
     expect(got.body.length).toBe(body.length);
     expect(Buffer.compare(got.body, body)).toBe(0);
     // An empty body is carried as such.
     await update(s.handler, { ...HEADER, round: 5 }, new Uint8Array(0));
-    expect(s.calls.updates[1].body.length).toBe(0);
-    expect(s.calls.updates[1].header.round).toBe(5);
+    expect(s.calls.updates[1]!.body.length).toBe(0);
+    expect(s.calls.updates[1]!.header.round).toBe(5);
     expect(s.calls.errors).toEqual([]);
   });
 

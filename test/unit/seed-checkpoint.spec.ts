@@ -125,7 +125,7 @@ test('after four saves only the two newest round folders remain, and the newest 
     expectSame(await loadCheckpoint(dir, N), s);
   }
   expect(await roundFolders()).toEqual(['round-000003', 'round-000004']);
-  expectSame(await loadCheckpoint(dir, N), states[3]);
+  expectSame(await loadCheckpoint(dir, N), states[3]!);
 });
 
 test('loadCheckpoint returns undefined for a run folder without checkpoint.json', async () => {

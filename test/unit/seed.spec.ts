@@ -1,17 +1,21 @@
-// The seed in-process: its HTTP server (JSON documents, the app, refusals), its run folder, and
-// restarting on the same folder. A fresh run folder takes seconds (the seed trains the run's
-// tokenizer), so one seed serves the HTTP tests; the tests run in order, and the last ones restart
-// and then damage that folder. Every seed is stopped (afterAll, or a finally block).
+// The seed in-process: its HTTP server (JSON documents, the app, refusals), its run folder,
+// restarting on the same folder, and a start that fails halfway. A fresh run folder takes seconds
+// (the seed trains the run's tokenizer), so one seed serves the HTTP tests; the tests run in order,
+// and the last ones restart and then damage that folder. Every seed is stopped (afterAll, or a
+// finally block).
 import '../../src/seed'; // first: defines Promise.withResolvers for libp2p on Node 20
-import { mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
+import { DEFAULT_FED_SETTINGS } from '../../src/fed/coordinator';
 import { modelPreset, paramLayout } from '../../src/model';
 import { type Seed, type SeedOptions, type SeedStatus, startSeed } from '../../src/seed';
-import { parseSeedInfo } from '../../src/swarm/client';
 import { verifyManifest } from '../../src/swarm/manifest';
+import { parseSeedInfo } from '../../src/swarm/seed-link';
+import { manualClock } from './manual-clock';
 
 const INDEX_HTML = '<!doctype html><title>volunteer</title>';
 const APP_JS = 'console.log("app");';
@@ -37,6 +41,12 @@ test.afterAll(async () => {
 let runs = 0;
 const newRunDir = () => join(dir, `run-${++runs}`);
 
+/**
+ * A short validation context: every seed evaluates the model on the CPU when it starts, which
+ * these tests do not look at (at the default context that takes seconds).
+ */
+const FED = { hyper: { ...DEFAULT_FED_SETTINGS.hyper, context: 16 } };
+
 test.describe.configure({ mode: 'serial' });
 
 /** The shared seed and its run folder. */
@@ -45,7 +55,7 @@ let sharedRunDir: string;
 
 test.beforeAll(async () => {
   sharedRunDir = newRunDir();
-  shared = await startSeed({ runDir: sharedRunDir, httpPort: 0, p2pPort: 0, model: 'tiny', appDir });
+  shared = await startSeed({ runDir: sharedRunDir, httpPort: 0, p2pPort: 0, model: 'tiny', appDir, fed: FED });
 });
 
 test.afterAll(async () => {
@@ -63,7 +73,7 @@ async function withSeed<T>(
   opts: Partial<SeedOptions> & { runDir: string },
   fn: (seed: Seed) => Promise<T>,
 ): Promise<T> {
-  const s = await startSeed({ httpPort: 0, p2pPort: 0, model: 'tiny', appDir, ...opts });
+  const s = await startSeed({ httpPort: 0, p2pPort: 0, model: 'tiny', appDir, fed: FED, ...opts });
   try {
     return await fn(s);
   } finally {
@@ -205,6 +215,48 @@ test('the run folder holds peer-key (mode 0600), run.json, weights.f32 and manif
   expect(m.value.sha256).toBe(seed().manifest.value.sha256);
 });
 
+/** A TCP server listening on `port` (0: a free one) of the loopback address. */
+async function listening(port: number): Promise<{ server: Server; port: number }> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+const closed = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+
+test('a start that fails halfway (the HTTP port is taken) stops what it started: no port held, no deadline left', async () => {
+  const runDir = newRunDir();
+  await cp(sharedRunDir, runDir, { recursive: true }); // a ready run folder, without training a tokenizer
+  const taken = await listening(0);
+  const free = await listening(0);
+  await closed(free.server);
+  const clock = manualClock();
+  const lines: string[] = [];
+  try {
+    await expect(
+      startSeed({
+        runDir,
+        httpPort: taken.port,
+        p2pPort: free.port,
+        appDir,
+        fed: FED,
+        clock,
+        log: (line) => lines.push(line),
+      }),
+    ).rejects.toThrow(/EADDRINUSE/);
+  } finally {
+    await closed(taken.server);
+  }
+  // It failed late: the libp2p node listened, and the coordinator had opened round 0 with its deadline.
+  expect(lines).toContainEqual(expect.stringMatching(/^round 0: 0 volunteer\(s\) assigned/));
+  expect(clock.pending()).toBe(0); // the deadline was cancelled
+  const p2p = await listening(free.port); // the node's WebSocket port is free again
+  await closed(p2p.server);
+});
+
 test('restarting on the same run folder keeps the peer id, the weights and the manifest id', async () => {
   const first = { peerId: seed().peerId, manifest: seed().manifest.id, weights: seed().weights.slice() };
   await seed().stop();
@@ -240,5 +292,15 @@ test('a run folder refuses another model preset and damaged weights; a new one r
   // A new folder with a preset that does not exist.
   await expect(startSeed({ runDir: newRunDir(), httpPort: 0, p2pPort: 0, model: 'huge', appDir })).rejects.toThrow(
     /unknown model preset "huge"; known: tiny, small/,
+  );
+});
+
+test('a run folder whose model our kernels cannot run is refused before anything starts', async () => {
+  const runDir = newRunDir();
+  await mkdir(runDir, { recursive: true });
+  const wide = { vocab: 64, context: 8, layers: 1, heads: 1, width: 256 };
+  await writeFile(join(runDir, 'run.json'), JSON.stringify({ model: wide, createdAt: new Date().toISOString() }));
+  await expect(startSeed({ runDir, httpPort: 0, p2pPort: 0, appDir })).rejects.toThrow(
+    /head dimension 256 exceeds 128/,
   );
 });

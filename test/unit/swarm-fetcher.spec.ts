@@ -15,7 +15,12 @@ import {
   fetchPieces,
   type PieceFetcherOptions,
 } from '../../src/swarm/fetcher';
-import { MAX_INFLIGHT_PER_PEER, MAX_INFLIGHT_TO_SEED, PEER_BACKOFF_MS } from '../../src/swarm/limits';
+import {
+  MAX_INFLIGHT_PER_PEER,
+  MAX_INFLIGHT_TO_SEED,
+  PEER_BACKOFF_MS,
+  SEED_BUSY_RETRY_MS,
+} from '../../src/swarm/limits';
 import {
   buildManifest,
   pieceRange,
@@ -26,6 +31,7 @@ import {
 } from '../../src/swarm/manifest';
 import { memoryPieceStore, PieceProtocolError, PieceStatus, type PieceStore } from '../../src/swarm/pieces';
 import { createRandom } from '../../src/util/random';
+import { manualClock } from './manual-clock';
 
 const SEED = 'seed';
 /** 24 pieces of 1 KiB, the last one 100 bytes. */
@@ -207,13 +213,29 @@ test('pieces other peers announced come from them; the seed is asked only for th
 
 test('a piece another tab is fetching from the seed is not asked of the seed: the fetcher waits for that tab', async () => {
   const log = newLog();
-  // t holds 0..9 and is fetching 10 from the seed; after a while it holds 10 too.
+  const clock = manualClock();
+  // t holds 0..9 and is fetching 10 from the seed. It gets 10 only once we hold every other piece
+  // and have looked at the holders twice since, waiting.
   const t = holding(range(0, 10), [10]);
-  setTimeout(() => {
-    setBit(t.have, 10);
-    setBit(t.fetching, 10, false);
-  }, 300);
-  const progress = await fetch({ log, holders: () => new Map([['t', t]]) });
+  let held = 0;
+  let looksAtLast = 0;
+  const progress = await clock.run(
+    fetch({
+      log,
+      clock,
+      onProgress: (p) => {
+        held = p.held;
+      },
+      holders: () => {
+        if (held === COUNT - 1 && ++looksAtLast === 3) {
+          setBit(t.have, 10);
+          setBit(t.fetching, 10, false);
+        }
+        return new Map([['t', t]]);
+      },
+    }),
+  );
+  expect(looksAtLast).toBeGreaterThanOrEqual(3);
   expect(progress.held).toBe(COUNT);
   expect(log.indices(SEED)).toEqual(range(11, 24));
   expect(log.indices('t')).toEqual(range(0, 11));
@@ -234,7 +256,7 @@ test('a peer sending corrupted bytes is banned and its pieces are fetched elsewh
     onPenalty: (peer, reason) => penalties.push(`${peer}: ${reason}`),
     request: logged(log, async (peer, index) => {
       const bytes = piece(index);
-      if (peer === 'evil') bytes[0] ^= 0xff; // same length, wrong hash
+      if (peer === 'evil') bytes[0]! ^= 0xff; // same length, wrong hash
       return bytes;
     }),
   });
@@ -265,18 +287,22 @@ test('a peer sending a piece of the wrong length is banned too', async () => {
 
 test('a seed sending a corrupted piece is not banned: the piece is asked again and the fetch completes', async () => {
   const log = newLog();
+  const clock = manualClock();
   let corrupted = false;
-  const progress = await fetch({
-    log,
-    request: logged(log, async (_peer, index) => {
-      const bytes = piece(index);
-      if (index === 3 && !corrupted) {
-        corrupted = true;
-        bytes[10] ^= 1;
-      }
-      return bytes;
+  const progress = await clock.run(
+    fetch({
+      log,
+      clock,
+      request: logged(log, async (_peer, index) => {
+        const bytes = piece(index);
+        if (index === 3 && !corrupted) {
+          corrupted = true;
+          bytes[10]! ^= 1;
+        }
+        return bytes;
+      }),
     }),
-  });
+  );
   expect(progress.held).toBe(COUNT);
   expect(progress.corruptPieces).toBe(1);
   expect(progress.bannedPeers).toEqual([]);
@@ -286,18 +312,18 @@ test('a seed sending a corrupted piece is not banned: the piece is asked again a
 test('a peer whose requests fail is set aside, and the seed then serves what only that peer held', async () => {
   const log = newLog();
   const penalties: string[] = [];
-  // Only "flaky" holds 0..5, and every request to it fails.
+  // Only "flaky" holds 0..5, and every request to it fails. Time stands still: a peer set aside
+  // is never usable again here, so a fetcher that waited for it would never finish.
+  const clock = manualClock();
+  const start = clock.now();
   const holders = new Map([['flaky', holding(range(0, 6))]]);
-  const started = Date.now();
   const progress = await fetch({
     log,
+    clock,
     holders: () => holders,
     onPenalty: (peer, reason) => penalties.push(`${peer}: ${reason}`),
     request: logged(log, async (peer, index) => {
-      if (peer === 'flaky') {
-        await new Promise((r) => setTimeout(r, 20));
-        throw new Error('connection reset');
-      }
+      if (peer === 'flaky') throw new Error('connection reset');
       return piece(index);
     }),
   });
@@ -305,8 +331,11 @@ test('a peer whose requests fail is set aside, and the seed then serves what onl
   expect(progress.bannedPeers).toEqual([]); // failing is not cheating: set aside, not banned
   expect(log.indices(SEED)).toEqual(range(0, COUNT));
   expect(penalties[0]).toMatch(/^flaky: piece \d: Error: connection reset$/);
-  // It was set aside (not retried forever), well within one backoff period.
-  expect(Date.now() - started).toBeLessThan(PEER_BACKOFF_MS);
+  // It was set aside (not retried forever): asked only in the first pass, as often as the
+  // in-flight limit allows, and the fetch finished without waiting out any back-off.
+  expect(log.count('flaky')).toBe(MAX_INFLIGHT_PER_PEER);
+  expect(penalties).toHaveLength(MAX_INFLIGHT_PER_PEER);
+  expect(clock.now() - start).toBeLessThan(PEER_BACKOFF_MS);
 });
 
 test('pieces already in the store are not requested again', async () => {
@@ -330,7 +359,7 @@ test('pieces already in the store are not requested again', async () => {
   expect(range(0, COUNT).every((i) => hasBit(own.have, i))).toBe(true);
   // A partly filled store: only the missing pieces are fetched.
   const partial = memoryPieceStore();
-  for (const i of [0, 5, 23]) await partial.put(manifest.value.pieces[i], piece(i));
+  for (const i of [0, 5, 23]) await partial.put(manifest.value.pieces[i]!, piece(i));
   const third = newLog();
   const p3 = await fetch({ store: partial, log: third });
   expect(third.indices(SEED)).toEqual(range(0, COUNT).filter((i) => ![0, 5, 23].includes(i)));
@@ -362,21 +391,25 @@ test('own availability: "fetching" is set while the seed is asked, cleared after
 
 test('the seed answering BUSY for a piece makes the fetcher leave it a while, then ask again and succeed', async () => {
   const log = newLog();
+  const clock = manualClock();
   const asked = new Map<number, number[]>();
-  const progress = await fetch({
-    log,
-    request: logged(log, async (_peer, index) => {
-      asked.set(index, [...(asked.get(index) ?? []), Date.now()]);
-      if (index === 7 && asked.get(index)!.length === 1) throw new PieceProtocolError('busy', PieceStatus.Busy);
-      return piece(index);
+  const progress = await clock.run(
+    fetch({
+      log,
+      clock,
+      request: logged(log, async (_peer, index) => {
+        asked.set(index, [...(asked.get(index) ?? []), clock.now()]);
+        if (index === 7 && asked.get(index)!.length === 1) throw new PieceProtocolError('busy', PieceStatus.Busy);
+        return piece(index);
+      }),
     }),
-  });
+  );
   expect(progress.held).toBe(COUNT);
   expect(progress.bannedPeers).toEqual([]);
   const times = asked.get(7)!;
   expect(times).toHaveLength(2);
-  // Retried only after SEED_BUSY_RETRY_MS (1 s), give or take a poll.
-  expect(times[1] - times[0]).toBeGreaterThanOrEqual(900);
+  // Retried only once SEED_BUSY_RETRY_MS had passed.
+  expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(SEED_BUSY_RETRY_MS);
   expect(log.calls).toHaveLength(COUNT + 1);
 });
 
@@ -396,14 +429,14 @@ test('an aborted fetch rejects with the abort reason', async () => {
 
 test('assembleWeights refuses a store that lacks a piece or holds a wrong one', async () => {
   const store: PieceStore = memoryPieceStore();
-  for (let i = 0; i < COUNT - 1; i++) await store.put(manifest.value.pieces[i], piece(i));
+  for (let i = 0; i < COUNT - 1; i++) await store.put(manifest.value.pieces[i]!, piece(i));
   await expect(assembleWeights(manifest, store)).rejects.toThrow(
     `piece ${COUNT - 1} of ${manifest.id.slice(0, 12)} is missing from the store`,
   );
   // The right length but the wrong bytes, stored under the right hash: the whole-vector hash catches it.
   const wrong = piece(COUNT - 1);
-  wrong[0] ^= 1;
-  await store.put(manifest.value.pieces[COUNT - 1], wrong);
+  wrong[0]! ^= 1;
+  await store.put(manifest.value.pieces[COUNT - 1]!, wrong);
   await expect(assembleWeights(manifest, store)).rejects.toThrow(
     `assembled weights of ${manifest.id.slice(0, 12)} fail the manifest's sha256`,
   );

@@ -92,7 +92,7 @@ test('buildManifest cuts the vector into 1 MiB pieces with a short last one, has
 
 test('pieceRange tiles [0, totalBytes) exactly: contiguous, no gap, no overlap, each at most pieceBytes', () => {
   for (const [total, size] of [
-    [manifest.totalBytes, manifest.pieceBytes],
+    [manifest.totalBytes, manifest.pieceBytes] as const,
     [10, 3],
     [9, 3],
     [1, 5],
@@ -134,7 +134,7 @@ test('a tampered body is refused: bad signature', async () => {
 
 test('a tampered signature is refused: a flipped bit, and text that is not base64', async () => {
   const sig = Uint8Array.from(atob(signed.signature), (c) => c.charCodeAt(0));
-  sig[5] ^= 1;
+  sig[5]! ^= 1;
   expect(await rejection(verifyManifest({ ...signed, signature: toBase64(sig) }, seed.id), SignatureError)).toBe(
     'signed document: bad signature',
   );
@@ -211,7 +211,7 @@ test('a correctly signed body that is not JSON is refused: body is not JSON', as
 });
 
 test('a correctly signed manifest with a wrong field is refused with a ManifestError naming it', async () => {
-  const hash = manifest.pieces[0];
+  const hash = manifest.pieces[0]!;
   const cases: [Record<string, unknown>, string | RegExp][] = [
     [{ pieces: manifest.pieces.slice(0, 3) }, 'weights manifest: pieces must list one hash per piece'],
     [{ pieces: [...manifest.pieces, hash] }, 'weights manifest: pieces must list one hash per piece'],

@@ -72,7 +72,7 @@ function expectPiece(got: Uint8Array, i: number): void {
 
 async function fullStore(): Promise<PieceStore> {
   const store = memoryPieceStore();
-  for (let i = 0; i < manifest.pieces.length; i++) await store.put(manifest.pieces[i], piece(i));
+  for (const [i, hash] of manifest.pieces.entries()) await store.put(hash, piece(i));
   return store;
 }
 
@@ -135,7 +135,7 @@ async function rawExchange(s: Server, frame: Uint8Array): Promise<{ status: numb
   const reply = (await lp.read()).subarray();
   stream.abort(new Error('test done'));
   await handled;
-  return { status: reply[0], text: fromUtf8(reply.subarray(1)) };
+  return { status: reply[0]!, text: fromUtf8(reply.subarray(1)) };
 }
 
 test('a good request gets the exact bytes of each piece, the short last one included, and counts the upload', async () => {
@@ -153,9 +153,9 @@ test('a good request gets the exact bytes of each piece, the short last one incl
 
 test('an unknown manifest, an index past the end and a piece the store lacks are answered NotFound', async () => {
   const store = memoryPieceStore();
-  await store.put(manifest.pieces[0], piece(0));
+  await store.put(manifest.pieces[0]!, piece(0));
   // The store holds piece 0 only, and a wrong-sized copy of piece 1.
-  await store.put(manifest.pieces[1], piece(1).subarray(1));
+  await store.put(manifest.pieces[1]!, piece(1).subarray(1));
   const s = await server({ store });
   const cases: [PieceRequest, string][] = [
     [

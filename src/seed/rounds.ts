@@ -1,0 +1,71 @@
+// The seed's federated rounds: the coordinator wired to the run folder (state, checkpoints, data),
+// the weights publisher, the validation loss and the round gossip; and the update service, the
+// protocol through which volunteers join and send their updates.
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import {
+  type Coordinator,
+  createCoordinator,
+  type FedSettings,
+  MAX_UPDATE_STREAMS_PER_CONNECTION,
+  ROUND_TOPIC,
+  UPDATE_PROTOCOL,
+  updateServer,
+} from '../fed';
+import { type SeedNode, utf8 } from '../swarm';
+import type { Clock } from '../util/clock';
+import type { RunFolder } from './run-folder';
+import { validationLoss } from './validation';
+import type { WeightsPublisher } from './weights';
+
+export interface RoundCoordinatorComponents {
+  run: Pick<RunFolder, 'key' | 'model' | 'data' | 'state' | 'saveCheckpoint'>;
+  weights: Pick<WeightsPublisher, 'publish'>;
+  /** Where each new round is announced (gossip). */
+  pubsub: Pick<SeedNode['services']['pubsub'], 'publish'>;
+  /** Whether a volunteer is still connected (a closed tab is not assigned again). */
+  isConnected(peer: string): boolean;
+  settings: FedSettings;
+  log(line: string): void;
+  clock?: Clock;
+}
+
+export function createRoundCoordinator(c: RoundCoordinatorComponents): Coordinator {
+  const evaluate = validationLoss(c.run.model, c.run.data.dataset, c.settings.hyper.context);
+  return createCoordinator(
+    {
+      key: c.run.key,
+      peerId: peerIdFromPrivateKey(c.run.key),
+      data: c.run.data.sha256,
+      publishWeights: (params, name) => c.weights.publish(params, name),
+      // Tabs also poll /round.json: a lost gossip message only delays them.
+      publishRound: (signed) => void c.pubsub.publish(ROUND_TOPIC, utf8(JSON.stringify(signed))).catch(() => {}),
+      isConnected: c.isConnected,
+      evaluate: async (params) => evaluate(params),
+      persist: (state) => c.run.saveCheckpoint(state),
+      log: c.log,
+      clock: c.clock,
+    },
+    c.settings,
+    c.run.state,
+  );
+}
+
+export interface UpdateServiceComponents {
+  node: Pick<SeedNode, 'handle' | 'unhandle'>;
+  coordinator: Pick<Coordinator, 'onJoin' | 'onUpdate'>;
+  log(line: string): void;
+}
+
+/** Serves the update protocol: joins and updates go to the coordinator. */
+export async function startUpdateService(c: UpdateServiceComponents): Promise<{ stop(): Promise<void> }> {
+  await c.node.handle(
+    UPDATE_PROTOCOL,
+    updateServer({
+      onJoin: (peer) => c.coordinator.onJoin(peer),
+      onUpdate: (peer, header, body) => c.coordinator.onUpdate(peer, header, body),
+      onError: (peer, message) => c.log(`bad update request from ${peer}: ${message}`),
+    }),
+    { maxInboundStreams: MAX_UPDATE_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_UPDATE_STREAMS_PER_CONNECTION },
+  );
+  return { stop: () => c.node.unhandle(UPDATE_PROTOCOL) };
+}

@@ -1,0 +1,80 @@
+// The weights publisher: signs a manifest for each weight vector the coordinator puts up, keeps the
+// newest SEED_SERVABLE_MANIFESTS of them servable (their pieces in memory, copies of the vectors),
+// and drops the pieces of older ones.
+import type { PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import type { GptConfig } from '../model';
+import {
+  buildManifest,
+  type MemoryPieceStore,
+  memoryPieceStore,
+  type PieceStore,
+  pieceRange,
+  SEED_SERVABLE_MANIFESTS,
+  type SignedDocument,
+  signManifest,
+  type VerifiedManifest,
+  verifyManifest,
+  type WeightsManifest,
+} from '../swarm';
+
+export interface WeightsPublisherComponents {
+  /** The seed's key: it signs every manifest. */
+  key: PrivateKey;
+  model: GptConfig;
+  /** Keeps each new manifest (the run folder's manifest.json). */
+  save(signed: SignedDocument): Promise<void>;
+}
+
+export interface PublishedWeights {
+  manifest: VerifiedManifest;
+  /** A copy of the vector the manifest describes; its pieces are views into it. */
+  weights: Float32Array;
+}
+
+export interface WeightsPublisher {
+  /** Signs a manifest for a copy of `params` (the coordinator updates them in place) and serves it. */
+  publish(params: Float32Array, name: string): Promise<VerifiedManifest>;
+  /** The newest weights published; throws before the first. */
+  current(): PublishedWeights;
+  /** A servable manifest, by id. */
+  manifest(id: string): WeightsManifest | undefined;
+  /** The pieces of every servable manifest, by hash. */
+  readonly store: PieceStore;
+}
+
+export function createWeightsPublisher(c: WeightsPublisherComponents): WeightsPublisher {
+  const peerId = peerIdFromPrivateKey(c.key);
+  /** Oldest first. */
+  const servable: PublishedWeights[] = [];
+  const store: MemoryPieceStore = memoryPieceStore();
+
+  return {
+    async publish(params, name) {
+      const weights = params.slice();
+      const manifest = await verifyManifest(
+        await signManifest(c.key, peerId, await buildManifest(weights, name, c.model)),
+        peerId,
+      );
+      // The same vector under the same name (a round issued again) is the same manifest.
+      if (servable.at(-1)?.manifest.id === manifest.id) return manifest;
+      const bytes = new Uint8Array(weights.buffer);
+      for (const [i, hash] of manifest.value.pieces.entries())
+        await store.put(hash, bytes.subarray(...pieceRange(manifest.value, i)));
+      servable.push({ manifest, weights });
+      const dropped = servable.splice(0, Math.max(0, servable.length - SEED_SERVABLE_MANIFESTS));
+      // A piece of a dropped manifest may be a piece of a kept one too (an unchanged part of the vector).
+      const kept = new Set(servable.flatMap((w) => w.manifest.value.pieces));
+      for (const w of dropped) for (const hash of w.manifest.value.pieces) if (!kept.has(hash)) store.delete(hash);
+      await c.save(manifest.signed);
+      return manifest;
+    },
+    current() {
+      const newest = servable.at(-1);
+      if (!newest) throw new Error('no weights published yet');
+      return newest;
+    },
+    manifest: (id) => servable.find((w) => w.manifest.id === id)?.manifest.value,
+    store,
+  };
+}

@@ -1,0 +1,94 @@
+// A tab's announcements over gossip, both ways: what other tabs hold (their last announcement,
+// while fresh) and where to dial them; and what this tab holds, sent soon after each change (at
+// most one per ANNOUNCE_MIN_GAP_MS) and every ANNOUNCE_INTERVAL_MS.
+import type { GossipSub, Message } from '@libp2p/gossipsub';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import { type Clock, systemClock } from '../util/clock';
+import { ANNOUNCE_TOPIC, decodeAnnouncement, encodeAnnouncement } from './announce';
+import type { Availability } from './fetcher';
+import { ANNOUNCE_INTERVAL_MS, ANNOUNCE_MIN_GAP_MS, ANNOUNCE_STALE_MS } from './limits';
+
+export interface AnnouncementsComponents {
+  pubsub: Pick<GossipSub, 'publish' | 'addEventListener' | 'removeEventListener'>;
+  /** Our peer id and the seed's: announcements from either are not another tab's. */
+  self: string;
+  seed: string;
+  /** Our relayed WebRTC addresses, sent with each announcement so that other tabs can dial us. */
+  addrs(): string[];
+  /** Called with the WebRTC addresses of each tab that announces some. */
+  onPeerAddrs(peer: string, addrs: Multiaddr[]): void;
+  clock?: Clock;
+}
+
+export interface Announcements {
+  /** Announces `own` for `manifest` from now on; the fetcher updates it in place, then calls changed(). */
+  announce(manifest: string, own: Availability): void;
+  /** What we hold changed: announce it soon. */
+  changed(): void;
+  /** Other tabs' fresh announcements for `manifest`. */
+  holders(manifest: string): Map<string, Availability>;
+  stop(): void;
+}
+
+type Heard = Availability & { at: number };
+
+export function startAnnouncements(c: AnnouncementsComponents): Announcements {
+  const clock = c.clock ?? systemClock;
+  /** manifest id -> peer id -> what that peer last announced, and when. */
+  const heard = new Map<string, Map<string, Heard>>();
+  /** manifest id -> what we hold and fetch. */
+  const own = new Map<string, Availability>();
+
+  const onMessage = (evt: CustomEvent<Message>) => {
+    const msg = evt.detail;
+    if (msg.topic !== ANNOUNCE_TOPIC || msg.type !== 'signed') return;
+    const from = msg.from.toString();
+    if (from === c.self || from === c.seed) return;
+    const a = decodeAnnouncement(msg.data); // already checked by the topic validator
+    const peers = heard.get(a.manifest) ?? new Map<string, Heard>();
+    peers.set(from, { have: a.have, fetching: a.fetching, at: clock.now() });
+    heard.set(a.manifest, peers);
+    const addrs = a.addrs.flatMap((s) => {
+      try {
+        return s.includes('/webrtc') && s.endsWith(`/p2p/${from}`) ? [multiaddr(s)] : [];
+      } catch {
+        return [];
+      }
+    });
+    if (addrs.length > 0) c.onPeerAddrs(from, addrs);
+  };
+  c.pubsub.addEventListener('message', onMessage);
+
+  let lastSent = Number.NEGATIVE_INFINITY;
+  let cancelSend: (() => void) | undefined;
+  const send = async () => {
+    cancelSend = undefined;
+    lastSent = clock.now();
+    const addrs = c.addrs();
+    for (const [manifest, a] of own)
+      await c.pubsub.publish(ANNOUNCE_TOPIC, encodeAnnouncement({ manifest, ...a, addrs })).catch(() => {});
+  };
+  const soon = () => {
+    cancelSend ??= clock.after(Math.max(0, lastSent + ANNOUNCE_MIN_GAP_MS - clock.now()), () => void send());
+  };
+  const periodic = () => {
+    soon();
+    cancelPeriodic = clock.after(ANNOUNCE_INTERVAL_MS, periodic);
+  };
+  let cancelPeriodic = clock.after(ANNOUNCE_INTERVAL_MS, periodic);
+
+  return {
+    announce: (manifest, a) => void own.set(manifest, a),
+    changed: soon,
+    holders(manifest) {
+      const fresh = new Map<string, Availability>();
+      for (const [peer, a] of heard.get(manifest) ?? []) if (a.at > clock.now() - ANNOUNCE_STALE_MS) fresh.set(peer, a);
+      return fresh;
+    },
+    stop() {
+      cancelPeriodic();
+      cancelSend?.();
+      c.pubsub.removeEventListener('message', onMessage);
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// Direct WebRTC links between tabs, signalled through the seed's relay, at the addresses a tab
+// announced. Only the tab with the smaller peer id dials (two tabs dialling each other at once tend
+// to time out both attempts); it does so as soon as it hears the other's announcement. Pieces move
+// only on direct links: a relayed connection is limited.
+import type { Connection } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import type { Multiaddr } from '@multiformats/multiaddr';
+import { DIAL_TIMEOUT_MS, MAX_DIRECT_PEERS, MAX_PEER_DIALS } from './limits';
+import type { SwarmNode } from './nodes';
+
+/** How often a tab looks for the connection of a peer that is to dial it. */
+const INBOUND_POLL_MS = 100;
+
+export interface DirectLinksComponents {
+  node: Pick<SwarmNode, 'dial' | 'getConnections'>;
+  self: string;
+  warn(text: string): void;
+}
+
+export interface DirectLinks {
+  /** Keeps `peer`'s announced WebRTC addresses, and dials it now if we are the one to dial. */
+  learn(peer: string, addrs: Multiaddr[]): void;
+  /** Connected, or we can dial it, or it dials us (it has the smaller id and hears our announcements). */
+  reachable(peer: string): boolean;
+  /** An open unlimited connection to `peer`: the one we have, one we dial, or the one it dials. */
+  connection(peer: string, signal: AbortSignal): Promise<Connection>;
+}
+
+export function createDirectLinks(c: DirectLinksComponents): DirectLinks {
+  /** peer id -> its relayed WebRTC addresses, from its announcements. */
+  const addrs = new Map<string, Multiaddr[]>();
+  /** Direct dials in progress, so concurrent requests share one. */
+  const dialing = new Map<string, Promise<Connection>>();
+  let dials = 0;
+
+  const open = (peer: string) =>
+    c.node.getConnections(peerIdFromString(peer)).find((conn) => conn.status === 'open' && !conn.limits);
+
+  function dial(peer: string): Promise<Connection> {
+    let pending = dialing.get(peer);
+    if (!pending) {
+      const to = addrs.get(peer);
+      if (!to) return Promise.reject(new Error('no WebRTC address announced'));
+      if (++dials > MAX_PEER_DIALS) return Promise.reject(new Error(`dial budget of ${MAX_PEER_DIALS} spent`));
+      const direct = new Set(
+        c.node
+          .getConnections()
+          .filter((conn) => !conn.limits)
+          .map((conn) => conn.remotePeer.toString()),
+      );
+      if (direct.size > MAX_DIRECT_PEERS)
+        return Promise.reject(new Error(`already connected to ${MAX_DIRECT_PEERS} tabs`));
+      pending = c.node.dial(to, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).finally(() => dialing.delete(peer));
+      dialing.set(peer, pending);
+    }
+    return pending;
+  }
+
+  return {
+    learn(peer, announced) {
+      addrs.set(peer, announced);
+      if (c.self < peer && !open(peer) && !dialing.has(peer))
+        dial(peer).catch((e: Error) => c.warn(`could not connect to ${peer.slice(-8)}: ${e.message}`));
+    },
+    reachable: (peer) => open(peer) !== undefined || c.self > peer || addrs.has(peer),
+    async connection(peer, signal) {
+      for (;;) {
+        const conn = open(peer);
+        if (conn) return conn;
+        if (c.self < peer) return dial(peer);
+        // The other side dials us; wait for its connection.
+        signal.throwIfAborted();
+        await new Promise((r) => setTimeout(r, INBOUND_POLL_MS));
+      }
+    },
+  };
+}

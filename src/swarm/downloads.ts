@@ -1,0 +1,85 @@
+// A tab's downloads and uploads of weights: it verifies a manifest against the seed's key, fetches
+// and verifies every piece (from other tabs first, the seed last), and serves the pieces of every
+// manifest it downloaded to other tabs.
+import type { Connection } from '@libp2p/interface';
+import { emptyBitfield } from './announce';
+import type { Announcements } from './announcements';
+import { assembleWeights, type FetchProgress, fetchPieces } from './fetcher';
+import { MAX_PIECE_STREAMS_PER_CONNECTION } from './limits';
+import { type VerifiedManifest, verifyManifest } from './manifest';
+import type { SwarmNode } from './nodes';
+import { PIECE_PROTOCOL, type PieceStore, pieceServer, requestPiece, type UploadStats } from './pieces';
+import type { SignedDocument } from './signed';
+
+export interface Download {
+  manifest: VerifiedManifest;
+  weights: Float32Array;
+  progress: FetchProgress;
+}
+
+export interface DownloadsComponents {
+  node: Pick<SwarmNode, 'handle' | 'unhandle'>;
+  store: PieceStore;
+  /** The seed's peer id: the manifests' signer, and the source of last resort. */
+  seed: string;
+  announcements: Pick<Announcements, 'announce' | 'changed' | 'holders'>;
+  /** Whether pieces can be fetched from `peer` (it is connected, or one of us can dial the other). */
+  reachable(peer: string): boolean;
+  /** A connection that can carry pieces to `peer` (the seed or another tab). */
+  connection(peer: string, signal: AbortSignal): Promise<Connection>;
+  warn(text: string): void;
+}
+
+export interface Downloads {
+  /** Verifies the manifest against the seed's key, then fetches, verifies and stores every piece. */
+  download(doc: SignedDocument, onProgress?: (p: FetchProgress) => void, signal?: AbortSignal): Promise<Download>;
+  /** What we uploaded to other tabs, and refused. */
+  uploads: UploadStats;
+  stop(): Promise<void>;
+}
+
+export async function startDownloads(c: DownloadsComponents): Promise<Downloads> {
+  /** The manifests we downloaded (or are downloading): we serve their pieces. */
+  const manifests = new Map<string, VerifiedManifest>();
+  const uploads: UploadStats = { uploadedBytes: 0, piecesServed: 0, refused: 0 };
+  await c.node.handle(
+    PIECE_PROTOCOL,
+    pieceServer({
+      manifest: (id) => manifests.get(id)?.value,
+      store: c.store,
+      stats: uploads,
+      onRefused: (peer, _status, reason) => c.warn(`refused a piece request from ${peer.slice(-8)}: ${reason}`),
+    }),
+    { maxInboundStreams: MAX_PIECE_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_PIECE_STREAMS_PER_CONNECTION },
+  );
+
+  async function download(
+    doc: SignedDocument,
+    onProgress?: (p: FetchProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<Download> {
+    const manifest = await verifyManifest(doc, c.seed);
+    manifests.set(manifest.id, manifest);
+    const pieces = manifest.value.pieces.length;
+    const own = { have: emptyBitfield(pieces), fetching: emptyBitfield(pieces) };
+    c.announcements.announce(manifest.id, own);
+    const progress = await fetchPieces({
+      manifest,
+      store: c.store,
+      seed: c.seed,
+      signal,
+      own,
+      holders: () => new Map([...c.announcements.holders(manifest.id)].filter(([peer]) => c.reachable(peer))),
+      onOwnChange: c.announcements.changed,
+      request: async (peer, index, s) => {
+        const stream = await (await c.connection(peer, s)).newStream(PIECE_PROTOCOL, { signal: s });
+        return requestPiece(stream, { manifest: manifest.id, index }, { signal: s });
+      },
+      onProgress,
+      onPenalty: (peer, reason) => c.warn(`peer ${peer.slice(-8)} ${reason}`),
+    });
+    return { manifest, weights: await assembleWeights(manifest, c.store), progress };
+  }
+
+  return { download, uploads, stop: () => c.node.unhandle(PIECE_PROTOCOL) };
+}

@@ -1,0 +1,99 @@
+// Direct links between tabs, alone, on a fake node (its dials recorded, its connections set by the
+// test): the tab with the smaller peer id dials, once per peer at a time, within the dial budget;
+// the other waits for the connection; relayed connections do not carry pieces.
+import '../../src/seed/promise-shim';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import { expect, test } from '@playwright/test';
+import { createDirectLinks, type DirectLinksComponents } from '../../src/swarm/direct';
+import { MAX_PEER_DIALS } from '../../src/swarm/limits';
+
+/** Peer ids in ascending order: ids[0] is the smallest. */
+let ids: string[];
+
+test.beforeAll(async () => {
+  const keys = await Promise.all(
+    Array.from({ length: MAX_PEER_DIALS + 2 }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))),
+  );
+  ids = keys.map(String).sort();
+});
+
+const addrOf = (peer: string) => [multiaddr(`/ip4/127.0.0.1/tcp/1/ws/p2p-circuit/webrtc/p2p/${peer}`)];
+
+interface FakeConnection {
+  remotePeer: { toString(): string };
+  status: 'open' | 'closed';
+  limits?: object;
+}
+
+/** A node whose dials stay pending until the test settles them, and whose connections the test sets. */
+function fakeNode() {
+  const dials: { addrs: string[]; settle: (c: FakeConnection) => void; fail: (e: Error) => void }[] = [];
+  const connections: FakeConnection[] = [];
+  const node = {
+    dial: (addrs: Multiaddr[]) =>
+      new Promise<FakeConnection>((settle, fail) => void dials.push({ addrs: addrs.map(String), settle, fail })),
+    getConnections: (peer?: { toString(): string }) =>
+      connections.filter((c) => peer === undefined || c.remotePeer.toString() === peer.toString()),
+  };
+  const connect = (peer: string, limits?: object): FakeConnection => {
+    const c: FakeConnection = { remotePeer: peerIdFromString(peer), status: 'open', limits };
+    connections.push(c);
+    return c;
+  };
+  return { node: node as unknown as DirectLinksComponents['node'], dials, connect };
+}
+
+test('the smaller id dials as soon as it learns the address, once at a time; the larger one waits to be dialled', async () => {
+  const [small, middle, large] = ids as [string, string, string];
+  const { node, dials, connect } = fakeNode();
+  const warnings: string[] = [];
+  const links = createDirectLinks({ node, self: middle, warn: (w) => warnings.push(w) });
+  // Reachable before any announcement only when the other dials us (it has the smaller id).
+  expect(links.reachable(small)).toBe(true);
+  expect(links.reachable(large)).toBe(false);
+
+  links.learn(large, addrOf(large));
+  links.learn(large, addrOf(large)); // heard again while dialling: one dial
+  links.learn(small, addrOf(small)); // the smaller one dials us
+  expect(dials.map((d) => d.addrs)).toEqual([addrOf(large).map(String)]);
+  expect(links.reachable(large)).toBe(true);
+  // A piece request to `large` shares the dial in progress.
+  const controller = new AbortController();
+  const toLarge = links.connection(large, controller.signal);
+  const conn = connect(large);
+  dials[0]!.settle(conn);
+  expect(await toLarge).toBe(conn);
+  // Open: used as it is, no dial.
+  expect(await links.connection(large, controller.signal)).toBe(conn);
+  expect(dials).toHaveLength(1);
+
+  // `small` dials us: we wait for its connection, and a relayed one does not do.
+  const fromSmall = links.connection(small, controller.signal);
+  connect(small, { bytes: 1024n });
+  const direct = connect(small);
+  expect(await fromSmall).toBe(direct);
+  expect(dials).toHaveLength(1);
+  expect(warnings).toEqual([]);
+});
+
+test('a failed dial is warned about, and a tab dials at most MAX_PEER_DIALS times in its life', async () => {
+  const [self, ...others] = ids as [string, ...string[]];
+  const { node, dials } = fakeNode();
+  const warnings: string[] = [];
+  const links = createDirectLinks({ node, self, warn: (w) => warnings.push(w) });
+  links.learn(others[0]!, addrOf(others[0]!));
+  dials[0]!.fail(new Error('ICE failed'));
+  await expect.poll(() => warnings).toEqual([`could not connect to ${others[0]!.slice(-8)}: ICE failed`]);
+  for (const peer of others.slice(1)) links.learn(peer, addrOf(peer));
+  expect(dials).toHaveLength(MAX_PEER_DIALS);
+  await expect
+    .poll(() => warnings.at(-1))
+    .toBe(`could not connect to ${others.at(-1)!.slice(-8)}: dial budget of ${MAX_PEER_DIALS} spent`);
+  const aborted = new AbortController();
+  aborted.abort();
+  await expect(links.connection(others.at(-1)!, aborted.signal)).rejects.toThrow(
+    `dial budget of ${MAX_PEER_DIALS} spent`,
+  );
+});
