@@ -1,7 +1,7 @@
 // The misbehaving tab of the end-to-end test: the volunteer's own swarm code with a piece store
 // that claims to hold every piece of the seed's manifests and returns garbage of the right length.
 import { type PieceStore, parseSeedInfo, pieceRange, verifyManifest } from '../src/swarm';
-import { seedUrlFromLocation, startVolunteer } from '../src/ui/volunteer';
+import { seedUrlFromLocation, startVolunteer } from '../src/tab';
 
 const seedUrl = seedUrlFromLocation(location);
 const seed = parseSeedInfo(await (await fetch(new URL('/swarm.json', seedUrl))).json());

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { type SeedProcess, startSeedProcess } from './seed-process';
-import { downloaded, openTab, waitForTabs } from './tabs';
+import { downloaded, firstDownload, openTab, waitForTab } from './tabs';
 
 let dir: string;
 let seed: SeedProcess | undefined;
@@ -31,13 +31,13 @@ test('the seed CLI prints a URL, a tab opened there downloads the default model,
   seed = startSeedProcess(['--run', join(dir, 'run'), '--app', join(dir, 'dist'), '--port', '0', '--p2p-port', '0']);
   const [, url] = await seed.waitFor(/Volunteer page: (http:\/\/\S+)/, 60_000);
 
-  const tab = await openTab(browser, url);
-  const [state] = await waitForTabs([tab], downloaded, 60_000);
+  const tab = await openTab(browser, url!);
+  const state = await waitForTab(tab, downloaded, 60_000);
   const status = (await (await fetch(new URL('/status.json', url))).json()) as {
     manifest: { id: string; totalBytes: number };
   };
-  expect(state.downloads[0].id).toBe(status.manifest.id);
-  expect(state.downloads[0].weightsSha256).toMatch(/^[0-9a-f]{64}$/);
+  expect(firstDownload(state).id).toBe(status.manifest.id);
+  expect(firstDownload(state).weightsSha256).toMatch(/^[0-9a-f]{64}$/);
   expect(state.peers.some((p) => p.kind === 'seed')).toBe(true);
   expect((await stat(join(dir, 'run', 'peer-key'))).mode & 0o777).toBe(0o600);
 

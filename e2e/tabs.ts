@@ -1,7 +1,7 @@
 // Shared by the end-to-end tests and the swarm benchmark: open volunteer tabs (each in its own
 // browser context, so each has its own IndexedDB and peer key) and read their state.
 import type { Browser, Page } from '@playwright/test';
-import type { VolunteerState } from '../src/ui/volunteer';
+import type { DownloadView, TabState } from '../src/tab';
 
 /** The volunteer page (or a test page using the same code) pointed at a seed. */
 export function tabUrl(base: string, seedUrl: string, page = '/'): string {
@@ -20,20 +20,20 @@ export async function openTab(browser: Browser, url: string, log?: (line: string
 }
 
 /** The tab's state, or undefined while its page is still starting. */
-export function tabState(page: Page): Promise<VolunteerState | undefined> {
+export function tabState(page: Page): Promise<TabState | undefined> {
   return page.evaluate(() => window.vgpuState?.());
 }
 
 /** Polls every tab until `done` holds for all of them; returns their last states. */
 export async function waitForTabs(
   pages: Page[],
-  done: (s: VolunteerState) => boolean,
+  done: (s: TabState) => boolean,
   timeoutMs: number,
-): Promise<VolunteerState[]> {
+): Promise<TabState[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const states = await Promise.all(pages.map(tabState));
-    if (states.every((s) => s && done(s))) return states as VolunteerState[];
+    if (states.every((s) => s && done(s))) return states as TabState[];
     if (Date.now() > deadline) {
       const summary = states.map(
         (s, i) =>
@@ -45,8 +45,21 @@ export async function waitForTabs(
   }
 }
 
+/** Polls one tab until `done` holds; returns its last state. */
+export async function waitForTab(page: Page, done: (s: TabState) => boolean, timeoutMs: number): Promise<TabState> {
+  const [state] = await waitForTabs([page], done, timeoutMs);
+  return state!;
+}
+
+/** The weights download the tab started first (the seed's current model). */
+export function firstDownload(s: TabState): DownloadView {
+  const d = s.downloads[0];
+  if (!d) throw new Error('the tab has no download');
+  return d;
+}
+
 /** A tab is done when every manifest it was offered is downloaded and verified. */
-export const downloaded = (s: VolunteerState): boolean =>
+export const downloaded = (s: TabState): boolean =>
   s.phase === 'ready' && s.downloads.length > 0 && s.downloads.every((d) => d.done);
 
 /** Sets the GPU duty cycle and presses Start, once the page's script is running. */

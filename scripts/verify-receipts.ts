@@ -5,13 +5,14 @@
 // Exit code 0 when the file verifies, 1 otherwise.
 import '../src/seed/promise-shim';
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { type CreditsFile, verifyCreditsFile } from '../src/ui/credits';
+import { type CreditsFile, parseCreditsFile, verifyCreditsFile } from '../src/fed';
 
 const USAGE = 'usage: verify-receipts <credits.json> [--seed <peerId>]';
 
-/** The file's shape, checked before its signatures so a wrong file fails with a clear message. */
+/** The credits file at `path`, parsed and its shape checked. */
 function readCreditsFile(path: string): CreditsFile {
   let text: string;
   try {
@@ -25,18 +26,17 @@ function readCreditsFile(path: string): CreditsFile {
   } catch (e) {
     throw new Error(`not JSON: ${(e as Error).message}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a vgpu credits file');
-  const f = value as Record<string, unknown>;
-  if (f.kind !== 'vgpu/credits' || f.version !== 1) throw new Error('not a vgpu credits file');
-  const seed = f.seed as Record<string, unknown> | undefined;
-  if (typeof seed !== 'object' || seed === null || typeof seed.peerId !== 'string')
-    throw new Error('the file names no seed peer id');
-  if (typeof f.volunteer !== 'string' || f.volunteer === '') throw new Error('the file names no volunteer');
-  if (!Array.isArray(f.receipts)) throw new Error('receipts must be an array');
-  return value as CreditsFile;
+  return parseCreditsFile(value);
 }
 
-async function main(argv: string[]): Promise<number> {
+/** Where the command prints: the console, or a test's capture. */
+export interface Printer {
+  log(line: string): void;
+  error(line: string): void;
+}
+
+/** The command itself: prints what the file proves (or why it does not verify) and returns the exit code. */
+export async function verifyReceiptsCommand(argv: string[], print: Printer = console): Promise<number> {
   const parse = () =>
     parseArgs({
       args: argv,
@@ -47,15 +47,15 @@ async function main(argv: string[]): Promise<number> {
   try {
     args = parse();
   } catch (e) {
-    console.error(`verify-receipts: ${(e as Error).message}\n${USAGE}`);
+    print.error(`verify-receipts: ${(e as Error).message}\n${USAGE}`);
     return 1;
   }
   if (args.values.help) {
-    console.log(USAGE);
+    print.log(USAGE);
     return 0;
   }
   if (args.positionals.length !== 1) {
-    console.error(`verify-receipts: expected one credits file, got ${args.positionals.length}\n${USAGE}`);
+    print.error(`verify-receipts: expected one credits file, got ${args.positionals.length}\n${USAGE}`);
     return 1;
   }
   const path = args.positionals[0]!;
@@ -64,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     try {
       peerIdFromString(expectedSeed);
     } catch {
-      console.error(`verify-receipts: --seed ${expectedSeed} is not a peer id`);
+      print.error(`verify-receipts: --seed ${expectedSeed} is not a peer id`);
       return 1;
     }
   }
@@ -72,19 +72,22 @@ async function main(argv: string[]): Promise<number> {
     const file = readCreditsFile(path);
     const seed = expectedSeed ?? file.seed.peerId;
     const s = await verifyCreditsFile(file, seed);
-    console.log(`${path}: verified`);
-    console.log(
+    print.log(`${path}: verified`);
+    print.log(
       `  seed:       ${seed}${expectedSeed === undefined ? ' (as the file names it; pass --seed <peerId> to check it is the seed you expect)' : ''}`,
     );
-    console.log(`  volunteer:  ${file.volunteer}`);
-    console.log(`  rounds:     ${s.rounds} (${s.acceptedRounds} accepted)`);
-    console.log(`  tokens:     ${s.tokens} in accepted updates`);
-    console.log(`  credits:    ${s.credits}`);
+    print.log(`  volunteer:  ${file.volunteer}`);
+    print.log(`  rounds:     ${s.rounds} (${s.acceptedRounds} accepted)`);
+    print.log(`  tokens:     ${s.tokens} in accepted updates`);
+    print.log(`  credits:    ${s.credits}`);
     return 0;
   } catch (e) {
-    console.error(`verify-receipts: ${path}: ${(e as Error).message}`);
+    print.error(`verify-receipts: ${path}: ${(e as Error).message}`);
     return 1;
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Run as a script (npm run verify-receipts), not when a test imports the command.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await verifyReceiptsCommand(process.argv.slice(2));
+}

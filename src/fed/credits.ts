@@ -1,8 +1,8 @@
 // The volunteer's contribution as a file anyone can check: the seed's identity and every receipt
 // it signed for this tab. Verifying needs nothing but the file (a receipt's signer is the seed's
 // peer id, which embeds its public key) and, to be sure it is the right seed, that peer id.
-import { type Receipt, verifyReceipt } from '../fed';
 import type { SignedDocument } from '../swarm';
+import { type Receipt, verifyReceipt } from './documents';
 
 export interface CreditsFile {
   kind: 'vgpu/credits';
@@ -22,7 +22,20 @@ export interface CreditsSummary {
 
 export const TOKENS_PER_CREDIT = 1000;
 
-export function summarise(receipts: Pick<Receipt, 'accepted' | 'tokens'>[]): CreditsSummary {
+/** The file's shape, checked before its signatures so that a wrong file fails with a clear message. */
+export function parseCreditsFile(value: unknown): CreditsFile {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a vgpu credits file');
+  const f = value as Record<string, unknown>;
+  if (f.kind !== 'vgpu/credits' || f.version !== 1) throw new Error('not a vgpu credits file');
+  const seed = f.seed as Record<string, unknown> | undefined;
+  if (typeof seed !== 'object' || seed === null || typeof seed.peerId !== 'string')
+    throw new Error('the file names no seed peer id');
+  if (typeof f.volunteer !== 'string' || f.volunteer === '') throw new Error('the file names no volunteer');
+  if (!Array.isArray(f.receipts)) throw new Error('receipts must be an array');
+  return value as CreditsFile;
+}
+
+export function summariseReceipts(receipts: Pick<Receipt, 'accepted' | 'tokens'>[]): CreditsSummary {
   const accepted = receipts.filter((r) => r.accepted);
   const tokens = accepted.reduce((n, r) => n + r.tokens, 0);
   return {
@@ -38,7 +51,7 @@ export function summarise(receipts: Pick<Receipt, 'accepted' | 'tokens'>[]): Cre
  * returns the summary of what they prove. Throws on the first bad one, saying which.
  */
 export async function verifyCreditsFile(file: CreditsFile, seedPeerId = file.seed.peerId): Promise<CreditsSummary> {
-  if (file.kind !== 'vgpu/credits' || file.version !== 1) throw new Error('not a vgpu credits file');
+  parseCreditsFile(file);
   const receipts: Receipt[] = [];
   for (const [i, doc] of file.receipts.entries()) {
     const r = (
@@ -49,5 +62,5 @@ export async function verifyCreditsFile(file: CreditsFile, seedPeerId = file.see
     if (r.peer !== file.volunteer) throw new Error(`receipt ${i} names peer ${r.peer}, not ${file.volunteer}`);
     receipts.push(r);
   }
-  return summarise(receipts);
+  return summariseReceipts(receipts);
 }

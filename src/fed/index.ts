@@ -38,6 +38,14 @@ export {
   maxUpdateNorm,
 } from './coordinator';
 export {
+  type CreditsFile,
+  type CreditsSummary,
+  parseCreditsFile,
+  summariseReceipts,
+  TOKENS_PER_CREDIT,
+  verifyCreditsFile,
+} from './credits';
+export {
   type CodecSettings,
   FedDocumentError,
   parseReceipt,
@@ -50,15 +58,7 @@ export {
   verifyReceipt,
   verifyRoundManifest,
 } from './documents';
-export { DEFAULT_OUTER, type OuterOptions, outerStep } from './outer';
-export {
-  type ParticipantEvent,
-  type ParticipantOptions,
-  type ParticipantStorage,
-  type ParticipantTrainer,
-  RECEIPTS_KEY,
-  runParticipant,
-} from './participant';
+export { type OuterOptions, outerStep } from './outer';
 export {
   MAX_UPDATE_BYTES,
   MAX_UPDATE_STREAMS_PER_CONNECTION,

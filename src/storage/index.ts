@@ -18,28 +18,41 @@ interface VgpuDb extends DBSchema {
 }
 
 export const DB_VERSION = 1;
-/** Manifests whose pieces survive an eviction: the newest few (the current round and the one before). */
-export const KEEP_MANIFESTS = 2;
+/** Manifests whose pieces an eviction keeps: the newest few (the current round and the one before). */
+export const MANIFESTS_KEPT_ON_EVICTION = 2;
 
 export class StorageFullError extends Error {
   override name = 'StorageFullError';
 }
 
-export interface Storage {
+/** Small records kept across reloads (settings, counters, receipts), by name. */
+export interface ProgressStore {
+  getProgress<T>(name: string): Promise<T | undefined>;
+  setProgress(name: string, value: unknown): Promise<void>;
+}
+
+/** A ProgressStore in memory: for Node runs and tests. */
+export function memoryProgressStore(): ProgressStore {
+  const records = new Map<string, unknown>();
+  return {
+    getProgress: async <T>(name: string) => records.get(name) as T | undefined,
+    setProgress: async (name, value) => void records.set(name, value),
+  };
+}
+
+export interface Storage extends ProgressStore {
   db: IDBPDatabase<VgpuDb>;
   pieces: PieceStore;
-  /** Frees the pieces of all but the newest KEEP_MANIFESTS manifests. */
+  /** Frees the pieces of all but the newest MANIFESTS_KEPT_ON_EVICTION manifests. */
   evictOldManifests(): Promise<number>;
   loadOrCreatePeerKey(): Promise<PrivateKey>;
   saveManifest(id: string, signed: SignedDocument): Promise<void>;
-  getProgress<T>(name: string): Promise<T | undefined>;
-  setProgress(name: string, value: unknown): Promise<void>;
   close(): void;
 }
 
 /**
  * Opens (or creates) the database. `onNotice` hears about evictions: when the browser's quota is
- * reached, pieces of all but the KEEP_MANIFESTS newest manifests are deleted and the write retried.
+ * reached, pieces of all but the MANIFESTS_KEPT_ON_EVICTION newest manifests are deleted and the write retried.
  */
 export async function openStorage(name = 'vgpu', onNotice: (text: string) => void = () => {}): Promise<Storage> {
   const db = await openDB<VgpuDb>(name, DB_VERSION, {
@@ -63,9 +76,9 @@ export async function openStorage(name = 'vgpu', onNotice: (text: string) => voi
         return [];
       }
     };
-    const kept = new Set(records.slice(0, KEEP_MANIFESTS).flatMap((r) => piecesOf(r.record)));
+    const kept = new Set(records.slice(0, MANIFESTS_KEPT_ON_EVICTION).flatMap((r) => piecesOf(r.record)));
     let removed = 0;
-    for (const { key, record } of records.slice(KEEP_MANIFESTS)) {
+    for (const { key, record } of records.slice(MANIFESTS_KEPT_ON_EVICTION)) {
       for (const hash of piecesOf(record)) {
         if (!kept.has(hash) && (await db.getKey('pieces', hash)) !== undefined) {
           await db.delete('pieces', hash);

@@ -1,18 +1,19 @@
-// The volunteer page: starts the volunteer (swarm, training, settings) and renders its state.
+// The volunteer page: starts the tab (src/tab: swarm, training, settings), renders its state, and
+// turns clicks and form changes into calls on it.
 // `window.vgpuState()` returns the same figures for tests and debugging.
 
+import { seedUrlFromLocation, startVolunteer, type TabState } from '../tab';
 import { setupTryModel } from './try-model';
 import { render } from './view';
-import { seedUrlFromLocation, startVolunteer, type VolunteerState } from './volunteer';
 
 declare global {
   interface Window {
-    vgpuState?: () => VolunteerState;
+    vgpuState?: () => TabState;
   }
 }
 
 let frame = 0;
-const scheduleRender = (s: VolunteerState) => {
+const scheduleRender = (s: TabState) => {
   if (!frame)
     frame = requestAnimationFrame(() => {
       frame = 0;

@@ -1,10 +1,9 @@
 // Renders the volunteer's page from its state (plain DOM, no framework). Every figure a test or a
 // volunteer reads has a data-testid.
 
+import { summariseReceipts } from '../fed';
+import { DUTY_CYCLES, type TabState } from '../tab';
 import { lossChart } from './chart';
-import { summarise } from './credits';
-import { DUTY_CYCLES } from './settings';
-import type { VolunteerState } from './volunteer';
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
@@ -28,7 +27,7 @@ function facts(rows: [string, string, string?][]): HTMLDListElement {
 const $ = (id: string) => document.getElementById(id)!;
 
 /** What the volunteer should know is wrong, and what they can do about it. */
-export function failure(s: VolunteerState): string | undefined {
+export function failure(s: TabState): string | undefined {
   const t = s.training;
   if (s.gpu && !s.gpu.available) {
     return (
@@ -51,7 +50,7 @@ export function failure(s: VolunteerState): string | undefined {
   return undefined;
 }
 
-function nowText(s: VolunteerState): string {
+function nowText(s: TabState): string {
   const t = s.training;
   if (!s.settings.running && t.status === 'off' && t.receipts.length === 0) return 'Not contributing yet: press Start.';
   if (s.pausedBecause) return `Paused: ${s.pausedBecause}.`;
@@ -59,6 +58,8 @@ function nowText(s: VolunteerState): string {
   switch (t.status) {
     case 'training':
       return `Training round ${t.round}: step ${t.step} of ${t.steps}`;
+    case 'holding':
+      return 'Holding before the next step';
     case 'fetching':
       return `Fetching the weights of round ${t.round}`;
     case 'sending':
@@ -74,7 +75,7 @@ function nowText(s: VolunteerState): string {
   }
 }
 
-export function render(s: VolunteerState): void {
+export function render(s: TabState): void {
   const t = s.training;
   const start = $('start') as HTMLButtonElement;
   start.textContent = s.settings.running ? 'Pause' : t.receipts.length ? 'Resume contributing' : 'Start contributing';
@@ -147,7 +148,7 @@ export function render(s: VolunteerState): void {
       : el('p', 'Waiting for the seed…'),
   );
 
-  const sum = summarise(t.receipts);
+  const sum = summariseReceipts(t.receipts);
   const contribution: HTMLElement[] = [
     facts([
       ['Rounds accepted', `${sum.acceptedRounds} of ${sum.rounds}`, 'receipts'],
@@ -215,7 +216,7 @@ export function render(s: VolunteerState): void {
 }
 
 /** The settings form is built once and then only kept in sync (so focus and input survive renders). */
-function renderSettings(s: VolunteerState): void {
+function renderSettings(s: TabState): void {
   const form = $('settings') as HTMLFormElement;
   if (!form.elements.namedItem('dutyCycle')) {
     const duty = el('select', undefined, { name: 'dutyCycle', id: 'duty' });

@@ -1,6 +1,7 @@
-// The trainer worker's pacing: setPacing({ dutyCycle, paused }) applies between steps, and
-// train() reports the time in steps (busyMs) and the time paced or paused between them (idleMs).
-import { expect, test } from '@playwright/test';
+// The trainer worker's pacing: setPacing({ dutyCycle, paused }) applies between steps. Checked
+// against what the trainer itself reports (per-step busy and idle time, its activity while held),
+// never against the wall clock. The pacer's own logic is tested in Node (test/unit/trainer-pacing).
+import { expect, type Page, test } from '@playwright/test';
 import { inPage, openGpuPage } from '../harness/page';
 import type { DutyRun, PacingCase } from './pacing.cases';
 
@@ -14,133 +15,101 @@ const tiny = (): PacingCase => ({
   tokens: 4096,
 });
 
-test.beforeEach(async ({ page }) => {
+test.describe.configure({ mode: 'serial' });
+let page: Page;
+test.beforeAll(async ({ browser }) => {
+  page = await browser.newPage();
   await openGpuPage(page);
 });
-
-/** Steps per timed run: enough to average out timer noise, few enough for SwiftShader. */
-const STEPS = 8;
-
-test('duty cycle 0.5 halves the GPU-busy fraction and about doubles the wall time of duty cycle 1', async ({
-  page,
-}) => {
-  // Alternated, twice each, so a drift in step time (SwiftShader shares two cores) hits both alike.
-  const runs = await inPage<DutyRun[]>(page, CASES, 'dutyCycleRuns', {
-    ...tiny(),
-    steps: STEPS,
-    dutyCycles: [1, 0.5, 1, 0.5],
-  });
-  for (const r of runs) {
-    console.log(
-      `duty ${r.dutyCycle}: busy ${r.busyMs.toFixed(0)} ms, idle ${r.idleMs.toFixed(0)} ms, fraction ${r.busyFraction.toFixed(3)}, ` +
-        `train ms ${r.ms.toFixed(0)}, wall ${r.wallMs.toFixed(0)} ms`,
-    );
-    expect(r.steps).toBe(STEPS);
-    expect(r.progressEvents).toBe(STEPS);
-    // No wait follows the last step, so the last progress event carries the final totals.
-    expect(r.lastProgressBusyMs).toBe(r.busyMs);
-    expect(r.lastProgressIdleMs).toBe(r.idleMs);
-    // Busy and idle account for the call's time (less batch drawing and loop overhead).
-    expect(r.busyMs + r.idleMs).toBeLessThanOrEqual(r.ms + 1);
-    expect(r.busyMs + r.idleMs).toBeGreaterThan(0.8 * r.ms);
-    if (r.dutyCycle === 1) {
-      // Duty cycle 1 never waits.
-      expect(r.busyFraction).toBeGreaterThanOrEqual(0.95);
-    } else {
-      // Duty cycle 0.5 waits as long as each step after it, except after the last:
-      // STEPS / (2·STEPS − 1) = 0.53 for 8 steps; allow 0.5 ± 0.12 for timer and step-time noise.
-      expect(r.busyFraction).toBeGreaterThan(0.38);
-      expect(r.busyFraction).toBeLessThan(0.62);
-    }
-  }
-  // Wall time: (2·STEPS − 1) / STEPS = 1.875× ideally; step times vary from run to run, so only 1.5× to 3×.
-  const wall = (d: number) => runs.filter((r) => r.dutyCycle === d).reduce((ms, r) => ms + r.wallMs, 0);
-  console.log(`wall time ratio ${(wall(0.5) / wall(1)).toFixed(2)}`);
-  expect(wall(0.5) / wall(1)).toBeGreaterThan(1.5);
-  expect(wall(0.5) / wall(1)).toBeLessThan(3);
+test.afterAll(async () => {
+  await page.close();
 });
 
-test('pause stops GPU work within one step, and unpausing resumes it', async ({ page }) => {
+/** Steps per measured run. */
+const STEPS = 6;
+
+test('at duty cycle 0.5 each step is followed by a wait at least as long; at 1 by none', async () => {
+  const runs = await inPage<DutyRun[]>(page, CASES, 'dutyCycleRuns', { ...tiny(), steps: STEPS, dutyCycles: [1, 0.5] });
+  for (const r of runs) {
+    console.log(
+      `duty ${r.dutyCycle}: busy ${r.busyMs.map((x) => x.toFixed(0)).join(' ')} ms, idle after ${r.idleAfterMs.map((x) => x.toFixed(0)).join(' ')} ms`,
+    );
+    expect(r.steps).toBe(STEPS);
+    expect(r.idleAfterMs).toHaveLength(STEPS - 1);
+    // No wait follows the last step, so the last progress event carries the final totals.
+    expect(r.lastProgressBusyMs).toBe(r.totalBusyMs);
+    expect(r.lastProgressIdleMs).toBe(r.totalIdleMs);
+    r.idleAfterMs.forEach((idle, i) => {
+      const busy = r.busyMs[i]!;
+      // The trainer waits busy·(1 − d)/d after each step, measured on the clock that timed the step.
+      if (r.dutyCycle === 0.5) expect(idle, `wait after step ${i + 1}`).toBeGreaterThanOrEqual(busy);
+      // Duty cycle 1 never sleeps: what is left is the cost of looking at the pacing, far below a step.
+      else expect(idle, `wait after step ${i + 1}`).toBeLessThan(busy / 10);
+    });
+  }
+});
+
+test('a pause from the step-2 callback holds the trainer at step 2; unpausing resumes it', async () => {
   const r = await inPage<{
-    pausedAt: number;
-    midHold: number;
-    endHold: number;
+    heldAtStep: number;
+    holdChecks: number;
+    holdEvents: number[];
     resumedTo: number;
-    resumeMs: number;
     cancelled: boolean;
     steps: number;
-    busyMs: number;
     idleMs: number;
-  }>(page, CASES, 'pauseMidTraining', { ...tiny(), holdMs: 2000 });
-  console.log(
-    `paused at step ${r.pausedAt}; ${r.midHold} after 1 s, ${r.endHold} after 2 s; resumed to ${r.resumedTo} in ${r.resumeMs.toFixed(0)} ms; idle ${r.idleMs.toFixed(0)} ms`,
-  );
-  expect(r.pausedAt).toBe(2);
-  // At most the step in flight when the pause arrived finishes; then nothing for the rest of the hold.
-  expect(r.midHold).toBeLessThanOrEqual(r.pausedAt + 1);
-  expect(r.endHold).toBe(r.midHold);
-  expect(r.resumedTo).toBeGreaterThan(r.endHold);
+  }>(page, CASES, 'pauseMidTraining', tiny());
+  // The callback is awaited before the next step, so the pause applies right after step 2, and the
+  // trainer looked at it three times without starting step 3.
+  expect(r.heldAtStep).toBe(2);
+  expect(r.holdChecks).toBeGreaterThanOrEqual(3);
+  // The page heard of the hold once, at step 2.
+  expect(r.holdEvents).toEqual([2]);
+  expect(r.resumedTo).toBeGreaterThan(2);
   expect(r.cancelled).toBe(true);
   expect(r.steps).toBeGreaterThanOrEqual(r.resumedTo);
   expect(r.steps).toBeLessThan(200);
-  // The hold shows up as idle time (less the step that was in flight at the start of it).
-  expect(r.idleMs).toBeGreaterThan(1500);
+  expect(r.idleMs).toBeGreaterThan(0);
 });
 
-test('paused before train() starts, no step runs until unpaused; cancel() ends a paused call at once', async ({
-  page,
-}) => {
+test('paused before train() starts, no step runs until unpaused; cancel() ends a held call with no step', async () => {
   const r = await inPage<{
-    stepsWhilePaused: number;
-    settledWhilePaused: boolean;
+    stepsWhileHeld: number;
+    settledWhileHeld: boolean;
+    firstEvent: { step: number; holding: boolean; idleMs: number };
     steps: number;
+    stepEvents: number;
     idleMs: number;
-    firstProgressIdleMs: number;
     cancelledSteps: number;
     cancelledFlag: boolean;
     cancelledTokens: number;
-    cancelMs: number;
-  }>(page, CASES, 'pausedBeforeTrain', { ...tiny(), holdMs: 1500, steps: 3 });
-  console.log(
-    `steps while paused ${r.stepsWhilePaused}; idle ${r.idleMs.toFixed(0)} ms; cancelled paused call in ${r.cancelMs.toFixed(0)} ms`,
-  );
-  expect(r.stepsWhilePaused).toBe(0);
-  expect(r.settledWhilePaused).toBe(false);
+  }>(page, CASES, 'pausedBeforeTrain', { ...tiny(), steps: 3 });
+  expect(r.stepsWhileHeld).toBe(0);
+  expect(r.settledWhileHeld).toBe(false);
+  // The first event says the trainer holds before step 1.
+  expect(r.firstEvent).toMatchObject({ step: 0, holding: true });
   expect(r.steps).toBe(3);
-  // The wait before the first step is idle time, reported from the first progress event on.
-  expect(r.firstProgressIdleMs).toBeGreaterThan(1400);
-  expect(r.idleMs).toBeGreaterThan(1400);
+  expect(r.stepEvents).toBe(3);
+  // The hold before the first step is idle time.
+  expect(r.idleMs).toBeGreaterThan(0);
   expect(r.cancelledFlag).toBe(true);
   expect(r.cancelledSteps).toBe(0);
   expect(r.cancelledTokens).toBe(0);
-  expect(r.cancelMs).toBeLessThan(1000);
 });
 
-test('cancel() or a higher duty cycle during a long duty-cycle wait takes effect without sitting it out', async ({
-  page,
-}) => {
-  const r = await inPage<{
-    cancelled: boolean;
-    cancelledSteps: number;
-    cancelMs: number;
-    cancelWaitMs: number;
-    raisedSteps: number;
-    raiseMs: number;
-    raiseWaitMs: number;
-  }>(page, CASES, 'longWaitInterrupted', tiny());
-  console.log(
-    `cancel took ${r.cancelMs.toFixed(0)} ms of a ${r.cancelWaitMs.toFixed(0)} ms wait; duty 1 finished in ${r.raiseMs.toFixed(0)} ms of a ${r.raiseWaitMs.toFixed(0)} ms wait`,
+test('cancel() or a higher duty cycle during a very long duty-cycle wait ends it', async () => {
+  const r = await inPage<{ cancelled: boolean; cancelledSteps: number; raisedSteps: number }>(
+    page,
+    CASES,
+    'longWaitInterrupted',
+    tiny(),
   );
   expect(r.cancelled).toBe(true);
   expect(r.cancelledSteps).toBe(1);
-  expect(r.cancelMs).toBeLessThan(r.cancelWaitMs / 2);
   expect(r.raisedSteps).toBe(3);
-  expect(r.raiseMs).toBeLessThan(r.raiseWaitMs / 2);
 });
 
-test('setPacing rejects duty cycles outside (0, 1] with a clear error and keeps the pacing it had', async ({
-  page,
-}) => {
+test('setPacing rejects duty cycles outside (0, 1] with a clear error and keeps the pacing it had', async () => {
   const r = await inPage<{ messages: string[]; stepsAfter: number }>(page, CASES, 'pacingRejects', tiny());
   expect(r.messages).toEqual([
     'dutyCycle must be in (0, 1], got 0',

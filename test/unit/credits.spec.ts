@@ -1,4 +1,4 @@
-// The volunteer's credits file (src/ui/credits.ts): receipts signed with a real Ed25519 seed key
+// The volunteer's credits file (src/fed/credits.ts): receipts signed with a real Ed25519 seed key
 // verify to the right summary (one credit per 1,000 accepted tokens); a tampered receipt, one for
 // another volunteer, one signed by another key and a document of the wrong kind are each refused,
 // naming the receipt's index. And scripts/verify-receipts.ts, the CLI that checks an exported file.
@@ -12,10 +12,17 @@ import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect, test } from '@playwright/test';
-import { type Receipt, signReceipt } from '../../src/fed';
+import { verifyReceiptsCommand } from '../../scripts/verify-receipts';
+import {
+  type CreditsFile,
+  type Receipt,
+  signReceipt,
+  summariseReceipts,
+  TOKENS_PER_CREDIT,
+  verifyCreditsFile,
+} from '../../src/fed';
 import { type SignedDocument, signDocument } from '../../src/swarm';
 import { toBase64 } from '../../src/swarm/bytes';
-import { type CreditsFile, summarise, TOKENS_PER_CREDIT, verifyCreditsFile } from '../../src/ui/credits';
 
 let seedKey: PrivateKey;
 let seed: PeerId;
@@ -78,23 +85,23 @@ function tamperTokens(doc: SignedDocument, tokens: number): SignedDocument {
   return { ...doc, body: JSON.stringify({ ...body, tokens }) };
 }
 
-test('summarise counts accepted rounds and tokens; credits are floor(accepted tokens / 1000)', () => {
+test('summariseReceipts counts accepted rounds and tokens; credits are floor(accepted tokens / 1000)', () => {
   expect(TOKENS_PER_CREDIT).toBe(1000);
-  expect(summarise([])).toEqual({ rounds: 0, acceptedRounds: 0, tokens: 0, credits: 0 });
-  expect(summarise([{ accepted: true, tokens: 999 }])).toEqual({
+  expect(summariseReceipts([])).toEqual({ rounds: 0, acceptedRounds: 0, tokens: 0, credits: 0 });
+  expect(summariseReceipts([{ accepted: true, tokens: 999 }])).toEqual({
     rounds: 1,
     acceptedRounds: 1,
     tokens: 999,
     credits: 0,
   });
-  expect(summarise([{ accepted: true, tokens: 1000 }])).toEqual({
+  expect(summariseReceipts([{ accepted: true, tokens: 1000 }])).toEqual({
     rounds: 1,
     acceptedRounds: 1,
     tokens: 1000,
     credits: 1,
   });
   expect(
-    summarise([
+    summariseReceipts([
       { accepted: false, tokens: 5000 },
       { accepted: true, tokens: 1999 },
     ]),
@@ -180,8 +187,19 @@ test.describe('scripts/verify-receipts.ts', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** Runs the command in this process, capturing what it prints. */
+  async function cli(...args: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const status = await verifyReceiptsCommand(args, {
+      log: (line) => void out.push(`${line}\n`),
+      error: (line) => void err.push(`${line}\n`),
+    });
+    return { status, stdout: out.join(''), stderr: err.join('') };
+  }
+
   /** Runs the CLI as `npm run verify-receipts` does (tsx), here through node's --import hook. */
-  function cli(...args: string[]) {
+  function spawnCli(...args: string[]) {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/verify-receipts.ts', ...args], {
       cwd: ROOT,
       encoding: 'utf8',
@@ -196,9 +214,9 @@ test.describe('scripts/verify-receipts.ts', () => {
     return path;
   }
 
-  test('a good file prints its summary and exits 0, with or without --seed', async () => {
+  test('a good file prints its summary and exits 0, with or without --seed (the first run as its own process)', async () => {
     const path = await write('good.json', creditsFile(await signAll(RECEIPTS())));
-    const plain = cli(path);
+    const plain = spawnCli(path);
     expect(plain.stderr).toBe('');
     expect(plain.status).toBe(0);
     expect(plain.stdout).toContain(`${path}: verified`);
@@ -206,7 +224,7 @@ test.describe('scripts/verify-receipts.ts', () => {
     expect(plain.stdout).toMatch(/tokens: +5099 in accepted updates/);
     expect(plain.stdout).toMatch(/credits: +5\n/);
     expect(plain.stdout).toContain('pass --seed <peerId>');
-    const checked = cli(path, '--seed', seed.toString());
+    const checked = await cli(path, '--seed', seed.toString());
     expect(checked.status).toBe(0);
     expect(checked.stdout).toMatch(/credits: +5\n/);
     expect(checked.stdout).not.toContain('pass --seed');
@@ -215,38 +233,38 @@ test.describe('scripts/verify-receipts.ts', () => {
   test('a bad file prints the error and exits 1', async () => {
     const signed = await signAll(RECEIPTS());
     signed[2] = tamperTokens(signed[2]!, 260_000);
-    const tampered = cli(await write('tampered.json', creditsFile(signed)));
+    const tampered = await cli(await write('tampered.json', creditsFile(signed)));
     expect(tampered.status).toBe(1);
     expect(tampered.stdout).toBe('');
     expect(tampered.stderr).toContain('receipt 2: signed document: bad signature');
 
     const good = await write('good-other-seed.json', creditsFile(await signAll(RECEIPTS())));
-    const wrongSeed = cli(good, '--seed', other.toString());
+    const wrongSeed = await cli(good, '--seed', other.toString());
     expect(wrongSeed.status).toBe(1);
     expect(wrongSeed.stderr).toContain(
       `receipt 0: signed document: signed by ${seed.toString()}, expected ${other.toString()}`,
     );
 
-    const notJson = cli(await write('not.json', '{"kind": "vgpu/cre'));
+    const notJson = await cli(await write('not.json', '{"kind": "vgpu/cre'));
     expect(notJson.status).toBe(1);
     expect(notJson.stderr).toContain('not JSON');
-    const notCredits = cli(await write('receipt.json', signed[0]));
+    const notCredits = await cli(await write('receipt.json', signed[0]));
     expect(notCredits.status).toBe(1);
     expect(notCredits.stderr).toContain('not a vgpu credits file');
-    const noReceipts = cli(await write('no-receipts.json', { ...creditsFile([]), receipts: undefined }));
+    const noReceipts = await cli(await write('no-receipts.json', { ...creditsFile([]), receipts: undefined }));
     expect(noReceipts.status).toBe(1);
     expect(noReceipts.stderr).toContain('receipts must be an array');
   });
 
   test('bad arguments print the usage and exit 1', async () => {
-    const missing = cli();
+    const missing = await cli();
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('usage: verify-receipts <credits.json> [--seed <peerId>]');
-    expect(cli(join(dir, 'absent.json')).stderr).toContain('cannot read the file');
-    const badSeed = cli(await write('any.json', creditsFile([])), '--seed', 'not-a-peer-id');
+    expect((await cli(join(dir, 'absent.json'))).stderr).toContain('cannot read the file');
+    const badSeed = await cli(await write('any.json', creditsFile([])), '--seed', 'not-a-peer-id');
     expect(badSeed.status).toBe(1);
     expect(badSeed.stderr).toContain('--seed not-a-peer-id is not a peer id');
-    const unknown = cli('x.json', '--sead', 'y');
+    const unknown = await cli('x.json', '--sead', 'y');
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain("Unknown option '--sead'");
   });

@@ -1,4 +1,4 @@
-// The volunteer's settings (src/ui/settings.ts): parseSettings fills defaults and replaces each
+// The volunteer's settings (src/tab/settings.ts): parseSettings fills defaults and replaces each
 // invalid field on its own; pauseReason names why the GPU rests, in order of precedence; today().
 import { expect, test } from '@playwright/test';
 import {
@@ -9,7 +9,7 @@ import {
   pauseReason,
   type Settings,
   today,
-} from '../../src/ui/settings';
+} from '../../src/tab';
 
 const VALID: Settings = {
   running: true,

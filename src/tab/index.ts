@@ -1,0 +1,35 @@
+// The volunteer's tab without its DOM: the parts that run on the page's main thread (seed link,
+// downloads, pacing, the trainer worker's client, the participant loop) and the state they reduce
+// into. src/ui renders that state; a headless volunteer can run the same parts.
+
+export { connectToSeed, isLocalHost, seedUrlFromLocation } from './connect';
+export { REQUIRED_LIMITS } from './gpu-probe';
+export { createPacing, type PacingControl, type PacingEnvironment } from './pacing';
+export { type ParticipantEvent, type ParticipantOptions, RECEIPTS_KEY, runParticipant } from './participant';
+export {
+  DEFAULT_SETTINGS,
+  DUTY_CYCLES,
+  type GpuDay,
+  type PauseInputs,
+  parseSettings,
+  pauseReason,
+  type Settings,
+  today,
+} from './settings';
+export {
+  type DownloadView,
+  type GlobalView,
+  type GpuView,
+  initialState,
+  MAX_LOSSES,
+  MAX_WARNINGS,
+  type ReceiptView,
+  reduce,
+  type SpeedView,
+  type TabEvent,
+  type TabState,
+  type TrainingView,
+} from './state';
+export { startTrainerWorker, type TrainerWorker } from './trainer-client';
+export { type TryResult, tryModel } from './try-model';
+export { GPU_TOTAL_KEY, startVolunteer, type Volunteer, type VolunteerOptions } from './volunteer';

@@ -1,0 +1,260 @@
+// The volunteer's side of federated training: join the run, wait for a round that assigns us a
+// shard, fetch its weights (peer-assisted) and the data, train H local steps in the trainer (which
+// encodes the update with error feedback), send it to the seed, keep the signed receipt. It keeps
+// going when the seed restarts (it dials again and re-joins) or peers leave, and it skips a round
+// whose deadline passed while it was training.
+import { fromU16Bytes } from '../data';
+import {
+  type Receipt,
+  ROUND_TOPIC,
+  type RoundManifest,
+  requestJoin,
+  sendUpdate,
+  UPDATE_PROTOCOL,
+  verifyReceipt,
+  verifyRoundManifest,
+} from '../fed';
+import type { ProgressStore } from '../storage';
+import { fromUtf8, type PieceStore, type SignedDocument, type SwarmClient, sha256Hex } from '../swarm';
+import type { Trainer } from '../trainer';
+import { backoff } from '../util/backoff';
+import { sleep, systemClock } from '../util/clock';
+
+/** Where the participant keeps what must survive a reload: token files, receipts. */
+export interface ParticipantStorage extends ProgressStore {
+  pieces: PieceStore;
+}
+
+export type ParticipantEvent =
+  | { type: 'joining' }
+  | { type: 'joined'; round: number }
+  | { type: 'waiting'; round?: number }
+  | { type: 'fetching'; round: number }
+  /** A local step finished; `gpuMs` is the GPU time it took. */
+  | { type: 'step'; round: number; step: number; steps: number; loss: number; gpuMs: number }
+  /** The trainer holds before its next step: the volunteer paused. Nothing is in flight. */
+  | { type: 'holding'; round: number }
+  | { type: 'trained'; round: number; tokens: number; busyMs: number; idleMs: number; flops: number }
+  | { type: 'sending'; round: number; bytes: number; denseBytes: number }
+  | { type: 'receipt'; receipt: Receipt; signed: SignedDocument }
+  | { type: 'skipped'; round: number; reason: string }
+  | { type: 'error'; message: string; retryInMs: number };
+
+export interface ParticipantOptions {
+  client: SwarmClient;
+  /** The seed's HTTP base URL: /round.json and /data/…. */
+  seedUrl: string;
+  trainer: Trainer;
+  storage: ParticipantStorage;
+  onEvent(e: ParticipantEvent): void;
+  signal: AbortSignal;
+}
+
+/** How often the page asks /round.json for the open round (gossip usually tells it sooner). */
+const ROUND_POLL_MS = 2_000;
+/** How often a training tab checks whether a newer round made its own pointless. */
+const SUPERSEDED_CHECK_MS = 500;
+/** Backoff after a failed iteration. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+/** Progress record of every receipt the seed signed for this tab. */
+export const RECEIPTS_KEY = 'fed:receipts';
+
+type SignedRound = Awaited<ReturnType<typeof verifyRoundManifest>>;
+
+/**
+ * The newest round manifest the seed signed, from gossip and from polling /round.json. A round is
+ * identified by its manifest, not its number: a seed restarted from a checkpoint issues a round
+ * again, and that one must be trained again.
+ */
+function roundWatch(opts: ParticipantOptions) {
+  const { client, signal } = opts;
+  let latest: SignedRound | undefined;
+  let wake: (() => void) | undefined;
+  const offer = async (doc: unknown) => {
+    try {
+      const m = await verifyRoundManifest(doc, client.seed.peerId);
+      const newer =
+        !latest ||
+        m.value.round > latest.value.round ||
+        (m.value.round === latest.value.round && m.id !== latest.id && m.value.deadline > latest.value.deadline);
+      if (newer) {
+        latest = m;
+        wake?.();
+      }
+    } catch {
+      // A stale or forged document: the seed's next one will do.
+    }
+  };
+  client.subscribeToSeed(ROUND_TOPIC, (data) => void offer(JSON.parse(fromUtf8(data))));
+  const poll = setInterval(
+    () =>
+      void fetchJson(opts.seedUrl, '/round.json')
+        .then(offer)
+        .catch(() => {}),
+    ROUND_POLL_MS,
+  );
+  signal.addEventListener('abort', () => {
+    clearInterval(poll);
+    wake?.();
+  });
+  return {
+    first: () => fetchJson(opts.seedUrl, '/round.json').then(offer, () => {}),
+    get latest() {
+      return latest;
+    },
+    /** Resolves when a round other than `seen` is known, or on abort. */
+    async next(seen: string | undefined): Promise<SignedRound | undefined> {
+      while (!signal.aborted && (!latest || latest.id === seen)) await new Promise<void>((r) => (wake = r));
+      return latest;
+    },
+  };
+}
+
+export async function runParticipant(opts: ParticipantOptions): Promise<void> {
+  const { client, trainer, storage, signal } = opts;
+  const self = client.peerId;
+  const rounds = roundWatch(opts);
+  await rounds.first();
+
+  let joinedFor = -1; // the seed said we are assigned from this round on
+  let seen: string | undefined; // the last round manifest we looked at
+  let shape = '';
+  let dataId = '';
+  const retry = backoff(RETRY_FIRST_MS, RETRY_MAX_MS);
+  while (!signal.aborted) {
+    try {
+      if (joinedFor < 0) {
+        opts.onEvent({ type: 'joining' });
+        joinedFor = await requestJoin(await client.seedStream(UPDATE_PROTOCOL, signal), { signal });
+        opts.onEvent({ type: 'joined', round: joinedFor });
+      }
+      const round = await rounds.next(seen);
+      if (!round || signal.aborted) break;
+      seen = round.id;
+      const m = round.value;
+      const shard = m.assignments[self];
+      if (shard === undefined) {
+        // Not in this round. If the seed restarted it forgot us: join again.
+        if (m.round >= joinedFor) joinedFor = -1;
+        opts.onEvent({ type: 'waiting', round: m.round });
+        continue;
+      }
+      opts.onEvent({ type: 'fetching', round: m.round });
+      const { weights, manifest } = await client.download(m.weights, undefined, signal);
+      const h = m.hyper;
+      const nextShape = JSON.stringify([manifest.value.model, h.batchSize, h.context]);
+      if (nextShape !== shape) {
+        await trainer.init({ config: manifest.value.model, batchSize: h.batchSize, context: h.context });
+        shape = nextShape;
+        dataId = '';
+      }
+      if (dataId !== m.data.train + m.data.validation) {
+        const [train, validation] = await Promise.all([
+          tokenFile(opts.seedUrl, '/data/train.u16', m.data.train, storage.pieces),
+          tokenFile(opts.seedUrl, '/data/validation.u16', m.data.validation, storage.pieces),
+        ]);
+        await trainer.loadData(train, validation);
+        dataId = m.data.train + m.data.validation;
+      }
+      await trainer.loadParams(weights);
+      const result = await trainRound(opts, m, shard, () => (rounds.latest?.value.round ?? -1) > m.round);
+      const { tokens, busyMs, idleMs, flops } = result;
+      opts.onEvent({ type: 'trained', round: m.round, tokens, busyMs, idleMs, flops });
+      if (result.cancelled || Date.now() > m.deadline) {
+        const reason = result.cancelled ? 'a newer round started' : 'the deadline passed while training';
+        opts.onEvent({ type: 'skipped', round: m.round, reason });
+        continue;
+      }
+      opts.onEvent({ type: 'sending', round: m.round, bytes: result.update.length, denseBytes: result.denseBytes });
+      const signed = await sendUpdate(
+        await client.seedStream(UPDATE_PROTOCOL, signal),
+        {
+          type: 'update',
+          round: m.round,
+          weights: manifest.id,
+          tokens: result.tokens,
+          steps: result.losses.length,
+          lossFirst: result.losses[0] ?? Number.NaN,
+          lossLast: result.losses.at(-1) ?? Number.NaN,
+        },
+        result.update,
+        { signal },
+      );
+      const receipt = await verifyReceipt(signed, client.seed.peerId);
+      if (receipt.value.peer !== self || receipt.value.round !== m.round) {
+        throw new Error("the seed's receipt names another peer or round");
+      }
+      // Error feedback carries over only what the seed took in.
+      if (receipt.value.accepted) await trainer.updateAccepted();
+      const receipts = (await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? [];
+      await storage.setProgress(RECEIPTS_KEY, [...receipts, signed]);
+      opts.onEvent({ type: 'receipt', receipt: receipt.value, signed });
+      retry.reset();
+    } catch (e) {
+      if (signal.aborted) break;
+      const delay = retry.next();
+      opts.onEvent({ type: 'error', message: (e as Error).message, retryInMs: delay });
+      await sleep(systemClock, delay, signal).done;
+      joinedFor = -1;
+      seen = undefined;
+    }
+  }
+}
+
+/** Trains the round's local steps; gives up (cancels) if a newer round appears meanwhile: we missed its deadline. */
+async function trainRound(opts: ParticipantOptions, m: RoundManifest, shard: number, superseded: () => boolean) {
+  const { trainer } = opts;
+  const h = m.hyper;
+  const check = setInterval(() => superseded() && void trainer.cancel(), SUPERSEDED_CHECK_MS);
+  let lastBusyMs = 0;
+  try {
+    return await trainer.train(
+      {
+        steps: h.steps,
+        hyper: { lr: h.lr, weightDecay: h.weightDecay },
+        seed: h.dataSeed,
+        shard,
+        shardCount: m.shardCount,
+        firstStep: m.round * h.steps,
+        codec: m.codec,
+      },
+      (p) => {
+        if (p.holding) {
+          opts.onEvent({ type: 'holding', round: m.round });
+          return;
+        }
+        opts.onEvent({
+          type: 'step',
+          round: m.round,
+          step: p.step,
+          steps: p.steps,
+          loss: p.loss ?? Number.NaN,
+          gpuMs: p.busyMs - lastBusyMs,
+        });
+        lastBusyMs = p.busyMs;
+      },
+    );
+  } finally {
+    clearInterval(check);
+  }
+}
+
+async function fetchJson(base: string, path: string): Promise<unknown> {
+  const res = await fetch(new URL(path, base));
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  return res.json();
+}
+
+/** A token file, from the store when it has it, else from the seed; checked against its sha256. */
+async function tokenFile(base: string, path: string, sha256: string, store: PieceStore): Promise<Uint32Array> {
+  let bytes = await store.get(sha256);
+  if (!bytes) {
+    const res = await fetch(new URL(path, base));
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+    bytes = new Uint8Array(await res.arrayBuffer());
+    if ((await sha256Hex(bytes)) !== sha256) throw new Error(`${path} does not match the round manifest's sha256`);
+    await store.put(sha256, bytes);
+  }
+  return fromU16Bytes(bytes);
+}

@@ -1,0 +1,204 @@
+// What the volunteer's tab shows, and the one pure function that moves it: every part of the tab
+// (seed link, downloads, pacing, participant, run status) reports events; reduce() turns each into
+// the next state. No DOM, no I/O: unit-tested in Node.
+import { type Receipt, summariseReceipts } from '../fed';
+import type { FetchProgress, PeerView, UploadStats } from '../swarm';
+import type { ParticipantEvent } from './participant';
+import type { Settings } from './settings';
+
+export interface DownloadView extends FetchProgress {
+  id: string;
+  name: string;
+  totalBytes: number;
+  done: boolean;
+  /** sha256 of the assembled vector, computed from the bytes the tab holds. */
+  weightsSha256?: string;
+}
+
+export type ReceiptView = Pick<Receipt, 'round' | 'accepted' | 'reason' | 'tokens' | 'bytes'>;
+
+/** The tab's part in federated training. */
+export interface TrainingView {
+  /** holding: the volunteer paused mid-round and the trainer waits before its next step (nothing in flight). */
+  status: 'off' | 'joining' | 'waiting' | 'fetching' | 'training' | 'holding' | 'sending' | 'error';
+  /** Why training is off, or the last error. */
+  reason?: string;
+  round?: number;
+  step?: number;
+  steps?: number;
+  /** Local training losses, newest last (at most MAX_LOSSES). */
+  losses: { round: number; step: number; loss: number }[];
+  receipts: ReceiptView[];
+  acceptedRounds: number;
+  tokens: number;
+  /** GPU time spent in training steps, all sessions. */
+  gpuMs: number;
+  /** Bytes of the last update sent, and what the dense fp32 vector would have been. */
+  lastUpdateBytes?: number;
+  lastDenseBytes?: number;
+}
+
+export interface GpuView {
+  available: boolean;
+  description?: string;
+  features: string[];
+  limits: Record<string, number>;
+  /** Why this adapter cannot train (limits too small), if so. */
+  tooSmall?: string;
+}
+
+export interface SpeedView {
+  tokensPerS: number;
+  gflops: number;
+  /** Busy time over wall time in the last round: the duty cycle as measured. */
+  dutyMeasured: number;
+}
+
+export interface GlobalView {
+  round: number;
+  volunteers: number;
+  acceptedUpdates: number;
+  history: { round: number; tokens: number; valLoss: number }[];
+}
+
+export interface TabState {
+  phase: 'connecting' | 'retrying' | 'downloading' | 'ready';
+  seedUrl: string;
+  peerId?: string;
+  peers: PeerView[];
+  downloads: DownloadView[];
+  uploads: UploadStats;
+  settings: Settings;
+  /** Why the GPU rests right now (undefined: it may work). */
+  pausedBecause?: string;
+  gpu?: GpuView;
+  speed?: SpeedView;
+  global?: GlobalView;
+  training: TrainingView;
+  /** Newest last; at most MAX_WARNINGS. */
+  warnings: string[];
+  /** Why the last attempt to reach the seed failed, while retrying. */
+  error?: string;
+  retryAt?: number;
+}
+
+export type TabEvent =
+  | ParticipantEvent
+  | { type: 'seed-unreachable'; error: string; retryAt: number }
+  | { type: 'connected'; peerId: string }
+  | { type: 'swarm'; peers: PeerView[]; uploads: UploadStats }
+  | { type: 'download'; download: DownloadView }
+  | { type: 'downloads-done' }
+  | { type: 'warning'; text: string }
+  | { type: 'settings'; settings: Settings }
+  | { type: 'pacing'; pausedBecause: string | undefined }
+  | { type: 'gpu'; gpu: GpuView }
+  /** Training cannot start on this tab, and why. */
+  | { type: 'cannot-train'; reason: string }
+  | { type: 'run-status'; global: GlobalView };
+
+export const MAX_WARNINGS = 50;
+export const MAX_LOSSES = 500;
+
+/** The state a tab starts in, from what it kept in IndexedDB. */
+export function initialState(seedUrl: string, kept: { settings: Settings; receipts: ReceiptView[]; gpuMs: number }) {
+  const state: TabState = {
+    phase: 'connecting',
+    seedUrl,
+    peers: [],
+    downloads: [],
+    uploads: { uploadedBytes: 0, piecesServed: 0, refused: 0 },
+    warnings: [],
+    settings: kept.settings,
+    training: { status: 'off', losses: [], receipts: kept.receipts, gpuMs: kept.gpuMs, ...counts(kept.receipts) },
+  };
+  return state;
+}
+
+function counts(receipts: ReceiptView[]): Pick<TrainingView, 'acceptedRounds' | 'tokens'> {
+  const s = summariseReceipts(receipts);
+  return { acceptedRounds: s.acceptedRounds, tokens: s.tokens };
+}
+
+/** The next state after `e`. Never mutates `s`. */
+export function reduce(s: TabState, e: TabEvent): TabState {
+  const t = s.training;
+  const training = (change: Partial<TrainingView>): TabState => ({ ...s, training: { ...t, ...change } });
+  switch (e.type) {
+    case 'seed-unreachable':
+      return { ...s, phase: 'retrying', error: `seed unreachable: ${e.error}`, retryAt: e.retryAt };
+    case 'connected':
+      return { ...s, phase: 'downloading', peerId: e.peerId, error: undefined, retryAt: undefined };
+    case 'swarm':
+      return { ...s, peers: e.peers, uploads: e.uploads };
+    case 'download': {
+      const known = s.downloads.some((d) => d.id === e.download.id);
+      const downloads = known
+        ? s.downloads.map((d) => (d.id === e.download.id ? e.download : d))
+        : [...s.downloads, e.download];
+      return { ...s, downloads };
+    }
+    case 'downloads-done':
+      return { ...s, phase: 'ready' };
+    case 'warning':
+      return { ...s, warnings: [...s.warnings, e.text].slice(-MAX_WARNINGS) };
+    case 'settings':
+      return { ...s, settings: e.settings };
+    case 'pacing':
+      return { ...s, pausedBecause: e.pausedBecause };
+    case 'gpu':
+      return { ...s, gpu: e.gpu };
+    case 'cannot-train':
+      return training({ reason: e.reason });
+    case 'run-status':
+      return { ...s, global: e.global };
+    case 'joining':
+      return training({ status: 'joining' });
+    case 'joined':
+      return training({ status: 'waiting', round: e.round });
+    case 'waiting':
+      return training({ status: 'waiting', round: e.round ?? t.round });
+    case 'fetching':
+      return training({ status: 'fetching', round: e.round });
+    case 'step':
+      return training({
+        status: 'training',
+        round: e.round,
+        step: e.step,
+        steps: e.steps,
+        reason: undefined,
+        losses: [...t.losses, { round: e.round, step: e.step, loss: e.loss }].slice(-MAX_LOSSES),
+        gpuMs: t.gpuMs + e.gpuMs,
+      });
+    case 'holding':
+      return training({ status: 'holding', round: e.round });
+    case 'trained':
+      return {
+        ...s,
+        speed: {
+          tokensPerS: e.tokens / (e.busyMs / 1000),
+          gflops: e.flops / (e.busyMs * 1e6),
+          dutyMeasured: e.busyMs / (e.busyMs + e.idleMs),
+        },
+      };
+    case 'sending':
+      return training({ status: 'sending', round: e.round, lastUpdateBytes: e.bytes, lastDenseBytes: e.denseBytes });
+    case 'receipt': {
+      const r = e.receipt;
+      const receipts = [
+        ...t.receipts,
+        { round: r.round, accepted: r.accepted, reason: r.reason, tokens: r.tokens, bytes: r.bytes },
+      ];
+      return training({
+        status: 'waiting',
+        receipts,
+        ...counts(receipts),
+        reason: r.accepted ? undefined : `round ${r.round} rejected: ${r.reason}`,
+      });
+    }
+    case 'skipped':
+      return training({ status: 'waiting', reason: `round ${e.round} skipped: ${e.reason}` });
+    case 'error':
+      return training({ status: 'error', reason: `${e.message} (retrying in ${Math.round(e.retryInMs / 1000)} s)` });
+  }
+}

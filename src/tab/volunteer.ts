@@ -1,0 +1,160 @@
+// The volunteer's tab, composed from its parts: what it kept in IndexedDB, the pacing, the GPU
+// probe, the link to the seed, the first downloads, the run's status, and (once the volunteer
+// presses Start) the trainer worker and the participant loop. Every part reports events; the tab
+// reduces them into one state (state.ts) that the page renders.
+import { type CreditsFile, parseReceipt, type Receipt } from '../fed';
+import { openStorage, type Storage } from '../storage';
+import type { PieceStore, SignedDocument, SwarmClient } from '../swarm';
+import { connectToSeed } from './connect';
+import { downloadOfferedWeights } from './downloads';
+import { describeGpu } from './gpu-probe';
+import { browserPacingEnvironment, createPacing, type PacingControl } from './pacing';
+import { RECEIPTS_KEY, runParticipant } from './participant';
+import { GPU_DAY_KEY, type GpuDay, parseSettings, SETTINGS_KEY, type Settings, today } from './settings';
+import { type GlobalView, initialState, type ReceiptView, reduce, type TabEvent, type TabState } from './state';
+import { startTrainerWorker } from './trainer-client';
+
+/** Progress record of the GPU time spent training, all sessions. */
+export const GPU_TOTAL_KEY = 'gpu-total-ms';
+/** How often the page reads the run's /status.json. */
+const STATUS_POLL_MS = 5_000;
+
+export interface VolunteerOptions {
+  seedUrl: string;
+  onChange(state: TabState): void;
+  /** The piece store to use instead of IndexedDB's (the misbehaving-tab test wraps it). */
+  wrapStore?(store: PieceStore): PieceStore;
+}
+
+export interface Volunteer {
+  readonly state: TabState;
+  readonly client: SwarmClient | undefined;
+  /** Start contributing (and remember it), or pause. */
+  setRunning(running: boolean): Promise<void>;
+  updateSettings(change: Partial<Settings>): Promise<void>;
+  /** The receipts behind the contribution, as a verifiable file. */
+  creditsFile(): Promise<CreditsFile>;
+}
+
+const swarmView = (client: SwarmClient): TabEvent => ({
+  type: 'swarm',
+  peers: client.peers(),
+  uploads: { ...client.uploads },
+});
+
+/** The receipts kept from earlier sessions; a damaged record is left out of the summary (the export still carries it). */
+function receiptViews(kept: SignedDocument[]): ReceiptView[] {
+  return kept.flatMap((doc) => {
+    try {
+      const r: Receipt = parseReceipt(JSON.parse(doc.body));
+      return [{ round: r.round, accepted: r.accepted, reason: r.reason, tokens: r.tokens, bytes: r.bytes }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer> {
+  // Storage notices (evictions) arrive only after the state exists: writes come later.
+  const storage: Storage = await openStorage('vgpu', (text) => emit({ type: 'warning', text }));
+  let state = initialState(opts.seedUrl, {
+    settings: parseSettings(await storage.getProgress(SETTINGS_KEY)),
+    receipts: receiptViews((await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? []),
+    gpuMs: (await storage.getProgress<number>(GPU_TOTAL_KEY)) ?? 0,
+  });
+  let client: SwarmClient | undefined;
+  let trainingStarted = false;
+
+  function emit(e: TabEvent): void {
+    state = reduce(state, e);
+    if (e.type === 'step') {
+      pacing.spent(e.gpuMs);
+      void storage.setProgress(GPU_TOTAL_KEY, state.training.gpuMs);
+    }
+    // Upload counters move without events of their own: every change refreshes them.
+    if (client) state = reduce(state, swarmView(client));
+    opts.onChange(state);
+  }
+
+  const pacing: PacingControl = createPacing({
+    store: storage,
+    environment: browserPacingEnvironment(),
+    settings: state.settings,
+    gpuDay: (await storage.getProgress<GpuDay>(GPU_DAY_KEY)) ?? { day: today(), busyMs: 0 },
+    onChange: (settings, pausedBecause) => {
+      if (settings !== state.settings) emit({ type: 'settings', settings });
+      if (pausedBecause !== state.pausedBecause) emit({ type: 'pacing', pausedBecause });
+    },
+  });
+  emit({ type: 'gpu', gpu: await describeGpu() });
+  const privateKey = await storage.loadOrCreatePeerKey();
+  const store = opts.wrapStore ? opts.wrapStore(storage.pieces) : storage.pieces;
+
+  /** Starts the trainer worker and the participant loop, once connected and once the volunteer said so. */
+  async function startTraining(): Promise<void> {
+    if (trainingStarted || !client || !state.settings.running) return;
+    const gpu = state.gpu;
+    if (!gpu?.available) return emit({ type: 'cannot-train', reason: 'no WebGPU' });
+    if (gpu.tooSmall)
+      return emit({ type: 'cannot-train', reason: `this GPU is too small for the model: ${gpu.tooSmall}` });
+    trainingStarted = true;
+    const trainer = startTrainerWorker();
+    pacing.attach(trainer);
+    const signal = new AbortController().signal;
+    await runParticipant({ client, seedUrl: opts.seedUrl, trainer, storage, onEvent: emit, signal });
+  }
+
+  async function pollRunStatus(): Promise<void> {
+    try {
+      const s = (await (await fetch(new URL('/status.json', opts.seedUrl))).json()) as GlobalView;
+      emit({
+        type: 'run-status',
+        global: { round: s.round, volunteers: s.volunteers, acceptedUpdates: s.acceptedUpdates, history: s.history },
+      });
+    } catch {
+      // The seed is restarting: the next poll will do.
+    }
+  }
+
+  void (async () => {
+    client = await connectToSeed({
+      seedUrl: opts.seedUrl,
+      privateKey,
+      store,
+      onRetry: (error, retryAt) => emit({ type: 'seed-unreachable', error, retryAt }),
+    });
+    const linked = client;
+    linked.onWarning = (text) => emit({ type: 'warning', text });
+    linked.node.addEventListener('connection:open', () => emit(swarmView(linked)));
+    linked.node.addEventListener('connection:close', () => emit(swarmView(linked)));
+    emit({ type: 'connected', peerId: linked.peerId });
+    setInterval(() => void pollRunStatus(), STATUS_POLL_MS);
+    void pollRunStatus();
+    await downloadOfferedWeights({ client, storage, emit });
+    await startTraining();
+  })();
+
+  return {
+    get state() {
+      return state;
+    },
+    get client() {
+      return client;
+    },
+    async setRunning(running) {
+      await pacing.update({ running });
+      if (running) void startTraining();
+    },
+    updateSettings: (change) => pacing.update(change),
+    async creditsFile() {
+      const seed = client?.seed;
+      return {
+        kind: 'vgpu/credits',
+        version: 1,
+        volunteer: state.peerId ?? '',
+        seed: { peerId: seed?.peerId ?? '', publicKey: seed?.publicKey ?? '', url: opts.seedUrl },
+        receipts: (await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? [],
+      };
+    },
+  };
+}

@@ -1,0 +1,160 @@
+// The tab's state and its reducer (src/tab/state.ts): each event a part of the tab reports moves
+// the state the page renders, without mutating the one before.
+import { expect, test } from '@playwright/test';
+import {
+  DEFAULT_SETTINGS,
+  type DownloadView,
+  initialState,
+  MAX_LOSSES,
+  MAX_WARNINGS,
+  type ReceiptView,
+  reduce,
+  type TabEvent,
+  type TabState,
+} from '../../src/tab';
+
+const SEED = 'http://127.0.0.1:8080';
+const receipt = (round: number, accepted: boolean, tokens: number): ReceiptView => ({
+  round,
+  accepted,
+  tokens,
+  bytes: 100,
+  reason: accepted ? undefined : 'norm too large',
+});
+const fresh = () => initialState(SEED, { settings: DEFAULT_SETTINGS, receipts: [], gpuMs: 0 });
+
+/** Applies events in order, checking that none mutates the state it was given. */
+function run(state: TabState, ...events: TabEvent[]): TabState {
+  for (const e of events) {
+    const before = structuredClone(state);
+    const next = reduce(state, e);
+    expect(state, `${e.type} mutated its input`).toEqual(before);
+    state = next;
+  }
+  return state;
+}
+
+const download = (id: string, held: number, done = false): DownloadView => ({
+  id,
+  name: `weights ${id}`,
+  totalBytes: 4096,
+  done,
+  held,
+  total: 4,
+  downloadedBytes: held * 1024,
+  fromSeedBytes: held * 1024,
+  fromPeersBytes: 0,
+  corruptPieces: 0,
+  bannedPeers: [],
+});
+
+test('a tab starts from what it kept: settings, GPU time, and the counts of its receipts', () => {
+  const s = initialState(SEED, {
+    settings: { ...DEFAULT_SETTINGS, running: true },
+    receipts: [receipt(0, true, 1500), receipt(1, false, 900), receipt(2, true, 600)],
+    gpuMs: 1234,
+  });
+  expect(s.phase).toBe('connecting');
+  expect(s.settings.running).toBe(true);
+  expect(s.training).toMatchObject({ status: 'off', gpuMs: 1234, acceptedRounds: 2, tokens: 2100 });
+});
+
+test('the seed link: retrying shows why and when; connecting clears it and names the peer', () => {
+  const retrying = run(fresh(), { type: 'seed-unreachable', error: 'HTTP 502', retryAt: 5000 });
+  expect(retrying).toMatchObject({ phase: 'retrying', error: 'seed unreachable: HTTP 502', retryAt: 5000 });
+  const connected = run(retrying, { type: 'connected', peerId: '12D3KooWtab' });
+  expect(connected).toMatchObject({ phase: 'downloading', peerId: '12D3KooWtab' });
+  expect(connected.error).toBeUndefined();
+  expect(connected.retryAt).toBeUndefined();
+});
+
+test('downloads: a new manifest is added, progress replaces it in place, then the tab is ready', () => {
+  const s = run(
+    fresh(),
+    { type: 'download', download: download('a', 0) },
+    { type: 'download', download: download('b', 0) },
+    { type: 'download', download: download('a', 3) },
+    { type: 'download', download: download('a', 4, true) },
+  );
+  expect(s.downloads.map((d) => [d.id, d.held, d.done])).toEqual([
+    ['a', 4, true],
+    ['b', 0, false],
+  ]);
+  expect(run(s, { type: 'downloads-done' }).phase).toBe('ready');
+});
+
+test('warnings and local losses keep only the newest', () => {
+  let s = fresh();
+  for (let i = 0; i < MAX_WARNINGS + 5; i++) s = reduce(s, { type: 'warning', text: `w${i}` });
+  expect(s.warnings).toHaveLength(MAX_WARNINGS);
+  expect(s.warnings[0]).toBe('w5');
+  for (let i = 1; i <= MAX_LOSSES + 3; i++) {
+    s = reduce(s, { type: 'step', round: 0, step: i, steps: MAX_LOSSES + 3, loss: i, gpuMs: 2 });
+  }
+  expect(s.training.losses).toHaveLength(MAX_LOSSES);
+  expect(s.training.losses[0]?.step).toBe(4);
+  expect(s.training.gpuMs).toBe(2 * (MAX_LOSSES + 3));
+});
+
+test('a round as the participant reports it: fetching, steps, a hold, the update, the receipt', () => {
+  let s = run(
+    fresh(),
+    { type: 'joining' },
+    { type: 'joined', round: 3 },
+    { type: 'fetching', round: 3 },
+    { type: 'step', round: 3, step: 1, steps: 2, loss: 6.5, gpuMs: 40 },
+  );
+  expect(s.training).toMatchObject({ status: 'training', round: 3, step: 1, steps: 2, gpuMs: 40 });
+  s = run(s, { type: 'holding', round: 3 });
+  expect(s.training.status).toBe('holding');
+  s = run(
+    s,
+    { type: 'step', round: 3, step: 2, steps: 2, loss: 6.1, gpuMs: 60 },
+    { type: 'trained', round: 3, tokens: 512, busyMs: 100, idleMs: 100, flops: 2e8 },
+    { type: 'sending', round: 3, bytes: 1000, denseBytes: 4000 },
+  );
+  expect(s.training).toMatchObject({ status: 'sending', lastUpdateBytes: 1000, lastDenseBytes: 4000, gpuMs: 100 });
+  expect(s.speed).toEqual({ tokensPerS: 5120, gflops: 2, dutyMeasured: 0.5 });
+  const accepted = { kind: 'vgpu/receipt', version: 1, peer: 'p', update: 'u', at: 1 } as const;
+  s = run(s, {
+    type: 'receipt',
+    receipt: { ...accepted, round: 3, accepted: true, tokens: 512, bytes: 1000 },
+    signed: { signer: 's', body: '{}', signature: 'x' },
+  });
+  expect(s.training).toMatchObject({ status: 'waiting', acceptedRounds: 1, tokens: 512 });
+  expect(s.training.reason).toBeUndefined();
+  s = run(s, {
+    type: 'receipt',
+    receipt: { ...accepted, round: 4, accepted: false, reason: 'late', tokens: 512, bytes: 1000 },
+    signed: { signer: 's', body: '{}', signature: 'y' },
+  });
+  expect(s.training).toMatchObject({ acceptedRounds: 1, tokens: 512, reason: 'round 4 rejected: late' });
+  expect(s.training.receipts).toHaveLength(2);
+});
+
+test('a skipped round and an error say why; an error says when the tab retries', () => {
+  const skipped = run(fresh(), { type: 'skipped', round: 2, reason: 'a newer round started' });
+  expect(skipped.training).toMatchObject({ status: 'waiting', reason: 'round 2 skipped: a newer round started' });
+  const failed = run(skipped, { type: 'error', message: 'stream reset', retryInMs: 4000 });
+  expect(failed.training).toMatchObject({ status: 'error', reason: 'stream reset (retrying in 4 s)' });
+  const cannot = run(fresh(), { type: 'cannot-train', reason: 'no WebGPU' });
+  expect(cannot.training).toMatchObject({ status: 'off', reason: 'no WebGPU' });
+});
+
+test('settings, pacing, the GPU, peers and the run status are taken as reported', () => {
+  const s = run(
+    fresh(),
+    { type: 'settings', settings: { ...DEFAULT_SETTINGS, dutyCycle: 1 } },
+    { type: 'pacing', pausedBecause: 'paused while on battery' },
+    { type: 'gpu', gpu: { available: false, features: [], limits: {} } },
+    { type: 'swarm', peers: [{ id: 'p1', kind: 'seed' }], uploads: { uploadedBytes: 9, piecesServed: 1, refused: 0 } },
+    { type: 'run-status', global: { round: 7, volunteers: 3, acceptedUpdates: 12, history: [] } },
+  );
+  expect(s.settings.dutyCycle).toBe(1);
+  expect(s.pausedBecause).toBe('paused while on battery');
+  expect(s.gpu?.available).toBe(false);
+  expect(s.peers).toEqual([{ id: 'p1', kind: 'seed' }]);
+  expect(s.uploads.uploadedBytes).toBe(9);
+  expect(s.global?.round).toBe(7);
+  expect(run(s, { type: 'pacing', pausedBecause: undefined }).pausedBecause).toBeUndefined();
+});
