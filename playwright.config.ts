@@ -4,7 +4,10 @@ import { chromiumFlags, findChromium } from './test/harness/chromium';
 /** Port of the Vite dev server that serves the browser test pages. */
 const TEST_PORT = Number(process.env.VGPU_TEST_PORT ?? 5199);
 
-/** A project of pages in headless Chromium, one at a time (SwiftShader and WebRTC load the CPU). */
+/**
+ * A project of pages in headless Chromium, one test at a time (SwiftShader and WebRTC load the
+ * CPU), while the other projects use the other worker.
+ */
 function chromiumProject(name: string, testDir: string, args: string[]) {
   return {
     name,
@@ -23,11 +26,13 @@ function chromiumProject(name: string, testDir: string, args: string[]) {
 export default defineConfig({
   timeout: 120_000,
   reporter: [['list'], ['./test/harness/summary-reporter.ts']],
-  // SwiftShader runs WebGPU on the CPU: one browser at a time keeps timings sane on small machines.
-  workers: process.env.CI ? 1 : undefined,
+  // Two at a time: the Node unit tests, the browser tests and the end-to-end tests each take one
+  // worker (a browser project never more: SwiftShader runs WebGPU on the CPU), which keeps both
+  // cores of a small machine busy.
+  workers: 2,
   projects: [
     { name: 'unit', testDir: 'test/unit' },
-    chromiumProject('browser', 'test/browser', chromiumFlags()),
+    chromiumProject('browser', 'test/browser', chromiumFlags({ testSpeedups: true })),
     // The seed and several tabs; WebRTC between tabs needs the network namespace `npm test` provides.
     chromiumProject('e2e', 'e2e', chromiumFlags({ webgpu: false })),
   ],

@@ -1,5 +1,5 @@
 // A private network namespace for runs that open WebRTC between tabs: headless tabs on one machine
-// only connect over a veth pair with a default route (loopback alone is not enough; see DESIGN.md).
+// only connect over a veth pair with a default route (loopback alone is not enough).
 // Traffic stays inside the namespace. `npm test` and `npm run bench -- swarm` re-run inside one.
 import { spawnSync } from 'node:child_process';
 

@@ -1,4 +1,4 @@
-/** One measured figure: DESIGN.md's benchmark row format. */
+/** One measured figure: the benchmark row format of docs/ARCHITECTURE.md. */
 export interface BenchRow {
   case: string;
   impl: string;

@@ -36,12 +36,28 @@ const BASE_FLAGS = [
   '--disable-sync',
 ];
 
+export interface ChromiumOptions {
+  /** false: no WebGPU at all (a tab that only shares weights). */
+  webgpu?: boolean;
+  /** WebGPU on the real GPU through Vulkan; default: GPU=1 in the environment. */
+  realGpu?: boolean;
+  /**
+   * Tests only: skip Dawn's zero-initialisation of workgroup memory. On SwiftShader the code it
+   * adds made each pipeline compile ten times slower (attention_forward: 4.2–5.8 s, 0.3–0.4 s
+   * without). It only removes a guarantee, so a kernel that passes without it passes with it (a
+   * kernel that read workgroup memory before writing it would see stale values here, not zeros).
+   * Benchmarks keep the browser's default, as volunteers have it.
+   */
+  testSpeedups?: boolean;
+}
+
 /** WebGPU on SwiftShader (no GPU, the default and what CI has) or on the real GPU through Vulkan (GPU=1). */
-export function chromiumFlags(options: { webgpu?: boolean; realGpu?: boolean } = {}): string[] {
+export function chromiumFlags(options: ChromiumOptions = {}): string[] {
   if (options.webgpu === false) return BASE_FLAGS;
   const realGpu = options.realGpu ?? process.env.GPU === '1';
   const adapter = realGpu
     ? ['--enable-features=Vulkan', '--use-angle=vulkan', '--disable-vulkan-surface']
     : ['--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader'];
-  return [...BASE_FLAGS, '--enable-unsafe-webgpu', ...adapter];
+  const speedups = options.testSpeedups ? ['--enable-dawn-features=disable_workgroup_init'] : [];
+  return [...BASE_FLAGS, '--enable-unsafe-webgpu', ...adapter, ...speedups];
 }
