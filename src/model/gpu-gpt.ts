@@ -31,14 +31,19 @@ import {
 } from '../gpu';
 import { checkKernelLimits } from './gpu-fit';
 import type { TrainHyper } from './hyper';
-import { decaySegments, type LinearTensors, type ParamLayout, type TensorSpec } from './layout';
+import { decaySegments, type LinearTensors, type NormTensors, type ParamLayout, type TensorSpec } from './layout';
+
+/** A LayerNorm's output [N, C] and the row statistics [N] its backward needs. */
+interface NormActivations {
+  y: GPUBuffer;
+  mean: GPUBuffer;
+  rstd: GPUBuffer;
+}
 
 /** Activations one layer keeps for its backward pass. */
 interface LayerActivations {
   input: GPUBuffer; // residual stream entering the layer [N, C]
-  ln1: GPUBuffer;
-  ln1Mean: GPUBuffer;
-  ln1Rstd: GPUBuffer;
+  ln1: NormActivations;
   qkv: GPUBuffer; // [N, 3C]
   q: GPUBuffer;
   k: GPUBuffer;
@@ -47,9 +52,7 @@ interface LayerActivations {
   lse: GPUBuffer; // attention output [B, H, T, D], log-sum-exp [B, H, T]
   attMerged: GPUBuffer; // [N, C]
   mid: GPUBuffer; // residual after attention [N, C]
-  ln2: GPUBuffer;
-  ln2Mean: GPUBuffer;
-  ln2Rstd: GPUBuffer;
+  ln2: NormActivations;
   fc: GPUBuffer;
   gelu: GPUBuffer; // [N, 4C]
 }
@@ -131,13 +134,16 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
   const p = (t: TensorSpec): BufferRef => ({ buffer: params, offset: t.offset * 4, size: t.size * 4 });
   const g = (t: TensorSpec): BufferRef => ({ buffer: grads, offset: t.offset * 4, size: t.size * 4 });
 
+  const normActivations = (name: string): NormActivations => ({
+    y: alloc(N * C, name),
+    mean: alloc(N, `${name}.mean`),
+    rstd: alloc(N, `${name}.rstd`),
+  });
   const layers: LayerActivations[] = [];
   for (let l = 0; l < L; l++) {
     layers.push({
       input: alloc(N * C, `h${l}.input`),
-      ln1: alloc(N * C, `h${l}.ln1`),
-      ln1Mean: alloc(N, `h${l}.ln1.mean`),
-      ln1Rstd: alloc(N, `h${l}.ln1.rstd`),
+      ln1: normActivations(`h${l}.ln1`),
       qkv: alloc(N * 3 * C, `h${l}.qkv`),
       q: alloc(N * C, `h${l}.q`),
       k: alloc(N * C, `h${l}.k`),
@@ -146,17 +152,13 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
       lse: alloc(B * H * T, `h${l}.lse`),
       attMerged: alloc(N * C, `h${l}.att.merged`),
       mid: alloc(N * C, `h${l}.mid`),
-      ln2: alloc(N * C, `h${l}.ln2`),
-      ln2Mean: alloc(N, `h${l}.ln2.mean`),
-      ln2Rstd: alloc(N, `h${l}.ln2.rstd`),
+      ln2: normActivations(`h${l}.ln2`),
       fc: alloc(N * 4 * C, `h${l}.fc`),
       gelu: alloc(N * 4 * C, `h${l}.gelu`),
     });
   }
   const finalResidual = alloc(N * C, 'residual.final');
-  const lnf = alloc(N * C, 'lnf');
-  const lnfMean = alloc(N, 'lnf.mean');
-  const lnfRstd = alloc(N, 'lnf.rstd');
+  const lnf = normActivations('lnf');
   const logits = alloc(N * V, 'logits');
   const losses = alloc(N, 'losses');
   const meanLoss = alloc(1, 'loss');
@@ -218,6 +220,34 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
     await matmul(gpu, batch, { a: dy, b: p(w.w), c: dx, M: N, K: outN, N: K, transB: true });
   };
 
+  /** out = LayerNorm(x)·g + b with the norm's tensors w, keeping the row statistics. */
+  const norm = (batch: Batch, x: BufferRef, w: NormTensors, out: NormActivations) =>
+    layernormForward(gpu, batch, { x, gamma: p(w.g), beta: p(w.b), ...out, rows: N, C });
+
+  /** The LayerNorm's backward: dx (= or += with `accumulate`), and dg, db added into the gradients. */
+  const normBackward = (
+    batch: Batch,
+    dy: BufferRef,
+    x: BufferRef,
+    out: NormActivations,
+    w: NormTensors,
+    dx: BufferRef,
+    accumulate = false,
+  ) =>
+    layernormBackward(gpu, batch, {
+      dy,
+      x,
+      mean: out.mean,
+      rstd: out.rstd,
+      gamma: p(w.g),
+      dx,
+      dgamma: g(w.g),
+      dbeta: g(w.b),
+      rows: N,
+      C,
+      accumulateDx: accumulate,
+    });
+
   async function forward(batch: Batch): Promise<void> {
     await embeddingForward(gpu, batch, {
       tokens: inputTokens,
@@ -234,49 +264,22 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
       const a = layers[l]!;
       const w = P.layers[l]!;
       const next = layers[l + 1]?.input ?? finalResidual;
-      await layernormForward(gpu, batch, {
-        x: a.input,
-        gamma: p(w.ln1.g),
-        beta: p(w.ln1.b),
-        y: a.ln1,
-        mean: a.ln1Mean,
-        rstd: a.ln1Rstd,
-        rows: N,
-        C,
-      });
-      await linear(batch, a.ln1, w.attn.qkv, a.qkv, C, 3 * C);
+      await norm(batch, a.input, w.ln1, a.ln1);
+      await linear(batch, a.ln1.y, w.attn.qkv, a.qkv, C, 3 * C);
       await splitQkv(gpu, batch, { qkv: a.qkv, q: a.q, k: a.k, v: a.v, ...heads });
       await attentionForward(gpu, batch, { q: a.q, k: a.k, v: a.v, o: a.att, lse: a.lse, ...heads });
       await mergeHeads(gpu, batch, { o: a.att, y: a.attMerged, ...heads });
       batch.copy(a.input, a.mid, N * C * 4);
       await linear(batch, a.attMerged, w.attn.proj, a.mid, C, C, true);
-      await layernormForward(gpu, batch, {
-        x: a.mid,
-        gamma: p(w.ln2.g),
-        beta: p(w.ln2.b),
-        y: a.ln2,
-        mean: a.ln2Mean,
-        rstd: a.ln2Rstd,
-        rows: N,
-        C,
-      });
-      await linear(batch, a.ln2, w.mlp.fc, a.fc, C, 4 * C);
+      await norm(batch, a.mid, w.ln2, a.ln2);
+      await linear(batch, a.ln2.y, w.mlp.fc, a.fc, C, 4 * C);
       await geluForward(gpu, batch, { x: a.fc, y: a.gelu, n: N * 4 * C });
       batch.copy(a.mid, next, N * C * 4);
       await linear(batch, a.gelu, w.mlp.proj, next, 4 * C, C, true);
     }
-    await layernormForward(gpu, batch, {
-      x: finalResidual,
-      gamma: p(P.lnf.g),
-      beta: p(P.lnf.b),
-      y: lnf,
-      mean: lnfMean,
-      rstd: lnfRstd,
-      rows: N,
-      C,
-    });
+    await norm(batch, finalResidual, P.lnf, lnf);
     // Tied head: logits = lnf · wteᵀ.
-    await matmul(gpu, batch, { a: lnf, b: p(P.wte), c: logits, M: N, K: C, N: V, transB: true });
+    await matmul(gpu, batch, { a: lnf.y, b: p(P.wte), c: logits, M: N, K: C, N: V, transB: true });
   }
 
   async function backward(batch: Batch, inputs: Uint32Array): Promise<void> {
@@ -291,39 +294,16 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
     });
     // logits = lnf · wteᵀ: dlnf = dlogits · wte, dwte += dlogitsᵀ · lnf.
     await matmul(gpu, batch, { a: logits, b: p(P.wte), c: dLn, M: N, K: V, N: C });
-    await matmul(gpu, batch, { a: logits, b: lnf, c: g(P.wte), M: V, K: N, N: C, transA: true, accumulate: true });
-    await layernormBackward(gpu, batch, {
-      dy: dLn,
-      x: finalResidual,
-      mean: lnfMean,
-      rstd: lnfRstd,
-      gamma: p(P.lnf.g),
-      dx: dResidual,
-      dgamma: g(P.lnf.g),
-      dbeta: g(P.lnf.b),
-      rows: N,
-      C,
-    });
+    await matmul(gpu, batch, { a: logits, b: lnf.y, c: g(P.wte), M: V, K: N, N: C, transA: true, accumulate: true });
+    await normBackward(batch, dLn, finalResidual, lnf, P.lnf, dResidual);
     for (let l = L - 1; l >= 0; l--) {
       const a = layers[l]!;
       const w = P.layers[l]!;
       // dResidual holds the gradient of this layer's output; the residual path passes it through unchanged.
       await linearBackward(batch, a.gelu, dResidual, w.mlp.proj, dGelu, 4 * C, C);
       await geluBackward(gpu, batch, { x: a.fc, dy: dGelu, dx: dFc, n: N * 4 * C });
-      await linearBackward(batch, a.ln2, dFc, w.mlp.fc, dLn, C, 4 * C);
-      await layernormBackward(gpu, batch, {
-        dy: dLn,
-        x: a.mid,
-        mean: a.ln2Mean,
-        rstd: a.ln2Rstd,
-        gamma: p(w.ln2.g),
-        dx: dResidual,
-        dgamma: g(w.ln2.g),
-        dbeta: g(w.ln2.b),
-        rows: N,
-        C,
-        accumulateDx: true,
-      });
+      await linearBackward(batch, a.ln2.y, dFc, w.mlp.fc, dLn, C, 4 * C);
+      await normBackward(batch, dLn, a.mid, a.ln2, w.ln2, dResidual, true);
       await linearBackward(batch, a.attMerged, dResidual, w.attn.proj, dAttMerged, C, C);
       await splitHeads(gpu, batch, { dy: dAttMerged, dO: dAtt, ...heads });
       await attentionBackward(gpu, batch, {
@@ -339,20 +319,8 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
         ...heads,
       });
       await joinQkv(gpu, batch, { dq, dk, dv, dqkv, ...heads });
-      await linearBackward(batch, a.ln1, dqkv, w.attn.qkv, dLn, C, 3 * C);
-      await layernormBackward(gpu, batch, {
-        dy: dLn,
-        x: a.input,
-        mean: a.ln1Mean,
-        rstd: a.ln1Rstd,
-        gamma: p(w.ln1.g),
-        dx: dResidual,
-        dgamma: g(w.ln1.g),
-        dbeta: g(w.ln1.b),
-        rows: N,
-        C,
-        accumulateDx: true,
-      });
+      await linearBackward(batch, a.ln1.y, dqkv, w.attn.qkv, dLn, C, 3 * C);
+      await normBackward(batch, dLn, a.input, a.ln1, w.ln1, dResidual, true);
     }
     await embeddingBackward(gpu, batch, {
       tokens: inputs,
