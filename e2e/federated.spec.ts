@@ -97,15 +97,20 @@ test('three tabs train together: the loss falls, a closed tab does not stall a r
   const states = await waitForTabs(tabs, (s) => s.training.receipts.some((r) => r.accepted), 60_000);
   for (const s of states) expect(s.training.tokens).toBeGreaterThan(0);
 
-  // Close one tab while it trains: the round closes with the other two, by its deadline at the latest.
+  // Close one tab while it trains. The rounds that still count on it close without it, by their
+  // deadline at the latest (it may have sent this round's update just before it closed, so the next
+  // round may still name it); then a round assigns only the two tabs left. The wait allows two
+  // deadlines and a margin: a round that waited for the closed tab would not get there.
   const [first, , closing] = tabs as [Page, Page, Page];
   await waitForTab(closing, (s) => s.training.status === 'training', 2 * ROUND_S * 1000);
   const open = (await status()).round;
-  const closedAt = Date.now();
   await closing.context().close();
-  const next = await waitForSeed((s) => s.round > open, (ROUND_S + 30) * 1000, 'the round after a tab closed');
-  expect(Date.now() - closedAt).toBeLessThan((ROUND_S + 30) * 1000);
-  expect(next.history.at(-1)!.round).toBe(open + 1);
+  const next = await waitForSeed(
+    (s) => s.round > open && s.open.assigned === 2,
+    (2 * ROUND_S + 30) * 1000,
+    'a round without the closed tab',
+  );
+  expect(next.history.at(-1)!.round).toBe(next.round);
 
   // SIGKILL the seed (whenever: maybe mid-checkpoint), start it again: it resumes from the last
   // complete checkpoint, with the same weights, and the run goes on.
