@@ -32,6 +32,8 @@ export default defineConfig({
   workers: 2,
   projects: [
     { name: 'unit', testDir: 'test/unit' },
+    // Attacks on a real in-process seed by ordinary Node libp2p peers (and HTTP clients).
+    { name: 'attack', testDir: 'test/attack' },
     chromiumProject('browser', 'test/browser', chromiumFlags({ testSpeedups: true })),
     // The seed and several tabs; WebRTC between tabs needs the network namespace `npm test` provides.
     chromiumProject('e2e', 'e2e', chromiumFlags({ webgpu: false })),

@@ -6,6 +6,7 @@ import {
   PieceStatus,
   pieceServer,
   SEED_PIECE_REPEAT_MS,
+  SEED_REFERRAL_MS,
   type SeedNode,
   superSeeding,
   type UploadStats,
@@ -37,7 +38,13 @@ export async function startPieceService(c: PieceServiceComponents): Promise<Piec
       manifest: c.weights.manifest,
       store: c.weights.store,
       stats: uploads,
-      admit: superSeeding(SEED_PIECE_REPEAT_MS, c.isConnected, () => clock.now()),
+      policy: superSeeding({
+        intervalMs: SEED_PIECE_REPEAT_MS,
+        referralMs: SEED_REFERRAL_MS,
+        connected: c.isConnected,
+        now: () => clock.now(),
+      }),
+      clock,
       // BUSY is the super-seeding policy at work, not news; malformed requests are.
       onRefused: (peer, status, reason) =>
         status === PieceStatus.BadRequest && c.log(`refused a piece request from ${peer}: ${reason}`),

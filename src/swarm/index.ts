@@ -36,7 +36,9 @@ export {
   type PieceStore,
   pieceServer,
   requestPiece,
+  type SuperSeedingOptions,
   superSeeding,
+  type UploadPolicy,
   type UploadStats,
 } from './pieces';
 export { parseSeedInfo, type SeedInfo } from './seed-link';

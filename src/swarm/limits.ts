@@ -23,12 +23,28 @@ export const MAX_PIECE_STREAMS_PER_CONNECTION = 8;
 /** Piece requests we serve at once, all peers together; more get a BUSY reply. */
 export const MAX_CONCURRENT_UPLOADS = 32;
 /**
+ * Piece requests we serve at once to one peer: a tab keeps at most MAX_INFLIGHT_TO_SEED (or
+ * MAX_INFLIGHT_PER_PEER) in flight, so more is a peer hoarding upload slots.
+ */
+export const MAX_UPLOADS_PER_PEER = 2;
+/**
+ * Time to send one reply (a piece: 1 MiB, so a peer reading slower than ~50 KiB/s loses it). A peer
+ * that requests and stops reading would otherwise hold an upload slot for as long as it likes.
+ */
+export const PIECE_SEND_TIMEOUT_MS = 20_000;
+/**
  * Super-seeding: after the seed sent a piece, it answers BUSY to other tabs asking for it, for up
  * to this long while the tab that got it stays connected; they fetch it from that tab instead.
  * At 20 s, eight tabs on a 2-core machine (WebRTC links slow, peers often backing off) made the
  * seed send 2.1 copies of the model; 60 s bounds it at one copy a minute per piece.
  */
 export const SEED_PIECE_REPEAT_MS = 60_000;
+/**
+ * Super-seeding's bound on a lockout: a tab sent to other holders for a piece is served by the seed
+ * once this long has passed since the first BUSY, whoever holds the piece (a stranger that fetches
+ * every piece and never passes it on delays each tab this long per piece, once).
+ */
+export const SEED_REFERRAL_MS = 20_000;
 /**
  * Weight manifests whose pieces the seed keeps servable: the current round's and the one before,
  * since a round closes while slower tabs are still fetching the weights it started from.

@@ -4,11 +4,14 @@
 
 import type { AbortOptions, Connection, Stream, StreamHandler } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
+import { type Clock, systemClock, timeoutSignal } from '../util/clock';
 import { decodeJsonMessage, fromUtf8, isSha256Hex, utf8 } from './bytes';
 import {
   MAX_CONCURRENT_UPLOADS,
   MAX_PIECE_REPLY_BYTES,
   MAX_PIECE_REQUEST_BYTES,
+  MAX_UPLOADS_PER_PEER,
+  PIECE_SEND_TIMEOUT_MS,
   REQUEST_READ_TIMEOUT_MS,
 } from './limits';
 import { pieceRange, type WeightsManifest } from './manifest';
@@ -92,86 +95,192 @@ export interface PieceServerOptions {
   stats?: UploadStats;
   /** Called with each refused request, for the log. */
   onRefused?(peer: string, status: PieceStatus, reason: string): void;
-  /** Admission policy: a reason to answer BUSY, or undefined to serve (the seed's super-seeding). */
-  admit?(peer: string, req: PieceRequest): string | undefined;
+  /** Admission policy beyond the server's own budgets (the seed's super-seeding). */
+  policy?: UploadPolicy;
+  /** Time of the read and send deadlines (tests pass a manual one). */
+  clock?: Clock;
 }
 
+/** Which valid requests a server serves now, told what came of each it admitted. */
+export interface UploadPolicy {
+  /** A reason to answer BUSY, or undefined to serve. */
+  admit(peer: string, req: PieceRequest): string | undefined;
+  /** The reply to an admitted request went out whole (`delivered`), or failed. */
+  settle(peer: string, req: PieceRequest, delivered: boolean): void;
+}
+
+export interface SuperSeedingOptions {
+  /** How long after a piece's first copy went out other askers are sent to its holders. */
+  intervalMs: number;
+  /** How long one asker is sent elsewhere for one piece before it is served anyway. */
+  referralMs: number;
+  connected(peer: string): boolean;
+  now?(): number;
+}
+
+/** Referral clocks kept at most; the oldest go first (an asker that comes back starts a new one). */
+const MAX_REFERRALS = 65_536;
+/** Pieces tracked before expired ones are pruned. */
+const MAX_TRACKED_PIECES = 4_096;
+
 /**
- * The seed's admission policy (BitTorrent's super-seeding): once a piece went out, a request for it
- * from another tab is answered BUSY while the tab that got it is still connected, for up to
- * `intervalMs`; the asker fetches it from that tab instead. After the interval, or once every
- * holder has left, another copy goes out.
+ * The seed's admission policy (BitTorrent's super-seeding): once a piece is going out or went out
+ * to a tab, a request for it from another tab is answered BUSY while that tab is still connected,
+ * for up to `intervalMs` from the first copy; the asker fetches it from that tab instead. A holder
+ * that never passes the piece on (a stranger that requests everything and keeps it) costs each
+ * asker at most `referralMs` per piece: then the asker is served, whoever holds the piece. A
+ * request whose reply never went out whole does not count as a copy.
  */
-export function superSeeding(
-  intervalMs: number,
-  connected: (peer: string) => boolean,
-  now: () => number = Date.now,
-): (peer: string, req: PieceRequest) => string | undefined {
-  const served = new Map<string, { at: number; to: Set<string> }>();
-  return (peer, req) => {
-    const key = `${req.manifest}/${req.index}`;
-    const last = served.get(key);
-    const holders = last && now() - last.at < intervalMs ? [...last.to].filter((p) => p !== peer && connected(p)) : [];
-    if (holders.length > 0)
-      return `piece ${req.index} is held by ${holders.length} connected tab(s): fetch it from them`;
-    const entry = last && now() - last.at < intervalMs ? last : { at: now(), to: new Set<string>() };
-    entry.to.add(peer);
-    served.set(key, entry);
-    return undefined;
+export function superSeeding(o: SuperSeedingOptions): UploadPolicy {
+  const now = o.now ?? Date.now;
+  const copies = new Map<string, { at: number; sending: Set<string>; holders: Set<string> }>();
+  /** `${asker} ${piece key}` -> when it was first sent elsewhere for that piece. */
+  const referred = new Map<string, number>();
+  const keyOf = (req: PieceRequest) => `${req.manifest}/${req.index}`;
+  const live = (key: string, t: number) => {
+    const c = copies.get(key);
+    return c && t - c.at < o.intervalMs ? c : undefined;
+  };
+  const prune = (t: number) => {
+    if (copies.size > MAX_TRACKED_PIECES)
+      for (const [key, c] of copies) if (t - c.at >= o.intervalMs && c.sending.size === 0) copies.delete(key);
+    for (const asker of referred.keys()) {
+      if (referred.size <= MAX_REFERRALS) break;
+      referred.delete(asker);
+    }
+  };
+  return {
+    admit(peer, req) {
+      const t = now();
+      const key = keyOf(req);
+      const c = live(key, t);
+      const holders = c ? [...c.sending, ...c.holders].filter((p) => p !== peer && o.connected(p)) : [];
+      const asker = `${peer} ${key}`;
+      const since = referred.get(asker) ?? t;
+      if (holders.length > 0 && t - since < o.referralMs) {
+        referred.set(asker, since);
+        prune(t);
+        return `piece ${req.index} is held by ${holders.length} connected tab(s): fetch it from them`;
+      }
+      referred.delete(asker);
+      const entry = c ?? { at: t, sending: new Set<string>(), holders: new Set<string>() };
+      entry.sending.add(peer);
+      copies.set(key, entry);
+      return undefined;
+    },
+    settle(peer, req, delivered) {
+      const c = copies.get(keyOf(req));
+      if (!c) return;
+      c.sending.delete(peer);
+      if (delivered) c.holders.add(peer);
+    },
   };
 }
 
-/** The stream handler that serves pieces: validates, limits concurrency, never throws out. */
+/**
+ * The stream handler that serves pieces: validates, keeps within its budgets (uploads in all and
+ * per peer, time to read the request and to send the reply), never throws out.
+ */
 export function pieceServer(opts: PieceServerOptions): StreamHandler {
   let active = 0;
+  const activeByPeer = new Map<string, number>();
+  const clock = opts.clock ?? systemClock;
+  /** Runs `io` under a deadline `ms` from now. */
+  const within = async <T>(ms: number, io: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    const deadline = timeoutSignal(clock, ms);
+    try {
+      return await io(deadline.signal);
+    } finally {
+      deadline.clear();
+    }
+  };
   return async (stream: Stream, connection: Connection) => {
     const peer = connection.remotePeer.toString();
     const lp = lpStream(stream, { maxDataLength: MAX_PIECE_REQUEST_BYTES });
+    // One reply per stream, then the stream closes. A peer that stops reading must not hold an
+    // upload slot (or the stream): every reply has a deadline.
     const reply = (status: PieceStatus, body: Uint8Array) => {
       const frame = new Uint8Array(1 + body.length);
       frame[0] = status;
       frame.set(body, 1);
-      return lp.write(frame);
+      return within(PIECE_SEND_TIMEOUT_MS, async (signal) => {
+        await lp.write(frame, { signal });
+        await stream.close({ signal });
+        await remoteClosed(stream, signal);
+      });
     };
     const refuse = async (status: PieceStatus, reason: string) => {
       if (opts.stats) opts.stats.refused++;
       opts.onRefused?.(peer, status, reason);
       await reply(status, utf8(reason));
     };
-    let counted = false;
+    /** Why `req` is not served now, or undefined: it is admitted and holds an upload slot. */
+    const refusal = (req: PieceRequest): [PieceStatus, string] | undefined => {
+      if (active >= MAX_CONCURRENT_UPLOADS) return [PieceStatus.Busy, 'busy'];
+      if ((activeByPeer.get(peer) ?? 0) >= MAX_UPLOADS_PER_PEER)
+        return [PieceStatus.Busy, `busy: at most ${MAX_UPLOADS_PER_PEER} pieces at once per peer`];
+      const m = opts.manifest(req.manifest);
+      if (!m || req.index >= m.pieces.length)
+        return [PieceStatus.NotFound, `no piece ${req.index} of ${req.manifest.slice(0, 12)}`];
+      const busy = opts.policy?.admit(peer, req);
+      return busy ? [PieceStatus.Busy, busy] : undefined;
+    };
     try {
       let req: PieceRequest;
       try {
-        req = decodePieceRequest((await lp.read({ signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })).subarray());
+        req = decodePieceRequest((await within(REQUEST_READ_TIMEOUT_MS, (signal) => lp.read({ signal }))).subarray());
       } catch (e) {
-        await refuse(PieceStatus.BadRequest, `bad request: ${(e as Error).message}`);
-        return;
+        return await refuse(PieceStatus.BadRequest, `bad request: ${(e as Error).message}`);
       }
-      // Counted once the request is in: idle streams must not make us BUSY for everyone.
+      const refused = refusal(req);
+      if (refused) return await refuse(...refused);
+      // Admitted: the request holds an upload slot until its reply went out (or failed).
       active++;
-      counted = true;
-      if (active > MAX_CONCURRENT_UPLOADS) return await refuse(PieceStatus.Busy, 'busy');
-      const m = opts.manifest(req.manifest);
-      if (!m || req.index >= m.pieces.length)
-        return await refuse(PieceStatus.NotFound, `no piece ${req.index} of ${req.manifest.slice(0, 12)}`);
-      const busy = opts.admit?.(peer, req);
-      if (busy) return await refuse(PieceStatus.Busy, busy);
-      const bytes = await opts.store.get(m.pieces[req.index]!);
-      const [start, end] = pieceRange(m, req.index);
-      if (!bytes || bytes.length !== end - start)
-        return await refuse(PieceStatus.NotFound, `piece ${req.index} not held`);
-      await reply(PieceStatus.Ok, bytes);
-      if (opts.stats) {
-        opts.stats.uploadedBytes += bytes.length;
-        opts.stats.piecesServed++;
+      activeByPeer.set(peer, (activeByPeer.get(peer) ?? 0) + 1);
+      let delivered = false;
+      try {
+        const m = opts.manifest(req.manifest)!;
+        const bytes = await opts.store.get(m.pieces[req.index]!);
+        const [start, end] = pieceRange(m, req.index);
+        if (!bytes || bytes.length !== end - start)
+          return await refuse(PieceStatus.NotFound, `piece ${req.index} not held`);
+        await reply(PieceStatus.Ok, bytes);
+        delivered = true;
+        if (opts.stats) {
+          opts.stats.uploadedBytes += bytes.length;
+          opts.stats.piecesServed++;
+        }
+      } finally {
+        opts.policy?.settle(peer, req, delivered);
+        active--;
+        const left = (activeByPeer.get(peer) ?? 1) - 1;
+        if (left > 0) activeByPeer.set(peer, left);
+        else activeByPeer.delete(peer);
       }
-      await stream.close();
     } catch (e) {
       stream.abort(e as Error);
-    } finally {
-      if (counted) active--;
     }
   };
+}
+
+/**
+ * Resolves once the remote closed its end too (a stream is closed only when both ends are), or
+ * rejects when `signal` aborts first: a peer that never closes must not keep the stream.
+ */
+function remoteClosed(stream: Stream, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (stream.status !== 'open') return resolve();
+    const done = () => {
+      signal.removeEventListener('abort', fail);
+      resolve();
+    };
+    const fail = () => {
+      stream.removeEventListener('close', done);
+      reject(signal.reason);
+    };
+    stream.addEventListener('close', done, { once: true });
+    signal.addEventListener('abort', fail, { once: true });
+  });
 }
 
 /**

@@ -23,7 +23,7 @@ import { sha256Hex } from '../../src/swarm/bytes';
 import { buildManifest, signManifest, type VerifiedManifest, verifyManifest } from '../../src/swarm/manifest';
 import type { SignedDocument } from '../../src/swarm/signed';
 import { randomUniform } from '../../src/util/random';
-import { type ManualClock, manualClock } from './manual-clock';
+import { type ManualClock, manualClock } from '../harness/manual-clock';
 
 const CFG: GptConfig = { vocab: 64, context: 16, layers: 1, heads: 2, width: 16 };
 const LAYOUT = paramLayout(CFG);

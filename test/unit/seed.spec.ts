@@ -15,7 +15,7 @@ import { modelPreset, paramLayout } from '../../src/model';
 import { type Seed, type SeedOptions, type SeedStatus, startSeed } from '../../src/seed';
 import { verifyManifest } from '../../src/swarm/manifest';
 import { parseSeedInfo } from '../../src/swarm/seed-link';
-import { manualClock } from './manual-clock';
+import { manualClock } from '../harness/manual-clock';
 
 const INDEX_HTML = '<!doctype html><title>volunteer</title>';
 const APP_JS = 'console.log("app");';

@@ -10,7 +10,7 @@ import { expect, test } from '@playwright/test';
 import { ANNOUNCE_TOPIC, decodeAnnouncement, encodeAnnouncement, hasBit } from '../../src/swarm/announce';
 import { type AnnouncementsComponents, startAnnouncements } from '../../src/swarm/announcements';
 import { ANNOUNCE_INTERVAL_MS, ANNOUNCE_MIN_GAP_MS, ANNOUNCE_STALE_MS } from '../../src/swarm/limits';
-import { type ManualClock, manualClock } from './manual-clock';
+import { type ManualClock, manualClock } from '../harness/manual-clock';
 
 const M = 'ab'.repeat(32);
 const OTHER = 'cd'.repeat(32);

@@ -31,7 +31,7 @@ import {
 } from '../../src/swarm/manifest';
 import { memoryPieceStore, PieceProtocolError, PieceStatus, type PieceStore } from '../../src/swarm/pieces';
 import { createRandom } from '../../src/util/random';
-import { manualClock } from './manual-clock';
+import { manualClock } from '../harness/manual-clock';
 
 const SEED = 'seed';
 /** 24 pieces of 1 KiB, the last one 100 bytes. */

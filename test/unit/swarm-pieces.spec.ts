@@ -11,6 +11,7 @@ import {
   MAX_CONCURRENT_UPLOADS,
   MAX_PIECE_REPLY_BYTES,
   MAX_PIECE_REQUEST_BYTES,
+  MAX_UPLOADS_PER_PEER,
   PIECE_BYTES,
 } from '../../src/swarm/limits';
 import { pieceRange, type WeightsManifest } from '../../src/swarm/manifest';
@@ -25,6 +26,7 @@ import {
   pieceServer,
   requestPiece,
   superSeeding,
+  type UploadPolicy,
   type UploadStats,
 } from '../../src/swarm/pieces';
 import { createRandom } from '../../src/util/random';
@@ -38,6 +40,8 @@ let manifest: WeightsManifest;
 let vector: Uint8Array;
 let alice: PeerId;
 let bob: PeerId;
+/** MAX_CONCURRENT_UPLOADS more peers, each asking within its own budget. */
+const crowd: PeerId[] = [];
 
 test.beforeAll(async () => {
   vector = new Uint8Array(TOTAL);
@@ -60,6 +64,7 @@ test.beforeAll(async () => {
   };
   alice = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
   bob = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
+  for (let i = 0; i < MAX_CONCURRENT_UPLOADS; i++) crowd.push(peerIdFromPrivateKey(await generateKeyPair('Ed25519')));
 });
 
 const piece = (i: number) => vector.subarray(...pieceRange(manifest, i));
@@ -91,9 +96,7 @@ interface Server {
   refusals: { peer: string; status: PieceStatus; reason: string }[];
 }
 
-async function server(
-  overrides: { store?: PieceStore; admit?: (peer: string, req: PieceRequest) => string | undefined } = {},
-): Promise<Server> {
+async function server(overrides: { store?: PieceStore; policy?: UploadPolicy } = {}): Promise<Server> {
   const stats: UploadStats = { uploadedBytes: 0, piecesServed: 0, refused: 0 };
   const refusals: Server['refusals'] = [];
   const store = overrides.store ?? (await fullStore());
@@ -101,7 +104,7 @@ async function server(
     manifest: (id) => (id === MANIFEST_ID ? manifest : undefined),
     store,
     stats,
-    admit: overrides.admit,
+    policy: overrides.policy,
     onRefused: (peer, status, reason) => refusals.push({ peer, status, reason }),
   });
   return { handler, stats, refusals };
@@ -322,7 +325,7 @@ test('a server with MAX_CONCURRENT_UPLOADS requests in progress answers one more
     },
   };
   const s = await server({ store: slow });
-  const first = Array.from({ length: MAX_CONCURRENT_UPLOADS }, () => ask(s, { manifest: MANIFEST_ID, index: 2 }));
+  const first = crowd.map((peer) => ask(s, { manifest: MANIFEST_ID, index: 2 }, peer));
   await expect.poll(() => waiting, { timeout: 10_000 }).toBe(MAX_CONCURRENT_UPLOADS);
   const e = await refusal(ask(s, { manifest: MANIFEST_ID, index: 2 }, bob));
   expect(e.status).toBe(PieceStatus.Busy);
@@ -339,10 +342,14 @@ test('a server with MAX_CONCURRENT_UPLOADS requests in progress answers one more
 
 test('the admission policy runs per request: its reason comes back as BUSY', async () => {
   const asked: string[] = [];
+  const settled: string[] = [];
   const s = await server({
-    admit: (peer, req) => {
-      asked.push(`${peer}/${req.index}`);
-      return peer === bob.toString() ? 'go ask alice' : undefined;
+    policy: {
+      admit: (peer, req) => {
+        asked.push(`${peer}/${req.index}`);
+        return peer === bob.toString() ? 'go ask alice' : undefined;
+      },
+      settle: (peer, req, delivered) => settled.push(`${peer}/${req.index}/${delivered}`),
     },
   });
   expectPiece(await ask(s, { manifest: MANIFEST_ID, index: 0 }), 0);
@@ -352,35 +359,107 @@ test('the admission policy runs per request: its reason comes back as BUSY', asy
   // Requests that fail earlier checks never reach the policy.
   await refusal(ask(s, { manifest: OTHER_ID, index: 0 }, bob));
   expect(asked).toEqual([`${alice}/0`, `${bob}/0`]);
+  // Only admitted requests settle, with whether their reply went out whole.
+  expect(settled).toEqual([`${alice}/0/true`]);
+});
+
+test(`one peer gets at most MAX_UPLOADS_PER_PEER (${MAX_UPLOADS_PER_PEER}) uploads at once; others are served meanwhile`, async () => {
+  const inner = await fullStore();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let waiting = 0;
+  const slow: PieceStore = {
+    ...inner,
+    get: async (h) => {
+      waiting++;
+      await gate;
+      return inner.get(h);
+    },
+  };
+  const s = await server({ store: slow });
+  const first = Array.from({ length: MAX_UPLOADS_PER_PEER }, () => ask(s, { manifest: MANIFEST_ID, index: 1 }));
+  await expect.poll(() => waiting, { timeout: 10_000 }).toBe(MAX_UPLOADS_PER_PEER);
+  const e = await refusal(ask(s, { manifest: MANIFEST_ID, index: 1 }));
+  expect(e.status).toBe(PieceStatus.Busy);
+  expect(e.message).toMatch(/at most 2 pieces at once per peer/);
+  const other = ask(s, { manifest: MANIFEST_ID, index: 1 }, bob);
+  await expect.poll(() => waiting, { timeout: 10_000 }).toBe(MAX_UPLOADS_PER_PEER + 1);
+  release();
+  for (const got of await Promise.all([...first, other])) expectPiece(got, 1);
+  // Its slots are back once its uploads finished.
+  expectPiece(await ask(s, { manifest: MANIFEST_ID, index: 1 }), 1);
 });
 
 test('superSeeding: one copy out per piece while its holder is connected, until the interval passes', () => {
   let clock = 1_000;
   const connected = new Set<string>(['A', 'B', 'C']);
-  const admit = superSeeding(
-    20_000,
-    (p) => connected.has(p),
-    () => clock,
-  );
+  const policy = superSeeding({
+    intervalMs: 20_000,
+    referralMs: 60_000,
+    connected: (p) => connected.has(p),
+    now: () => clock,
+  });
   const p0 = { manifest: MANIFEST_ID, index: 0 };
-  expect(admit('A', p0)).toBeUndefined(); // first request: admitted
-  expect(admit('B', p0)).toBe('piece 0 is held by 1 connected tab(s): fetch it from them'); // A holds it and is connected
-  expect(admit('A', p0)).toBeUndefined(); // the holder asking again (a retry) is admitted
+  const held = /^piece 0 is held by \d connected tab\(s\): fetch it from them$/;
+  expect(policy.admit('A', p0)).toBeUndefined(); // first request: admitted
+  expect(policy.admit('B', p0)).toBe('piece 0 is held by 1 connected tab(s): fetch it from them'); // A is getting it
+  policy.settle('A', p0, true);
+  expect(policy.admit('B', p0)).toMatch(held); // A holds it and is connected
+  expect(policy.admit('A', p0)).toBeUndefined(); // the holder asking again (a retry) is admitted
+  policy.settle('A', p0, true);
   // Other pieces and other manifests are independent.
-  expect(admit('B', { manifest: MANIFEST_ID, index: 1 })).toBeUndefined();
-  expect(admit('B', { manifest: OTHER_ID, index: 0 })).toBeUndefined();
+  expect(policy.admit('B', { manifest: MANIFEST_ID, index: 1 })).toBeUndefined();
+  expect(policy.admit('B', { manifest: OTHER_ID, index: 0 })).toBeUndefined();
   // A leaves: B gets the second copy; now both count as holders.
   connected.delete('A');
   clock += 5_000;
-  expect(admit('B', p0)).toBeUndefined();
-  expect(admit('C', p0)).toMatch(/^piece 0 is held by \d connected tab\(s\): fetch it from them$/);
+  expect(policy.admit('B', p0)).toBeUndefined();
+  policy.settle('B', p0, true);
+  expect(policy.admit('C', p0)).toMatch(held);
   // The interval runs from the first copy: just before it ends C is still refused, then admitted.
   clock = 1_000 + 19_999;
-  expect(admit('C', p0)).toMatch(/^piece 0 is held by/);
+  expect(policy.admit('C', p0)).toMatch(held);
   clock = 1_000 + 20_000;
-  expect(admit('C', p0)).toBeUndefined();
+  expect(policy.admit('C', p0)).toBeUndefined();
+  policy.settle('C', p0, true);
   // A new interval started with C as the one holder.
-  expect(admit('B', p0)).toBe('piece 0 is held by 1 connected tab(s): fetch it from them');
+  expect(policy.admit('B', p0)).toBe('piece 0 is held by 1 connected tab(s): fetch it from them');
   connected.delete('C');
-  expect(admit('B', p0)).toBeUndefined();
+  expect(policy.admit('B', p0)).toBeUndefined();
+});
+
+test('superSeeding: a copy that never went out whole does not count', () => {
+  const policy = superSeeding({ intervalMs: 60_000, referralMs: 60_000, connected: () => true, now: () => 0 });
+  const p0 = { manifest: MANIFEST_ID, index: 0 };
+  expect(policy.admit('A', p0)).toBeUndefined();
+  policy.settle('A', p0, false); // A stopped reading: the send timed out
+  expect(policy.admit('B', p0)).toBeUndefined();
+});
+
+test('superSeeding: a holder that renews its copy cannot keep an asker waiting past referralMs', () => {
+  let clock = 0;
+  const policy = superSeeding({ intervalMs: 60_000, referralMs: 20_000, connected: () => true, now: () => clock });
+  const p0 = { manifest: MANIFEST_ID, index: 0 };
+  // The attacker takes the piece, and takes it again each time the interval ends.
+  const take = () => {
+    expect(policy.admit('attacker', p0)).toBeUndefined();
+    policy.settle('attacker', p0, true);
+  };
+  take();
+  clock = 1_000;
+  expect(policy.admit('B', p0)).toMatch(/held by 1/); // B's first referral: its clock starts
+  clock = 20_999;
+  expect(policy.admit('B', p0)).toMatch(/held by 1/);
+  clock = 21_000; // 20 s after B's first referral: B is served although the attacker holds the piece
+  expect(policy.admit('B', p0)).toBeUndefined();
+  policy.settle('B', p0, true);
+  // Renewing at the interval's end buys nothing for askers already waiting: C's clock keeps running.
+  clock = 50_000;
+  expect(policy.admit('C', p0)).toMatch(/held by 2/);
+  clock = 60_000;
+  take();
+  clock = 69_999;
+  expect(policy.admit('C', p0)).toMatch(/held by/);
+  clock = 70_000;
+  expect(policy.admit('C', p0)).toBeUndefined();
 });

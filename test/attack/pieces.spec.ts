@@ -1,0 +1,119 @@
+// Attacks on the seed's piece service (issue 13, items 2 and 3), by ordinary libp2p peers against a
+// real seed whose time the test moves (a manual clock: deadlines are checked by state, not waited for).
+// - Upload slots held by paused streams: strangers request pieces and stop reading. Each peer gets
+//   MAX_UPLOADS_PER_PEER slots, a reply that does not drain in PIECE_SEND_TIMEOUT_MS is dropped.
+// - Super-seeding lockout: a stranger fetches a piece and sits on it. Others are sent to it for at
+//   most SEED_REFERRAL_MS, and renewing the copy does not restart their wait.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lpStream } from '@libp2p/utils';
+import { expect, test } from '@playwright/test';
+import { DEFAULT_FED_SETTINGS } from '../../src/fed';
+import { type Seed, startSeed } from '../../src/seed';
+import {
+  encodePieceRequest,
+  MAX_PIECE_STREAMS_PER_CONNECTION,
+  PIECE_PROTOCOL,
+  PIECE_SEND_TIMEOUT_MS,
+  PieceProtocolError,
+  type PieceRequest,
+  PieceStatus,
+  requestPiece,
+  SEED_REFERRAL_MS,
+} from '../../src/swarm';
+import { type Attacker, attackers, createAttacker, openStream } from '../harness/attacker';
+import { type ManualClock, manualClock } from '../harness/manual-clock';
+
+let dir: string;
+let seed: Seed;
+let clock: ManualClock;
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vgpu-attack-'));
+  clock = manualClock();
+  // The small model: 4 pieces of 1 MiB, each larger than a yamux window, so a reply can stall.
+  seed = await startSeed({
+    runDir: join(dir, 'run'),
+    model: 'small',
+    appDir: dir,
+    fed: { hyper: { ...DEFAULT_FED_SETTINGS.hyper, context: 16 } },
+    clock,
+  });
+  expect(seed.manifest.value.pieces.length).toBeGreaterThan(1);
+});
+
+test.afterAll(async () => {
+  await seed?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const pieceReq = (index: number): PieceRequest => ({ manifest: seed.manifest.id, index });
+
+/** Piece streams the seed has open, all connections together. */
+const seedPieceStreams = () =>
+  seed.node
+    .getConnections()
+    .flatMap((c) => c.streams)
+    .filter((s) => s.protocol === PIECE_PROTOCOL && s.status === 'open').length;
+
+/** Asks the seed for a piece as an honest peer would; the status of a refusal, or 'ok'. */
+async function ask(peer: Attacker, index: number): Promise<'ok' | PieceStatus | undefined> {
+  try {
+    const bytes = await requestPiece(await openStream(peer, seed, PIECE_PROTOCOL), pieceReq(index));
+    expect(bytes.length).toBeGreaterThan(0);
+    return 'ok';
+  } catch (e) {
+    if (e instanceof PieceProtocolError) return e.status;
+    throw e;
+  }
+}
+
+test('peers that request pieces and stop reading cannot keep an honest peer from being served', async () => {
+  const pieces = seed.manifest.value.pieces.length;
+  const gang = await attackers(4, seed);
+  const honest = await createAttacker(); // an ordinary peer that reads its replies
+  try {
+    // Every attacker opens as many piece streams as a connection allows, requests (any piece but 0),
+    // and stops reading.
+    for (const peer of gang.peers) {
+      for (let s = 0; s < MAX_PIECE_STREAMS_PER_CONNECTION; s++) {
+        const stream = await openStream(peer, seed, PIECE_PROTOCOL);
+        stream.pause(); // no more yamux window updates: the seed's reply write blocks
+        await lpStream(stream).write(encodePieceRequest(pieceReq(1 + (s % (pieces - 1)))));
+      }
+    }
+    // The attackers hold at most 2 slots each (8 of 32) and the rest were refused: the honest peer
+    // is served at once.
+    await expect.poll(() => seed.uploads.refused, { timeout: 30_000 }).toBeGreaterThanOrEqual(4 * 6);
+    expect(await ask(honest, 0)).toBe('ok');
+    // The stalled replies are dropped at their deadline, and the seed holds none of the streams.
+    expect(seedPieceStreams()).toBeGreaterThan(0);
+    clock.advance(PIECE_SEND_TIMEOUT_MS);
+    await expect.poll(seedPieceStreams, { timeout: 30_000 }).toBe(0);
+  } finally {
+    await honest.stop();
+    await gang.stop();
+  }
+});
+
+test('a peer that fetches a piece and sits on it delays the others by SEED_REFERRAL_MS at most, even renewing', async () => {
+  const squatter = await createAttacker();
+  const honest = await createAttacker();
+  const index = 2;
+  try {
+    expect(await ask(squatter, index)).toBe('ok');
+    expect(await ask(honest, index)).toBe(PieceStatus.Busy); // sent to the squatter
+    clock.advance(SEED_REFERRAL_MS - 1);
+    expect(await ask(honest, index)).toBe(PieceStatus.Busy);
+    // The squatter fetches it again (as it would to renew the lockout): the honest wait still ends.
+    expect(await ask(squatter, index)).toBe('ok');
+    clock.advance(1);
+    expect(await ask(honest, index)).toBe('ok');
+  } finally {
+    await honest.stop();
+    await squatter.stop();
+  }
+});

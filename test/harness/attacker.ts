@@ -1,0 +1,68 @@
+// Attackers for the attack tests: ordinary Node libp2p peers (WebSockets, Noise, yamux, identify,
+// gossipsub: what any stranger can run) that dial a real seed and then misbehave. Every loop an
+// attack test runs with them is bounded, and they only ever dial loopback.
+import '../../src/seed'; // first: defines Promise.withResolvers for libp2p on Node 20
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub';
+import { type Identify, identify } from '@libp2p/identify';
+import type { Connection, Stream } from '@libp2p/interface';
+import { webSockets } from '@libp2p/websockets';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { WebSocket } from 'ws';
+import type { Seed } from '../../src/seed';
+
+// Node 20 has no WebSocket client of its own (22 has); libp2p's transport dials with the global one.
+globalThis.WebSocket ??= WebSocket as unknown as typeof globalThis.WebSocket;
+
+export type Attacker = Libp2p<{ identify: Identify; pubsub: GossipSub }>;
+
+/** A fresh identity (a throwaway key, as a stranger would make one per attempt). */
+export async function createAttacker(): Promise<Attacker> {
+  return createLibp2p({
+    privateKey: await generateKeyPair('Ed25519'),
+    transports: [webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    // The seed is on loopback: a browser-like gater would refuse it.
+    connectionGater: { denyDialMultiaddr: async () => false },
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }),
+    },
+  });
+}
+
+/** The attacker's connection to the seed. */
+export async function dialSeed(attacker: Attacker, seed: Pick<Seed, 'info'>): Promise<Connection> {
+  return attacker.dial(seed.info().addrs.map((a) => multiaddr(a)));
+}
+
+/** A stream to the seed on `protocol`. */
+export async function openStream(attacker: Attacker, seed: Pick<Seed, 'info'>, protocol: string): Promise<Stream> {
+  return (await dialSeed(attacker, seed)).newStream(protocol);
+}
+
+/** `count` attackers, each connected to the seed; `stop` closes them all. */
+export async function attackers(
+  count: number,
+  seed: Pick<Seed, 'info'>,
+): Promise<{ peers: Attacker[]; stop(): Promise<void> }> {
+  const peers: Attacker[] = [];
+  const stop = async () => {
+    await Promise.all(peers.map((p) => p.stop()));
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      const peer = await createAttacker();
+      peers.push(peer);
+      await dialSeed(peer, seed);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { peers, stop };
+}
