@@ -8,6 +8,7 @@ import { type Clock, sleep, systemClock, timeoutSignal } from '../util/clock';
 import { hasBit, setBit } from './announce';
 import { sha256Hex } from './bytes';
 import {
+  COMING_WAIT_MS,
   MAX_INFLIGHT_PER_PEER,
   MAX_INFLIGHT_TO_SEED,
   MAX_INFLIGHT_TOTAL,
@@ -89,6 +90,10 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
   const inflight = new Set<number>();
   /** piece -> time before which we do not ask the seed for it again (it said BUSY). */
   const seedBusyUntil = new Map<number, number>();
+  /** piece -> when we first left it to a tab that said it was fetching it from the seed. */
+  const comingSince = new Map<number, number>();
+  /** Tabs whose "fetching" claims we no longer believe: one of them did not turn into a piece in time. */
+  const claimsIgnored = new Set<string>();
   const peers = new Map<string, PeerState>();
   // A fixed random order per fetch: the tie-break among equally rare pieces.
   const order = m.pieces.map((_, i) => ({ i, r: random() }));
@@ -186,6 +191,24 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
     running.add(p);
   };
 
+  /**
+   * Whether to leave piece `index` to the tabs that say they are fetching it from the seed. Only for
+   * COMING_WAIT_MS: then their claims are ignored from now on (a stranger announcing that it fetches
+   * every piece would otherwise keep us from ever asking the seed).
+   */
+  const waitForComing = (index: number, claimants: string[], now: number): boolean => {
+    const coming = claimants.filter((id) => !claimsIgnored.has(id)); // some may be ignored since the pass began
+    if (coming.length === 0) return false;
+    const since = comingSince.get(index) ?? now;
+    comingSince.set(index, since);
+    if (now - since < COMING_WAIT_MS) return true;
+    for (const id of coming) {
+      claimsIgnored.add(id);
+      opts.onPenalty?.(id, `said it was fetching piece ${index} for ${COMING_WAIT_MS / 1000} s without getting it`);
+    }
+    return false;
+  };
+
   /** Starts whatever the limits allow; returns how many it started. */
   const schedule = (): number => {
     const now = clock.now();
@@ -196,9 +219,9 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
         i,
         r,
         owners: holders.filter(([, a]) => hasBit(a.have, i)).map(([id]) => id),
-        coming: holders.some(([, a]) => hasBit(a.fetching, i)),
+        coming: holders.filter(([id, a]) => hasBit(a.fetching, i) && !claimsIgnored.has(id)).map(([id]) => id),
       }))
-      .sort((a, b) => a.owners.length - b.owners.length || Number(a.coming) - Number(b.coming) || a.r - b.r);
+      .sort((a, b) => a.owners.length - b.owners.length || a.coming.length - b.coming.length || a.r - b.r);
     let started = 0;
     for (const c of candidates) {
       if (inflight.size >= MAX_INFLIGHT_TOTAL) break;
@@ -210,7 +233,7 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
         started++;
       } else if (
         c.owners.length === 0 &&
-        !c.coming &&
+        !waitForComing(c.i, c.coming, now) &&
         (seedBusyUntil.get(c.i) ?? 0) <= now &&
         usable(opts.seed, now) &&
         peer(opts.seed).inflight < MAX_INFLIGHT_TO_SEED

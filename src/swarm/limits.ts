@@ -52,6 +52,11 @@ export const SEED_REFERRAL_MS = 20_000;
 export const SEED_SERVABLE_MANIFESTS = 2;
 /** How long a tab leaves a piece alone at the seed after the seed answered BUSY for it. */
 export const SEED_BUSY_RETRY_MS = 1_000;
+/**
+ * How long a tab leaves a piece to another tab that says it is fetching it from the seed (a piece
+ * comes from the seed in a second or two). Past that, that tab's claims are ignored for the download.
+ */
+export const COMING_WAIT_MS = 10_000;
 /** Piece requests a tab keeps in flight towards one other tab. */
 export const MAX_INFLIGHT_PER_PEER = 2;
 /** Piece requests a tab keeps in flight towards the seed (the source of last resort). */

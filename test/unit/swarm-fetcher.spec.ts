@@ -16,6 +16,7 @@ import {
   type PieceFetcherOptions,
 } from '../../src/swarm/fetcher';
 import {
+  COMING_WAIT_MS,
   MAX_INFLIGHT_PER_PEER,
   MAX_INFLIGHT_TO_SEED,
   PEER_BACKOFF_MS,
@@ -239,6 +240,34 @@ test('a piece another tab is fetching from the seed is not asked of the seed: th
   expect(progress.held).toBe(COUNT);
   expect(log.indices(SEED)).toEqual(range(11, 24));
   expect(log.indices('t')).toEqual(range(0, 11));
+});
+
+test('a tab that says it is fetching every piece and never gets one holds the fetch back COMING_WAIT_MS, once', async () => {
+  const log = newLog();
+  const clock = manualClock();
+  const start = clock.now();
+  const firstAsked: number[] = [];
+  const penalties: string[] = [];
+  const liar = holding([], range(0, COUNT)); // "fetching" everything from the seed, forever
+  const progress = await clock.run(
+    fetch({
+      log,
+      clock,
+      holders: () => new Map([['liar', liar]]),
+      request: logged(log, async (_peer, index) => {
+        firstAsked.push(clock.now());
+        return piece(index);
+      }),
+      onPenalty: (peer, reason) => penalties.push(`${peer}: ${reason}`),
+    }),
+  );
+  expect(progress.held).toBe(COUNT);
+  expect(log.indices(SEED)).toEqual(range(0, COUNT));
+  expect(log.count('liar')).toBe(0);
+  expect(Math.min(...firstAsked) - start).toBeGreaterThanOrEqual(COMING_WAIT_MS);
+  // Its claims are ignored from then on, for every piece: one penalty, no wait per piece.
+  expect(penalties).toHaveLength(1);
+  expect(penalties[0]).toMatch(/^liar: said it was fetching piece \d+ for 10 s without getting it$/);
 });
 
 test('a peer sending corrupted bytes is banned and its pieces are fetched elsewhere', async () => {
