@@ -12,7 +12,7 @@ import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { type SignedDocument, sha256Hex, type VerifiedManifest } from '../swarm';
 import { type Clock, systemClock } from '../util/clock';
 import { type AggregationRule, aggregate } from './aggregate';
-import { decodeUpdate } from './codec';
+import { decodeUpdate, encodedSize } from './codec';
 import {
   type CodecSettings,
   type Receipt,
@@ -103,6 +103,9 @@ export interface CoordinatorStatus {
   open: { round: number; deadline: number; assigned: number; received: number };
 }
 
+/** Shortest time between two issues of a round (a join into a round that assigns nobody reissues it). */
+export const MIN_REISSUE_MS = 5_000;
+
 /**
  * Loose bound on an honest pseudo-gradient's norm: AdamW moves each parameter by at most about
  * lr·(1 − β1)/√(1 − β2) ≈ 3.2·lr per step (in its first steps), so H steps move the vector by at
@@ -116,6 +119,8 @@ interface OpenRound {
   manifest: RoundManifest;
   weights: VerifiedManifest;
   updates: Map<string, { vector: Float32Array; tokens: number }>;
+  /** Volunteers whose update arrived whole, accepted or not: one try per round each. */
+  tried: Set<string>;
   closing: boolean;
   cancelDeadline: () => void;
 }
@@ -124,6 +129,9 @@ export interface Coordinator {
   /** Starts (or resumes) the run: publishes the open round. */
   start(): Promise<void>;
   onJoin(peer: string): number;
+  /** Why the update a header announces cannot be used, checked before its body is read; or undefined. */
+  admit(peer: string, header: UpdateHeader): string | undefined;
+  /** An admitted update's body arrived: decodes, validates and keeps it; returns the signed receipt. */
   onUpdate(peer: string, header: UpdateHeader, body: Uint8Array): Promise<SignedDocument>;
   status(): CoordinatorStatus;
   /** The open round's signed manifest. */
@@ -139,10 +147,18 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   let stopped = false;
   const clock = deps.clock ?? systemClock;
   const maxNorm = maxUpdateNorm(settings.hyper, state.params.length);
+  const maxBytes = encodedSize(state.params.length, settings.codec);
+  let publishedAt = Number.NEGATIVE_INFINITY;
+  let cancelReissue: (() => void) | undefined;
 
   async function publish(): Promise<void> {
+    cancelReissue?.();
+    cancelReissue = undefined;
+    publishedAt = clock.now();
     const weights = await deps.publishWeights(state.params, `round ${state.round}`);
-    const roster = [...joined].filter(deps.isConnected).slice(0, settings.shardCount);
+    // Volunteers that left are forgotten (they join again when they come back).
+    for (const peer of joined) if (!deps.isConnected(peer)) joined.delete(peer);
+    const roster = [...joined].slice(0, settings.shardCount);
     // Shards rotate with the round, so over rounds each volunteer sees different data.
     const assignments = Object.fromEntries(roster.map((peer, i) => [peer, (i + state.round) % settings.shardCount]));
     const manifest: RoundManifest = {
@@ -167,6 +183,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       manifest,
       weights,
       updates: new Map(),
+      tried: new Set(),
       closing: false,
       cancelDeadline: clock.after(settings.roundMs, () => void closeLogged()),
     };
@@ -250,11 +267,47 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     if (header.weights !== r.weights.id) return "trained from other weights than the round's";
     if (!(peer in r.manifest.assignments))
       return 'not assigned in this round (a volunteer that joins is assigned from the next round)';
-    if (r.updates.has(peer)) return 'duplicate: this round already has an update from this peer';
+    if (r.tried.has(peer)) return 'duplicate: this round already has an update from this peer';
     const h = r.manifest.hyper;
     if (header.tokens > h.steps * h.batchSize * h.context)
       return `claims ${header.tokens} tokens, more than the round's ${h.steps}×${h.batchSize}×${h.context}`;
+    if (header.bytes > maxBytes) return `${header.bytes} bytes, more than the round's codec makes (${maxBytes})`;
     return undefined;
+  }
+
+  /**
+   * A join into a round that assigns nobody issues the round again with the joiner in it, at most
+   * once per MIN_REISSUE_MS (joins from throwaway identities must not make the seed hash and sign
+   * the weights again and again).
+   */
+  function reissueSoon(): void {
+    if (cancelReissue || !open || open.closing) return;
+    const r = open;
+    cancelReissue = clock.after(Math.max(0, publishedAt + MIN_REISSUE_MS - clock.now()), () => {
+      cancelReissue = undefined;
+      if (r !== open || r.closing || stopped) return;
+      r.closing = true;
+      void publish().catch((e: Error) => deps.log(`publishing failed: ${e.message}`));
+    });
+  }
+
+  /** Decodes and validates an admitted update, keeps it if good; returns its receipt either way. */
+  async function take(r: OpenRound, peer: string, header: UpdateHeader, body: Uint8Array): Promise<SignedDocument> {
+    let vector: Float32Array;
+    try {
+      vector = decodeUpdate(body, state.params.length);
+    } catch (e) {
+      return receipt(peer, header, body, (e as Error).message);
+    }
+    const invalid = validateUpdate(
+      { round: header.round, manifest: header.weights, vector },
+      { round: r.manifest.round, manifest: r.weights.id, length: state.params.length, maxNorm },
+    );
+    if (invalid) return receipt(peer, header, body, invalid);
+    // The round may have closed while this one was decoding.
+    if (r !== open || r.closing) return receipt(peer, header, body, `late: round ${header.round} is closed`);
+    r.updates.set(peer, { vector, tokens: header.tokens });
+    return receipt(peer, header, body);
   }
 
   return {
@@ -268,35 +321,24 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     },
     onJoin(peer) {
       joined.add(peer);
-      // Nobody to wait for: start the round again now, with this volunteer in it.
+      // Nobody to wait for: issue the round again soon, with this volunteer in it.
       if (open && !open.closing && Object.keys(open.manifest.assignments).length === 0) {
-        open.closing = true;
-        void publish().catch((e: Error) => deps.log(`publishing failed: ${e.message}`));
+        reissueSoon();
         return state.round;
       }
       return state.round + 1;
     },
+    admit: (peer, header) => admission(peer, header, open),
     async onUpdate(peer, header, body) {
       const r = open;
+      // Admitted before its body was read; the round may have moved on since.
       const refused = admission(peer, header, r);
       if (refused || !r) return receipt(peer, header, body, refused);
-      let vector: Float32Array;
-      try {
-        vector = decodeUpdate(body, state.params.length);
-      } catch (e) {
-        return receipt(peer, header, body, (e as Error).message);
-      }
-      const invalid = validateUpdate(
-        { round: header.round, manifest: header.weights, vector },
-        { round: r.manifest.round, manifest: r.weights.id, length: state.params.length, maxNorm },
-      );
-      if (invalid) return receipt(peer, header, body, invalid);
-      // The round may have closed while this one was decoding.
-      if (r !== open || r.closing) return receipt(peer, header, body, `late: round ${header.round} is closed`);
-      r.updates.set(peer, { vector, tokens: header.tokens });
-      const signed = await receipt(peer, header, body);
-      const waiting = Object.keys(r.manifest.assignments).filter((p) => !r.updates.has(p) && deps.isConnected(p));
-      if (waiting.length === 0) void closeLogged();
+      r.tried.add(peer);
+      const signed = await take(r, peer, header, body);
+      // Everyone assigned and still connected has had its try: close now.
+      const waiting = Object.keys(r.manifest.assignments).filter((p) => !r.tried.has(p) && deps.isConnected(p));
+      if (waiting.length === 0 && r === open && !r.closing) void closeLogged();
       return signed;
     },
     status() {
@@ -320,6 +362,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     stop() {
       stopped = true;
       open?.cancelDeadline();
+      cancelReissue?.();
     },
   };
 }

@@ -35,6 +35,7 @@ export {
   DEFAULT_FED_SETTINGS,
   type FedSettings,
   type HistoryEntry,
+  MIN_REISSUE_MS,
   maxUpdateNorm,
 } from './coordinator';
 export {
@@ -61,14 +62,18 @@ export {
 export { type OuterOptions, outerStep } from './outer';
 export {
   MAX_UPDATE_BYTES,
+  MAX_UPDATE_BYTES_IN_FLIGHT,
+  MAX_UPDATE_REQUESTS_PER_MINUTE,
   MAX_UPDATE_STREAMS_PER_CONNECTION,
   parseUpdateHeader,
   ROUND_TOPIC,
   requestJoin,
   sendUpdate,
   UPDATE_PROTOCOL,
+  UPDATE_REPLY_TIMEOUT_MS,
   type UpdateHeader,
   UpdateProtocolError,
+  UpdateRefusedError,
   updateServer,
 } from './protocol';
 export { type ExpectedUpdate, type ReceivedUpdate, validateUpdate } from './validate';

@@ -1,15 +1,20 @@
-// `/vgpu/update/1.0.0`: a volunteer's direct stream to the seed. Two requests:
+// `/vgpu/update/2.0.0`: a volunteer's direct stream to the seed. Two requests:
 //   join:   header {type: 'join'}                          -> {type: 'joined', round}
-//   update: header {type: 'update', round, weights, ...}, then the encoded update
-//                                                          -> a receipt signed by the seed
-// The seed knows who is talking from the connection (Noise authenticates the peer's key).
-// Every frame is length-prefixed and bounded; a malformed request gets {error} and the stream ends.
+//   update: header {type: 'update', round, weights, bytes, ...}
+//                                                          -> {type: 'continue'} or a refusal
+//           the encoded update (exactly `bytes` long)      -> a receipt signed by the seed
+// The seed knows who is talking from the connection (Noise authenticates the peer's key), and
+// admits an update from its header before it reads a byte of the body: a stranger's update is
+// refused before it costs memory. Every frame is length-prefixed and bounded, every read and
+// write has a deadline, and each peer has a request budget. A refusal is {refused: reason}
+// (unsigned: nothing was received), a malformed request {error}; the stream then ends.
 
 import type { AbortOptions, Connection, Stream, StreamHandler } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
-import { decodeJsonMessage, isSha256Hex, type SignedDocument, utf8 } from '../swarm';
+import { closeBothEnds, decodeJsonMessage, isSha256Hex, type SignedDocument, utf8 } from '../swarm';
+import { type Clock, systemClock, withDeadline } from '../util/clock';
 
-export const UPDATE_PROTOCOL = '/vgpu/update/1.0.0';
+export const UPDATE_PROTOCOL = '/vgpu/update/2.0.0';
 /** Gossip topic of the seed's signed round manifests (the page also polls /round.json). */
 export const ROUND_TOPIC = 'vgpu/round/1';
 
@@ -19,16 +24,34 @@ export const MAX_UPDATE_HEADER_BYTES = 4 * 1024;
 export const MAX_UPDATE_BYTES = 64 * 1024 * 1024;
 /** Largest reply (a signed receipt). */
 export const MAX_UPDATE_REPLY_BYTES = 16 * 1024;
-/** Time for the whole request to arrive once the stream is open. */
-export const UPDATE_READ_TIMEOUT_MS = 120_000;
-/** Update streams one connection may have open at once. */
+/** Time for the header to arrive once the stream is open. */
+export const UPDATE_HEADER_TIMEOUT_MS = 10_000;
+/**
+ * Slowest upload a body may take: its deadline is UPDATE_HEADER_TIMEOUT_MS plus its bytes at this
+ * rate (a dense int8 update of the 32 MiB preset, 8.6 MB, gets 77 s).
+ */
+export const MIN_UPDATE_BYTES_PER_S = 128 * 1024;
+/** Time to write a reply. */
+export const UPDATE_REPLY_TIMEOUT_MS = 10_000;
+/** Update streams one connection may have open at once (a join and an update). */
 export const MAX_UPDATE_STREAMS_PER_CONNECTION = 2;
+/** Update bodies one peer may be sending at once. */
+export const MAX_UPDATES_IN_FLIGHT_PER_PEER = 1;
+/** Body bytes being received at once, all peers together; an update over it is told to come back. */
+export const MAX_UPDATE_BYTES_IN_FLIGHT = 256 * 1024 * 1024;
+/**
+ * Requests (joins and updates) one peer may make per minute: an honest tab joins once and sends one
+ * update per round (rounds last tens of seconds at least), with a few retries.
+ */
+export const MAX_UPDATE_REQUESTS_PER_MINUTE = 12;
 
 export interface UpdateHeader {
   type: 'update';
   round: number;
   /** Id of the weights manifest the volunteer started from. */
   weights: string;
+  /** Length of the encoded update that follows. */
+  bytes: number;
   tokens: number;
   steps: number;
   /** Training loss of the first and last local step. */
@@ -40,6 +63,14 @@ export class UpdateProtocolError extends Error {
   override name = 'UpdateProtocolError';
 }
 
+/** The seed refused the update from its header (late, not assigned, …); `reason` says why. */
+export class UpdateRefusedError extends UpdateProtocolError {
+  override name = 'UpdateRefusedError';
+  constructor(readonly reason: string) {
+    super(`the seed refused the update: ${reason}`);
+  }
+}
+
 const fail = (why: string) => new UpdateProtocolError(why);
 
 export function parseUpdateHeader(bytes: Uint8Array): UpdateHeader | { type: 'join' } {
@@ -47,8 +78,9 @@ export function parseUpdateHeader(bytes: Uint8Array): UpdateHeader | { type: 'jo
   if (h.type === 'join') return { type: 'join' };
   if (h.type !== 'update') throw fail(`update header: unknown type ${String(h.type)}`);
   const int = (k: string) => Number.isInteger(h[k]) && (h[k] as number) >= 0;
-  if (!int('round') || !int('tokens') || !int('steps'))
-    throw fail('update header: round, tokens and steps must be non-negative integers');
+  if (!int('round') || !int('tokens') || !int('steps') || !int('bytes'))
+    throw fail('update header: round, bytes, tokens and steps must be non-negative integers');
+  if ((h.bytes as number) > MAX_UPDATE_BYTES) throw fail(`update header: bytes over ${MAX_UPDATE_BYTES}`);
   if (!isSha256Hex(h.weights)) throw fail('update header: weights must be a manifest id');
   if (typeof h.lossFirst !== 'number' || typeof h.lossLast !== 'number')
     throw fail('update header: lossFirst and lossLast must be numbers');
@@ -58,69 +90,145 @@ export function parseUpdateHeader(bytes: Uint8Array): UpdateHeader | { type: 'jo
 export interface UpdateServerOptions {
   /** A volunteer asks to take part; returns the round it will be assigned in. */
   onJoin(peer: string): number;
-  /** A complete update arrived; returns the signed receipt (accepted or rejected). */
+  /** Why the update this header announces is not taken (checked before its body is read), or undefined. */
+  admit(peer: string, header: UpdateHeader): string | undefined;
+  /** An admitted update arrived whole; returns the signed receipt (accepted or rejected). */
   onUpdate(peer: string, header: UpdateHeader, body: Uint8Array): Promise<SignedDocument>;
+  /** A malformed, refused or over-budget request, for the log. */
   onError?(peer: string, message: string): void;
+  /** Time of the deadlines and the request budget (tests pass a manual one). */
+  clock?: Clock;
+}
+
+/** A request budget: `perMinute` tokens a minute per key, spent one per request. */
+function requestBudget(perMinute: number, clock: Clock): (key: string) => boolean {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return (key) => {
+    const now = clock.now();
+    const b = buckets.get(key) ?? { tokens: perMinute, at: now };
+    b.tokens = Math.min(perMinute, b.tokens + ((now - b.at) * perMinute) / 60_000);
+    b.at = now;
+    // A full bucket is forgotten, so the map holds only peers that asked within the last minute.
+    if (buckets.size > 4 * 4096) for (const [k, v] of buckets) if (v.tokens >= perMinute - 1) buckets.delete(k);
+    if (b.tokens < 1) {
+      buckets.set(key, b);
+      return false;
+    }
+    b.tokens--;
+    buckets.set(key, b);
+    return true;
+  };
 }
 
 export function updateServer(opts: UpdateServerOptions): StreamHandler {
+  const clock = opts.clock ?? systemClock;
+  const withinBudget = requestBudget(MAX_UPDATE_REQUESTS_PER_MINUTE, clock);
+  const sendingByPeer = new Map<string, number>();
+  let bytesInFlight = 0;
+
   return async (stream: Stream, connection: Connection) => {
     const peer = connection.remotePeer.toString();
-    const lp = lpStream(stream, { maxDataLength: MAX_UPDATE_BYTES });
-    const signal = AbortSignal.timeout(UPDATE_READ_TIMEOUT_MS);
+    // The framing reads headers at most MAX_UPDATE_HEADER_BYTES long, until a body is admitted.
+    let lp = lpStream(stream, { maxDataLength: MAX_UPDATE_HEADER_BYTES });
+    const send = (value: unknown) =>
+      withDeadline(clock, UPDATE_REPLY_TIMEOUT_MS, (signal) => lp.write(utf8(JSON.stringify(value)), { signal }));
+    /** The request's reply: a refusal before any body is read, or what serving it gave. */
+    const serve = async (): Promise<unknown> => {
+      if (!withinBudget(peer))
+        return { refused: `too many requests: at most ${MAX_UPDATE_REQUESTS_PER_MINUTE} a minute` };
+      const h = parseUpdateHeader(
+        (await withDeadline(clock, UPDATE_HEADER_TIMEOUT_MS, (signal) => lp.read({ signal }))).subarray(),
+      );
+      if (h.type === 'join') return { type: 'joined', round: opts.onJoin(peer) };
+      const refused = opts.admit(peer, h);
+      if (refused) return { refused };
+      if ((sendingByPeer.get(peer) ?? 0) >= MAX_UPDATES_IN_FLIGHT_PER_PEER)
+        return { refused: 'an update from you is already arriving' };
+      if (bytesInFlight + h.bytes > MAX_UPDATE_BYTES_IN_FLIGHT) return { refused: 'busy: try again in a moment' };
+      sendingByPeer.set(peer, (sendingByPeer.get(peer) ?? 0) + 1);
+      bytesInFlight += h.bytes;
+      try {
+        await send({ type: 'continue' });
+        // Framing bounded by what the header announced (over 4 MiB the read buffer must be told
+        // too, or it resets the frame).
+        lp = lpStream(lp.unwrap(), { maxDataLength: h.bytes, maxBufferSize: h.bytes + 16 });
+        const deadline = UPDATE_HEADER_TIMEOUT_MS + (1000 * h.bytes) / MIN_UPDATE_BYTES_PER_S;
+        const bytes = (await withDeadline(clock, deadline, (signal) => lp.read({ signal }))).subarray();
+        if (bytes.length !== h.bytes) throw fail(`the update is ${bytes.length} bytes, its header said ${h.bytes}`);
+        return await opts.onUpdate(peer, h, bytes);
+      } finally {
+        bytesInFlight -= h.bytes;
+        const left = (sendingByPeer.get(peer) ?? 1) - 1;
+        if (left > 0) sendingByPeer.set(peer, left);
+        else sendingByPeer.delete(peer);
+      }
+    };
     try {
       let reply: unknown;
       try {
-        const header = parseUpdateHeader((await lp.read({ signal })).subarray());
-        if (header.type === 'join') {
-          reply = { type: 'joined', round: opts.onJoin(peer) };
-        } else {
-          const body = (await lp.read({ signal })).subarray();
-          reply = await opts.onUpdate(peer, header, body);
-        }
+        reply = await serve();
       } catch (e) {
-        const message = (e as Error).message;
-        opts.onError?.(peer, message);
-        reply = { error: message };
+        reply = { error: (e as Error).message };
       }
-      await lp.write(utf8(JSON.stringify(reply)));
-      await stream.close();
+      const { refused, error } = reply as { refused?: string; error?: string };
+      if (refused !== undefined || error !== undefined) opts.onError?.(peer, (refused ?? error)!);
+      await send(reply);
+      await withDeadline(clock, UPDATE_REPLY_TIMEOUT_MS, (signal) => closeBothEnds(stream, signal));
     } catch (e) {
       stream.abort(e as Error);
     }
   };
 }
 
-async function exchange(stream: Stream, frames: Uint8Array[], options: AbortOptions): Promise<Record<string, unknown>> {
+/** Reads one JSON reply; a refusal or an error reply throws. */
+async function readReply(
+  lp: { read(options?: AbortOptions): Promise<{ subarray(): Uint8Array }> },
+  options: AbortOptions,
+): Promise<Record<string, unknown>> {
+  const reply = decodeJsonMessage((await lp.read(options)).subarray(), MAX_UPDATE_REPLY_BYTES, 'seed reply', fail);
+  if (typeof reply.refused === 'string') throw new UpdateRefusedError(reply.refused);
+  if (typeof reply.error === 'string') throw fail(`the seed refused: ${reply.error}`);
+  return reply;
+}
+
+/** Asks to take part; returns the round in which the seed will assign us a shard. */
+export async function requestJoin(stream: Stream, options: AbortOptions = {}): Promise<number> {
   const lp = lpStream(stream, { maxDataLength: MAX_UPDATE_REPLY_BYTES });
   try {
-    for (const frame of frames) await lp.write(frame, options);
-    const reply = decodeJsonMessage((await lp.read(options)).subarray(), MAX_UPDATE_REPLY_BYTES, 'seed reply', fail);
+    await lp.write(utf8(JSON.stringify({ type: 'join' })), options);
+    const reply = await readReply(lp, options);
     await stream.close(options);
-    if (typeof reply.error === 'string') throw fail(`the seed refused: ${reply.error}`);
-    return reply;
+    if (reply.type !== 'joined' || !Number.isInteger(reply.round))
+      throw fail('seed reply: expected {type: "joined", round}');
+    return reply.round as number;
   } catch (e) {
     stream.abort(e as Error);
     throw e;
   }
 }
 
-/** Asks to take part; returns the round in which the seed will assign us a shard. */
-export async function requestJoin(stream: Stream, options: AbortOptions = {}): Promise<number> {
-  const reply = await exchange(stream, [utf8(JSON.stringify({ type: 'join' }))], options);
-  if (reply.type !== 'joined' || !Number.isInteger(reply.round))
-    throw fail('seed reply: expected {type: "joined", round}');
-  return reply.round as number;
-}
-
-/** Sends an update; returns the seed's signed receipt, unverified (the caller verifies it). */
+/**
+ * Sends an update: its header, then (once the seed admitted it) its body. Returns the seed's signed
+ * receipt, unverified (the caller verifies it); throws UpdateRefusedError when the seed refused it.
+ */
 export async function sendUpdate(
   stream: Stream,
-  header: UpdateHeader,
+  header: Omit<UpdateHeader, 'bytes'>,
   body: Uint8Array,
   options: AbortOptions = {},
 ): Promise<SignedDocument> {
   if (body.length > MAX_UPDATE_BYTES) throw fail(`update is ${body.length} bytes, over ${MAX_UPDATE_BYTES}`);
-  const reply = await exchange(stream, [utf8(JSON.stringify(header)), body], options);
-  return reply as unknown as SignedDocument;
+  const lp = lpStream(stream, { maxDataLength: MAX_UPDATE_REPLY_BYTES });
+  try {
+    await lp.write(utf8(JSON.stringify({ ...header, bytes: body.length })), options);
+    const go = await readReply(lp, options);
+    if (go.type !== 'continue') throw fail('seed reply: expected {type: "continue"}');
+    await lp.write(body, options);
+    const receipt = await readReply(lp, options);
+    await stream.close(options);
+    return receipt as unknown as SignedDocument;
+  } catch (e) {
+    stream.abort(e as Error);
+    throw e;
+  }
 }

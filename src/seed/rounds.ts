@@ -13,6 +13,7 @@ import {
 } from '../fed';
 import { type SeedNode, utf8 } from '../swarm';
 import type { Clock } from '../util/clock';
+import { throttledLog } from '../util/log';
 import type { RunFolder } from './run-folder';
 import { validationLoss } from './validation';
 import type { WeightsPublisher } from './weights';
@@ -52,18 +53,25 @@ export function createRoundCoordinator(c: RoundCoordinatorComponents): Coordinat
 
 export interface UpdateServiceComponents {
   node: Pick<SeedNode, 'handle' | 'unhandle'>;
-  coordinator: Pick<Coordinator, 'onJoin' | 'onUpdate'>;
+  coordinator: Pick<Coordinator, 'onJoin' | 'admit' | 'onUpdate'>;
   log(line: string): void;
+  clock?: Clock;
 }
+
+/** A peer's refused update requests make one log line a minute at most. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 /** Serves the update protocol: joins and updates go to the coordinator. */
 export async function startUpdateService(c: UpdateServiceComponents): Promise<{ stop(): Promise<void> }> {
+  const logRefusal = throttledLog(c.log, REFUSAL_LOG_INTERVAL_MS, c.clock);
   await c.node.handle(
     UPDATE_PROTOCOL,
     updateServer({
       onJoin: (peer) => c.coordinator.onJoin(peer),
+      admit: (peer, header) => c.coordinator.admit(peer, header),
       onUpdate: (peer, header, body) => c.coordinator.onUpdate(peer, header, body),
-      onError: (peer, message) => c.log(`bad update request from ${peer}: ${message}`),
+      onError: (peer, message) => logRefusal(peer, `refused an update request from ${peer}: ${message}`),
+      clock: c.clock,
     }),
     { maxInboundStreams: MAX_UPDATE_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_UPDATE_STREAMS_PER_CONNECTION },
   );

@@ -73,7 +73,7 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
     const coordinator = parts.add(
       createRoundCoordinator({ run, weights, pubsub: node.services.pubsub, isConnected, settings, log, clock }),
     );
-    parts.add(await startUpdateService({ node, coordinator, log }));
+    parts.add(await startUpdateService({ node, coordinator, log, clock }));
     // Publishes the open round (and its weights) before anyone can ask for them.
     await coordinator.start();
     const documents = seedDocuments({ node, key: run.key, weights, coordinator, uploads: pieces.uploads });

@@ -43,3 +43,4 @@ export {
 } from './pieces';
 export { parseSeedInfo, type SeedInfo } from './seed-link';
 export { SignatureError, type SignedDocument, signDocument, type VerifiedDocument, verifyDocument } from './signed';
+export { closeBothEnds } from './streams';

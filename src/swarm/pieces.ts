@@ -4,7 +4,7 @@
 
 import type { AbortOptions, Connection, Stream, StreamHandler } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
-import { type Clock, systemClock, timeoutSignal } from '../util/clock';
+import { type Clock, systemClock, withDeadline } from '../util/clock';
 import { decodeJsonMessage, fromUtf8, isSha256Hex, utf8 } from './bytes';
 import {
   MAX_CONCURRENT_UPLOADS,
@@ -15,6 +15,7 @@ import {
   REQUEST_READ_TIMEOUT_MS,
 } from './limits';
 import { pieceRange, type WeightsManifest } from './manifest';
+import { closeBothEnds } from './streams';
 
 export const PIECE_PROTOCOL = '/vgpu/piece/1.0.0';
 
@@ -185,15 +186,6 @@ export function pieceServer(opts: PieceServerOptions): StreamHandler {
   let active = 0;
   const activeByPeer = new Map<string, number>();
   const clock = opts.clock ?? systemClock;
-  /** Runs `io` under a deadline `ms` from now. */
-  const within = async <T>(ms: number, io: (signal: AbortSignal) => Promise<T>): Promise<T> => {
-    const deadline = timeoutSignal(clock, ms);
-    try {
-      return await io(deadline.signal);
-    } finally {
-      deadline.clear();
-    }
-  };
   return async (stream: Stream, connection: Connection) => {
     const peer = connection.remotePeer.toString();
     const lp = lpStream(stream, { maxDataLength: MAX_PIECE_REQUEST_BYTES });
@@ -203,10 +195,9 @@ export function pieceServer(opts: PieceServerOptions): StreamHandler {
       const frame = new Uint8Array(1 + body.length);
       frame[0] = status;
       frame.set(body, 1);
-      return within(PIECE_SEND_TIMEOUT_MS, async (signal) => {
+      return withDeadline(clock, PIECE_SEND_TIMEOUT_MS, async (signal) => {
         await lp.write(frame, { signal });
-        await stream.close({ signal });
-        await remoteClosed(stream, signal);
+        await closeBothEnds(stream, signal);
       });
     };
     const refuse = async (status: PieceStatus, reason: string) => {
@@ -228,7 +219,9 @@ export function pieceServer(opts: PieceServerOptions): StreamHandler {
     try {
       let req: PieceRequest;
       try {
-        req = decodePieceRequest((await within(REQUEST_READ_TIMEOUT_MS, (signal) => lp.read({ signal }))).subarray());
+        req = decodePieceRequest(
+          (await withDeadline(clock, REQUEST_READ_TIMEOUT_MS, (signal) => lp.read({ signal }))).subarray(),
+        );
       } catch (e) {
         return await refuse(PieceStatus.BadRequest, `bad request: ${(e as Error).message}`);
       }
@@ -261,26 +254,6 @@ export function pieceServer(opts: PieceServerOptions): StreamHandler {
       stream.abort(e as Error);
     }
   };
-}
-
-/**
- * Resolves once the remote closed its end too (a stream is closed only when both ends are), or
- * rejects when `signal` aborts first: a peer that never closes must not keep the stream.
- */
-function remoteClosed(stream: Stream, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (stream.status !== 'open') return resolve();
-    const done = () => {
-      signal.removeEventListener('abort', fail);
-      resolve();
-    };
-    const fail = () => {
-      stream.removeEventListener('close', done);
-      reject(signal.reason);
-    };
-    stream.addEventListener('close', done, { once: true });
-    signal.addEventListener('abort', fail, { once: true });
-  });
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   requestJoin,
   sendUpdate,
   UPDATE_PROTOCOL,
+  UpdateRefusedError,
   verifyReceipt,
   verifyRoundManifest,
 } from '../fed';
@@ -167,20 +168,28 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
         continue;
       }
       opts.onEvent({ type: 'sending', round: m.round, bytes: result.update.length, denseBytes: result.denseBytes });
-      const signed = await sendUpdate(
-        await client.seedStream(UPDATE_PROTOCOL, signal),
-        {
-          type: 'update',
-          round: m.round,
-          weights: manifest.id,
-          tokens: result.tokens,
-          steps: result.losses.length,
-          lossFirst: result.losses[0] ?? Number.NaN,
-          lossLast: result.losses.at(-1) ?? Number.NaN,
-        },
-        result.update,
-        { signal },
-      );
+      let signed: SignedDocument;
+      try {
+        signed = await sendUpdate(
+          await client.seedStream(UPDATE_PROTOCOL, signal),
+          {
+            type: 'update',
+            round: m.round,
+            weights: manifest.id,
+            tokens: result.tokens,
+            steps: result.losses.length,
+            lossFirst: result.losses[0] ?? Number.NaN,
+            lossLast: result.losses.at(-1) ?? Number.NaN,
+          },
+          result.update,
+          { signal },
+        );
+      } catch (e) {
+        // Refused from its header (late, a round that moved on): nothing was received, nothing is wrong.
+        if (!(e instanceof UpdateRefusedError)) throw e;
+        opts.onEvent({ type: 'skipped', round: m.round, reason: e.message });
+        continue;
+      }
       const receipt = await verifyReceipt(signed, client.seed.peerId);
       if (receipt.value.peer !== self || receipt.value.round !== m.round) {
         throw new Error("the seed's receipt names another peer or round");

@@ -44,3 +44,13 @@ export function timeoutSignal(clock: Clock, ms: number): { signal: AbortSignal; 
   const clear = clock.after(ms, () => controller.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')));
   return { signal: controller.signal, clear };
 }
+
+/** Runs `io` with a signal that aborts `ms` from now (a TimeoutError); the timer is dropped after. */
+export async function withDeadline<T>(clock: Clock, ms: number, io: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const deadline = timeoutSignal(clock, ms);
+  try {
+    return await io(deadline.signal);
+  } finally {
+    deadline.clear();
+  }
+}

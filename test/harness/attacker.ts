@@ -45,6 +45,13 @@ export async function openStream(attacker: Attacker, seed: Pick<Seed, 'info'>, p
   return (await dialSeed(attacker, seed)).newStream(protocol);
 }
 
+/**
+ * libp2p refuses a host's connections past 5 a second (its inboundConnectionThreshold): a gang on
+ * one address dials again after this pause, at most DIAL_ATTEMPTS times.
+ */
+const DIAL_RETRY_MS = 250;
+const DIAL_ATTEMPTS = 20;
+
 /** `count` attackers, each connected to the seed; `stop` closes them all. */
 export async function attackers(
   count: number,
@@ -58,7 +65,15 @@ export async function attackers(
     for (let i = 0; i < count; i++) {
       const peer = await createAttacker();
       peers.push(peer);
-      await dialSeed(peer, seed);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await dialSeed(peer, seed);
+          break;
+        } catch (e) {
+          if (attempt === DIAL_ATTEMPTS) throw e;
+          await new Promise((r) => setTimeout(r, DIAL_RETRY_MS));
+        }
+      }
     }
   } catch (e) {
     await stop();

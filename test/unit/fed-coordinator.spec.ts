@@ -8,12 +8,13 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect, test } from '@playwright/test';
-import { decodeUpdate, encodeUpdate } from '../../src/fed/codec';
+import { decodeUpdate, encodedSize, encodeUpdate } from '../../src/fed/codec';
 import {
   type Coordinator,
   type CoordinatorState,
   createCoordinator,
   type FedSettings,
+  MIN_REISSUE_MS,
   maxUpdateNorm,
 } from '../../src/fed/coordinator';
 import { type Receipt, type RoundManifest, verifyReceipt, verifyRoundManifest } from '../../src/fed/documents';
@@ -56,12 +57,15 @@ let seed: PeerId;
 let A: string;
 let B: string;
 let C: string;
+/** Six more volunteers, one per bad body below (each peer has one try per round). */
+let crowd: string[];
 
 test.beforeAll(async () => {
   seedKey = await generateKeyPair('Ed25519');
   seed = peerIdFromPrivateKey(seedKey);
   const peer = async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
   [A, B, C] = await Promise.all([peer(), peer(), peer()]);
+  crowd = await Promise.all(Array.from({ length: 6 }, peer));
 });
 
 interface Published {
@@ -192,6 +196,7 @@ function header(h: Harness, over: Partial<UpdateHeader> = {}): UpdateHeader {
     type: 'update',
     round: m.round,
     weights: m.weightsId,
+    bytes: 0,
     tokens: MAX_TOKENS,
     steps: HYPER.steps,
     lossFirst: 4.2,
@@ -226,6 +231,7 @@ async function startWithA(h: Harness): Promise<void> {
   await h.c.start();
   h.connected.add(A);
   expect(h.c.onJoin(A)).toBe(0);
+  h.clock.advance(MIN_REISSUE_MS); // the round is issued again with A, at most once per MIN_REISSUE_MS
   await waitPublished(h, 2);
 }
 
@@ -314,6 +320,7 @@ test('joining: the first joiner restarts the empty round 0 with itself in it; th
   await h.c.start();
   h.connected.add(A);
   expect(h.c.onJoin(A)).toBe(0);
+  h.clock.advance(MIN_REISSUE_MS);
   await waitPublished(h, 2);
   const r0 = h.published[1]!.manifest;
   expect(r0.round).toBe(0);
@@ -426,111 +433,132 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
   expect(h.state.receipts.length).toBe(3);
 });
 
-test('every refused update gets a signed receipt with accepted false and the reason; counters match', async () => {
+test('admission refuses an update from its header alone, before any body: late, future, other weights, not assigned, too much', async () => {
   const h = harness();
   await toRoundOneWithAB(h);
   h.connected.add(C);
   expect(h.c.onJoin(C)).toBe(2); // joined during round 1: not assigned in it
-  const good = int8(randomUniform(P, 7, AMP));
-
-  // An fp32 body with a NaN at index 5 (encodeUpdate itself refuses non-finite values).
-  const nanBody = encodeUpdate(new Float32Array(P), { format: 'fp32', blockSize: 256 });
-  new DataView(nanBody.buffer).setFloat32(20 + 4 * 5, Number.NaN, true);
-  // int8 with a NaN block scale: the decoder refuses it.
-  const nanScale = int8(randomUniform(P, 8, AMP));
-  new DataView(nanScale.buffer).setFloat32(20, Number.NaN, true);
-  const big = int8(randomUniform(P, 9, 0.1)); // norm ≈ 4.1 > 1.70
-  const r1 = last(h).manifest;
-
-  const cases: [string, string, UpdateHeader, Uint8Array, string | RegExp][] = [
-    ['late', A, header(h, { round: 0, weights: h.published[1]!.manifest.weightsId }), good, 'late: round 0 is closed'],
-    ['future round', A, header(h, { round: 2 }), good, 'round 2 has not started'],
+  const maxBytes = encodedSize(P, SETTINGS.codec);
+  const cases: [string, string, UpdateHeader, string][] = [
+    ['late', A, header(h, { round: 0, weights: h.published[1]!.manifest.weightsId }), 'late: round 0 is closed'],
+    ['future round', A, header(h, { round: 2 }), 'round 2 has not started'],
     [
       'wrong weights id',
       A,
       header(h, { weights: h.published[1]!.manifest.weightsId }),
-      good,
       "trained from other weights than the round's",
     ],
     [
       'not assigned',
       C,
       header(h),
-      good,
       'not assigned in this round (a volunteer that joins is assigned from the next round)',
     ],
     [
       'too many tokens',
       A,
       header(h, { tokens: MAX_TOKENS + 1 }),
-      good,
       `claims ${MAX_TOKENS + 1} tokens, more than the round's 2×2×8`,
     ],
-    ['malformed body', A, header(h), new Uint8Array(10), 'bad update: 10 bytes, shorter than the 20-byte header'],
-    ['bad magic', A, header(h), new Uint8Array(good.length), 'bad update: wrong magic (not a VFU update)'],
-    ['wrong length', A, header(h), int8(randomUniform(P - 1, 7, AMP)), `bad update: length ${P - 1}, expected ${P}`],
-    ['NaN value', A, header(h), nanBody, 'non-finite value NaN at index 5'],
-    ['NaN scale', A, header(h), nanScale, 'bad update: non-finite scale NaN for block 0'],
-    ['norm too large', A, header(h), big, new RegExp(`^norm 4\\.\\d+ above maxNorm ${r1.maxNorm}$`)],
+    [
+      'more bytes than the codec makes',
+      A,
+      header(h, { bytes: maxBytes + 1 }),
+      `${maxBytes + 1} bytes, more than the round's codec makes (${maxBytes})`,
+    ],
   ];
-  let rejected = 0;
-  for (const [what, peer, hdr, body, reason] of cases) {
+  for (const [what, peer, hdr, reason] of cases) expect(h.c.admit(peer, hdr), what).toBe(reason);
+  expect(h.c.admit(A, header(h, { bytes: maxBytes }))).toBeUndefined();
+  // Nothing was received: no receipt, no count, nothing in the ledger.
+  expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 1, rejectedUpdates: 0, open: { received: 0 } });
+  expect(h.state.receipts.length).toBe(1);
+  // A sends its update; a second one in the same round is refused as a duplicate.
+  const good = int8(randomUniform(P, 7, AMP));
+  await checkReceipt(await h.c.onUpdate(A, header(h), good), { accepted: true, peer: A, round: 1 }, good);
+  expect(h.c.admit(A, header(h))).toBe('duplicate: this round already has an update from this peer');
+});
+
+test("an admitted update with a bad body gets a signed rejection and uses up its sender's try; counters match", async () => {
+  const h = harness();
+  await h.c.start();
+  for (const peer of [A, ...crowd]) {
+    h.connected.add(peer);
+    expect(h.c.onJoin(peer)).toBe(0);
+  }
+  h.clock.advance(MIN_REISSUE_MS); // one reissue for all seven joins
+  await waitPublished(h, 2);
+  expect(h.published).toHaveLength(2);
+  const r0 = last(h).manifest;
+  expect(Object.keys(r0.assignments).sort()).toEqual([A, ...crowd].sort());
+  const good = int8(randomUniform(P, 7, AMP));
+  // A sparse fp32 body (a fifth of the blocks: it fits the round's int8 size) with a NaN value
+  // (encodeUpdate itself refuses non-finite values).
+  const nanBody = encodeUpdate(randomUniform(P, 6, AMP), { format: 'fp32', blockSize: 256, density: 0.2 });
+  new DataView(nanBody.buffer).setFloat32(nanBody.length - 4, Number.NaN, true);
+  // int8 with a NaN block scale: the decoder refuses it.
+  const nanScale = int8(randomUniform(P, 8, AMP));
+  new DataView(nanScale.buffer).setFloat32(20, Number.NaN, true);
+  const big = int8(randomUniform(P, 9, 0.1)); // norm ≈ 4.1 > 1.70
+  const cases: [string, Uint8Array, string | RegExp][] = [
+    ['malformed body', new Uint8Array(10), 'bad update: 10 bytes, shorter than the 20-byte header'],
+    ['bad magic', new Uint8Array(good.length), 'bad update: wrong magic (not a VFU update)'],
+    ['wrong length', int8(randomUniform(P - 1, 7, AMP)), `bad update: length ${P - 1}, expected ${P}`],
+    ['NaN value', nanBody, /^non-finite value NaN at index \d+$/],
+    ['NaN scale', nanScale, 'bad update: non-finite scale NaN for block 0'],
+    ['norm too large', big, new RegExp(`^norm 4\\.\\d+ above maxNorm ${r0.maxNorm}$`)],
+  ];
+  for (const [i, [what, body, reason]] of cases.entries()) {
+    const peer = crowd[i]!;
+    const hdr = header(h, { bytes: body.length });
+    expect(h.c.admit(peer, hdr), what).toBeUndefined();
     const r = await checkReceipt(
       await h.c.onUpdate(peer, hdr, body),
-      { accepted: false, peer, round: hdr.round, tokens: 0 },
+      { accepted: false, peer, round: 0, tokens: 0 },
       body,
     );
     expect(r.reason, what).toEqual(typeof reason === 'string' ? reason : expect.stringMatching(reason));
-    rejected++;
-    expect(h.c.status().rejectedUpdates, what).toBe(rejected);
+    expect(h.c.status().rejectedUpdates, what).toBe(i + 1);
+    // That was its try for this round.
+    expect(h.c.admit(peer, header(h)), what).toBe('duplicate: this round already has an update from this peer');
   }
-  // None of them counted: A may still send its update, and the round is still open.
-  expect(h.c.status()).toMatchObject({
-    round: 1,
-    acceptedUpdates: 1,
-    rejectedUpdates: rejected,
-    open: { received: 0 },
-  });
-  await checkReceipt(await h.c.onUpdate(A, header(h), good), { accepted: true, peer: A, round: 1 }, good);
-  // A second update from A in the same round is a duplicate, even a different one.
-  const again = int8(randomUniform(P, 70, AMP));
-  const dup = await checkReceipt(
-    await h.c.onUpdate(A, header(h), again),
-    { accepted: false, peer: A, round: 1 },
-    again,
-  );
-  expect(dup.reason).toBe('duplicate: this round already has an update from this peer');
-  rejected++;
-  expect(h.c.status()).toMatchObject({
-    round: 1,
-    acceptedUpdates: 2,
-    rejectedUpdates: rejected,
-    open: { assigned: 2, received: 1 },
-  });
+  // The round waits only for A now; A's update closes it, and only A's update moved the model.
+  expect(h.c.status()).toMatchObject({ round: 0, acceptedUpdates: 0, rejectedUpdates: 6, open: { received: 0 } });
+  await checkReceipt(await h.c.onUpdate(A, header(h), good), { accepted: true, peer: A, round: 0 }, good);
+  await waitPublished(h, 3);
+  expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 1, rejectedUpdates: 6 });
+  // Every receipt is in the ledger, and each rejection was logged.
+  expect(h.state.receipts.length).toBe(7);
+  expect(h.logs.filter((l) => l.startsWith('rejected an update from')).length).toBe(6);
+});
 
-  // B's update closes the round; one sent while it is closing, and one after, are late.
-  const bodyB = int8(randomUniform(P, 8, AMP));
-  await h.c.onUpdate(B, header(h), bodyB);
-  const closing = await checkReceipt(
-    await h.c.onUpdate(C, header(h), good),
-    { accepted: false, peer: C, round: 1 },
-    good,
-  );
-  expect(closing.reason).toBe('late: round 1 is closed');
-  await waitPublished(h, 4);
-  const late = await checkReceipt(
-    await h.c.onUpdate(B, header(h, { round: 1, weights: r1.weightsId }), bodyB),
-    { accepted: false, peer: B, round: 1 },
-    bodyB,
-  );
-  expect(late.reason).toBe('late: round 1 is closed');
-  rejected += 2;
-  expect(h.c.status()).toMatchObject({ round: 2, acceptedUpdates: 3, rejectedUpdates: rejected });
-  // Every receipt, accepted or not, is in the ledger, and the refused ones were logged.
-  expect(h.state.receipts.length).toBe(3 + rejected);
-  expect(h.logs.filter((l) => l.startsWith('rejected an update from')).length).toBe(rejected);
-  // Round 2 assigns C too; only the accepted updates moved the model (checked by the exact mean above).
-  expect(Object.keys(last(h).manifest.assignments).sort()).toEqual([A, B, C].sort());
+test('joins into a round that assigns nobody reissue it once per MIN_REISSUE_MS; volunteers that left are dropped', async () => {
+  const h = harness();
+  await h.c.start();
+  h.connected.add(A);
+  h.connected.add(B);
+  expect(h.c.onJoin(A)).toBe(0);
+  expect(h.c.onJoin(B)).toBe(0);
+  h.clock.advance(MIN_REISSUE_MS - 1);
+  expect(h.published).toHaveLength(1);
+  h.clock.advance(1);
+  await waitPublished(h, 2);
+  expect(h.weightsAsked).toBe(2);
+  // Both leave before reporting; the deadline reissues the round, without them.
+  h.connected.clear();
+  h.clock.advance(SETTINGS.roundMs);
+  await waitPublished(h, 3);
+  expect(last(h).manifest.assignments).toEqual({});
+  // A stranger joining and leaving over and over reissues the round once per MIN_REISSUE_MS at most.
+  for (let i = 0; i < 20; i++) {
+    h.connected.add(C);
+    h.c.onJoin(C);
+    h.connected.delete(C);
+    h.clock.advance(MIN_REISSUE_MS / 4);
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  await waitFor('publishing to settle', () => h.published.length >= 3);
+  expect(h.published.length).toBeLessThanOrEqual(3 + 20 / 4 + 1);
+  expect(h.c.status().volunteers).toBe(0);
 });
 
 test('a volunteer that disconnected is not waited for: at once if it left before, at the deadline if after', async () => {
@@ -608,6 +636,7 @@ test('a round with no update by its deadline is issued again: same round and wei
   // An update for the reissued round still works (A came back and was assigned on joining).
   h.connected.add(A);
   expect(h.c.onJoin(A)).toBe(0);
+  h.clock.advance(MIN_REISSUE_MS);
   await waitPublished(h, 5);
   expect(last(h).manifest.assignments).toEqual({ [A]: 0 });
   await h.c.onUpdate(A, header(h), int8(randomUniform(P, 3, AMP)));

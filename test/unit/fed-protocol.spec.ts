@@ -1,6 +1,6 @@
-// `/vgpu/update/1.0.0` over in-memory stream pairs: the header parser, and the update server with
-// the requester's side (requestJoin, sendUpdate): replies, refusals, and that a refused request
-// does not stop the server from answering the next one.
+// `/vgpu/update/2.0.0` over in-memory stream pairs: the header parser, and the update server with
+// the requester's side (requestJoin, sendUpdate): replies, refusals (before any body is read), the
+// server's budgets, and that a refused request does not stop the server from answering the next one.
 import '../../src/seed/promise-shim';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface';
@@ -9,25 +9,30 @@ import { lpStream, streamPair } from '@libp2p/utils';
 import { expect, test } from '@playwright/test';
 import {
   MAX_UPDATE_BYTES,
+  MAX_UPDATE_BYTES_IN_FLIGHT,
   MAX_UPDATE_HEADER_BYTES,
   MAX_UPDATE_REPLY_BYTES,
+  MAX_UPDATE_REQUESTS_PER_MINUTE,
   parseUpdateHeader,
   requestJoin,
   sendUpdate,
   type UpdateHeader,
   UpdateProtocolError,
+  UpdateRefusedError,
   type UpdateServerOptions,
   updateServer,
 } from '../../src/fed/protocol';
 import { fromUtf8, utf8 } from '../../src/swarm/bytes';
 import type { SignedDocument } from '../../src/swarm/signed';
 import { createRandom } from '../../src/util/random';
+import { manualClock } from '../harness/manual-clock';
 
 const WEIGHTS = 'ab'.repeat(32);
 const HEADER: UpdateHeader = {
   type: 'update',
   round: 4,
   weights: WEIGHTS,
+  bytes: 3,
   tokens: 32,
   steps: 2,
   lossFirst: 4.1,
@@ -36,9 +41,11 @@ const HEADER: UpdateHeader = {
 const FAKE_RECEIPT: SignedDocument = { body: '{"kind":"vgpu/receipt"}', signer: '12D3KooWfake', signature: 'c2ln' };
 
 let alice: PeerId;
+let bob: PeerId;
 
 test.beforeAll(async () => {
   alice = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
+  bob = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
 });
 
 const json = (v: unknown) => utf8(JSON.stringify(v));
@@ -87,7 +94,7 @@ test.describe('parseUpdateHeader', () => {
   });
 
   test('refuses each malformed header with UpdateProtocolError and its reason', () => {
-    const ints = 'update header: round, tokens and steps must be non-negative integers';
+    const ints = 'update header: round, bytes, tokens and steps must be non-negative integers';
     const losses = 'update header: lossFirst and lossLast must be numbers';
     const without = (k: keyof UpdateHeader) => {
       const h: Record<string, unknown> = { ...HEADER };
@@ -109,6 +116,13 @@ test.describe('parseUpdateHeader', () => {
       ['negative tokens', json({ ...HEADER, tokens: -32 }), ints],
       ['float steps', json({ ...HEADER, steps: 0.5 }), ints],
       ['missing steps', without('steps'), ints],
+      ['missing bytes', without('bytes'), ints],
+      ['negative bytes', json({ ...HEADER, bytes: -1 }), ints],
+      [
+        'bytes over the cap',
+        json({ ...HEADER, bytes: MAX_UPDATE_BYTES + 1 }),
+        `update header: bytes over ${MAX_UPDATE_BYTES}`,
+      ],
       [
         'short weights id',
         json({ ...HEADER, weights: 'ab'.repeat(31) }),
@@ -147,6 +161,7 @@ test.describe('updateServer', () => {
         calls.joins.push(peer);
         return 7;
       },
+      admit: () => undefined,
       onUpdate: async (peer, header, body) => {
         calls.updates.push({ peer, header, body: body.slice() });
         return FAKE_RECEIPT;
@@ -160,9 +175,12 @@ test.describe('updateServer', () => {
   const fakeConnection = (peer: PeerId) => ({ remotePeer: peer }) as unknown as Connection;
 
   /** A fresh stream pair whose inbound end `handler` serves; the outbound end and the handler's run. */
-  async function open(handler: StreamHandler): Promise<{ stream: Stream; handled: Promise<void> }> {
+  async function open(
+    handler: StreamHandler,
+    peer: PeerId = alice,
+  ): Promise<{ stream: Stream; handled: Promise<void> }> {
     const [outbound, inbound] = await streamPair();
-    return { stream: outbound, handled: Promise.resolve(handler(inbound, fakeConnection(alice))) };
+    return { stream: outbound, handled: Promise.resolve(handler(inbound, fakeConnection(peer))) };
   }
 
   async function join(handler: StreamHandler): Promise<number> {
@@ -213,7 +231,7 @@ test.describe('updateServer', () => {
     expect(s.calls.updates.length).toBe(1);
     const got = s.calls.updates[0]!;
     expect(got.peer).toBe(alice.toString());
-    expect(got.header).toEqual(HEADER);
+    expect(got.header).toEqual({ ...HEADER, bytes: body.length }); // sendUpdate states the body's length
     expect(got.body.length).toBe(body.length);
     expect(Buffer.compare(got.body, body)).toBe(0);
     // An empty body is carried as such.
@@ -228,13 +246,16 @@ test.describe('updateServer', () => {
     expect(await raw(s.handler, [utf8('not json'), new Uint8Array(4)])).toEqual({ error: 'update header is not JSON' });
     expect(await raw(s.handler, [json({ type: 'leave' })])).toEqual({ error: 'update header: unknown type leave' });
     const big = json({ ...HEADER, pad: 'x'.repeat(MAX_UPDATE_HEADER_BYTES) });
+    // Refused from its length prefix, before it is read.
     expect(await raw(s.handler, [big])).toEqual({
-      error: `update header is ${big.length} bytes, over ${MAX_UPDATE_HEADER_BYTES}`,
+      error: `Message length too long - ${big.length} > ${MAX_UPDATE_HEADER_BYTES}`,
     });
 
     const e = await rejection(update(s.handler, { ...HEADER, round: -1 }, new Uint8Array(8)));
     expect(e).toBeInstanceOf(UpdateProtocolError);
-    expect(e.message).toBe('the seed refused: update header: round, tokens and steps must be non-negative integers');
+    expect(e.message).toBe(
+      'the seed refused: update header: round, bytes, tokens and steps must be non-negative integers',
+    );
     const e2 = await rejection(update(s.handler, { ...HEADER, weights: 'nope' }, new Uint8Array(8)));
     expect(e2.message).toBe('the seed refused: update header: weights must be a manifest id');
 
@@ -242,8 +263,11 @@ test.describe('updateServer', () => {
     expect(s.calls.errors).toEqual([
       { peer: alice.toString(), message: 'update header is not JSON' },
       { peer: alice.toString(), message: 'update header: unknown type leave' },
-      { peer: alice.toString(), message: `update header is ${big.length} bytes, over ${MAX_UPDATE_HEADER_BYTES}` },
-      { peer: alice.toString(), message: 'update header: round, tokens and steps must be non-negative integers' },
+      { peer: alice.toString(), message: `Message length too long - ${big.length} > ${MAX_UPDATE_HEADER_BYTES}` },
+      {
+        peer: alice.toString(),
+        message: 'update header: round, bytes, tokens and steps must be non-negative integers',
+      },
       { peer: alice.toString(), message: 'update header: weights must be a manifest id' },
     ]);
     // Still serving, both kinds of request.
@@ -298,5 +322,99 @@ test.describe('updateServer', () => {
     stream.abort(new Error('test done'));
     await handled;
     expect(s.calls.updates).toEqual([]);
+  });
+
+  test('an update refused from its header is never read: the requester gets UpdateRefusedError and sends no body', async () => {
+    const s = server({ admit: (_peer, h) => (h.round === 4 ? 'late: round 4 is closed' : undefined) });
+    const e = await rejection(update(s.handler, HEADER, new Uint8Array(1000)));
+    expect(e).toBeInstanceOf(UpdateRefusedError);
+    expect((e as UpdateRefusedError).reason).toBe('late: round 4 is closed');
+    expect(e.message).toBe('the seed refused the update: late: round 4 is closed');
+    expect(s.calls.updates).toEqual([]);
+    expect(s.calls.errors).toEqual([{ peer: alice.toString(), message: 'late: round 4 is closed' }]);
+    // A raw header gets the refusal as its one reply (no "continue").
+    expect(await raw(s.handler, [json(HEADER)])).toEqual({ refused: 'late: round 4 is closed' });
+    expect(await update(s.handler, { ...HEADER, round: 5 }, new Uint8Array(3))).toEqual(FAKE_RECEIPT);
+  });
+
+  test('a body of another length than its header said is an error, and onUpdate never sees it', async () => {
+    const s = server();
+    const { stream, handled } = await open(s.handler);
+    const lp = lpStream(stream, { maxDataLength: MAX_UPDATE_REPLY_BYTES });
+    await lp.write(json({ ...HEADER, bytes: 10 }));
+    expect(JSON.parse(fromUtf8((await lp.read()).subarray()))).toEqual({ type: 'continue' });
+    await lp.write(new Uint8Array(20)); // longer than announced: the frame is refused from its prefix
+    expect(JSON.parse(fromUtf8((await lp.read()).subarray()))).toEqual({ error: 'Message length too long - 20 > 10' });
+    await handled;
+    const short = await open(s.handler);
+    const lp2 = lpStream(short.stream, { maxDataLength: MAX_UPDATE_REPLY_BYTES });
+    await lp2.write(json({ ...HEADER, bytes: 10 }));
+    await lp2.read();
+    await lp2.write(new Uint8Array(4));
+    expect(JSON.parse(fromUtf8((await lp2.read()).subarray()))).toEqual({
+      error: 'the update is 4 bytes, its header said 10',
+    });
+    await short.handled;
+    expect(s.calls.updates).toEqual([]);
+  });
+
+  test("an update larger than the stream library's 4 MiB default buffer arrives whole", async () => {
+    const s = server();
+    // A dense int8 update of the swarm-32mib preset is 8.55 MB.
+    const body = new Uint8Array(8_550_000);
+    body[0] = 1;
+    body[body.length - 1] = 2;
+    expect(await update(s.handler, HEADER, body)).toEqual(FAKE_RECEIPT);
+    const got = s.calls.updates[0]!.body;
+    expect([got.length, got[0], got.at(-1)]).toEqual([body.length, 1, 2]);
+  });
+
+  test(`each peer has MAX_UPDATE_REQUESTS_PER_MINUTE (${MAX_UPDATE_REQUESTS_PER_MINUTE}) requests a minute; others are unaffected`, async () => {
+    const clock = manualClock();
+    const s = server({ clock });
+    for (let i = 0; i < MAX_UPDATE_REQUESTS_PER_MINUTE; i++) expect(await join(s.handler)).toBe(7);
+    const e = await rejection(join(s.handler));
+    expect(e).toBeInstanceOf(UpdateRefusedError);
+    expect(e.message).toMatch(/too many requests: at most 12 a minute/);
+    expect(s.calls.joins).toHaveLength(MAX_UPDATE_REQUESTS_PER_MINUTE);
+    // Another peer is served meanwhile.
+    const { stream, handled } = await open(s.handler, bob);
+    expect(await requestJoin(stream)).toBe(7);
+    await handled;
+    // The budget refills with time: one request per 60/12 = 5 s.
+    clock.advance(60_000 / MAX_UPDATE_REQUESTS_PER_MINUTE);
+    expect(await join(s.handler)).toBe(7);
+    expect((await rejection(join(s.handler))).message).toMatch(/too many requests/);
+  });
+
+  test('bodies in flight are bounded: one per peer, MAX_UPDATE_BYTES_IN_FLIGHT in all; the budget comes back', async () => {
+    const s = server();
+    const peers = await Promise.all(
+      Array.from({ length: MAX_UPDATE_BYTES_IN_FLIGHT / MAX_UPDATE_BYTES + 1 }, async () =>
+        peerIdFromPrivateKey(await generateKeyPair('Ed25519')),
+      ),
+    );
+    /** Announces a MAX_UPDATE_BYTES update as `peer` and sends no body; the first reply. */
+    const announce = async (peer: PeerId) => {
+      const o = await open(s.handler, peer);
+      const lp = lpStream(o.stream, { maxDataLength: MAX_UPDATE_REPLY_BYTES });
+      await lp.write(json({ ...HEADER, bytes: MAX_UPDATE_BYTES }));
+      return { ...o, reply: JSON.parse(fromUtf8((await lp.read()).subarray())) as Record<string, unknown> };
+    };
+    const held = [];
+    for (const peer of peers.slice(0, -1)) {
+      const a = await announce(peer);
+      expect(a.reply).toEqual({ type: 'continue' });
+      held.push(a);
+    }
+    // The same peer again, and a new peer past the total, are refused before any body.
+    expect((await announce(peers[0]!)).reply).toEqual({ refused: 'an update from you is already arriving' });
+    expect((await announce(peers.at(-1)!)).reply).toEqual({ refused: 'busy: try again in a moment' });
+    // The senders give up: their bytes are free again.
+    for (const h of held) {
+      h.stream.abort(new Error('gave up'));
+      await h.handled;
+    }
+    expect((await announce(peers.at(-1)!)).reply).toEqual({ type: 'continue' });
   });
 });

@@ -1,0 +1,160 @@
+// Attacks on the update protocol (issue 13, items 5-7), by ordinary libp2p peers against a real
+// seed of the swarm-32mib preset, whose time the test moves.
+// - Update frames holding memory: strangers announce big updates and trickle bodies. An update is
+//   admitted from its header (right round and weights, an assigned sender, a size its codec can
+//   make) before a byte of its body is read.
+// - The real update cap: a dense int8 update of this preset (8.6 MB, over the stream library's
+//   4 MiB default buffer) from an assigned volunteer is accepted.
+// - Unbounded rejections: one connection firing update requests gets MAX_UPDATE_REQUESTS_PER_MINUTE
+//   answers a minute; refusals before a body are not signed, not in the ledger, and logged once.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lpStream } from '@libp2p/utils';
+import { expect, test } from '@playwright/test';
+import {
+  DEFAULT_FED_SETTINGS,
+  encodeUpdate,
+  MAX_UPDATE_BYTES,
+  MAX_UPDATE_REQUESTS_PER_MINUTE,
+  MIN_REISSUE_MS,
+  type RoundManifest,
+  requestJoin,
+  sendUpdate,
+  UPDATE_PROTOCOL,
+  UPDATE_REPLY_TIMEOUT_MS,
+  UpdateRefusedError,
+  verifyReceipt,
+  verifyRoundManifest,
+} from '../../src/fed';
+import { type Seed, startSeed } from '../../src/seed';
+import { fromUtf8, utf8 } from '../../src/swarm';
+import { attackers, createAttacker, openStream } from '../harness/attacker';
+import { type ManualClock, manualClock } from '../harness/manual-clock';
+
+let dir: string;
+let seed: Seed;
+let clock: ManualClock;
+const logs: string[] = [];
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vgpu-attack-'));
+  clock = manualClock();
+  seed = await startSeed({
+    runDir: join(dir, 'run'),
+    model: 'swarm-32mib',
+    appDir: dir,
+    fed: { hyper: { ...DEFAULT_FED_SETTINGS.hyper, context: 16 } },
+    clock,
+    log: (line) => logs.push(line),
+  });
+});
+
+test.afterAll(async () => {
+  await seed?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function openRound(): Promise<{ id: string; value: RoundManifest }> {
+  const doc = seed.coordinator.currentRound();
+  if (!doc) throw new Error('no open round');
+  return verifyRoundManifest(doc, seed.peerId);
+}
+
+const header = (m: RoundManifest, bytes: number) => ({
+  type: 'update' as const,
+  round: m.round,
+  weights: m.weightsId,
+  bytes,
+  tokens: 1,
+  steps: 1,
+  lossFirst: 1,
+  lossLast: 1,
+});
+
+test('strangers announcing big updates are refused from the header: no body is read, nothing is kept', async () => {
+  const m = (await openRound()).value;
+  const gang = await attackers(30, seed);
+  try {
+    const replies = await Promise.all(
+      gang.peers.map(async (peer) => {
+        const stream = await openStream(peer, seed, UPDATE_PROTOCOL);
+        const lp = lpStream(stream);
+        await lp.write(utf8(JSON.stringify(header(m, MAX_UPDATE_BYTES))));
+        return JSON.parse(fromUtf8((await lp.read()).subarray())) as Record<string, unknown>;
+      }),
+    );
+    for (const reply of replies)
+      expect(reply).toEqual({
+        refused: 'not assigned in this round (a volunteer that joins is assigned from the next round)',
+      });
+    // The attackers never close their end: the seed drops the streams at the reply's deadline.
+    clock.advance(UPDATE_REPLY_TIMEOUT_MS);
+    await expect
+      .poll(
+        () =>
+          seed.node
+            .getConnections()
+            .flatMap((c) => c.streams)
+            .filter((s) => s.protocol === UPDATE_PROTOCOL && s.status === 'open').length,
+        { timeout: 30_000 },
+      )
+      .toBe(0);
+    expect(seed.coordinator.state().receipts).toHaveLength(0);
+  } finally {
+    await gang.stop();
+  }
+});
+
+test("an assigned volunteer's dense int8 update of 8.6 MB (over 4 MiB) is accepted", async () => {
+  const volunteer = await createAttacker(); // an honest Node volunteer
+  try {
+    const round = await requestJoin(await openStream(volunteer, seed, UPDATE_PROTOCOL));
+    expect(round).toBe(0); // an empty round is issued again with the joiner in it
+    clock.advance(MIN_REISSUE_MS);
+    await expect.poll(async () => volunteer.peerId.toString() in (await openRound()).value.assignments).toBe(true);
+    const m = (await openRound()).value;
+    const body = encodeUpdate(new Float32Array(seed.weights.length), { format: 'int8', blockSize: 256 });
+    expect(body.length).toBeGreaterThan(4 * 1024 * 1024);
+    const signed = await sendUpdate(await openStream(volunteer, seed, UPDATE_PROTOCOL), header(m, 0), body);
+    const receipt = await verifyReceipt(signed, seed.peerId);
+    expect(receipt.value).toMatchObject({ accepted: true, round: m.round, bytes: body.length });
+    // The round closed as its one volunteer reported: another update for it is refused from its
+    // header, unsigned.
+    const again = sendUpdate(await openStream(volunteer, seed, UPDATE_PROTOCOL), header(m, 0), body);
+    await expect(again).rejects.toThrow(new UpdateRefusedError('late: round 0 is closed'));
+  } finally {
+    await volunteer.stop();
+  }
+});
+
+test('one peer firing update requests is answered MAX_UPDATE_REQUESTS_PER_MINUTE times a minute, logged once', async () => {
+  const m = (await openRound()).value;
+  const flooder = await createAttacker();
+  const ledger = seed.coordinator.state().receipts.length;
+  const logLines = logs.length;
+  try {
+    const answers: string[] = [];
+    for (let i = 0; i < 3 * MAX_UPDATE_REQUESTS_PER_MINUTE; i++) {
+      const refused = await sendUpdate(
+        await openStream(flooder, seed, UPDATE_PROTOCOL),
+        header(m, 0),
+        new Uint8Array(64),
+      ).then(
+        () => 'accepted',
+        (e: Error) => (e instanceof UpdateRefusedError ? e.reason : e.message),
+      );
+      answers.push(refused.startsWith('too many requests') ? 'budget' : refused);
+    }
+    expect(answers.filter((a) => a === 'budget')).toHaveLength(2 * MAX_UPDATE_REQUESTS_PER_MINUTE);
+    // The first ones were refused for what they are (not assigned, or late while the round closes).
+    expect(answers.slice(0, MAX_UPDATE_REQUESTS_PER_MINUTE).every((a) => /^(not assigned|late)/.test(a))).toBe(true);
+    // Nothing signed, nothing in the ledger, one log line.
+    expect(seed.coordinator.state().receipts).toHaveLength(ledger);
+    expect(logs.slice(logLines).filter((l) => l.includes(flooder.peerId.toString()))).toHaveLength(1);
+  } finally {
+    await flooder.stop();
+  }
+});
