@@ -68,8 +68,6 @@ export interface CoordinatorState {
   tokens: number;
   acceptedUpdates: number;
   rejectedUpdates: number;
-  /** Every receipt issued, signed: the ledger behind volunteers' credits. */
-  receipts: SignedDocument[];
 }
 
 export interface CoordinatorDeps {
@@ -85,8 +83,13 @@ export interface CoordinatorDeps {
   isConnected(peer: string): boolean;
   /** Mean validation loss of `params` on the fixed validation batches. */
   evaluate(params: Float32Array): Promise<number>;
-  /** Writes the state atomically; called after every completed round. */
+  /**
+   * Writes the state atomically; called after every completed round. When it fails (a full disk)
+   * the round is not applied: closing is tried again CLOSE_RETRY_MS later.
+   */
   persist(state: CoordinatorState): Promise<void>;
+  /** Keeps a signed receipt durably (the ledger behind volunteers' credits) before it is sent. */
+  recordReceipt(signed: SignedDocument): Promise<void>;
   log(line: string): void;
   /** Time of deadlines and receipts (tests move a manual one). Default: the system's. */
   clock?: Clock;
@@ -102,6 +105,9 @@ export interface CoordinatorStatus {
   /** The open round: who is assigned and who has reported. */
   open: { round: number; deadline: number; assigned: number; received: number };
 }
+
+/** Time between two tries at closing a round whose close failed (evaluation, checkpoint, publishing). */
+export const CLOSE_RETRY_MS = 10_000;
 
 /** Shortest time between two issues of a round (a join into a round that assigns nobody reissues it). */
 export const MIN_REISSUE_MS = 5_000;
@@ -150,6 +156,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   const maxBytes = encodedSize(state.params.length, settings.codec);
   let publishedAt = Number.NEGATIVE_INFINITY;
   let cancelReissue: (() => void) | undefined;
+  let cancelRetry: (() => void) | undefined;
 
   async function publish(): Promise<void> {
     cancelReissue?.();
@@ -204,30 +211,72 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       await publish();
       return;
     }
-    const delta = aggregate(
-      updates.map((u) => u.vector),
-      settings.aggregation,
+    // The next state is built aside and takes over only once it is checkpointed: a failed write
+    // (a full disk) leaves the run as it was, and the close is tried again.
+    const params = state.params.slice();
+    const momentum = state.momentum.slice();
+    outerStep(
+      params,
+      momentum,
+      aggregate(
+        updates.map((u) => u.vector),
+        settings.aggregation,
+      ),
+      settings.outer,
     );
-    outerStep(state.params, state.momentum, delta, settings.outer);
-    state.round++;
-    state.tokens += updates.reduce((n, u) => n + u.tokens, 0);
-    const valLoss = await deps.evaluate(state.params);
-    state.history.push({ round: state.round, tokens: state.tokens, valLoss });
+    const round = state.round + 1;
+    const tokens = state.tokens + updates.reduce((n, u) => n + u.tokens, 0);
+    const valLoss = await deps.evaluate(params);
+    const next: CoordinatorState = {
+      ...state,
+      round,
+      params,
+      momentum,
+      tokens,
+      history: [...state.history, { round, tokens, valLoss }],
+    };
+    await deps.persist(next);
+    Object.assign(state, next);
     deps.log(
-      `round ${state.round - 1} closed: ${updates.length} update(s) aggregated (${settings.aggregation}), validation loss ${valLoss.toFixed(4)}, ${state.tokens} tokens seen`,
+      `round ${round - 1} closed: ${updates.length} update(s) aggregated (${settings.aggregation}), validation loss ${valLoss.toFixed(4)}, ${tokens} tokens seen`,
     );
-    await deps.persist(state);
     if (!stopped) await publish();
   }
 
-  /** A failure while closing (evaluation, checkpoint) is logged, and the round is tried again. */
+  /**
+   * A failure while closing (evaluation, checkpoint, publishing) is logged and tried again
+   * CLOSE_RETRY_MS later: the round stays closed to updates meanwhile, and nothing half-done counts.
+   */
   async function closeLogged(): Promise<void> {
+    const r = open;
     try {
       await close();
     } catch (e) {
-      deps.log(`closing round ${state.round} failed: ${(e as Error).message}; issuing a round again`);
-      if (!stopped) await publish().catch((err: Error) => deps.log(`publishing failed: ${err.message}`));
+      deps.log(
+        `closing round ${state.round} failed: ${(e as Error).message}; trying again in ${CLOSE_RETRY_MS / 1000} s`,
+      );
+      if (stopped || !r) return;
+      cancelRetry = clock.after(CLOSE_RETRY_MS, () => {
+        cancelRetry = undefined;
+        if (stopped || r !== open) return;
+        if (state.round > r.manifest.round) {
+          // Checkpointed, not yet published.
+          void publish().catch(() => void closeLoggedAgain(r));
+        } else {
+          r.closing = false;
+          void closeLogged();
+        }
+      });
     }
+  }
+
+  /** Publishing the next round failed again: keep trying on the same cadence. */
+  function closeLoggedAgain(r: OpenRound): void {
+    deps.log(`publishing round ${state.round} failed; trying again in ${CLOSE_RETRY_MS / 1000} s`);
+    cancelRetry = clock.after(CLOSE_RETRY_MS, () => {
+      cancelRetry = undefined;
+      if (!stopped && r === open) void publish().catch(() => closeLoggedAgain(r));
+    });
   }
 
   async function receipt(
@@ -255,7 +304,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       state.acceptedUpdates++;
     }
     const signed = await signReceipt(deps.key, deps.peerId, r);
-    state.receipts.push(signed);
+    await deps.recordReceipt(signed);
     return signed;
   }
 
@@ -363,6 +412,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       stopped = true;
       open?.cancelDeadline();
       cancelReissue?.();
+      cancelRetry?.();
     },
   };
 }

@@ -32,6 +32,7 @@ export {
   type CoordinatorState,
   type CoordinatorStatus,
   createCoordinator,
+  CLOSE_RETRY_MS,
   DEFAULT_FED_SETTINGS,
   type FedSettings,
   type HistoryEntry,

@@ -1,13 +1,13 @@
 // Checkpoints of the federated run. After every round the seed writes a new folder
-// checkpoints/round-NNNNNN/ (weights, outer momentum, the receipts ledger), fsyncs it, then
-// atomically replaces checkpoint.json, which names that folder and holds the counters and the
-// history. Killed at any moment, the seed restarts from the last checkpoint.json: a folder it
-// names is always complete. The two newest folders are kept.
+// checkpoints/round-NNNNNN/ (weights, outer momentum, and state.json: the counters and the
+// history), each file fsynced and renamed into place, then atomically replaces checkpoint.json,
+// which names that folder. Killed at any moment, the seed restarts from the checkpoint it names;
+// when that one is missing or damaged (truncated, NaN weights), from the newest valid folder, and
+// says so. The two newest folders (by round number) are kept.
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CoordinatorState, HistoryEntry } from '../fed';
-import type { SignedDocument } from '../swarm';
-import { readIfExists, writeFileAtomic } from './files';
+import { readIfExists, removeStaleTemporaries, writeFileAtomic } from './files';
 
 interface CheckpointRecord {
   version: 1;
@@ -19,15 +19,22 @@ interface CheckpointRecord {
   rejectedUpdates: number;
 }
 
+/** What a run folder's checkpoints give back: the state, and what was wrong on the way. */
+export interface LoadedCheckpoint {
+  state: CoordinatorState;
+  /** Checkpoints passed over (missing, damaged) before this one, and why. */
+  warnings: string[];
+}
+
 const KEEP_FOLDERS = 2;
+const CHECKPOINTS = 'checkpoints';
 const bytesOf = (v: Float32Array) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 const floatsOf = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+const folderOf = (round: number) => join(CHECKPOINTS, `round-${String(round).padStart(6, '0')}`);
+const roundOf = (name: string) => (/^round-(\d+)$/.test(name) ? Number(name.slice(6)) : undefined);
 
 export async function saveCheckpoint(runDir: string, s: CoordinatorState): Promise<void> {
-  const folder = join('checkpoints', `round-${String(s.round).padStart(6, '0')}`);
-  await writeFileAtomic(join(runDir, folder, 'weights.f32'), bytesOf(s.params));
-  await writeFileAtomic(join(runDir, folder, 'momentum.f32'), bytesOf(s.momentum));
-  await writeFileAtomic(join(runDir, folder, 'receipts.json'), JSON.stringify(s.receipts));
+  const folder = folderOf(s.round);
   const record: CheckpointRecord = {
     version: 1,
     round: s.round,
@@ -37,26 +44,41 @@ export async function saveCheckpoint(runDir: string, s: CoordinatorState): Promi
     acceptedUpdates: s.acceptedUpdates,
     rejectedUpdates: s.rejectedUpdates,
   };
+  await writeFileAtomic(join(runDir, folder, 'weights.f32'), bytesOf(s.params));
+  await writeFileAtomic(join(runDir, folder, 'momentum.f32'), bytesOf(s.momentum));
+  await writeFileAtomic(join(runDir, folder, 'state.json'), JSON.stringify(record, null, 2));
   await writeFileAtomic(join(runDir, 'checkpoint.json'), JSON.stringify(record, null, 2));
-  const folders = (await readdir(join(runDir, 'checkpoints'))).filter((f) => f.startsWith('round-')).sort();
-  for (const old of folders.slice(0, -KEEP_FOLDERS))
-    await rm(join(runDir, 'checkpoints', old), { recursive: true, force: true });
+  // Older folders go, by round number; never the one just written.
+  const rounds = (await readdir(join(runDir, CHECKPOINTS)))
+    .map(roundOf)
+    .filter((r): r is number => r !== undefined && r !== s.round)
+    .sort((a, b) => b - a);
+  for (const old of rounds.slice(KEEP_FOLDERS - 1))
+    await rm(join(runDir, folderOf(old)), { recursive: true, force: true });
 }
 
-/** The last checkpoint, or undefined for a run that has not completed a round. */
-export async function loadCheckpoint(runDir: string, parameters: number): Promise<CoordinatorState | undefined> {
-  const raw = await readIfExists(join(runDir, 'checkpoint.json'));
-  if (!raw) return undefined;
-  const record = JSON.parse(raw.toString('utf8')) as CheckpointRecord;
+/** Reads one checkpoint folder; throws, saying what is wrong, unless it is complete and finite. */
+async function readFolder(
+  runDir: string,
+  folder: string,
+  parameters: number,
+  pointer?: CheckpointRecord,
+): Promise<CoordinatorState> {
   const read = async (name: string) => {
-    const b = await readIfExists(join(runDir, record.folder, name));
-    if (!b) throw new Error(`checkpoint ${record.folder}: ${name} is missing`);
+    const b = await readIfExists(join(runDir, folder, name));
+    if (!b) throw new Error(`${name} is missing`);
     return b;
   };
+  // Folders written before state.json existed rely on checkpoint.json's copy of it.
+  const stateFile = await readIfExists(join(runDir, folder, 'state.json'));
+  if (!stateFile && pointer?.folder !== folder) throw new Error('state.json is missing');
+  const record = stateFile ? (JSON.parse(stateFile.toString('utf8')) as CheckpointRecord) : pointer!;
   const [weights, momentumBytes] = [await read('weights.f32'), await read('momentum.f32')];
   if (weights.length !== 4 * parameters || momentumBytes.length !== 4 * parameters)
-    throw new Error(`checkpoint ${record.folder}: vectors are not ${parameters} floats`);
+    throw new Error(`vectors are not ${parameters} floats`);
   const [params, momentum] = [floatsOf(weights), floatsOf(momentumBytes)];
+  if (!params.every(Number.isFinite) || !momentum.every(Number.isFinite))
+    throw new Error('weights or momentum hold NaN or infinite values');
   return {
     round: record.round,
     params,
@@ -65,6 +87,50 @@ export async function loadCheckpoint(runDir: string, parameters: number): Promis
     tokens: record.tokens,
     acceptedUpdates: record.acceptedUpdates,
     rejectedUpdates: record.rejectedUpdates,
-    receipts: JSON.parse((await read('receipts.json')).toString('utf8')) as SignedDocument[],
   };
+}
+
+/**
+ * The run's last good checkpoint, or undefined for a run that has not completed a round. Tries the
+ * checkpoint checkpoint.json names, then the other folders, newest first; refuses a run whose
+ * checkpoints are all damaged (restarting at round 0 would silently throw the run away).
+ */
+export async function loadCheckpoint(runDir: string, parameters: number): Promise<LoadedCheckpoint | undefined> {
+  await removeStaleTemporaries(runDir);
+  const warnings: string[] = [];
+  let pointer: CheckpointRecord | undefined;
+  const raw = await readIfExists(join(runDir, 'checkpoint.json'));
+  if (raw) {
+    try {
+      pointer = JSON.parse(raw.toString('utf8')) as CheckpointRecord;
+    } catch {
+      warnings.push('checkpoint.json is damaged');
+    }
+  }
+  const names = await readdir(join(runDir, CHECKPOINTS)).catch(() => [] as string[]);
+  for (const name of names) await removeStaleTemporaries(join(runDir, CHECKPOINTS, name));
+  const folders = names
+    .map(roundOf)
+    .filter((r): r is number => r !== undefined)
+    .sort((a, b) => b - a)
+    .map(folderOf);
+  if (!raw) {
+    // Without checkpoint.json only folders a save finished (state.json is written last) count; a
+    // first save cut short leaves none, and the run starts at round 0.
+    const finished = [];
+    for (const f of folders) if (await readIfExists(join(runDir, f, 'state.json'))) finished.push(f);
+    if (finished.length === 0) return undefined;
+    warnings.push('checkpoint.json is missing');
+  }
+  const candidates = [...new Set([...(pointer ? [pointer.folder] : []), ...folders])];
+  for (const folder of candidates) {
+    try {
+      return { state: await readFolder(runDir, folder, parameters, pointer), warnings };
+    } catch (e) {
+      warnings.push(`${folder}: ${(e as Error).message}`);
+    }
+  }
+  throw new Error(
+    `run folder ${runDir}: no usable checkpoint (${warnings.join('; ')}); restore one from a backup, or move ${CHECKPOINTS}/ and checkpoint.json away to restart the run from round 0`,
+  );
 }

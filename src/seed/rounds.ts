@@ -19,7 +19,7 @@ import { validationLoss } from './validation';
 import type { WeightsPublisher } from './weights';
 
 export interface RoundCoordinatorComponents {
-  run: Pick<RunFolder, 'key' | 'model' | 'data' | 'state' | 'saveCheckpoint'>;
+  run: Pick<RunFolder, 'key' | 'model' | 'data' | 'state' | 'saveCheckpoint' | 'ledger'>;
   weights: Pick<WeightsPublisher, 'publish'>;
   /** Where each new round is announced (gossip). */
   pubsub: Pick<SeedNode['services']['pubsub'], 'publish'>;
@@ -43,6 +43,7 @@ export function createRoundCoordinator(c: RoundCoordinatorComponents): Coordinat
       isConnected: c.isConnected,
       evaluate: async (params) => evaluate(params),
       persist: (state) => c.run.saveCheckpoint(state),
+      recordReceipt: (signed) => c.run.ledger.append(signed),
       log: c.log,
       clock: c.clock,
     },

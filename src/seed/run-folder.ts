@@ -8,7 +8,8 @@ import { checkKernelLimits, type GptConfig, initParams, modelPreset, paramLayout
 import type { SignedDocument } from '../swarm';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { loadOrCreateData, type RunData } from './data';
-import { loadOrCreatePeerKey, readIfExists, writeFileAtomic } from './files';
+import { loadOrCreatePeerKey, readIfExists, removeStaleTemporaries, writeFileAtomic } from './files';
+import { type Ledger, openLedger } from './ledger';
 
 export interface RunFolderOptions {
   runDir: string;
@@ -24,8 +25,12 @@ export interface RunFolder {
   key: PrivateKey;
   model: GptConfig;
   data: RunData;
-  /** The last checkpoint, or round 0 from the initial weights. */
+  /** The last good checkpoint, or round 0 from the initial weights. */
   state: CoordinatorState;
+  /** Checkpoints passed over on the way to `state` (missing, damaged), for the log. */
+  warnings: string[];
+  /** Every receipt the seed signed. */
+  ledger: Ledger;
   /** Keeps the current signed weights manifest (manifest.json). */
   saveManifest(signed: SignedDocument): Promise<void>;
   /** Checkpoints the state after a round (checkpoint.json and checkpoints/round-N/). */
@@ -39,11 +44,14 @@ interface RunRecord {
 
 export async function openRunFolder(opts: RunFolderOptions): Promise<RunFolder> {
   const dir = opts.runDir;
-  const key = await loadOrCreatePeerKey(dir);
+  await removeStaleTemporaries(dir);
+  const existingRun = (await readIfExists(join(dir, 'run.json'))) !== undefined;
   const { model, weights } = await loadOrCreateWeights(opts);
+  const key = await loadOrCreatePeerKey(dir, existingRun);
   const parameters = paramLayout(model).total;
   const data = await loadOrCreateData(dir, model.vocab);
-  const state: CoordinatorState = (await loadCheckpoint(dir, parameters)) ?? {
+  const checkpoint = await loadCheckpoint(dir, parameters);
+  const state: CoordinatorState = checkpoint?.state ?? {
     round: 0,
     params: weights,
     momentum: new Float32Array(parameters),
@@ -51,7 +59,6 @@ export async function openRunFolder(opts: RunFolderOptions): Promise<RunFolder> 
     tokens: 0,
     acceptedUpdates: 0,
     rejectedUpdates: 0,
-    receipts: [],
   };
   return {
     dir,
@@ -59,6 +66,8 @@ export async function openRunFolder(opts: RunFolderOptions): Promise<RunFolder> 
     model,
     data,
     state,
+    warnings: checkpoint?.warnings ?? [],
+    ledger: await openLedger(dir),
     saveManifest: (signed) => writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(signed, null, 2)),
     saveCheckpoint: (s) => saveCheckpoint(dir, s),
   };

@@ -62,6 +62,7 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
   const host = opts.host ?? '127.0.0.1';
   const settings: FedSettings = { ...DEFAULT_FED_SETTINGS, ...opts.fed };
   const run = await openRunFolder(opts);
+  for (const warning of run.warnings) log(`checkpoint passed over: ${warning}`);
   if (run.state.round > 0) log(`resuming from the checkpoint of round ${run.state.round}`);
 
   const parts = startedParts();

@@ -164,7 +164,11 @@ export function superSeeding(o: SuperSeedingOptions): UploadPolicy {
         return `piece ${req.index} is held by ${holders.length} connected tab(s): fetch it from them`;
       }
       referred.delete(asker);
-      const entry = c ?? { at: t, sending: new Set<string>(), holders: new Set<string>() };
+      // The interval runs from the first copy that is going out or went out (failed ones do not count).
+      const entry =
+        c && c.sending.size + c.holders.size > 0
+          ? c
+          : { at: t, sending: new Set<string>(), holders: new Set<string>() };
       entry.sending.add(peer);
       copies.set(key, entry);
       return undefined;

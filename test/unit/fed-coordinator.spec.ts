@@ -10,6 +10,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect, test } from '@playwright/test';
 import { decodeUpdate, encodedSize, encodeUpdate } from '../../src/fed/codec';
 import {
+  CLOSE_RETRY_MS,
   type Coordinator,
   type CoordinatorState,
   createCoordinator,
@@ -84,6 +85,10 @@ interface Harness {
   published: Published[];
   weights: VerifiedManifest[];
   evaluated: Float32Array[];
+  /** Every receipt recorded, in order (the seed's ledger). */
+  receipts: SignedDocument[];
+  /** When set, persist throws it (a full disk). */
+  persistFails?: Error;
   persisted: {
     round: number;
     params: Float32Array;
@@ -92,6 +97,7 @@ interface Harness {
     history: string;
     acceptedUpdates: number;
     rejectedUpdates: number;
+    /** Receipts recorded when it was persisted. */
     receipts: number;
   }[];
   logs: string[];
@@ -112,7 +118,6 @@ function freshState(): CoordinatorState {
     tokens: 0,
     acceptedUpdates: 0,
     rejectedUpdates: 0,
-    receipts: [],
   };
 }
 
@@ -125,6 +130,7 @@ function harness(over: Partial<FedSettings> = {}, state: CoordinatorState = fres
     published: [],
     weights: [],
     evaluated: [],
+    receipts: [],
     persisted: [],
     logs: [],
     c: undefined as unknown as Coordinator,
@@ -153,6 +159,7 @@ function harness(over: Partial<FedSettings> = {}, state: CoordinatorState = fres
         return 5 - 0.25 * (h.evaluated.length - 1); // 5, 4.75, 4.5, …
       },
       async persist(s) {
+        if (h.persistFails) throw h.persistFails;
         h.persisted.push({
           round: s.round,
           params: s.params.slice(),
@@ -161,8 +168,11 @@ function harness(over: Partial<FedSettings> = {}, state: CoordinatorState = fres
           history: JSON.stringify(s.history),
           acceptedUpdates: s.acceptedUpdates,
           rejectedUpdates: s.rejectedUpdates,
-          receipts: s.receipts.length,
+          receipts: h.receipts.length,
         });
+      },
+      async recordReceipt(signed) {
+        h.receipts.push(signed);
       },
       log: (line) => h.logs.push(line),
       clock: h.clock,
@@ -430,7 +440,7 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
     history: h.state.history,
     open: { round: 2, deadline: last(h).manifest.deadline, assigned: 2, received: 0 },
   });
-  expect(h.state.receipts.length).toBe(3);
+  expect(h.receipts.length).toBe(3);
 });
 
 test('admission refuses an update from its header alone, before any body: late, future, other weights, not assigned, too much', async () => {
@@ -471,7 +481,7 @@ test('admission refuses an update from its header alone, before any body: late, 
   expect(h.c.admit(A, header(h, { bytes: maxBytes }))).toBeUndefined();
   // Nothing was received: no receipt, no count, nothing in the ledger.
   expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 1, rejectedUpdates: 0, open: { received: 0 } });
-  expect(h.state.receipts.length).toBe(1);
+  expect(h.receipts.length).toBe(1);
   // A sends its update; a second one in the same round is refused as a duplicate.
   const good = int8(randomUniform(P, 7, AMP));
   await checkReceipt(await h.c.onUpdate(A, header(h), good), { accepted: true, peer: A, round: 1 }, good);
@@ -527,7 +537,7 @@ test("an admitted update with a bad body gets a signed rejection and uses up its
   await waitPublished(h, 3);
   expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 1, rejectedUpdates: 6 });
   // Every receipt is in the ledger, and each rejection was logged.
-  expect(h.state.receipts.length).toBe(7);
+  expect(h.receipts.length).toBe(7);
   expect(h.logs.filter((l) => l.startsWith('rejected an update from')).length).toBe(6);
 });
 
@@ -585,13 +595,16 @@ test('a volunteer that disconnected is not waited for: at once if it left before
   const body = int8(randomUniform(P, 13, AMP));
   await h.c.onUpdate(A, header(h), body);
   h.connected.delete(B);
-  // A closing round counts itself done at once (before any await): 1 ms before the deadline it is open.
+  // 1 ms before the deadline the round is open; at the deadline it closes to updates at once
+  // (before any await), and moves on once checkpointed.
   h.clock.advance(r3.deadline - 1 - h.clock.now());
   expect(h.c.status().round).toBe(3);
+  expect(h.c.admit(A, header(h, { tokens: 1 }))).toBe('duplicate: this round already has an update from this peer');
   expect(h.published.length).toBe(5);
   h.clock.advance(1);
-  expect(h.c.status().round).toBe(4);
+  expect(h.c.admit(A, header(h))).toBe('late: round 3 is closed');
   await waitPublished(h, 6);
+  expect(h.c.status().round).toBe(4);
   expect(last(h).at).toBe(r3.deadline);
   const d = decodeUpdate(body, P);
   expect(mismatches(h.state.params, (i) => Math.fround(before[i]! - d[i]!))).toEqual([]);
@@ -654,4 +667,25 @@ test('stop() cancels the deadline: nothing is published after it', async () => {
   h.clock.advance(200);
   expect(h.weightsAsked).toBe(2);
   expect(h.published.length).toBe(2);
+});
+
+test('a checkpoint that fails (a full disk) applies nothing; the close is tried again and the run goes on', async () => {
+  const h = harness();
+  await startWithA(h);
+  const before = h.state.params.slice();
+  h.persistFails = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  await h.c.onUpdate(A, header(h), int8(randomUniform(P, 11, AMP)));
+  await waitFor('the failure to be logged', () => h.logs.some((l) => l.startsWith('closing round 0 failed: ENOSPC')));
+  // Nothing moved: same round, same weights, no new round published; updates are refused meanwhile.
+  expect(h.state.round).toBe(0);
+  expect(Buffer.compare(Buffer.from(h.state.params.buffer), Buffer.from(before.buffer))).toBe(0);
+  expect(h.published).toHaveLength(2);
+  expect(h.c.admit(B, header(h))).toBe('late: round 0 is closed');
+  // Space is freed: the next try closes the round with the same update, and round 1 is published.
+  h.persistFails = undefined;
+  h.clock.advance(CLOSE_RETRY_MS);
+  await waitPublished(h, 3);
+  expect(last(h).manifest.round).toBe(1);
+  expect(h.state.round).toBe(1);
+  expect(h.persisted.map((p) => p.round)).toEqual([1]);
 });

@@ -4,7 +4,7 @@
 // and the last ones restart and then damage that folder. Every seed is stopped (afterAll, or a
 // finally block).
 import '../../src/seed'; // first: defines Promise.withResolvers for libp2p on Node 20
-import { cp, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -274,8 +274,14 @@ test('restarting on the same run folder keeps the peer id, the weights and the m
   });
 });
 
-test('a run folder refuses another model preset and damaged weights; a new one refuses an unknown preset', async () => {
+test('a run folder refuses another model preset, a lost peer key and damaged weights; a new one refuses an unknown preset', async () => {
   const runDir = sharedRunDir;
+  // A lost key would silently make a new seed: refused, saying why.
+  await rename(join(runDir, 'peer-key'), join(runDir, 'peer-key.away'));
+  await expect(startSeed({ runDir, httpPort: 0, p2pPort: 0, appDir })).rejects.toThrow(
+    `run folder ${runDir} holds a run but no peer-key: restore the key from a backup`,
+  );
+  await rename(join(runDir, 'peer-key.away'), join(runDir, 'peer-key'));
   await expect(startSeed({ runDir, httpPort: 0, p2pPort: 0, model: 'small', appDir })).rejects.toThrow(
     `run folder ${runDir} holds a different model (${JSON.stringify(modelPreset('tiny'))}); pick another --run folder`,
   );

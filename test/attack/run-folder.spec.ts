@@ -1,0 +1,92 @@
+// A failing disk at a round's close (issue 13, item 9), on a real seed whose time the test moves:
+// the checkpoint cannot be written (here: `checkpoints` is a file, as good as a full disk for the
+// seed), so the round is not applied and stays closed to updates; once the disk is writable again
+// the next try closes it, the next round is published, and no temporary file is left.
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test } from '@playwright/test';
+import {
+  CLOSE_RETRY_MS,
+  DEFAULT_FED_SETTINGS,
+  encodeUpdate,
+  MIN_REISSUE_MS,
+  requestJoin,
+  sendUpdate,
+  UPDATE_PROTOCOL,
+  UpdateRefusedError,
+  verifyReceipt,
+  verifyRoundManifest,
+} from '../../src/fed';
+import { type Seed, startSeed } from '../../src/seed';
+import { createAttacker, openStream } from '../harness/attacker';
+import { manualClock } from '../harness/manual-clock';
+
+let dir: string;
+let seed: Seed | undefined;
+
+test.beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vgpu-disk-'));
+});
+
+test.afterAll(async () => {
+  await seed?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('a checkpoint that cannot be written holds the round closed, and the run recovers once it can', async () => {
+  const clock = manualClock();
+  const logs: string[] = [];
+  const runDir = join(dir, 'run');
+  seed = await startSeed({
+    runDir,
+    model: 'tiny',
+    appDir: dir,
+    fed: { hyper: { ...DEFAULT_FED_SETTINGS.hyper, context: 16 } },
+    clock,
+    log: (line) => logs.push(line),
+  });
+  const s = seed;
+  const round = async () => (await verifyRoundManifest(s.coordinator.currentRound(), s.peerId)).value;
+  const volunteer = await createAttacker();
+  try {
+    await requestJoin(await openStream(volunteer, s, UPDATE_PROTOCOL));
+    clock.advance(MIN_REISSUE_MS);
+    await expect.poll(async () => volunteer.peerId.toString() in (await round()).assignments).toBe(true);
+    const m = await round();
+    const header = {
+      type: 'update' as const,
+      round: 0,
+      weights: m.weightsId,
+      tokens: 1,
+      steps: 1,
+      lossFirst: 1,
+      lossLast: 1,
+    };
+    const body = encodeUpdate(new Float32Array(s.weights.length).fill(1e-4), { format: 'int8', blockSize: 256 });
+
+    await writeFile(join(runDir, 'checkpoints'), 'in the way'); // the checkpoint folder cannot be made
+    const receipt = await verifyReceipt(
+      await sendUpdate(await openStream(volunteer, s, UPDATE_PROTOCOL), header, body),
+      s.peerId,
+    );
+    expect(receipt.value.accepted).toBe(true);
+    await expect.poll(() => logs.some((l) => l.startsWith('closing round 0 failed'))).toBe(true);
+    // Nothing applied: round 0 is still the one published, closed to updates.
+    expect((await round()).round).toBe(0);
+    expect(s.status().round).toBe(0);
+    await expect(sendUpdate(await openStream(volunteer, s, UPDATE_PROTOCOL), header, body)).rejects.toThrow(
+      UpdateRefusedError,
+    );
+
+    await rm(join(runDir, 'checkpoints')); // the disk is writable again
+    clock.advance(CLOSE_RETRY_MS);
+    await expect.poll(async () => (await round()).round).toBe(1);
+    expect(s.status().round).toBe(1);
+    expect((await readdir(join(runDir, 'checkpoints'))).sort()).toEqual(['round-000001']);
+    const leftovers = [...(await readdir(runDir)), ...(await readdir(join(runDir, 'checkpoints', 'round-000001')))];
+    expect(leftovers.filter((f) => f.includes('.tmp-'))).toEqual([]);
+  } finally {
+    await volunteer.stop();
+  }
+});
