@@ -19,6 +19,19 @@ export function lowerIsBetter(metric: string): boolean {
   return /(_ms|_s|_bytes|loss|ratio)$|^bytes_/.test(metric);
 }
 
+/**
+ * The rows of one measured figure: the median of the per-run values as `metric`, and their
+ * minimum and maximum as `metric_min` and `metric_max`.
+ */
+export function spreadRows(c: string, impl: string, metric: string, values: number[]): BenchRow[] {
+  if (values.length === 0) throw new Error(`${c} ${impl} ${metric}: no runs to report`);
+  return [
+    { case: c, impl, metric, value: median(values) },
+    { case: c, impl, metric: `${metric}_min`, value: Math.min(...values) },
+    { case: c, impl, metric: `${metric}_max`, value: Math.max(...values) },
+  ];
+}
+
 /** Median of a non-empty list. */
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -30,18 +43,27 @@ export function median(values: number[]): number {
 export function formatTable(rows: BenchRow[]): string {
   const impls = [...new Set(rows.map((r) => r.impl))];
   const peers = impls.filter((i) => i !== 'ours');
-  const keys = [...new Set(rows.map((r) => `${r.case}\u0000${r.metric}`))];
+  // A metric's _min and _max print in its own cell, as "median [min–max]".
+  const spread = /_(min|max)$/;
+  const keys = [...new Set(rows.filter((r) => !spread.test(r.metric)).map((r) => `${r.case}\u0000${r.metric}`))];
   const header = ['case', 'metric', ...impls, ...peers.map((p) => `ours vs ${p}`)];
   const lines = keys.map((key) => {
     const [c, metric] = key.split('\u0000') as [string, string];
-    const value = (impl: string) => rows.find((r) => r.case === c && r.metric === metric && r.impl === impl)?.value;
+    const value = (impl: string, m = metric) =>
+      rows.find((r) => r.case === c && r.metric === m && r.impl === impl)?.value;
     const ours = value('ours');
     const ratios = peers.map((p) => {
       const peer = value(p);
       if (ours === undefined || peer === undefined || ours === 0 || peer === 0) return '-';
       return `${(lowerIsBetter(metric) ? peer / ours : ours / peer).toFixed(2)}x`;
     });
-    return [c, metric, ...impls.map((i) => format(value(i))), ...ratios];
+    const cell = (impl: string) => {
+      const [lo, hi] = [value(impl, `${metric}_min`), value(impl, `${metric}_max`)];
+      return lo === undefined || hi === undefined
+        ? format(value(impl))
+        : `${format(value(impl))} [${format(lo)}–${format(hi)}]`;
+    };
+    return [c, metric, ...impls.map(cell), ...ratios];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const row = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
