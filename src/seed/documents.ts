@@ -1,12 +1,14 @@
 // The seed's public documents over HTTP: /swarm.json (who the seed is, where to dial it, the
-// current weights), /status.json (the run's progress and the swarm's counters), /round.json (the
-// open round) and the run's token files under /data/.
+// current weights), /status.json (the run's progress, the swarm's counters and the bytes the seed
+// sent), /round.json (the open round), the run's token files under /data/ and the weight pieces
+// under /weights/ (for clients without the swarm, and the benchmark's client-server baseline).
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import type { Coordinator, CoordinatorStatus } from '../fed';
-import { type SeedInfo, type SeedNode, toBase64, type UploadStats } from '../swarm';
+import { isSha256Hex, type SeedInfo, type SeedNode, toBase64, type UploadStats } from '../swarm';
 import type { RunData } from './data';
-import type { JsonRoutes, MemoryFiles } from './http';
+import type { FileLookups, JsonRoutes, MemoryFiles } from './http';
+import type { SentBytes } from './traffic';
 import type { WeightsPublisher } from './weights';
 
 export interface SeedStatus extends CoordinatorStatus {
@@ -17,6 +19,8 @@ export interface SeedStatus extends CoordinatorStatus {
   uploadedBytes: number;
   piecesServed: number;
   refusedRequests: number;
+  /** Every byte the seed sent so far, over HTTP and libp2p. */
+  sentBytes: SentBytes;
   manifest: { id: string; name: string; totalBytes: number; pieces: number };
 }
 
@@ -26,6 +30,7 @@ export interface SeedDocumentsComponents {
   weights: Pick<WeightsPublisher, 'current'>;
   coordinator: Pick<Coordinator, 'status' | 'currentRound'>;
   uploads: UploadStats;
+  sent(): SentBytes;
 }
 
 export interface SeedDocuments {
@@ -56,6 +61,7 @@ export function seedDocuments(c: SeedDocumentsComponents): SeedDocuments {
       uploadedBytes: c.uploads.uploadedBytes,
       piecesServed: c.uploads.piecesServed,
       refusedRequests: c.uploads.refused,
+      sentBytes: c.sent(),
       manifest: { id: m.id, name: m.value.name, totalBytes: m.value.totalBytes, pieces: m.value.pieces.length },
     };
   };
@@ -76,5 +82,19 @@ export function dataFiles(data: RunData): MemoryFiles {
     '/data/train.u16': { body: data.files.train, type: 'application/octet-stream' },
     '/data/validation.u16': { body: data.files.validation, type: 'application/octet-stream' },
     '/data/tokenizer.json': { body: data.files.tokenizer, type: 'application/json' },
+  };
+}
+
+/**
+ * The pieces of every servable weights manifest over plain HTTP, by content: /weights/<the piece's
+ * sha256, as the manifest lists it>. The same bytes the piece protocol serves, for clients without
+ * the swarm.
+ */
+export function weightPieceFiles(weights: Pick<WeightsPublisher, 'store'>): FileLookups {
+  return {
+    '/weights/': async (hash) => {
+      const body = isSha256Hex(hash) ? await weights.store.get(hash) : undefined;
+      return body && { body, type: 'application/octet-stream' };
+    },
   };
 }

@@ -1,7 +1,9 @@
-// The seed's HTTP server: the built volunteer app (static files) and a few JSON documents.
+// The seed's HTTP server: the built volunteer app (static files), a few JSON documents, and binary
+// files from memory (the run's token files, the weight pieces).
 
 import { readFile, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -20,8 +22,17 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /** JSON routes: path to a function giving the current document. */
 export type JsonRoutes = Record<string, () => unknown>;
+export interface MemoryFile {
+  body: Uint8Array;
+  type: string;
+}
 /** Fixed binary files served from memory (the run's token files). */
-export type MemoryFiles = Record<string, { body: Uint8Array; type: string }>;
+export type MemoryFiles = Record<string, MemoryFile>;
+/**
+ * Immutable binary files from memory under a path prefix, looked up per request (the weight
+ * pieces): the rest of the path to the file, or undefined for 404.
+ */
+export type FileLookups = Record<string, (rest: string) => Promise<MemoryFile | undefined>>;
 
 export interface HttpServerOptions {
   /** Address to bind. */
@@ -32,8 +43,12 @@ export interface HttpServerOptions {
   appDir: string;
   routes: JsonRoutes;
   files?: MemoryFiles;
+  /** Path prefix to lookup, e.g. /weights/ for the weight pieces. */
+  lookups?: FileLookups;
   /** URL prefix to folder, e.g. /ort/ for onnxruntime-web's wasm files. */
   mounts?: Record<string, string>;
+  /** Called with every socket the server accepts (the seed counts what each one sends). */
+  onSocket?: (socket: Socket) => void;
 }
 
 export interface HttpServer {
@@ -46,6 +61,7 @@ export interface HttpServer {
 /** Listens; rejects (holding no port) when the port is taken. */
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const server = createHttpServer(opts);
+  if (opts.onSocket) server.on('connection', opts.onSocket);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
@@ -62,11 +78,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
 }
 
 /**
- * Serves `routes` (with CORS open: these documents are public, and a page served elsewhere may
- * name this seed), the files under `appDir` and under each mounted folder. Only GET and HEAD;
- * nothing outside those folders.
+ * Serves `routes` and the files from memory (with CORS open: these documents are public, and a page
+ * served elsewhere may name this seed), the files under `appDir` and under each mounted folder.
+ * Only GET and HEAD; nothing outside those folders.
  */
-function createHttpServer({ appDir, routes, files = {}, mounts = {} }: HttpServerOptions): Server {
+function createHttpServer({ appDir, routes, files = {}, lookups = {}, mounts = {} }: HttpServerOptions): Server {
   // Mounted folders first, the app last.
   const folders: [string, string][] = [...Object.entries(mounts), ['/', appDir]];
   const roots = folders.map(([prefix, dir]) => [prefix, resolve(dir)] as const);
@@ -89,13 +105,15 @@ function createHttpServer({ appDir, routes, files = {}, mounts = {} }: HttpServe
       }
       const memory = files[path];
       if (memory) {
-        res.writeHead(200, {
-          'content-type': memory.type,
-          'access-control-allow-origin': '*',
-          'cache-control': 'no-cache',
-          'content-length': memory.body.length,
-        });
-        res.end(req.method === 'HEAD' ? undefined : memory.body);
+        sendMemoryFile(req, res, memory, 'no-cache');
+        return;
+      }
+      const lookup = Object.entries(lookups).find(([prefix]) => path.startsWith(prefix));
+      if (lookup) {
+        const [prefix, find] = lookup;
+        const file = await find(path.slice(prefix.length));
+        if (file) sendMemoryFile(req, res, file, 'public, max-age=31536000, immutable');
+        else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
         return;
       }
       const [prefix, root] = roots.find(([p]) => path.startsWith(p))!;
@@ -124,4 +142,15 @@ function createHttpServer({ appDir, routes, files = {}, mounts = {} }: HttpServe
       res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad request: ${(e as Error).message}`);
     }
   });
+}
+
+/** A file from memory, public (CORS open, like the documents). */
+function sendMemoryFile(req: IncomingMessage, res: ServerResponse, file: MemoryFile, cache: string): void {
+  res.writeHead(200, {
+    'content-type': file.type,
+    'access-control-allow-origin': '*',
+    'cache-control': cache,
+    'content-length': file.body.length,
+  });
+  res.end(req.method === 'HEAD' ? undefined : file.body);
 }

@@ -9,11 +9,12 @@ import { type Coordinator, DEFAULT_FED_SETTINGS, type FedSettings } from '../fed
 import { createSeedNode, type SeedInfo, type SeedNode, type UploadStats, type VerifiedManifest } from '../swarm';
 import type { Clock } from '../util/clock';
 import { startedParts } from '../util/parts';
-import { dataFiles, type SeedStatus, seedDocuments } from './documents';
+import { dataFiles, type SeedStatus, seedDocuments, weightPieceFiles } from './documents';
 import { startHttpServer } from './http';
 import { startPieceService } from './piece-service';
 import { createRoundCoordinator, startUpdateService } from './rounds';
 import { openRunFolder } from './run-folder';
+import { createTrafficCounter } from './traffic';
 import { createWeightsPublisher } from './weights';
 
 export interface SeedOptions {
@@ -66,8 +67,11 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
   if (run.state.round > 0) log(`resuming from the checkpoint of round ${run.state.round}`);
 
   const parts = startedParts();
+  const traffic = createTrafficCounter();
   try {
-    const node = parts.add(await createSeedNode(run.key, [`/ip4/${host}/tcp/${opts.p2pPort ?? 0}/ws`]));
+    const node = parts.add(
+      await createSeedNode(run.key, [`/ip4/${host}/tcp/${opts.p2pPort ?? 0}/ws`], traffic.libp2pMetrics),
+    );
     const isConnected = (peer: string) => node.getConnections(peerIdFromString(peer)).length > 0;
     const weights = createWeightsPublisher({ key: run.key, model: run.model, save: run.saveManifest });
     const pieces = parts.add(await startPieceService({ node, weights, isConnected, log, clock }));
@@ -77,7 +81,14 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
     parts.add(await startUpdateService({ node, coordinator, log, clock }));
     // Publishes the open round (and its weights) before anyone can ask for them.
     await coordinator.start();
-    const documents = seedDocuments({ node, key: run.key, weights, coordinator, uploads: pieces.uploads });
+    const documents = seedDocuments({
+      node,
+      key: run.key,
+      weights,
+      coordinator,
+      uploads: pieces.uploads,
+      sent: traffic.sent,
+    });
     const http = parts.add(
       await startHttpServer({
         host,
@@ -85,7 +96,9 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
         appDir: opts.appDir ?? 'dist',
         routes: documents.routes,
         files: dataFiles(run.data),
+        lookups: weightPieceFiles(weights),
         mounts: { '/ort/': ORT_DIST },
+        onSocket: traffic.trackHttpSocket,
       }),
     );
     const { manifest } = weights.current();

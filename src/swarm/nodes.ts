@@ -7,7 +7,7 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { type CircuitRelayService, circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import { type GossipSub, gossipsub, TopicValidatorResult } from '@libp2p/gossipsub';
 import { type Identify, identify } from '@libp2p/identify';
-import type { PrivateKey } from '@libp2p/interface';
+import type { Metrics, PrivateKey } from '@libp2p/interface';
 import { type Ping, ping } from '@libp2p/ping';
 import { webRTC } from '@libp2p/webrtc';
 import { webSockets } from '@libp2p/websockets';
@@ -51,9 +51,11 @@ function validateAnnouncements(node: SwarmNode | SeedNode): void {
   node.services.pubsub.subscribe(ANNOUNCE_TOPIC);
 }
 
-export async function createSeedNode(privateKey: PrivateKey, listen: string[]): Promise<SeedNode> {
+/** `metrics`: where the node reports its connections and streams (the seed counts what they send). */
+export async function createSeedNode(privateKey: PrivateKey, listen: string[], metrics?: Metrics): Promise<SeedNode> {
   const node = await createLibp2p({
     privateKey,
+    ...(metrics ? { metrics: () => metrics } : {}),
     addresses: { listen },
     transports: [webSockets()],
     connectionEncrypters: [noise()],
