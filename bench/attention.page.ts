@@ -1,13 +1,69 @@
-// `npm run bench -- attention`: our fused causal flash attention against the unfused
-// baseline (our matmul + softmax with T×T materialised) and onnxruntime-web's WebGPU
-// MultiHeadAttention (forward only: it has no training graph). B=4, H=4, D=64.
-import { acquireGpu, attentionBackward, attentionForward, createBatch, type Gpu, storage, upload } from '../src/gpu';
+// `npm run bench -- attention`: causal attention over B·H heads of T×D (H=4, D=64; B=4, or B=1 on a
+// software adapter), forward (fwd) and forward+backward (fwdbwd), four implementations:
+//   ours                  our fused flash kernels (src/gpu/attention.ts): key blocks above the diagonal
+//                         skipped, scores kept in workgroup memory, recomputed in the backward
+//   unfused-full          our matmul and softmax kernels, the T×T scores materialised, every block computed
+//                         (bench/lib/unfused-attention.ts), matmul tiles aligned to our forward kernel's block
+//   unfused-block-causal  the same kernels and tiles, but the key blocks above the diagonal never computed,
+//                         at that block size (bench/lib/block-causal-attention.ts)
+//   onnxruntime-web       its WebGPU MultiHeadAttention with a causal additive bias, or, where that cannot
+//                         run or fails the output check, its MatMul/Softmax graph (forward only: ORT has no
+//                         training graph); the notes say which ran and why
+// unfused-full → unfused-block-causal is the gain of causal skipping; unfused-block-causal → ours the
+// gain of fusion. Rows *_skip_speedup and *_fusion_speedup give both, run by run.
+//
+// Before timing, each implementation runs one pass (forward+backward where it has a backward) whose
+// outputs are checked against the CPU reference on sampled heads (bench/lib/attention-check.ts); a
+// mismatch throws and fails the benchmark. Then every pass of every implementation is timed, interleaved
+// run by run (bench/lib/timing.ts), each run from recording to queue completion, inputs already on the
+// GPU. Every time and GFLOPS row is the median with _min and _max over the runs. GFLOPS count the work
+// each implementation does (bench/lib/attention-work.ts); peak_bytes the memory of one checked pass.
+
+import type { InferenceSession, Tensor } from 'onnxruntime-web/webgpu';
+import {
+  acquireGpu,
+  attentionBackward,
+  attentionForward,
+  attentionTiles,
+  type Batch,
+  createBatch,
+  type Gpu,
+  readFloats,
+  storage,
+  upload,
+} from '../src/gpu';
 import { encodeOnnxModel } from '../src/onnx';
 import { randomUniform } from '../src/util/random';
-import { loadOrt, type Ort, ortSession } from './lib/peers';
-import type { BenchResult, BenchRow } from './lib/results';
-import { isSoftwareAdapter, medianMs, type TimingPlan } from './lib/timing';
-import { unfusedBackward, unfusedForward } from './lib/unfused-attention';
+import {
+  type AttentionOutputs,
+  type AttentionReference,
+  attentionReference,
+  checkAttention,
+  GRADIENT_TOLERANCE,
+  OUTPUT_TOLERANCE,
+  REFERENCE_SCORES,
+  swapMiddleAxes,
+} from './lib/attention-check';
+import {
+  attentionFlops,
+  type ComputedScores,
+  fullScores,
+  keyBlockScores,
+  queryBlockScores,
+} from './lib/attention-work';
+import { blockCausalBackward, blockCausalForward } from './lib/block-causal-attention';
+import { OutputCheckError } from './lib/check';
+import { loadOrt, type Ort, ortReadFloats, ortSession } from './lib/peers';
+import { type BenchResult, type BenchRow, spreadRows } from './lib/results';
+import { interleavedMs, isSoftwareAdapter, type TimingPlan } from './lib/timing';
+import {
+  blockTiles,
+  type CausalBlock,
+  type ProductKind,
+  type Shape,
+  unfusedBackward,
+  unfusedForward,
+} from './lib/unfused-attention';
 
 export interface AttentionBenchOptions {
   cases?: string[];
@@ -17,13 +73,21 @@ export interface AttentionBenchOptions {
 const H = 4;
 const D = 64;
 const SEQUENCE_LENGTHS = [128, 256, 512, 1024];
+const MIN_RUNS = 5;
 
-/** Runs `body` with fresh buffers from the pool and reports the pool's peak bytes while it ran. */
-async function measurePeak(gpu: Gpu, body: () => Promise<void>): Promise<number> {
-  const before = gpu.pool.stats().liveBytes;
-  gpu.pool.resetPeak();
-  await body();
-  return gpu.pool.stats().peakBytes - before;
+type Pass = 'fwd' | 'fwdbwd';
+type ImplName = 'ours' | 'unfused-full' | 'unfused-block-causal' | 'onnxruntime-web';
+
+/** One implementation, set up on its inputs and checked. */
+interface Impl {
+  name: ImplName;
+  /** Each pass it has, run once; resolves when the GPU queue is done. */
+  passes: Partial<Record<Pass, () => Promise<void>>>;
+  /** Largest bytes live while it was set up and ran its checked pass. */
+  peakBytes: number;
+  /** Score entries per head each of its products computes (for its GFLOPS). */
+  scores: ComputedScores;
+  release: () => Promise<void>;
 }
 
 export async function run(options: AttentionBenchOptions = {}): Promise<BenchResult> {
@@ -31,11 +95,14 @@ export async function run(options: AttentionBenchOptions = {}): Promise<BenchRes
   const software = isSoftwareAdapter(gpu.adapter);
   // A software adapter runs batch 1 so the sweep takes minutes; the case name says so.
   const B = software ? 1 : 4;
-  const plan: TimingPlan = { warmup: 1, runs: Math.max(5, options.runs ?? 5) };
+  const plan: TimingPlan = { warmup: 1, runs: Math.max(MIN_RUNS, options.runs ?? MIN_RUNS) };
   const notes = [
-    `B=${B} H=${H} D=${D}, causal; timing: ${plan.warmup} warm-up, median of ${plan.runs}, to queue completion`,
-    'gflops use the same nominal count for every impl: forward 2·B·H·T²·D (causal half of 4·B·H·T²·D), forward+backward 3.5× that',
-    'peak_bytes: ours and unfused = largest bytes live in our buffer pool (inputs, outputs, saved and scratch tensors); onnxruntime-web = largest bytes of GPU buffers live on its device',
+    `B=${B} H=${H} D=${D}, causal, inputs uniform in [-1, 1]; timing: every pass (fwd, fwdbwd) of every impl interleaved run by run, ${plan.warmup} warm-up + ${plan.runs} timed runs each, from recording to queue completion; rows are median [min–max] of the runs`,
+    'impls: ours = fused flash kernels (causal key blocks skipped); unfused-full = our matmul + softmax kernels with T×T scores materialised, every block computed; unfused-block-causal = the same kernels with the key blocks above the diagonal never computed, at the block size of our forward kernel (BR×BC per case below), still unfused; both unfused impls run the same matmul tiles (per case below), so only the skipping differs between them; onnxruntime-web = its MultiHeadAttention with a causal additive bias, or its MatMul/Softmax graph where MultiHeadAttention cannot run or fails the output check (per case below), forward only',
+    '*_skip_speedup (on unfused-block-causal) = unfused-full ms / unfused-block-causal ms, the gain of causal skipping; *_fusion_speedup (on ours) = unfused-block-causal ms / ours ms, the gain of fusion; both per run (runs are interleaved, so run i of each impl is a pair), median [min–max]',
+    `checked before timing against the CPU reference (src/model/cpu/attention.ts, f64 sums) on ${REFERENCE_SCORES / 2 ** 20}·2^20 / T² heads (at least 1, at most all B·H; sampled): o (and ours' lse) within ${OUTPUT_TOLERANCE.atol} + ${OUTPUT_TOLERANCE.rtol}·|ref|, dq, dk, dv within ${GRADIENT_TOLERANCE.atol} + ${GRADIENT_TOLERANCE.rtol}·|ref|; a mismatch fails the benchmark`,
+    'gflops = matmul work / time, 2·D flops per computed score entry per product: fwd 4·D·E_fwd (S = Q·Kᵀ, O = P·V), fwdbwd adds 2·D·E_dq (dQ) + 6·D·E_dkdv (dV, dP, dK), E = computed score entries summed over heads: T² for unfused-full and onnxruntime-web (its additive mask cannot skip), the computed blocks for unfused-block-causal (E_fwd = E_dq = E_dkdv) and for ours (each kernel its own grid: forward and dQ query blocks walk key blocks up to the diagonal, dK/dV key blocks walk query blocks from the diagonal); ours also recomputes S twice and dP once more in its backward, not credited',
+    'peak_bytes: ours and unfused-* = largest bytes live in our buffer pool during set-up and one fwdbwd pass (inputs, outputs, saved and scratch tensors; unfused-block-causal allocates the full T×T probs and dscores, writing the computed blocks only); onnxruntime-web = largest bytes of GPU buffers live on its device during session creation and one forward run',
   ];
   if (software) notes.push('software adapter: B=1 instead of 4');
   const ort = await trackedOrt();
@@ -44,62 +111,181 @@ export async function run(options: AttentionBenchOptions = {}): Promise<BenchRes
   for (const T of SEQUENCE_LENGTHS) {
     const name = software ? `T=${T} (B=1)` : `T=${T}`;
     if (options.cases?.length && !options.cases.some((c) => name.startsWith(c))) continue;
-    const n = B * H * T * D;
-    const fwdFlops = 2 * B * H * T * T * D;
-    const record = (impl: string, metric: string, value: number) => {
-      rows.push({ case: name, impl, metric, value });
-      console.log(`${name} ${impl} ${metric}: ${value.toFixed(metric.endsWith('bytes') ? 0 : 3)}`);
-    };
-    const timeBoth = async (impl: string, fwd: () => Promise<void>, fwdbwd: () => Promise<void>) => {
-      const fwdMs = await medianMs(fwd, plan);
-      const fwdbwdMs = await medianMs(fwdbwd, plan);
-      record(impl, 'fwd_ms', fwdMs);
-      record(impl, 'fwdbwd_ms', fwdbwdMs);
-      record(impl, 'fwd_gflops', fwdFlops / (fwdMs * 1e6));
-      record(impl, 'fwdbwd_gflops', (3.5 * fwdFlops) / (fwdbwdMs * 1e6));
-    };
-    const data = [1, 2, 3, 4].map((seed) => randomUniform(n, seed));
+    const shape: Shape = { B, H, T, D };
+    const data = [1, 2, 3, 4].map((seed) => randomUniform(B * H * T * D, seed)) as Inputs;
+    const reference = attentionReference(shape, ...data);
+    const block = attentionTiles(gpu, 'forward', D, T);
+    const impls: Impl[] = [];
+    try {
+      for (const impl of ['ours', 'unfused-full', 'unfused-block-causal'] as const) {
+        impls.push(await poolImpl(gpu, impl, shape, block, data, reference, name));
+      }
+      const ortImpl = await ortAttention(ort, shape, data, reference, name);
+      impls.push(ortImpl.impl);
+      notes.push(workNote(name, T, block, impls));
+      const passedOver = ortImpl.passedOver.map((why) => `; passed over ${why}`).join('');
+      notes.push(`${name}: onnxruntime-web ran ${ortImpl.graph}${passedOver}`);
 
-    for (const impl of ['ours', 'unfused'] as const) {
-      const peak = await measurePeak(gpu, async () => {
-        const [q, k, v, dout] = data.map((x) => upload(gpu, x)) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
-        const [o, dq, dk, dv] = [storage(gpu, n), storage(gpu, n), storage(gpu, n), storage(gpu, n)];
-        const lse = storage(gpu, B * H * T);
-        const shape = { B, H, T, D };
-        const pass = async (backward: boolean) => {
-          const batch = createBatch(gpu, { label: `attention-${impl}` });
-          if (impl === 'ours') {
-            await attentionForward(gpu, batch, { ...shape, q, k, v, o, lse });
-            if (backward) await attentionBackward(gpu, batch, { ...shape, q, k, v, o, lse, dout, dq, dk, dv });
-          } else {
-            const probs = batch.scratch(B * H * T * T * 4, 'probs');
-            await unfusedForward(gpu, batch, shape, { q, k, v, o, probs });
-            if (backward) {
-              const dscores = batch.scratch(B * H * T * T * 4, 'dscores');
-              await unfusedBackward(gpu, batch, shape, { q, k, v, o, probs, dout, dq, dk, dv, dscores });
-            }
-          }
-          await batch.submit();
-          await gpu.idle();
-        };
-        await timeBoth(
-          impl,
-          () => pass(false),
-          () => pass(true),
-        );
-        for (const b of [q, k, v, dout, o, dq, dk, dv, lse]) gpu.pool.release(b);
-      });
-      record(impl, 'peak_bytes', peak);
+      const timed = impls.flatMap((impl) =>
+        Object.entries(impl.passes).map(([pass, once]) => [key(impl.name, pass as Pass), once]),
+      );
+      const ms = await interleavedMs(Object.fromEntries(timed) as Record<string, () => Promise<void>>, plan);
+      const caseRows = rowsOf(name, impls, ms, B * H);
+      for (const row of caseRows.filter((r) => !/_(min|max)$/.test(r.metric))) {
+        console.log(`${name} ${row.impl} ${row.metric}: ${row.value.toFixed(row.metric.endsWith('bytes') ? 0 : 3)}`);
+      }
+      rows.push(...caseRows);
+    } finally {
+      for (const impl of impls) await impl.release();
     }
-
-    const ortResult = await ortAttention(ort, { B, T }, data);
-    record('onnxruntime-web', 'fwd_ms', ortResult.ms);
-    record('onnxruntime-web', 'fwd_gflops', fwdFlops / (ortResult.ms * 1e6));
-    record('onnxruntime-web', 'peak_bytes', ortResult.peakBytes);
-    if (!notes.some((x) => x.startsWith('onnxruntime-web ran'))) notes.push(`onnxruntime-web ran ${ortResult.graph}`);
   }
   gpu.destroy();
   return { adapter: { ...gpu.adapter, software }, rows, notes };
+}
+
+/** The timed runs of one implementation's pass are keyed "impl pass". */
+const key = (impl: ImplName, pass: Pass) => `${impl} ${pass}`;
+
+/** One case's rows: time, GFLOPS and peak memory per implementation, and the two gains, run by run. */
+function rowsOf(name: string, impls: Impl[], ms: Record<string, number[]>, heads: number): BenchRow[] {
+  const rows: BenchRow[] = [];
+  for (const impl of impls) {
+    const flops = attentionFlops(heads, D, impl.scores);
+    const work: Record<Pass, number> = { fwd: flops.forward, fwdbwd: flops.forward + flops.backward };
+    const passes = Object.keys(impl.passes) as Pass[];
+    for (const pass of passes) rows.push(...spreadRows(name, impl.name, `${pass}_ms`, ms[key(impl.name, pass)]!));
+    for (const pass of passes) {
+      const gflops = ms[key(impl.name, pass)]!.map((t) => work[pass] / (t * 1e6));
+      rows.push(...spreadRows(name, impl.name, `${pass}_gflops`, gflops));
+    }
+    rows.push({ case: name, impl: impl.name, metric: 'peak_bytes', value: impl.peakBytes });
+  }
+  // Run i of every pass ran in the same turn, so their ratio is taken run by run.
+  const speedup = (pass: Pass, slow: ImplName, fast: ImplName) =>
+    ms[key(slow, pass)]!.map((t, run) => t / ms[key(fast, pass)]![run]!);
+  for (const pass of ['fwd', 'fwdbwd'] as const) {
+    rows.push(
+      ...spreadRows(
+        name,
+        'unfused-block-causal',
+        `${pass}_skip_speedup`,
+        speedup(pass, 'unfused-full', 'unfused-block-causal'),
+      ),
+      ...spreadRows(name, 'ours', `${pass}_fusion_speedup`, speedup(pass, 'unfused-block-causal', 'ours')),
+    );
+  }
+  return rows;
+}
+
+/** q, k, v, dout, each [B, H, T, D]. */
+type Inputs = [Float32Array, Float32Array, Float32Array, Float32Array];
+
+/** What the computed blocks of one case are: the block sizes and the share of T×T each impl computes. */
+function workNote(name: string, T: number, block: CausalBlock, impls: Impl[]): string {
+  const share = (impl: Impl) => {
+    const s = impl.scores;
+    const pct = (x: number) => `${((100 * x) / (T * T)).toFixed(1)}%`;
+    return s.forward === s.dq && s.dq === s.dkdv
+      ? `${impl.name} ${pct(s.forward)}`
+      : `${impl.name} ${pct(s.forward)} fwd, ${pct(s.dq)} dQ, ${pct(s.dkdv)} dK/dV`;
+  };
+  const blockCausal = queryBlockScores(T, block.BR, block.BC);
+  const tile = (kind: ProductKind) => {
+    const t = blockTiles(block, kind, D);
+    return `${kind} ${t.TILE_M}×${t.TILE_N}×${t.TILE_K} TM ${t.TM}`;
+  };
+  return (
+    `${name}: block BR×BC = ${block.BR}×${block.BC}; unfused matmul tiles (M×N×K): ${(['scores', 'over-keys', 'over-queries'] as const).map(tile).join(', ')}; ` +
+    `score entries computed, of T×T: ${impls.map(share).join('; ')}; ` +
+    `skipping alone cuts the unfused products' work ${((T * T) / blockCausal).toFixed(2)}×`
+  );
+}
+
+/** Our three implementations on our device: set up, run once, checked, and the pool's peak over that. */
+async function poolImpl(
+  gpu: Gpu,
+  impl: Exclude<ImplName, 'onnxruntime-web'>,
+  s: Shape,
+  block: CausalBlock,
+  data: Inputs,
+  reference: AttentionReference,
+  caseName: string,
+): Promise<Impl> {
+  const { B, H, T } = s;
+  const n = B * H * T * s.D;
+  const before = gpu.pool.stats().liveBytes;
+  gpu.pool.resetPeak();
+  const [q, k, v, dout] = data.map((x) => upload(gpu, x)) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+  const [o, dq, dk, dv] = [storage(gpu, n), storage(gpu, n), storage(gpu, n), storage(gpu, n)];
+  // Only ours saves the log-sum-exp; the unfused impls save the probabilities (scratch below).
+  const lse = impl === 'ours' ? storage(gpu, B * H * T) : undefined;
+  const owned = [q, k, v, dout, o, dq, dk, dv, ...(lse ? [lse] : [])];
+
+  const record = async (batch: Batch, backward: boolean) => {
+    if (impl === 'ours') {
+      const args = { ...s, q, k, v, o, lse: lse! };
+      await attentionForward(gpu, batch, args);
+      if (backward) await attentionBackward(gpu, batch, { ...args, dout, dq, dk, dv });
+      return;
+    }
+    const probs = batch.scratch(B * H * T * T * 4, 'probs');
+    const dscores = backward ? batch.scratch(B * H * T * T * 4, 'dscores') : undefined;
+    const buffers = { q, k, v, o, probs };
+    if (impl === 'unfused-full') {
+      await unfusedForward(gpu, batch, s, buffers, block);
+      if (dscores) await unfusedBackward(gpu, batch, s, { ...buffers, dout, dq, dk, dv, dscores }, block);
+    } else {
+      await blockCausalForward(gpu, batch, s, block, buffers);
+      if (dscores) await blockCausalBackward(gpu, batch, s, block, { ...buffers, dout, dq, dk, dv, dscores });
+    }
+  };
+  const pass = (backward: boolean) => async () => {
+    const batch = createBatch(gpu, { label: `attention-${impl}` });
+    await record(batch, backward);
+    await batch.submit();
+    await gpu.idle();
+  };
+
+  await pass(true)();
+  const peakBytes = gpu.pool.stats().peakBytes - before;
+  const got: AttentionOutputs = {
+    o: await readFloats(gpu, o, n),
+    lse: lse && (await readFloats(gpu, lse, B * H * T)),
+    dq: await readFloats(gpu, dq, n),
+    dk: await readFloats(gpu, dk, n),
+    dv: await readFloats(gpu, dv, n),
+  };
+  const release = async () => {
+    for (const b of owned) gpu.pool.release(b);
+  };
+  try {
+    checkAttention(`${caseName} ${impl}`, got, reference);
+  } catch (e) {
+    await release();
+    throw e;
+  }
+  const scores =
+    impl === 'unfused-full'
+      ? fullScores(T)
+      : impl === 'unfused-block-causal'
+        ? uniformScores(queryBlockScores(T, block.BR, block.BC))
+        : oursScores(gpu, T, s.D);
+  return { name: impl, passes: { fwd: pass(false), fwdbwd: pass(true) }, peakBytes, scores, release };
+}
+
+function uniformScores(entries: number): ComputedScores {
+  return { forward: entries, dq: entries, dkdv: entries };
+}
+
+/** What our kernels' grids compute, with the tiles they pick on this adapter (src/gpu/attention.ts). */
+function oursScores(gpu: Gpu, T: number, headDim: number): ComputedScores {
+  const tiles = (kernel: 'forward' | 'dq' | 'dkdv') => attentionTiles(gpu, kernel, headDim, T);
+  const [fwd, dq, dkdv] = [tiles('forward'), tiles('dq'), tiles('dkdv')];
+  return {
+    forward: queryBlockScores(T, fwd.BR, fwd.BC),
+    dq: queryBlockScores(T, dq.BR, dq.BC),
+    dkdv: keyBlockScores(T, dkdv.BR, dkdv.BC),
+  };
 }
 
 interface TrackedOrt {
@@ -154,12 +340,17 @@ async function trackedOrt(): Promise<TrackedOrt> {
   };
 }
 
-/** ORT's contrib MultiHeadAttention with a causal additive bias; the plain MatMul/Softmax graph if the provider refuses it. */
+/**
+ * ORT's contrib MultiHeadAttention with a causal additive bias; the plain MatMul/Softmax graph if the
+ * provider refuses it. Set up, run once, and its output checked (in our [B, H, T, D] layout).
+ */
 async function ortAttention(
   t: TrackedOrt,
-  s: { B: number; T: number },
-  data: Float32Array[],
-): Promise<{ ms: number; peakBytes: number; graph: string }> {
+  s: Shape,
+  data: Inputs,
+  reference: AttentionReference,
+  caseName: string,
+): Promise<{ impl: Impl; graph: string; passedOver: string[] }> {
   const { ort, device } = t;
   const { B, T } = s;
   const C = H * D;
@@ -174,8 +365,9 @@ async function ortAttention(
     if (values) device.queue.writeBuffer(buffer, 0, values.buffer as ArrayBuffer, values.byteOffset, values.byteLength);
     return ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims, dispose: () => buffer.destroy() });
   };
-  const before = t.liveBytes();
-  t.takePeak();
+  // MultiHeadAttention takes [B, T, H·D]: the same heads as ours, laid out token-major.
+  const tokenMajor = (x: Float32Array) => swapMiddleAxes(x, B, H, T, D);
+  const headMajor = (x: Float32Array) => swapMiddleAxes(x, B, T, H, D);
 
   const graphs = [
     {
@@ -201,8 +393,9 @@ async function ortAttention(
         ],
       }),
       dims: [B, T, C],
-      outDims: [B, T, C],
       maskDims: [1, 1, T, T],
+      toInput: tokenMajor,
+      fromOutput: headMajor,
     },
     {
       graph: 'MatMul/Softmax graph (inputs [B·H, T, D], causal additive mask)',
@@ -226,37 +419,59 @@ async function ortAttention(
         initializers: [{ name: 'scale', dims: [], data: new Float32Array([1 / Math.sqrt(D)]) }],
       }),
       dims: [B * H, T, D],
-      outDims: [B * H, T, D],
       maskDims: [T, T],
+      toInput: (x: Float32Array) => x,
+      fromOutput: (x: Float32Array) => x,
     },
   ];
-  let lastError: unknown;
+  // A graph that cannot run here, or runs and gives wrong outputs, is passed over (and the note says why).
+  const passedOver: string[] = [];
   for (const g of graphs) {
-    let session: Awaited<ReturnType<typeof ortSession>> | undefined;
+    const before = t.liveBytes();
+    t.takePeak();
+    const tensors: Tensor[] = [];
+    let session: InferenceSession | undefined;
+    const release = async () => {
+      await session?.release();
+      for (const tensor of tensors) tensor.dispose();
+    };
     try {
       const open = await ortSession(g.model);
       session = open;
-      const feeds = {
-        q: gpuTensor(g.dims, data[0]),
-        k: gpuTensor(g.dims, data[1]),
-        v: gpuTensor(g.dims, data[2]),
-        bias: gpuTensor(g.maskDims, mask),
+      const tensor = (dims: number[], values?: Float32Array) => {
+        tensors.push(gpuTensor(dims, values));
+        return tensors.at(-1)!;
       };
-      const fetches = { o: gpuTensor(g.outDims) };
-      const plan = { warmup: 1, runs: 5 };
-      const ms = await medianMs(async () => {
+      const feeds = {
+        q: tensor(g.dims, g.toInput(data[0])),
+        k: tensor(g.dims, g.toInput(data[1])),
+        v: tensor(g.dims, g.toInput(data[2])),
+        bias: tensor(g.maskDims, mask),
+      };
+      const fetches = { o: tensor(g.dims) };
+      const forward = async () => {
         await open.run(feeds, fetches);
         await device.queue.onSubmittedWorkDone();
-      }, plan);
+      };
+      await forward();
       const peakBytes = t.takePeak() - before;
-      await open.release();
-      for (const tensor of [...Object.values(feeds), ...Object.values(fetches)]) tensor.dispose();
-      return { ms, peakBytes, graph: g.graph };
+      const o = g.fromOutput(await ortReadFloats(fetches.o));
+      checkAttention(`${caseName} onnxruntime-web`, { o }, reference);
+      const impl: Impl = {
+        name: 'onnxruntime-web',
+        passes: { fwd: forward },
+        peakBytes,
+        scores: fullScores(T),
+        release,
+      };
+      return { impl, graph: g.graph, passedOver };
     } catch (e) {
-      lastError = e;
-      console.log(`onnxruntime-web could not run ${g.graph}: ${(e as Error).message}`);
-      await session?.release();
+      await release();
+      const message = e instanceof Error ? e.message : String(e);
+      const why = e instanceof OutputCheckError ? `failed the output check: ${message}` : `could not run: ${message}`;
+      passedOver.push(`${g.graph} ${why}`);
+      console.log(`onnxruntime-web ${g.graph} ${why}`);
     }
   }
-  throw lastError;
+  throw new Error(`onnxruntime-web: no graph ran and passed the output check (${passedOver.join('; ')})`);
 }
