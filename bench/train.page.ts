@@ -1,23 +1,44 @@
 // `npm run bench -- train`: one full training step (forward, backward, optimiser) of our GPU GPT
-// against the same model built from TensorFlow.js ops on its WebGPU backend, same page, same adapter,
-// same init, same fixed batch. Reports tokens/s, nominal GFLOPS and how busy the GPU is during a step.
-
+// against the same model built from TensorFlow.js ops on its WebGPU backend (bench/lib/tfjs-gpt.ts),
+// in one page on one adapter, from the same init on the same fixed batch.
+//
+// Implementations (table columns):
+// - ours: matmul tiles tuned on this adapter for the step's products (tuneMatmul on stepShapes), as the trainer does.
+// - ours-untuned: the same model on a second device that never tuned (the launcher's default tiles).
+// - tfjs-webgpu: tfjs's default settings.
+// - tfjs-webgpu-best: the fastest of tfjs's matmul settings for this model (TF_STEP_CANDIDATES),
+//   swept here by median step time over SWEEP_RUNS interleaved steps.
+//
+// Before anything is timed, the first step of every implementation (and of every tfjs setting
+// swept), from the same init and batch, must give the loss of the CPU reference model
+// (gptForwardCpu, f64 arithmetic) within LOSS_RTOL; otherwise OutputCheckError fails the benchmark.
+//
+// Timing: a step is timed from its call to its loss read back on the CPU (queue complete), the
+// batch uploaded every step. Warm-up steps, then timed steps interleaved step by step across the
+// implementations (interleavedMs). Rows are median [min–max] over the timed steps of
+// tokens_per_s = B·T / step time and gflops = the step's matrix-product FLOPs as the implementation
+// does them (bench/lib/train-flops.ts) / step time; gpu_busy_fraction comes from one extra profiled step.
 import type { Scalar } from '@tensorflow/tfjs-core';
-import { acquireGpu } from '../src/gpu';
-import {
-  DEFAULT_HYPER,
-  initParams,
-  nominalTrainFlops,
-  parameterCount,
-  paramLayout,
-  type TrainHyper,
-} from '../src/model';
-import { createGpuGpt } from '../src/model/gpu-gpt';
+import { acquireGpu, attentionTiles, type Gpu, tuneMatmul } from '../src/gpu';
+import { DEFAULT_HYPER, initParams, parameterCount, paramLayout, type TrainHyper } from '../src/model';
+import { gptForwardCpu } from '../src/model/cpu';
+import { createGpuGpt, type GpuGpt } from '../src/model/gpu-gpt';
+import { stepShapes } from '../src/trainer';
 import { createRandom } from '../src/util/random';
+import { checkOutput } from './lib/check';
 import { loadTf } from './lib/peers';
-import type { BenchResult, BenchRow } from './lib/results';
-import { createTfGpt, type TfAdam } from './lib/tfjs-gpt';
-import { isSoftwareAdapter, medianMs, type TimingPlan } from './lib/timing';
+import { type BenchResult, type BenchRow, median, spreadRows } from './lib/results';
+import { createTfGpt, type TfAdam, type TfGpt } from './lib/tfjs-gpt';
+import {
+  applyTfSetting,
+  describeTfSetting,
+  rankTfSettings,
+  TF_DEFAULT_SETTING,
+  TF_STEP_CANDIDATES,
+  type TfMatmulSetting,
+} from './lib/tfjs-settings';
+import { interleavedMs, isSoftwareAdapter, type TimingPlan } from './lib/timing';
+import { flashAttentionFlops, fullAttentionFlops, linearFlops } from './lib/train-flops';
 
 export interface TrainBenchOptions {
   cases?: string[];
@@ -32,10 +53,32 @@ const LR = 1e-3;
 const OURS_HYPER: TrainHyper = { ...DEFAULT_HYPER, lr: LR };
 /** tfjs: plain Adam, same learning rate, betas and epsilon. */
 const TF_ADAM: TfAdam = { lr: LR, beta1: DEFAULT_HYPER.beta1, beta2: DEFAULT_HYPER.beta2, eps: DEFAULT_HYPER.eps };
+/**
+ * First-step loss against the CPU reference, relative. The loss is a mean over B·T positions of a
+ * log-softmax of f32 logits: f32 rounding moves it by about 1e-7 relative (SwiftShader: ours and
+ * tfjs 6.948730 against the reference's 6.948729). 1e-5 leaves ten times that for other summation
+ * orders and GPU exp/log; one optimiser step moves the loss by 1e-2.
+ */
+const LOSS_RTOL = 1e-5;
+/** Timed steps per tfjs setting in the sweep, after one checked step each. */
+const SWEEP_RUNS = 2;
 
 interface TrainConfig {
   layers: number;
   width: number;
+}
+
+type Impl = 'ours' | 'ours-untuned' | 'tfjs-webgpu' | 'tfjs-webgpu-best';
+
+/** One implementation's model, as the benchmark drives it. */
+interface Runner {
+  /** One training step; resolves with the loss before the update, read back. */
+  step(): Promise<number>;
+  /** The loss of every step so far. */
+  readonly losses: number[];
+  /** One profiled step: summed per-dispatch GPU time, undefined without timestamp queries. */
+  profiledStep(): Promise<{ kernelMs: number | undefined; wallMs: number; dispatches: number }>;
+  dispose(): void;
 }
 
 function randomTokens(n: number, vocab: number, seed: number): Uint32Array {
@@ -43,10 +86,9 @@ function randomTokens(n: number, vocab: number, seed: number): Uint32Array {
   return Uint32Array.from({ length: n }, () => Math.floor(next() * vocab));
 }
 
-const losses = (xs: number[]) => xs.map((x) => x.toFixed(4)).join(' ');
-
 export async function run(options: TrainBenchOptions = {}): Promise<BenchResult> {
   const gpu = await acquireGpu();
+  const untunedGpu = await acquireGpu();
   const software = isSoftwareAdapter(gpu.adapter);
   const { tf, idle: tfIdle } = await loadTf();
   const tfDevice = (tf.backend() as unknown as { device: GPUDevice }).device;
@@ -65,10 +107,13 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
   const plan: TimingPlan = { warmup: 2, runs: Math.max(5, options.runs ?? 5) };
   const notes = [
     `B=${B} T=${T} (context ${T}), vocab ${VOCAB}, head dim ${HEAD_DIM} (heads = width/${HEAD_DIM}); case LxC = layers × width`,
-    `timing: ${plan.warmup} warm-up steps, median of ${plan.runs} timed steps, each to queue completion with the loss read back; same init (initParams seed 1) and the same fixed random batch every step`,
-    `ours: AdamW lr ${LR}, betas ${OURS_HYPER.beta1}/${OURS_HYPER.beta2}, weight decay ${OURS_HYPER.weightDecay}, global-norm clip ${OURS_HYPER.gradClip}; tfjs-webgpu: tf.train.adam with the same lr/betas/eps, no weight decay, no clipping (tfjs has neither built in)`,
-    'tfjs model: tf ops (gather embedding, tf.moments LayerNorm, batched tf.matMul attention with a −1e9 causal mask and tf.softmax, tanh GELU, tied head, tf.losses.softmaxCrossEntropy), gradients by optimizer.minimize',
-    'gflops: one nominal count for both impls, 6·(parameters without wpe)·tokens + causal attention 6·layers·T·C·tokens, over the median step time',
+    `timing: ${plan.warmup} warm-up steps each, then ${plan.runs} timed steps interleaved step by step across the implementations; a step runs to its loss read back on the CPU; same init (initParams seed 1) and the same fixed random batch every step; each row: median [min–max] over the timed steps`,
+    `checked before timing: the first step's loss of every implementation and of every tfjs setting swept, from the same init and batch, equals the CPU reference model's loss (gptForwardCpu) within ${LOSS_RTOL} relative`,
+    `ours: AdamW lr ${LR}, betas ${OURS_HYPER.beta1}/${OURS_HYPER.beta2}, weight decay ${OURS_HYPER.weightDecay}, global-norm clip ${OURS_HYPER.gradClip}; tfjs: tf.train.adam with the same lr/betas/eps, no weight decay, no clipping (tfjs has neither built in)`,
+    "ours: matmul tiles tuned per case on the step's two main products (tuneMatmul on stepShapes, as the trainer does; the launcher still drops to 32×32 tiles for a product of fewer than 16 workgroups of the tuned tile); ours-untuned: the same model on a second device that never tuned, so with the launcher's default tile",
+    'tfjs model: tf ops (gather embedding, tf.moments LayerNorm, batched tf.matMul attention over all T×T scores with a −1e9 causal mask and tf.softmax, tanh GELU, tied head, tf.losses.softmaxCrossEntropy), gradients by optimizer.minimize',
+    `tfjs-webgpu-best: per case, the fastest (median of ${SWEEP_RUNS} interleaved steps) of: ${TF_STEP_CANDIDATES.map(describeTfSetting).join('; ')} (split-K cannot run the batched attention products; reduce, one workgroup per output, is for outputs of ≤ 128 elements)`,
+    'gflops: matrix-product FLOPs of the step as each implementation does them, over the step time: both 6·(linear and head weights)·tokens; attention: tfjs 12·D per score over all T×T scores, ours 18·D per score of the BR×BC tiles it computes up to the diagonal (forward 4·D, its backward recomputes S and dP: 6·D + 8·D)',
     "gpu_busy_fraction: summed per-dispatch GPU time from timestamp queries in one extra profiled step (ours: profile.totalNs; tfjs: tf.time kernelMs) / the median unprofiled step time (tf.time's own wall time is not used: it submits and reads back after every dispatch)",
   ];
   if (software) {
@@ -78,12 +123,6 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
         '(one pass per dispatch) runs slower than an unprofiled one, so the summed dispatch time can exceed the unprofiled step (values > 1)',
     );
   }
-  /** The profiled step's own wall time next to its summed dispatch time, so a reader can judge the busy fraction. */
-  const profiledNote = (name: string, impl: string, dispatches: number, wallMs: number, kernelMs: number) => {
-    const text = `${name} ${impl}: ${dispatches} dispatches per step; profiled step ${wallMs.toFixed(1)} ms wall, ${kernelMs.toFixed(1)} ms in dispatches`;
-    console.log(text);
-    notes.push(text);
-  };
   const rows: BenchRow[] = [];
 
   for (const { layers, width } of configs) {
@@ -94,76 +133,161 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
     const tokens = randomTokens(B * T + 1, VOCAB, 7);
     const inputs = tokens.subarray(0, B * T);
     const targets = tokens.subarray(1);
-    const flops = nominalTrainFlops(layout, T, B * T);
+
+    const t0 = performance.now();
+    const cpuLoss = gptForwardCpu(layout, init, inputs, targets, B, T).loss!; // with targets, the loss is there
     console.log(
-      `${name}: ${parameterCount(layout)} parameters, ${(flops / 1e9).toFixed(3)} GFLOP per step, ln(vocab) = ${Math.log(VOCAB).toFixed(4)}`,
+      `${name}: ${parameterCount(layout)} parameters; CPU reference loss ${cpuLoss.toFixed(6)} in ${(performance.now() - t0).toFixed(0)} ms; ln(vocab) = ${Math.log(VOCAB).toFixed(4)}`,
     );
-    const record = (impl: string, ms: number, busy: number | undefined, lossList: number[]) => {
-      rows.push({ case: name, impl, metric: 'tokens_per_s', value: (B * T) / (ms / 1000) });
-      rows.push({ case: name, impl, metric: 'gflops', value: flops / (ms * 1e6) });
-      if (busy !== undefined) rows.push({ case: name, impl, metric: 'gpu_busy_fraction', value: busy });
-      console.log(
-        `${name} ${impl}: ${ms.toFixed(1)} ms/step, GPU busy ${busy === undefined ? '-' : busy.toFixed(3)}; losses ${losses(lossList)}`,
-      );
-      notes.push(
-        `${name} ${impl}: loss ${lossList[0]!.toFixed(4)} → ${lossList.at(-1)!.toFixed(4)} over ${lossList.length} steps`,
-      );
+    const firstLosses: string[] = [];
+    /** Runs the first step and checks its loss; the step is also the runner's first warm-up. */
+    const checkedFirstStep = async (what: string, runner: Runner) => {
+      const loss = await runner.step();
+      checkOutput(`${name} ${what} first-step loss`, [loss], [cpuLoss], { atol: 0, rtol: LOSS_RTOL });
+      firstLosses.push(`${what} ${loss.toFixed(6)}`);
     };
 
-    // ours
-    {
-      const model = await createGpuGpt(gpu, layout, { B, T });
+    const gpuRunner = async (device: Gpu): Promise<Runner> => {
+      const model: GpuGpt = await createGpuGpt(device, layout, { B, T });
       model.loadParams(init);
-      const lossList: number[] = [];
-      const ms = await medianMs(async () => {
-        lossList.push((await model.step(inputs, targets, OURS_HYPER)).loss);
-      }, plan);
-      // Profiling gives every dispatch its own pass, so it runs after the timed steps.
-      const t0 = performance.now();
-      const profiled = await model.step(inputs, targets, OURS_HYPER, { profile: true });
-      const profiledMs = performance.now() - t0;
-      lossList.push(profiled.loss);
-      const profile = profiled.profile;
-      const busy = profile?.clock === 'timestamp' ? profile.totalNs / (ms * 1e6) : undefined;
-      if (profile?.clock === 'timestamp')
-        profiledNote(name, 'ours', profile.kernels.length, profiledMs, profile.totalNs / 1e6);
-      record('ours', ms, busy, lossList);
-      model.destroy();
-    }
-
-    // TensorFlow.js
-    {
-      const model = createTfGpt(layout, init, { B, T }, TF_ADAM);
-      const lossList: number[] = [];
-      const tensorCounts: number[] = [];
-      const step = async () => {
-        const loss = model.step(inputs, targets);
-        await tfIdle();
-        lossList.push((await loss.data())[0]!);
-        loss.dispose();
-        tensorCounts.push(tf.memory().numTensors);
+      const losses: number[] = [];
+      return {
+        losses,
+        step: async () => {
+          const { loss } = await model.step(inputs, targets, OURS_HYPER);
+          losses.push(loss);
+          return loss;
+        },
+        profiledStep: async () => {
+          const start = performance.now();
+          const { profile } = await model.step(inputs, targets, OURS_HYPER, { profile: true });
+          const timestamps = profile?.clock === 'timestamp';
+          return {
+            kernelMs: timestamps ? profile.totalNs / 1e6 : undefined,
+            wallMs: performance.now() - start,
+            dispatches: profile?.kernels.length ?? 0,
+          };
+        },
+        dispose: () => model.destroy(),
       };
-      const ms = await medianMs(step, plan);
-      // tf.time gives every dispatch its own pass with timestamp queries (kernelMs 0 without them).
-      const profiledLoss: Scalar[] = [];
-      const timing = await tf.time(() => {
-        profiledLoss.push(model.step(inputs, targets));
+    };
+    const tfRunner = (setting: TfMatmulSetting): Runner => {
+      const model: TfGpt = createTfGpt(layout, init, { B, T }, TF_ADAM);
+      const losses: number[] = [];
+      return {
+        losses,
+        step: async () => {
+          applyTfSetting(setting);
+          const loss = model.step(inputs, targets);
+          await tfIdle();
+          const value = (await loss.data())[0]!;
+          loss.dispose();
+          losses.push(value);
+          return value;
+        },
+        // tf.time gives every dispatch its own pass with timestamp queries (kernelMs 0 without them).
+        profiledStep: async () => {
+          applyTfSetting(setting);
+          const scalars: Scalar[] = [];
+          const timing = await tf.time(() => void scalars.push(model.step(inputs, targets)));
+          for (const loss of scalars) loss.dispose();
+          return {
+            kernelMs: tfTimestamps && typeof timing.kernelMs === 'number' ? timing.kernelMs : undefined,
+            wallMs: timing.wallMs,
+            dispatches: timing.getExtraProfileInfo?.().split(', ').length ?? 0,
+          };
+        },
+        dispose: () => model.dispose(),
+      };
+    };
+
+    // tfjs's settings: each checked, then swept; the sweep's models are then dropped.
+    const swept = TF_STEP_CANDIDATES.map((setting) => ({ setting, runner: tfRunner(setting) }));
+    for (const { setting, runner } of swept)
+      await checkedFirstStep(`tfjs-webgpu (${describeTfSetting(setting)})`, runner);
+    const sweep = await rankTfSettings(
+      swept.map(({ setting, runner }) => ({ setting, run: async () => void (await runner.step()) })),
+      { warmup: 0, runs: SWEEP_RUNS },
+    );
+    for (const { runner } of swept) runner.dispose();
+    const best = sweep[0]!.setting; // TF_STEP_CANDIDATES is not empty
+    const sweepText = sweep.map((s) => `${describeTfSetting(s.setting)} ${s.ms.toFixed(0)}ms`).join('; ');
+    console.log(`${name} tfjs sweep: ${sweepText}`);
+
+    const tuning = await tuneMatmul(gpu, { shapes: stepShapes(B * T, width) });
+    const t = tuning.record.tiles;
+    const runners: Record<Impl, Runner> = {
+      ours: await gpuRunner(gpu),
+      'ours-untuned': await gpuRunner(untunedGpu),
+      'tfjs-webgpu': tfRunner(TF_DEFAULT_SETTING),
+      'tfjs-webgpu-best': tfRunner(best),
+    };
+    for (const [impl, runner] of Object.entries(runners)) await checkedFirstStep(impl, runner);
+    notes.push(
+      `${name}: ours tuned tile ${t.TILE_M}x${t.TILE_N}x${t.TILE_K}/TM${t.TM}; tfjs-webgpu-best: ${describeTfSetting(best)} (sweep: ${sweepText})`,
+      `${name} first-step losses: CPU reference ${cpuLoss.toFixed(6)}; ${firstLosses.join('; ')}`,
+    );
+
+    const timed = (impl: Impl) => async () => void (await runners[impl].step());
+    const times = await interleavedMs(
+      {
+        ours: timed('ours'),
+        'ours-untuned': timed('ours-untuned'),
+        'tfjs-webgpu': timed('tfjs-webgpu'),
+        'tfjs-webgpu-best': timed('tfjs-webgpu-best'),
+      },
+      plan,
+    );
+
+    const oursFlops =
+      linearFlops(layout, B * T) +
+      flashAttentionFlops(layout, B, T, {
+        forward: attentionTiles(gpu, 'forward', HEAD_DIM, T),
+        dq: attentionTiles(gpu, 'dq', HEAD_DIM, T),
+        dkdv: attentionTiles(gpu, 'dkdv', HEAD_DIM, T),
       });
-      for (const loss of profiledLoss) {
-        lossList.push((await loss.data())[0]!);
-        loss.dispose();
+    const tfFlops = linearFlops(layout, B * T) + fullAttentionFlops(layout, B, T);
+    notes.push(
+      `${name} matrix-product GFLOP per step: ours ${(oursFlops / 1e9).toFixed(4)}, tfjs ${(tfFlops / 1e9).toFixed(4)}`,
+    );
+    for (const impl of Object.keys(runners) as Impl[]) {
+      const ms = times[impl];
+      const flops = impl.startsWith('ours') ? oursFlops : tfFlops;
+      rows.push(
+        ...spreadRows(
+          name,
+          impl,
+          'tokens_per_s',
+          ms.map((x) => (B * T) / (x / 1000)),
+        ),
+      );
+      rows.push(
+        ...spreadRows(
+          name,
+          impl,
+          'gflops',
+          ms.map((x) => flops / (x * 1e6)),
+        ),
+      );
+      // Profiling gives every dispatch its own pass, so it runs after the timed steps.
+      const profiled = await runners[impl].profiledStep();
+      if (profiled.kernelMs !== undefined) {
+        rows.push({ case: name, impl, metric: 'gpu_busy_fraction', value: profiled.kernelMs / median(ms) });
+        notes.push(
+          `${name} ${impl}: ${profiled.dispatches} dispatches per step; profiled step ${profiled.wallMs.toFixed(1)} ms wall, ${profiled.kernelMs.toFixed(1)} ms in dispatches`,
+        );
       }
-      const kernelMs = tfTimestamps && typeof timing.kernelMs === 'number' ? timing.kernelMs : undefined;
-      const busy = kernelMs === undefined ? undefined : kernelMs / ms;
-      const dispatches = timing.getExtraProfileInfo?.().split(', ').length ?? 0;
-      const leaked = tensorCounts.at(-1)! - tensorCounts[0]!;
-      if (kernelMs !== undefined) profiledNote(name, 'tfjs-webgpu', dispatches, timing.wallMs, kernelMs);
-      console.log(`${name} tfjs-webgpu: ${leaked} tensors leaked after the first step`);
-      record('tfjs-webgpu', ms, busy, lossList);
-      model.dispose();
+      const { losses } = runners[impl];
+      notes.push(
+        `${name} ${impl}: loss ${losses[0]!.toFixed(4)} → ${losses.at(-1)!.toFixed(4)} over ${losses.length} steps`,
+      );
+      console.log(`${name} ${impl}: ms/step ${ms.map((x) => x.toFixed(0)).join(' ')}`);
+      runners[impl].dispose();
     }
   }
-  if (!tfTimestamps) notes.push('tfjs-webgpu gpu_busy_fraction left out: its device has no timestamp-query');
+  applyTfSetting(TF_DEFAULT_SETTING);
+  if (!tfTimestamps) notes.push('tfjs gpu_busy_fraction left out: its device has no timestamp-query');
   gpu.destroy();
+  untunedGpu.destroy();
   return { adapter: { ...gpu.adapter, software }, rows, notes };
 }

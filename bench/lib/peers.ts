@@ -38,6 +38,20 @@ export async function ortGpuTensor(dims: number[], data?: Float32Array): Promise
   return ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims, dispose: () => buffer.destroy() });
 }
 
+/** An ORT float32 GPU tensor's contents, copied back to the CPU (for checking an output). */
+export async function ortReadFloats(tensor: ort.Tensor): Promise<Float32Array> {
+  const device = (await ort.env.webgpu.device) as GPUDevice;
+  const bytes = tensor.size * 4;
+  const staging = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const encoder = device.createCommandEncoder();
+  encoder.copyBufferToBuffer(tensor.gpuBuffer as GPUBuffer, 0, staging, 0, bytes);
+  device.queue.submit([encoder.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const floats = new Float32Array(staging.getMappedRange().slice(0));
+  staging.destroy();
+  return floats;
+}
+
 export async function ortIdle(): Promise<void> {
   const device = (await ort.env.webgpu.device) as GPUDevice;
   await device.queue.onSubmittedWorkDone();
