@@ -28,8 +28,8 @@ const NODE_BENCHES: Record<string, (pageBase: string, options: BenchOptions) => 
   swarm: runSwarmBench,
   federated: runFederatedBench,
 };
-/** Of those, the ones that need no pages (no Vite server is started; their runner gets an empty base). */
-const NO_PAGES = new Set(['federated']);
+/** Of those, the ones that need no Vite server (the swarm serves a built app from its seed; their runner gets an empty base). */
+const NO_PAGES = new Set(['federated', 'swarm']);
 /** Of those, the ones that need the private network namespace (WebRTC between tabs). */
 const NEEDS_NETNS = new Set(['swarm']);
 
