@@ -1,6 +1,7 @@
 // `npm test`: makes sure a Chromium is there (installing one when it can), lints, type-checks, then
 // runs every Playwright project inside a private network namespace (WebRTC between tabs needs
-// one): unit (Node), browser (WebGPU in headless Chromium), e2e (the seed and several tabs).
+// one): unit (Node), attack (Node peers against a real seed), browser (WebGPU in headless
+// Chromium), e2e (the seed and several tabs).
 // Extra arguments go to `playwright test`, e.g. `npm test -- --project=unit`.
 import { spawnSync } from 'node:child_process';
 import { findChromium, NO_CHROMIUM_MESSAGE } from '../test/harness/chromium';
