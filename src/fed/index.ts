@@ -27,12 +27,12 @@ export {
   UpdateFormatError,
 } from './codec';
 export {
+  CLOSE_RETRY_MS,
   type Coordinator,
   type CoordinatorDeps,
   type CoordinatorState,
   type CoordinatorStatus,
   createCoordinator,
-  CLOSE_RETRY_MS,
   DEFAULT_FED_SETTINGS,
   type FedSettings,
   type HistoryEntry,
