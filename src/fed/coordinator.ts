@@ -227,16 +227,10 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     const round = state.round + 1;
     const tokens = state.tokens + updates.reduce((n, u) => n + u.tokens, 0);
     const valLoss = await deps.evaluate(params);
-    const next: CoordinatorState = {
-      ...state,
-      round,
-      params,
-      momentum,
-      tokens,
-      history: [...state.history, { round, tokens, valLoss }],
-    };
-    await deps.persist(next);
-    Object.assign(state, next);
+    const applied = { round, params, momentum, tokens, history: [...state.history, { round, tokens, valLoss }] };
+    await deps.persist({ ...state, ...applied });
+    // Only what the close computed: the counters may have moved meanwhile (late updates refused).
+    Object.assign(state, applied);
     deps.log(
       `round ${round - 1} closed: ${updates.length} update(s) aggregated (${settings.aggregation}), validation loss ${valLoss.toFixed(4)}, ${tokens} tokens seen`,
     );
