@@ -1,0 +1,377 @@
+// One job of the federated benchmark (bench/federated.ts), run in a child process: a seed's initial
+// validation loss, a central run at one learning rate, or a federated run through the real
+// coordinator. All on the CPU reference model, no browser, no network, no GPU. A job is plain data
+// and fully determines its losses (the coordinator's fresh signing key changes only signatures).
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import type { Batch, TokenDataset } from '../../src/data';
+import {
+  type CoordinatorState,
+  compressWithFeedback,
+  createCoordinator,
+  DEFAULT_FED_SETTINGS,
+  type FedSettings,
+  type OuterOptions,
+  type RoundManifest,
+  type UpdateFormat,
+  type UpdateHeader,
+  verifyReceipt,
+} from '../../src/fed';
+import {
+  DEFAULT_HYPER,
+  type GptCpuTrainState,
+  gptForwardCpu,
+  gptTrainStepCpu,
+  initParams,
+  modelPreset,
+  type ParamLayout,
+  paramLayout,
+  type TrainHyper,
+} from '../../src/model';
+import { loadOrCreateData } from '../../src/seed/data';
+import { EVAL_BATCH_SIZE, validationLoss } from '../../src/seed/validation';
+import {
+  buildManifest,
+  type SignedDocument,
+  sha256Hex,
+  signManifest,
+  type VerifiedManifest,
+  verifyManifest,
+} from '../../src/swarm';
+import { sumTraffic, type Traffic, volunteerRoundTraffic } from './fed-traffic';
+
+/** The run's shape, the same for every job. */
+export interface FedSizes {
+  model: string;
+  volunteers: number;
+  /** Rounds (R) and local steps per round (DiLoCo's H). */
+  rounds: number;
+  steps: number;
+  /** One volunteer's batch: rows and tokens per row. */
+  batch: number;
+  context: number;
+  /** Batches of EVAL_BATCH_SIZE rows of `context` tokens in the benchmark's validation set. */
+  valBatches: number;
+}
+
+export type FedJobSpec =
+  | { kind: 'initial' }
+  | { kind: 'central'; lr: number }
+  | { kind: 'federated'; format: UpdateFormat; outer: OuterOptions };
+
+export type FedJob = FedJobSpec & {
+  /** The case, as the benchmark names it. */
+  label: string;
+  /** A run folder holding the data (loadOrCreateData's files, made once by the parent). */
+  runDir: string;
+  sizes: FedSizes;
+  /** Initial weights' seed and the data order's seed (the round's dataSeed). */
+  seed: number;
+};
+
+export interface FedJobResult {
+  /** Mean loss on the benchmark's validation set: after training, or of the initial weights for 'initial'. */
+  valLoss: number;
+  /** The seed's own validation loss (its fixed 4 batches) after 0, 1, …, R rounds (R·H steps); empty for 'initial'. */
+  history: number[];
+  /** Per volunteer, the bytes of all its rounds; empty unless federated. */
+  traffic: Traffic[];
+  /** CPU time this job used (user + system), and its wall time. */
+  cpuSeconds: number;
+  seconds: number;
+}
+
+interface Context {
+  sizes: FedSizes;
+  layout: ParamLayout;
+  dataset: TokenDataset;
+  dataSha: { train: string; validation: string };
+  /** The seed's evaluation (what the coordinator logs each round). */
+  seedEval(params: Float32Array): number;
+  /** The benchmark's larger validation set: the figure reported. */
+  benchEval(params: Float32Array): number;
+}
+
+/** Simulated volunteers train one after another on one thread; the deadline must not cut a round short. */
+const ROUND_MS = 3_600_000;
+
+const fmt = (x: number) => x.toFixed(4);
+
+/** Per process: the data of a run folder, loaded once for all the jobs this process runs. */
+let loaded: { runDir: string; ctx: Promise<Context> } | undefined;
+
+function context(job: FedJob): Promise<Context> {
+  if (loaded?.runDir !== job.runDir) loaded = { runDir: job.runDir, ctx: loadContext(job.runDir, job.sizes) };
+  return loaded.ctx;
+}
+
+async function loadContext(runDir: string, sizes: FedSizes): Promise<Context> {
+  const config = modelPreset(sizes.model);
+  const layout = paramLayout(config);
+  const data = await loadOrCreateData(runDir, config.vocab);
+  const T = sizes.context;
+  const valSet = data.dataset.evalBatches(sizes.valBatches, { batchSize: EVAL_BATCH_SIZE, context: T });
+  return {
+    sizes,
+    layout,
+    dataset: data.dataset,
+    dataSha: data.sha256,
+    seedEval: validationLoss(config, data.dataset, T),
+    benchEval: (params) =>
+      valSet.reduce((sum, b) => sum + gptForwardCpu(layout, params, b.inputs, b.targets, EVAL_BATCH_SIZE, T).loss!, 0) /
+      valSet.length,
+  };
+}
+
+export async function runFedJob(job: FedJob): Promise<FedJobResult> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const ctx = await context(job);
+  const name = `seed ${job.seed} ${job.label}`;
+  const initial = initParams(ctx.layout, job.seed);
+  let run: { params: Float32Array; history: number[]; traffic: Traffic[] };
+  if (job.kind === 'initial') run = { params: initial, history: [], traffic: [] };
+  else if (job.kind === 'central') run = runCentral(name, ctx, job.seed, initial, job.lr);
+  else run = await runFederated(name, ctx, job.seed, initial, job.format, job.outer);
+  const valLoss = ctx.benchEval(run.params);
+  const cpu = process.cpuUsage(cpu0);
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(`  ${name}: validation loss ${fmt(valLoss)} (${seconds.toFixed(0)} s)`);
+  return { valLoss, history: run.history, traffic: run.traffic, cpuSeconds: (cpu.user + cpu.system) / 1e6, seconds };
+}
+
+/** The worker's AdamW, as a volunteer trains: the round's weight decay, and `lr`. */
+function innerHyper(lr: number): TrainHyper {
+  return { ...DEFAULT_HYPER, lr, weightDecay: DEFAULT_FED_SETTINGS.hyper.weightDecay };
+}
+
+/** The batch volunteer-shard `shard` trains on at local step `i` of round `round` (the worker's rule). */
+function shardBatch(ctx: Context, seed: number, round: number, i: number, shard: number): Batch {
+  const { batch, context, volunteers, steps } = ctx.sizes;
+  return ctx.dataset.batch('train', {
+    batchSize: batch,
+    context,
+    seed,
+    shard,
+    shardCount: volunteers,
+    step: round * steps + i,
+  });
+}
+
+function freshState(params: Float32Array): GptCpuTrainState {
+  return { params, m: new Float32Array(params.length), v: new Float32Array(params.length), step: 0 };
+}
+
+/**
+ * One trainer, R·H AdamW steps at batch volunteers·B: step k of round r concatenates the batches the
+ * volunteer shards draw at that step, i.e. exactly the federated runs' tokens, as synchronous
+ * data-parallel training over that many workers would (the mean loss of the concatenation is the
+ * mean of their losses, so its gradient is the all-reduced mean of theirs).
+ */
+function runCentral(name: string, ctx: Context, seed: number, initial: Float32Array, lr: number) {
+  const { volunteers, batch: B, context: T, rounds, steps } = ctx.sizes;
+  const hyper = innerHyper(lr);
+  const state = freshState(initial.slice());
+  const history = [ctx.seedEval(state.params)];
+  const rows = volunteers * B;
+  for (let r = 0; r < rounds; r++) {
+    let first = NaN;
+    let last = NaN;
+    for (let i = 0; i < steps; i++) {
+      const inputs = new Uint32Array(rows * T);
+      const targets = new Uint32Array(rows * T);
+      for (let s = 0; s < volunteers; s++) {
+        const b = shardBatch(ctx, seed, r, i, s);
+        inputs.set(b.inputs, s * B * T);
+        targets.set(b.targets, s * B * T);
+      }
+      const { loss } = gptTrainStepCpu(ctx.layout, state, { inputs, targets, B: rows, T }, hyper);
+      if (!Number.isFinite(loss)) throw new Error(`${name} diverged: loss ${loss} at step ${r * steps + i}`);
+      if (i === 0) first = loss;
+      last = loss;
+    }
+    history.push(ctx.seedEval(state.params));
+    console.log(
+      `  ${name}: steps ${r * steps + 1}-${(r + 1) * steps} train loss ${fmt(first)} -> ${fmt(last)}, seed validation ${fmt(history.at(-1)!)}`,
+    );
+  }
+  return { params: state.params, history, traffic: [] };
+}
+
+/** Resolves with each round manifest the coordinator publishes (and its signed document), in order. */
+function roundFeed() {
+  const queue: { signed: SignedDocument; manifest: RoundManifest }[] = [];
+  let wake: (() => void) | undefined;
+  return {
+    publish(signed: SignedDocument, manifest: RoundManifest) {
+      queue.push({ signed, manifest });
+      wake?.();
+    },
+    async next() {
+      while (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      return queue.shift()!;
+    },
+  };
+}
+
+/**
+ * The seed's settings with the benchmark's sizes: one shard per volunteer (the central run trains on
+ * exactly those shards), a deadline that never cuts a simulated round, the data order's seed, and the
+ * case's update format (dense: density 1) and outer optimiser.
+ */
+function fedSettings(sizes: FedSizes, seed: number, format: UpdateFormat, outer: OuterOptions): FedSettings {
+  const d = DEFAULT_FED_SETTINGS;
+  return {
+    ...d,
+    hyper: { ...d.hyper, steps: sizes.steps, batchSize: sizes.batch, context: sizes.context, dataSeed: seed },
+    shardCount: sizes.volunteers,
+    roundMs: ROUND_MS,
+    codec: { ...d.codec, format, density: 1 },
+    outer,
+  };
+}
+
+/**
+ * The real coordinator with in-memory deps; the volunteers are plain loops that fetch and check the
+ * round's weights, train H local steps from fresh AdamW state, encode the pseudo-gradient with error
+ * feedback and hand it to coordinator.onUpdate as the update protocol would.
+ */
+async function runFederated(
+  name: string,
+  ctx: Context,
+  seed: number,
+  initial: Float32Array,
+  format: UpdateFormat,
+  outer: OuterOptions,
+) {
+  const { volunteers: V, batch: B, context: T, rounds: R } = ctx.sizes;
+  const settings = fedSettings(ctx.sizes, seed, format, outer);
+  const hyper = innerHyper(settings.hyper.lr);
+  const key = await generateKeyPair('Ed25519');
+  const peerId = peerIdFromPrivateKey(key);
+  // What the seed would serve: weights by manifest id (a copy; the coordinator updates params in place).
+  const served = new Map<string, { manifest: VerifiedManifest; weights: Float32Array }>();
+  const feed = roundFeed();
+  const state: CoordinatorState = {
+    round: 0,
+    params: initial.slice(),
+    momentum: new Float32Array(ctx.layout.total),
+    history: [],
+    tokens: 0,
+    acceptedUpdates: 0,
+    rejectedUpdates: 0,
+  };
+  const coordinator = createCoordinator(
+    {
+      key,
+      peerId,
+      data: ctx.dataSha,
+      async publishWeights(params, label) {
+        const weights = params.slice();
+        const manifest = await verifyManifest(
+          await signManifest(key, peerId, await buildManifest(weights, label, ctx.layout.config)),
+          peerId,
+        );
+        served.set(manifest.id, { manifest, weights });
+        return manifest;
+      },
+      publishRound: (signed, manifest) => feed.publish(signed, manifest),
+      isConnected: () => true,
+      evaluate: async (params) => ctx.seedEval(params),
+      persist: async () => {},
+      recordReceipt: async () => {},
+      log: (line) => console.log(`  ${name} coordinator: ${line}`),
+    },
+    settings,
+    state,
+  );
+
+  const volunteers = Array.from({ length: V }, (_, v) => `volunteer-${v}`);
+  const residuals = new Map<string, Float32Array>();
+  const roundTraffic = new Map<string, Traffic[]>(volunteers.map((v) => [v, []]));
+  try {
+    // As on the seed: the run starts (round 0 with nobody assigned), then volunteers join; the first
+    // join re-issues round 0, and the others join before it is published, so all are in it.
+    await coordinator.start();
+    const empty = await feed.next();
+    if (Object.keys(empty.manifest.assignments).length !== 0)
+      throw new Error('round 0 was published with volunteers before any joined');
+    for (const v of volunteers) coordinator.onJoin(v);
+    for (let r = 0; r < R; r++) {
+      const { signed: roundManifest, manifest: m } = await feed.next();
+      if (m.round !== r) throw new Error(`expected round ${r}, the coordinator published round ${m.round}`);
+      if (Object.keys(m.assignments).length !== V)
+        throw new Error(`round ${r} assigns ${Object.keys(m.assignments).length} volunteers, expected ${V}`);
+      const lossesSeen: number[][] = [];
+      for (const [peer, shard] of Object.entries(m.assignments)) {
+        // Fetch and check the round's weights as a tab would.
+        const verified = await verifyManifest(m.weights, peerId);
+        const got = served.get(m.weightsId);
+        if (!got || verified.id !== m.weightsId) throw new Error(`round ${r}: weights ${m.weightsId} not served`);
+        if ((await sha256Hex(new Uint8Array(got.weights.buffer))) !== verified.value.sha256)
+          throw new Error(`round ${r}: weights do not match their manifest`);
+        const start = got.weights.slice();
+        // H local AdamW steps from fresh optimizer state (the worker resets it on loadParams).
+        const local = freshState(start.slice());
+        const losses: number[] = [];
+        for (let i = 0; i < m.hyper.steps; i++) {
+          const b = shardBatch(ctx, m.hyper.dataSeed, m.round, i, shard);
+          const { loss } = gptTrainStepCpu(ctx.layout, local, { ...b, B, T }, hyper);
+          if (!Number.isFinite(loss))
+            throw new Error(`${name}: ${peer} diverged in round ${r}: loss ${loss} at local step ${i}`);
+          losses.push(loss);
+        }
+        lossesSeen.push(losses);
+        const pseudoGradient = new Float32Array(start.length);
+        for (let j = 0; j < start.length; j++) pseudoGradient[j] = start[j]! - local.params[j]!;
+        const compressed = compressWithFeedback(pseudoGradient, residuals.get(peer), m.codec);
+        const header: UpdateHeader = {
+          type: 'update',
+          round: m.round,
+          weights: m.weightsId,
+          bytes: compressed.bytes.length,
+          tokens: losses.length * B * T,
+          steps: losses.length,
+          lossFirst: losses[0]!,
+          lossLast: losses.at(-1)!,
+        };
+        // As the update service does: admit the header, then hand over the body.
+        const refused = coordinator.admit(peer, header);
+        if (refused) throw new Error(`${peer}'s update for round ${r} was refused: ${refused}`);
+        const signedReceipt = await coordinator.onUpdate(peer, header, compressed.bytes);
+        const receipt = await verifyReceipt(signedReceipt, peerId);
+        if (!receipt.value.accepted)
+          throw new Error(`${peer}'s update for round ${r} was rejected: ${receipt.value.reason ?? '?'}`);
+        // Error feedback carries over only what the seed took in (as the participant does).
+        residuals.set(peer, compressed.residual);
+        roundTraffic.get(peer)!.push(
+          volunteerRoundTraffic({
+            roundManifest,
+            weightsBytes: verified.value.totalBytes,
+            header,
+            update: compressed.bytes,
+            receipt: signedReceipt,
+          }),
+        );
+      }
+      const mean = (pick: (l: number[]) => number) =>
+        fmt(lossesSeen.reduce((s, l) => s + pick(l), 0) / lossesSeen.length);
+      console.log(
+        `  ${name}: round ${r}: volunteers' mean train loss ${mean((l) => l[0]!)} -> ${mean((l) => l.at(-1)!)}`,
+      );
+    }
+    // The last update closed round R−1; wait until the coordinator has evaluated it and moved on.
+    const after = await feed.next();
+    if (after.manifest.round !== R || state.history.length !== R + 1)
+      throw new Error(
+        `after ${R} rounds the coordinator is at round ${after.manifest.round} with ${state.history.length} evaluations`,
+      );
+  } finally {
+    coordinator.stop();
+  }
+  return {
+    params: state.params,
+    history: state.history.map((h) => h.valLoss),
+    traffic: [...roundTraffic.values()].map(sumTraffic),
+  };
+}

@@ -1,0 +1,45 @@
+import { expect, test } from '@playwright/test';
+import { jsonBytes, ringAllReduceTraffic, volunteerRoundTraffic } from '../../bench/lib/fed-traffic';
+import { runInProcesses } from '../../bench/lib/processes';
+import type { UpdateHeader } from '../../src/fed';
+
+test('a ring all-reduce sends and receives 2·(N−1)/N of the vector per worker', () => {
+  expect(ringAllReduceTraffic(1000, 4)).toEqual({ upload: 1500, download: 1500 });
+  expect(ringAllReduceTraffic(1000, 2)).toEqual({ upload: 1000, download: 1000 });
+  expect(ringAllReduceTraffic(1000, 1)).toEqual({ upload: 0, download: 0 });
+  expect(() => ringAllReduceTraffic(1000, 0)).toThrow(RangeError);
+});
+
+test("a volunteer's round: round manifest, weights and receipt down; update header and body up", () => {
+  const roundManifest = { body: '{"round":0}', signer: 'seed', signature: 'c2ln' };
+  const receipt = { body: '{"accepted":true}', signer: 'seed', signature: 'c2ln' };
+  const header: UpdateHeader = {
+    type: 'update',
+    round: 0,
+    weights: 'ab'.repeat(32),
+    bytes: 1020,
+    tokens: 64,
+    steps: 1,
+    lossFirst: 7,
+    lossLast: 6.5,
+  };
+  const t = volunteerRoundTraffic({ roundManifest, weightsBytes: 4000, header, update: new Uint8Array(1020), receipt });
+  expect(t.upload).toBe(JSON.stringify(header).length + 1020);
+  expect(t.download).toBe(JSON.stringify(roundManifest).length + 4000 + JSON.stringify(receipt).length);
+  expect(jsonBytes({ name: 'é' })).toBe(new TextEncoder().encode('{"name":"é"}').length);
+});
+
+test('runInProcesses runs every job in child processes and keeps the jobs order', async () => {
+  const module = new URL('../../bench/lib/fed-traffic.ts', import.meta.url);
+  const jobs = ['a', { b: [1, 2] }, 'é', 12345];
+  expect(await runInProcesses(module, 'jsonBytes', jobs, 2)).toEqual(jobs.map(jsonBytes));
+});
+
+test("runInProcesses rejects with the failing job's error", async () => {
+  const module = new URL('../../bench/lib/fed-traffic.ts', import.meta.url);
+  // ringAllReduceTraffic(job) has no worker count: it throws.
+  await expect(runInProcesses(module, 'ringAllReduceTraffic', [1000], 1)).rejects.toThrow(
+    /job 0 failed: RangeError: workers must be a positive integer/,
+  );
+  await expect(runInProcesses(module, 'noSuchExport', [1], 1)).rejects.toThrow(/has no function noSuchExport/);
+});
