@@ -2,7 +2,8 @@
 // (WebGPU on SwiftShader, or the real GPU with GPU=1), writes bench/results/<name>.json
 // and prints the table with ours-vs-peer ratios. The swarm benchmark drives a seed and several
 // tabs from here, inside a private network namespace (it re-runs itself in one); the federated
-// benchmark runs entirely in this Node process on the CPU reference model.
+// benchmark runs in Node, in child processes (one per core), on the CPU reference model; its
+// `--runs` is its number of seeds.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

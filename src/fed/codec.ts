@@ -89,16 +89,6 @@ export function denseFp32Bytes(length: number): number {
   return 4 * length;
 }
 
-/**
- * Bytes one worker of synchronous data-parallel training would upload over `steps` optimizer steps:
- * one dense fp32 gradient per step, 4·length·steps. Convention: we count each gradient once, as what
- * a worker must contribute per step; a ring all-reduce moves about twice that per worker, and headers
- * and downlink are not counted, so this is the floor DDP cannot go under, and a fair one to beat.
- */
-export function ddpBytes(length: number, steps: number): number {
-  return denseFp32Bytes(length) * steps;
-}
-
 /** Indices (ascending) of the `kept` blocks of largest L2 norm, ties going to the lower index. */
 function topBlocks(vector: Float32Array, blockSize: number, nBlocks: number, kept: number): Uint32Array {
   const all = new Uint32Array(nBlocks);

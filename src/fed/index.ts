@@ -15,7 +15,6 @@ export {
   type Compressed,
   compressWithFeedback,
   DEFAULT_BLOCK_SIZE,
-  ddpBytes,
   decodeUpdate,
   denseFp32Bytes,
   type EncodeOptions,

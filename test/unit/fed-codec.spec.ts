@@ -3,7 +3,6 @@
 import { expect, test } from '@playwright/test';
 import {
   compressWithFeedback,
-  ddpBytes,
   decodeUpdate,
   denseFp32Bytes,
   type EncodeOptions,
@@ -141,7 +140,6 @@ test('byte sizes: the formula, encodedSize, the fp32 and DDP baselines', () => {
   // 0.07·100 is 7.000000000000001 in floating point: still 7 blocks.
   expect(encodedSize(100, { format: 'int8', blockSize: 1, density: 0.07 })).toBe(HEADER + 8 * 7 + 7);
   expect(denseFp32Bytes(1000)).toBe(4000);
-  expect(ddpBytes(1000, 50)).toBe(200_000);
   // int8 with 256-float blocks: a little under 4× smaller than fp32 at model scale.
   const n = 10_000_000;
   expect(denseFp32Bytes(n) / encodedSize(n, { format: 'int8' })).toBeCloseTo(4 / (1 + 4 / 256), 3);
