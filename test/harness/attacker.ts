@@ -35,22 +35,29 @@ export async function createAttacker(): Promise<Attacker> {
   });
 }
 
+/**
+ * libp2p refuses a host's connections past 5 a second (its inboundConnectionThreshold): a dial is
+ * tried again after this pause, at most DIAL_ATTEMPTS times.
+ */
+const DIAL_RETRY_MS = 250;
+const DIAL_ATTEMPTS = 20;
+
 /** The attacker's connection to the seed. */
 export async function dialSeed(attacker: Attacker, seed: Pick<Seed, 'info'>): Promise<Connection> {
-  return attacker.dial(seed.info().addrs.map((a) => multiaddr(a)));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await attacker.dial(seed.info().addrs.map((a) => multiaddr(a)));
+    } catch (e) {
+      if (attempt === DIAL_ATTEMPTS) throw e;
+      await new Promise((r) => setTimeout(r, DIAL_RETRY_MS));
+    }
+  }
 }
 
 /** A stream to the seed on `protocol`. */
 export async function openStream(attacker: Attacker, seed: Pick<Seed, 'info'>, protocol: string): Promise<Stream> {
   return (await dialSeed(attacker, seed)).newStream(protocol);
 }
-
-/**
- * libp2p refuses a host's connections past 5 a second (its inboundConnectionThreshold): a gang on
- * one address dials again after this pause, at most DIAL_ATTEMPTS times.
- */
-const DIAL_RETRY_MS = 250;
-const DIAL_ATTEMPTS = 20;
 
 /** `count` attackers, each connected to the seed; `stop` closes them all. */
 export async function attackers(
@@ -65,15 +72,7 @@ export async function attackers(
     for (let i = 0; i < count; i++) {
       const peer = await createAttacker();
       peers.push(peer);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await dialSeed(peer, seed);
-          break;
-        } catch (e) {
-          if (attempt === DIAL_ATTEMPTS) throw e;
-          await new Promise((r) => setTimeout(r, DIAL_RETRY_MS));
-        }
-      }
+      await dialSeed(peer, seed);
     }
   } catch (e) {
     await stop();
