@@ -81,6 +81,23 @@ async function fullStore(): Promise<PieceStore> {
   return store;
 }
 
+/** A full store whose reads wait until `release()`: the uploads stay in progress; `waiting()` counts them. */
+async function gatedStore(): Promise<{ store: PieceStore; waiting(): number; release(): void }> {
+  const inner = await fullStore();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let waiting = 0;
+  const store: PieceStore = {
+    ...inner,
+    get: async (h) => {
+      waiting++;
+      await gate;
+      return inner.get(h);
+    },
+  };
+  return { store, waiting: () => waiting, release };
+}
+
 /** Just what the handler reads of a connection: the remote peer. */
 const fakeConnection = (peer: PeerId) => ({ remotePeer: peer }) as unknown as Connection;
 
@@ -311,22 +328,10 @@ test('requestPiece refuses a reply frame over MAX_PIECE_REPLY_BYTES, and an empt
 });
 
 test('a server with MAX_CONCURRENT_UPLOADS requests in progress answers one more BUSY, then serves again', async () => {
-  // A store whose reads wait until released: the uploads stay in progress.
-  const inner = await fullStore();
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let waiting = 0;
-  const slow: PieceStore = {
-    ...inner,
-    get: async (h) => {
-      waiting++;
-      await gate;
-      return inner.get(h);
-    },
-  };
+  const { store: slow, waiting, release } = await gatedStore();
   const s = await server({ store: slow });
   const first = crowd.map((peer) => ask(s, { manifest: MANIFEST_ID, index: 2 }, peer));
-  await expect.poll(() => waiting, { timeout: 10_000 }).toBe(MAX_CONCURRENT_UPLOADS);
+  await expect.poll(waiting, { timeout: 10_000 }).toBe(MAX_CONCURRENT_UPLOADS);
   const e = await refusal(ask(s, { manifest: MANIFEST_ID, index: 2 }, bob));
   expect(e.status).toBe(PieceStatus.Busy);
   expect(s.refusals).toEqual([{ peer: bob.toString(), status: PieceStatus.Busy, reason: 'busy' }]);
@@ -364,26 +369,15 @@ test('the admission policy runs per request: its reason comes back as BUSY', asy
 });
 
 test(`one peer gets at most MAX_UPLOADS_PER_PEER (${MAX_UPLOADS_PER_PEER}) uploads at once; others are served meanwhile`, async () => {
-  const inner = await fullStore();
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let waiting = 0;
-  const slow: PieceStore = {
-    ...inner,
-    get: async (h) => {
-      waiting++;
-      await gate;
-      return inner.get(h);
-    },
-  };
+  const { store: slow, waiting, release } = await gatedStore();
   const s = await server({ store: slow });
   const first = Array.from({ length: MAX_UPLOADS_PER_PEER }, () => ask(s, { manifest: MANIFEST_ID, index: 1 }));
-  await expect.poll(() => waiting, { timeout: 10_000 }).toBe(MAX_UPLOADS_PER_PEER);
+  await expect.poll(waiting, { timeout: 10_000 }).toBe(MAX_UPLOADS_PER_PEER);
   const e = await refusal(ask(s, { manifest: MANIFEST_ID, index: 1 }));
   expect(e.status).toBe(PieceStatus.Busy);
   expect(e.message).toMatch(/at most 2 pieces at once per peer/);
   const other = ask(s, { manifest: MANIFEST_ID, index: 1 }, bob);
-  await expect.poll(() => waiting, { timeout: 10_000 }).toBe(MAX_UPLOADS_PER_PEER + 1);
+  await expect.poll(waiting, { timeout: 10_000 }).toBe(MAX_UPLOADS_PER_PEER + 1);
   release();
   for (const got of await Promise.all([...first, other])) expectPiece(got, 1);
   // Its slots are back once its uploads finished.
