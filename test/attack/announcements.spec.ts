@@ -3,13 +3,9 @@
 // WebRTC address, and keeps announcing. A volunteer (the real swarm client, here in Node) must still
 // get every piece: it leaves pieces to that stranger for COMING_WAIT_MS at most, then ignores its
 // claims and asks the seed.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { expect, test } from '@playwright/test';
-import { DEFAULT_FED_SETTINGS } from '../../src/fed';
-import { type Seed, startSeed } from '../../src/seed';
+import type { Seed } from '../../src/seed';
 import {
   ANNOUNCE_INTERVAL_MS,
   ANNOUNCE_TOPIC,
@@ -19,24 +15,17 @@ import {
   startSwarmClient,
 } from '../../src/swarm';
 import { emptyBitfield } from '../../src/swarm/announce';
-import { createAttacker, dialSeed } from '../harness/attacker';
+import { createAttacker, dialSeed, startTestSeed } from '../harness/attacker';
 
-let dir: string;
 let seed: Seed;
+let stopSeed: () => Promise<void>;
 
 test.beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'vgpu-attack-'));
-  seed = await startSeed({
-    runDir: join(dir, 'run'),
-    model: 'small',
-    appDir: dir,
-    fed: { hyper: { ...DEFAULT_FED_SETTINGS.hyper, context: 16 } },
-  });
+  ({ seed, stop: stopSeed } = await startTestSeed({ model: 'small' }));
 });
 
 test.afterAll(async () => {
-  await seed?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await stopSeed?.();
 });
 
 test('a stranger announcing that it fetches every piece delays a download COMING_WAIT_MS at most', async () => {

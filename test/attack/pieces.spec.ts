@@ -4,13 +4,9 @@
 //   MAX_UPLOADS_PER_PEER slots, a reply that does not drain in PIECE_SEND_TIMEOUT_MS is dropped.
 // - Super-seeding lockout: a stranger fetches a piece and sits on it. Others are sent to it for at
 //   most SEED_REFERRAL_MS, and renewing the copy does not restart their wait.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { lpStream } from '@libp2p/utils';
 import { expect, test } from '@playwright/test';
-import { DEFAULT_FED_SETTINGS } from '../../src/fed';
-import { type Seed, startSeed } from '../../src/seed';
+import type { Seed } from '../../src/seed';
 import {
   encodePieceRequest,
   MAX_PIECE_STREAMS_PER_CONNECTION,
@@ -22,32 +18,24 @@ import {
   requestPiece,
   SEED_REFERRAL_MS,
 } from '../../src/swarm';
-import { type Attacker, attackers, createAttacker, openStream } from '../harness/attacker';
+import { type Attacker, attackers, createAttacker, openStream, startTestSeed } from '../harness/attacker';
 import { type ManualClock, manualClock } from '../harness/manual-clock';
 
-let dir: string;
 let seed: Seed;
 let clock: ManualClock;
+let stopSeed: () => Promise<void>;
 
 test.describe.configure({ mode: 'serial' });
 
 test.beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'vgpu-attack-'));
   clock = manualClock();
   // The small model: 4 pieces of 1 MiB, each larger than a yamux window, so a reply can stall.
-  seed = await startSeed({
-    runDir: join(dir, 'run'),
-    model: 'small',
-    appDir: dir,
-    fed: { hyper: { ...DEFAULT_FED_SETTINGS.hyper, context: 16 } },
-    clock,
-  });
+  ({ seed, stop: stopSeed } = await startTestSeed({ model: 'small', clock }));
   expect(seed.manifest.value.pieces.length).toBeGreaterThan(1);
 });
 
 test.afterAll(async () => {
-  await seed?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await stopSeed?.();
 });
 
 const pieceReq = (index: number): PieceRequest => ({ manifest: seed.manifest.id, index });

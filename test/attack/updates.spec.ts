@@ -7,13 +7,11 @@
 //   4 MiB default buffer) from an assigned volunteer is accepted.
 // - Unbounded rejections: one connection firing update requests gets MAX_UPDATE_REQUESTS_PER_MINUTE
 //   answers a minute; refusals before a body are not signed, not in the ledger, and logged once.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lpStream } from '@libp2p/utils';
 import { expect, test } from '@playwright/test';
 import {
-  DEFAULT_FED_SETTINGS,
   encodeUpdate,
   MAX_UPDATE_BYTES,
   MAX_UPDATE_REQUESTS_PER_MINUTE,
@@ -27,15 +25,16 @@ import {
   verifyReceipt,
   verifyRoundManifest,
 } from '../../src/fed';
-import { type Seed, startSeed } from '../../src/seed';
+import type { Seed } from '../../src/seed';
 import { LEDGER_FILE } from '../../src/seed/ledger';
 import { fromUtf8, utf8 } from '../../src/swarm';
-import { attackers, createAttacker, openStream } from '../harness/attacker';
+import { attackers, createAttacker, openStream, startTestSeed } from '../harness/attacker';
 import { type ManualClock, manualClock } from '../harness/manual-clock';
 
-let dir: string;
 let seed: Seed;
+let runDir: string;
 let clock: ManualClock;
+let stopSeed: () => Promise<void>;
 const logs: string[] = [];
 
 test.describe.configure({ mode: 'serial' });
@@ -43,26 +42,25 @@ test.describe.configure({ mode: 'serial' });
 test.beforeAll(async () => {
   // The 32 MiB preset's seed evaluates and hashes its model on the CPU: slow on a loaded machine.
   test.setTimeout(300_000);
-  dir = await mkdtemp(join(tmpdir(), 'vgpu-attack-'));
   clock = manualClock();
-  seed = await startSeed({
-    runDir: join(dir, 'run'),
+  ({
+    seed,
+    runDir,
+    stop: stopSeed,
+  } = await startTestSeed({
     model: 'swarm-32mib',
-    appDir: dir,
-    fed: { hyper: { ...DEFAULT_FED_SETTINGS.hyper, context: 16 } },
     clock,
     log: (line) => logs.push(line),
-  });
+  }));
 });
 
 test.afterAll(async () => {
-  await seed?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await stopSeed?.();
 });
 
 /** The receipts in the seed's ledger. */
 async function ledger(): Promise<string[]> {
-  const text = await readFile(join(dir, 'run', LEDGER_FILE), 'utf8').catch(() => '');
+  const text = await readFile(join(runDir, LEDGER_FILE), 'utf8').catch(() => '');
   return text.split('\n').filter(Boolean);
 }
 

@@ -2,6 +2,9 @@
 // gossipsub: what any stranger can run) that dial a real seed and then misbehave. Every loop an
 // attack test runs with them is bounded, and they only ever dial loopback.
 import '../../src/seed'; // first: defines Promise.withResolvers for libp2p on Node 20
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { generateKeyPair } from '@libp2p/crypto/keys';
@@ -12,7 +15,8 @@ import { webSockets } from '@libp2p/websockets';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { WebSocket } from 'ws';
-import type { Seed } from '../../src/seed';
+import { DEFAULT_FED_SETTINGS } from '../../src/fed';
+import { type Seed, type SeedOptions, startSeed } from '../../src/seed';
 
 // Node 20 has no WebSocket client of its own (22 has); libp2p's transport dials with the global one.
 globalThis.WebSocket ??= WebSocket as unknown as typeof globalThis.WebSocket;
@@ -79,4 +83,33 @@ export async function attackers(
     throw e;
   }
   return { peers, stop };
+}
+
+/**
+ * A real seed for attack tests, in a temporary run folder: `model`, a short validation context
+ * (every seed evaluates its model on the CPU when it starts), and the test's clock and log.
+ * `stop` stops it and removes the folder.
+ */
+export async function startTestSeed(
+  opts: Pick<SeedOptions, 'model' | 'clock' | 'log'>,
+): Promise<{ seed: Seed; runDir: string; stop(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'vgpu-attack-'));
+  const runDir = join(dir, 'run');
+  const seed = await startSeed({
+    runDir,
+    appDir: dir,
+    fed: { hyper: { ...DEFAULT_FED_SETTINGS.hyper, context: 16 } },
+    ...opts,
+  }).catch(async (e: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  });
+  return {
+    seed,
+    runDir,
+    stop: async () => {
+      await seed.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
