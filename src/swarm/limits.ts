@@ -94,10 +94,21 @@ export const MAX_PEER_DIALS = 64;
 /** Other tabs a tab keeps direct connections to. */
 export const MAX_DIRECT_PEERS = 16;
 
-/** Relay limits on the seed: relayed links only carry WebRTC signalling, so they are small and short. */
+/**
+ * Connections the seed accepts from one IP address: a household or an office of volunteers behind
+ * one NAT, not a stranger's thousand throwaway identities.
+ */
+export const MAX_CONNECTIONS_PER_IP = 64;
+
+/**
+ * Relay limits on the seed: relayed links only carry WebRTC signalling, so they are small and short.
+ * A reservation lasts 10 minutes (tabs renew theirs 5 minutes before it ends) and ends when its
+ * holder disconnects; one IP address holds at most maxReservationsPerIp of them.
+ */
 export const RELAY_LIMITS = {
   maxReservations: 256,
-  reservationTtlMs: 2 * 60 * 60_000,
+  maxReservationsPerIp: 32,
+  reservationTtlMs: 10 * 60_000,
   durationLimitMs: 2 * 60_000,
   dataLimitBytes: 1n * BigInt(MiB),
   maxInboundHopStreams: 64,

@@ -13,7 +13,7 @@ import { webRTC } from '@libp2p/webrtc';
 import { webSockets } from '@libp2p/websockets';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { ANNOUNCE_TOPIC, decodeAnnouncement } from './announce';
-import { DIAL_TIMEOUT_MS, RELAY_LIMITS } from './limits';
+import { DIAL_TIMEOUT_MS, MAX_CONNECTIONS_PER_IP, RELAY_LIMITS } from './limits';
 
 export interface SwarmServices extends Record<string, unknown> {
   identify: Identify;
@@ -51,8 +51,25 @@ function validateAnnouncements(node: SwarmNode | SeedNode): void {
   node.services.pubsub.subscribe(ANNOUNCE_TOPIC);
 }
 
-/** `metrics`: where the node reports its connections and streams (the seed counts what they send). */
+/** The IP address a multiaddr names (`/ip4/1.2.3.4/...`), or undefined. */
+function ipOf(addr: { toString(): string }): string | undefined {
+  const [, proto, host] = addr.toString().split('/');
+  return proto === 'ip4' || proto === 'ip6' ? host : undefined;
+}
+
+/**
+ * The seed's node. Per IP address it admits at most MAX_CONNECTIONS_PER_IP connections and
+ * RELAY_LIMITS.maxReservationsPerIp relay reservations (throwaway identities cost nothing, an
+ * address does); a reservation ends when its holder disconnects, not at its TTL.
+ * `metrics`: where the node reports its connections and streams (the seed counts what they send).
+ */
 export async function createSeedNode(privateKey: PrivateKey, listen: string[], metrics?: Metrics): Promise<SeedNode> {
+  // The gater runs inside the node it guards: it looks the node up when asked.
+  let self: SeedNode | undefined;
+  const connectionsFrom = (ip: string) =>
+    (self?.getConnections() ?? []).filter((c) => ipOf(c.remoteAddr) === ip).length;
+  const reservationsFrom = (ip: string) =>
+    [...(self?.services.relay.reservations.values() ?? [])].filter((r) => ipOf(r.addr) === ip).length;
   const node = await createLibp2p({
     privateKey,
     ...(metrics ? { metrics: () => metrics } : {}),
@@ -61,6 +78,16 @@ export async function createSeedNode(privateKey: PrivateKey, listen: string[], m
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: { maxConnections: SEED_MAX_CONNECTIONS },
+    connectionGater: {
+      denyInboundConnection: (maConn) => {
+        const ip = ipOf(maConn.remoteAddr);
+        return ip !== undefined && connectionsFrom(ip) >= MAX_CONNECTIONS_PER_IP;
+      },
+      denyInboundRelayReservation: (peer) => {
+        const ips = new Set((self?.getConnections(peer) ?? []).map((c) => ipOf(c.remoteAddr)));
+        return [...ips].some((ip) => ip !== undefined && reservationsFrom(ip) >= RELAY_LIMITS.maxReservationsPerIp);
+      },
+    },
     services: {
       ...services(),
       relay: circuitRelayServer({
@@ -76,6 +103,9 @@ export async function createSeedNode(privateKey: PrivateKey, listen: string[], m
       }),
     },
   });
+  self = node;
+  // A tab that left holds no reservation: the slot is free for the next.
+  node.addEventListener('peer:disconnect', (evt) => void node.services.relay.reservations.delete(evt.detail));
   validateAnnouncements(node);
   return node;
 }

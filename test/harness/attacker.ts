@@ -7,10 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
+import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub';
 import { type Identify, identify } from '@libp2p/identify';
 import type { Connection, Stream } from '@libp2p/interface';
+import { lpStream } from '@libp2p/utils';
 import { webSockets } from '@libp2p/websockets';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p } from 'libp2p';
@@ -18,8 +20,16 @@ import { WebSocket } from 'ws';
 import { DEFAULT_FED_SETTINGS } from '../../src/fed';
 import { type Seed, type SeedOptions, startSeed } from '../../src/seed';
 
-// Node 20 has no WebSocket client of its own (22 has); libp2p's transport dials with the global one.
-globalThis.WebSocket ??= WebSocket as unknown as typeof globalThis.WebSocket;
+/** The loopback address the next dial comes from (the whole of 127.0.0.0/8 is this machine). */
+let sourceAddress: string | undefined;
+
+// Node 20 has no WebSocket client of its own (22 has); libp2p's transport dials with the global
+// one. This one can dial from another loopback address: a second "IP" for per-address budgets.
+globalThis.WebSocket = class extends WebSocket {
+  constructor(url: string | URL, protocols?: string | string[]) {
+    super(url, protocols, sourceAddress ? { localAddress: sourceAddress } : {});
+  }
+} as unknown as typeof globalThis.WebSocket;
 
 export type Attacker = Libp2p<{ identify: Identify; pubsub: GossipSub }>;
 
@@ -46,16 +56,54 @@ export async function createAttacker(): Promise<Attacker> {
 const DIAL_RETRY_MS = 250;
 const DIAL_ATTEMPTS = 20;
 
-/** The attacker's connection to the seed. */
-export async function dialSeed(attacker: Attacker, seed: Pick<Seed, 'info'>): Promise<Connection> {
+/** The attacker's connection to the seed, from `from` (a loopback address) when given. */
+export async function dialSeed(attacker: Attacker, seed: Pick<Seed, 'info'>, from?: string): Promise<Connection> {
   for (let attempt = 1; ; attempt++) {
+    sourceAddress = from;
     try {
       return await attacker.dial(seed.info().addrs.map((a) => multiaddr(a)));
     } catch (e) {
       if (attempt === DIAL_ATTEMPTS) throw e;
       await new Promise((r) => setTimeout(r, DIAL_RETRY_MS));
+    } finally {
+      sourceAddress = undefined;
     }
   }
+}
+
+/**
+ * Asks the seed's circuit relay for a reservation, as a tab does to be reachable for WebRTC
+ * signalling; returns the relay's status code (100 OK, 202 PERMISSION_DENIED when the seed's gater says no).
+ * The package does not export its protobuf codec, so the message is
+ * hand-encoded: HopMessage {type: RESERVE}.
+ */
+export async function reserveRelay(attacker: Attacker, seed: Pick<Seed, 'info'>): Promise<number> {
+  const stream = await openStream(attacker, seed, RELAY_V2_HOP_CODEC);
+  const lp = lpStream(stream);
+  await lp.write(Uint8Array.of(0x08, 0x00));
+  const reply = (await lp.read()).subarray();
+  await stream.close().catch(() => {});
+  // Find field 5 (status, a varint) among the reply's fields.
+  let i = 0;
+  const varint = () => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = reply[i++]!;
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return value;
+    }
+  };
+  while (i < reply.length) {
+    const key = varint();
+    if ((key & 7) === 0) {
+      const value = varint();
+      if (key >> 3 === 5) return value;
+    } else {
+      const length = varint(); // a length-delimited field (read first: `i += varint()` reads i before)
+      i += length;
+    }
+  }
+  throw new Error(`relay reply without a status: ${Buffer.from(reply).toString('hex')}`);
 }
 
 /** A stream to the seed on `protocol`. */
@@ -63,10 +111,11 @@ export async function openStream(attacker: Attacker, seed: Pick<Seed, 'info'>, p
   return (await dialSeed(attacker, seed)).newStream(protocol);
 }
 
-/** `count` attackers, each connected to the seed; `stop` closes them all. */
+/** `count` attackers, each connected to the seed (from `from`, a loopback address, when given); `stop` closes them all. */
 export async function attackers(
   count: number,
   seed: Pick<Seed, 'info'>,
+  from?: string,
 ): Promise<{ peers: Attacker[]; stop(): Promise<void> }> {
   const peers: Attacker[] = [];
   const stop = async () => {
@@ -76,7 +125,7 @@ export async function attackers(
     for (let i = 0; i < count; i++) {
       const peer = await createAttacker();
       peers.push(peer);
-      await dialSeed(peer, seed);
+      await dialSeed(peer, seed, from);
     }
   } catch (e) {
     await stop();
