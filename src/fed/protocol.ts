@@ -12,11 +12,12 @@
 import type { AbortOptions, Connection, Stream, StreamHandler } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
 import { closeBothEnds, decodeJsonMessage, isSha256Hex, type SignedDocument, utf8 } from '../swarm';
+import { requestBudget } from '../util/budget';
 import { type Clock, systemClock, withDeadline } from '../util/clock';
 
 export const UPDATE_PROTOCOL = '/vgpu/update/2.0.0';
 /** Gossip topic of the seed's signed round manifests (the page also polls /round.json). */
-export const ROUND_TOPIC = 'vgpu/round/1';
+export { ROUND_TOPIC } from '../swarm';
 
 /** Largest request or reply header (JSON). */
 export const MAX_UPDATE_HEADER_BYTES = 4 * 1024;
@@ -100,29 +101,9 @@ export interface UpdateServerOptions {
   clock?: Clock;
 }
 
-/** A request budget: `perMinute` tokens a minute per key, spent one per request. */
-function requestBudget(perMinute: number, clock: Clock): (key: string) => boolean {
-  const buckets = new Map<string, { tokens: number; at: number }>();
-  return (key) => {
-    const now = clock.now();
-    const b = buckets.get(key) ?? { tokens: perMinute, at: now };
-    b.tokens = Math.min(perMinute, b.tokens + ((now - b.at) * perMinute) / 60_000);
-    b.at = now;
-    // A full bucket is forgotten, so the map holds only peers that asked within the last minute.
-    if (buckets.size > 4 * 4096) for (const [k, v] of buckets) if (v.tokens >= perMinute - 1) buckets.delete(k);
-    if (b.tokens < 1) {
-      buckets.set(key, b);
-      return false;
-    }
-    b.tokens--;
-    buckets.set(key, b);
-    return true;
-  };
-}
-
 export function updateServer(opts: UpdateServerOptions): StreamHandler {
   const clock = opts.clock ?? systemClock;
-  const withinBudget = requestBudget(MAX_UPDATE_REQUESTS_PER_MINUTE, clock);
+  const withinBudget = requestBudget(MAX_UPDATE_REQUESTS_PER_MINUTE, 60_000, clock);
   const sendingByPeer = new Map<string, number>();
   let bytesInFlight = 0;
 

@@ -69,11 +69,17 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
   const parts = startedParts();
   const traffic = createTrafficCounter();
   try {
+    const weights = createWeightsPublisher({ key: run.key, model: run.model, save: run.saveManifest });
     const node = parts.add(
-      await createSeedNode(run.key, [`/ip4/${host}/tcp/${opts.p2pPort ?? 0}/ws`], traffic.libp2pMetrics),
+      await createSeedNode({
+        privateKey: run.key,
+        listen: [`/ip4/${host}/tcp/${opts.p2pPort ?? 0}/ws`],
+        metrics: traffic.libp2pMetrics,
+        // Announcements of weights the seed no longer serves help nobody: they are not passed on.
+        announcements: { wanted: (manifest) => weights.manifest(manifest) !== undefined, clock },
+      }),
     );
     const isConnected = (peer: string) => node.getConnections(peerIdFromString(peer)).length > 0;
-    const weights = createWeightsPublisher({ key: run.key, model: run.model, save: run.saveManifest });
     const pieces = parts.add(await startPieceService({ node, weights, isConnected, log, clock }));
     const coordinator = parts.add(
       createRoundCoordinator({ run, weights, pubsub: node.services.pubsub, isConnected, settings, log, clock }),

@@ -23,6 +23,8 @@ export interface AnnouncementsComponents {
 export interface Announcements {
   /** Announces `own` for `manifest` from now on; the fetcher updates it in place, then calls changed(). */
   announce(manifest: string, own: Availability): void;
+  /** Stops announcing `manifest`, and forgets what others announced of it. */
+  forget(manifest: string): void;
   /** What we hold changed: announce it soon. */
   changed(): void;
   /** Other tabs' fresh announcements for `manifest`. */
@@ -45,6 +47,10 @@ export function startAnnouncements(c: AnnouncementsComponents): Announcements {
     const from = msg.from.toString();
     if (from === c.self || from === c.seed) return;
     const a = decodeAnnouncement(msg.data); // already checked by the topic validator
+    // Only weights we fetch or serve, with bitfields of their size: a stranger's announcements of
+    // made-up manifests or outsized bitfields take no memory here.
+    const mine = own.get(a.manifest);
+    if (!mine || a.have.length !== mine.have.length || a.fetching.length !== mine.fetching.length) return;
     const peers = heard.get(a.manifest) ?? new Map<string, Heard>();
     peers.set(from, { have: a.have, fetching: a.fetching, at: clock.now() });
     heard.set(a.manifest, peers);
@@ -79,6 +85,10 @@ export function startAnnouncements(c: AnnouncementsComponents): Announcements {
 
   return {
     announce: (manifest, a) => void own.set(manifest, a),
+    forget(manifest) {
+      own.delete(manifest);
+      heard.delete(manifest);
+    },
     changed: soon,
     holders(manifest) {
       const fresh = new Map<string, Availability>();

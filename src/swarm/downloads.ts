@@ -5,7 +5,7 @@ import type { Connection } from '@libp2p/interface';
 import { emptyBitfield } from './announce';
 import type { Announcements } from './announcements';
 import { assembleWeights, type FetchProgress, fetchPieces } from './fetcher';
-import { MAX_PIECE_STREAMS_PER_CONNECTION } from './limits';
+import { MAX_PIECE_STREAMS_PER_CONNECTION, TAB_SERVED_MANIFESTS } from './limits';
 import { type VerifiedManifest, verifyManifest } from './manifest';
 import type { SwarmNode } from './nodes';
 import { PIECE_PROTOCOL, type PieceStore, pieceServer, requestPiece, type UploadStats } from './pieces';
@@ -22,7 +22,7 @@ export interface DownloadsComponents {
   store: PieceStore;
   /** The seed's peer id: the manifests' signer, and the source of last resort. */
   seed: string;
-  announcements: Pick<Announcements, 'announce' | 'changed' | 'holders'>;
+  announcements: Pick<Announcements, 'announce' | 'forget' | 'changed' | 'holders'>;
   /** Whether pieces can be fetched from `peer` (it is connected, or one of us can dial the other). */
   reachable(peer: string): boolean;
   /** A connection that can carry pieces to `peer` (the seed or another tab). */
@@ -39,7 +39,7 @@ export interface Downloads {
 }
 
 export async function startDownloads(c: DownloadsComponents): Promise<Downloads> {
-  /** The manifests we downloaded (or are downloading): we serve their pieces. */
+  /** The manifests we downloaded (or are downloading), oldest first: we serve their pieces. */
   const manifests = new Map<string, VerifiedManifest>();
   const uploads: UploadStats = { uploadedBytes: 0, piecesServed: 0, refused: 0 };
   await c.node.handle(
@@ -59,7 +59,13 @@ export async function startDownloads(c: DownloadsComponents): Promise<Downloads>
     signal?: AbortSignal,
   ): Promise<Download> {
     const manifest = await verifyManifest(doc, c.seed);
+    manifests.delete(manifest.id); // a download again makes it the newest
     manifests.set(manifest.id, manifest);
+    // Older weights than the last TAB_SERVED_MANIFESTS are no longer served or announced.
+    for (const old of [...manifests.keys()].slice(0, -TAB_SERVED_MANIFESTS)) {
+      manifests.delete(old);
+      c.announcements.forget(old);
+    }
     const pieces = manifest.value.pieces.length;
     const own = { have: emptyBitfield(pieces), fetching: emptyBitfield(pieces) };
     c.announcements.announce(manifest.id, own);

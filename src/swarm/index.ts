@@ -12,6 +12,7 @@ export { decodeJsonMessage, fromBase64, fromUtf8, isSha256Hex, sha256Hex, toBase
 export { type PeerView, type SwarmClient, startSwarmClient } from './client';
 export type { Download } from './downloads';
 export { assembleWeights, type FetchProgress, fetchPieces, type PieceFetcherOptions } from './fetcher';
+export { ROUND_TOPIC } from './gossip';
 export * from './limits';
 export {
   buildManifest,
@@ -23,7 +24,7 @@ export {
   verifyManifest,
   type WeightsManifest,
 } from './manifest';
-export { createSeedNode, createTabNode, type SeedNode, type SwarmNode } from './nodes';
+export { createSeedNode, createTabNode, type SeedNode, type SeedNodeOptions, type SwarmNode } from './nodes';
 export {
   decodePieceRequest,
   encodePieceRequest,

@@ -82,6 +82,24 @@ export const ANNOUNCE_STALE_MS = 3 * ANNOUNCE_INTERVAL_MS;
 /** Shortest gap between two announcements of one tab. */
 export const ANNOUNCE_MIN_GAP_MS = 150;
 /**
+ * Weight manifests a tab serves and announces: the current round's and the one before (what other
+ * tabs still fetch, like SEED_SERVABLE_MANIFESTS); older ones are forgotten.
+ */
+export const TAB_SERVED_MANIFESTS = 2;
+/**
+ * Announcements one sender may have passed on: `count` per `perMs`, in bursts of up to `count`.
+ * An honest tab sends one per served manifest at most every ANNOUNCE_MIN_GAP_MS (2 per 150 ms);
+ * this allows twice that. Past it, the seed and the tabs drop them (and score the sender down).
+ */
+export const ANNOUNCE_BUDGET = { count: 4 * TAB_SERVED_MANIFESTS, perMs: 2 * ANNOUNCE_MIN_GAP_MS } as const;
+/** Largest gossipsub RPC a node reads (several announcements can share one). */
+export const MAX_GOSSIP_RPC_BYTES = 256 * KiB;
+/**
+ * How long a node remembers the gossip score of a peer that left: a flooder that reconnects is still
+ * silenced; bounded, since each identity it remembers costs memory.
+ */
+export const GOSSIP_SCORE_RETAIN_MS = 10 * 60_000;
+/**
  * Failures (errors, timeouts; BUSY aside) before a peer is set aside for a while. Each failure
  * also pauses the peer for a second, and failures within that second count once: concurrent
  * requests to a peer usually fail together (one lost link).
@@ -94,6 +112,10 @@ export const MAX_PEER_DIALS = 64;
 /** Other tabs a tab keeps direct connections to. */
 export const MAX_DIRECT_PEERS = 16;
 
+/** Connections a seed keeps: every tab holds one to it. */
+export const SEED_MAX_CONNECTIONS = 1024;
+/** Connections a tab keeps: the seed and a few other tabs (MAX_DIRECT_PEERS). */
+export const TAB_MAX_CONNECTIONS = 32;
 /**
  * Connections the seed accepts from one IP address: a household or an office of volunteers behind
  * one NAT, not a stranger's thousand throwaway identities.

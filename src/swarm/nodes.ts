@@ -5,15 +5,21 @@
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { type CircuitRelayService, circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
-import { type GossipSub, gossipsub, TopicValidatorResult } from '@libp2p/gossipsub';
+import type { GossipSub } from '@libp2p/gossipsub';
 import { type Identify, identify } from '@libp2p/identify';
 import type { Metrics, PrivateKey } from '@libp2p/interface';
 import { type Ping, ping } from '@libp2p/ping';
 import { webRTC } from '@libp2p/webrtc';
 import { webSockets } from '@libp2p/websockets';
 import { createLibp2p, type Libp2p } from 'libp2p';
-import { ANNOUNCE_TOPIC, decodeAnnouncement } from './announce';
-import { DIAL_TIMEOUT_MS, MAX_CONNECTIONS_PER_IP, RELAY_LIMITS } from './limits';
+import { type AnnouncementRules, checkAnnouncements, gossipService, refuseRoundForgeries } from './gossip';
+import {
+  DIAL_TIMEOUT_MS,
+  MAX_CONNECTIONS_PER_IP,
+  RELAY_LIMITS,
+  SEED_MAX_CONNECTIONS,
+  TAB_MAX_CONNECTIONS,
+} from './limits';
 
 export interface SwarmServices extends Record<string, unknown> {
   identify: Identify;
@@ -23,32 +29,8 @@ export interface SwarmServices extends Record<string, unknown> {
 export type SwarmNode = Libp2p<SwarmServices>;
 export type SeedNode = Libp2p<SwarmServices & { relay: CircuitRelayService }>;
 
-/** Largest gossipsub RPC a node reads (several announcements can share one). */
-const MAX_GOSSIP_RPC_BYTES = 256 * 1024;
-/** Connections a seed keeps: every tab holds one to it. */
-const SEED_MAX_CONNECTIONS = 1024;
-/** Connections a tab keeps: the seed and a few other tabs. */
-const TAB_MAX_CONNECTIONS = 32;
-
 function services() {
-  return {
-    identify: identify(),
-    ping: ping(),
-    pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, maxInboundDataLength: MAX_GOSSIP_RPC_BYTES }),
-  };
-}
-
-/** Gossipsub drops (and scores down the sender of) announcements that do not parse. */
-function validateAnnouncements(node: SwarmNode | SeedNode): void {
-  node.services.pubsub.topicValidators.set(ANNOUNCE_TOPIC, (_peer, msg) => {
-    try {
-      decodeAnnouncement(msg.data);
-      return TopicValidatorResult.Accept;
-    } catch {
-      return TopicValidatorResult.Reject;
-    }
-  });
-  node.services.pubsub.subscribe(ANNOUNCE_TOPIC);
+  return { identify: identify(), ping: ping(), pubsub: gossipService() };
 }
 
 /** The IP address a multiaddr names (`/ip4/1.2.3.4/...`), or undefined. */
@@ -57,13 +39,26 @@ function ipOf(addr: { toString(): string }): string | undefined {
   return proto === 'ip4' || proto === 'ip6' ? host : undefined;
 }
 
+export interface SeedNodeOptions {
+  privateKey: PrivateKey;
+  listen: string[];
+  /** Where the node reports its connections and streams (the seed counts what they send). */
+  metrics?: Metrics;
+  /** Which announcements the seed passes on (gossip.ts). */
+  announcements?: AnnouncementRules;
+}
+
 /**
  * The seed's node. Per IP address it admits at most MAX_CONNECTIONS_PER_IP connections and
  * RELAY_LIMITS.maxReservationsPerIp relay reservations (throwaway identities cost nothing, an
  * address does); a reservation ends when its holder disconnects, not at its TTL.
- * `metrics`: where the node reports its connections and streams (the seed counts what they send).
  */
-export async function createSeedNode(privateKey: PrivateKey, listen: string[], metrics?: Metrics): Promise<SeedNode> {
+export async function createSeedNode({
+  privateKey,
+  listen,
+  metrics,
+  announcements,
+}: SeedNodeOptions): Promise<SeedNode> {
   // The gater runs inside the node it guards: it looks the node up when asked.
   let self: SeedNode | undefined;
   const connectionsFrom = (ip: string) =>
@@ -106,7 +101,8 @@ export async function createSeedNode(privateKey: PrivateKey, listen: string[], m
   self = node;
   // A tab that left holds no reservation: the slot is free for the next.
   node.addEventListener('peer:disconnect', (evt) => void node.services.relay.reservations.delete(evt.detail));
-  validateAnnouncements(node);
+  checkAnnouncements(node.services.pubsub, announcements);
+  refuseRoundForgeries(node.services.pubsub);
   return node;
 }
 
@@ -140,6 +136,6 @@ export async function createTabNode(opts: TabNodeOptions): Promise<SwarmNode> {
     ...(opts.localNetwork ? { connectionGater: { denyDialMultiaddr: async () => false } } : {}),
     services: services(),
   });
-  validateAnnouncements(node);
+  checkAnnouncements(node.services.pubsub);
   return node;
 }

@@ -106,6 +106,22 @@ export async function reserveRelay(attacker: Attacker, seed: Pick<Seed, 'info'>)
   throw new Error(`relay reply without a status: ${Buffer.from(reply).toString('hex')}`);
 }
 
+/**
+ * Publishes `data` on `topic` to the seed, whether or not the seed subscribes to it: a stranger's
+ * client sends what it likes. (The attacker's gossipsub is told that the seed subscribes; its
+ * `topics` map is private in the typings only.)
+ */
+export async function publishToSeed(
+  attacker: Attacker,
+  seed: Pick<Seed, 'peerId'>,
+  topic: string,
+  data: Uint8Array,
+): Promise<void> {
+  const topics = (attacker.services.pubsub as unknown as { topics: Map<string, Set<string>> }).topics;
+  topics.set(topic, new Set([...(topics.get(topic) ?? []), seed.peerId]));
+  await attacker.services.pubsub.publish(topic, data);
+}
+
 /** A stream to the seed on `protocol`. */
 export async function openStream(attacker: Attacker, seed: Pick<Seed, 'info'>, protocol: string): Promise<Stream> {
   return (await dialSeed(attacker, seed)).newStream(protocol);
@@ -147,8 +163,8 @@ export async function startTestSeed(
   const seed = await startSeed({
     runDir,
     appDir: dir,
-    fed: { hyper: { ...DEFAULT_FED_SETTINGS.hyper, context: 16 } },
     ...opts,
+    fed: { hyper: { ...DEFAULT_FED_SETTINGS.hyper, context: 16 } },
   }).catch(async (e: unknown) => {
     await rm(dir, { recursive: true, force: true });
     throw e;

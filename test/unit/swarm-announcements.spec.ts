@@ -65,6 +65,7 @@ const announcement = (manifest: string, have: number[], addrs: string[] = []) =>
 
 test("other tabs' announcements count while fresh; ours, the seed's and other topics do not; their WebRTC addresses are learned", async () => {
   const { gossip, clock, learned, announcements } = setup();
+  announcements.announce(M, { have: Uint8Array.of(0), fetching: Uint8Array.of(0) });
   const webrtc = `/ip4/127.0.0.1/tcp/1/ws/p2p/${seed}/p2p-circuit/webrtc/p2p/${tab}`;
   const someoneElses = `/ip4/127.0.0.1/tcp/1/ws/p2p/${seed}/p2p-circuit/webrtc/p2p/${self}`;
   gossip.receive(tab, announcement(M, [0b101], [webrtc, someoneElses, '/ip4/127.0.0.1/tcp/2/ws', 'not a multiaddr']));
@@ -85,6 +86,30 @@ test("other tabs' announcements count while fresh; ours, the seed's and other to
   expect(announcements.holders(M).size).toBe(0);
   gossip.receive(tab, announcement(M, [0b1]));
   expect(announcements.holders(M).size).toBe(1);
+  announcements.stop();
+});
+
+test('only weights we fetch or serve, with bitfields of their size, are heard; forget() stops announcing and hearing them', async () => {
+  const { gossip, clock, announcements } = setup();
+  gossip.receive(tab, announcement(M, [0b1]));
+  expect(announcements.holders(M).size).toBe(0); // not ours (yet)
+  announcements.announce(M, { have: Uint8Array.of(0), fetching: Uint8Array.of(0) });
+  const outsized = encodeAnnouncement({
+    manifest: M,
+    have: new Uint8Array(512),
+    fetching: Uint8Array.of(0),
+    addrs: [],
+  });
+  gossip.receive(tab, outsized);
+  expect(announcements.holders(M).size).toBe(0);
+  gossip.receive(tab, announcement(M, [0b1]));
+  expect(announcements.holders(M).size).toBe(1);
+  announcements.forget(M);
+  expect(announcements.holders(M).size).toBe(0);
+  gossip.receive(tab, announcement(M, [0b1]));
+  expect(announcements.holders(M).size).toBe(0);
+  clock.advance(ANNOUNCE_INTERVAL_MS);
+  expect(gossip.sent).toHaveLength(0);
   announcements.stop();
 });
 

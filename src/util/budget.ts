@@ -1,0 +1,29 @@
+// Request budgets per sender (a token bucket per key): the update service's requests a minute, the
+// gossip announcements a sender may have passed on.
+import type { Clock } from './clock';
+
+/** Keys tracked before full buckets (senders quiet for a whole refill) are forgotten. */
+const TRACKED_KEYS = 16_384;
+
+/**
+ * A budget of `count` requests per `perMs` for each key, spent one per request, with bursts of up
+ * to `count`: the returned function says whether `key` may have one more now (and spends it).
+ */
+export function requestBudget(count: number, perMs: number, clock: Clock): (key: string) => boolean {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return (key) => {
+    const now = clock.now();
+    const b = buckets.get(key) ?? { tokens: count, at: now };
+    b.tokens = Math.min(count, b.tokens + ((now - b.at) * count) / perMs);
+    b.at = now;
+    // A full bucket is the same as none: forgetting those keeps the map to recent senders.
+    if (buckets.size > TRACKED_KEYS) for (const [k, v] of buckets) if (v.tokens >= count - 1) buckets.delete(k);
+    if (b.tokens < 1) {
+      buckets.set(key, b);
+      return false;
+    }
+    b.tokens--;
+    buckets.set(key, b);
+    return true;
+  };
+}

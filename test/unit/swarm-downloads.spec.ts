@@ -1,0 +1,54 @@
+// A tab's downloads, alone: pieces already in the store (so nothing goes over a network), fake
+// announcements that record what the tab announces and forgets. A tab serves and announces the
+// last TAB_SERVED_MANIFESTS weights it downloaded, and forgets older ones.
+import '../../src/seed/promise-shim';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { expect, test } from '@playwright/test';
+import { type GptConfig, initParams, paramLayout } from '../../src/model';
+import { type DownloadsComponents, startDownloads } from '../../src/swarm/downloads';
+import { TAB_SERVED_MANIFESTS } from '../../src/swarm/limits';
+import { buildManifest, pieceRange, signManifest } from '../../src/swarm/manifest';
+import { memoryPieceStore } from '../../src/swarm/pieces';
+
+const CFG: GptConfig = { vocab: 64, context: 16, layers: 1, heads: 2, width: 16 };
+
+test('a tab serves and announces its last TAB_SERVED_MANIFESTS weights, and forgets older ones', async () => {
+  const key = await generateKeyPair('Ed25519');
+  const seed = peerIdFromPrivateKey(key);
+  const store = memoryPieceStore();
+  const announced: string[] = [];
+  const forgotten: string[] = [];
+  const downloads = await startDownloads({
+    node: { handle: async () => {}, unhandle: async () => {} } as unknown as DownloadsComponents['node'],
+    store,
+    seed: seed.toString(),
+    announcements: {
+      announce: (manifest) => void announced.push(manifest),
+      forget: (manifest) => void forgotten.push(manifest),
+      changed: () => {},
+      holders: () => new Map(),
+    },
+    reachable: () => false,
+    connection: () => Promise.reject(new Error('no network in this test: every piece is in the store')),
+    warn: () => {},
+  });
+  const docs = [];
+  for (let round = 0; round < TAB_SERVED_MANIFESTS + 2; round++) {
+    const weights = initParams(paramLayout(CFG), round + 1);
+    const m = await buildManifest(weights, `round ${round}`, CFG);
+    const bytes = new Uint8Array(weights.buffer);
+    for (const [i, hash] of m.pieces.entries()) await store.put(hash, bytes.slice(...pieceRange(m, i)));
+    docs.push(await signManifest(key, seed, m));
+  }
+  const ids = [];
+  for (const doc of docs) ids.push((await downloads.download(doc)).manifest.id);
+  expect(announced).toEqual(ids);
+  expect(forgotten).toEqual(ids.slice(0, -TAB_SERVED_MANIFESTS));
+  // Downloading a served one again makes it the newest: the other one is then the oldest, and goes first.
+  forgotten.length = 0;
+  await downloads.download(docs.at(-TAB_SERVED_MANIFESTS)!);
+  await downloads.download(docs.at(0)!);
+  expect(forgotten).toEqual([ids.at(-1)]);
+  await downloads.stop();
+});
