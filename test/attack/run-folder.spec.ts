@@ -2,13 +2,11 @@
 // the checkpoint cannot be written (here: `checkpoints` is a file, as good as a full disk for the
 // seed), so the round is not applied and stays closed to updates; once the disk is writable again
 // the next try closes it, the next round is published, and no temporary file is left.
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import {
   CLOSE_RETRY_MS,
-  DEFAULT_FED_SETTINGS,
   encodeUpdate,
   MIN_REISSUE_MS,
   requestJoin,
@@ -18,35 +16,13 @@ import {
   verifyReceipt,
   verifyRoundManifest,
 } from '../../src/fed';
-import { type Seed, startSeed } from '../../src/seed';
-import { createAttacker, openStream } from '../harness/attacker';
+import { createAttacker, openStream, startTestSeed } from '../harness/attacker';
 import { manualClock } from '../harness/manual-clock';
-
-let dir: string;
-let seed: Seed | undefined;
-
-test.beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'vgpu-disk-'));
-});
-
-test.afterAll(async () => {
-  await seed?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
 
 test('a checkpoint that cannot be written holds the round closed, and the run recovers once it can', async () => {
   const clock = manualClock();
   const logs: string[] = [];
-  const runDir = join(dir, 'run');
-  seed = await startSeed({
-    runDir,
-    model: 'tiny',
-    appDir: dir,
-    fed: { hyper: { ...DEFAULT_FED_SETTINGS.hyper, context: 16 } },
-    clock,
-    log: (line) => logs.push(line),
-  });
-  const s = seed;
+  const { seed: s, runDir, stop } = await startTestSeed({ model: 'tiny', clock, log: (line) => logs.push(line) });
   const round = async () => (await verifyRoundManifest(s.coordinator.currentRound(), s.peerId)).value;
   const volunteer = await createAttacker();
   try {
@@ -88,5 +64,6 @@ test('a checkpoint that cannot be written holds the round closed, and the run re
     expect(leftovers.filter((f) => f.includes('.tmp-'))).toEqual([]);
   } finally {
     await volunteer.stop();
+    await stop();
   }
 });
