@@ -12,7 +12,7 @@
 import type { AbortOptions, Connection, Stream, StreamHandler } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
 import { closeBothEnds, decodeJsonMessage, isSha256Hex, type SignedDocument, utf8 } from '../swarm';
-import { requestBudget } from '../util/budget';
+import { heldByKey, requestBudget } from '../util/budget';
 import { type Clock, systemClock, withDeadline } from '../util/clock';
 
 export const UPDATE_PROTOCOL = '/vgpu/update/2.0.0';
@@ -104,7 +104,7 @@ export interface UpdateServerOptions {
 export function updateServer(opts: UpdateServerOptions): StreamHandler {
   const clock = opts.clock ?? systemClock;
   const withinBudget = requestBudget(MAX_UPDATE_REQUESTS_PER_MINUTE, 60_000, clock);
-  const sendingByPeer = new Map<string, number>();
+  const sendingByPeer = heldByKey();
   let bytesInFlight = 0;
 
   return async (stream: Stream, connection: Connection) => {
@@ -123,10 +123,10 @@ export function updateServer(opts: UpdateServerOptions): StreamHandler {
       if (h.type === 'join') return { type: 'joined', round: opts.onJoin(peer) };
       const refused = opts.admit(peer, h);
       if (refused) return { refused };
-      if ((sendingByPeer.get(peer) ?? 0) >= MAX_UPDATES_IN_FLIGHT_PER_PEER)
+      if (sendingByPeer.count(peer) >= MAX_UPDATES_IN_FLIGHT_PER_PEER)
         return { refused: 'an update from you is already arriving' };
       if (bytesInFlight + h.bytes > MAX_UPDATE_BYTES_IN_FLIGHT) return { refused: 'busy: try again in a moment' };
-      sendingByPeer.set(peer, (sendingByPeer.get(peer) ?? 0) + 1);
+      sendingByPeer.take(peer);
       bytesInFlight += h.bytes;
       try {
         await send({ type: 'continue' });
@@ -139,9 +139,7 @@ export function updateServer(opts: UpdateServerOptions): StreamHandler {
         return await opts.onUpdate(peer, h, bytes);
       } finally {
         bytesInFlight -= h.bytes;
-        const left = (sendingByPeer.get(peer) ?? 1) - 1;
-        if (left > 0) sendingByPeer.set(peer, left);
-        else sendingByPeer.delete(peer);
+        sendingByPeer.release(peer);
       }
     };
     try {

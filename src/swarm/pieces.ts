@@ -4,6 +4,7 @@
 
 import type { AbortOptions, Connection, Stream, StreamHandler } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
+import { heldByKey } from '../util/budget';
 import { type Clock, systemClock, withDeadline } from '../util/clock';
 import { decodeJsonMessage, fromUtf8, isSha256Hex, utf8 } from './bytes';
 import {
@@ -188,7 +189,7 @@ export function superSeeding(o: SuperSeedingOptions): UploadPolicy {
  */
 export function pieceServer(opts: PieceServerOptions): StreamHandler {
   let active = 0;
-  const activeByPeer = new Map<string, number>();
+  const activeByPeer = heldByKey();
   const clock = opts.clock ?? systemClock;
   return async (stream: Stream, connection: Connection) => {
     const peer = connection.remotePeer.toString();
@@ -212,7 +213,7 @@ export function pieceServer(opts: PieceServerOptions): StreamHandler {
     /** Why `req` is not served now, or undefined: it is admitted and holds an upload slot. */
     const refusal = (req: PieceRequest): [PieceStatus, string] | undefined => {
       if (active >= MAX_CONCURRENT_UPLOADS) return [PieceStatus.Busy, 'busy'];
-      if ((activeByPeer.get(peer) ?? 0) >= MAX_UPLOADS_PER_PEER)
+      if (activeByPeer.count(peer) >= MAX_UPLOADS_PER_PEER)
         return [PieceStatus.Busy, `busy: at most ${MAX_UPLOADS_PER_PEER} pieces at once per peer`];
       const m = opts.manifest(req.manifest);
       if (!m || req.index >= m.pieces.length)
@@ -233,7 +234,7 @@ export function pieceServer(opts: PieceServerOptions): StreamHandler {
       if (refused) return await refuse(...refused);
       // Admitted: the request holds an upload slot until its reply went out (or failed).
       active++;
-      activeByPeer.set(peer, (activeByPeer.get(peer) ?? 0) + 1);
+      activeByPeer.take(peer);
       let delivered = false;
       try {
         const m = opts.manifest(req.manifest)!;
@@ -250,9 +251,7 @@ export function pieceServer(opts: PieceServerOptions): StreamHandler {
       } finally {
         opts.policy?.settle(peer, req, delivered);
         active--;
-        const left = (activeByPeer.get(peer) ?? 1) - 1;
-        if (left > 0) activeByPeer.set(peer, left);
-        else activeByPeer.delete(peer);
+        activeByPeer.release(peer);
       }
     } catch (e) {
       stream.abort(e as Error);

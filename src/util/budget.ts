@@ -1,5 +1,5 @@
-// Request budgets per sender (a token bucket per key): the update service's requests a minute, the
-// gossip announcements a sender may have passed on.
+// Budgets per sender: requests over time (a token bucket per key: the update service's requests a
+// minute, the gossip announcements a sender may have passed on) and things held at once.
 import type { Clock } from './clock';
 
 /** Keys tracked before full buckets (senders quiet for a whole refill) are forgotten. */
@@ -25,5 +25,19 @@ export function requestBudget(count: number, perMs: number, clock: Clock): (key:
     b.tokens--;
     buckets.set(key, b);
     return true;
+  };
+}
+
+/** How many of something each key holds at once (uploads, updates in flight); a key holding none takes no memory. */
+export function heldByKey() {
+  const held = new Map<string, number>();
+  return {
+    count: (key: string) => held.get(key) ?? 0,
+    take: (key: string) => void held.set(key, (held.get(key) ?? 0) + 1),
+    release(key: string): void {
+      const left = (held.get(key) ?? 1) - 1;
+      if (left > 0) held.set(key, left);
+      else held.delete(key);
+    },
   };
 }
