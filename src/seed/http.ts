@@ -1,10 +1,21 @@
 // The seed's HTTP server: the built volunteer app (static files), a few JSON documents, and binary
-// files from memory (the run's token files, the weight pieces).
+// files from memory (the run's token files, the weight pieces). Open to strangers, so it works to
+// the budgets in ./limits.ts: every body is streamed with backpressure, connections are capped in
+// all and per IP, and every phase of a request and its reply has a timeout.
 
-import { readFile, stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type FileHandle, open } from 'node:fs/promises';
+import {
+  createServer,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { HTTP_LIMITS, type HttpLimits } from './limits';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -19,6 +30,9 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
   '.map': 'application/json',
 };
+
+/** Hashed build assets and weight pieces never change; the page and the token files are revalidated. */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /** JSON routes: path to a function giving the current document. */
 export type JsonRoutes = Record<string, () => unknown>;
@@ -47,8 +61,12 @@ export interface HttpServerOptions {
   lookups?: FileLookups;
   /** URL prefix to folder, e.g. /ort/ for onnxruntime-web's wasm files. */
   mounts?: Record<string, string>;
-  /** Called with every socket the server accepts (the seed counts what each one sends). */
+  /** Called with every socket the server admits (the seed counts what each one sends). */
   onSocket?: (socket: Socket) => void;
+  /** Over HTTP_LIMITS (tests shorten the timeouts). */
+  limits?: Partial<HttpLimits>;
+  /** Where a route or a file that fails is reported. */
+  log?: (line: string) => void;
 }
 
 export interface HttpServer {
@@ -60,8 +78,20 @@ export interface HttpServer {
 
 /** Listens; rejects (holding no port) when the port is taken. */
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
-  const server = createHttpServer(opts);
-  if (opts.onSocket) server.on('connection', opts.onSocket);
+  const limits = { ...HTTP_LIMITS, ...opts.limits };
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+    },
+    replier(opts, limits.sendChunkBytes, opts.log ?? (() => {})),
+  );
+  // Node closes a socket idle this long (no chunk taken, nothing read) when no 'timeout' listener
+  // claims it; a write resets the clock only when the socket takes it, so a stalled reader times out.
+  server.timeout = limits.sendIdleTimeoutMs;
+  admitConnections(server, limits, opts.onSocket);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
@@ -78,79 +108,176 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
 }
 
 /**
- * Serves `routes` and the files from memory (with CORS open: these documents are public, and a page
- * served elsewhere may name this seed), the files under `appDir` and under each mounted folder.
- * Only GET and HEAD; nothing outside those folders.
+ * Closes, as they are accepted, the connections past the cap in all (Node drops them before they
+ * reach 'connection') and past the cap of their IP address; gives the others to `onSocket`.
  */
-function createHttpServer({ appDir, routes, files = {}, lookups = {}, mounts = {} }: HttpServerOptions): Server {
-  // Mounted folders first, the app last.
-  const folders: [string, string][] = [...Object.entries(mounts), ['/', appDir]];
-  const roots = folders.map(([prefix, dir]) => [prefix, resolve(dir)] as const);
-  return createServer(async (req, res) => {
-    try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { allow: 'GET, HEAD' }).end();
-        return;
-      }
-      const path = new URL(req.url ?? '/', 'http://seed').pathname;
-      const route = routes[path];
-      if (route) {
-        res.writeHead(200, {
-          'content-type': 'application/json',
-          'access-control-allow-origin': '*',
-          'cache-control': 'no-store',
-        });
-        res.end(req.method === 'HEAD' ? undefined : JSON.stringify(route()));
-        return;
-      }
-      const memory = files[path];
-      if (memory) {
-        sendMemoryFile(req, res, memory, 'no-cache');
-        return;
-      }
-      const lookup = Object.entries(lookups).find(([prefix]) => path.startsWith(prefix));
-      if (lookup) {
-        const [prefix, find] = lookup;
-        const file = await find(path.slice(prefix.length));
-        if (file) sendMemoryFile(req, res, file, 'public, max-age=31536000, immutable');
-        else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-        return;
-      }
-      const [prefix, root] = roots.find(([p]) => path.startsWith(p))!;
-      const file = normalize(
-        join(root, decodeURIComponent(path === '/' ? '/index.html' : `/${path.slice(prefix.length)}`)),
-      );
-      if (file !== root && !file.startsWith(root + sep)) {
-        res.writeHead(403).end('forbidden');
-        return;
-      }
-      const info = await stat(file).catch(() => undefined);
-      if (!info?.isFile()) {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-        return;
-      }
-      const body = await readFile(file);
-      // Hashed build assets never change; the page itself must be revalidated.
-      const cache = path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
-      res.writeHead(200, {
-        'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
-        'cache-control': cache,
-        'content-length': body.length,
-      });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    } catch (e) {
-      res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad request: ${(e as Error).message}`);
+function admitConnections(server: Server, limits: HttpLimits, onSocket?: (socket: Socket) => void): void {
+  server.maxConnections = limits.maxConnections;
+  const perIp = new Map<string, number>();
+  // Before Node's own listener, so a refused socket is closed before it is parsed.
+  server.prependListener('connection', (socket: Socket) => {
+    const ip = socket.remoteAddress;
+    const open = ip === undefined ? limits.maxConnectionsPerIp : (perIp.get(ip) ?? 0);
+    if (ip === undefined || open >= limits.maxConnectionsPerIp) {
+      socket.destroy();
+      return;
     }
+    perIp.set(ip, open + 1);
+    socket.once('close', () => {
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left > 0) perIp.set(ip, left);
+      else perIp.delete(ip);
+    });
+    onSocket?.(socket);
   });
 }
 
-/** A file from memory, public (CORS open, like the documents). */
-function sendMemoryFile(req: IncomingMessage, res: ServerResponse, file: MemoryFile, cache: string): void {
-  res.writeHead(200, {
-    'content-type': file.type,
-    'access-control-allow-origin': '*',
-    'cache-control': cache,
-    'content-length': file.body.length,
+/** A reply, ready before its head is written: the status, the headers and the body to stream. */
+interface Reply {
+  status: number;
+  headers: OutgoingHttpHeaders;
+  /** The body, not yet read: a file stream holds its file open until it ends or is destroyed. */
+  body: Readable;
+}
+
+/**
+ * Serves `routes` and the files from memory (with CORS open: these documents are public, and a page
+ * served elsewhere may name this seed), the files under `appDir` and under each mounted folder.
+ * Only GET and HEAD; nothing outside those folders. The reply is made whole (a document computed,
+ * a file opened) before its head is written: a route or lookup that throws gives a 500, and an
+ * error after the head went out closes that one connection.
+ */
+function replier(
+  { appDir, routes, files = {}, lookups = {}, mounts = {} }: HttpServerOptions,
+  chunkBytes: number,
+  log: (line: string) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  // Mounted folders first, the app last.
+  const folders: [string, string][] = [...Object.entries(mounts), ['/', appDir]];
+  const roots = folders.map(([prefix, dir]) => [prefix, resolve(dir)] as const);
+  const bytes = (status: number, headers: OutgoingHttpHeaders, body: Uint8Array): Reply => ({
+    status,
+    headers: { ...headers, 'content-length': body.length },
+    body: Readable.from(chunks(body, chunkBytes)),
   });
-  res.end(req.method === 'HEAD' ? undefined : file.body);
+  const text = (status: number, body: string, headers: OutgoingHttpHeaders = {}): Reply =>
+    bytes(status, { 'content-type': 'text/plain', ...headers }, Buffer.from(body));
+  const memoryFile = (file: MemoryFile, cache: string): Reply =>
+    bytes(200, { 'content-type': file.type, 'access-control-allow-origin': '*', 'cache-control': cache }, file.body);
+
+  const replyTo = async (req: IncomingMessage): Promise<Reply> => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return text(405, 'method not allowed', { allow: 'GET, HEAD' });
+    const path = pathname(req.url ?? '/');
+    if (path === undefined) return text(400, 'bad request');
+    const route = routes[path];
+    if (route) {
+      const document = Buffer.from(JSON.stringify(route()));
+      const headers = { 'content-type': 'application/json', 'access-control-allow-origin': '*' };
+      return bytes(200, { ...headers, 'cache-control': 'no-store' }, document);
+    }
+    if (files[path]) return memoryFile(files[path], 'no-cache');
+    const lookup = Object.entries(lookups).find(([prefix]) => path.startsWith(prefix));
+    if (lookup) {
+      const [prefix, find] = lookup;
+      const file = await find(path.slice(prefix.length));
+      return file ? memoryFile(file, IMMUTABLE) : text(404, 'not found');
+    }
+    const [prefix, root] = roots.find(([p]) => path.startsWith(p))!;
+    const name = decoded(path === '/' ? '/index.html' : `/${path.slice(prefix.length)}`);
+    if (name === undefined) return text(400, 'bad request: malformed percent-escape');
+    const file = normalize(join(root, name));
+    if (file !== root && !file.startsWith(root + sep)) return text(403, 'forbidden');
+    const handle = await open(file).catch(() => undefined);
+    const info = await handle?.stat().catch(() => undefined);
+    if (!handle || !info?.isFile()) {
+      await handle?.close();
+      return text(404, 'not found');
+    }
+    return {
+      status: 200,
+      headers: {
+        'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+        'cache-control': path.startsWith('/assets/') ? IMMUTABLE : 'no-cache',
+        'content-length': info.size,
+      },
+      body: fileBody(handle, info.size, chunkBytes),
+    };
+  };
+
+  return (req, res) => {
+    const what = `${req.method} ${JSON.stringify(req.url?.slice(0, 200))}`;
+    void replyTo(req)
+      .catch((e: Error) => {
+        log(`http: ${what} failed: ${e.message}`);
+        return text(500, 'internal error');
+      })
+      .then((reply) => send(req, res, reply))
+      .catch((e: NodeJS.ErrnoException) => {
+        if (!CLIENT_GONE.has(e.code ?? '')) log(`http: ${what} stopped: ${e.message}`);
+      });
+  };
+}
+
+/**
+ * Writes the head, then the body as the socket takes it. On an error (the client gone, a file that
+ * shrank under its head) it closes this one connection and rethrows.
+ */
+async function send(req: IncomingMessage, res: ServerResponse, { status, headers, body }: Reply): Promise<void> {
+  try {
+    res.writeHead(status, headers);
+    if (req.method === 'HEAD') {
+      body.destroy();
+      res.end();
+    } else await pipeline(body, res);
+  } catch (e) {
+    body.destroy();
+    res.destroy();
+    throw e;
+  }
+}
+
+/**
+ * A file's first `size` bytes (the length its head announced) in chunks, each read when the response
+ * took the one before; an error if the file ends short of it. The file closes when the stream does.
+ */
+function fileBody(handle: FileHandle, size: number, chunkBytes: number): Readable {
+  async function* read(): AsyncGenerator<Uint8Array> {
+    for (let at = 0; at < size; ) {
+      const { bytesRead, buffer } = await handle.read(
+        Buffer.allocUnsafe(Math.min(chunkBytes, size - at)),
+        0,
+        undefined,
+        at,
+      );
+      if (bytesRead === 0) throw new Error(`the file ended at ${at} of the ${size} bytes announced`);
+      yield buffer.subarray(0, bytesRead);
+      at += bytesRead;
+    }
+  }
+  const body = Readable.from(read(), { highWaterMark: 1 }); // one chunk read ahead
+  // A file only read loses nothing if its close fails.
+  body.once('close', () => handle.close().catch(() => {}));
+  return body;
+}
+
+/** Errors of a client that left, or was cut off for not reading: no news. */
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'ECONNRESET', 'EPIPE']);
+
+/** Views of `body`, each at most `size` bytes (no copies). */
+function* chunks(body: Uint8Array, size: number): Generator<Uint8Array> {
+  for (let at = 0; at < body.length; at += size) yield body.subarray(at, at + size);
+}
+
+/** The path of a request's URL, or undefined when it does not parse. */
+function pathname(url: string): string | undefined {
+  return URL.canParse(url, 'http://seed') ? new URL(url, 'http://seed').pathname : undefined;
+}
+
+/** The percent-decoded path, or undefined for a malformed escape. */
+function decoded(path: string): string | undefined {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return undefined;
+  }
 }

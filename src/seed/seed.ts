@@ -105,6 +105,7 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
         lookups: weightPieceFiles(weights),
         mounts: { '/ort/': ORT_DIST },
         onSocket: traffic.trackHttpSocket,
+        log,
       }),
     );
     const { manifest } = weights.current();
