@@ -3,6 +3,7 @@
 
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { isSha256Hex, type SignedDocument, signDocument, type VerifiedDocument, verifyDocument } from '../swarm';
+import { MAX_BLOCK_SIZE } from './codec';
 
 export interface CodecSettings {
   format: 'int8' | 'fp32';
@@ -95,10 +96,19 @@ export function parseRoundManifest(value: unknown): RoundManifest {
       isInt(h.dataSeed),
     'round manifest: hyper is incomplete',
   );
+  // A step with a learning rate of 0 moves nothing, and a negative one climbs the loss.
+  check((h.lr as number) > 0, `round manifest: hyper.lr must be positive, got ${h.lr}`);
+  check((h.weightDecay as number) >= 0, `round manifest: hyper.weightDecay must be >= 0, got ${h.weightDecay}`);
   check(isInt(m.shardCount, 1), 'round manifest: shardCount must be a positive integer');
   check(typeof m.assignments === 'object' && m.assignments !== null, 'round manifest: assignments must be an object');
-  for (const shard of Object.values(m.assignments as Record<string, unknown>))
+  const shards = Object.values(m.assignments as Record<string, unknown>);
+  for (const shard of shards)
     check(isInt(shard) && shard < (m.shardCount as number), 'round manifest: a shard is out of range');
+  // Each volunteer of a round trains its own shard.
+  check(
+    shards.length <= (m.shardCount as number),
+    `round manifest: ${shards.length} assignments for ${m.shardCount} shards`,
+  );
   check(isNum(m.deadline), 'round manifest: deadline must be a time');
   const c = m.codec as Record<string, unknown> | undefined;
   check(
@@ -109,6 +119,10 @@ export function parseRoundManifest(value: unknown): RoundManifest {
       c.density > 0 &&
       c.density <= 1,
     'round manifest: codec is invalid',
+  );
+  check(
+    (c.blockSize as number) <= MAX_BLOCK_SIZE,
+    `round manifest: codec.blockSize ${c.blockSize} is over ${MAX_BLOCK_SIZE}, the codec's largest`,
   );
   check(isNum(m.maxNorm) && m.maxNorm > 0, 'round manifest: maxNorm must be positive');
   return value as RoundManifest;

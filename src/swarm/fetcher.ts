@@ -2,7 +2,9 @@
 // it is stored. Scheduling: rarest piece first (random tie-break, so tabs starting together ask
 // the seed for different pieces), other tabs before the seed, and the seed only for pieces that no
 // usable peer holds or is already fetching from it: that keeps the seed's upload near one copy.
-// A peer that sends a corrupted piece is banned; one that fails is set aside a while.
+// A peer that sends a corrupted piece is banned; one that fails is set aside a while. The seed cannot
+// be banned (it is the only source of some pieces): its MAX_SEED_CORRUPT_PIECES-th corrupted piece
+// ends the download with SeedServesCorruptPiecesError instead.
 
 import { type Clock, sleep, systemClock, timeoutSignal } from '../util/clock';
 import { hasBit, setBit } from './announce';
@@ -13,6 +15,7 @@ import {
   MAX_INFLIGHT_TO_SEED,
   MAX_INFLIGHT_TOTAL,
   MAX_PEER_FAILURES,
+  MAX_SEED_CORRUPT_PIECES,
   PEER_BACKOFF_MS,
   PIECE_REQUEST_TIMEOUT_MS,
   SEED_BUSY_RETRY_MS,
@@ -52,6 +55,21 @@ export interface PieceFetcherOptions {
   random?: () => number;
   /** Time for back-offs, retries, the request timeout and the idle poll (tests pass a manual one). */
   clock?: Clock;
+}
+
+/** The seed sent MAX_SEED_CORRUPT_PIECES pieces that failed their hash: it is broken or hostile. */
+export class SeedServesCorruptPiecesError extends Error {
+  override name = 'SeedServesCorruptPiecesError';
+  constructor(
+    readonly seed: string,
+    /** Id of the weights manifest being downloaded. */
+    readonly manifest: string,
+    readonly corruptPieces: number,
+  ) {
+    super(
+      `the seed ${seed} served ${corruptPieces} corrupted pieces of weights ${manifest.slice(0, 12)}: its store or the seed itself is broken or hostile`,
+    );
+  }
 }
 
 /** Pieces a peer holds, and those it is fetching from the seed right now (bitfields). */
@@ -107,6 +125,12 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
     bannedPeers: [],
   };
   const running = new Set<Promise<void>>();
+  /** Corrupted pieces the seed sent; at MAX_SEED_CORRUPT_PIECES the fetch ends with `seedFailure`. */
+  let seedCorruptPieces = 0;
+  let seedFailure: SeedServesCorruptPiecesError | undefined;
+  /** Ends the requests in flight once the seed failed; `signal` carries the caller's abort too. */
+  const ended = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, ended.signal]) : ended.signal;
   opts.onProgress?.({ ...progress });
 
   const peer = (id: string): PeerState => {
@@ -154,12 +178,13 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
     }
     const timeout = timeoutSignal(clock, PIECE_REQUEST_TIMEOUT_MS);
     try {
-      const signal = opts.signal ? AbortSignal.any([timeout.signal, opts.signal]) : timeout.signal;
-      const bytes = await opts.request(from, index, signal);
+      const bytes = await opts.request(from, index, AbortSignal.any([timeout.signal, signal]));
       const [start, end] = pieceRange(m, index);
       if (bytes.length !== end - start || (await sha256Hex(bytes)) !== hash) {
         progress.corruptPieces++;
-        penalise(from, `sent a corrupted piece ${index}`, from !== opts.seed);
+        if (fromSeed && ++seedCorruptPieces >= MAX_SEED_CORRUPT_PIECES)
+          seedFailure ??= new SeedServesCorruptPiecesError(opts.seed, opts.manifest.id, seedCorruptPieces);
+        penalise(from, `sent a corrupted piece ${index}`, !fromSeed);
         return;
       }
       await opts.store.put(hash, bytes);
@@ -172,7 +197,7 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
       else progress.fromPeersBytes += bytes.length;
       opts.onProgress?.({ ...progress, bannedPeers: [...progress.bannedPeers] });
     } catch (e) {
-      if (opts.signal?.aborted) return;
+      if (signal.aborted) return;
       if (e instanceof PieceProtocolError && e.status === PieceStatus.Busy) {
         if (fromSeed) seedBusyUntil.set(index, clock.now() + SEED_BUSY_RETRY_MS);
         else s.backoffUntil = clock.now() + SEED_BUSY_RETRY_MS;
@@ -247,6 +272,10 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
 
   while (progress.held < progress.total) {
     if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('fetch aborted');
+    if (seedFailure) {
+      ended.abort(seedFailure);
+      throw seedFailure;
+    }
     if (schedule() === 0 || running.size > 0) {
       const poll = sleep(clock, IDLE_POLL_MS);
       await Promise.race([...running, poll.done]);

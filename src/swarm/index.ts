@@ -11,7 +11,13 @@ export {
 export { decodeJsonMessage, fromBase64, fromUtf8, isSha256Hex, sha256Hex, toBase64, utf8 } from './bytes';
 export { type PeerView, type SwarmClient, startSwarmClient } from './client';
 export type { Download } from './downloads';
-export { assembleWeights, type FetchProgress, fetchPieces, type PieceFetcherOptions } from './fetcher';
+export {
+  assembleWeights,
+  type FetchProgress,
+  fetchPieces,
+  type PieceFetcherOptions,
+  SeedServesCorruptPiecesError,
+} from './fetcher';
 export { ROUND_TOPIC } from './gossip';
 export * from './limits';
 export {

@@ -5,8 +5,13 @@ const MiB = 1024 * KiB;
 
 /** Largest weight piece; pieces are cut at this size, the last one may be shorter. */
 export const PIECE_BYTES = 1 * MiB;
-/** Largest weight vector a manifest may describe (and a tab will assemble). */
-export const MAX_MODEL_BYTES = 1024 * MiB;
+/**
+ * Largest weight vector a manifest may describe (and a tab will assemble): what a tab can train. The
+ * trainer binds the whole vector as one storage buffer (src/model/gpu-gpt.ts), and a tab trains only
+ * on adapters that bind at least 64 MiB (REQUIRED_LIMITS, src/tab/gpu-probe.ts). The largest preset,
+ * swarm-32mib, is half of it.
+ */
+export const MAX_MODEL_BYTES = 64 * MiB;
 /** Largest signed document (manifest) accepted from anyone. */
 export const MAX_SIGNED_DOCUMENT_BYTES = 256 * KiB;
 /** Largest piece request frame: a manifest id and an index. */
@@ -107,6 +112,13 @@ export const GOSSIP_SCORE_RETAIN_MS = 10 * 60_000;
 export const MAX_PEER_FAILURES = 3;
 /** How long a failing peer is set aside. */
 export const PEER_BACKOFF_MS = 5_000;
+/**
+ * Corrupted pieces from the seed that end a download (a tab bans another tab at its first). Noise's
+ * MAC catches a bit flipped in transit, so a piece from the seed that fails its hash left the seed
+ * wrong: its store, or the seed itself, is broken or hostile. The second one ends it: one retry
+ * covers a single fault in either end's memory, and a broken store serves the same bytes again.
+ */
+export const MAX_SEED_CORRUPT_PIECES = 2;
 /** Direct dials a tab makes to other tabs in its lifetime (Chrome allows about 500 RTCPeerConnections). */
 export const MAX_PEER_DIALS = 64;
 /** Other tabs a tab keeps direct connections to. */

@@ -1,7 +1,14 @@
 // The weights a tab fetches as soon as it joins: every manifest the seed offers in /swarm.json,
-// verified, pulled from the seed and other tabs, assembled and hashed. Reported as events.
+// verified, pulled from the seed and other tabs, assembled and hashed. Reported as events; a seed
+// that serves corrupted pieces is reported as such (the page asks the volunteer to tell its researcher).
 import type { ProgressStore } from '../storage';
-import { type SignedDocument, type SwarmClient, sha256Hex, verifyManifest } from '../swarm';
+import {
+  SeedServesCorruptPiecesError,
+  type SignedDocument,
+  type SwarmClient,
+  sha256Hex,
+  verifyManifest,
+} from '../swarm';
 import type { DownloadView, TabEvent } from './state';
 
 export interface DownloadDeps {
@@ -40,6 +47,7 @@ export async function downloadOfferedWeights({ client, storage, emit }: Download
       });
     } catch (e) {
       emit({ type: 'warning', text: `download failed: ${(e as Error).message}` });
+      if (e instanceof SeedServesCorruptPiecesError) emit({ type: 'seed-corrupt', corruptPieces: e.corruptPieces });
     }
   }
   emit({ type: 'downloads-done' });

@@ -2,12 +2,15 @@
 // adapter before any worker starts, shown on the page.
 import type { GpuView } from './state';
 
-/** Limits below which our kernels cannot run the model (checked before training). */
-export const REQUIRED_LIMITS: Record<string, number> = {
+/**
+ * Limits below which our kernels cannot run the model (checked before training). A round whose
+ * largest buffer is over maxStorageBufferBindingSize is refused (round-check.ts).
+ */
+export const REQUIRED_LIMITS = {
   maxComputeWorkgroupStorageSize: 16 * 1024,
   maxComputeInvocationsPerWorkgroup: 256,
   maxStorageBufferBindingSize: 64 * 1024 * 1024,
-};
+} as const satisfies Record<string, number>;
 const SHOWN_LIMITS = [
   'maxBufferSize',
   'maxStorageBufferBindingSize',

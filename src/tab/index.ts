@@ -4,8 +4,10 @@
 
 export { connectToSeed, isLocalHost, seedUrlFromLocation } from './connect';
 export { REQUIRED_LIMITS } from './gpu-probe';
+export * from './limits';
 export { createPacing, type PacingControl, type PacingEnvironment } from './pacing';
 export { type ParticipantEvent, type ParticipantOptions, RECEIPTS_KEY, runParticipant } from './participant';
+export { admitRound, checkRound, RoundRefusedError } from './round-check';
 export {
   DEFAULT_SETTINGS,
   DUTY_CYCLES,

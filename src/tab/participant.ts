@@ -2,7 +2,9 @@
 // shard, fetch its weights (peer-assisted) and the data, train H local steps in the trainer (which
 // encodes the update with error feedback), send it to the seed, keep the signed receipt. It keeps
 // going when the seed restarts (it dials again and re-joins) or peers leave, and it skips a round
-// whose deadline passed while it was training.
+// whose deadline passed while it was training. It trusts the seed only so far: a round past the
+// tab's bounds is refused (round-check.ts), and a seed that serves corrupted weights is left alone
+// for SEED_CORRUPT_RETRY_MS; both are told to the page.
 import { fromU16Bytes } from '../data';
 import {
   type Receipt,
@@ -16,10 +18,19 @@ import {
   verifyRoundManifest,
 } from '../fed';
 import type { ProgressStore } from '../storage';
-import { fromUtf8, type PieceStore, type SignedDocument, type SwarmClient, sha256Hex } from '../swarm';
+import {
+  fromUtf8,
+  type PieceStore,
+  SeedServesCorruptPiecesError,
+  type SignedDocument,
+  type SwarmClient,
+  sha256Hex,
+} from '../swarm';
 import type { Trainer } from '../trainer';
 import { backoff } from '../util/backoff';
 import { sleep, systemClock } from '../util/clock';
+import { MAX_TOKEN_FILE_BYTES, SEED_CORRUPT_RETRY_MS } from './limits';
+import { admitRound, RoundRefusedError } from './round-check';
 
 /** Where the participant keeps what must survive a reload: token files, receipts. */
 export interface ParticipantStorage extends ProgressStore {
@@ -39,6 +50,10 @@ export type ParticipantEvent =
   | { type: 'sending'; round: number; bytes: number; denseBytes: number }
   | { type: 'receipt'; receipt: Receipt; signed: SignedDocument }
   | { type: 'skipped'; round: number; reason: string }
+  /** The tab will not train this round: a setting is past its bounds (`reason` names it). */
+  | { type: 'round-refused'; round: number; reason: string }
+  /** The seed served corrupted pieces of the weights; the tab tries again in `retryInMs`, if given. */
+  | { type: 'seed-corrupt'; corruptPieces: number; retryInMs?: number }
   | { type: 'error'; message: string; retryInMs: number };
 
 export interface ParticipantOptions {
@@ -141,6 +156,7 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
         opts.onEvent({ type: 'waiting', round: m.round });
         continue;
       }
+      await admitRound(m, client.seed.peerId, Date.now());
       opts.onEvent({ type: 'fetching', round: m.round });
       const { weights, manifest } = await client.download(m.weights, undefined, signal);
       const h = m.hyper;
@@ -152,8 +168,8 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       }
       if (dataId !== m.data.train + m.data.validation) {
         const [train, validation] = await Promise.all([
-          tokenFile(opts.seedUrl, '/data/train.u16', m.data.train, storage.pieces),
-          tokenFile(opts.seedUrl, '/data/validation.u16', m.data.validation, storage.pieces),
+          tokenFile(opts.seedUrl, '/data/train.u16', m.data.train, storage.pieces, m.round),
+          tokenFile(opts.seedUrl, '/data/validation.u16', m.data.validation, storage.pieces, m.round),
         ]);
         await trainer.loadData(train, validation);
         dataId = m.data.train + m.data.validation;
@@ -202,8 +218,19 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       retry.reset();
     } catch (e) {
       if (signal.aborted) break;
-      const delay = retry.next();
-      opts.onEvent({ type: 'error', message: (e as Error).message, retryInMs: delay });
+      if (e instanceof RoundRefusedError) {
+        // Not trained; the next round may be within bounds (`seen` keeps this one from coming back).
+        opts.onEvent({ type: 'round-refused', round: e.round, reason: e.reason });
+        continue;
+      }
+      let delay: number;
+      if (e instanceof SeedServesCorruptPiecesError) {
+        delay = SEED_CORRUPT_RETRY_MS;
+        opts.onEvent({ type: 'seed-corrupt', corruptPieces: e.corruptPieces, retryInMs: delay });
+      } else {
+        delay = retry.next();
+        opts.onEvent({ type: 'error', message: (e as Error).message, retryInMs: delay });
+      }
       await sleep(systemClock, delay, signal).done;
       joinedFor = -1;
       seen = undefined;
@@ -255,15 +282,53 @@ async function fetchJson(base: string, path: string): Promise<unknown> {
   return res.json();
 }
 
-/** A token file, from the store when it has it, else from the seed; checked against its sha256. */
-async function tokenFile(base: string, path: string, sha256: string, store: PieceStore): Promise<Uint32Array> {
+/**
+ * A token file of `round`, from the store when it has it, else from the seed; checked against its
+ * sha256. One over MAX_TOKEN_FILE_BYTES refuses the round (RoundRefusedError) and is not read on.
+ */
+export async function tokenFile(
+  base: string,
+  path: string,
+  sha256: string,
+  store: PieceStore,
+  round: number,
+): Promise<Uint32Array> {
   let bytes = await store.get(sha256);
   if (!bytes) {
     const res = await fetch(new URL(path, base));
     if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-    bytes = new Uint8Array(await res.arrayBuffer());
+    const body = await readAtMost(res, MAX_TOKEN_FILE_BYTES);
+    if (!body) throw new RoundRefusedError(round, `${path} is over the bound of ${MAX_TOKEN_FILE_BYTES} bytes`);
+    bytes = body;
     if ((await sha256Hex(bytes)) !== sha256) throw new Error(`${path} does not match the round manifest's sha256`);
     await store.put(sha256, bytes);
   }
   return fromU16Bytes(bytes);
+}
+
+/** A response's body, or undefined (and the rest left unread) when it is over `max` bytes. */
+async function readAtMost(res: Response, max: number): Promise<Uint8Array | undefined> {
+  if (Number(res.headers.get('content-length')) > max) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  const reader = res.body?.getReader();
+  if (!reader) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    length += r.value.length;
+    if (length > max) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(r.value);
+  }
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
 }

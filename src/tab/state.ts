@@ -19,8 +19,11 @@ export type ReceiptView = Pick<Receipt, 'round' | 'accepted' | 'reason' | 'token
 
 /** The tab's part in federated training. */
 export interface TrainingView {
-  /** holding: the volunteer paused mid-round and the trainer waits before its next step (nothing in flight). */
-  status: 'off' | 'joining' | 'waiting' | 'fetching' | 'training' | 'holding' | 'sending' | 'error';
+  /**
+   * holding: the volunteer paused mid-round and the trainer waits before its next step (nothing in flight).
+   * refused: the tab will not work for the seed as it is (a round past the tab's bounds, corrupted weights).
+   */
+  status: 'off' | 'joining' | 'waiting' | 'fetching' | 'training' | 'holding' | 'sending' | 'error' | 'refused';
   /** Why training is off, or the last error. */
   reason?: string;
   round?: number;
@@ -200,5 +203,18 @@ export function reduce(s: TabState, e: TabEvent): TabState {
       return training({ status: 'waiting', reason: `round ${e.round} skipped: ${e.reason}` });
     case 'error':
       return training({ status: 'error', reason: `${e.message} (retrying in ${Math.round(e.retryInMs / 1000)} s)` });
+    case 'round-refused':
+      return training({
+        status: 'refused',
+        round: e.round,
+        reason: `the seed's round ${e.round} asks more than this tab allows (${e.reason}), so it was not trained; the seed is misconfigured or hostile — contact the researcher`,
+      });
+    case 'seed-corrupt': {
+      const retry = e.retryInMs === undefined ? '' : ` (trying again in ${Math.round(e.retryInMs / 60_000)} min)`;
+      return training({
+        status: 'refused',
+        reason: `the seed served ${e.corruptPieces} corrupted pieces of the weights; it is broken or hostile — contact the researcher${retry}`,
+      });
+    }
   }
 }

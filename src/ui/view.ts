@@ -44,6 +44,7 @@ export function failure(s: TabState): string | undefined {
   if (t.status === 'error' && /device lost/i.test(t.reason ?? ''))
     return `The GPU was reset (${t.reason}); recovering: the worker rebuilt its device and will retry.`;
   if (t.status === 'error') return `Training stopped: ${t.reason}.`;
+  if (t.status === 'refused') return `Not training: ${t.reason}.`;
   const last = t.receipts.at(-1);
   if (last && !last.accepted)
     return `The seed rejected your update for round ${last.round}: ${last.reason}. The next round starts fresh.`;
@@ -69,6 +70,7 @@ function nowText(s: TabState): string {
     case 'waiting':
       return t.reason ?? 'Waiting for the next round';
     case 'error':
+    case 'refused':
       return 'Trouble: see above';
     default:
       return t.reason ?? 'Ready';

@@ -152,11 +152,12 @@ export async function attackers(
 
 /**
  * A real seed for attack tests, in a temporary run folder: `model`, a short validation context
- * (every seed evaluates its model on the CPU when it starts), and the test's clock and log.
+ * (every seed evaluates its model on the CPU when it starts), the test's clock and log, and `fed`
+ * settings over those (a round's hyper-parameters over the short context).
  * `stop` stops it and removes the folder.
  */
 export async function startTestSeed(
-  opts: Pick<SeedOptions, 'model' | 'clock' | 'log'>,
+  opts: Pick<SeedOptions, 'model' | 'clock' | 'log' | 'fed'>,
 ): Promise<{ seed: Seed; runDir: string; stop(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'vgpu-attack-'));
   const runDir = join(dir, 'run');
@@ -164,7 +165,7 @@ export async function startTestSeed(
     runDir,
     appDir: dir,
     ...opts,
-    fed: { hyper: { ...DEFAULT_FED_SETTINGS.hyper, context: 16 } },
+    fed: { ...opts.fed, hyper: { ...DEFAULT_FED_SETTINGS.hyper, context: 16, ...opts.fed?.hyper } },
   }).catch(async (e: unknown) => {
     await rm(dir, { recursive: true, force: true });
     throw e;

@@ -6,6 +6,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect, test } from '@playwright/test';
+import { MAX_BLOCK_SIZE } from '../../src/fed/codec';
 import {
   FedDocumentError,
   parseReceipt,
@@ -251,6 +252,38 @@ test.describe('round manifests', () => {
       ['missing maxNorm', withField(m, 'maxNorm', undefined), 'round manifest: maxNorm must be positive'],
     ];
     for (const [what, value, message] of cases) expectDocError(() => parseRoundManifest(value), message, what);
+  });
+
+  test('parseRoundManifest keeps the bounds every party holds, each at its edge: lr, weight decay, assignments, blockSize', () => {
+    const m = manifest();
+    const hyper = (change: Partial<RoundManifest['hyper']>) => ({ ...m, hyper: { ...m.hyper, ...change } });
+    const assignments = (n: number) => ({
+      ...m,
+      shardCount: 8,
+      assignments: Object.fromEntries(Array.from({ length: n }, (_, i) => [`peer${i}`, i % 8])),
+    });
+    const blockSize = (b: number) => ({ ...m, codec: { ...m.codec, blockSize: b } });
+    for (const ok of [
+      hyper({ lr: Number.MIN_VALUE }),
+      hyper({ weightDecay: 0 }),
+      assignments(8),
+      blockSize(MAX_BLOCK_SIZE),
+    ])
+      expect(parseRoundManifest(ok)).toBe(ok);
+    expectDocError(() => parseRoundManifest(hyper({ lr: 0 })), 'round manifest: hyper.lr must be positive, got 0');
+    expectDocError(
+      () => parseRoundManifest(hyper({ lr: -3e-3 })),
+      'round manifest: hyper.lr must be positive, got -0.003',
+    );
+    expectDocError(
+      () => parseRoundManifest(hyper({ weightDecay: -Number.MIN_VALUE })),
+      'round manifest: hyper.weightDecay must be >= 0, got -5e-324',
+    );
+    expectDocError(() => parseRoundManifest(assignments(9)), 'round manifest: 9 assignments for 8 shards');
+    expectDocError(
+      () => parseRoundManifest(blockSize(MAX_BLOCK_SIZE + 1)),
+      `round manifest: codec.blockSize ${MAX_BLOCK_SIZE + 1} is over ${MAX_BLOCK_SIZE}, the codec's largest`,
+    );
   });
 
   test('parseRoundManifest refuses non-finite numbers (which JSON cannot carry, but an object can)', () => {

@@ -1,6 +1,7 @@
 // The piece fetcher with fake peers: `request` is a plain function, so no network is involved.
 // Checks where pieces come from (peers first, the seed only for what no peer holds), that bad
-// peers are banned or set aside, that stored pieces are never fetched twice, and the assembly.
+// peers are banned or set aside, that a seed sending corrupted pieces ends the fetch, that stored
+// pieces are never fetched twice, and the assembly.
 import '../../src/seed/promise-shim';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
@@ -14,11 +15,13 @@ import {
   type FetchProgress,
   fetchPieces,
   type PieceFetcherOptions,
+  SeedServesCorruptPiecesError,
 } from '../../src/swarm/fetcher';
 import {
   COMING_WAIT_MS,
   MAX_INFLIGHT_PER_PEER,
   MAX_INFLIGHT_TO_SEED,
+  MAX_SEED_CORRUPT_PIECES,
   PEER_BACKOFF_MS,
   SEED_BUSY_RETRY_MS,
 } from '../../src/swarm/limits';
@@ -349,6 +352,49 @@ test('a seed sending a corrupted piece is not banned: the piece is asked again a
   expect(progress.corruptPieces).toBe(1);
   expect(progress.bannedPeers).toEqual([]);
   expect(log.calls.filter((c) => c.index === 3)).toHaveLength(2);
+});
+
+test('a seed that keeps sending a corrupted piece ends the fetch at its MAX_SEED_CORRUPT_PIECES-th: a typed error, no ban', async () => {
+  const log = newLog();
+  const clock = manualClock();
+  const penalties: string[] = [];
+  /** The signal of the request left unanswered. */
+  const pending: AbortSignal[] = [];
+  const progress: FetchProgress[] = [];
+  const error = await clock
+    .run(
+      fetch({
+        log,
+        clock,
+        onProgress: (p) => progress.push(p),
+        onPenalty: (peer, reason) => penalties.push(`${peer}: ${reason}`),
+        request: logged(log, async (_peer, index, signal) => {
+          const bytes = piece(index);
+          // The seed's copy of piece 3 is damaged: every answer is wrong. The first other piece is
+          // still on its way when the seed fails: the fetch ends it.
+          if (index === 3) bytes[10]! ^= 1;
+          else if (pending.length === 0) {
+            pending.push(signal);
+            await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+          }
+          return bytes;
+        }),
+      }),
+    )
+    .catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(SeedServesCorruptPiecesError);
+  expect(error).toMatchObject({ seed: SEED, manifest: manifest.id, corruptPieces: MAX_SEED_CORRUPT_PIECES });
+  expect((error as Error).message).toBe(
+    `the seed seed served ${MAX_SEED_CORRUPT_PIECES} corrupted pieces of weights ${manifest.id.slice(0, 12)}: its store or the seed itself is broken or hostile`,
+  );
+  // Piece 3 was asked exactly that many times; each bad answer paused the seed, none banned it.
+  expect(log.calls.filter((c) => c.index === 3)).toHaveLength(MAX_SEED_CORRUPT_PIECES);
+  expect(penalties).toEqual(Array(MAX_SEED_CORRUPT_PIECES).fill('seed: sent a corrupted piece 3'));
+  expect(progress.at(-1)?.bannedPeers).toEqual([]);
+  // The request in flight was ended with the error, not left running.
+  expect(pending).toHaveLength(1);
+  expect(pending[0]!.aborted).toBe(true);
+  expect(pending[0]!.reason).toBe(error);
 });
 
 test('a peer whose requests fail is set aside, and the seed then serves what only that peer held', async () => {

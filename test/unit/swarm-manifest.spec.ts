@@ -5,9 +5,9 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect, test } from '@playwright/test';
-import { type GptConfig, initParams, LAYOUT_VERSION, paramLayout } from '../../src/model';
+import { type GptConfig, initParams, LAYOUT_VERSION, MODEL_PRESETS, paramLayout } from '../../src/model';
 import { toBase64, utf8 } from '../../src/swarm/bytes';
-import { MAX_SIGNED_DOCUMENT_BYTES, PIECE_BYTES } from '../../src/swarm/limits';
+import { MAX_MODEL_BYTES, MAX_SIGNED_DOCUMENT_BYTES, PIECE_BYTES } from '../../src/swarm/limits';
 import {
   buildManifest,
   ManifestError,
@@ -275,4 +275,20 @@ test('buildManifest refuses a vector that does not match the model layout', asyn
   await expect(buildManifest(new Float32Array(1000), 'x', CFG)).rejects.toThrow(
     /weights manifest: totalBytes 4000 does not match the model's layout/,
   );
+});
+
+test('the model size a tab takes: MAX_MODEL_BYTES passes the size check, a byte more is refused; the largest preset fits', async () => {
+  const hash = manifest.pieces[0]!;
+  // At the bound the size is taken (and the next check, the layout, speaks); past it the size is refused.
+  const atBound = { totalBytes: MAX_MODEL_BYTES, pieces: Array(MAX_MODEL_BYTES / PIECE_BYTES).fill(hash) };
+  expect(await rejection(verifyManifest(await signedWith(atBound), seed.id), ManifestError)).toBe(
+    `weights manifest: totalBytes ${MAX_MODEL_BYTES} does not match the model's layout (${manifest.totalBytes} bytes)`,
+  );
+  const over = { totalBytes: MAX_MODEL_BYTES + 1, pieces: Array(MAX_MODEL_BYTES / PIECE_BYTES + 1).fill(hash) };
+  expect(await rejection(verifyManifest(await signedWith(over), seed.id), ManifestError)).toBe(
+    `weights manifest: totalBytes must be an integer in [1, ${MAX_MODEL_BYTES}]`,
+  );
+  // Every preset's weights are within it (swarm-32mib is the largest).
+  for (const [name, model] of Object.entries(MODEL_PRESETS))
+    expect(paramLayout(model).total * 4, name).toBeLessThanOrEqual(MAX_MODEL_BYTES);
 });

@@ -12,6 +12,7 @@ import {
   type TabEvent,
   type TabState,
 } from '../../src/tab';
+import { failure } from '../../src/ui/view';
 
 const SEED = 'http://127.0.0.1:8080';
 const receipt = (round: number, accepted: boolean, tokens: number): ReceiptView => ({
@@ -139,6 +140,32 @@ test('a skipped round and an error say why; an error says when the tab retries',
   expect(failed.training).toMatchObject({ status: 'error', reason: 'stream reset (retrying in 4 s)' });
   const cannot = run(fresh(), { type: 'cannot-train', reason: 'no WebGPU' });
   expect(cannot.training).toMatchObject({ status: 'off', reason: 'no WebGPU' });
+});
+
+test('a refused round and a seed serving corrupted weights: the tab stops working for the seed and the page says why', () => {
+  const refused = run(fresh(), {
+    type: 'round-refused',
+    round: 4,
+    reason: 'hyper.batchSize is 100000, over the bound of 64',
+  });
+  expect(refused.training).toMatchObject({
+    status: 'refused',
+    round: 4,
+    reason:
+      "the seed's round 4 asks more than this tab allows (hyper.batchSize is 100000, over the bound of 64), so it was not trained; the seed is misconfigured or hostile — contact the researcher",
+  });
+  expect(failure(refused)).toBe(`Not training: ${refused.training.reason}.`);
+  // From the participant, which tries again later; from the first download, which does not.
+  const corrupt = run(fresh(), { type: 'seed-corrupt', corruptPieces: 2, retryInMs: 600_000 });
+  expect(corrupt.training.status).toBe('refused');
+  expect(failure(corrupt)).toBe(
+    'Not training: the seed served 2 corrupted pieces of the weights; it is broken or hostile — contact the researcher (trying again in 10 min).',
+  );
+  expect(run(fresh(), { type: 'seed-corrupt', corruptPieces: 2 }).training.reason).toBe(
+    'the seed served 2 corrupted pieces of the weights; it is broken or hostile — contact the researcher',
+  );
+  // Taking part again clears it.
+  expect(failure(run(corrupt, { type: 'joining' }))).toBeUndefined();
 });
 
 test('settings, pacing, the GPU, peers and the run status are taken as reported', () => {

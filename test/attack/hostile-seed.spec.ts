@@ -1,0 +1,252 @@
+// A broken or hostile seed, as a tab meets it (issue 13, items 11 and 13): real seeds, and the tab's
+// own code (the fetcher, the download path, the participant) run in Node over an ordinary libp2p peer.
+// - Corrupted weights: the seed's piece store returns wrong bytes (the test flips bits in the seed's
+//   copy of the weights, which its stored pieces are views of). A fetch ends with
+//   SeedServesCorruptPiecesError at the MAX_SEED_CORRUPT_PIECES-th corrupted piece instead of asking
+//   again forever, and the participant tells the page and leaves the seed alone SEED_CORRUPT_RETRY_MS.
+// - Absurd round settings: the round such a seed serves is refused by the tab's check, naming the
+//   field; the participant neither downloads nor trains it, and tells the page. A sane round passes.
+import { expect, test } from '@playwright/test';
+import { DEFAULT_FED_SETTINGS, MIN_REISSUE_MS, verifyRoundManifest } from '../../src/fed';
+import type { Seed } from '../../src/seed';
+import { memoryProgressStore } from '../../src/storage';
+import {
+  fetchPieces,
+  MAX_SEED_CORRUPT_PIECES,
+  memoryPieceStore,
+  PIECE_BYTES,
+  PIECE_PROTOCOL,
+  PIECE_REQUEST_TIMEOUT_MS,
+  type PieceStore,
+  requestPiece,
+  SeedServesCorruptPiecesError,
+  type SwarmClient,
+} from '../../src/swarm';
+import { emptyBitfield } from '../../src/swarm/announce';
+import { startDownloads } from '../../src/swarm/downloads';
+import {
+  admitRound,
+  DEFAULT_SETTINGS,
+  initialState,
+  MAX_ROUND_BATCH_SIZE,
+  type ParticipantEvent,
+  RoundRefusedError,
+  reduce,
+  runParticipant,
+  SEED_CORRUPT_RETRY_MS,
+} from '../../src/tab';
+import type { Trainer } from '../../src/trainer';
+import { failure } from '../../src/ui/view';
+import { type Attacker, createAttacker, dialSeed, openStream, startTestSeed } from '../harness/attacker';
+import { type ManualClock, manualClock } from '../harness/manual-clock';
+
+/** The absurd setting: sequences per step, far past what a tab takes (MAX_ROUND_BATCH_SIZE). */
+const ABSURD_BATCH = 100_000;
+
+/** A seed with sane settings (the small model: 4 pieces), whose weights the corruption tests damage. */
+let sane: { seed: Seed; clock: ManualClock; stop(): Promise<void> };
+/** A seed whose rounds ask for ABSURD_BATCH sequences per step. */
+let absurd: { seed: Seed; clock: ManualClock; stop(): Promise<void> };
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async () => {
+  test.setTimeout(300_000);
+  // Time starts now: the round deadlines the seeds sign are then near the tab's clock.
+  const start = async (model: string, batchSize: number) => {
+    const clock = manualClock(Date.now());
+    const hyper = { ...DEFAULT_FED_SETTINGS.hyper, context: 16, batchSize };
+    return { clock, ...(await startTestSeed({ model, clock, fed: { hyper } })) };
+  };
+  sane = await start('small', DEFAULT_FED_SETTINGS.hyper.batchSize);
+  absurd = await start('tiny', ABSURD_BATCH);
+});
+
+test.afterAll(async () => {
+  await sane?.stop();
+  await absurd?.stop();
+});
+
+/** Flips a bit in each of `pieces` of the sane seed's weights, as its store serves them; again to undo. */
+function flipBits(pieces: number[]): void {
+  const w = sane.seed.weights;
+  const words = new Uint32Array(w.buffer, w.byteOffset, w.length);
+  for (const i of pieces) words[(i * PIECE_BYTES) / 4]! ^= 1;
+}
+
+/** Fetches the sane seed's weights into `store` from the seed alone, as a tab does, over `peer`; logs what it asks. */
+function fetchFromSeed(peer: Attacker, store: PieceStore, asked: number[]) {
+  const m = sane.seed.manifest;
+  const n = m.value.pieces.length;
+  return fetchPieces({
+    manifest: m,
+    store,
+    seed: sane.seed.peerId,
+    holders: () => new Map(),
+    own: { have: emptyBitfield(n), fetching: emptyBitfield(n) },
+    request: async (_peer, index, signal) => {
+      asked.push(index);
+      const stream = await (await dialSeed(peer, sane.seed)).newStream(PIECE_PROTOCOL, { signal });
+      return requestPiece(stream, { manifest: m.id, index }, { signal });
+    },
+  });
+}
+
+async function roundOf(seed: Seed) {
+  return verifyRoundManifest(await (await fetch(new URL('/round.json', seed.url))).json(), seed.peerId);
+}
+
+test("a seed's absurd round settings: its /round.json is refused by the tab's check, naming the field; a sane round passes", async () => {
+  const round = await roundOf(absurd.seed);
+  expect(round.value.hyper.batchSize).toBe(ABSURD_BATCH);
+  const e = await admitRound(round.value, absurd.seed.peerId, Date.now()).catch((err: unknown) => err);
+  expect(e).toBeInstanceOf(RoundRefusedError);
+  expect((e as RoundRefusedError).reason).toBe(
+    `hyper.batchSize is ${ABSURD_BATCH}, over the bound of ${MAX_ROUND_BATCH_SIZE}`,
+  );
+  const ok = await roundOf(sane.seed);
+  expect((await admitRound(ok.value, sane.seed.peerId, Date.now())).id).toBe(ok.value.weightsId);
+});
+
+test('a seed whose store serves corrupted pieces: the fetch fails with SeedServesCorruptPiecesError after exactly MAX_SEED_CORRUPT_PIECES', async () => {
+  const m = sane.seed.manifest;
+  const all = m.value.pieces.map((_, i) => i);
+  const peer = await createAttacker();
+  const store = memoryPieceStore();
+  const asked: number[] = [];
+  flipBits(all);
+  try {
+    const started = Date.now();
+    const e = await fetchFromSeed(peer, store, asked).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(SeedServesCorruptPiecesError);
+    expect(e).toMatchObject({ seed: sane.seed.peerId, manifest: m.id, corruptPieces: MAX_SEED_CORRUPT_PIECES });
+    // Asked exactly that many times (no retry past it), nothing stored, and no request ran out its time.
+    expect(asked).toHaveLength(MAX_SEED_CORRUPT_PIECES);
+    for (const hash of m.value.pieces) expect(await store.has(hash)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(PIECE_REQUEST_TIMEOUT_MS);
+  } finally {
+    flipBits(all);
+    await peer.stop();
+  }
+});
+
+test('a seed with one damaged piece: the tab asks for it again once, gets the same bad bytes, and gives up; good pieces are kept', async () => {
+  const m = sane.seed.manifest;
+  const damaged = 1;
+  const peer = await createAttacker();
+  const store = memoryPieceStore();
+  const asked: number[] = [];
+  flipBits([damaged]);
+  try {
+    const started = Date.now();
+    const e = await fetchFromSeed(peer, store, asked).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(SeedServesCorruptPiecesError);
+    expect((e as SeedServesCorruptPiecesError).corruptPieces).toBe(MAX_SEED_CORRUPT_PIECES);
+    expect(asked.filter((i) => i === damaged)).toHaveLength(MAX_SEED_CORRUPT_PIECES);
+    expect(await store.has(m.value.pieces[damaged]!)).toBe(false);
+    // Whatever else arrived was whole (the store holds only verified pieces), and each was asked once.
+    for (const [i, hash] of m.value.pieces.entries())
+      if (i !== damaged) expect(asked.filter((j) => j === i).length).toBe((await store.has(hash)) ? 1 : 0);
+    expect(Date.now() - started).toBeLessThan(PIECE_REQUEST_TIMEOUT_MS);
+  } finally {
+    flipBits([damaged]);
+    await peer.stop();
+  }
+});
+
+/** A trainer the participant must not reach: each call is recorded, and fails. */
+function untouchedTrainer(calls: string[]): Trainer {
+  return new Proxy({} as Trainer, {
+    get: (_target, name) => async () => {
+      calls.push(String(name));
+      throw new Error('the trainer was reached');
+    },
+  });
+}
+
+/**
+ * Runs the tab's participant against `s` (joined as a Node peer, its download path the tab's own)
+ * until it reports an event `until` accepts; returns its events, its downloads and its trainer calls.
+ */
+async function participate(s: typeof sane, until: (e: ParticipantEvent) => boolean) {
+  const peer = await createAttacker();
+  const store = memoryPieceStore();
+  const downloads = await startDownloads({
+    node: peer,
+    store,
+    seed: s.seed.peerId,
+    announcements: { announce: () => {}, forget: () => {}, changed: () => {}, holders: () => new Map() },
+    reachable: () => false,
+    connection: () => dialSeed(peer, s.seed),
+    warn: () => {},
+  });
+  let downloadCalls = 0;
+  const client: Pick<SwarmClient, 'peerId' | 'seed' | 'download' | 'seedStream' | 'subscribeToSeed'> = {
+    peerId: peer.peerId.toString(),
+    seed: s.seed.info(),
+    download: (...args) => {
+      downloadCalls++;
+      return downloads.download(...args);
+    },
+    seedStream: (protocol) => openStream(peer, s.seed, protocol),
+    subscribeToSeed: () => {}, // the participant polls /round.json as well
+  };
+  const trainerCalls: string[] = [];
+  const events: ParticipantEvent[] = [];
+  const controller = new AbortController();
+  const running = runParticipant({
+    client: client as SwarmClient,
+    seedUrl: s.seed.url,
+    trainer: untouchedTrainer(trainerCalls),
+    storage: { ...memoryProgressStore(), pieces: store },
+    onEvent: (e) => events.push(e),
+    signal: controller.signal,
+  });
+  try {
+    // Joined into a round that assigns nobody: the seed issues it again with us in it after MIN_REISSUE_MS.
+    await expect.poll(() => events.some((e) => e.type === 'joined'), { timeout: 30_000 }).toBe(true);
+    s.clock.advance(MIN_REISSUE_MS);
+    await expect.poll(() => events.some(until), { timeout: 60_000 }).toBe(true);
+  } finally {
+    controller.abort();
+    await running;
+    await downloads.stop();
+    await peer.stop();
+  }
+  const page = events.reduce(reduce, initialState(s.seed.url, { settings: DEFAULT_SETTINGS, receipts: [], gpuMs: 0 }));
+  return { events, downloadCalls, trainerCalls, failure: failure(page) };
+}
+
+test('the participant meets a seed serving corrupted weights: the page says so, and the tab leaves the seed alone', async () => {
+  const all = sane.seed.manifest.value.pieces.map((_, i) => i);
+  flipBits(all);
+  try {
+    const run = await participate(sane, (e) => e.type === 'seed-corrupt');
+    expect(run.events.filter((e) => e.type === 'error')).toEqual([]);
+    expect(run.events.at(-1)).toEqual({
+      type: 'seed-corrupt',
+      corruptPieces: MAX_SEED_CORRUPT_PIECES,
+      retryInMs: SEED_CORRUPT_RETRY_MS,
+    });
+    expect(run.downloadCalls).toBe(1);
+    expect(run.trainerCalls).toEqual([]);
+    expect(run.failure).toBe(
+      `Not training: the seed served ${MAX_SEED_CORRUPT_PIECES} corrupted pieces of the weights; it is broken or hostile — contact the researcher (trying again in ${SEED_CORRUPT_RETRY_MS / 60_000} min).`,
+    );
+  } finally {
+    flipBits(all);
+  }
+});
+
+test('the participant meets a round past its bounds: it neither downloads nor trains it, and the page says why', async () => {
+  const run = await participate(absurd, (e) => e.type === 'round-refused');
+  const reason = `hyper.batchSize is ${ABSURD_BATCH}, over the bound of ${MAX_ROUND_BATCH_SIZE}`;
+  const refused = run.events.find((e) => e.type === 'round-refused');
+  expect(refused).toMatchObject({ type: 'round-refused', reason });
+  expect(run.events.some((e) => e.type === 'fetching' || e.type === 'error')).toBe(false);
+  expect(run.downloadCalls).toBe(0);
+  expect(run.trainerCalls).toEqual([]);
+  expect(run.failure).toBe(
+    `Not training: the seed's round ${(refused as { round: number }).round} asks more than this tab allows (${reason}), so it was not trained; the seed is misconfigured or hostile — contact the researcher.`,
+  );
+});
