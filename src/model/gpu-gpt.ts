@@ -29,7 +29,7 @@ import {
   sumBlocksInto,
   uploadDecaySegments,
 } from '../gpu';
-import { checkKernelLimits } from './gpu-fit';
+import { checkKernelLimits, trainingGpuNeeds } from './gpu-fit';
 import type { TrainHyper } from './hyper';
 import { decaySegments, type LinearTensors, type NormTensors, type ParamLayout, type TensorSpec } from './layout';
 
@@ -104,8 +104,8 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
   const D = C / H;
   const N = B * T;
 
-  // The largest buffers: the flat parameter vector, the logits, the MLP activations.
-  const largest = Math.max(layout.total, N * V, N * 4 * C) * 4;
+  // The largest buffer: the flat parameter vector, the logits or the MLP activations.
+  const largest = trainingGpuNeeds(layout.config, shape).largestBuffer.bytes;
   const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
   if (largest > limit) {
     throw new Error(

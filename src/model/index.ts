@@ -13,7 +13,7 @@ export {
   type LayernormActivations,
 } from './cpu';
 export { nominalTrainFlops } from './flops';
-export { checkKernelLimits } from './gpu-fit';
+export { checkKernelLimits, type TrainingGpuNeeds, trainingGpuNeeds } from './gpu-fit';
 export { type AdamWHyper, DEFAULT_HYPER, type TrainHyper } from './hyper';
 export { initParams } from './init';
 export {

@@ -5,7 +5,8 @@
 import './promise-shim';
 import { fileURLToPath } from 'node:url';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { type Coordinator, DEFAULT_FED_SETTINGS, type FedSettings } from '../fed';
+import { type Coordinator, DEFAULT_FED_SETTINGS, type FedSettings, verifyRoundManifest } from '../fed';
+import { admitRound, RoundRefusedError } from '../tab/round-check';
 import { createSeedNode, type SeedInfo, type SeedNode, type UploadStats, type VerifiedManifest } from '../swarm';
 import type { Clock } from '../util/clock';
 import { startedParts } from '../util/parts';
@@ -87,6 +88,7 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
     parts.add(await startUpdateService({ node, coordinator, log, clock }));
     // Publishes the open round (and its weights) before anyone can ask for them.
     await coordinator.start();
+    await refuseUntrainableRounds(coordinator, node.peerId.toString(), clock?.now() ?? Date.now());
     const documents = seedDocuments({
       node,
       key: run.key,
@@ -131,6 +133,22 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
   } catch (e) {
     // Whatever started must stop: a half-started seed would keep its ports and timers.
     await parts.stop().catch((err: Error) => log(`stopping the half-started seed: ${err.message}`));
+    throw e;
+  }
+}
+
+/**
+ * Settings that every tab would refuse (src/tab/round-check.ts: a batch or a model past what a tab
+ * trains) make a seed nobody can help: it stops at start and says which setting, instead of
+ * publishing rounds that every tab turns down.
+ */
+async function refuseUntrainableRounds(coordinator: Coordinator, seed: string, now: number): Promise<void> {
+  const round = coordinator.currentRound();
+  if (!round) return;
+  try {
+    await admitRound((await verifyRoundManifest(round, seed)).value, seed, now);
+  } catch (e) {
+    if (e instanceof RoundRefusedError) throw new Error(`every tab would refuse this run's rounds: ${e.reason}`);
     throw e;
   }
 }

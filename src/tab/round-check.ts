@@ -3,7 +3,7 @@
 // holds, the update within what the seed takes. A round past one is refused, naming the field, its
 // value and the bound: its seed is misconfigured or hostile.
 import { encodedSize, MAX_UPDATE_BYTES, type RoundManifest } from '../fed';
-import { checkKernelLimits, trainingGpuNeeds } from '../model/gpu-fit';
+import { checkKernelLimits, trainingGpuNeeds } from '../model';
 import { ManifestError, type VerifiedManifest, verifyManifest, type WeightsManifest } from '../swarm';
 import { REQUIRED_LIMITS } from './gpu-probe';
 import {

@@ -13,6 +13,7 @@ import { expect, test } from '@playwright/test';
 import { DEFAULT_FED_SETTINGS } from '../../src/fed/coordinator';
 import { modelPreset, paramLayout } from '../../src/model';
 import { type Seed, type SeedOptions, type SeedStatus, startSeed } from '../../src/seed';
+import { MAX_ROUND_BATCH_SIZE } from '../../src/tab/limits';
 import { verifyManifest } from '../../src/swarm/manifest';
 import { parseSeedInfo } from '../../src/swarm/seed-link';
 import { manualClock } from '../harness/manual-clock';
@@ -308,5 +309,13 @@ test('a run folder whose model our kernels cannot run is refused before anything
   await writeFile(join(runDir, 'run.json'), JSON.stringify({ model: wide, createdAt: new Date().toISOString() }));
   await expect(startSeed({ runDir, httpPort: 0, p2pPort: 0, appDir })).rejects.toThrow(
     /head dimension 256 exceeds 128/,
+  );
+});
+
+test('settings that every tab would refuse (a batch past the tab bound) stop the seed at start, naming the setting', async () => {
+  const runDir = newRunDir();
+  const fed = { ...FED, hyper: { ...FED.hyper, batchSize: MAX_ROUND_BATCH_SIZE + 1 } };
+  await expect(startSeed({ runDir, httpPort: 0, p2pPort: 0, model: 'tiny', appDir, fed })).rejects.toThrow(
+    `every tab would refuse this run's rounds: hyper.batchSize is ${MAX_ROUND_BATCH_SIZE + 1}, over the bound of ${MAX_ROUND_BATCH_SIZE}`,
   );
 });
