@@ -1,7 +1,7 @@
 // Bytes on the wire in the federated benchmark: what one volunteer sends and receives in a round,
 // and, for comparison, what one worker of synchronous data-parallel training sends and receives per
 // step when it averages gradients with a ring all-reduce.
-import type { UpdateHeader } from '../../src/fed';
+import type { ReceiptsReply, UpdateHeader, UpdateOutcome } from '../../src/fed';
 import { type SignedDocument, utf8 } from '../../src/swarm';
 
 /** Bytes sent (upload) and received (download) by one participant. */
@@ -12,6 +12,8 @@ export interface Traffic {
 
 /** What a round moves for one volunteer: the documents and bodies its protocols carry. */
 export interface VolunteerRound {
+  /** The volunteer (its peer id). */
+  peer: string;
   /** The signed round manifest (/round.json or gossip); it embeds the signed weights manifest. */
   roundManifest: SignedDocument;
   /** Bytes of the weight vector, fetched as pieces (the weights manifest's totalBytes). */
@@ -19,8 +21,10 @@ export interface VolunteerRound {
   header: UpdateHeader;
   /** The encoded update. */
   update: Uint8Array;
-  /** The seed's signed receipt for it. */
-  receipt: SignedDocument;
+  /** What the seed said when the update arrived ({received, update}). */
+  outcome: UpdateOutcome;
+  /** The seed's reply to the volunteer's receipts request after the round closed (the signed receipt). */
+  receipts: ReceiptsReply;
 }
 
 /** A JSON document's size on the wire: its UTF-8 serialisation. */
@@ -30,14 +34,15 @@ export function jsonBytes(doc: unknown): number {
 
 /**
  * One volunteer's bytes for one round, counted as the payloads of the protocols that carry them:
- * down, the round manifest, the weights' pieces and the receipt; up, the update's header and body.
+ * down, the round manifest, the weights' pieces, the seed's acknowledgement and its receipts reply;
+ * up, the update's header and body, and the receipts request.
  * Framing below these payloads (length prefixes, piece requests and status bytes, muxing,
  * encryption, transport) is not counted.
  */
 export function volunteerRoundTraffic(r: VolunteerRound): Traffic {
   return {
-    upload: jsonBytes(r.header) + r.update.length,
-    download: jsonBytes(r.roundManifest) + r.weightsBytes + jsonBytes(r.receipt),
+    upload: jsonBytes(r.header) + r.update.length + jsonBytes({ type: 'receipts', since: r.header.round }),
+    download: jsonBytes(r.roundManifest) + r.weightsBytes + jsonBytes(r.outcome) + jsonBytes(r.receipts),
   };
 }
 

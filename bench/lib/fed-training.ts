@@ -28,6 +28,7 @@ import {
   paramLayout,
   type TrainHyper,
 } from '../../src/model';
+import { memoryLedger } from '../../src/seed';
 import { loadOrCreateData } from '../../src/seed/data';
 import { EVAL_BATCH_SIZE, validationLoss } from '../../src/seed/validation';
 import {
@@ -38,7 +39,7 @@ import {
   type VerifiedManifest,
   verifyManifest,
 } from '../../src/swarm';
-import { sumTraffic, type Traffic, volunteerRoundTraffic } from './fed-traffic';
+import { sumTraffic, type Traffic, type VolunteerRound, volunteerRoundTraffic } from './fed-traffic';
 
 /** The run's shape, the same for every job. */
 export interface FedSizes {
@@ -260,7 +261,10 @@ async function runFederated(
     tokens: 0,
     acceptedUpdates: 0,
     rejectedUpdates: 0,
+    pendingReceipts: [],
+    volunteers: {},
   };
+  const ledger = memoryLedger(key);
   const coordinator = createCoordinator(
     {
       key,
@@ -277,9 +281,12 @@ async function runFederated(
       },
       publishRound: (signed, manifest) => feed.publish(signed, manifest),
       isConnected: () => true,
+      addressOf: () => undefined,
       evaluate: async (params) => ctx.seedEval(params),
       persist: async () => {},
-      recordReceipt: async () => {},
+      issueReceipts: (entries) => ledger.issue(entries),
+      ledgerRoot: () => ledger.root(),
+      recentReceipts: (peer, since) => ledger.recent(peer, since),
       log: (line) => console.log(`  ${name} coordinator: ${line}`),
     },
     settings,
@@ -297,9 +304,24 @@ async function runFederated(
     if (Object.keys(empty.manifest.assignments).length !== 0)
       throw new Error('round 0 was published with volunteers before any joined');
     for (const v of volunteers) coordinator.onJoin(v);
+    /** The last round's sends, until its receipts can be fetched (once the next round is out). */
+    let sent: Omit<VolunteerRound, 'receipts'>[] = [];
+    /** As the participant does once a round closed: fetch the receipt, and count the round's bytes. */
+    const collectReceipts = async (round: number) => {
+      for (const s of sent) {
+        const peer = s.peer;
+        const receipts = coordinator.receipts(peer, round);
+        const [receipt] = receipts.receipts;
+        if (!receipt || (await verifyReceipt(receipt, peerId)).value.round !== round)
+          throw new Error(`${peer} got no receipt for round ${round}`);
+        roundTraffic.get(peer)!.push(volunteerRoundTraffic({ ...s, receipts }));
+      }
+      sent = [];
+    };
     for (let r = 0; r < R; r++) {
       const { signed: roundManifest, manifest: m } = await feed.next();
       if (m.round !== r) throw new Error(`expected round ${r}, the coordinator published round ${m.round}`);
+      await collectReceipts(r - 1);
       if (Object.keys(m.assignments).length !== V)
         throw new Error(`round ${r} assigns ${Object.keys(m.assignments).length} volunteers, expected ${V}`);
       const lossesSeen: number[][] = [];
@@ -338,21 +360,19 @@ async function runFederated(
         // As the update service does: admit the header, then hand over the body.
         const refused = coordinator.admit(peer, header);
         if (refused) throw new Error(`${peer}'s update for round ${r} was refused: ${refused}`);
-        const signedReceipt = await coordinator.onUpdate(peer, header, compressed.bytes);
-        const receipt = await verifyReceipt(signedReceipt, peerId);
-        if (!receipt.value.accepted)
-          throw new Error(`${peer}'s update for round ${r} was rejected: ${receipt.value.reason ?? '?'}`);
+        const outcome = await coordinator.onUpdate(peer, header, compressed.bytes);
+        if (outcome.type === 'rejected')
+          throw new Error(`${peer}'s update for round ${r} was rejected: ${outcome.reason}`);
         // Error feedback carries over only what the seed took in (as the participant does).
         residuals.set(peer, compressed.residual);
-        roundTraffic.get(peer)!.push(
-          volunteerRoundTraffic({
-            roundManifest,
-            weightsBytes: verified.value.totalBytes,
-            header,
-            update: compressed.bytes,
-            receipt: signedReceipt,
-          }),
-        );
+        sent.push({
+          peer,
+          roundManifest,
+          weightsBytes: verified.value.totalBytes,
+          header,
+          update: compressed.bytes,
+          outcome,
+        });
       }
       const mean = (pick: (l: number[]) => number) =>
         fmt(lossesSeen.reduce((s, l) => s + pick(l), 0) / lossesSeen.length);
@@ -362,6 +382,7 @@ async function runFederated(
     }
     // The last update closed round R−1; wait until the coordinator has evaluated it and moved on.
     const after = await feed.next();
+    await collectReceipts(R - 1);
     if (after.manifest.round !== R || state.history.length !== R + 1)
       throw new Error(
         `after ${R} rounds the coordinator is at round ${after.manifest.round} with ${state.history.length} evaluations`,

@@ -186,8 +186,11 @@ export function encodeUpdate(vector: Float32Array, opts: EncodeOptions): Uint8Ar
  * Decodes and validates an update that must hold `expectedLength` floats. Throws UpdateFormatError
  * on anything malformed; reads only inside `bytes` (which may be a view into a larger buffer).
  * fp32 values are not checked for finiteness here: `validateUpdate` does that for every format.
+ * With `codec` (the round's), an update in another format or block size, or with more blocks than
+ * the round's density keeps, is refused too: a dense fp32 update in an int8 round carries 4× the
+ * bytes and a precision the round did not ask for.
  */
-export function decodeUpdate(bytes: Uint8Array, expectedLength: number): Float32Array {
+export function decodeUpdate(bytes: Uint8Array, expectedLength: number, codec?: EncodeOptions): Float32Array {
   const fail = (why: string) => new UpdateFormatError(`bad update: ${why}`);
   if (bytes.length < HEADER_BYTES) throw fail(`${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
   if (bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2])
@@ -207,6 +210,13 @@ export function decodeUpdate(bytes: Uint8Array, expectedLength: number): Float32
     throw fail(`blockSize ${blockSize} outside [1, ${MAX_BLOCK_SIZE}]`);
   const nBlocks = blockCount(length, blockSize);
   if (kept > nBlocks) throw fail(`kept ${kept} blocks of only ${nBlocks}`);
+  if (codec) {
+    const want = checkOptions(length, codec);
+    if (format !== codec.format) throw fail(`format ${format}, the round asks for ${codec.format}`);
+    if (blockSize !== want.blockSize) throw fail(`blockSize ${blockSize}, the round asks for ${want.blockSize}`);
+    const allowed = keptCount(nBlocks, want.density);
+    if (kept > allowed) throw fail(`${kept} blocks kept, the round's density keeps at most ${allowed}`);
+  }
 
   // Indices first (their presence follows from the header), since the value count depends on them.
   const sparse = kept < nBlocks;

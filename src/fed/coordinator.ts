@@ -5,9 +5,16 @@
 // accepted updates are aggregated robustly and applied with an outer Nesterov step; the global
 // model is evaluated, the state checkpointed, and the next round published.
 //
-// Rules: a volunteer that joins during round r is assigned from round r+1. An update for a round
-// that is closed (or closing) is rejected as late: it was computed from old weights. A round that
-// closes with no accepted update is issued again with a fresh roster and deadline.
+// Rules: a volunteer that joins during round r is assigned from round r+1 (roster.ts chooses who,
+// fairly under sybil floods). An update for a round that is closed (or closing) is refused as late:
+// it was computed from old weights. A round that closes with no accepted update is issued again with
+// a fresh roster and deadline.
+//
+// Credit: an update that arrives whole is acknowledged ({received} or {rejected, reason}, unsigned);
+// rejections are counted, not signed or stored one by one. Receipts are issued only once the round's
+// checkpoint is durable, for the volunteers whose updates were accepted, crediting the round's
+// assigned tokens; the checkpoint carries them, so a restart issues them (the ledger adds none twice).
+// Volunteers fetch them with a receipts request.
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { type SignedDocument, sha256Hex, type VerifiedManifest } from '../swarm';
 import { type Clock, systemClock } from '../util/clock';
@@ -15,14 +22,15 @@ import { type AggregationRule, aggregate } from './aggregate';
 import { decodeUpdate, encodedSize } from './codec';
 import {
   type CodecSettings,
-  type Receipt,
+  type LedgerRoot,
+  type ReceiptEntry,
   type RoundHyper,
   type RoundManifest,
-  signReceipt,
   signRoundManifest,
 } from './documents';
 import { type OuterOptions, outerStep } from './outer';
-import type { UpdateHeader } from './protocol';
+import type { ReceiptsReply, UpdateHeader, UpdateOutcome } from './protocol';
+import { chooseRoster, recordRound, type VolunteerRecord } from './roster';
 import { validateUpdate } from './validate';
 
 export interface FedSettings {
@@ -68,6 +76,13 @@ export interface CoordinatorState {
   tokens: number;
   acceptedUpdates: number;
   rejectedUpdates: number;
+  /**
+   * Receipts of the last closed round, issued once its checkpoint is durable, and again after a
+   * restart (the ledger adds none twice).
+   */
+  pendingReceipts: ReceiptEntry[];
+  /** What the seed remembers of each volunteer: admission prefers the verified (roster.ts). */
+  volunteers: Record<string, VolunteerRecord>;
 }
 
 export interface CoordinatorDeps {
@@ -81,6 +96,8 @@ export interface CoordinatorDeps {
   publishRound(signed: SignedDocument, round: RoundManifest): void;
   /** Whether a volunteer is still connected (a closed tab is not assigned again). */
   isConnected(peer: string): boolean;
+  /** The IP address a volunteer connects from (newcomers' slots are shared per address). */
+  addressOf(peer: string): string | undefined;
   /** Mean validation loss of `params` on the fixed validation batches. */
   evaluate(params: Float32Array): Promise<number>;
   /**
@@ -88,8 +105,15 @@ export interface CoordinatorDeps {
    * the round is not applied: closing is tried again CLOSE_RETRY_MS later.
    */
   persist(state: CoordinatorState): Promise<void>;
-  /** Keeps a signed receipt durably (the ledger behind volunteers' credits) before it is sent. */
-  recordReceipt(signed: SignedDocument): Promise<void>;
+  /**
+   * Signs and appends receipts to the ledger, durably, skipping any (peer, round) it holds; returns
+   * the ones appended. Throws when the write fails (a full disk): issuing is tried again.
+   */
+  issueReceipts(entries: ReceiptEntry[]): Promise<SignedDocument[]>;
+  /** The ledger's root, for the next round manifest. */
+  ledgerRoot(): LedgerRoot;
+  /** `peer`'s receipts of rounds `since` and later that the ledger still has at hand. */
+  recentReceipts(peer: string, since: number): SignedDocument[];
   log(line: string): void;
   /** Time of deadlines and receipts (tests move a manual one). Default: the system's. */
   clock?: Clock;
@@ -121,10 +145,22 @@ export function maxUpdateNorm(hyper: RoundHyper, parameters: number): number {
   return 4 * hyper.steps * hyper.lr * Math.sqrt(parameters);
 }
 
+/**
+ * Rounds of receipts and rejection reasons kept in memory for volunteers to ask about (rejections
+ * are not stored; older receipts are in the ledger only). A tab asks at its next round.
+ */
+export const RECENT_ROUNDS_KEPT = 16;
+
+/** Training tokens a volunteer's verified update for `m` is credited with: its assignment, never a claim. */
+export function creditedTokens(m: Pick<RoundManifest, 'hyper'>): number {
+  return m.hyper.steps * m.hyper.batchSize * m.hyper.context;
+}
+
 interface OpenRound {
   manifest: RoundManifest;
   weights: VerifiedManifest;
-  updates: Map<string, { vector: Float32Array; tokens: number }>;
+  /** Updates that arrived whole and passed validation: the vector, and the hash and size of its bytes. */
+  updates: Map<string, { vector: Float32Array; hash: string; bytes: number }>;
   /** Volunteers whose update arrived whole, accepted or not: one try per round each. */
   tried: Set<string>;
   closing: boolean;
@@ -132,13 +168,15 @@ interface OpenRound {
 }
 
 export interface Coordinator {
-  /** Starts (or resumes) the run: publishes the open round. */
+  /** Starts (or resumes) the run: issues receipts a restart left pending, publishes the open round. */
   start(): Promise<void>;
   onJoin(peer: string): number;
   /** Why the update a header announces cannot be used, checked before its body is read; or undefined. */
   admit(peer: string, header: UpdateHeader): string | undefined;
-  /** An admitted update's body arrived: decodes, validates and keeps it; returns the signed receipt. */
-  onUpdate(peer: string, header: UpdateHeader, body: Uint8Array): Promise<SignedDocument>;
+  /** An admitted update's body arrived: decodes, validates and keeps it; says whether it was received. */
+  onUpdate(peer: string, header: UpdateHeader, body: Uint8Array): Promise<UpdateOutcome>;
+  /** `peer`'s receipts and rejections of rounds `since` and later, and the last round closed. */
+  receipts(peer: string, since: number): ReceiptsReply;
   status(): CoordinatorStatus;
   /** The open round's signed manifest. */
   currentRound(): SignedDocument | undefined;
@@ -157,20 +195,38 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   let publishedAt = Number.NEGATIVE_INFINITY;
   let cancelReissue: (() => void) | undefined;
   let cancelRetry: (() => void) | undefined;
+  /** The last round whose receipts are in the ledger (a volunteer without one there was not credited). */
+  let issuedThrough = -1;
+  /** round -> peer -> why its update was rejected; the last RECENT_ROUNDS_KEPT rounds. */
+  const rejections = new Map<number, Map<string, string>>();
+
+  /** Issues the receipts of the last closed round (checkpointed already); throws if the ledger cannot take them. */
+  async function issuePending(): Promise<void> {
+    await deps.issueReceipts(state.pendingReceipts);
+    issuedThrough = state.round - 1;
+  }
 
   async function publish(): Promise<void> {
     cancelReissue?.();
     cancelReissue = undefined;
     publishedAt = clock.now();
+    // (Awaited only when there is something to issue: a reissue asks for its weights at once.)
+    if (issuedThrough < state.round - 1) await issuePending();
     const weights = await deps.publishWeights(state.params, `round ${state.round}`);
     // Volunteers that left are forgotten (they join again when they come back).
     for (const peer of joined) if (!deps.isConnected(peer)) joined.delete(peer);
-    const roster = [...joined].slice(0, settings.shardCount);
+    const roster = chooseRoster({
+      candidates: [...joined],
+      records: state.volunteers,
+      addressOf: deps.addressOf,
+      slots: settings.shardCount,
+      round: state.round,
+    });
     // Shards rotate with the round, so over rounds each volunteer sees different data.
     const assignments = Object.fromEntries(roster.map((peer, i) => [peer, (i + state.round) % settings.shardCount]));
     const manifest: RoundManifest = {
       kind: 'vgpu/round',
-      version: 1,
+      version: 2,
       round: state.round,
       weights: weights.signed,
       weightsId: weights.id,
@@ -181,6 +237,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       deadline: clock.now() + settings.roundMs,
       codec: settings.codec,
       maxNorm,
+      ledger: deps.ledgerRoot(),
     };
     const signed = await signRoundManifest(deps.key, deps.peerId, manifest);
     if (stopped) return;
@@ -205,8 +262,11 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     if (!r || r.closing || stopped) return;
     r.closing = true;
     r.cancelDeadline();
-    const updates = [...r.updates.values()];
+    const assigned = Object.keys(r.manifest.assignments);
+    const updates = [...r.updates];
     if (updates.length === 0) {
+      // Whoever was assigned and sent nothing loses its priority; the round is issued again.
+      state.volunteers = recordRound(state.volunteers, r.manifest.round, assigned, new Set());
       deps.log(`round ${state.round}: no update before the deadline; issuing it again`);
       await publish();
       return;
@@ -219,15 +279,32 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       params,
       momentum,
       aggregate(
-        updates.map((u) => u.vector),
+        updates.map(([, u]) => u.vector),
         settings.aggregation,
       ),
       settings.outer,
     );
     const round = state.round + 1;
-    const tokens = state.tokens + updates.reduce((n, u) => n + u.tokens, 0);
+    const credit = creditedTokens(r.manifest);
+    const tokens = state.tokens + updates.length * credit;
     const valLoss = await deps.evaluate(params);
-    const applied = { round, params, momentum, tokens, history: [...state.history, { round, tokens, valLoss }] };
+    const at = clock.now();
+    const applied = {
+      round,
+      params,
+      momentum,
+      tokens,
+      history: [...state.history, { round, tokens, valLoss }],
+      pendingReceipts: updates.map(([peer, u]) => ({
+        round: r.manifest.round,
+        peer,
+        tokens: credit,
+        update: u.hash,
+        bytes: u.bytes,
+        at,
+      })),
+      volunteers: recordRound(state.volunteers, r.manifest.round, assigned, new Set(r.updates.keys())),
+    };
     await deps.persist({ ...state, ...applied });
     // Only what the close computed: the counters may have moved meanwhile (late updates refused).
     Object.assign(state, applied);
@@ -238,7 +315,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   }
 
   /**
-   * A failure while closing (evaluation, checkpoint, publishing) is logged and tried again
+   * A failure while closing (evaluation, checkpoint, receipts, publishing) is logged and tried again
    * CLOSE_RETRY_MS later: the round stays closed to updates meanwhile, and nothing half-done counts.
    */
   async function closeLogged(): Promise<void> {
@@ -247,14 +324,14 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       await close();
     } catch (e) {
       deps.log(
-        `closing round ${state.round} failed: ${(e as Error).message}; trying again in ${CLOSE_RETRY_MS / 1000} s`,
+        `closing round ${r?.manifest.round ?? state.round} failed: ${(e as Error).message}; trying again in ${CLOSE_RETRY_MS / 1000} s`,
       );
       if (stopped || !r) return;
       cancelRetry = clock.after(CLOSE_RETRY_MS, () => {
         cancelRetry = undefined;
         if (stopped || r !== open) return;
         if (state.round > r.manifest.round) {
-          // Checkpointed, not yet published.
+          // Checkpointed; its receipts or the next round not yet out.
           void publish().catch(() => void closeLoggedAgain(r));
         } else {
           r.closing = false;
@@ -264,7 +341,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     }
   }
 
-  /** Publishing the next round failed again: keep trying on the same cadence. */
+  /** Issuing the receipts or publishing the next round failed again: keep trying on the same cadence. */
   function closeLoggedAgain(r: OpenRound): void {
     deps.log(`publishing round ${state.round} failed; trying again in ${CLOSE_RETRY_MS / 1000} s`);
     cancelRetry = clock.after(CLOSE_RETRY_MS, () => {
@@ -273,33 +350,18 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     });
   }
 
-  async function receipt(
-    peer: string,
-    header: UpdateHeader,
-    body: Uint8Array,
-    reason?: string,
-  ): Promise<SignedDocument> {
-    const r: Receipt = {
-      kind: 'vgpu/receipt',
-      version: 1,
-      round: header.round,
-      peer,
-      tokens: reason ? 0 : header.tokens,
-      accepted: !reason,
-      ...(reason ? { reason } : {}),
-      update: await sha256Hex(body),
-      bytes: body.length,
-      at: clock.now(),
-    };
-    if (reason) {
-      state.rejectedUpdates++;
-      deps.log(`rejected an update from ${peer} for round ${header.round}: ${reason}`);
-    } else {
-      state.acceptedUpdates++;
+  /** Counts a rejection, keeps its reason a while for the volunteer to ask; nothing signed or stored. */
+  function reject(peer: string, round: number, reason: string): UpdateOutcome {
+    state.rejectedUpdates++;
+    deps.log(`rejected an update from ${peer} for round ${round}: ${reason}`);
+    let byPeer = rejections.get(round);
+    if (!byPeer) {
+      byPeer = new Map();
+      rejections.set(round, byPeer);
+      for (const old of rejections.keys()) if (old <= round - RECENT_ROUNDS_KEPT) rejections.delete(old);
     }
-    const signed = await signReceipt(deps.key, deps.peerId, r);
-    await deps.recordReceipt(signed);
-    return signed;
+    byPeer.set(peer, reason);
+    return { type: 'rejected', reason };
   }
 
   /** Why this update cannot be used, checked before decoding it. */
@@ -311,9 +373,12 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     if (!(peer in r.manifest.assignments))
       return 'not assigned in this round (a volunteer that joins is assigned from the next round)';
     if (r.tried.has(peer)) return 'duplicate: this round already has an update from this peer';
-    const h = r.manifest.hyper;
-    if (header.tokens > h.steps * h.batchSize * h.context)
+    // The claim is not credited (creditedTokens is), but more than the round asked is nonsense.
+    const claimable = creditedTokens(r.manifest);
+    if (header.tokens > claimable) {
+      const h = r.manifest.hyper;
       return `claims ${header.tokens} tokens, more than the round's ${h.steps}×${h.batchSize}×${h.context}`;
+    }
     if (header.bytes > maxBytes) return `${header.bytes} bytes, more than the round's codec makes (${maxBytes})`;
     return undefined;
   }
@@ -334,23 +399,25 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     });
   }
 
-  /** Decodes and validates an admitted update, keeps it if good; returns its receipt either way. */
-  async function take(r: OpenRound, peer: string, header: UpdateHeader, body: Uint8Array): Promise<SignedDocument> {
+  /** Decodes and validates an admitted update, keeps it if good; says whether it was received. */
+  async function take(r: OpenRound, peer: string, header: UpdateHeader, body: Uint8Array): Promise<UpdateOutcome> {
     let vector: Float32Array;
     try {
-      vector = decodeUpdate(body, state.params.length);
+      vector = decodeUpdate(body, state.params.length, r.manifest.codec);
     } catch (e) {
-      return receipt(peer, header, body, (e as Error).message);
+      return reject(peer, header.round, (e as Error).message);
     }
     const invalid = validateUpdate(
       { round: header.round, manifest: header.weights, vector },
       { round: r.manifest.round, manifest: r.weights.id, length: state.params.length, maxNorm },
     );
-    if (invalid) return receipt(peer, header, body, invalid);
+    if (invalid) return reject(peer, header.round, invalid);
+    const hash = await sha256Hex(body);
     // The round may have closed while this one was decoding.
-    if (r !== open || r.closing) return receipt(peer, header, body, `late: round ${header.round} is closed`);
-    r.updates.set(peer, { vector, tokens: header.tokens });
-    return receipt(peer, header, body);
+    if (r !== open || r.closing) return reject(peer, header.round, `late: round ${header.round} is closed`);
+    r.updates.set(peer, { vector, hash, bytes: body.length });
+    state.acceptedUpdates++;
+    return { type: 'received', update: hash };
   }
 
   return {
@@ -376,13 +443,19 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       const r = open;
       // Admitted before its body was read; the round may have moved on since.
       const refused = admission(peer, header, r);
-      if (refused || !r) return receipt(peer, header, body, refused);
+      if (refused || !r) return reject(peer, header.round, refused ?? 'no round is open');
       r.tried.add(peer);
-      const signed = await take(r, peer, header, body);
+      const outcome = await take(r, peer, header, body);
       // Everyone assigned and still connected has had its try: close now.
       const waiting = Object.keys(r.manifest.assignments).filter((p) => !r.tried.has(p) && deps.isConnected(p));
       if (waiting.length === 0 && r === open && !r.closing) void closeLogged();
-      return signed;
+      return outcome;
+    },
+    receipts(peer, since) {
+      const rejected = [...rejections]
+        .filter(([round]) => round >= since)
+        .flatMap(([round, byPeer]) => (byPeer.has(peer) ? [{ round, reason: byPeer.get(peer)! }] : []));
+      return { type: 'receipts', receipts: deps.recentReceipts(peer, since), rejected, closedThrough: issuedThrough };
     },
     status() {
       return {

@@ -1,8 +1,19 @@
 // The two signed documents of a federated run: the round manifest (what to train, on which
-// weights and data, until when) and the receipt (what the seed did with a volunteer's update).
+// weights and data, until when) and the receipt (the credit for one volunteer's verified update in
+// one round). Receipts form a hash chain, the seed's ledger: each names its position and the hash of
+// the one before, and each round manifest names the ledger's length and last hash (its root), so
+// anyone holding the ledger can check every volunteer's totals against the seed's signed roots.
 
 import type { PeerId, PrivateKey } from '@libp2p/interface';
-import { isSha256Hex, type SignedDocument, signDocument, type VerifiedDocument, verifyDocument } from '../swarm';
+import {
+  isSha256Hex,
+  type SignedDocument,
+  sha256Hex,
+  signDocument,
+  utf8,
+  type VerifiedDocument,
+  verifyDocument,
+} from '../swarm';
 import { MAX_BLOCK_SIZE } from './codec';
 
 export interface CodecSettings {
@@ -24,9 +35,19 @@ export interface RoundHyper {
   dataSeed: number;
 }
 
+/** The ledger when a round was published: receipts so far and the hash of the last one. */
+export interface LedgerRoot {
+  receipts: number;
+  /** receiptHash of the last receipt; GENESIS_HASH for an empty ledger. */
+  head: string;
+}
+
+/** The `prev` of the first receipt and the head of an empty ledger. */
+export const GENESIS_HASH = '0'.repeat(64);
+
 export interface RoundManifest {
   kind: 'vgpu/round';
-  version: 1;
+  version: 2;
   round: number;
   /** The signed weights manifest the round starts from, and its id. */
   weights: SignedDocument;
@@ -42,22 +63,32 @@ export interface RoundManifest {
   codec: CodecSettings;
   /** Updates with a larger L2 norm are rejected. */
   maxNorm: number;
+  /** The receipts ledger as it stood when this round was published. */
+  ledger: LedgerRoot;
 }
 
+/**
+ * The seed's signature that `peer`'s update for `round` was verified and went into the model. Issued
+ * once the round's checkpoint is durable, at most one per (peer, round); rejected updates get none.
+ */
 export interface Receipt {
   kind: 'vgpu/receipt';
-  version: 1;
+  version: 2;
   round: number;
   peer: string;
+  /** Training tokens credited: the round's assignment (steps × batch × context), never a claim. */
   tokens: number;
-  accepted: boolean;
-  /** Why it was rejected. */
-  reason?: string;
   /** sha256 of the update bytes received, and their size. */
   update: string;
   bytes: number;
   at: number;
+  /** Position in the seed's ledger (0 for the first receipt) and the receiptHash of the one before. */
+  index: number;
+  prev: string;
 }
+
+/** A receipt before the ledger places it in its chain: what the coordinator decides. */
+export type ReceiptEntry = Omit<Receipt, 'kind' | 'version' | 'index' | 'prev'>;
 
 export class FedDocumentError extends Error {
   override name = 'FedDocumentError';
@@ -74,7 +105,7 @@ export function parseRoundManifest(value: unknown): RoundManifest {
   check(typeof value === 'object' && value !== null, 'round manifest: not an object');
   const m = value as Record<string, unknown>;
   check(
-    m.kind === 'vgpu/round' && m.version === 1,
+    m.kind === 'vgpu/round' && m.version === 2,
     `round manifest: unknown kind/version ${String(m.kind)}/${String(m.version)}`,
   );
   check(isInt(m.round), 'round manifest: round must be a non-negative integer');
@@ -125,18 +156,26 @@ export function parseRoundManifest(value: unknown): RoundManifest {
     `round manifest: codec.blockSize ${c.blockSize} is over ${MAX_BLOCK_SIZE}, the codec's largest`,
   );
   check(isNum(m.maxNorm) && m.maxNorm > 0, 'round manifest: maxNorm must be positive');
+  const ledger = m.ledger as Record<string, unknown> | undefined;
+  check(
+    ledger && isInt(ledger.receipts) && isSha256Hex(ledger.head),
+    'round manifest: ledger must give the receipts count and the head hash',
+  );
   return value as RoundManifest;
 }
 
 export function parseReceipt(value: unknown): Receipt {
   check(typeof value === 'object' && value !== null, 'receipt: not an object');
   const r = value as Record<string, unknown>;
-  check(r.kind === 'vgpu/receipt' && r.version === 1, 'receipt: unknown kind/version');
+  check(r.kind === 'vgpu/receipt' && r.version === 2, 'receipt: unknown kind/version');
   check(
-    isInt(r.round) && typeof r.peer === 'string' && isInt(r.tokens) && typeof r.accepted === 'boolean',
-    'receipt: round, peer, tokens and accepted are required',
+    isInt(r.round) && typeof r.peer === 'string' && isInt(r.tokens),
+    'receipt: round, peer and tokens are required',
   );
-  check(r.reason === undefined || typeof r.reason === 'string', 'receipt: reason must be text');
+  check(
+    isInt(r.index) && isSha256Hex(r.prev),
+    "receipt: its ledger index and the previous receipt's hash are required",
+  );
   check(isSha256Hex(r.update) && isInt(r.bytes) && isNum(r.at), 'receipt: update hash, bytes and time are required');
   return value as Receipt;
 }
@@ -147,3 +186,6 @@ export const verifyRoundManifest = (doc: unknown, seed: PeerId | string): Promis
 export const signReceipt = (key: PrivateKey, signer: PeerId, r: Receipt) => signDocument(key, signer, r);
 export const verifyReceipt = (doc: unknown, seed: PeerId | string): Promise<VerifiedDocument<Receipt>> =>
   verifyDocument(doc, seed, parseReceipt);
+
+/** A receipt's link in the ledger's chain: the sha256 of its signed body (which holds its own `prev`). */
+export const receiptHash = (signed: SignedDocument): Promise<string> => sha256Hex(utf8(signed.body));

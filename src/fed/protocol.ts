@@ -1,8 +1,14 @@
-// `/vgpu/update/2.0.0`: a volunteer's direct stream to the seed. Two requests:
-//   join:   header {type: 'join'}                          -> {type: 'joined', round}
-//   update: header {type: 'update', round, weights, bytes, ...}
+// `/vgpu/update/3.0.0`: a volunteer's direct stream to the seed. Three requests:
+//   join:     header {type: 'join'}                        -> {type: 'joined', round}
+//   update:   header {type: 'update', round, weights, bytes, ...}
 //                                                          -> {type: 'continue'} or a refusal
-//           the encoded update (exactly `bytes` long)      -> a receipt signed by the seed
+//             the encoded update (exactly `bytes` long)    -> {type: 'received', update} or
+//                                                             {type: 'rejected', reason}
+//   receipts: header {type: 'receipts', since}             -> {type: 'receipts', receipts, rejected,
+//                                                             closedThrough}
+// Receipts are signed once the round's checkpoint is durable, so a volunteer asks for them after the
+// round closed (closedThrough: the last round whose receipts were issued; an update of a round up to
+// it with no receipt was not credited).
 // The seed knows who is talking from the connection (Noise authenticates the peer's key), and
 // admits an update from its header before it reads a byte of the body: a stranger's update is
 // refused before it costs memory. Every frame is length-prefixed and bounded, every read and
@@ -15,7 +21,7 @@ import { closeBothEnds, decodeJsonMessage, isSha256Hex, type SignedDocument, utf
 import { heldByKey, requestBudget } from '../util/budget';
 import { type Clock, systemClock, withDeadline } from '../util/clock';
 
-export const UPDATE_PROTOCOL = '/vgpu/update/2.0.0';
+export const UPDATE_PROTOCOL = '/vgpu/update/3.0.0';
 /** Gossip topic of the seed's signed round manifests (the page also polls /round.json). */
 export { ROUND_TOPIC } from '../swarm';
 
@@ -23,8 +29,12 @@ export { ROUND_TOPIC } from '../swarm';
 export const MAX_UPDATE_HEADER_BYTES = 4 * 1024;
 /** Largest encoded update: a dense fp32 vector of a 16M-parameter model. */
 export const MAX_UPDATE_BYTES = 64 * 1024 * 1024;
-/** Largest reply (a signed receipt). */
-export const MAX_UPDATE_REPLY_BYTES = 16 * 1024;
+/** Largest reply (receipts: RECEIPTS_PER_REPLY signed receipts of well under 1 KiB, and reasons). */
+export const MAX_UPDATE_REPLY_BYTES = 64 * 1024;
+/** Receipts in one reply; a volunteer with more to fetch asks again from the next round. */
+export const RECEIPTS_PER_REPLY = 32;
+/** Longest rejection reason sent back. */
+const MAX_REASON_CHARS = 200;
 /** Time for the header to arrive once the stream is open. */
 export const UPDATE_HEADER_TIMEOUT_MS = 10_000;
 /**
@@ -60,6 +70,18 @@ export interface UpdateHeader {
   lossLast: number;
 }
 
+/** What became of an update that arrived whole (unsigned: the receipt comes once the round is checkpointed). */
+export type UpdateOutcome = { type: 'received'; update: string } | { type: 'rejected'; reason: string };
+
+/** A volunteer's receipts and rejections of rounds `since` and later. */
+export interface ReceiptsReply {
+  type: 'receipts';
+  receipts: SignedDocument[];
+  rejected: { round: number; reason: string }[];
+  /** The last round whose receipts were issued (-1: none yet). */
+  closedThrough: number;
+}
+
 export class UpdateProtocolError extends Error {
   override name = 'UpdateProtocolError';
 }
@@ -74,9 +96,16 @@ export class UpdateRefusedError extends UpdateProtocolError {
 
 const fail = (why: string) => new UpdateProtocolError(why);
 
-export function parseUpdateHeader(bytes: Uint8Array): UpdateHeader | { type: 'join' } {
+export function parseUpdateHeader(
+  bytes: Uint8Array,
+): UpdateHeader | { type: 'join' } | { type: 'receipts'; since: number } {
   const h = decodeJsonMessage(bytes, MAX_UPDATE_HEADER_BYTES, 'update header', fail);
   if (h.type === 'join') return { type: 'join' };
+  if (h.type === 'receipts') {
+    if (!Number.isInteger(h.since) || (h.since as number) < 0)
+      throw fail('receipts request: since must be a non-negative integer');
+    return { type: 'receipts', since: h.since as number };
+  }
   if (h.type !== 'update') throw fail(`update header: unknown type ${String(h.type)}`);
   const int = (k: string) => Number.isInteger(h[k]) && (h[k] as number) >= 0;
   if (!int('round') || !int('tokens') || !int('steps') || !int('bytes'))
@@ -93,8 +122,10 @@ export interface UpdateServerOptions {
   onJoin(peer: string): number;
   /** Why the update this header announces is not taken (checked before its body is read), or undefined. */
   admit(peer: string, header: UpdateHeader): string | undefined;
-  /** An admitted update arrived whole; returns the signed receipt (accepted or rejected). */
-  onUpdate(peer: string, header: UpdateHeader, body: Uint8Array): Promise<SignedDocument>;
+  /** An admitted update arrived whole; says whether it was received. */
+  onUpdate(peer: string, header: UpdateHeader, body: Uint8Array): Promise<UpdateOutcome>;
+  /** `peer`'s receipts and rejections of rounds `since` and later. */
+  onReceipts(peer: string, since: number): ReceiptsReply;
   /** A malformed, refused or over-budget request, for the log. */
   onError?(peer: string, message: string): void;
   /** Time of the deadlines and the request budget (tests pass a manual one). */
@@ -121,6 +152,14 @@ export function updateServer(opts: UpdateServerOptions): StreamHandler {
         (await withDeadline(clock, UPDATE_HEADER_TIMEOUT_MS, (signal) => lp.read({ signal }))).subarray(),
       );
       if (h.type === 'join') return { type: 'joined', round: opts.onJoin(peer) };
+      if (h.type === 'receipts') {
+        const r = opts.onReceipts(peer, h.since);
+        return {
+          ...r,
+          receipts: r.receipts.slice(0, RECEIPTS_PER_REPLY),
+          rejected: r.rejected.map((x) => ({ ...x, reason: x.reason.slice(0, MAX_REASON_CHARS) })),
+        };
+      }
       const refused = opts.admit(peer, h);
       if (refused) return { refused };
       if (sendingByPeer.count(peer) >= MAX_UPDATES_IN_FLIGHT_PER_PEER)
@@ -136,7 +175,10 @@ export function updateServer(opts: UpdateServerOptions): StreamHandler {
         const deadline = UPDATE_HEADER_TIMEOUT_MS + (1000 * h.bytes) / MIN_UPDATE_BYTES_PER_S;
         const bytes = (await withDeadline(clock, deadline, (signal) => lp.read({ signal }))).subarray();
         if (bytes.length !== h.bytes) throw fail(`the update is ${bytes.length} bytes, its header said ${h.bytes}`);
-        return await opts.onUpdate(peer, h, bytes);
+        const outcome = await opts.onUpdate(peer, h, bytes);
+        return outcome.type === 'rejected'
+          ? { ...outcome, reason: outcome.reason.slice(0, MAX_REASON_CHARS) }
+          : outcome;
       } finally {
         bytesInFlight -= h.bytes;
         sendingByPeer.release(peer);
@@ -187,15 +229,15 @@ export async function requestJoin(stream: Stream, options: AbortOptions = {}): P
 }
 
 /**
- * Sends an update: its header, then (once the seed admitted it) its body. Returns the seed's signed
- * receipt, unverified (the caller verifies it); throws UpdateRefusedError when the seed refused it.
+ * Sends an update: its header, then (once the seed admitted it) its body. Returns what became of it;
+ * throws UpdateRefusedError when the seed refused it from its header.
  */
 export async function sendUpdate(
   stream: Stream,
   header: Omit<UpdateHeader, 'bytes'>,
   body: Uint8Array,
   options: AbortOptions = {},
-): Promise<SignedDocument> {
+): Promise<UpdateOutcome> {
   if (body.length > MAX_UPDATE_BYTES) throw fail(`update is ${body.length} bytes, over ${MAX_UPDATE_BYTES}`);
   const lp = lpStream(stream, { maxDataLength: MAX_UPDATE_REPLY_BYTES });
   try {
@@ -203,9 +245,39 @@ export async function sendUpdate(
     const go = await readReply(lp, options);
     if (go.type !== 'continue') throw fail('seed reply: expected {type: "continue"}');
     await lp.write(body, options);
-    const receipt = await readReply(lp, options);
+    const outcome = await readReply(lp, options);
     await stream.close(options);
-    return receipt as unknown as SignedDocument;
+    if (outcome.type === 'received' && isSha256Hex(outcome.update)) return { type: 'received', update: outcome.update };
+    if (outcome.type === 'rejected' && typeof outcome.reason === 'string')
+      return { type: 'rejected', reason: outcome.reason };
+    throw fail('seed reply: expected {type: "received", update} or {type: "rejected", reason}');
+  } catch (e) {
+    stream.abort(e as Error);
+    throw e;
+  }
+}
+
+/** Asks for our receipts and rejections of rounds `since` and later (unverified: the caller verifies them). */
+export async function requestReceipts(
+  stream: Stream,
+  since: number,
+  options: AbortOptions = {},
+): Promise<ReceiptsReply> {
+  const lp = lpStream(stream, { maxDataLength: MAX_UPDATE_REPLY_BYTES });
+  try {
+    await lp.write(utf8(JSON.stringify({ type: 'receipts', since })), options);
+    const reply = await readReply(lp, options);
+    await stream.close(options);
+    const rejected = reply.rejected as ReceiptsReply['rejected'] | undefined;
+    if (
+      reply.type !== 'receipts' ||
+      !Array.isArray(reply.receipts) ||
+      !Array.isArray(rejected) ||
+      !rejected.every((x) => Number.isInteger(x?.round) && typeof x.reason === 'string') ||
+      !Number.isInteger(reply.closedThrough)
+    )
+      throw fail('seed reply: expected {type: "receipts", receipts, rejected, closedThrough}');
+    return reply as unknown as ReceiptsReply;
   } catch (e) {
     stream.abort(e as Error);
     throw e;

@@ -6,7 +6,7 @@
 // says so. The two newest folders (by round number) are kept.
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CoordinatorState, HistoryEntry } from '../fed';
+import type { CoordinatorState, HistoryEntry, ReceiptEntry, VolunteerRecord } from '../fed';
 import { readIfExists, removeStaleTemporaries, writeFileAtomic } from './files';
 
 interface CheckpointRecord {
@@ -17,6 +17,9 @@ interface CheckpointRecord {
   tokens: number;
   acceptedUpdates: number;
   rejectedUpdates: number;
+  /** Absent in checkpoints written before receipts waited for them (nothing was pending then). */
+  pendingReceipts?: ReceiptEntry[];
+  volunteers?: Record<string, VolunteerRecord>;
 }
 
 /** What a run folder's checkpoints give back: the state, and what was wrong on the way. */
@@ -43,6 +46,8 @@ export async function saveCheckpoint(runDir: string, s: CoordinatorState): Promi
     tokens: s.tokens,
     acceptedUpdates: s.acceptedUpdates,
     rejectedUpdates: s.rejectedUpdates,
+    pendingReceipts: s.pendingReceipts,
+    volunteers: s.volunteers,
   };
   await writeFileAtomic(join(runDir, folder, 'weights.f32'), bytesOf(s.params));
   await writeFileAtomic(join(runDir, folder, 'momentum.f32'), bytesOf(s.momentum));
@@ -87,6 +92,8 @@ async function readFolder(
     tokens: record.tokens,
     acceptedUpdates: record.acceptedUpdates,
     rejectedUpdates: record.rejectedUpdates,
+    pendingReceipts: record.pendingReceipts ?? [],
+    volunteers: record.volunteers ?? {},
   };
 }
 

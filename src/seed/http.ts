@@ -29,6 +29,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
   '.txt': 'text/plain; charset=utf-8',
   '.map': 'application/json',
+  '.jsonl': 'application/jsonl',
 };
 
 /** Hashed build assets and weight pieces never change; the page and the token files are revalidated. */
@@ -61,6 +62,8 @@ export interface HttpServerOptions {
   lookups?: FileLookups;
   /** URL prefix to folder, e.g. /ort/ for onnxruntime-web's wasm files. */
   mounts?: Record<string, string>;
+  /** Path to one file on disk, public and read as it is now (the receipts ledger). */
+  diskFiles?: Record<string, string>;
   /** Called with every socket the server admits (the seed counts what each one sends). */
   onSocket?: (socket: Socket) => void;
   /** Over HTTP_LIMITS (tests shorten the timeouts). */
@@ -148,7 +151,7 @@ interface Reply {
  * error after the head went out closes that one connection.
  */
 function replier(
-  { appDir, routes, files = {}, lookups = {}, mounts = {} }: HttpServerOptions,
+  { appDir, routes, files = {}, lookups = {}, mounts = {}, diskFiles = {} }: HttpServerOptions,
   chunkBytes: number,
   log: (line: string) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
@@ -176,6 +179,8 @@ function replier(
       return bytes(200, { ...headers, 'cache-control': 'no-store' }, document);
     }
     if (files[path]) return memoryFile(files[path], 'no-cache');
+    if (diskFiles[path])
+      return diskFile(diskFiles[path], { 'access-control-allow-origin': '*', 'cache-control': 'no-cache' });
     const lookup = Object.entries(lookups).find(([prefix]) => path.startsWith(prefix));
     if (lookup) {
       const [prefix, find] = lookup;
@@ -187,6 +192,11 @@ function replier(
     if (name === undefined) return text(400, 'bad request: malformed percent-escape');
     const file = normalize(join(root, name));
     if (file !== root && !file.startsWith(root + sep)) return text(403, 'forbidden');
+    return diskFile(file, { 'cache-control': path.startsWith('/assets/') ? IMMUTABLE : 'no-cache' });
+  };
+
+  /** A file from disk, streamed; its length is what it holds when opened. */
+  const diskFile = async (file: string, headers: OutgoingHttpHeaders): Promise<Reply> => {
     const handle = await open(file).catch(() => undefined);
     const info = await handle?.stat().catch(() => undefined);
     if (!handle || !info?.isFile()) {
@@ -197,7 +207,7 @@ function replier(
       status: 200,
       headers: {
         'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
-        'cache-control': path.startsWith('/assets/') ? IMMUTABLE : 'no-cache',
+        ...headers,
         'content-length': info.size,
       },
       body: fileBody(handle, info.size, chunkBytes),

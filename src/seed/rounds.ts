@@ -25,6 +25,8 @@ export interface RoundCoordinatorComponents {
   pubsub: Pick<SeedNode['services']['pubsub'], 'publish'>;
   /** Whether a volunteer is still connected (a closed tab is not assigned again). */
   isConnected(peer: string): boolean;
+  /** The IP address a volunteer connects from. */
+  addressOf(peer: string): string | undefined;
   settings: FedSettings;
   log(line: string): void;
   clock?: Clock;
@@ -41,9 +43,12 @@ export function createRoundCoordinator(c: RoundCoordinatorComponents): Coordinat
       // Tabs also poll /round.json: a lost gossip message only delays them.
       publishRound: (signed) => void c.pubsub.publish(ROUND_TOPIC, utf8(JSON.stringify(signed))).catch(() => {}),
       isConnected: c.isConnected,
+      addressOf: c.addressOf,
       evaluate: async (params) => evaluate(params),
       persist: (state) => c.run.saveCheckpoint(state),
-      recordReceipt: (signed) => c.run.ledger.append(signed),
+      issueReceipts: (entries) => c.run.ledger.issue(entries),
+      ledgerRoot: () => c.run.ledger.root(),
+      recentReceipts: (peer, since) => c.run.ledger.recent(peer, since),
       log: c.log,
       clock: c.clock,
     },
@@ -54,7 +59,7 @@ export function createRoundCoordinator(c: RoundCoordinatorComponents): Coordinat
 
 export interface UpdateServiceComponents {
   node: Pick<SeedNode, 'handle' | 'unhandle'>;
-  coordinator: Pick<Coordinator, 'onJoin' | 'admit' | 'onUpdate'>;
+  coordinator: Pick<Coordinator, 'onJoin' | 'admit' | 'onUpdate' | 'receipts'>;
   log(line: string): void;
   clock?: Clock;
 }
@@ -71,6 +76,7 @@ export async function startUpdateService(c: UpdateServiceComponents): Promise<{ 
       onJoin: (peer) => c.coordinator.onJoin(peer),
       admit: (peer, header) => c.coordinator.admit(peer, header),
       onUpdate: (peer, header, body) => c.coordinator.onUpdate(peer, header, body),
+      onReceipts: (peer, since) => c.coordinator.receipts(peer, since),
       onError: (peer, message) => logRefusal(peer, `refused an update request from ${peer}: ${message}`),
       clock: c.clock,
     }),

@@ -59,6 +59,8 @@ export async function openRunFolder(opts: RunFolderOptions): Promise<RunFolder> 
     tokens: 0,
     acceptedUpdates: 0,
     rejectedUpdates: 0,
+    pendingReceipts: [],
+    volunteers: {},
   };
   return {
     dir,
@@ -67,7 +69,7 @@ export async function openRunFolder(opts: RunFolderOptions): Promise<RunFolder> 
     data,
     state,
     warnings: checkpoint?.warnings ?? [],
-    ledger: await openLedger(dir),
+    ledger: await openLedger(dir, key),
     saveManifest: (signed) => writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(signed, null, 2)),
     saveCheckpoint: (s) => saveCheckpoint(dir, s),
   };

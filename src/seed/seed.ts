@@ -3,15 +3,17 @@
 // and serves the volunteer app and the run's public documents over HTTP. Built from parts, each
 // made from the components it needs and stopped in reverse order.
 import './promise-shim';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { type Coordinator, DEFAULT_FED_SETTINGS, type FedSettings, verifyRoundManifest } from '../fed';
+import { createSeedNode, ipOf, type SeedInfo, type SeedNode, type UploadStats, type VerifiedManifest } from '../swarm';
 import { admitRound, RoundRefusedError } from '../tab/round-check';
-import { createSeedNode, type SeedInfo, type SeedNode, type UploadStats, type VerifiedManifest } from '../swarm';
 import type { Clock } from '../util/clock';
 import { startedParts } from '../util/parts';
 import { dataFiles, type SeedStatus, seedDocuments, weightPieceFiles } from './documents';
 import { startHttpServer } from './http';
+import { LEDGER_FILE } from './ledger';
 import { startPieceService } from './piece-service';
 import { createRoundCoordinator, startUpdateService } from './rounds';
 import { openRunFolder } from './run-folder';
@@ -81,9 +83,22 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
       }),
     );
     const isConnected = (peer: string) => node.getConnections(peerIdFromString(peer)).length > 0;
+    const addressOf = (peer: string) => {
+      const [connection] = node.getConnections(peerIdFromString(peer));
+      return connection && ipOf(connection.remoteAddr);
+    };
     const pieces = parts.add(await startPieceService({ node, weights, isConnected, log, clock }));
     const coordinator = parts.add(
-      createRoundCoordinator({ run, weights, pubsub: node.services.pubsub, isConnected, settings, log, clock }),
+      createRoundCoordinator({
+        run,
+        weights,
+        pubsub: node.services.pubsub,
+        isConnected,
+        addressOf,
+        settings,
+        log,
+        clock,
+      }),
     );
     parts.add(await startUpdateService({ node, coordinator, log, clock }));
     // Publishes the open round (and its weights) before anyone can ask for them.
@@ -106,6 +121,7 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
         files: dataFiles(run.data),
         lookups: weightPieceFiles(weights),
         mounts: { '/ort/': ORT_DIST },
+        diskFiles: { '/ledger.jsonl': join(run.dir, LEDGER_FILE) },
         onSocket: traffic.trackHttpSocket,
         log,
       }),

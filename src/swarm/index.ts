@@ -30,7 +30,7 @@ export {
   verifyManifest,
   type WeightsManifest,
 } from './manifest';
-export { createSeedNode, createTabNode, type SeedNode, type SeedNodeOptions, type SwarmNode } from './nodes';
+export { createSeedNode, createTabNode, ipOf, type SeedNode, type SeedNodeOptions, type SwarmNode } from './nodes';
 export {
   decodePieceRequest,
   encodePieceRequest,

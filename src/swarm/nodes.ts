@@ -34,7 +34,7 @@ function services() {
 }
 
 /** The IP address a multiaddr names (`/ip4/1.2.3.4/...`), or undefined. */
-function ipOf(addr: { toString(): string }): string | undefined {
+export function ipOf(addr: { toString(): string }): string | undefined {
   const [, proto, host] = addr.toString().split('/');
   return proto === 'ip4' || proto === 'ip6' ? host : undefined;
 }

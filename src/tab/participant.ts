@@ -1,6 +1,7 @@
 // The volunteer's side of federated training: join the run, wait for a round that assigns us a
 // shard, fetch its weights (peer-assisted) and the data, train H local steps in the trainer (which
-// encodes the update with error feedback), send it to the seed, keep the signed receipt. It keeps
+// encodes the update with error feedback), send it to the seed, and once the round closed fetch and
+// keep the signed receipt. It keeps
 // going when the seed restarts (it dials again and re-joins) or peers leave, and it skips a round
 // whose deadline passed while it was training. It trusts the seed only so far: a round past the
 // tab's bounds is refused (round-check.ts), and a seed that serves corrupted weights is left alone
@@ -8,11 +9,14 @@
 import { fromU16Bytes } from '../data';
 import {
   type Receipt,
+  type ReceiptsReply,
   ROUND_TOPIC,
   type RoundManifest,
   requestJoin,
+  requestReceipts,
   sendUpdate,
   UPDATE_PROTOCOL,
+  type UpdateOutcome,
   UpdateRefusedError,
   verifyReceipt,
   verifyRoundManifest,
@@ -48,7 +52,11 @@ export type ParticipantEvent =
   | { type: 'holding'; round: number }
   | { type: 'trained'; round: number; tokens: number; busyMs: number; idleMs: number; flops: number }
   | { type: 'sending'; round: number; bytes: number; denseBytes: number }
+  /** The seed took the update in; its receipt comes once the round is closed and checkpointed. */
+  | { type: 'sent'; round: number }
   | { type: 'receipt'; receipt: Receipt; signed: SignedDocument }
+  /** The seed closed the round without crediting our update (`reason`: why, when it still knew). */
+  | { type: 'not-credited'; round: number; reason: string }
   | { type: 'skipped'; round: number; reason: string }
   /** The tab will not train this round: a setting is past its bounds (`reason` names it). */
   | { type: 'round-refused'; round: number; reason: string }
@@ -75,6 +83,8 @@ const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 /** Progress record of every receipt the seed signed for this tab. */
 export const RECEIPTS_KEY = 'fed:receipts';
+/** Progress record of the rounds whose update the seed took in and whose receipt we have not got. */
+export const AWAITING_KEY = 'fed:awaiting-receipts';
 
 type SignedRound = Awaited<ReturnType<typeof verifyRoundManifest>>;
 
@@ -149,6 +159,7 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       if (!round || signal.aborted) break;
       seen = round.id;
       const m = round.value;
+      await collectReceipts(opts, m.round);
       const shard = m.assignments[self];
       if (shard === undefined) {
         // Not in this round. If the seed restarted it forgot us: join again.
@@ -184,9 +195,9 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
         continue;
       }
       opts.onEvent({ type: 'sending', round: m.round, bytes: result.update.length, denseBytes: result.denseBytes });
-      let signed: SignedDocument;
+      let outcome: UpdateOutcome;
       try {
-        signed = await sendUpdate(
+        outcome = await sendUpdate(
           await client.seedStream(UPDATE_PROTOCOL, signal),
           {
             type: 'update',
@@ -206,15 +217,15 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
         opts.onEvent({ type: 'skipped', round: m.round, reason: e.message });
         continue;
       }
-      const receipt = await verifyReceipt(signed, client.seed.peerId);
-      if (receipt.value.peer !== self || receipt.value.round !== m.round) {
-        throw new Error("the seed's receipt names another peer or round");
+      if (outcome.type === 'rejected') {
+        opts.onEvent({ type: 'not-credited', round: m.round, reason: outcome.reason });
+        continue;
       }
       // Error feedback carries over only what the seed took in.
-      if (receipt.value.accepted) await trainer.updateAccepted();
-      const receipts = (await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? [];
-      await storage.setProgress(RECEIPTS_KEY, [...receipts, signed]);
-      opts.onEvent({ type: 'receipt', receipt: receipt.value, signed });
+      await trainer.updateAccepted();
+      const awaiting = (await storage.getProgress<number[]>(AWAITING_KEY)) ?? [];
+      await storage.setProgress(AWAITING_KEY, [...awaiting, m.round]);
+      opts.onEvent({ type: 'sent', round: m.round });
       retry.reset();
     } catch (e) {
       if (signal.aborted) break;
@@ -236,6 +247,45 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       seen = undefined;
     }
   }
+}
+
+/**
+ * Fetches the receipts of the rounds whose update the seed took in, once they closed (before
+ * `current`): each is checked (signed by the seed, for us, for a round we sent) and kept; a round the
+ * seed closed without a receipt for us was not credited. A failure leaves them for the next round.
+ */
+async function collectReceipts(opts: ParticipantOptions, current: number): Promise<void> {
+  const { client, storage, signal } = opts;
+  const awaiting = (await storage.getProgress<number[]>(AWAITING_KEY)) ?? [];
+  const closed = awaiting.filter((r) => r < current);
+  if (closed.length === 0) return;
+  let reply: ReceiptsReply;
+  try {
+    reply = await requestReceipts(await client.seedStream(UPDATE_PROTOCOL, signal), Math.min(...closed), { signal });
+  } catch (e) {
+    if (!signal.aborted) client.onWarning?.(`could not fetch receipts: ${(e as Error).message}`);
+    return;
+  }
+  const settled = new Set<number>();
+  for (const signed of reply.receipts) {
+    const receipt = await verifyReceipt(signed, client.seed.peerId).catch(() => undefined);
+    const r = receipt?.value;
+    if (!r || r.peer !== client.peerId || !closed.includes(r.round) || settled.has(r.round)) continue;
+    settled.add(r.round);
+    const receipts = (await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? [];
+    await storage.setProgress(RECEIPTS_KEY, [...receipts, signed]);
+    opts.onEvent({ type: 'receipt', receipt: r, signed });
+  }
+  for (const round of closed) {
+    if (settled.has(round) || round > reply.closedThrough) continue;
+    settled.add(round);
+    const reason = reply.rejected.find((x) => x.round === round)?.reason ?? 'the seed closed the round without it';
+    opts.onEvent({ type: 'not-credited', round, reason });
+  }
+  await storage.setProgress(
+    AWAITING_KEY,
+    awaiting.filter((r) => !settled.has(r)),
+  );
 }
 
 /** Trains the round's local steps; gives up (cancels) if a newer round appears meanwhile: we missed its deadline. */

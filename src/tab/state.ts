@@ -1,7 +1,7 @@
 // What the volunteer's tab shows, and the one pure function that moves it: every part of the tab
 // (seed link, downloads, pacing, participant, run status) reports events; reduce() turns each into
 // the next state. No DOM, no I/O: unit-tested in Node.
-import { type Receipt, summariseReceipts } from '../fed';
+
 import type { FetchProgress, PeerView, UploadStats } from '../swarm';
 import type { ParticipantEvent } from './participant';
 import type { Settings } from './settings';
@@ -15,7 +15,14 @@ export interface DownloadView extends FetchProgress {
   weightsSha256?: string;
 }
 
-export type ReceiptView = Pick<Receipt, 'round' | 'accepted' | 'reason' | 'tokens' | 'bytes'>;
+/** What became of one round's update: credited (a signed receipt), or not (and why, when known). */
+export interface ReceiptView {
+  round: number;
+  accepted: boolean;
+  reason?: string;
+  tokens: number;
+  bytes: number;
+}
 
 /** The tab's part in federated training. */
 export interface TrainingView {
@@ -119,8 +126,8 @@ export function initialState(seedUrl: string, kept: { settings: Settings; receip
 }
 
 function counts(receipts: ReceiptView[]): Pick<TrainingView, 'acceptedRounds' | 'tokens'> {
-  const s = summariseReceipts(receipts);
-  return { acceptedRounds: s.acceptedRounds, tokens: s.tokens };
+  const accepted = receipts.filter((r) => r.accepted);
+  return { acceptedRounds: accepted.length, tokens: accepted.reduce((n, r) => n + r.tokens, 0) };
 }
 
 /** The next state after `e`. Never mutates `s`. */
@@ -186,18 +193,19 @@ export function reduce(s: TabState, e: TabEvent): TabState {
       };
     case 'sending':
       return training({ status: 'sending', round: e.round, lastUpdateBytes: e.bytes, lastDenseBytes: e.denseBytes });
+    case 'sent':
+      return training({ status: 'waiting', reason: undefined });
     case 'receipt': {
       const r = e.receipt;
+      const receipts = [...t.receipts, { round: r.round, accepted: true, tokens: r.tokens, bytes: r.bytes }];
+      return training({ receipts, ...counts(receipts) });
+    }
+    case 'not-credited': {
       const receipts = [
         ...t.receipts,
-        { round: r.round, accepted: r.accepted, reason: r.reason, tokens: r.tokens, bytes: r.bytes },
+        { round: e.round, accepted: false, reason: e.reason, tokens: 0, bytes: t.lastUpdateBytes ?? 0 },
       ];
-      return training({
-        status: 'waiting',
-        receipts,
-        ...counts(receipts),
-        reason: r.accepted ? undefined : `round ${r.round} rejected: ${r.reason}`,
-      });
+      return training({ receipts, ...counts(receipts), reason: `round ${e.round} not credited: ${e.reason}` });
     }
     case 'skipped':
       return training({ status: 'waiting', reason: `round ${e.round} skipped: ${e.reason}` });

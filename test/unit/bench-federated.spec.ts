@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { jsonBytes, ringAllReduceTraffic, volunteerRoundTraffic } from '../../bench/lib/fed-traffic';
 import { runInProcesses } from '../../bench/lib/processes';
-import type { UpdateHeader } from '../../src/fed';
+import type { ReceiptsReply, UpdateHeader } from '../../src/fed';
 
 test('a ring all-reduce sends and receives 2·(N−1)/N of the vector per worker', () => {
   expect(ringAllReduceTraffic(1000, 4)).toEqual({ upload: 1500, download: 1500 });
@@ -10,9 +10,11 @@ test('a ring all-reduce sends and receives 2·(N−1)/N of the vector per worker
   expect(() => ringAllReduceTraffic(1000, 0)).toThrow(RangeError);
 });
 
-test("a volunteer's round: round manifest, weights and receipt down; update header and body up", () => {
+test("a volunteer's round: round manifest, weights, acknowledgement and receipts down; update and receipts request up", () => {
   const roundManifest = { body: '{"round":0}', signer: 'seed', signature: 'c2ln' };
-  const receipt = { body: '{"accepted":true}', signer: 'seed', signature: 'c2ln' };
+  const receipt = { body: '{"round":0}', signer: 'seed', signature: 'c2ln' };
+  const outcome = { type: 'received', update: 'cd'.repeat(32) } as const;
+  const receipts: ReceiptsReply = { type: 'receipts', receipts: [receipt], rejected: [], closedThrough: 0 };
   const header: UpdateHeader = {
     type: 'update',
     round: 0,
@@ -23,9 +25,19 @@ test("a volunteer's round: round manifest, weights and receipt down; update head
     lossFirst: 7,
     lossLast: 6.5,
   };
-  const t = volunteerRoundTraffic({ roundManifest, weightsBytes: 4000, header, update: new Uint8Array(1020), receipt });
-  expect(t.upload).toBe(JSON.stringify(header).length + 1020);
-  expect(t.download).toBe(JSON.stringify(roundManifest).length + 4000 + JSON.stringify(receipt).length);
+  const t = volunteerRoundTraffic({
+    peer: 'v',
+    roundManifest,
+    weightsBytes: 4000,
+    header,
+    update: new Uint8Array(1020),
+    outcome,
+    receipts,
+  });
+  expect(t.upload).toBe(JSON.stringify(header).length + 1020 + '{"type":"receipts","since":0}'.length);
+  expect(t.download).toBe(
+    JSON.stringify(roundManifest).length + 4000 + JSON.stringify(outcome).length + JSON.stringify(receipts).length,
+  );
   expect(jsonBytes({ name: 'é' })).toBe(new TextEncoder().encode('{"name":"é"}').length);
 });
 

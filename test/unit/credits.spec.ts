@@ -1,7 +1,8 @@
-// The volunteer's credits file (src/fed/credits.ts): receipts signed with a real Ed25519 seed key
-// verify to the right summary (one credit per 1,000 accepted tokens); a tampered receipt, one for
-// another volunteer, one signed by another key and a document of the wrong kind are each refused,
-// naming the receipt's index. And scripts/verify-receipts.ts, the CLI that checks an exported file.
+// The volunteer's credits file (src/fed/credits.ts): receipts issued into a real ledger with an
+// Ed25519 seed key verify to the right summary (one credit per 1,000 credited tokens), each counted
+// once; conflicting ones, a tampered receipt, one for another volunteer, one signed by another key
+// and a document of the wrong kind are each refused, naming the receipt's index. The ledger audit
+// checks the chain and the seed's signed roots. And scripts/verify-receipts.ts, the CLI.
 import '../../src/seed/promise-shim';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,14 +15,22 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect, test } from '@playwright/test';
 import { verifyReceiptsCommand } from '../../scripts/verify-receipts';
 import {
+  auditLedger,
+  ConflictingReceiptsError,
   type CreditsFile,
+  GENESIS_HASH,
+  type LedgerRoot,
   type Receipt,
+  type RoundManifest,
   signReceipt,
+  signRoundManifest,
   summariseReceipts,
   TOKENS_PER_CREDIT,
   verifyCreditsFile,
 } from '../../src/fed';
-import { type SignedDocument, signDocument } from '../../src/swarm';
+import { initParams, paramLayout } from '../../src/model';
+import { type Ledger, memoryLedger } from '../../src/seed/ledger';
+import { buildManifest, type SignedDocument, signDocument, signManifest, verifyManifest } from '../../src/swarm';
 import { toBase64 } from '../../src/swarm/bytes';
 
 let seedKey: PrivateKey;
@@ -40,28 +49,48 @@ test.beforeAll(async () => {
   stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
 });
 
-function receipt(round: number, tokens: number, accepted: boolean, peer = volunteer.toString()): Receipt {
-  return {
-    kind: 'vgpu/receipt',
-    version: 1,
+/** The seed's ledger in memory; each test issues its own. */
+let ledger: Ledger;
+/** Every receipt issued into `ledger`, in order: its lines. */
+let issued: SignedDocument[];
+
+/** The volunteer's credited rounds 0, 2, 3 (1,500 + 2,600 + 999 tokens: 5 credits), a stranger's between. */
+async function issueRounds(): Promise<SignedDocument[]> {
+  ledger = memoryLedger(seedKey);
+  issued = [];
+  const entry = (round: number, tokens: number, peer = volunteer.toString()) => ({
     round,
     peer,
     tokens,
-    accepted,
-    ...(accepted ? {} : { reason: 'update norm over the limit' }),
     update: 'ab'.repeat(32),
     bytes: 4096,
     at: 1_700_000_000_000 + round,
-  };
+  });
+  for (const entries of [
+    [entry(0, 1500)],
+    [entry(1, 4000, stranger.toString())],
+    [entry(2, 2600), entry(2, 700, stranger.toString())],
+    [entry(3, 999)],
+  ])
+    issued.push(...(await ledger.issue(entries)));
+  return issued.filter((d) => (JSON.parse(d.body) as Receipt).peer === volunteer.toString());
 }
 
-/** Rounds 0..3: 1,500 + 2,600 + 999 accepted tokens (5,099: 5 credits), 4,000 rejected. */
-const RECEIPTS = (): Receipt[] => [
-  receipt(0, 1500, true),
-  receipt(1, 4000, false),
-  receipt(2, 2600, true),
-  receipt(3, 999, true),
-];
+/** A receipt as the seed would sign it, outside its ledger (index and prev made up). */
+function receipt(round: number, tokens: number, peer = volunteer.toString()): Receipt {
+  return {
+    kind: 'vgpu/receipt',
+    version: 2,
+    round,
+    peer,
+    tokens,
+    update: 'ab'.repeat(32),
+    bytes: 4096,
+    at: 1_700_000_000_000 + round,
+    index: 100 + round,
+    prev: GENESIS_HASH,
+  };
+}
 
 function creditsFile(receipts: SignedDocument[]): CreditsFile {
   return {
@@ -77,7 +106,26 @@ function creditsFile(receipts: SignedDocument[]): CreditsFile {
   };
 }
 
-const signAll = (rs: Receipt[]) => Promise.all(rs.map((r) => signReceipt(seedKey, seed, r)));
+/** A signed round manifest of a tiny model whose ledger root is `ledgerRoot`. */
+async function roundManifestWith(ledgerRoot: LedgerRoot): Promise<RoundManifest> {
+  const cfg = { vocab: 16, context: 8, layers: 1, heads: 1, width: 8 };
+  const weights = await signManifest(seedKey, seed, await buildManifest(initParams(paramLayout(cfg), 1), 'r', cfg));
+  return {
+    kind: 'vgpu/round',
+    version: 2,
+    round: 4,
+    weights,
+    weightsId: (await verifyManifest(weights, seed)).id,
+    data: { train: 'aa'.repeat(32), validation: 'bb'.repeat(32) },
+    hyper: { steps: 1, batchSize: 1, context: 8, lr: 1e-3, weightDecay: 0, dataSeed: 1 },
+    shardCount: 8,
+    assignments: {},
+    deadline: 1_700_000_000_000,
+    codec: { format: 'int8', blockSize: 256, density: 1 },
+    maxNorm: 1,
+    ledger: ledgerRoot,
+  };
+}
 
 /** A copy of `doc` whose body says `tokens` instead, the signature left as it was. */
 function tamperTokens(doc: SignedDocument, tokens: number): SignedDocument {
@@ -85,91 +133,129 @@ function tamperTokens(doc: SignedDocument, tokens: number): SignedDocument {
   return { ...doc, body: JSON.stringify({ ...body, tokens }) };
 }
 
-test('summariseReceipts counts accepted rounds and tokens; credits are floor(accepted tokens / 1000)', () => {
+const EXPECTED = { rounds: 3, tokens: 1500 + 2600 + 999, credits: 5, duplicates: 0 };
+
+test('summariseReceipts counts rounds and tokens; credits are floor(tokens / 1000)', () => {
   expect(TOKENS_PER_CREDIT).toBe(1000);
-  expect(summariseReceipts([])).toEqual({ rounds: 0, acceptedRounds: 0, tokens: 0, credits: 0 });
-  expect(summariseReceipts([{ accepted: true, tokens: 999 }])).toEqual({
-    rounds: 1,
-    acceptedRounds: 1,
-    tokens: 999,
-    credits: 0,
-  });
-  expect(summariseReceipts([{ accepted: true, tokens: 1000 }])).toEqual({
-    rounds: 1,
-    acceptedRounds: 1,
-    tokens: 1000,
+  expect(summariseReceipts([])).toEqual({ rounds: 0, tokens: 0, credits: 0, duplicates: 0 });
+  expect(summariseReceipts([{ tokens: 999 }])).toEqual({ rounds: 1, tokens: 999, credits: 0, duplicates: 0 });
+  expect(summariseReceipts([{ tokens: 1000 }, { tokens: 999 }], 2)).toEqual({
+    rounds: 2,
+    tokens: 1999,
     credits: 1,
+    duplicates: 2,
   });
-  expect(
-    summariseReceipts([
-      { accepted: false, tokens: 5000 },
-      { accepted: true, tokens: 1999 },
-    ]),
-  ).toEqual({ rounds: 2, acceptedRounds: 1, tokens: 1999, credits: 1 });
 });
 
 test("a file of receipts signed by the seed verifies to its summary, against the file's seed or the one given", async () => {
-  const file = creditsFile(await signAll(RECEIPTS()));
-  const expected = { rounds: 4, acceptedRounds: 3, tokens: 1500 + 2600 + 999, credits: 5 };
-  expect(await verifyCreditsFile(file)).toEqual(expected);
-  expect(await verifyCreditsFile(file, seed.toString())).toEqual(expected);
+  const file = creditsFile(await issueRounds());
+  expect(await verifyCreditsFile(file)).toEqual(EXPECTED);
+  expect(await verifyCreditsFile(file, seed.toString())).toEqual(EXPECTED);
   // Through JSON, as the page exports it and the CLI reads it.
-  expect(await verifyCreditsFile(JSON.parse(JSON.stringify(file)) as CreditsFile, seed.toString())).toEqual(expected);
-  expect(await verifyCreditsFile(creditsFile([]))).toEqual({ rounds: 0, acceptedRounds: 0, tokens: 0, credits: 0 });
+  expect(await verifyCreditsFile(JSON.parse(JSON.stringify(file)) as CreditsFile, seed.toString())).toEqual(EXPECTED);
+  expect(await verifyCreditsFile(creditsFile([]))).toEqual({ rounds: 0, tokens: 0, credits: 0, duplicates: 0 });
+});
+
+test('a receipt pasted 100 times counts once; two different receipts for one round, or one ledger position, conflict', async () => {
+  const mine = await issueRounds();
+  const pasted = creditsFile([...mine, ...Array.from({ length: 100 }, () => mine[0]!)]);
+  expect(await verifyCreditsFile(pasted)).toEqual({ ...EXPECTED, duplicates: 100 });
+  // A second receipt for round 2 (as a seed that issued a round twice would have signed it).
+  const twice = await signReceipt(seedKey, seed, { ...receipt(2, 2600), index: 50 });
+  await expect(verifyCreditsFile(creditsFile([...mine, twice]))).rejects.toThrow(ConflictingReceiptsError);
+  await expect(verifyCreditsFile(creditsFile([...mine, twice]))).rejects.toThrow(
+    'receipts 1 and 3 both credit round 2',
+  );
+  const samePlace = await signReceipt(seedKey, seed, {
+    ...receipt(7, 10),
+    index: (JSON.parse(mine[0]!.body) as Receipt).index,
+  });
+  await expect(verifyCreditsFile(creditsFile([...mine, samePlace]))).rejects.toThrow(
+    'receipts 0 and 3 both claim ledger position 0',
+  );
 });
 
 test('checked against another seed, the first receipt is refused', async () => {
-  const file = creditsFile(await signAll(RECEIPTS()));
+  const file = creditsFile(await issueRounds());
   await expect(verifyCreditsFile(file, other.toString())).rejects.toThrow(
     `receipt 0: signed document: signed by ${seed.toString()}, expected ${other.toString()}`,
   );
 });
 
 test('a tampered receipt is refused, naming its index', async () => {
-  const signed = await signAll(RECEIPTS());
+  const signed = await issueRounds();
   signed[2] = tamperTokens(signed[2]!, 260_000);
   await expect(verifyCreditsFile(creditsFile(signed))).rejects.toThrow('receipt 2: signed document: bad signature');
-  // Turning a rejected round into an accepted one is tampering too.
-  const flipped = await signAll(RECEIPTS());
-  flipped[1] = { ...flipped[1]!, body: flipped[1]!.body.replace('"accepted":false', '"accepted":true') };
-  expect(flipped[1]!.body).toContain('"accepted":true');
-  await expect(verifyCreditsFile(creditsFile(flipped))).rejects.toThrow('receipt 1: signed document: bad signature');
 });
 
 test('a receipt for another volunteer is refused, naming its index and the peer', async () => {
-  const rs = RECEIPTS();
-  rs[3] = receipt(3, 999, true, stranger.toString());
-  await expect(verifyCreditsFile(creditsFile(await signAll(rs)))).rejects.toThrow(
-    `receipt 3 names peer ${stranger.toString()}, not ${volunteer.toString()}`,
+  const signed = await issueRounds();
+  signed[2] = await signReceipt(seedKey, seed, receipt(3, 999, stranger.toString()));
+  await expect(verifyCreditsFile(creditsFile(signed))).rejects.toThrow(
+    `receipt 2 names peer ${stranger.toString()}, not ${volunteer.toString()}`,
   );
 });
 
 test('a receipt signed by another key is refused, naming its index', async () => {
-  const signed = await signAll(RECEIPTS());
+  const signed = await issueRounds();
   // Signed by another peer under its own name...
-  signed[1] = await signReceipt(otherKey, other, receipt(1, 4000, true));
+  signed[1] = await signReceipt(otherKey, other, receipt(1, 4000));
   await expect(verifyCreditsFile(creditsFile(signed))).rejects.toThrow(
     `receipt 1: signed document: signed by ${other.toString()}, expected ${seed.toString()}`,
   );
   // ...or under the seed's name: the signature does not hold.
-  signed[1] = await signReceipt(otherKey, seed, receipt(1, 4000, true));
+  signed[1] = await signReceipt(otherKey, seed, receipt(1, 4000));
   await expect(verifyCreditsFile(creditsFile(signed))).rejects.toThrow('receipt 1: signed document: bad signature');
 });
 
 test('a signed document of the wrong kind, or a receipt of another version, is refused, naming its index', async () => {
-  const signed = await signAll(RECEIPTS());
-  signed[2] = await signDocument(seedKey, seed, { ...receipt(2, 2600, true), kind: 'vgpu/round' });
+  const signed = await issueRounds();
+  signed[2] = await signDocument(seedKey, seed, { ...receipt(2, 2600), kind: 'vgpu/round' });
   await expect(verifyCreditsFile(creditsFile(signed))).rejects.toThrow('receipt 2: receipt: unknown kind/version');
-  signed[2] = await signDocument(seedKey, seed, { ...receipt(2, 2600, true), version: 2 });
+  signed[2] = await signDocument(seedKey, seed, { ...receipt(2, 2600), version: 1, accepted: true });
   await expect(verifyCreditsFile(creditsFile(signed))).rejects.toThrow('receipt 2: receipt: unknown kind/version');
-  signed[2] = await signDocument(seedKey, seed, { ...receipt(2, 2600, true), tokens: -5 });
+  signed[2] = await signDocument(seedKey, seed, { ...receipt(2, 2600), tokens: -5 });
   await expect(verifyCreditsFile(creditsFile(signed))).rejects.toThrow(
-    'receipt 2: receipt: round, peer, tokens and accepted are required',
+    'receipt 2: receipt: round, peer and tokens are required',
   );
 });
 
+test("the ledger audit: the chain, each volunteer's totals, and the seed's signed roots", async () => {
+  await issueRounds();
+  const lines = issued.map((d) => JSON.stringify(d));
+  const root = async (count: number) => ({
+    round: count,
+    ledger: {
+      receipts: count,
+      head: count === 0 ? GENESIS_HASH : (await auditLedger(lines.slice(0, count), seed.toString())).head,
+    },
+  });
+  const roots = await Promise.all([0, 1, 2, 4, 5].map(root));
+  const audit = await auditLedger(lines, seed.toString(), roots);
+  expect(audit.receipts).toBe(5);
+  expect(audit.volunteers.get(volunteer.toString())).toEqual(EXPECTED);
+  expect(audit.volunteers.get(stranger.toString())).toMatchObject({ rounds: 2, tokens: 4700 });
+  // A line taken out, a line changed, a line copied, a root that is not a point of the chain: refused.
+  await expect(auditLedger([...lines.slice(0, 2), ...lines.slice(3)], seed.toString())).rejects.toThrow(
+    'ledger line 3 says it is at index 3',
+  );
+  const changed = [...lines];
+  changed[1] = JSON.stringify(tamperTokens(issued[1]!, 40_000));
+  await expect(auditLedger(changed, seed.toString())).rejects.toThrow('ledger line 2: signed document: bad signature');
+  await expect(auditLedger([...lines, lines[4]!], seed.toString())).rejects.toThrow(
+    'ledger line 6 says it is at index 4',
+  );
+  const forged = { round: 9, ledger: { receipts: 3, head: roots[1]!.ledger.head } };
+  await expect(auditLedger(lines, seed.toString(), [forged])).rejects.toThrow(
+    "round 9's ledger root does not match the ledger",
+  );
+  await expect(
+    auditLedger(lines, seed.toString(), [{ round: 9, ledger: { receipts: 6, head: GENESIS_HASH } }]),
+  ).rejects.toThrow('round 9 names 6 receipts; the ledger has only 5');
+});
+
 test('a file of the wrong kind or version is refused', async () => {
-  const file = creditsFile(await signAll(RECEIPTS()));
+  const file = creditsFile(await issueRounds());
   const wrongKind = { ...file, kind: 'vgpu/receipts' } as unknown as CreditsFile;
   const wrongVersion = { ...file, version: 2 } as unknown as CreditsFile;
   await expect(verifyCreditsFile(wrongKind)).rejects.toThrow('not a vgpu credits file');
@@ -215,13 +301,13 @@ test.describe('scripts/verify-receipts.ts', () => {
   }
 
   test('a good file prints its summary and exits 0, with or without --seed (the first run as its own process)', async () => {
-    const path = await write('good.json', creditsFile(await signAll(RECEIPTS())));
+    const path = await write('good.json', creditsFile(await issueRounds()));
     const plain = spawnCli(path);
     expect(plain.stderr).toBe('');
     expect(plain.status).toBe(0);
     expect(plain.stdout).toContain(`${path}: verified`);
-    expect(plain.stdout).toMatch(/rounds: +4 \(3 accepted\)/);
-    expect(plain.stdout).toMatch(/tokens: +5099 in accepted updates/);
+    expect(plain.stdout).toMatch(/rounds: +3 credited\n/);
+    expect(plain.stdout).toMatch(/tokens: +5099 in credited updates/);
     expect(plain.stdout).toMatch(/credits: +5\n/);
     expect(plain.stdout).toContain('pass --seed <peerId>');
     const checked = await cli(path, '--seed', seed.toString());
@@ -231,14 +317,14 @@ test.describe('scripts/verify-receipts.ts', () => {
   });
 
   test('a bad file prints the error and exits 1', async () => {
-    const signed = await signAll(RECEIPTS());
+    const signed = await issueRounds();
     signed[2] = tamperTokens(signed[2]!, 260_000);
     const tampered = await cli(await write('tampered.json', creditsFile(signed)));
     expect(tampered.status).toBe(1);
     expect(tampered.stdout).toBe('');
     expect(tampered.stderr).toContain('receipt 2: signed document: bad signature');
 
-    const good = await write('good-other-seed.json', creditsFile(await signAll(RECEIPTS())));
+    const good = await write('good-other-seed.json', creditsFile(await issueRounds()));
     const wrongSeed = await cli(good, '--seed', other.toString());
     expect(wrongSeed.status).toBe(1);
     expect(wrongSeed.stderr).toContain(
@@ -260,12 +346,30 @@ test.describe('scripts/verify-receipts.ts', () => {
     const missing = await cli();
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('usage: verify-receipts <credits.json> [--seed <peerId>]');
-    expect((await cli(join(dir, 'absent.json'))).stderr).toContain('cannot read the file');
+    expect((await cli(join(dir, 'absent.json'))).stderr).toContain(`cannot read ${join(dir, 'absent.json')}`);
     const badSeed = await cli(await write('any.json', creditsFile([])), '--seed', 'not-a-peer-id');
     expect(badSeed.status).toBe(1);
     expect(badSeed.stderr).toContain('--seed not-a-peer-id is not a peer id');
     const unknown = await cli('x.json', '--sead', 'y');
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain("Unknown option '--sead'");
+  });
+
+  test('--ledger audits the chain, finds every receipt of the file in it, and checks --round roots', async () => {
+    const mine = await issueRounds();
+    const ledgerPath = await write('ledger.jsonl', `${issued.map((d) => JSON.stringify(d)).join('\n')}\n`);
+    const round = await signRoundManifest(seedKey, seed, await roundManifestWith(ledger.root()));
+    const roundPath = await write('round.json', round);
+    const file = await write('mine.json', creditsFile(mine));
+    const ok = await cli(file, '--seed', seed.toString(), '--ledger', ledgerPath, '--round', roundPath);
+    expect(ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/ledger: +5 receipts, chain intact, 1 signed root\(s\) match/);
+    expect(ok.stdout).toMatch(/in ledger: +3 rounds, 5099 tokens for this volunteer/);
+    // A receipt the seed signed but kept out of its ledger is found out.
+    const outside = await signReceipt(seedKey, seed, receipt(9, 10));
+    const notIn = await cli(await write('outside.json', creditsFile([...mine, outside])), '--ledger', ledgerPath);
+    expect(notIn.status).toBe(1);
+    expect(notIn.stderr).toContain('receipt 3 is not in the ledger');
   });
 });

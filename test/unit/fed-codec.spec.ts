@@ -369,3 +369,19 @@ test('compressWithFeedback: residual = (update + residual) − decoded, exactly,
   const fp = compressWithFeedback(u, undefined, { format: 'fp32' });
   expect(fp.residual.every((v) => v === 0)).toBe(true);
 });
+
+test("with the round's codec, another format, block size or density is refused; the round's own passes", () => {
+  const v = randomUniform(1000, 7);
+  const round = { format: 'int8', blockSize: 256, density: 0.5 } as const;
+  expect(decodeUpdate(encodeUpdate(v, round), v.length, round)).toHaveLength(v.length);
+  expect(decodeUpdate(encodeUpdate(v, { ...round, density: 0.25 }), v.length, round)).toHaveLength(v.length);
+  expect(() => decodeUpdate(encodeUpdate(v, { ...round, format: 'fp32' }), v.length, round)).toThrow(
+    'format fp32, the round asks for int8',
+  );
+  expect(() => decodeUpdate(encodeUpdate(v, { ...round, blockSize: 128 }), v.length, round)).toThrow(
+    'blockSize 128, the round asks for 256',
+  );
+  expect(() => decodeUpdate(encodeUpdate(v, { ...round, density: 1 }), v.length, round)).toThrow(
+    "4 blocks kept, the round's density keeps at most 2",
+  );
+});

@@ -2,7 +2,8 @@
 // weights manifests of a tiny model, a connected set the test controls, a fake validation loss, and
 // a manual clock: deadlines come only when a test moves time, so every wait is for a state.
 // Rounds open and close, updates are aggregated with hand-checkable settings (mean, lr 1, no
-// momentum), and every reason to refuse an update comes back as a signed receipt.
+// momentum), every reason to refuse an update comes back unsigned, and the receipts of a round are
+// issued into a real in-memory ledger only once its checkpoint is written.
 import '../../src/seed/promise-shim';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
@@ -18,9 +19,16 @@ import {
   MIN_REISSUE_MS,
   maxUpdateNorm,
 } from '../../src/fed/coordinator';
-import { type Receipt, type RoundManifest, verifyReceipt, verifyRoundManifest } from '../../src/fed/documents';
-import type { UpdateHeader } from '../../src/fed/protocol';
+import {
+  GENESIS_HASH,
+  type Receipt,
+  type RoundManifest,
+  verifyReceipt,
+  verifyRoundManifest,
+} from '../../src/fed/documents';
+import type { UpdateHeader, UpdateOutcome } from '../../src/fed/protocol';
 import { type GptConfig, initParams, paramLayout } from '../../src/model';
+import { type Ledger, memoryLedger } from '../../src/seed/ledger';
 import { sha256Hex } from '../../src/swarm/bytes';
 import { buildManifest, signManifest, type VerifiedManifest, verifyManifest } from '../../src/swarm/manifest';
 import type { SignedDocument } from '../../src/swarm/signed';
@@ -85,10 +93,14 @@ interface Harness {
   published: Published[];
   weights: VerifiedManifest[];
   evaluated: Float32Array[];
-  /** Every receipt recorded, in order (the seed's ledger). */
+  /** Every receipt this coordinator issued, in order. */
   receipts: SignedDocument[];
+  /** The seed's ledger (a restart hands it to the next coordinator). */
+  ledger: Ledger;
   /** When set, persist throws it (a full disk). */
   persistFails?: Error;
+  /** When set, issuing receipts throws it (a full disk under the ledger). */
+  issueFails?: Error;
   persisted: {
     round: number;
     params: Float32Array;
@@ -97,8 +109,10 @@ interface Harness {
     history: string;
     acceptedUpdates: number;
     rejectedUpdates: number;
-    /** Receipts recorded when it was persisted. */
+    /** Receipts issued when it was persisted. */
     receipts: number;
+    /** Receipts the checkpoint holds, to be issued once it is durable. */
+    pending: number;
   }[];
   logs: string[];
 }
@@ -118,10 +132,16 @@ function freshState(): CoordinatorState {
     tokens: 0,
     acceptedUpdates: 0,
     rejectedUpdates: 0,
+    pendingReceipts: [],
+    volunteers: {},
   };
 }
 
-function harness(over: Partial<FedSettings> = {}, state: CoordinatorState = freshState()): Harness {
+function harness(
+  over: Partial<FedSettings> = {},
+  state: CoordinatorState = freshState(),
+  ledger: Ledger = memoryLedger(seedKey),
+): Harness {
   const h: Harness = {
     clock: manualClock(),
     weightsAsked: 0,
@@ -133,6 +153,7 @@ function harness(over: Partial<FedSettings> = {}, state: CoordinatorState = fres
     receipts: [],
     persisted: [],
     logs: [],
+    ledger,
     c: undefined as unknown as Coordinator,
   };
   h.c = createCoordinator(
@@ -154,6 +175,7 @@ function harness(over: Partial<FedSettings> = {}, state: CoordinatorState = fres
         h.published.push({ signed, manifest, at: h.clock.now() });
       },
       isConnected: (peer) => h.connected.has(peer),
+      addressOf: () => undefined,
       async evaluate(params) {
         h.evaluated.push(params.slice());
         return 5 - 0.25 * (h.evaluated.length - 1); // 5, 4.75, 4.5, …
@@ -169,11 +191,17 @@ function harness(over: Partial<FedSettings> = {}, state: CoordinatorState = fres
           acceptedUpdates: s.acceptedUpdates,
           rejectedUpdates: s.rejectedUpdates,
           receipts: h.receipts.length,
+          pending: s.pendingReceipts.length,
         });
       },
-      async recordReceipt(signed) {
-        h.receipts.push(signed);
+      async issueReceipts(entries) {
+        if (h.issueFails) throw h.issueFails;
+        const issued = await ledger.issue(entries);
+        h.receipts.push(...issued);
+        return issued;
       },
+      ledgerRoot: () => ledger.root(),
+      recentReceipts: (peer, since) => ledger.recent(peer, since),
       log: (line) => h.logs.push(line),
       clock: h.clock,
     },
@@ -225,14 +253,25 @@ function mismatches(got: Float32Array, want: (i: number) => number): string[] {
 
 const int8 = (v: Float32Array) => encodeUpdate(v, { format: 'int8', blockSize: 256 });
 
-/** Verifies a receipt against the seed and checks what it says of the update. */
-async function checkReceipt(signed: SignedDocument, expected: Partial<Receipt>, body: Uint8Array): Promise<Receipt> {
+/** The seed took the update in: it answers with the hash of the bytes it got. */
+async function expectReceived(outcome: UpdateOutcome, body: Uint8Array): Promise<void> {
+  expect(outcome).toEqual({ type: 'received', update: await sha256Hex(body) });
+}
+
+/** `peer`'s receipt of `round` (issued once the round closed), verified against the seed and checked. */
+async function checkReceipt(
+  h: Harness,
+  peer: string,
+  round: number,
+  expected: Partial<Receipt>,
+  body: Uint8Array,
+): Promise<Receipt> {
+  const signed = h.c.receipts(peer, round).receipts.find((d) => JSON.parse(d.body).round === round);
+  if (!signed) throw new Error(`no receipt of round ${round} for ${peer}`);
   const r = (await verifyReceipt(signed, seed)).value;
-  expect(r).toMatchObject(expected);
+  expect(r).toMatchObject({ round, peer, tokens: MAX_TOKENS, ...expected });
   expect(r.update).toBe(await sha256Hex(body));
   expect(r.bytes).toBe(body.length);
-  if (r.accepted) expect(r.reason).toBeUndefined();
-  else expect(r.tokens).toBe(0);
   return r;
 }
 
@@ -252,13 +291,10 @@ async function toRoundOneWithAB(h: Harness): Promise<Float32Array> {
   expect(h.c.onJoin(B)).toBe(1);
   const u = randomUniform(P, 100, AMP);
   const body = int8(u);
-  await checkReceipt(
-    await h.c.onUpdate(A, header(h), body),
-    { accepted: true, round: 0, peer: A, tokens: MAX_TOKENS },
-    body,
-  );
+  await expectReceived(await h.c.onUpdate(A, header(h), body), body);
   await waitPublished(h, 3);
   expect(last(h).manifest.round).toBe(1);
+  await checkReceipt(h, A, 0, { index: 0, prev: GENESIS_HASH }, body);
   return u;
 }
 
@@ -283,7 +319,7 @@ test('start() evaluates once and publishes a signed round 0 with no assignments'
   expect(w.value.name).toBe('round 0');
   expect(manifest).toMatchObject({
     kind: 'vgpu/round',
-    version: 1,
+    version: 2,
     round: 0,
     data: DATA,
     hyper: HYPER,
@@ -291,6 +327,7 @@ test('start() evaluates once and publishes a signed round 0 with no assignments'
     assignments: {},
     codec: SETTINGS.codec,
     maxNorm: maxUpdateNorm(HYPER, P),
+    ledger: { receipts: 0, head: GENESIS_HASH },
   });
   expect(manifest.maxNorm).toBeCloseTo(4 * 2 * 3e-3 * Math.sqrt(4992), 12);
   expect(manifest.deadline).toBe(t0 + LONG_ROUND_MS);
@@ -377,13 +414,17 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
   for (let i = 0; i < P; i++) worst0 = Math.max(worst0, Math.abs(after0[i]! - (start[i]! - u0[i]!)));
   expect(worst0).toBeLessThanOrEqual(INT8_TOL);
   expect(worst0).toBeGreaterThan(0); // int8 is lossy: the check above is not vacuous
+  // The checkpoint holds round 0's receipt; it was issued only after the checkpoint was written.
   expect(h.persisted[0]!).toMatchObject({
     round: 1,
     tokens: MAX_TOKENS,
     acceptedUpdates: 1,
     rejectedUpdates: 0,
-    receipts: 1,
+    receipts: 0,
+    pending: 1,
   });
+  expect(h.receipts).toHaveLength(1);
+  expect(last(h).manifest.ledger).toEqual({ receipts: 1, head: expect.stringMatching(/^[0-9a-f]{64}$/) });
   expect(JSON.parse(h.persisted[0]!.history)).toEqual([
     { round: 0, tokens: 0, valLoss: 5 },
     { round: 1, tokens: MAX_TOKENS, valLoss: 4.75 },
@@ -398,19 +439,14 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
   const bodyA = int8(uA);
   const bodyB = int8(uB);
   const t1 = h.clock.now();
-  await checkReceipt(
-    await h.c.onUpdate(A, header(h), bodyA),
-    { accepted: true, round: 1, peer: A, tokens: MAX_TOKENS },
-    bodyA,
-  );
+  await expectReceived(await h.c.onUpdate(A, header(h), bodyA), bodyA);
   expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 2, open: { round: 1, assigned: 2, received: 1 } });
   expect(h.published.length).toBe(3); // still waiting for B
-  await checkReceipt(
-    await h.c.onUpdate(B, header(h, { tokens: 20 }), bodyB),
-    { accepted: true, round: 1, peer: B, tokens: 20 },
-    bodyB,
-  );
+  // B claims fewer tokens; it is credited the round's assignment all the same.
+  await expectReceived(await h.c.onUpdate(B, header(h, { tokens: 20 }), bodyB), bodyB);
   await waitPublished(h, 4);
+  await checkReceipt(h, A, 1, { index: 1 }, bodyA);
+  await checkReceipt(h, B, 1, { index: 2 }, bodyB);
   expect(last(h).at).toBe(t1); // closed at once, without the clock moving to the deadline
 
   const dA = decodeUpdate(bodyA, P);
@@ -426,17 +462,23 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
   expect(h.state.history).toEqual([
     { round: 0, tokens: 0, valLoss: 5 },
     { round: 1, tokens: MAX_TOKENS, valLoss: 4.75 },
-    { round: 2, tokens: 2 * MAX_TOKENS + 20, valLoss: 4.5 },
+    { round: 2, tokens: 3 * MAX_TOKENS, valLoss: 4.5 },
   ]);
   expect(h.persisted.length).toBe(2);
-  expect(h.persisted[1]!).toMatchObject({ round: 2, tokens: 2 * MAX_TOKENS + 20, acceptedUpdates: 3, receipts: 3 });
+  expect(h.persisted[1]!).toMatchObject({
+    round: 2,
+    tokens: 3 * MAX_TOKENS,
+    acceptedUpdates: 3,
+    receipts: 1,
+    pending: 2,
+  });
   expect(last(h).manifest).toMatchObject({ round: 2, assignments: { [A]: 2, [B]: 3 } });
   expect(h.c.status()).toEqual({
     round: 2,
     volunteers: 2,
     acceptedUpdates: 3,
     rejectedUpdates: 0,
-    tokens: 2 * MAX_TOKENS + 20,
+    tokens: 3 * MAX_TOKENS,
     history: h.state.history,
     open: { round: 2, deadline: last(h).manifest.deadline, assigned: 2, received: 0 },
   });
@@ -479,16 +521,16 @@ test('admission refuses an update from its header alone, before any body: late, 
   ];
   for (const [what, peer, hdr, reason] of cases) expect(h.c.admit(peer, hdr), what).toBe(reason);
   expect(h.c.admit(A, header(h, { bytes: maxBytes }))).toBeUndefined();
-  // Nothing was received: no receipt, no count, nothing in the ledger.
+  // Nothing was received: no count, nothing in the ledger.
   expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 1, rejectedUpdates: 0, open: { received: 0 } });
   expect(h.receipts.length).toBe(1);
   // A sends its update; a second one in the same round is refused as a duplicate.
   const good = int8(randomUniform(P, 7, AMP));
-  await checkReceipt(await h.c.onUpdate(A, header(h), good), { accepted: true, peer: A, round: 1 }, good);
+  await expectReceived(await h.c.onUpdate(A, header(h), good), good);
   expect(h.c.admit(A, header(h))).toBe('duplicate: this round already has an update from this peer');
 });
 
-test("an admitted update with a bad body gets a signed rejection and uses up its sender's try; counters match", async () => {
+test("an admitted update with a bad body is rejected (unsigned, unstored) and uses up its sender's try; counters match", async () => {
   const h = harness();
   await h.c.start();
   for (const peer of [A, ...crowd]) {
@@ -501,10 +543,8 @@ test("an admitted update with a bad body gets a signed rejection and uses up its
   const r0 = last(h).manifest;
   expect(Object.keys(r0.assignments).sort()).toEqual([A, ...crowd].sort());
   const good = int8(randomUniform(P, 7, AMP));
-  // A sparse fp32 body (a fifth of the blocks: it fits the round's int8 size) with a NaN value
-  // (encodeUpdate itself refuses non-finite values).
-  const nanBody = encodeUpdate(randomUniform(P, 6, AMP), { format: 'fp32', blockSize: 256, density: 0.2 });
-  new DataView(nanBody.buffer).setFloat32(nanBody.length - 4, Number.NaN, true);
+  // A sparse fp32 body (a fifth of the blocks: it fits the round's int8 size): not the round's codec.
+  const fp32Body = encodeUpdate(randomUniform(P, 6, AMP), { format: 'fp32', blockSize: 256, density: 0.2 });
   // int8 with a NaN block scale: the decoder refuses it.
   const nanScale = int8(randomUniform(P, 8, AMP));
   new DataView(nanScale.buffer).setFloat32(20, Number.NaN, true);
@@ -513,7 +553,7 @@ test("an admitted update with a bad body gets a signed rejection and uses up its
     ['malformed body', new Uint8Array(10), 'bad update: 10 bytes, shorter than the 20-byte header'],
     ['bad magic', new Uint8Array(good.length), 'bad update: wrong magic (not a VFU update)'],
     ['wrong length', int8(randomUniform(P - 1, 7, AMP)), `bad update: length ${P - 1}, expected ${P}`],
-    ['NaN value', nanBody, /^non-finite value NaN at index \d+$/],
+    ['fp32 in an int8 round', fp32Body, 'bad update: format fp32, the round asks for int8'],
     ['NaN scale', nanScale, 'bad update: non-finite scale NaN for block 0'],
     ['norm too large', big, new RegExp(`^norm 4\\.\\d+ above maxNorm ${r0.maxNorm}$`)],
   ];
@@ -521,24 +561,30 @@ test("an admitted update with a bad body gets a signed rejection and uses up its
     const peer = crowd[i]!;
     const hdr = header(h, { bytes: body.length });
     expect(h.c.admit(peer, hdr), what).toBeUndefined();
-    const r = await checkReceipt(
-      await h.c.onUpdate(peer, hdr, body),
-      { accepted: false, peer, round: 0, tokens: 0 },
-      body,
-    );
-    expect(r.reason, what).toEqual(typeof reason === 'string' ? reason : expect.stringMatching(reason));
+    const outcome = await h.c.onUpdate(peer, hdr, body);
+    expect(outcome, what).toEqual({
+      type: 'rejected',
+      reason: typeof reason === 'string' ? reason : expect.stringMatching(reason),
+    });
     expect(h.c.status().rejectedUpdates, what).toBe(i + 1);
     // That was its try for this round.
     expect(h.c.admit(peer, header(h)), what).toBe('duplicate: this round already has an update from this peer');
   }
   // The round waits only for A now; A's update closes it, and only A's update moved the model.
   expect(h.c.status()).toMatchObject({ round: 0, acceptedUpdates: 0, rejectedUpdates: 6, open: { received: 0 } });
-  await checkReceipt(await h.c.onUpdate(A, header(h), good), { accepted: true, peer: A, round: 0 }, good);
+  await expectReceived(await h.c.onUpdate(A, header(h), good), good);
   await waitPublished(h, 3);
   expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 1, rejectedUpdates: 6 });
-  // Every receipt is in the ledger, and each rejection was logged.
-  expect(h.receipts.length).toBe(7);
+  // Only A's update has a receipt; each rejection was logged, and its sender can ask why.
+  expect(h.receipts.length).toBe(1);
+  await checkReceipt(h, A, 0, {}, good);
   expect(h.logs.filter((l) => l.startsWith('rejected an update from')).length).toBe(6);
+  expect(h.c.receipts(crowd[0]!, 0)).toEqual({
+    type: 'receipts',
+    receipts: [],
+    rejected: [{ round: 0, reason: 'bad update: 10 bytes, shorter than the 20-byte header' }],
+    closedThrough: 0,
+  });
 });
 
 test('joins into a round that assigns nobody reissue it once per MIN_REISSUE_MS; volunteers that left are dropped', async () => {
@@ -676,7 +722,8 @@ test('a checkpoint that fails (a full disk) applies nothing; the close is tried 
   h.persistFails = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   await h.c.onUpdate(A, header(h), int8(randomUniform(P, 11, AMP)));
   await waitFor('the failure to be logged', () => h.logs.some((l) => l.startsWith('closing round 0 failed: ENOSPC')));
-  // Nothing moved: same round, same weights, no new round published; updates are refused meanwhile.
+  // Nothing moved: same round, same weights, no receipt, no new round published; updates are refused meanwhile.
+  expect(h.receipts).toEqual([]);
   expect(h.state.round).toBe(0);
   expect(Buffer.compare(Buffer.from(h.state.params.buffer), Buffer.from(before.buffer))).toBe(0);
   expect(h.published).toHaveLength(2);
@@ -688,4 +735,56 @@ test('a checkpoint that fails (a full disk) applies nothing; the close is tried 
   expect(last(h).manifest.round).toBe(1);
   expect(h.state.round).toBe(1);
   expect(h.persisted.map((p) => p.round)).toEqual([1]);
+});
+
+test('receipts the ledger cannot take (a full disk) hold the next round back; once it can, each is issued once', async () => {
+  const h = harness();
+  await startWithA(h);
+  const body = int8(randomUniform(P, 21, AMP));
+  h.issueFails = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  await expectReceived(await h.c.onUpdate(A, header(h), body), body);
+  await waitFor('the failure to be logged', () => h.logs.some((l) => l.startsWith('closing round 0 failed: ENOSPC')));
+  // Checkpointed (round 1 is the run's), but no receipt and no new round yet; A is told round 0 is not closed for credit.
+  expect(h.persisted.map((p) => p.round)).toEqual([1]);
+  expect(h.receipts).toEqual([]);
+  expect(h.published).toHaveLength(2);
+  expect(h.c.receipts(A, 0)).toMatchObject({ receipts: [], closedThrough: -1 });
+  h.issueFails = undefined;
+  h.clock.advance(CLOSE_RETRY_MS);
+  await waitPublished(h, 3);
+  expect(last(h).manifest).toMatchObject({ round: 1, ledger: { receipts: 1 } });
+  expect(h.receipts).toHaveLength(1);
+  await checkReceipt(h, A, 0, { index: 0 }, body);
+  expect(h.c.receipts(A, 0).closedThrough).toBe(0);
+});
+
+test("a restart issues the checkpoint's pending receipts once: none twice, whatever the restarts", async () => {
+  // The seed crashes after round 0's checkpoint, before its receipts reached the ledger.
+  const h = harness();
+  await startWithA(h);
+  const body = int8(randomUniform(P, 22, AMP));
+  h.issueFails = new Error('crashed');
+  await expectReceived(await h.c.onUpdate(A, header(h), body), body);
+  await waitFor('the checkpoint', () => h.persisted.length === 1);
+  h.c.stop();
+  const checkpoint = (): CoordinatorState => ({
+    ...h.state,
+    params: h.state.params.slice(),
+    momentum: h.state.momentum.slice(),
+    history: [...h.state.history],
+  });
+  expect(h.state.pendingReceipts).toHaveLength(1);
+  // Restarted from the checkpoint with the same ledger: the receipt is issued before round 1 is published.
+  const again = harness({}, checkpoint(), h.ledger);
+  again.connected.add(A);
+  await again.c.start();
+  expect(again.receipts).toHaveLength(1);
+  expect(last(again).manifest).toMatchObject({ round: 1, ledger: { receipts: 1 } });
+  await checkReceipt(again, A, 0, { index: 0 }, body);
+  again.c.stop();
+  // And again: the ledger holds it, nothing is issued twice.
+  const third = harness({}, checkpoint(), h.ledger);
+  await third.c.start();
+  expect(third.receipts).toHaveLength(0);
+  expect(h.ledger.root().receipts).toBe(1);
 });

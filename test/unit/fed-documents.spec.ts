@@ -9,6 +9,7 @@ import { expect, test } from '@playwright/test';
 import { MAX_BLOCK_SIZE } from '../../src/fed/codec';
 import {
   FedDocumentError,
+  GENESIS_HASH,
   parseReceipt,
   parseRoundManifest,
   type Receipt,
@@ -50,7 +51,7 @@ test.beforeAll(async () => {
 function manifest(): RoundManifest {
   return {
     kind: 'vgpu/round',
-    version: 1,
+    version: 2,
     round: 3,
     weights,
     weightsId,
@@ -61,20 +62,22 @@ function manifest(): RoundManifest {
     deadline: 1_700_000_000_000,
     codec: { format: 'int8', blockSize: 256, density: 1 },
     maxNorm: 12.5,
+    ledger: { receipts: 7, head: HEX_C },
   };
 }
 
 function receipt(over: Partial<Receipt> = {}): Receipt {
   return {
     kind: 'vgpu/receipt',
-    version: 1,
+    version: 2,
     round: 3,
     peer: volunteer.toString(),
     tokens: 32,
-    accepted: true,
     update: HEX_C,
     bytes: 1234,
     at: 1_700_000_000_123,
+    index: 5,
+    prev: HEX_A,
     ...over,
   };
 }
@@ -178,7 +181,7 @@ test.describe('round manifests', () => {
     const r = await signReceipt(seedKey, seed, receipt());
     const e3 = await rejection(verifyRoundManifest(r, seed));
     expect(e3).toBeInstanceOf(FedDocumentError);
-    expect(e3.message).toBe('round manifest: unknown kind/version vgpu/receipt/1');
+    expect(e3.message).toBe('round manifest: unknown kind/version vgpu/receipt/2');
   });
 
   test('a correctly signed but malformed manifest is refused by verifyRoundManifest with FedDocumentError', async () => {
@@ -193,8 +196,8 @@ test.describe('round manifests', () => {
     const cases: [string, unknown, string][] = [
       ['null', null, 'round manifest: not an object'],
       ['a string', 'vgpu/round', 'round manifest: not an object'],
-      ['wrong kind', withField(m, 'kind', 'vgpu/weights'), 'round manifest: unknown kind/version vgpu/weights/1'],
-      ['wrong version', withField(m, 'version', 2), 'round manifest: unknown kind/version vgpu/round/2'],
+      ['wrong kind', withField(m, 'kind', 'vgpu/weights'), 'round manifest: unknown kind/version vgpu/weights/2'],
+      ['wrong version', withField(m, 'version', 1), 'round manifest: unknown kind/version vgpu/round/1'],
       ['no version', withField(m, 'version', undefined), 'round manifest: unknown kind/version vgpu/round/undefined'],
       ['negative round', withField(m, 'round', -1), 'round manifest: round must be a non-negative integer'],
       ['float round', withField(m, 'round', 1.5), 'round manifest: round must be a non-negative integer'],
@@ -305,12 +308,16 @@ test.describe('round manifests', () => {
       () => parseRoundManifest({ ...m, codec: { ...m.codec, density: Number.NaN } }),
       'round manifest: codec is invalid',
     );
+    const ledger = 'round manifest: ledger must give the receipts count and the head hash';
+    expectDocError(() => parseRoundManifest({ ...m, ledger: undefined }), ledger);
+    expectDocError(() => parseRoundManifest({ ...m, ledger: { receipts: -1, head: HEX_C } }), ledger);
+    expectDocError(() => parseRoundManifest({ ...m, ledger: { receipts: 1, head: 'x' } }), ledger);
   });
 });
 
 test.describe('receipts', () => {
-  test('sign then verify round-trips an accepted and a rejected receipt', async () => {
-    for (const r of [receipt(), receipt({ accepted: false, tokens: 0, reason: 'late: round 3 is closed' })]) {
+  test('sign then verify round-trips a receipt, the first of a ledger too', async () => {
+    for (const r of [receipt(), receipt({ index: 0, prev: GENESIS_HASH })]) {
       const signed = await signReceipt(seedKey, seed, r);
       const v = await verifyReceipt(signed, seed);
       expect(v.value).toEqual(r);
@@ -319,11 +326,11 @@ test.describe('receipts', () => {
   });
 
   test('a tampered receipt or one from another signer is refused', async () => {
-    const signed = await signReceipt(seedKey, seed, receipt({ accepted: false, tokens: 0, reason: 'duplicate' }));
-    // A volunteer flipping its rejection into an acceptance is caught.
-    const flipped = signed.body.replace('"accepted":false', '"accepted":true');
-    expect(flipped).not.toBe(signed.body);
-    const e1 = await rejection(verifyReceipt({ ...signed, body: flipped }, seed));
+    const signed = await signReceipt(seedKey, seed, receipt());
+    // A volunteer raising its tokens is caught.
+    const raised = signed.body.replace('"tokens":32', '"tokens":32000');
+    expect(raised).not.toBe(signed.body);
+    const e1 = await rejection(verifyReceipt({ ...signed, body: raised }, seed));
     expect(e1).toBeInstanceOf(SignatureError);
     expect(e1.message).toBe('signed document: bad signature');
     const byOther = await signReceipt(otherKey, other, receipt());
@@ -341,23 +348,24 @@ test.describe('receipts', () => {
 
   test('parseReceipt refuses each malformed field with its message', () => {
     const r = receipt();
-    const required = 'receipt: round, peer, tokens and accepted are required';
+    const required = 'receipt: round, peer and tokens are required';
+    const chain = "receipt: its ledger index and the previous receipt's hash are required";
     const tail = 'receipt: update hash, bytes and time are required';
     const cases: [string, unknown, string][] = [
       ['null', null, 'receipt: not an object'],
       ['a number', 7, 'receipt: not an object'],
       ['wrong kind', withField(r, 'kind', 'vgpu/round'), 'receipt: unknown kind/version'],
-      ['wrong version', withField(r, 'version', 2), 'receipt: unknown kind/version'],
+      ['wrong version', withField(r, 'version', 1), 'receipt: unknown kind/version'],
       ['negative round', withField(r, 'round', -1), required],
       ['float round', withField(r, 'round', 0.5), required],
       ['missing peer', withField(r, 'peer', undefined), required],
       ['numeric peer', withField(r, 'peer', 12), required],
       ['negative tokens', withField(r, 'tokens', -3), required],
       ['float tokens', withField(r, 'tokens', 3.5), required],
-      ['string accepted', withField(r, 'accepted', 'true'), required],
-      ['missing accepted', withField(r, 'accepted', undefined), required],
-      ['numeric reason', withField(r, 'reason', 42), 'receipt: reason must be text'],
-      ['null reason', withField(r, 'reason', null), 'receipt: reason must be text'],
+      ['negative index', withField(r, 'index', -1), chain],
+      ['missing index', withField(r, 'index', undefined), chain],
+      ['bad prev', withField(r, 'prev', 'x'), chain],
+      ['missing prev', withField(r, 'prev', undefined), chain],
       ['bad update hash', withField(r, 'update', 'not-a-hash'), tail],
       ['missing update hash', withField(r, 'update', undefined), tail],
       ['negative bytes', withField(r, 'bytes', -1), tail],
@@ -367,8 +375,8 @@ test.describe('receipts', () => {
     ];
     for (const [what, value, message] of cases) expectDocError(() => parseReceipt(value), message, what);
     expectDocError(() => parseReceipt({ ...r, at: Number.NaN }), tail);
-    // The edge values pass: round 0, 0 tokens, 0 bytes, a reason on an accepted receipt is allowed by the parser.
-    const edge = receipt({ round: 0, tokens: 0, bytes: 0, reason: 'x' });
+    // The edge values pass: round 0, 0 tokens, 0 bytes, index 0.
+    const edge = receipt({ round: 0, tokens: 0, bytes: 0, index: 0 });
     expect(parseReceipt(edge)).toBe(edge);
   });
 });

@@ -1,6 +1,7 @@
-// `/vgpu/update/2.0.0` over in-memory stream pairs: the header parser, and the update server with
-// the requester's side (requestJoin, sendUpdate): replies, refusals (before any body is read), the
-// server's budgets, and that a refused request does not stop the server from answering the next one.
+// `/vgpu/update/3.0.0` over in-memory stream pairs: the header parser, and the update server with
+// the requester's side (requestJoin, sendUpdate, requestReceipts): replies, refusals (before any body
+// is read), the server's budgets, and that a refused request does not stop the server from answering
+// the next one.
 import '../../src/seed/promise-shim';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface';
@@ -14,9 +15,12 @@ import {
   MAX_UPDATE_REPLY_BYTES,
   MAX_UPDATE_REQUESTS_PER_MINUTE,
   parseUpdateHeader,
+  RECEIPTS_PER_REPLY,
   requestJoin,
+  requestReceipts,
   sendUpdate,
   type UpdateHeader,
+  type UpdateOutcome,
   UpdateProtocolError,
   UpdateRefusedError,
   type UpdateServerOptions,
@@ -38,6 +42,7 @@ const HEADER: UpdateHeader = {
   lossFirst: 4.1,
   lossLast: 3.9,
 };
+const RECEIVED: UpdateOutcome = { type: 'received', update: 'cd'.repeat(32) };
 const FAKE_RECEIPT: SignedDocument = { body: '{"kind":"vgpu/receipt"}', signer: '12D3KooWfake', signature: 'c2ln' };
 
 let alice: PeerId;
@@ -164,8 +169,14 @@ test.describe('updateServer', () => {
       admit: () => undefined,
       onUpdate: async (peer, header, body) => {
         calls.updates.push({ peer, header, body: body.slice() });
-        return FAKE_RECEIPT;
+        return RECEIVED;
       },
+      onReceipts: (peer, since) => ({
+        type: 'receipts',
+        receipts: Array.from({ length: since }, () => FAKE_RECEIPT),
+        rejected: [{ round: since, reason: `${peer} `.repeat(100) }],
+        closedThrough: since + 1,
+      }),
       onError: (peer, message) => calls.errors.push({ peer, message }),
       ...over,
     });
@@ -192,7 +203,7 @@ test.describe('updateServer', () => {
     }
   }
 
-  async function update(handler: StreamHandler, header: UpdateHeader, body: Uint8Array): Promise<SignedDocument> {
+  async function update(handler: StreamHandler, header: UpdateHeader, body: Uint8Array): Promise<UpdateOutcome> {
     const { stream, handled } = await open(handler);
     try {
       return await sendUpdate(stream, header, body);
@@ -212,6 +223,31 @@ test.describe('updateServer', () => {
     return reply;
   }
 
+  test('requestReceipts: at most RECEIPTS_PER_REPLY receipts, reasons cut short; a bad `since` is an error', async () => {
+    const s = server();
+    const ask = async (since: number) => {
+      const { stream, handled } = await open(s.handler);
+      try {
+        return await requestReceipts(stream, since);
+      } finally {
+        await handled;
+      }
+    };
+    const few = await ask(2);
+    expect(few).toMatchObject({ type: 'receipts', receipts: [FAKE_RECEIPT, FAKE_RECEIPT], closedThrough: 3 });
+    expect(few.rejected[0]!.reason).toHaveLength(200);
+    expect((await ask(RECEIPTS_PER_REPLY + 5)).receipts).toHaveLength(RECEIPTS_PER_REPLY);
+    expect(await raw(s.handler, [json({ type: 'receipts', since: -1 })])).toEqual({
+      error: 'receipts request: since must be a non-negative integer',
+    });
+    // A rejected update's reason is cut short too.
+    const rejecting = server({ onUpdate: async () => ({ type: 'rejected', reason: 'x'.repeat(1000) }) });
+    expect(await update(rejecting.handler, HEADER, new Uint8Array(3))).toEqual({
+      type: 'rejected',
+      reason: 'x'.repeat(200),
+    });
+  });
+
   test('requestJoin gets the round onJoin returns, and onJoin learns the peer from the connection', async () => {
     const s = server();
     expect(await join(s.handler)).toBe(7);
@@ -227,7 +263,7 @@ test.describe('updateServer', () => {
     const next = createRandom(5);
     for (let i = 0; i < body.length; i++) body[i] = Math.floor(next() * 256);
     const reply = await update(s.handler, HEADER, body);
-    expect(reply).toEqual(FAKE_RECEIPT);
+    expect(reply).toEqual(RECEIVED);
     expect(s.calls.updates.length).toBe(1);
     const got = s.calls.updates[0]!;
     expect(got.peer).toBe(alice.toString());
@@ -271,7 +307,7 @@ test.describe('updateServer', () => {
       { peer: alice.toString(), message: 'update header: weights must be a manifest id' },
     ]);
     // Still serving, both kinds of request.
-    expect(await update(s.handler, HEADER, new Uint8Array([1, 2, 3]))).toEqual(FAKE_RECEIPT);
+    expect(await update(s.handler, HEADER, new Uint8Array([1, 2, 3]))).toEqual(RECEIVED);
     expect(s.calls.updates.map((u) => [...u.body])).toEqual([[1, 2, 3]]);
     expect(await join(s.handler)).toBe(7);
   });
@@ -281,7 +317,7 @@ test.describe('updateServer', () => {
     const s = server({
       onUpdate: async () => {
         if (fail) throw new Error('no room for updates');
-        return FAKE_RECEIPT;
+        return RECEIVED;
       },
       onJoin: () => {
         if (fail) throw new Error('the run is full');
@@ -296,7 +332,7 @@ test.describe('updateServer', () => {
     expect(e2.message).toBe('the seed refused: the run is full');
     expect(s.calls.errors.map((x) => x.message)).toEqual(['no room for updates', 'the run is full']);
     fail = false;
-    expect(await update(s.handler, HEADER, new Uint8Array(16))).toEqual(FAKE_RECEIPT);
+    expect(await update(s.handler, HEADER, new Uint8Array(16))).toEqual(RECEIVED);
     expect(await join(s.handler)).toBe(2);
   });
 
@@ -334,7 +370,7 @@ test.describe('updateServer', () => {
     expect(s.calls.errors).toEqual([{ peer: alice.toString(), message: 'late: round 4 is closed' }]);
     // A raw header gets the refusal as its one reply (no "continue").
     expect(await raw(s.handler, [json(HEADER)])).toEqual({ refused: 'late: round 4 is closed' });
-    expect(await update(s.handler, { ...HEADER, round: 5 }, new Uint8Array(3))).toEqual(FAKE_RECEIPT);
+    expect(await update(s.handler, { ...HEADER, round: 5 }, new Uint8Array(3))).toEqual(RECEIVED);
   });
 
   test('a body of another length than its header said is an error, and onUpdate never sees it', async () => {
@@ -364,7 +400,7 @@ test.describe('updateServer', () => {
     const body = new Uint8Array(8_550_000);
     body[0] = 1;
     body[body.length - 1] = 2;
-    expect(await update(s.handler, HEADER, body)).toEqual(FAKE_RECEIPT);
+    expect(await update(s.handler, HEADER, body)).toEqual(RECEIVED);
     const got = s.calls.updates[0]!.body;
     expect([got.length, got[0], got.at(-1)]).toEqual([body.length, 1, 2]);
   });

@@ -39,6 +39,8 @@ async function state(round: number): Promise<CoordinatorState> {
     tokens: 32 * round,
     acceptedUpdates: round,
     rejectedUpdates: 1 + round,
+    pendingReceipts: [{ round: round - 1, peer: 'p', tokens: 32, update: 'ab'.repeat(32), bytes: 9, at: 1 }],
+    volunteers: { p: { verified: round, misses: 0, benchedUntil: 0, lastAssigned: round - 1 } },
   };
 }
 

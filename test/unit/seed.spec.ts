@@ -13,9 +13,9 @@ import { expect, test } from '@playwright/test';
 import { DEFAULT_FED_SETTINGS } from '../../src/fed/coordinator';
 import { modelPreset, paramLayout } from '../../src/model';
 import { type Seed, type SeedOptions, type SeedStatus, startSeed } from '../../src/seed';
-import { MAX_ROUND_BATCH_SIZE } from '../../src/tab/limits';
 import { verifyManifest } from '../../src/swarm/manifest';
 import { parseSeedInfo } from '../../src/swarm/seed-link';
+import { MAX_ROUND_BATCH_SIZE } from '../../src/tab/limits';
 import { manualClock } from '../harness/manual-clock';
 
 const INDEX_HTML = '<!doctype html><title>volunteer</title>';

@@ -57,7 +57,7 @@ function weightsOf(model: GptConfig, totalBytes = paramLayout(model).total * 4):
 function round(change: Partial<RoundManifest> = {}): RoundManifest {
   return {
     kind: 'vgpu/round',
-    version: 1,
+    version: 2,
     round: 7,
     weights: { body: '', signer: '', signature: '' },
     weightsId: HEX,
@@ -68,6 +68,7 @@ function round(change: Partial<RoundManifest> = {}): RoundManifest {
     deadline: NOW + DEFAULT_FED_SETTINGS.roundMs,
     codec: DEFAULT_FED_SETTINGS.codec,
     maxNorm: 100,
+    ledger: { receipts: 0, head: HEX },
     ...change,
   };
 }

@@ -116,21 +116,20 @@ test('a round as the participant reports it: fetching, steps, a hold, the update
   );
   expect(s.training).toMatchObject({ status: 'sending', lastUpdateBytes: 1000, lastDenseBytes: 4000, gpuMs: 100 });
   expect(s.speed).toEqual({ tokensPerS: 5120, gflops: 2, dutyMeasured: 0.5 });
-  const accepted = { kind: 'vgpu/receipt', version: 1, peer: 'p', update: 'u', at: 1 } as const;
+  s = run(s, { type: 'sent', round: 3 });
+  expect(s.training).toMatchObject({ status: 'waiting', acceptedRounds: 0, tokens: 0 });
+  const credited = { kind: 'vgpu/receipt', version: 2, peer: 'p', update: 'u', at: 1, prev: 'h' } as const;
   s = run(s, {
     type: 'receipt',
-    receipt: { ...accepted, round: 3, accepted: true, tokens: 512, bytes: 1000 },
+    receipt: { ...credited, round: 3, tokens: 512, bytes: 1000, index: 0 },
     signed: { signer: 's', body: '{}', signature: 'x' },
   });
   expect(s.training).toMatchObject({ status: 'waiting', acceptedRounds: 1, tokens: 512 });
   expect(s.training.reason).toBeUndefined();
-  s = run(s, {
-    type: 'receipt',
-    receipt: { ...accepted, round: 4, accepted: false, reason: 'late', tokens: 512, bytes: 1000 },
-    signed: { signer: 's', body: '{}', signature: 'y' },
-  });
-  expect(s.training).toMatchObject({ acceptedRounds: 1, tokens: 512, reason: 'round 4 rejected: late' });
+  s = run(s, { type: 'not-credited', round: 4, reason: 'late' });
+  expect(s.training).toMatchObject({ acceptedRounds: 1, tokens: 512, reason: 'round 4 not credited: late' });
   expect(s.training.receipts).toHaveLength(2);
+  expect(s.training.receipts[1]).toMatchObject({ round: 4, accepted: false, reason: 'late', tokens: 0 });
 });
 
 test('a skipped round and an error say why; an error says when the tab retries', () => {

@@ -1,0 +1,103 @@
+// Who trains a round: admission to the roster, fair under a flood of throwaway identities.
+// - Volunteers with verified rounds come first (most verified first): a stranger cannot push them out.
+// - At least NEWCOMER_SHARE of the slots are kept for newcomers (no verified round yet), so the
+//   proven cannot starve them either; newcomers from one IP address come before others only for
+//   NEWCOMER_SLOTS_PER_ADDRESS of them, so identities cost an address each, not a key each (the rest
+//   take slots nobody else wants).
+// - An assigned volunteer that did not deliver (or whose update failed its check) goes to the back
+//   for the next 2^(misses in a row − 1) rounds, at most MAX_BENCH_ROUNDS: it gets only slots nobody
+//   else wants, so sybils that join and never send lose their slots to anyone who does, within a
+//   round, while a small swarm still uses a slow volunteer.
+// Ties break by a random order drawn from the round (the seed's choice, not the joiners').
+import { createRandom } from '../util/random';
+
+/** What the seed remembers of one volunteer, in its checkpoint. */
+export interface VolunteerRecord {
+  /** Rounds whose update passed its checks and was credited. */
+  verified: number;
+  /** Assigned rounds missed (or failed) in a row; 0 after a verified one. */
+  misses: number;
+  /** At the back of the queue before this round (after misses). */
+  benchedUntil: number;
+  /** The last round it was assigned in. */
+  lastAssigned: number;
+}
+
+/** Fraction of a round's slots kept for newcomers (when there are newcomers to take them). */
+export const NEWCOMER_SHARE = 1 / 8;
+/** Newcomer slots one IP address can take in a round: an office of tabs, not a botnet. */
+export const NEWCOMER_SLOTS_PER_ADDRESS = 4;
+/** Longest a volunteer that keeps missing sits out. */
+export const MAX_BENCH_ROUNDS = 16;
+/**
+ * Volunteers remembered with no verified round: past it, the ones assigned longest ago are forgotten
+ * (a stranger's identities must not grow the checkpoint without bound; a forgotten one starts over).
+ */
+export const MAX_UNPROVEN_RECORDS = 4_096;
+
+export interface RosterInput {
+  /** Joined and connected volunteers, in join order. */
+  candidates: string[];
+  records: Readonly<Record<string, VolunteerRecord>>;
+  /** The IP address a volunteer connects from, if known. */
+  addressOf(peer: string): string | undefined;
+  slots: number;
+  round: number;
+}
+
+/** The round's roster, at most `slots` volunteers, in the order they were chosen. */
+export function chooseRoster({ candidates, records, addressOf, slots, round }: RosterInput): string[] {
+  const random = createRandom(round + 1);
+  const tieBreak = new Map(candidates.map((p) => [p, random()]));
+  const benched = (p: string) => (records[p]?.benchedUntil ?? 0) > round;
+  const eligible = candidates.filter((p) => !benched(p));
+  const verified = (p: string) => records[p]?.verified ?? 0;
+  const byTie = (a: string, b: string) => tieBreak.get(a)! - tieBreak.get(b)!;
+  const proven = eligible.filter((p) => verified(p) > 0).sort((a, b) => verified(b) - verified(a) || byTie(a, b));
+  const newcomers = eligible.filter((p) => verified(p) === 0).sort(byTie);
+
+  const perAddress = new Map<string, number>();
+  const withinShare: string[] = [];
+  const pastShare: string[] = [];
+  for (const p of newcomers) {
+    const address = addressOf(p) ?? `unknown:${p}`;
+    const taken = perAddress.get(address) ?? 0;
+    perAddress.set(address, taken + 1);
+    (taken < NEWCOMER_SLOTS_PER_ADDRESS ? withinShare : pastShare).push(p);
+  }
+  const reserved = Math.min(withinShare.length, Math.ceil(slots * NEWCOMER_SHARE));
+  const fromProven = proven.slice(0, slots - reserved);
+  // Slots nobody ahead took: newcomers past their address's share, then the benched, fewest misses first.
+  const misses = (p: string) => records[p]?.misses ?? 0;
+  const back = candidates.filter(benched).sort((a, b) => misses(a) - misses(b) || byTie(a, b));
+  return [...fromProven, ...withinShare, ...proven.slice(fromProven.length), ...pastShare, ...back].slice(0, slots);
+}
+
+/**
+ * The records after a round: `delivered` volunteers were verified and credited, the other assigned
+ * ones missed (or failed their check) and are benched. Unproven records past MAX_UNPROVEN_RECORDS
+ * are forgotten, the ones assigned longest ago first.
+ */
+export function recordRound(
+  records: Readonly<Record<string, VolunteerRecord>>,
+  round: number,
+  assigned: string[],
+  delivered: ReadonlySet<string>,
+): Record<string, VolunteerRecord> {
+  const next = { ...records };
+  for (const peer of assigned) {
+    const r = next[peer] ?? { verified: 0, misses: 0, benchedUntil: 0, lastAssigned: round };
+    if (delivered.has(peer)) next[peer] = { ...r, verified: r.verified + 1, misses: 0, lastAssigned: round };
+    else {
+      const misses = r.misses + 1;
+      const bench = Math.min(2 ** (misses - 1), MAX_BENCH_ROUNDS);
+      next[peer] = { ...r, misses, benchedUntil: round + 1 + bench, lastAssigned: round };
+    }
+  }
+  const unproven = Object.entries(next).filter(([, r]) => r.verified === 0);
+  if (unproven.length > MAX_UNPROVEN_RECORDS) {
+    unproven.sort(([, a], [, b]) => a.lastAssigned - b.lastAssigned);
+    for (const [peer] of unproven.slice(0, unproven.length - MAX_UNPROVEN_RECORDS)) delete next[peer];
+  }
+  return next;
+}
