@@ -133,8 +133,18 @@ export interface CoordinatorStatus {
 /** Time between two tries at closing a round whose close failed (evaluation, checkpoint, publishing). */
 export const CLOSE_RETRY_MS = 10_000;
 
-/** Shortest time between two issues of a round (a join into a round that assigns nobody reissues it). */
+/**
+ * Shortest time between two issues of a round (a join into a round that assigns nobody, or a round
+ * that closed with nothing usable, reissues it): strangers must not make the seed hash and sign again
+ * and again.
+ */
 export const MIN_REISSUE_MS = 5_000;
+
+/**
+ * How long an assigned volunteer may be disconnected before the round stops waiting for it: a tab's
+ * link to the seed drops and comes back (a reload, a network change) without it having left.
+ */
+export const LEFT_GRACE_MS = 10_000;
 
 /**
  * Loose bound on an honest pseudo-gradient's norm: AdamW moves each parameter by at most about
@@ -181,7 +191,8 @@ export interface Coordinator {
   /** The open round's signed manifest. */
   currentRound(): SignedDocument | undefined;
   state(): CoordinatorState;
-  stop(): void;
+  /** Stops its timers and waits for a close in progress (it may be writing the run folder). */
+  stop(): Promise<void>;
 }
 
 export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, state: CoordinatorState): Coordinator {
@@ -199,6 +210,11 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   let issuedThrough = -1;
   /** round -> peer -> why its update was rejected; the last RECENT_ROUNDS_KEPT rounds. */
   const rejections = new Map<number, Map<string, string>>();
+  /** Assigned volunteers of the open round seen disconnected, and since when. */
+  const goneSince = new Map<string, number>();
+  let cancelRecheck: (() => void) | undefined;
+  /** The close in progress, if any (stop waits for it). */
+  let closing: Promise<void> | undefined;
 
   /** Issues the receipts of the last closed round (checkpointed already); throws if the ledger cannot take them. */
   async function issuePending(): Promise<void> {
@@ -251,6 +267,9 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       closing: false,
       cancelDeadline: clock.after(settings.roundMs, () => void closeLogged()),
     };
+    goneSince.clear();
+    cancelRecheck?.();
+    cancelRecheck = undefined;
     deps.publishRound(signedRound, manifest);
     deps.log(
       `round ${state.round}: ${roster.length} volunteer(s) assigned, deadline in ${(settings.roundMs / 1000).toFixed(0)} s`,
@@ -265,10 +284,16 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     const assigned = Object.keys(r.manifest.assignments);
     const updates = [...r.updates];
     if (updates.length === 0) {
-      // Whoever was assigned and sent nothing loses its priority; the round is issued again.
+      // Whoever was assigned and sent nothing loses its priority; the round is issued again (not
+      // sooner than MIN_REISSUE_MS after the last issue: rejected floods close rounds fast).
       state.volunteers = recordRound(state.volunteers, r.manifest.round, assigned, new Set());
-      deps.log(`round ${state.round}: no update before the deadline; issuing it again`);
-      await publish();
+      deps.log(`round ${state.round}: no usable update; issuing it again`);
+      const wait = publishedAt + MIN_REISSUE_MS - clock.now();
+      if (wait <= 0) return publish();
+      cancelRetry = clock.after(wait, () => {
+        cancelRetry = undefined;
+        if (!stopped && r === open) void publish().catch(() => closeLoggedAgain(r));
+      });
       return;
     }
     // The next state is built aside and takes over only once it is checkpointed: a failed write
@@ -321,7 +346,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   async function closeLogged(): Promise<void> {
     const r = open;
     try {
-      await close();
+      closing = close();
+      await closing;
     } catch (e) {
       deps.log(
         `closing round ${r?.manifest.round ?? state.round} failed: ${(e as Error).message}; trying again in ${CLOSE_RETRY_MS / 1000} s`,
@@ -399,6 +425,37 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     });
   }
 
+  /**
+   * Closes the round now if every assigned volunteer has had its try or left (disconnected for
+   * LEFT_GRACE_MS); checks again when the grace of one that is away ends.
+   */
+  function closeIfNoneLeft(r: OpenRound): void {
+    if (r !== open || r.closing || stopped) return;
+    const now = clock.now();
+    let recheckAt = Number.POSITIVE_INFINITY;
+    const waiting = Object.keys(r.manifest.assignments).filter((p) => {
+      if (r.tried.has(p)) return false;
+      if (deps.isConnected(p)) {
+        goneSince.delete(p);
+        return true;
+      }
+      const since = goneSince.get(p) ?? now;
+      goneSince.set(p, since);
+      if (now - since >= LEFT_GRACE_MS) return false;
+      recheckAt = Math.min(recheckAt, since + LEFT_GRACE_MS);
+      return true;
+    });
+    if (waiting.length === 0) {
+      void closeLogged();
+      return;
+    }
+    if (recheckAt < Number.POSITIVE_INFINITY && !cancelRecheck)
+      cancelRecheck = clock.after(recheckAt - now, () => {
+        cancelRecheck = undefined;
+        closeIfNoneLeft(r);
+      });
+  }
+
   /** Decodes and validates an admitted update, keeps it if good; says whether it was received. */
   async function take(r: OpenRound, peer: string, header: UpdateHeader, body: Uint8Array): Promise<UpdateOutcome> {
     let vector: Float32Array;
@@ -446,9 +503,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       if (refused || !r) return reject(peer, header.round, refused ?? 'no round is open');
       r.tried.add(peer);
       const outcome = await take(r, peer, header, body);
-      // Everyone assigned and still connected has had its try: close now.
-      const waiting = Object.keys(r.manifest.assignments).filter((p) => !r.tried.has(p) && deps.isConnected(p));
-      if (waiting.length === 0 && r === open && !r.closing) void closeLogged();
+      closeIfNoneLeft(r);
       return outcome;
     },
     receipts(peer, since) {
@@ -475,11 +530,13 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     },
     currentRound: () => signedRound,
     state: () => state,
-    stop() {
+    async stop() {
       stopped = true;
       open?.cancelDeadline();
       cancelReissue?.();
       cancelRetry?.();
+      cancelRecheck?.();
+      await closing?.catch(() => {});
     },
   };
 }

@@ -16,6 +16,7 @@ import {
   type CoordinatorState,
   createCoordinator,
   type FedSettings,
+  LEFT_GRACE_MS,
   MIN_REISSUE_MS,
   maxUpdateNorm,
 } from '../../src/fed/coordinator';
@@ -617,15 +618,18 @@ test('joins into a round that assigns nobody reissue it once per MIN_REISSUE_MS;
   expect(h.c.status().volunteers).toBe(0);
 });
 
-test('a volunteer that disconnected is not waited for: at once if it left before, at the deadline if after', async () => {
+test('a volunteer that disconnected is not waited for: LEFT_GRACE_MS after it left before, at the deadline if after', async () => {
   const h = harness();
   await toRoundOneWithAB(h);
-  // B disconnects before A reports: A's update closes round 1 at once.
+  // B disconnects before A reports: round 1 closes once B has been away LEFT_GRACE_MS.
   h.connected.delete(B);
   const t = h.clock.now();
   await h.c.onUpdate(A, header(h), int8(randomUniform(P, 11, AMP)));
+  h.clock.advance(LEFT_GRACE_MS - 1);
+  expect(h.published).toHaveLength(3);
+  h.clock.advance(1);
   await waitPublished(h, 4);
-  expect(last(h).at).toBe(t);
+  expect(last(h).at).toBe(t + LEFT_GRACE_MS);
   // B is not assigned again while it is away; it is back on the roster once connected again.
   expect(last(h).manifest).toMatchObject({ round: 2, assignments: { [A]: 2 } });
   expect(h.c.status().volunteers).toBe(1);
@@ -659,7 +663,7 @@ test('a volunteer that disconnected is not waited for: at once if it left before
 });
 
 test('a round with no update by its deadline is issued again: same round and weights, later deadline, nothing persisted', async () => {
-  const ROUND_MS = 400;
+  const ROUND_MS = 2 * MIN_REISSUE_MS; // longer: a round is not issued again sooner than MIN_REISSUE_MS
   const h = harness({ roundMs: ROUND_MS });
   await startWithA(h);
   const first = h.published[1]!.manifest;
@@ -675,7 +679,7 @@ test('a round with no update by its deadline is issued again: same round and wei
   expect(again.assignments).toEqual({ [A]: 0 });
   expect(again.deadline).toBe(first.deadline + ROUND_MS);
   expect(h.published[2]!.at).toBe(first.deadline);
-  expect(h.logs).toContain('round 0: no update before the deadline; issuing it again');
+  expect(h.logs).toContain('round 0: no usable update; issuing it again');
   // A leaves: the next reissue, at the next deadline, has nobody in it.
   h.connected.delete(A);
   h.clock.advance(ROUND_MS);
@@ -787,4 +791,34 @@ test("a restart issues the checkpoint's pending receipts once: none twice, whate
   await third.c.start();
   expect(third.receipts).toHaveLength(0);
   expect(h.ledger.root().receipts).toBe(1);
+});
+
+test('a volunteer whose link drops and comes back within LEFT_GRACE_MS is still waited for', async () => {
+  const h = harness();
+  await toRoundOneWithAB(h);
+  h.connected.delete(B); // a reload, a network change
+  await h.c.onUpdate(A, header(h), int8(randomUniform(P, 31, AMP)));
+  h.clock.advance(LEFT_GRACE_MS / 2);
+  h.connected.add(B);
+  h.clock.advance(LEFT_GRACE_MS);
+  expect(h.published).toHaveLength(3); // still round 1, waiting for B
+  const body = int8(randomUniform(P, 32, AMP));
+  await expectReceived(await h.c.onUpdate(B, header(h), body), body);
+  await waitPublished(h, 4);
+  await checkReceipt(h, B, 1, {}, body);
+});
+
+test('a round whose only updates were rejected is issued again, not sooner than MIN_REISSUE_MS after the last issue', async () => {
+  const h = harness();
+  await startWithA(h);
+  const issuedAt = last(h).at;
+  const outcome = await h.c.onUpdate(A, header(h, { bytes: 10 }), new Uint8Array(10));
+  expect(outcome.type).toBe('rejected');
+  expect(h.published).toHaveLength(2);
+  h.clock.advance(issuedAt + MIN_REISSUE_MS - 1 - h.clock.now());
+  expect(h.published).toHaveLength(2);
+  h.clock.advance(1);
+  await waitPublished(h, 3);
+  expect(last(h).manifest.round).toBe(0);
+  expect(last(h).at).toBe(issuedAt + MIN_REISSUE_MS);
 });
