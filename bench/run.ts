@@ -3,7 +3,8 @@
 // and prints the table with ours-vs-peer ratios. The swarm benchmark drives a seed and several
 // tabs from here, inside a private network namespace (it re-runs itself in one); the federated
 // benchmark runs in Node, in child processes (one per core), on the CPU reference model; its
-// `--runs` is its number of seeds.
+// `--runs` is its number of seeds. The soak benchmark runs a seed, Node volunteers and attackers
+// in the namespace for VGPU_SOAK_SECONDS.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,11 +29,13 @@ const BROWSER_BENCHES: Record<string, string> = {
 const NODE_BENCHES: Record<string, (pageBase: string, options: BenchOptions) => Promise<BenchResult>> = {
   swarm: runSwarmBench,
   federated: runFederatedBench,
+  // Loaded only when run: its attackers replace this process's WebSocket client (bench/lib/soak-attacks.ts).
+  soak: (base, options) => import('./soak').then((m) => m.runSoakBench(base, options)),
 };
 /** Of those, the ones that need no Vite server (the swarm serves a built app from its seed; their runner gets an empty base). */
-const NO_PAGES = new Set(['federated', 'swarm']);
-/** Of those, the ones that need the private network namespace (WebRTC between tabs). */
-const NEEDS_NETNS = new Set(['swarm']);
+const NO_PAGES = new Set(['federated', 'swarm', 'soak']);
+/** Of those, the ones that need the private network namespace (WebRTC between tabs or volunteers). */
+const NEEDS_NETNS = new Set(['swarm', 'soak']);
 
 interface BenchOptions {
   cases?: string[];

@@ -7,7 +7,6 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { Batch, TokenDataset } from '../../src/data';
 import {
   type CoordinatorState,
-  compressWithFeedback,
   createCoordinator,
   DEFAULT_FED_SETTINGS,
   type FedSettings,
@@ -39,6 +38,8 @@ import {
   type VerifiedManifest,
   verifyManifest,
 } from '../../src/swarm';
+import type { Trainer } from '../../src/trainer/trainer';
+import { createCpuTrainer } from '../../src/volunteer';
 import { sumTraffic, type Traffic, type VolunteerRound, volunteerRoundTraffic } from './fed-traffic';
 
 /** The run's shape, the same for every job. */
@@ -234,8 +235,9 @@ function fedSettings(sizes: FedSizes, seed: number, format: UpdateFormat, outer:
 
 /**
  * The real coordinator with in-memory deps; the volunteers are plain loops that fetch and check the
- * round's weights, train H local steps from fresh AdamW state, encode the pseudo-gradient with error
- * feedback and hand it to coordinator.onUpdate as the update protocol would.
+ * round's weights, have their own CPU trainer (a Node volunteer's, src/volunteer) train H local steps
+ * from fresh AdamW state and encode the pseudo-gradient with error feedback, and hand it to
+ * coordinator.onUpdate as the update protocol would.
  */
 async function runFederated(
   name: string,
@@ -247,7 +249,6 @@ async function runFederated(
 ) {
   const { volunteers: V, batch: B, context: T, rounds: R } = ctx.sizes;
   const settings = fedSettings(ctx.sizes, seed, format, outer);
-  const hyper = innerHyper(settings.hyper.lr);
   const key = await generateKeyPair('Ed25519');
   const peerId = peerIdFromPrivateKey(key);
   // What the seed would serve: weights by manifest id (a copy; the coordinator updates params in place).
@@ -294,7 +295,14 @@ async function runFederated(
   );
 
   const volunteers = Array.from({ length: V }, (_, v) => `volunteer-${v}`);
-  const residuals = new Map<string, Float32Array>();
+  // Each volunteer's own trainer, as a Node volunteer runs it: it keeps its error-feedback residual.
+  const trainers = new Map<string, Trainer>();
+  for (const v of volunteers) {
+    const trainer = createCpuTrainer();
+    await trainer.init({ config: ctx.layout.config, batchSize: B, context: T });
+    await trainer.loadData(ctx.dataset.train, ctx.dataset.validation);
+    trainers.set(v, trainer);
+  }
   const roundTraffic = new Map<string, Traffic[]>(volunteers.map((v) => [v, []]));
   try {
     // As on the seed: the run starts (round 0 with nobody assigned), then volunteers join; the first
@@ -332,27 +340,31 @@ async function runFederated(
         if (!got || verified.id !== m.weightsId) throw new Error(`round ${r}: weights ${m.weightsId} not served`);
         if ((await sha256Hex(new Uint8Array(got.weights.buffer))) !== verified.value.sha256)
           throw new Error(`round ${r}: weights do not match their manifest`);
-        const start = got.weights.slice();
-        // H local AdamW steps from fresh optimizer state (the worker resets it on loadParams).
-        const local = freshState(start.slice());
-        const losses: number[] = [];
-        for (let i = 0; i < m.hyper.steps; i++) {
-          const b = shardBatch(ctx, m.hyper.dataSeed, m.round, i, shard);
-          const { loss } = gptTrainStepCpu(ctx.layout, local, { ...b, B, T }, hyper);
-          if (!Number.isFinite(loss))
-            throw new Error(`${name}: ${peer} diverged in round ${r}: loss ${loss} at local step ${i}`);
-          losses.push(loss);
-        }
+        // H local AdamW steps from fresh optimizer state (loadParams resets it), as the participant
+        // asks its trainer for them; the trainer encodes the pseudo-gradient with error feedback.
+        const trainer = trainers.get(peer)!;
+        await trainer.loadParams(got.weights);
+        const trained = await trainer
+          .train({
+            steps: m.hyper.steps,
+            hyper: { lr: m.hyper.lr, weightDecay: m.hyper.weightDecay },
+            seed: m.hyper.dataSeed,
+            shard,
+            shardCount: m.shardCount,
+            firstStep: m.round * m.hyper.steps,
+            codec: m.codec,
+          })
+          .catch((e: Error) => {
+            throw new Error(`${name}: ${peer} in round ${r}: ${e.message}`);
+          });
+        const { losses, update } = trained;
         lossesSeen.push(losses);
-        const pseudoGradient = new Float32Array(start.length);
-        for (let j = 0; j < start.length; j++) pseudoGradient[j] = start[j]! - local.params[j]!;
-        const compressed = compressWithFeedback(pseudoGradient, residuals.get(peer), m.codec);
         const header: UpdateHeader = {
           type: 'update',
           round: m.round,
           weights: m.weightsId,
-          bytes: compressed.bytes.length,
-          tokens: losses.length * B * T,
+          bytes: update.length,
+          tokens: trained.tokens,
           steps: losses.length,
           lossFirst: losses[0]!,
           lossLast: losses.at(-1)!,
@@ -360,19 +372,12 @@ async function runFederated(
         // As the update service does: admit the header, then hand over the body.
         const refused = coordinator.admit(peer, header);
         if (refused) throw new Error(`${peer}'s update for round ${r} was refused: ${refused}`);
-        const outcome = await coordinator.onUpdate(peer, header, compressed.bytes);
+        const outcome = await coordinator.onUpdate(peer, header, update);
         if (outcome.type === 'rejected')
           throw new Error(`${peer}'s update for round ${r} was rejected: ${outcome.reason}`);
         // Error feedback carries over only what the seed took in (as the participant does).
-        residuals.set(peer, compressed.residual);
-        sent.push({
-          peer,
-          roundManifest,
-          weightsBytes: verified.value.totalBytes,
-          header,
-          update: compressed.bytes,
-          outcome,
-        });
+        await trainer.updateAccepted();
+        sent.push({ peer, roundManifest, weightsBytes: verified.value.totalBytes, header, update, outcome });
       }
       const mean = (pick: (l: number[]) => number) =>
         fmt(lossesSeen.reduce((s, l) => s + pick(l), 0) / lossesSeen.length);

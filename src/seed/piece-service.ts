@@ -1,6 +1,7 @@
 // The seed's piece service: serves the pieces of the servable weights over the piece protocol, with
-// super-seeding (a piece another connected tab just got is answered BUSY: fetch it from that tab).
+// super-seeding (a piece another tab just got and offers is answered BUSY: fetch it from that tab).
 import {
+  heardHolders,
   MAX_PIECE_STREAMS_PER_CONNECTION,
   PIECE_PROTOCOL,
   PieceStatus,
@@ -15,9 +16,9 @@ import { type Clock, systemClock } from '../util/clock';
 import type { WeightsPublisher } from './weights';
 
 export interface PieceServiceComponents {
-  node: Pick<SeedNode, 'handle' | 'unhandle'>;
+  node: Pick<SeedNode, 'handle' | 'unhandle' | 'peerId'> & { services: Pick<SeedNode['services'], 'pubsub'> };
   weights: Pick<WeightsPublisher, 'manifest' | 'store'>;
-  /** Whether a tab is still connected (a piece it holds is then fetched from it). */
+  /** Whether a tab is still connected (a piece it holds and announces is then fetched from it). */
   isConnected(peer: string): boolean;
   log(line: string): void;
   clock?: Clock;
@@ -32,6 +33,12 @@ export interface PieceService {
 export async function startPieceService(c: PieceServiceComponents): Promise<PieceService> {
   const uploads: UploadStats = { uploadedBytes: 0, piecesServed: 0, refused: 0 };
   const clock = c.clock ?? systemClock;
+  const heard = heardHolders({
+    pubsub: c.node.services.pubsub,
+    self: c.node.peerId.toString(),
+    pieceCount: (manifest) => c.weights.manifest(manifest)?.pieces.length,
+    clock,
+  });
   await c.node.handle(
     PIECE_PROTOCOL,
     pieceServer({
@@ -42,6 +49,7 @@ export async function startPieceService(c: PieceServiceComponents): Promise<Piec
         intervalMs: SEED_PIECE_REPEAT_MS,
         referralMs: SEED_REFERRAL_MS,
         connected: c.isConnected,
+        offers: (peer, req) => c.isConnected(peer) && heard.holds(peer, req.manifest, req.index),
         now: () => clock.now(),
       }),
       clock,
@@ -51,5 +59,11 @@ export async function startPieceService(c: PieceServiceComponents): Promise<Piec
     }),
     { maxInboundStreams: MAX_PIECE_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_PIECE_STREAMS_PER_CONNECTION },
   );
-  return { uploads, stop: () => c.node.unhandle(PIECE_PROTOCOL) };
+  return {
+    uploads,
+    stop: async () => {
+      heard.stop();
+      await c.node.unhandle(PIECE_PROTOCOL);
+    },
+  };
 }

@@ -4,9 +4,9 @@
 import type { GossipSub, Message } from '@libp2p/gossipsub';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { type Clock, systemClock } from '../util/clock';
-import { ANNOUNCE_TOPIC, decodeAnnouncement, encodeAnnouncement } from './announce';
+import { ANNOUNCE_TOPIC, decodeAnnouncement, emptyBitfield, encodeAnnouncement, hasBit } from './announce';
 import type { Availability } from './fetcher';
-import { ANNOUNCE_INTERVAL_MS, ANNOUNCE_MIN_GAP_MS, ANNOUNCE_STALE_MS } from './limits';
+import { ANNOUNCE_INTERVAL_MS, ANNOUNCE_MIN_GAP_MS, ANNOUNCE_STALE_MS, SEED_MAX_CONNECTIONS } from './limits';
 
 export interface AnnouncementsComponents {
   pubsub: Pick<GossipSub, 'publish' | 'addEventListener' | 'removeEventListener'>;
@@ -100,5 +100,54 @@ export function startAnnouncements(c: AnnouncementsComponents): Announcements {
       cancelSend?.();
       c.pubsub.removeEventListener('message', onMessage);
     },
+  };
+}
+
+export interface HeardHoldersComponents {
+  pubsub: Pick<GossipSub, 'addEventListener' | 'removeEventListener'>;
+  self: string;
+  /** Pieces of `manifest` if the seed serves it, else undefined (its announcements are not kept). */
+  pieceCount(manifest: string): number | undefined;
+  clock?: Clock;
+}
+
+export interface HeardHolders {
+  /** Whether `peer` announced, within ANNOUNCE_STALE_MS, that it holds piece `index` of `manifest`. */
+  holds(peer: string, manifest: string, index: number): boolean;
+  stop(): void;
+}
+
+/**
+ * At the seed: which tabs announce which pieces of the weights it serves (so super-seeding sends
+ * askers only to tabs that offer a piece, not to one that took it and keeps quiet). Bounded: the
+ * served manifests only, SEED_MAX_CONNECTIONS announcers each (stale ones make room first).
+ */
+export function heardHolders(c: HeardHoldersComponents): HeardHolders {
+  const clock = c.clock ?? systemClock;
+  const heard = new Map<string, Map<string, { have: Uint8Array; at: number }>>();
+  const onMessage = (evt: CustomEvent<Message>) => {
+    const msg = evt.detail;
+    if (msg.topic !== ANNOUNCE_TOPIC || msg.type !== 'signed') return;
+    const from = msg.from.toString();
+    if (from === c.self) return;
+    const a = decodeAnnouncement(msg.data); // already checked by the topic validator
+    const pieces = c.pieceCount(a.manifest);
+    if (pieces === undefined || a.have.length !== emptyBitfield(pieces).length) return;
+    const now = clock.now();
+    for (const m of heard.keys()) if (c.pieceCount(m) === undefined) heard.delete(m);
+    const peers = heard.get(a.manifest) ?? new Map<string, { have: Uint8Array; at: number }>();
+    if (!peers.has(from) && peers.size >= SEED_MAX_CONNECTIONS)
+      for (const [peer, h] of peers) if (h.at <= now - ANNOUNCE_STALE_MS) peers.delete(peer);
+    if (!peers.has(from) && peers.size >= SEED_MAX_CONNECTIONS) return;
+    peers.set(from, { have: a.have, at: now });
+    heard.set(a.manifest, peers);
+  };
+  c.pubsub.addEventListener('message', onMessage);
+  return {
+    holds(peer, manifest, index) {
+      const h = heard.get(manifest)?.get(peer);
+      return h !== undefined && h.at > clock.now() - ANNOUNCE_STALE_MS && hasBit(h.have, index);
+    },
+    stop: () => c.pubsub.removeEventListener('message', onMessage),
   };
 }

@@ -1,11 +1,13 @@
 // Direct WebRTC links between tabs, signalled through the seed's relay, at the addresses a tab
-// announced. Only the tab with the smaller peer id dials (two tabs dialling each other at once tend
-// to time out both attempts); it does so as soon as it hears the other's announcement. Pieces move
-// only on direct links: a relayed connection is limited.
+// announced. The tab with the smaller peer id dials first (two tabs dialling each other at once tend
+// to time out both attempts), as soon as it hears the other's announcement; the other dials too if no
+// connection came within INBOUND_DIAL_WAIT_MS (the first may have spent its dials, or never heard
+// it). Pieces move only on direct links: a relayed connection is limited.
 import type { Connection } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Multiaddr } from '@multiformats/multiaddr';
-import { DIAL_TIMEOUT_MS, MAX_DIRECT_PEERS, MAX_PEER_DIALS } from './limits';
+import { type Clock, systemClock } from '../util/clock';
+import { DIAL_TIMEOUT_MS, INBOUND_DIAL_WAIT_MS, MAX_DIRECT_PEERS, MAX_PEER_DIALS } from './limits';
 import type { SwarmNode } from './nodes';
 
 /** How often a tab looks for the connection of a peer that is to dial it. */
@@ -15,6 +17,8 @@ export interface DirectLinksComponents {
   node: Pick<SwarmNode, 'dial' | 'getConnections'>;
   self: string;
   warn(text: string): void;
+  /** Time of the wait for the other side's dial (tests pass a manual one). */
+  clock?: Clock;
 }
 
 export interface DirectLinks {
@@ -22,11 +26,15 @@ export interface DirectLinks {
   learn(peer: string, addrs: Multiaddr[]): void;
   /** Connected, or we can dial it, or it dials us (it has the smaller id and hears our announcements). */
   reachable(peer: string): boolean;
-  /** An open unlimited connection to `peer`: the one we have, one we dial, or the one it dials. */
+  /**
+   * An open unlimited connection to `peer`: the one we have, one we dial, or the one it dials (when
+   * it has the smaller id: after INBOUND_DIAL_WAIT_MS without it, we dial).
+   */
   connection(peer: string, signal: AbortSignal): Promise<Connection>;
 }
 
 export function createDirectLinks(c: DirectLinksComponents): DirectLinks {
+  const clock = c.clock ?? systemClock;
   /** peer id -> its relayed WebRTC addresses, from its announcements. */
   const addrs = new Map<string, Multiaddr[]>();
   /** Direct dials in progress, so concurrent requests share one. */
@@ -64,11 +72,12 @@ export function createDirectLinks(c: DirectLinksComponents): DirectLinks {
     },
     reachable: (peer) => open(peer) !== undefined || c.self > peer || addrs.has(peer),
     async connection(peer, signal) {
+      const since = clock.now();
       for (;;) {
         const conn = open(peer);
         if (conn) return conn;
-        if (c.self < peer) return dial(peer);
-        // The other side dials us; wait for its connection.
+        if (c.self < peer || dialing.has(peer) || clock.now() - since >= INBOUND_DIAL_WAIT_MS) return dial(peer);
+        // The other side dials us first; wait a while for its connection.
         signal.throwIfAborted();
         await new Promise((r) => setTimeout(r, INBOUND_POLL_MS));
       }

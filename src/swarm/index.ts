@@ -8,6 +8,7 @@ export {
   decodeAnnouncement,
   encodeAnnouncement,
 } from './announce';
+export { type HeardHolders, heardHolders } from './announcements';
 export { decodeJsonMessage, fromBase64, fromUtf8, isSha256Hex, sha256Hex, toBase64, utf8 } from './bytes';
 export { type PeerView, type SwarmClient, startSwarmClient } from './client';
 export type { Download } from './downloads';

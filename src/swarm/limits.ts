@@ -53,6 +53,13 @@ export const SEED_PIECE_REPEAT_MS = 60_000;
  */
 export const SEED_REFERRAL_MS = SEED_PIECE_REPEAT_MS;
 /**
+ * Super-seeding's bound in BUSY answers: one asker is sent elsewhere for one piece at most this many
+ * times, then served. An honest holder is asked at once (the asker asks the seed again only when no
+ * holder is usable); a stranger that announces a piece and never serves it would otherwise keep each
+ * asker waiting SEED_REFERRAL_MS (the asker retries the seed every SEED_BUSY_RETRY_MS: about 3 s).
+ */
+export const MAX_SEED_REFERRALS = 3;
+/**
  * Weight manifests whose pieces the seed keeps servable: the current round's and the one before,
  * since a round closes while slower tabs are still fetching the weights it started from.
  */
@@ -119,6 +126,12 @@ export const PEER_BACKOFF_MS = 5_000;
  * covers a single fault in either end's memory, and a broken store serves the same bytes again.
  */
 export const MAX_SEED_CORRUPT_PIECES = 2;
+/**
+ * How long the tab with the larger peer id waits for the other to dial it before dialling itself: the
+ * other dials as soon as it hears an announcement (a few hundred ms), unless it spent its dials or
+ * never heard it; without this a piece request waited its whole PIECE_REQUEST_TIMEOUT_MS (30 s).
+ */
+export const INBOUND_DIAL_WAIT_MS = 3_000;
 /** Direct dials a tab makes to other tabs in its lifetime (Chrome allows about 500 RTCPeerConnections). */
 export const MAX_PEER_DIALS = 64;
 /** Other tabs a tab keeps direct connections to. */

@@ -11,6 +11,7 @@ import {
   MAX_CONCURRENT_UPLOADS,
   MAX_PIECE_REPLY_BYTES,
   MAX_PIECE_REQUEST_BYTES,
+  MAX_SEED_REFERRALS,
   MAX_UPLOADS_PER_PEER,
   PIECE_SEND_TIMEOUT_MS,
   REQUEST_READ_TIMEOUT_MS,
@@ -116,7 +117,10 @@ export interface SuperSeedingOptions {
   intervalMs: number;
   /** How long one asker is sent elsewhere for one piece before it is served anyway. */
   referralMs: number;
+  /** Whether `peer` is still connected (a copy going out to it will be offered soon). */
   connected(peer: string): boolean;
+  /** Whether `peer` offers the piece to others now (the seed: it is connected and announces it). */
+  offers(peer: string, req: PieceRequest): boolean;
   now?(): number;
 }
 
@@ -126,18 +130,19 @@ const MAX_REFERRALS = 65_536;
 const MAX_TRACKED_PIECES = 4_096;
 
 /**
- * The seed's admission policy (BitTorrent's super-seeding): once a piece is going out or went out
- * to a tab, a request for it from another tab is answered BUSY while that tab is still connected,
- * for up to `intervalMs` from the first copy; the asker fetches it from that tab instead. A holder
- * that never passes the piece on (a stranger that requests everything and keeps it) costs each
- * asker at most `referralMs` per piece: then the asker is served, whoever holds the piece. A
- * request whose reply never went out whole does not count as a copy.
+ * The seed's admission policy (BitTorrent's super-seeding): once a piece is going out to a tab (still
+ * connected) or went out to one that offers it (announces it), a request for it from another tab is
+ * answered BUSY, for up to `intervalMs` from the first copy; the asker fetches it from that tab. A holder
+ * that keeps quiet (a stranger that requests everything and keeps it) is no reason to refer anyone;
+ * one that announces the piece and never serves it costs each asker at most MAX_SEED_REFERRALS BUSY
+ * answers, or `referralMs`, per piece: then the asker is served, whoever holds the piece. A request
+ * whose reply never went out whole does not count as a copy.
  */
 export function superSeeding(o: SuperSeedingOptions): UploadPolicy {
   const now = o.now ?? Date.now;
   const copies = new Map<string, { at: number; sending: Set<string>; holders: Set<string> }>();
-  /** `${asker} ${piece key}` -> when it was first sent elsewhere for that piece. */
-  const referred = new Map<string, number>();
+  /** `${asker} ${piece key}` -> when it was first sent elsewhere for that piece, and how often. */
+  const referred = new Map<string, { since: number; count: number }>();
   const keyOf = (req: PieceRequest) => `${req.manifest}/${req.index}`;
   const live = (key: string, t: number) => {
     const c = copies.get(key);
@@ -156,13 +161,17 @@ export function superSeeding(o: SuperSeedingOptions): UploadPolicy {
       const t = now();
       const key = keyOf(req);
       const c = live(key, t);
-      const holders = c ? [...c.sending, ...c.holders].filter((p) => p !== peer && o.connected(p)) : [];
+      const holders = c
+        ? [...[...c.sending].filter(o.connected), ...[...c.holders].filter((p) => o.offers(p, req))].filter(
+            (p) => p !== peer,
+          )
+        : [];
       const asker = `${peer} ${key}`;
-      const since = referred.get(asker) ?? t;
-      if (holders.length > 0 && t - since < o.referralMs) {
-        referred.set(asker, since);
+      const r = referred.get(asker) ?? { since: t, count: 0 };
+      if (holders.length > 0 && t - r.since < o.referralMs && r.count < MAX_SEED_REFERRALS) {
+        referred.set(asker, { since: r.since, count: r.count + 1 });
         prune(t);
-        return `piece ${req.index} is held by ${holders.length} connected tab(s): fetch it from them`;
+        return `piece ${req.index} is offered by ${holders.length} tab(s): fetch it from them`;
       }
       referred.delete(asker);
       // The interval runs from the first copy that is going out or went out (failed ones do not count).

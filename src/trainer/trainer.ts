@@ -14,13 +14,16 @@ export interface TrainerInit {
 }
 
 export interface TrainerInfo {
-  /** "vendor · architecture · description" of the GPU adapter. */
+  /** "vendor · architecture · description" of the GPU adapter (or what trains without one). */
   adapter: string;
   parameters: number;
-  /** GPU memory the model holds. */
+  /** Memory the model holds (GPU memory on a GPU). */
   bytes: number;
-  /** The matmul tile this adapter uses, and whether it was tuned now or kept from an earlier tuning. */
-  matmulTiles: MatmulTileChoice;
+  /**
+   * On a GPU: the matmul tile this adapter uses, and whether it was tuned now or kept from an
+   * earlier tuning. Absent on the CPU reference (src/volunteer/cpu-trainer.ts).
+   */
+  matmulTiles?: MatmulTileChoice;
 }
 
 /** The inner optimiser's settings a round may set; the rest are the model's defaults. */

@@ -2,23 +2,27 @@
 // real seed whose time the test moves (a manual clock: deadlines are checked by state, not waited for).
 // - Upload slots held by paused streams: strangers request pieces and stop reading. Each peer gets
 //   MAX_UPLOADS_PER_PEER slots, a reply that does not drain in PIECE_SEND_TIMEOUT_MS is dropped.
-// - Super-seeding lockout: a stranger fetches a piece and sits on it. Others are sent to it for at
-//   most SEED_REFERRAL_MS, and renewing the copy does not restart their wait.
+// - Super-seeding lockout: a stranger fetches a piece and sits on it. Nobody is sent to a tab that
+//   does not announce the piece; one that announces it and never serves it costs each asker
+//   MAX_SEED_REFERRALS BUSY answers at most.
 import { lpStream } from '@libp2p/utils';
 import { expect, test } from '@playwright/test';
 import type { Seed } from '../../src/seed';
 import {
+  ANNOUNCE_TOPIC,
+  encodeAnnouncement,
   encodePieceRequest,
   MAX_PIECE_STREAMS_PER_CONNECTION,
+  MAX_SEED_REFERRALS,
   PIECE_PROTOCOL,
   PIECE_SEND_TIMEOUT_MS,
   PieceProtocolError,
   type PieceRequest,
   PieceStatus,
   requestPiece,
-  SEED_REFERRAL_MS,
 } from '../../src/swarm';
-import { type Attacker, attackers, createAttacker, openStream, startTestSeed } from '../harness/attacker';
+import { emptyBitfield, setBit } from '../../src/swarm/announce';
+import { type Attacker, attackers, createAttacker, dialSeed, openStream, startTestSeed } from '../harness/attacker';
 import { type ManualClock, manualClock } from '../harness/manual-clock';
 
 let seed: Seed;
@@ -87,19 +91,40 @@ test('peers that request pieces and stop reading cannot keep an honest peer from
   }
 });
 
-test('a peer that fetches a piece and sits on it delays the others by SEED_REFERRAL_MS at most, even renewing', async () => {
+test('a peer that fetches a piece and keeps quiet delays nobody; one that announces it and never serves it, MAX_SEED_REFERRALS BUSYs at most', async () => {
   const squatter = await createAttacker();
   const honest = await createAttacker();
   const index = 2;
   try {
     expect(await ask(squatter, index)).toBe('ok');
-    expect(await ask(honest, index)).toBe(PieceStatus.Busy); // sent to the squatter
-    clock.advance(SEED_REFERRAL_MS - 1);
-    expect(await ask(honest, index)).toBe(PieceStatus.Busy);
-    // The squatter fetches it again (as it would to renew the lockout): the honest wait still ends.
-    expect(await ask(squatter, index)).toBe('ok');
-    clock.advance(1);
-    expect(await ask(honest, index)).toBe('ok');
+    expect(await ask(honest, index)).toBe('ok'); // the squatter does not offer it: no reason to wait
+    // Another piece: the squatter takes it and announces that it holds it (and then serves nobody).
+    const other = 3;
+    expect(await ask(squatter, other)).toBe('ok');
+    await dialSeed(squatter, seed);
+    squatter.services.pubsub.subscribe(ANNOUNCE_TOPIC);
+    const pieces = seed.manifest.value.pieces.length;
+    const have = emptyBitfield(pieces);
+    setBit(have, other);
+    const claim = encodeAnnouncement({ manifest: seed.manifest.id, have, fetching: emptyBitfield(pieces), addrs: [] });
+    // Announced until the seed has heard it: the next honest asker is referred.
+    const late = await createAttacker();
+    try {
+      let referrals = 0;
+      await expect
+        .poll(async () => {
+          await squatter.services.pubsub.publish(ANNOUNCE_TOPIC, claim).catch(() => {});
+          const status = await ask(late, other);
+          if (status === PieceStatus.Busy) referrals++;
+          return status;
+        })
+        .toBe(PieceStatus.Busy);
+      // However long it keeps claiming, the asker is served after MAX_SEED_REFERRALS BUSYs.
+      while ((await ask(late, other)) === PieceStatus.Busy) referrals++;
+      expect(referrals).toBe(MAX_SEED_REFERRALS);
+    } finally {
+      await late.stop();
+    }
   } finally {
     await honest.stop();
     await squatter.stop();

@@ -124,7 +124,7 @@ export async function tilesAreKept(c: TrainCase) {
     const first = (await sharedTrainer(c)).info.matmulTiles;
     const next = await startTrainer(c);
     next.trainer.terminate();
-    return { before, after: await keys(), sources: [first.source, next.info.matmulTiles.source] };
+    return { before, after: await keys(), sources: [first?.source, next.info.matmulTiles?.source] };
   } finally {
     storage.close();
   }

@@ -7,7 +7,8 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { expect, test } from '@playwright/test';
 import { createDirectLinks, type DirectLinksComponents } from '../../src/swarm/direct';
-import { MAX_PEER_DIALS } from '../../src/swarm/limits';
+import { INBOUND_DIAL_WAIT_MS, MAX_PEER_DIALS } from '../../src/swarm/limits';
+import { manualClock } from '../harness/manual-clock';
 
 /** Peer ids in ascending order: ids[0] is the smallest. */
 let ids: string[];
@@ -96,4 +97,21 @@ test('a failed dial is warned about, and a tab dials at most MAX_PEER_DIALS time
   await expect(links.connection(others.at(-1)!, aborted.signal)).rejects.toThrow(
     `dial budget of ${MAX_PEER_DIALS} spent`,
   );
+});
+
+test('the larger id dials too when the smaller one has not within INBOUND_DIAL_WAIT_MS', async () => {
+  const [small, large] = ids as [string, string];
+  const { node, dials, connect } = fakeNode();
+  const clock = manualClock();
+  const links = createDirectLinks({ node, self: large, warn: () => {}, clock });
+  links.learn(small, addrOf(small)); // it should dial us; say it never does
+  const request = links.connection(small, new AbortController().signal);
+  await new Promise((r) => setTimeout(r, 250)); // a few polls: still waiting
+  expect(dials).toHaveLength(0);
+  clock.advance(INBOUND_DIAL_WAIT_MS);
+  await expect.poll(() => dials.length).toBe(1);
+  expect(dials[0]!.addrs).toEqual(addrOf(small).map(String));
+  const conn = connect(small);
+  dials[0]!.settle(conn);
+  expect(await request).toBe(conn);
 });

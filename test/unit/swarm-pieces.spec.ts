@@ -11,6 +11,7 @@ import {
   MAX_CONCURRENT_UPLOADS,
   MAX_PIECE_REPLY_BYTES,
   MAX_PIECE_REQUEST_BYTES,
+  MAX_SEED_REFERRALS,
   MAX_UPLOADS_PER_PEER,
   PIECE_BYTES,
 } from '../../src/swarm/limits';
@@ -384,76 +385,90 @@ test(`one peer gets at most MAX_UPLOADS_PER_PEER (${MAX_UPLOADS_PER_PEER}) uploa
   expectPiece(await ask(s, { manifest: MANIFEST_ID, index: 1 }), 1);
 });
 
-test('superSeeding: one copy out per piece while its holder is connected, until the interval passes', () => {
+test('superSeeding: one copy out per piece while its holder offers it, until the interval passes', () => {
   let clock = 1_000;
   const connected = new Set<string>(['A', 'B', 'C']);
+  const offering = new Set<string>(['A', 'B', 'C']);
   const policy = superSeeding({
     intervalMs: 20_000,
     referralMs: 60_000,
     connected: (p) => connected.has(p),
+    offers: (p) => connected.has(p) && offering.has(p),
     now: () => clock,
   });
   const p0 = { manifest: MANIFEST_ID, index: 0 };
-  const held = /^piece 0 is held by \d connected tab\(s\): fetch it from them$/;
+  const offered = /^piece 0 is offered by \d tab\(s\): fetch it from them$/;
   expect(policy.admit('A', p0)).toBeUndefined(); // first request: admitted
-  expect(policy.admit('B', p0)).toBe('piece 0 is held by 1 connected tab(s): fetch it from them'); // A is getting it
+  expect(policy.admit('B', p0)).toMatch(offered); // A is getting it
   policy.settle('A', p0, true);
-  expect(policy.admit('B', p0)).toMatch(held); // A holds it and is connected
+  expect(policy.admit('C', p0)).toMatch(offered); // A holds it and offers it
   expect(policy.admit('A', p0)).toBeUndefined(); // the holder asking again (a retry) is admitted
   policy.settle('A', p0, true);
   // Other pieces and other manifests are independent.
   expect(policy.admit('B', { manifest: MANIFEST_ID, index: 1 })).toBeUndefined();
   expect(policy.admit('B', { manifest: OTHER_ID, index: 0 })).toBeUndefined();
-  // A leaves: B gets the second copy; now both count as holders.
-  connected.delete('A');
-  clock += 5_000;
+  // A holder that keeps quiet is no reason to send anyone away.
+  offering.delete('A');
   expect(policy.admit('B', p0)).toBeUndefined();
   policy.settle('B', p0, true);
-  expect(policy.admit('C', p0)).toMatch(held);
-  // The interval runs from the first copy: just before it ends C is still refused, then admitted.
+  expect(policy.admit('C', p0)).toMatch(offered); // B offers it
+  // The interval runs from the first copy: just before it ends a new asker is still referred, then admitted.
   clock = 1_000 + 19_999;
-  expect(policy.admit('C', p0)).toMatch(held);
+  connected.add('D');
+  offering.add('D');
+  expect(policy.admit('D', p0)).toMatch(offered);
   clock = 1_000 + 20_000;
+  expect(policy.admit('D', p0)).toBeUndefined();
+  policy.settle('D', p0, true);
+  // A new interval started with D as the one holder; D leaves: nobody is referred.
+  expect(policy.admit('C', p0)).toMatch(offered);
+  connected.delete('D');
   expect(policy.admit('C', p0)).toBeUndefined();
-  policy.settle('C', p0, true);
-  // A new interval started with C as the one holder.
-  expect(policy.admit('B', p0)).toBe('piece 0 is held by 1 connected tab(s): fetch it from them');
-  connected.delete('C');
-  expect(policy.admit('B', p0)).toBeUndefined();
 });
 
 test('superSeeding: a copy that never went out whole does not count', () => {
-  const policy = superSeeding({ intervalMs: 60_000, referralMs: 60_000, connected: () => true, now: () => 0 });
+  const policy = superSeeding({
+    intervalMs: 60_000,
+    referralMs: 60_000,
+    connected: () => true,
+    offers: () => true,
+    now: () => 0,
+  });
   const p0 = { manifest: MANIFEST_ID, index: 0 };
   expect(policy.admit('A', p0)).toBeUndefined();
   policy.settle('A', p0, false); // A stopped reading: the send timed out
   expect(policy.admit('B', p0)).toBeUndefined();
 });
 
-test('superSeeding: a holder that renews its copy cannot keep an asker waiting past referralMs', () => {
+test('superSeeding: a holder that offers a piece and never serves it costs an asker MAX_SEED_REFERRALS BUSYs or referralMs at most', () => {
   let clock = 0;
-  const policy = superSeeding({ intervalMs: 60_000, referralMs: 20_000, connected: () => true, now: () => clock });
+  const policy = superSeeding({
+    intervalMs: 60_000,
+    referralMs: 20_000,
+    connected: () => true,
+    offers: () => true,
+    now: () => clock,
+  });
   const p0 = { manifest: MANIFEST_ID, index: 0 };
-  // The attacker takes the piece, and takes it again each time the interval ends.
-  const take = () => {
-    expect(policy.admit('attacker', p0)).toBeUndefined();
-    policy.settle('attacker', p0, true);
+  const take = (peer: string) => {
+    expect(policy.admit(peer, p0)).toBeUndefined();
+    policy.settle(peer, p0, true);
   };
-  take();
-  clock = 1_000;
-  expect(policy.admit('B', p0)).toMatch(/held by 1/); // B's first referral: its clock starts
-  clock = 20_999;
-  expect(policy.admit('B', p0)).toMatch(/held by 1/);
-  clock = 21_000; // 20 s after B's first referral: B is served although the attacker holds the piece
-  expect(policy.admit('B', p0)).toBeUndefined();
-  policy.settle('B', p0, true);
-  // Renewing at the interval's end buys nothing for askers already waiting: C's clock keeps running.
+  take('attacker');
+  // B asks again and again: referred MAX_SEED_REFERRALS times, then served.
+  for (let i = 0; i < MAX_SEED_REFERRALS; i++) {
+    clock += 1_000;
+    expect(policy.admit('B', p0)).toMatch(/offered by 1/);
+  }
+  clock += 1_000;
+  take('B');
+  // C asks rarely: its referral clock runs from its first BUSY; renewing the copy buys nothing.
   clock = 50_000;
-  expect(policy.admit('C', p0)).toMatch(/held by 2/);
+  expect(policy.admit('C', p0)).toMatch(/offered by 2/);
   clock = 60_000;
-  take();
+  take('attacker');
   clock = 69_999;
-  expect(policy.admit('C', p0)).toMatch(/held by/);
+  expect(policy.admit('C', p0)).toMatch(/offered by/);
   clock = 70_000;
   expect(policy.admit('C', p0)).toBeUndefined();
 });

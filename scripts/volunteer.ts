@@ -1,0 +1,66 @@
+// `npm run volunteer -- --seed <URL>`: a volunteer without a browser (src/volunteer): joins the seed's
+// run, trains on the CPU reference model and sends its updates, until Ctrl-C; prints what it does.
+import '../src/seed/promise-shim';
+import { parseArgs } from 'node:util';
+import { runNodeVolunteer, type VolunteerEvent } from '../src/volunteer';
+
+const USAGE = `npm run volunteer -- --seed <URL>
+  --seed <URL>   the seed's page URL, as \`npm start\` prints it (e.g. http://127.0.0.1:8080)
+  --help`;
+
+/** A log line for the events a person wants to see (not every step and piece). */
+function logLine(e: VolunteerEvent): string | undefined {
+  switch (e.type) {
+    case 'connected':
+      return `connected to the seed as ${e.peerId}`;
+    case 'seed-unreachable':
+      return `the seed is unreachable (${e.error}); trying again in ${Math.round((e.retryAt - Date.now()) / 1000)} s`;
+    case 'seed-link':
+      return e.up ? 'connected to the seed again' : 'the connection to the seed closed';
+    case 'joined':
+      return `joined the run: assigned from round ${e.round}`;
+    case 'fetching':
+      return `round ${e.round}: fetching the weights`;
+    case 'trained':
+      return `round ${e.round}: trained ${e.tokens} tokens in ${(e.busyMs / 1000).toFixed(1)} s`;
+    case 'sent':
+      return `round ${e.round}: the seed took the update in; its receipt comes when the round closes`;
+    case 'receipt':
+      return `round ${e.receipt.round}: the seed credited ${e.receipt.tokens} tokens (receipt ${e.receipt.index} of its ledger)`;
+    case 'not-credited':
+      return `round ${e.round}: not credited (${e.reason})`;
+    case 'skipped':
+      return `round ${e.round} skipped: ${e.reason}`;
+    case 'error':
+      return `error: ${e.message}; trying again in ${Math.round(e.retryInMs / 1000)} s`;
+    case 'warning':
+      return `warning: ${e.text}`;
+    default:
+      return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { seed: { type: 'string' }, help: { type: 'boolean' } } });
+  if (values.help) return console.log(USAGE);
+  if (!values.seed) throw new Error(`--seed is required\n${USAGE}`);
+  const seedUrl = new URL(values.seed).origin;
+  if (typeof globalThis.WebSocket === 'undefined')
+    throw new Error('this Node has no WebSocket client: use Node 22+, or Node 20 with --experimental-websocket');
+  const stop = new AbortController();
+  process.on('SIGINT', () => stop.abort());
+  process.on('SIGTERM', () => stop.abort());
+  await runNodeVolunteer({
+    seedUrl,
+    signal: stop.signal,
+    onEvent: (e) => {
+      const line = logLine(e);
+      if (line) console.log(line);
+    },
+  });
+}
+
+main().catch((e: Error) => {
+  console.error(`volunteer: ${e.message}`);
+  process.exit(1);
+});

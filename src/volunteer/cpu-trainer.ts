@@ -1,0 +1,210 @@
+// The trainer on the CPU reference model (src/model/cpu): the same Trainer as the GPU one, for a
+// volunteer without WebGPU (a Node process) and for the federated benchmark. It trains a round's
+// local AdamW steps at the volunteer's pace and encodes the update with error feedback. Plain
+// TypeScript on one thread, milliseconds per token: sized for the tiny and small presets.
+import { TokenDataset } from '../data';
+import { compressWithFeedback, denseFp32Bytes } from '../fed';
+import {
+  DEFAULT_HYPER,
+  type GptCpuTrainState,
+  gptForwardCpu,
+  gptTrainStepCpu,
+  nominalTrainFlops,
+  type ParamLayout,
+  parameterCount,
+  paramLayout,
+  sampleToken,
+} from '../model';
+// Not src/trainer's index: it pulls in the GPU trainer, whose WGSL only the bundler loads.
+import { createPacer } from '../trainer/pacing';
+import type {
+  Trainer,
+  TrainerActivity,
+  TrainerInit,
+  TrainProgress,
+  TrainRequest,
+  TrainResult,
+} from '../trainer/trainer';
+import { createRandom } from '../util/random';
+
+interface Built {
+  layout: ParamLayout;
+  init: TrainerInit;
+  /** The parameters last loaded or trained to, and the inner AdamW state that goes with them. */
+  state: GptCpuTrainState;
+}
+
+/** Gives the event loop a turn: a step blocks it, and the volunteer's node must keep serving pieces. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+function freshState(params: Float32Array): GptCpuTrainState {
+  return { params, m: new Float32Array(params.length), v: new Float32Array(params.length), step: 0 };
+}
+
+/**
+ * The error-feedback residual lives in memory: a volunteer that restarts begins again without one,
+ * as a new volunteer would.
+ */
+export function createCpuTrainer(): Trainer {
+  let built: Built | undefined;
+  let data: TokenDataset | undefined;
+  /** Residual of the last update the seed accepted, and the one the update in flight would leave. */
+  let residual: Float32Array | undefined;
+  let pendingResidual: Float32Array | undefined;
+  const pacer = createPacer();
+  const activity: TrainerActivity = { steps: 0, holding: false, holdChecks: 0 };
+
+  function ready(): Built {
+    if (!built) throw new Error('trainer not initialised: call init() first');
+    return built;
+  }
+
+  function dataset(): TokenDataset {
+    if (!data) throw new Error('no data: call loadData() first');
+    return data;
+  }
+
+  async function train(request: TrainRequest, onProgress?: (p: TrainProgress) => void | Promise<void>) {
+    const { layout, init, state } = ready();
+    const set = dataset();
+    if (!Number.isInteger(request.steps) || request.steps < 1) {
+      throw new Error(`steps must be a positive integer, got ${request.steps}`);
+    }
+    pacer.begin();
+    Object.assign(activity, { steps: 0, holding: false, holdChecks: 0 });
+    const hyper = { ...DEFAULT_HYPER, ...request.hyper };
+    const { batchSize, context } = init;
+    const start = state.params.slice();
+    const losses: number[] = [];
+    let busyMs = 0;
+    let idleMs = 0;
+    const report = (p: Omit<TrainProgress, 'steps' | 'busyMs' | 'idleMs'>) =>
+      onProgress?.({ ...p, steps: request.steps, busyMs, idleMs });
+    /** Waits as the pacing asks; tells the caller once when a pause starts holding the trainer. */
+    const pace = async (stepMs: number) => {
+      idleMs += await pacer.wait(stepMs, {
+        onHold: () => {
+          activity.holding = true;
+          return report({ step: losses.length, loss: losses.at(-1), holding: true });
+        },
+        onHoldCheck: () => void activity.holdChecks++,
+      });
+      activity.holding = false;
+    };
+    const t0 = performance.now();
+    await pace(0);
+    for (let i = 0; i < request.steps && !pacer.cancelled; i++) {
+      const batch = set.batch('train', {
+        batchSize,
+        context,
+        seed: request.seed,
+        shard: request.shard,
+        shardCount: request.shardCount,
+        step: (request.firstStep ?? 0) + i,
+      });
+      const stepStart = performance.now();
+      const { loss } = gptTrainStepCpu(layout, state, { ...batch, B: batchSize, T: context }, hyper);
+      if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at step ${i}`);
+      losses.push(loss);
+      activity.steps = losses.length;
+      const stepMs = performance.now() - stepStart;
+      busyMs += stepMs;
+      await report({ step: i + 1, loss, holding: false });
+      await yieldToEventLoop();
+      if (i < request.steps - 1) await pace(stepMs);
+    }
+    const pseudoGradient = new Float32Array(start.length);
+    for (let j = 0; j < start.length; j++) pseudoGradient[j] = start[j]! - state.params[j]!;
+    const carried = residual?.length === pseudoGradient.length ? residual : undefined;
+    const compressed = compressWithFeedback(pseudoGradient, carried, request.codec);
+    pendingResidual = compressed.residual;
+    const tokens = losses.length * batchSize * context;
+    const result: TrainResult = {
+      update: compressed.bytes,
+      denseBytes: denseFp32Bytes(pseudoGradient.length),
+      losses,
+      tokens,
+      flops: nominalTrainFlops(layout, context, tokens),
+      ms: performance.now() - t0,
+      busyMs,
+      idleMs,
+      cancelled: pacer.cancelled,
+    };
+    return result;
+  }
+
+  return {
+    async init(init) {
+      const layout = paramLayout(init.config);
+      if (init.context > init.config.context)
+        throw new Error(`context ${init.context} exceeds the model's ${init.config.context}`);
+      built = { layout, init, state: freshState(new Float32Array(layout.total)) };
+      residual = undefined;
+      pendingResidual = undefined;
+      // Parameters, AdamW's two moments and the gradients.
+      return { adapter: 'CPU reference model', parameters: parameterCount(layout), bytes: 4 * 4 * layout.total };
+    },
+
+    async loadParams(flat) {
+      const b = ready();
+      if (flat.length !== b.layout.total)
+        throw new Error(`parameters have ${flat.length} floats, the model needs ${b.layout.total}`);
+      b.state = freshState(flat.slice());
+    },
+
+    readParams: async () => ready().state.params.slice(),
+
+    async loadData(trainTokens, validation) {
+      data = new TokenDataset(trainTokens, validation);
+    },
+
+    train,
+
+    async updateAccepted() {
+      if (!pendingResidual) return;
+      residual = pendingResidual;
+      pendingResidual = undefined;
+    },
+
+    async cancel() {
+      pacer.cancel();
+    },
+
+    async setPacing(next) {
+      pacer.set(next);
+    },
+
+    async activity() {
+      return { ...activity };
+    },
+
+    async evaluate(batches) {
+      const { layout, init, state } = ready();
+      const evals = dataset().evalBatches(batches, { batchSize: init.batchSize, context: init.context });
+      let sum = 0;
+      for (const e of evals) {
+        sum += gptForwardCpu(layout, state.params, e.inputs, e.targets, init.batchSize, init.context).loss!;
+        await yieldToEventLoop();
+      }
+      return sum / evals.length;
+    },
+
+    async sample(prompt, n, temperature, seed = 1) {
+      if (prompt.length === 0) throw new Error('sample needs a prompt of at least one token');
+      const { layout, init, state } = ready();
+      const V = layout.config.vocab;
+      const random = createRandom(seed);
+      const tokens = Array.from(prompt);
+      for (let i = 0; i < n; i++) {
+        const window = Uint32Array.from(tokens.slice(-init.context));
+        const { logits } = gptForwardCpu(layout, state.params, window, undefined, 1, window.length);
+        tokens.push(sampleToken(logits.subarray((window.length - 1) * V), temperature, random));
+      }
+      return Uint32Array.from(tokens.slice(prompt.length));
+    },
+
+    async simulateDeviceLoss() {
+      throw new Error('the CPU trainer has no device to lose');
+    },
+  };
+}
