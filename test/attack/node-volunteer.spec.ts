@@ -1,7 +1,7 @@
 // A volunteer without a browser (src/volunteer): the tab's participant loop and swarm client in a
 // Node process, training on the CPU reference model, against a real seed (tiny model, 2 local steps
 // of 1×16 tokens). It joins, is assigned in the reissued first round, fetches the weights, trains,
-// and the seed accepts its update.
+// and the seed credits its update (the receipt, fetched once the round closed).
 import { expect, test } from '@playwright/test';
 import { DEFAULT_FED_SETTINGS, type Receipt } from '../../src/fed';
 import type { FetchProgress } from '../../src/swarm';
@@ -28,14 +28,14 @@ test('a Node volunteer completes a round: the seed accepts its update', async ()
   try {
     // The volunteer's loop runs until aborted: whichever comes first, its receipt or its failure.
     const first = await Promise.race([receipt, running.then(() => undefined)]);
-    expect(first).toMatchObject({ accepted: true, peer: peerId, round: 0, tokens: 2 * 16 });
+    expect(first).toMatchObject({ peer: peerId, round: 0, tokens: 2 * 16, index: 0 });
     expect(fetched).toMatchObject({
       held: seed.manifest.value.pieces.length,
       total: seed.manifest.value.pieces.length,
     });
     expect(seed.status().acceptedUpdates).toBe(1);
-    // Its update closed the round: the next one is published (and the run folder written) before the seed stops.
-    await expect.poll(() => JSON.parse(seed.coordinator.currentRound()?.body ?? '{}').round).toBe(1);
+    // Its update closed the round: the next one was published (the receipt comes only then).
+    expect(JSON.parse(seed.coordinator.currentRound()?.body ?? '{}').round).toBeGreaterThanOrEqual(1);
   } finally {
     stop.abort();
     await running;
