@@ -1,5 +1,6 @@
 // Federated training's pure core: the update codec (int8, block top-k, error feedback), robust
-// aggregation, the admission check for an update, and DiLoCo's outer Nesterov step.
+// aggregation, the admission check for an update, DiLoCo's outer Nesterov step, and the verification
+// of a round's work.
 
 export {
   type AggregateOptions,
@@ -99,3 +100,30 @@ export {
   type VolunteerRecord,
 } from './roster';
 export { type ExpectedUpdate, type ReceivedUpdate, validateUpdate } from './validate';
+export {
+  assignedBatch,
+  assignmentRequest,
+  CHECK_FLOOR,
+  checkProbability,
+  codecErrorBound,
+  creditedTokens,
+  DUPLICATE_COSINE,
+  type DuplicatePair,
+  GPU_CPU_TOLERANCE,
+  LOSS_FILTER_MARGIN,
+  LOSS_FILTER_MAX_BATCHES,
+  type LossCheck,
+  type LossFilterOptions,
+  lossFilter,
+  MEASURED_GPU_CPU_DIVERGENCE,
+  nearDuplicates,
+  type ReexecutionCheck,
+  type RoundTerms,
+  type RoundVerification,
+  type RoundWork,
+  reexecute,
+  roundFlops,
+  type UpdateVerdict,
+  type VerifyDeps,
+  verifyRound,
+} from './verify';
