@@ -32,6 +32,7 @@ import { type OuterOptions, outerStep } from './outer';
 import type { ReceiptsReply, UpdateHeader, UpdateOutcome } from './protocol';
 import { chooseRoster, recordRound, type VolunteerRecord } from './roster';
 import { validateUpdate } from './validate';
+import { creditedTokens } from './verify';
 
 export interface FedSettings {
   hyper: RoundHyper;
@@ -160,11 +161,6 @@ export function maxUpdateNorm(hyper: RoundHyper, parameters: number): number {
  * are not stored; older receipts are in the ledger only). A tab asks at its next round.
  */
 export const RECENT_ROUNDS_KEPT = 16;
-
-/** Training tokens a volunteer's verified update for `m` is credited with: its assignment, never a claim. */
-export function creditedTokens(m: Pick<RoundManifest, 'hyper'>): number {
-  return m.hyper.steps * m.hyper.batchSize * m.hyper.context;
-}
 
 interface OpenRound {
   manifest: RoundManifest;
@@ -310,8 +306,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       settings.outer,
     );
     const round = state.round + 1;
-    const credit = creditedTokens(r.manifest);
-    const tokens = state.tokens + updates.length * credit;
+    const tokens = state.tokens + updates.reduce((n, [peer]) => n + creditedTokens(r.manifest, peer), 0);
     const valLoss = await deps.evaluate(params);
     const at = clock.now();
     const applied = {
@@ -323,7 +318,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       pendingReceipts: updates.map(([peer, u]) => ({
         round: r.manifest.round,
         peer,
-        tokens: credit,
+        tokens: creditedTokens(r.manifest, peer),
         update: u.hash,
         bytes: u.bytes,
         at,
@@ -400,7 +395,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       return 'not assigned in this round (a volunteer that joins is assigned from the next round)';
     if (r.tried.has(peer)) return 'duplicate: this round already has an update from this peer';
     // The claim is not credited (creditedTokens is), but more than the round asked is nonsense.
-    const claimable = creditedTokens(r.manifest);
+    const claimable = creditedTokens(r.manifest, peer);
     if (header.tokens > claimable) {
       const h = r.manifest.hyper;
       return `claims ${header.tokens} tokens, more than the round's ${h.steps}×${h.batchSize}×${h.context}`;

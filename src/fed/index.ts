@@ -33,7 +33,6 @@ export {
   type CoordinatorState,
   type CoordinatorStatus,
   createCoordinator,
-  creditedTokens,
   DEFAULT_FED_SETTINGS,
   type FedSettings,
   type HistoryEntry,
