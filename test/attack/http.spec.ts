@@ -11,6 +11,7 @@
 // The real seed keeps the real budgets; the timeouts and the total cap are tried on the HTTP server
 // alone (startHttpServer with short limits), since a real seed would wait them out (10-30 s).
 import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, readlink, rm, truncate, writeFile } from 'node:fs/promises';
 import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -27,7 +28,8 @@ import { startTestSeed } from '../harness/attacker';
 /** The seed's /ort/ folder, and its largest file (~28 MB). */
 const ORT_DIST = fileURLToPath(new URL('../../node_modules/onnxruntime-web/dist/', import.meta.url));
 const WASM = 'ort-wasm-simd-threaded.jsep.wasm';
-const WASM_FILE = `${ORT_DIST}${WASM}`;
+/** Its real path: /proc/self/fd names files by it (node_modules may be a symbolic link). */
+const WASM_FILE = realpathSync(`${ORT_DIST}${WASM}`);
 const MiB = 1024 * 1024;
 
 /** How long a state may take to come (a bounded wait, polled). */
