@@ -3,13 +3,19 @@
 // of a round's work.
 
 export {
+  type Aggregated,
   type AggregateOptions,
   type AggregationRule,
   aggregate,
+  aggregateWithWeights,
+  clipRadius,
   DEFAULT_AGGREGATION,
   DEFAULT_CLIP_FACTOR,
   DEFAULT_TRIM_FRACTION,
+  HISTORY_SAMPLES,
   l2Norm,
+  normBound,
+  normFloor,
   trimCount,
 } from './aggregate';
 export {
