@@ -4,7 +4,8 @@
 // tabs from here, inside a private network namespace (it re-runs itself in one); the federated
 // benchmark runs in Node, in child processes (one per core), on the CPU reference model; its
 // `--runs` is its number of seeds. The soak benchmark runs a seed, Node volunteers and attackers
-// in the namespace for VGPU_SOAK_SECONDS.
+// in the namespace for VGPU_SOAK_SECONDS. The byzantine benchmark (federated training under
+// attack) runs like the federated one, seeds included.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,7 @@ import type { ViteDevServer } from 'vite';
 import { createServer } from 'vite';
 import { inNetns, NETNS_HELP, netnsAvailable, runInNetns } from '../scripts/netns';
 import { chromiumFlags, requireChromium } from '../test/harness/chromium';
+import { runByzantineBench } from './byzantine';
 import { runFederatedBench } from './federated';
 import { type BenchResult, formatTable } from './lib/results';
 import { runSwarmBench } from './swarm';
@@ -29,11 +31,12 @@ const BROWSER_BENCHES: Record<string, string> = {
 const NODE_BENCHES: Record<string, (pageBase: string, options: BenchOptions) => Promise<BenchResult>> = {
   swarm: runSwarmBench,
   federated: runFederatedBench,
+  byzantine: runByzantineBench,
   // Loaded only when run: its attackers replace this process's WebSocket client (bench/lib/soak-attacks.ts).
   soak: (base, options) => import('./soak').then((m) => m.runSoakBench(base, options)),
 };
 /** Of those, the ones that need no Vite server (the swarm serves a built app from its seed; their runner gets an empty base). */
-const NO_PAGES = new Set(['federated', 'swarm', 'soak']);
+const NO_PAGES = new Set(['federated', 'byzantine', 'swarm', 'soak']);
 /** Of those, the ones that need the private network namespace (WebRTC between tabs or volunteers). */
 const NEEDS_NETNS = new Set(['swarm', 'soak']);
 
