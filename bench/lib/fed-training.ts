@@ -6,10 +6,10 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { Batch, TokenDataset } from '../../src/data';
 import {
-  type CoordinatorState,
   createCoordinator,
   DEFAULT_FED_SETTINGS,
   type FedSettings,
+  freshCoordinatorState,
   type OuterOptions,
   type RoundManifest,
   type UpdateFormat,
@@ -254,17 +254,7 @@ async function runFederated(
   // What the seed would serve: weights by manifest id (a copy; the coordinator updates params in place).
   const served = new Map<string, { manifest: VerifiedManifest; weights: Float32Array }>();
   const feed = roundFeed();
-  const state: CoordinatorState = {
-    round: 0,
-    params: initial.slice(),
-    momentum: new Float32Array(ctx.layout.total),
-    history: [],
-    tokens: 0,
-    acceptedUpdates: 0,
-    rejectedUpdates: 0,
-    pendingReceipts: [],
-    volunteers: {},
-  };
+  const state = freshCoordinatorState(initial.slice());
   const ledger = memoryLedger(key);
   const coordinator = createCoordinator(
     {

@@ -86,6 +86,21 @@ export interface CoordinatorState {
   volunteers: Record<string, VolunteerRecord>;
 }
 
+/** The state of a run that has completed no round: `params` are its initial weights (kept, not copied). */
+export function freshCoordinatorState(params: Float32Array): CoordinatorState {
+  return {
+    round: 0,
+    params,
+    momentum: new Float32Array(params.length),
+    history: [],
+    tokens: 0,
+    acceptedUpdates: 0,
+    rejectedUpdates: 0,
+    pendingReceipts: [],
+    volunteers: {},
+  };
+}
+
 export interface CoordinatorDeps {
   key: PrivateKey;
   peerId: PeerId;

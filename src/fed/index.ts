@@ -41,6 +41,7 @@ export {
   createCoordinator,
   DEFAULT_FED_SETTINGS,
   type FedSettings,
+  freshCoordinatorState,
   type HistoryEntry,
   MIN_REISSUE_MS,
   maxUpdateNorm,

@@ -3,7 +3,7 @@
 // listens. A folder keeps its model: naming another preset for it is refused.
 import { join } from 'node:path';
 import type { PrivateKey } from '@libp2p/interface';
-import type { CoordinatorState } from '../fed';
+import { type CoordinatorState, freshCoordinatorState } from '../fed';
 import { checkKernelLimits, type GptConfig, initParams, modelPreset, paramLayout } from '../model';
 import type { SignedDocument } from '../swarm';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
@@ -51,17 +51,7 @@ export async function openRunFolder(opts: RunFolderOptions): Promise<RunFolder> 
   const parameters = paramLayout(model).total;
   const data = await loadOrCreateData(dir, model.vocab);
   const checkpoint = await loadCheckpoint(dir, parameters);
-  const state: CoordinatorState = checkpoint?.state ?? {
-    round: 0,
-    params: weights,
-    momentum: new Float32Array(parameters),
-    history: [],
-    tokens: 0,
-    acceptedUpdates: 0,
-    rejectedUpdates: 0,
-    pendingReceipts: [],
-    volunteers: {},
-  };
+  const state: CoordinatorState = checkpoint?.state ?? freshCoordinatorState(weights);
   return {
     dir,
     key,

@@ -16,6 +16,7 @@ import {
   type CoordinatorState,
   createCoordinator,
   type FedSettings,
+  freshCoordinatorState,
   LEFT_GRACE_MS,
   MIN_REISSUE_MS,
   maxUpdateNorm,
@@ -124,19 +125,7 @@ test.afterEach(() => {
   for (const h of harnesses.splice(0)) h.c.stop();
 });
 
-function freshState(): CoordinatorState {
-  return {
-    round: 0,
-    params: initParams(LAYOUT, 7),
-    momentum: new Float32Array(P),
-    history: [],
-    tokens: 0,
-    acceptedUpdates: 0,
-    rejectedUpdates: 0,
-    pendingReceipts: [],
-    volunteers: {},
-  };
-}
+const freshState = (): CoordinatorState => freshCoordinatorState(initParams(LAYOUT, 7));
 
 function harness(
   over: Partial<FedSettings> = {},
