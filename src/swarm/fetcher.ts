@@ -4,7 +4,9 @@
 // usable peer holds or is already fetching from it: that keeps the seed's upload near one copy.
 // A peer that sends a corrupted piece is banned; one that fails is set aside a while. The seed cannot
 // be banned (it is the only source of some pieces): its MAX_SEED_CORRUPT_PIECES-th corrupted piece
-// ends the download with SeedServesCorruptPiecesError instead.
+// ends the download with SeedServesCorruptPiecesError instead. A seed that no longer has the manifest
+// (it retired it: newer weights replaced it) ends the download with ManifestRetiredError: the
+// caller asks the seed what it serves now, rather than asking for the old pieces forever.
 
 import { type Clock, sleep, systemClock, timeoutSignal } from '../util/clock';
 import { hasBit, setBit } from './announce';
@@ -72,6 +74,14 @@ export class SeedServesCorruptPiecesError extends Error {
   }
 }
 
+/** The seed answered NOT_FOUND: it no longer serves this manifest (newer weights replaced it). */
+export class ManifestRetiredError extends Error {
+  override name = 'ManifestRetiredError';
+  constructor(readonly manifest: string) {
+    super(`the seed no longer serves weights ${manifest.slice(0, 12)}: newer weights replaced them`);
+  }
+}
+
 /** Pieces a peer holds, and those it is fetching from the seed right now (bitfields). */
 export interface Availability {
   have: Uint8Array;
@@ -127,8 +137,8 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
   const running = new Set<Promise<void>>();
   /** Corrupted pieces the seed sent; at MAX_SEED_CORRUPT_PIECES the fetch ends with `seedFailure`. */
   let seedCorruptPieces = 0;
-  let seedFailure: SeedServesCorruptPiecesError | undefined;
-  /** Ends the requests in flight once the seed failed; `signal` carries the caller's abort too. */
+  let seedFailure: SeedServesCorruptPiecesError | ManifestRetiredError | undefined;
+  /** Ends the requests in flight once the seed failed or retired the manifest; `signal` carries the caller's abort too. */
   const ended = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, ended.signal]) : ended.signal;
   opts.onProgress?.({ ...progress });
@@ -201,6 +211,8 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
       if (e instanceof PieceProtocolError && e.status === PieceStatus.Busy) {
         if (fromSeed) seedBusyUntil.set(index, clock.now() + SEED_BUSY_RETRY_MS);
         else s.backoffUntil = clock.now() + SEED_BUSY_RETRY_MS;
+      } else if (fromSeed && e instanceof PieceProtocolError && e.status === PieceStatus.NotFound) {
+        seedFailure ??= new ManifestRetiredError(opts.manifest.id);
       } else penalise(from, `piece ${index}: ${errorText(e)}`, false);
     } finally {
       timeout.clear();

@@ -16,6 +16,7 @@ export {
   assembleWeights,
   type FetchProgress,
   fetchPieces,
+  ManifestRetiredError,
   type PieceFetcherOptions,
   SeedServesCorruptPiecesError,
 } from './fetcher';

@@ -1,7 +1,7 @@
 // Finding the seed: read its /swarm.json (who it is, where to dial it), then join the swarm through
 // it, retrying with backoff until it answers. Loopback and private seeds are dialled as a local run.
 import type { PrivateKey } from '@libp2p/interface';
-import { type PieceStore, parseSeedInfo, type SwarmClient, startSwarmClient } from '../swarm';
+import { type PieceStore, parseSeedInfo, type SeedInfo, type SwarmClient, startSwarmClient } from '../swarm';
 import { backoff } from '../util/backoff';
 import { sleep, systemClock } from '../util/clock';
 
@@ -29,15 +29,20 @@ export interface SeedLinkOptions {
   signal?: AbortSignal;
 }
 
+/** The seed's /swarm.json: who it is, where to dial it, the weights it serves now. */
+export async function readSeedInfo(seedUrl: string, signal?: AbortSignal): Promise<SeedInfo> {
+  const res = await fetch(new URL('/swarm.json', seedUrl), { signal });
+  if (!res.ok) throw new Error(`${seedUrl}/swarm.json answered ${res.status}`);
+  return parseSeedInfo(await res.json());
+}
+
 /** Resolves with a swarm client once the seed answers; retries until then (or until `signal` aborts). */
 export async function connectToSeed(opts: SeedLinkOptions): Promise<SwarmClient> {
   const retry = backoff(RETRY_FIRST_MS, RETRY_MAX_MS);
   for (;;) {
     opts.signal?.throwIfAborted();
     try {
-      const res = await fetch(new URL('/swarm.json', opts.seedUrl), { signal: opts.signal });
-      if (!res.ok) throw new Error(`${opts.seedUrl}/swarm.json answered ${res.status}`);
-      const seed = parseSeedInfo(await res.json());
+      const seed = await readSeedInfo(opts.seedUrl, opts.signal);
       const localNetwork = isLocalHost(new URL(opts.seedUrl).hostname);
       return await startSwarmClient({ seed, privateKey: opts.privateKey, store: opts.store, localNetwork });
     } catch (e) {

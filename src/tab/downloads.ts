@@ -1,54 +1,86 @@
 // The weights a tab fetches as soon as it joins: every manifest the seed offers in /swarm.json,
 // verified, pulled from the seed and other tabs, assembled and hashed. Reported as events; a seed
 // that serves corrupted pieces is reported as such (the page asks the volunteer to tell its researcher).
+// Rounds may close while a slow tab downloads: a manifest the seed retired meanwhile is dropped, and
+// the tab asks the seed again what it serves (at most MAX_OFFER_REFRESHES times).
 import type { ProgressStore } from '../storage';
 import {
+  ManifestRetiredError,
   SeedServesCorruptPiecesError,
   type SignedDocument,
   type SwarmClient,
   sha256Hex,
+  type VerifiedManifest,
   verifyManifest,
 } from '../swarm';
+import { MAX_OFFER_REFRESHES } from './limits';
 import type { DownloadView, TabEvent } from './state';
 
 export interface DownloadDeps {
   client: SwarmClient;
   storage: ProgressStore & { saveManifest(id: string, signed: SignedDocument): Promise<void> };
+  /** The manifests the seed serves now (its /swarm.json read again). */
+  offered(): Promise<SignedDocument[]>;
   emit(e: TabEvent): void;
 }
 
-export async function downloadOfferedWeights({ client, storage, emit }: DownloadDeps): Promise<void> {
-  for (const signed of client.seed.manifests) {
+export async function downloadOfferedWeights({ client, storage, offered, emit }: DownloadDeps): Promise<void> {
+  const done = new Set<string>();
+  let manifests = client.seed.manifests;
+  for (let refreshes = 0; ; refreshes++) {
+    let retired = false;
+    for (const signed of manifests) {
+      let id: string | undefined;
+      try {
+        const m = await verifyManifest(signed, client.seed.peerId);
+        id = m.id;
+        if (done.has(id)) continue;
+        await downloadOne(m, { client, storage, emit });
+        done.add(id);
+      } catch (e) {
+        if (e instanceof ManifestRetiredError && id) {
+          retired = true;
+          emit({ type: 'download-dropped', id });
+          continue;
+        }
+        emit({ type: 'warning', text: `download failed: ${(e as Error).message}` });
+        if (e instanceof SeedServesCorruptPiecesError) emit({ type: 'seed-corrupt', corruptPieces: e.corruptPieces });
+      }
+    }
+    if (!retired || refreshes >= MAX_OFFER_REFRESHES) break;
     try {
-      const m = await verifyManifest(signed, client.seed.peerId);
-      let view: DownloadView = {
-        id: m.id,
-        name: m.value.name,
-        totalBytes: m.value.totalBytes,
-        done: false,
-        held: 0,
-        total: m.value.pieces.length,
-        downloadedBytes: 0,
-        fromSeedBytes: 0,
-        fromPeersBytes: 0,
-        corruptPieces: 0,
-        bannedPeers: [],
-      };
-      emit({ type: 'download', download: view });
-      const d = await client.download(signed, (p) => {
-        view = { ...view, ...p };
-        emit({ type: 'download', download: view });
-      });
-      await storage.saveManifest(d.manifest.id, d.manifest.signed);
-      const bytes = new Uint8Array(d.weights.buffer, d.weights.byteOffset, d.weights.byteLength);
-      emit({
-        type: 'download',
-        download: { ...view, ...d.progress, done: true, weightsSha256: await sha256Hex(bytes) },
-      });
+      manifests = await offered();
     } catch (e) {
-      emit({ type: 'warning', text: `download failed: ${(e as Error).message}` });
-      if (e instanceof SeedServesCorruptPiecesError) emit({ type: 'seed-corrupt', corruptPieces: e.corruptPieces });
+      emit({ type: 'warning', text: `could not read the seed's weights again: ${(e as Error).message}` });
+      break;
     }
   }
   emit({ type: 'downloads-done' });
+}
+
+async function downloadOne(
+  m: VerifiedManifest,
+  { client, storage, emit }: Pick<DownloadDeps, 'client' | 'storage' | 'emit'>,
+): Promise<void> {
+  let view: DownloadView = {
+    id: m.id,
+    name: m.value.name,
+    totalBytes: m.value.totalBytes,
+    done: false,
+    held: 0,
+    total: m.value.pieces.length,
+    downloadedBytes: 0,
+    fromSeedBytes: 0,
+    fromPeersBytes: 0,
+    corruptPieces: 0,
+    bannedPeers: [],
+  };
+  emit({ type: 'download', download: view });
+  const d = await client.download(m.signed, (p) => {
+    view = { ...view, ...p };
+    emit({ type: 'download', download: view });
+  });
+  await storage.saveManifest(d.manifest.id, d.manifest.signed);
+  const bytes = new Uint8Array(d.weights.buffer, d.weights.byteOffset, d.weights.byteLength);
+  emit({ type: 'download', download: { ...view, ...d.progress, done: true, weightsSha256: await sha256Hex(bytes) } });
 }

@@ -49,3 +49,8 @@ export const MAX_TOKEN_FILE_BYTES = 64 * MiB;
  * and the tab then takes part again by itself; a hostile one costs it a few MiB each time.
  */
 export const SEED_CORRUPT_RETRY_MS = 10 * 60_000;
+/**
+ * How many times a joining tab asks the seed again what weights it serves, after the seed retired
+ * one it was downloading (rounds may close faster than a slow tab downloads).
+ */
+export const MAX_OFFER_REFRESHES = 3;

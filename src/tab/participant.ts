@@ -24,6 +24,7 @@ import {
 import type { ProgressStore } from '../storage';
 import {
   fromUtf8,
+  ManifestRetiredError,
   type PieceStore,
   SeedServesCorruptPiecesError,
   type SignedDocument,
@@ -169,7 +170,16 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       }
       await admitRound(m, client.seed.peerId, Date.now());
       opts.onEvent({ type: 'fetching', round: m.round });
-      const { weights, manifest } = await client.download(m.weights, undefined, signal);
+      let fetched: Awaited<ReturnType<SwarmClient['download']>>;
+      try {
+        fetched = await client.download(m.weights, undefined, signal);
+      } catch (e) {
+        // The round closed while we fetched its weights: the seed retired them. Wait for the next.
+        if (!(e instanceof ManifestRetiredError)) throw e;
+        opts.onEvent({ type: 'skipped', round: m.round, reason: e.message });
+        continue;
+      }
+      const { weights, manifest } = fetched;
       const h = m.hyper;
       const nextShape = JSON.stringify([manifest.value.model, h.batchSize, h.context]);
       if (nextShape !== shape) {

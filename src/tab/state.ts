@@ -98,6 +98,8 @@ export type TabEvent =
   | { type: 'connected'; peerId: string }
   | { type: 'swarm'; peers: PeerView[]; uploads: UploadStats }
   | { type: 'download'; download: DownloadView }
+  /** The seed retired these weights mid-download (newer ones replaced them): no longer shown. */
+  | { type: 'download-dropped'; id: string }
   | { type: 'downloads-done' }
   | { type: 'warning'; text: string }
   | { type: 'settings'; settings: Settings }
@@ -148,6 +150,8 @@ export function reduce(s: TabState, e: TabEvent): TabState {
         : [...s.downloads, e.download];
       return { ...s, downloads };
     }
+    case 'download-dropped':
+      return { ...s, downloads: s.downloads.filter((d) => d.id !== e.id) };
     case 'downloads-done':
       return { ...s, phase: 'ready' };
     case 'warning':

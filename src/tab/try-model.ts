@@ -6,6 +6,7 @@ import { paramLayout, sampleToken } from '../model';
 import { exportGptOnnx, GPT_ONNX_INPUT, GPT_ONNX_OUTPUT } from '../onnx';
 import type { SwarmClient } from '../swarm';
 import { createRandom } from '../util/random';
+import { readSeedInfo } from './connect';
 
 /** Where onnxruntime-web's wasm files are: Vite serves node_modules in development, the seed mounts them at /ort/. */
 const ORT_WASM_PATH = import.meta.env?.DEV ? '/node_modules/onnxruntime-web/dist/' : '/ort/';
@@ -25,8 +26,9 @@ export async function tryModel(
   seedUrl: string,
 ): Promise<TryResult & { onnx: Uint8Array }> {
   if (!client) throw new Error('not connected to the seed yet');
-  const swarm = (await (await fetch(new URL('/swarm.json', seedUrl))).json()) as { manifests: unknown[] };
-  const { weights, manifest } = await client.download(swarm.manifests[0] as Parameters<typeof client.download>[0]);
+  const [newest] = (await readSeedInfo(seedUrl)).manifests;
+  if (!newest) throw new Error('the seed serves no weights yet');
+  const { weights, manifest } = await client.download(newest);
   const tokenizer = Tokenizer.fromJSON(
     (await (await fetch(new URL('/data/tokenizer.json', seedUrl))).json()) as TokenizerJson,
   );

@@ -5,7 +5,7 @@
 import { type CreditsFile, parseReceipt, type Receipt } from '../fed';
 import { openStorage, type Storage } from '../storage';
 import type { PieceStore, SignedDocument, SwarmClient } from '../swarm';
-import { connectToSeed } from './connect';
+import { connectToSeed, readSeedInfo } from './connect';
 import { downloadOfferedWeights } from './downloads';
 import { describeGpu } from './gpu-probe';
 import { browserPacingEnvironment, createPacing, type PacingControl } from './pacing';
@@ -130,7 +130,8 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
     emit({ type: 'connected', peerId: linked.peerId });
     setInterval(() => void pollRunStatus(), STATUS_POLL_MS);
     void pollRunStatus();
-    await downloadOfferedWeights({ client, storage, emit });
+    const offered = async () => (await readSeedInfo(opts.seedUrl)).manifests;
+    await downloadOfferedWeights({ client, storage, offered, emit });
     await startTraining();
   })();
 

@@ -14,6 +14,7 @@ import {
   assembleWeights,
   type FetchProgress,
   fetchPieces,
+  ManifestRetiredError,
   type PieceFetcherOptions,
   SeedServesCorruptPiecesError,
 } from '../../src/swarm/fetcher';
@@ -395,6 +396,34 @@ test('a seed that keeps sending a corrupted piece ends the fetch at its MAX_SEED
   expect(pending).toHaveLength(1);
   expect(pending[0]!.aborted).toBe(true);
   expect(pending[0]!.reason).toBe(error);
+});
+
+test('a seed that no longer serves the manifest (NOT_FOUND: it retired it) ends the fetch with ManifestRetiredError, no penalty', async () => {
+  const log = newLog();
+  const clock = manualClock();
+  const penalties: string[] = [];
+  const error = await clock
+    .run(
+      fetch({
+        log,
+        clock,
+        onPenalty: (peer, reason) => penalties.push(`${peer}: ${reason}`),
+        request: logged(log, async (_peer, index) => {
+          // The first answers arrive, then the seed publishes newer weights and drops these.
+          if (log.calls.length > 2) throw new PieceProtocolError(`no piece ${index}`, PieceStatus.NotFound);
+          return piece(index);
+        }),
+      }),
+    )
+    .catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ManifestRetiredError);
+  expect(error).toMatchObject({ manifest: manifest.id });
+  expect((error as Error).message).toBe(
+    `the seed no longer serves weights ${manifest.id.slice(0, 12)}: newer weights replaced them`,
+  );
+  // No more than the requests in flight when the first NOT_FOUND came: nothing is asked again.
+  expect(log.count(SEED)).toBeLessThanOrEqual(2 + MAX_INFLIGHT_TO_SEED);
+  expect(penalties).toEqual([]);
 });
 
 test('a peer whose requests fail is set aside, and the seed then serves what only that peer held', async () => {
