@@ -42,6 +42,8 @@ export async function startDownloads(c: DownloadsComponents): Promise<Downloads>
   /** The manifests we downloaded (or are downloading), oldest first: we serve their pieces. */
   const manifests = new Map<string, VerifiedManifest>();
   const uploads: UploadStats = { uploadedBytes: 0, piecesServed: 0, refused: 0 };
+  /** Tabs whose "fetching" claims proved false, over all downloads (a liar delays us once). */
+  const distrusted = new Set<string>();
   await c.node.handle(
     PIECE_PROTOCOL,
     pieceServer({
@@ -75,6 +77,7 @@ export async function startDownloads(c: DownloadsComponents): Promise<Downloads>
       seed: c.seed,
       signal,
       own,
+      distrusted,
       holders: () => new Map([...c.announcements.holders(manifest.id)].filter(([peer]) => c.reachable(peer))),
       onOwnChange: c.announcements.changed,
       request: async (peer, index, s) => {

@@ -2,6 +2,9 @@
 // it is stored. Scheduling: rarest piece first (random tie-break, so tabs starting together ask
 // the seed for different pieces), other tabs before the seed, and the seed only for pieces that no
 // usable peer holds or is already fetching from it: that keeps the seed's upload near one copy.
+// Endgame: a piece a peer has not delivered within PEER_PIECE_PATIENCE_MS is asked of the seed too
+// (the first answer wins, the other request is ended): a slow or stalling peer costs a piece seconds,
+// not its whole request timeout.
 // A peer that sends a corrupted piece is banned; one that fails is set aside a while. The seed cannot
 // be banned (it is the only source of some pieces): its MAX_SEED_CORRUPT_PIECES-th corrupted piece
 // ends the download with SeedServesCorruptPiecesError instead. A seed that no longer has the manifest
@@ -17,8 +20,10 @@ import {
   MAX_INFLIGHT_TO_SEED,
   MAX_INFLIGHT_TOTAL,
   MAX_PEER_FAILURES,
+  MAX_DISTRUSTED_CLAIMANTS,
   MAX_SEED_CORRUPT_PIECES,
   PEER_BACKOFF_MS,
+  PEER_PIECE_PATIENCE_MS,
   PIECE_REQUEST_TIMEOUT_MS,
   SEED_BUSY_RETRY_MS,
 } from './limits';
@@ -53,6 +58,11 @@ export interface PieceFetcherOptions {
   /** A peer was banned or set aside, with why. */
   onPenalty?(peer: string, reason: string): void;
   signal?: AbortSignal;
+  /**
+   * Tabs whose "fetching" claims are not believed: one of them did not turn into a piece within
+   * COMING_WAIT_MS. Shared by a tab's downloads, so a liar delays it once, not once per round.
+   */
+  distrusted?: Set<string>;
   /** Random source for tie-breaks (tests pass a seeded one). */
   random?: () => number;
   /** Time for back-offs, retries, the request timeout and the idle poll (tests pass a manual one). */
@@ -115,13 +125,13 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
   const held = await heldPieces(opts.manifest, opts.store);
   for (const [i, h] of held.entries()) setBit(opts.own.have, i, h);
   opts.onOwnChange?.();
-  const inflight = new Set<number>();
+  /** piece -> the requests for it in flight: one, or a peer's and the seed's in the endgame. */
+  const inflight = new Map<number, { from: string; since: number; ended: AbortController }[]>();
   /** piece -> time before which we do not ask the seed for it again (it said BUSY). */
   const seedBusyUntil = new Map<number, number>();
   /** piece -> when we first left it to a tab that said it was fetching it from the seed. */
   const comingSince = new Map<number, number>();
-  /** Tabs whose "fetching" claims we no longer believe: one of them did not turn into a piece in time. */
-  const claimsIgnored = new Set<string>();
+  const claimsIgnored = opts.distrusted ?? new Set<string>();
   const peers = new Map<string, PeerState>();
   // A fixed random order per fetch: the tie-break among equally rare pieces.
   const order = m.pieces.map((_, i) => ({ i, r: random() }));
@@ -181,14 +191,16 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
     const hash = m.pieces[index]!;
     const fromSeed = from === opts.seed;
     s.inflight++;
-    inflight.add(index);
+    const request = { from, since: clock.now(), ended: new AbortController() };
+    inflight.set(index, [...(inflight.get(index) ?? []), request]);
     if (fromSeed) {
       setBit(opts.own.fetching, index);
       opts.onOwnChange?.();
     }
     const timeout = timeoutSignal(clock, PIECE_REQUEST_TIMEOUT_MS);
     try {
-      const bytes = await opts.request(from, index, AbortSignal.any([timeout.signal, signal]));
+      const bytes = await opts.request(from, index, AbortSignal.any([timeout.signal, signal, request.ended.signal]));
+      if (held[index]) return; // the other request of the endgame delivered it first
       const [start, end] = pieceRange(m, index);
       if (bytes.length !== end - start || (await sha256Hex(bytes)) !== hash) {
         progress.corruptPieces++;
@@ -199,6 +211,7 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
       }
       await opts.store.put(hash, bytes);
       held[index] = true;
+      for (const other of inflight.get(index) ?? []) if (other !== request) other.ended.abort();
       setBit(opts.own.have, index);
       s.failures = 0;
       progress.held++;
@@ -207,7 +220,7 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
       else progress.fromPeersBytes += bytes.length;
       opts.onProgress?.({ ...progress, bannedPeers: [...progress.bannedPeers] });
     } catch (e) {
-      if (signal.aborted) return;
+      if (signal.aborted || request.ended.signal.aborted) return;
       if (e instanceof PieceProtocolError && e.status === PieceStatus.Busy) {
         if (fromSeed) seedBusyUntil.set(index, clock.now() + SEED_BUSY_RETRY_MS);
         else s.backoffUntil = clock.now() + SEED_BUSY_RETRY_MS;
@@ -217,7 +230,9 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
     } finally {
       timeout.clear();
       s.inflight--;
-      inflight.delete(index);
+      const left = (inflight.get(index) ?? []).filter((r) => r !== request);
+      if (left.length > 0) inflight.set(index, left);
+      else inflight.delete(index);
       if (fromSeed) setBit(opts.own.fetching, index, false);
       if (fromSeed || held[index]) opts.onOwnChange?.();
     }
@@ -240,6 +255,7 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
     comingSince.set(index, since);
     if (now - since < COMING_WAIT_MS) return true;
     for (const id of coming) {
+      if (claimsIgnored.size >= MAX_DISTRUSTED_CLAIMANTS) claimsIgnored.delete(claimsIgnored.values().next().value!);
       claimsIgnored.add(id);
       opts.onPenalty?.(id, `said it was fetching piece ${index} for ${COMING_WAIT_MS / 1000} s without getting it`);
     }
@@ -278,6 +294,14 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
         start(c.i, opts.seed);
         started++;
       }
+    }
+    // Endgame: a piece a peer has had for PEER_PIECE_PATIENCE_MS without delivering is asked of the seed too.
+    for (const [i, requests] of inflight) {
+      if (!usable(opts.seed, now) || peer(opts.seed).inflight >= MAX_INFLIGHT_TO_SEED) break;
+      if (requests.some((r) => r.from === opts.seed) || (seedBusyUntil.get(i) ?? 0) > now) continue;
+      if (now - Math.min(...requests.map((r) => r.since)) < PEER_PIECE_PATIENCE_MS) continue;
+      start(i, opts.seed);
+      started++;
     }
     return started;
   };

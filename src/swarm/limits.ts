@@ -67,10 +67,20 @@ export const SEED_SERVABLE_MANIFESTS = 2;
 /** How long a tab leaves a piece alone at the seed after the seed answered BUSY for it. */
 export const SEED_BUSY_RETRY_MS = 1_000;
 /**
- * How long a tab leaves a piece to another tab that says it is fetching it from the seed (a piece
- * comes from the seed in a second or two). Past that, that tab's claims are ignored for the download.
+ * How long a tab leaves a piece to another tab that says it is fetching it from the seed (a 1 MiB
+ * piece comes from the seed in a second or two; the seed itself refers askers to the tab it is
+ * sending to). Past that, that tab's claims are not believed by this tab again. At 10 s, a stranger
+ * claiming every piece made each victim's first piece of every round wait 10–15 s (the soak).
  */
-export const COMING_WAIT_MS = 10_000;
+export const COMING_WAIT_MS = 3_000;
+/** Tabs whose claims a tab remembers not to believe; the oldest is forgotten past this. */
+export const MAX_DISTRUSTED_CLAIMANTS = 1_024;
+/**
+ * How long a piece may be in flight from another tab before the seed is asked for it too (the first
+ * answer wins). Over a live WebRTC link a piece takes well under a second; a link still being set up
+ * or a peer that stalls would otherwise hold the piece up to PIECE_REQUEST_TIMEOUT_MS.
+ */
+export const PEER_PIECE_PATIENCE_MS = 3_000;
 /** Piece requests a tab keeps in flight towards one other tab. */
 export const MAX_INFLIGHT_PER_PEER = 2;
 /** Piece requests a tab keeps in flight towards the seed (the source of last resort). */
