@@ -358,6 +358,12 @@ export interface VerifyDeps {
   createTrainer: () => Trainer;
   /** Uniform in [0, 1): which batches the filter evaluates and which updates are re-executed. */
   random: () => number;
+  /**
+   * Re-executions the round may spend, at most (the seed's CPU per round). Newcomers come first;
+   * past it a volunteer with verified rounds is accepted unchecked, and a newcomer is not credited
+   * but excused (see UpdateVerdict.excused). Default: no limit.
+   */
+  maxReexecutions?: number;
 }
 
 export interface UpdateVerdict {
@@ -372,6 +378,11 @@ export interface UpdateVerdict {
   reexecution?: ReexecutionCheck;
   /** The update this one nearly duplicates (of this round, or of the last one when it is a replay). */
   duplicateOf?: string;
+  /**
+   * Not credited only because the round's re-executions were spent before its turn: not held against
+   * the volunteer (its streak and standing stay as they were).
+   */
+  excused?: boolean;
 }
 
 export interface RoundVerification {
@@ -449,8 +460,11 @@ export async function verifyRound(
       ...extra,
     });
   };
+  let reexecutionsLeft = deps.maxReexecutions ?? Number.POSITIVE_INFINITY;
+  const spent = `the round's ${deps.maxReexecutions} re-executions were spent before its turn`;
   /** Re-executes `peer`'s update and decides on it; true when it passed. */
   const settle = async (peer: string) => {
+    reexecutionsLeft--;
     const reexecution = await reexecute(work, peer, updates.get(peer)!, deps.createTrainer);
     flops += reexecution.flops;
     const { passed, distance, allowed } = reexecution;
@@ -468,7 +482,7 @@ export async function verifyRound(
   const pairs = duplicates.pairs.filter((p) => !p.earlier && !verdicts.has(p.a) && !verdicts.has(p.b));
   /** Re-executes `peers` in turn until one passes, and returns it (undefined when none does). */
   const firstToPass = async (peers: readonly string[]) => {
-    for (const peer of peers) if (await settle(peer)) return peer;
+    for (const peer of peers) if (reexecutionsLeft > 0 && (await settle(peer))) return peer;
     return undefined;
   };
   for (const group of duplicateGroups(pairs)) {
@@ -478,17 +492,23 @@ export async function verifyRound(
     if (canReexecute) original = await firstToPass(group);
     else decide(original, undefined);
     for (const copy of group) {
-      if (!verdicts.has(copy)) decide(copy, `nearly duplicates ${original}'s update`, { duplicateOf: original });
+      if (verdicts.has(copy)) continue;
+      if (original) decide(copy, `nearly duplicates ${original}'s update`, { duplicateOf: original });
+      else decide(copy, `nearly duplicates another update of this round, and ${spent}`);
     }
   }
 
-  for (const [peer, loss] of losses) {
-    if (verdicts.has(peer)) continue;
-    const streak = streaks.get(peer) ?? 0;
-    if (loss.passed && canReexecute && deps.random() < checkProbability(streak)) await settle(peer);
-    else if (loss.passed) decide(peer, undefined);
-    else if (canReexecute && streak > 0) await settle(peer);
-    else decide(peer, `the loss on its own batches fell by ${loss.drop.toPrecision(3)}, under ${LOSS_FILTER_MARGIN}`);
+  // Newcomers first: the budget goes where trust is least.
+  const streakOf = (peer: string) => streaks.get(peer) ?? 0;
+  const rest = [...losses].filter(([peer]) => !verdicts.has(peer)).sort(([a], [b]) => streakOf(a) - streakOf(b));
+  for (const [peer, loss] of rest) {
+    const streak = streakOf(peer);
+    const filterFailed = `the loss on its own batches fell by ${loss.drop.toPrecision(3)}, under ${LOSS_FILTER_MARGIN}`;
+    const check = canReexecute && (loss.passed ? deps.random() < checkProbability(streak) : streak > 0);
+    if (check && reexecutionsLeft > 0) await settle(peer);
+    else if (!loss.passed) decide(peer, filterFailed);
+    else if (check && streak === 0) decide(peer, `not verified: ${spent}`, { excused: true });
+    else decide(peer, undefined);
   }
   return { verdicts, flops, volunteerFlops: updates.size * roundFlops(work) };
 }

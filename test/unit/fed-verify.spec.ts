@@ -402,3 +402,30 @@ test('a copier loses to the update it copied, and a replay of an accepted update
   expect(verdict.reason).toBe("replays v0's update of the last round");
   expect(verdict.duplicateOf).toBe('v0');
 });
+
+test('a re-execution budget goes to newcomers first; past it a trusted update is accepted unchecked, a newcomer excused', async () => {
+  test.setTimeout(120_000);
+  const { work, updates } = rounds[1]!;
+  // v0 and v1 are new; v2 and v3 have one verified round (checked with probability 1/2: the draw of 0 checks them).
+  const streaks = new Map([
+    ['v2', 1],
+    ['v3', 1],
+  ]);
+  const { verdicts } = await verifyRound(work, updates, streaks, {
+    createTrainer: createCpuTrainer,
+    random: () => 0,
+    maxReexecutions: 1,
+  });
+  const checked = [...verdicts].filter(([, v]) => v.reexecution).map(([peer]) => peer);
+  expect(checked).toEqual(['v0']);
+  expect(verdicts.get('v0')).toMatchObject({ accepted: true, streak: 1 });
+  // The second newcomer's turn came after the budget: not credited, not held against it.
+  expect(verdicts.get('v1')).toMatchObject({
+    accepted: false,
+    excused: true,
+    tokens: 0,
+    reason: "not verified: the round's 1 re-executions were spent before its turn",
+  });
+  // Trusted volunteers drawn for a check past the budget are accepted unchecked.
+  for (const v of ['v2', 'v3']) expect(verdicts.get(v)).toMatchObject({ accepted: true, streak: 2 });
+});
