@@ -7,7 +7,6 @@ import {
   PieceStatus,
   pieceServer,
   SEED_PIECE_REPEAT_MS,
-  SEED_REFERRAL_MS,
   type SeedNode,
   superSeeding,
   type UploadStats,
@@ -47,7 +46,6 @@ export async function startPieceService(c: PieceServiceComponents): Promise<Piec
       stats: uploads,
       policy: superSeeding({
         intervalMs: SEED_PIECE_REPEAT_MS,
-        referralMs: SEED_REFERRAL_MS,
         connected: c.isConnected,
         offers: (peer, req) => c.isConnected(peer) && heard.holds(peer, req.manifest, req.index),
         now: () => clock.now(),

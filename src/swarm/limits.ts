@@ -45,20 +45,13 @@ export const PIECE_SEND_TIMEOUT_MS = 20_000;
  */
 export const SEED_PIECE_REPEAT_MS = 60_000;
 /**
- * Super-seeding's bound on a lockout: a tab sent to other holders for a piece is served by the seed
- * once this long has passed since the first BUSY, whoever holds the piece (a stranger that fetches
- * every piece and never passes it on delays each tab this long per piece, once, however it renews
- * its copy). As long as the window: at 20 s, eight tabs on a loaded 2-core machine made the seed
- * send 4.7 copies of the model.
- */
-export const SEED_REFERRAL_MS = SEED_PIECE_REPEAT_MS;
-/**
  * Super-seeding's bound in BUSY answers: one asker is sent elsewhere for one piece at most this many
  * times, then served. An honest holder is asked at once (the asker asks the seed again only when no
- * holder is usable); a stranger that announces a piece and never serves it would otherwise keep each
- * asker waiting SEED_REFERRAL_MS (the asker retries the seed every SEED_BUSY_RETRY_MS: about 3 s).
+ * holder is usable, or when the holder has not delivered within PEER_PIECE_PATIENCE_MS); a stranger
+ * that announces a piece and never serves it would otherwise keep each asker waiting. At 3 (one BUSY
+ * each SEED_BUSY_RETRY_MS, within 60 s of the first), a slow holder cost the soak's volunteers 5–7 s a piece.
  */
-export const MAX_SEED_REFERRALS = 3;
+export const MAX_SEED_REFERRALS = 1;
 /**
  * Weight manifests whose pieces the seed keeps servable: the current round's and the one before,
  * since a round closes while slower tabs are still fetching the weights it started from.

@@ -115,8 +115,6 @@ export interface UploadPolicy {
 export interface SuperSeedingOptions {
   /** How long after a piece's first copy went out other askers are sent to its holders. */
   intervalMs: number;
-  /** How long one asker is sent elsewhere for one piece before it is served anyway. */
-  referralMs: number;
   /** Whether `peer` is still connected (a copy going out to it will be offered soon). */
   connected(peer: string): boolean;
   /** Whether `peer` offers the piece to others now (the seed: it is connected and announces it). */
@@ -124,7 +122,7 @@ export interface SuperSeedingOptions {
   now?(): number;
 }
 
-/** Referral clocks kept at most; the oldest go first (an asker that comes back starts a new one). */
+/** Referral counts kept at most; the oldest go first (an asker that comes back starts again). */
 const MAX_REFERRALS = 65_536;
 /** Pieces tracked before expired ones are pruned. */
 const MAX_TRACKED_PIECES = 4_096;
@@ -135,14 +133,14 @@ const MAX_TRACKED_PIECES = 4_096;
  * answered BUSY, for up to `intervalMs` from the first copy; the asker fetches it from that tab. A holder
  * that keeps quiet (a stranger that requests everything and keeps it) is no reason to refer anyone;
  * one that announces the piece and never serves it costs each asker at most MAX_SEED_REFERRALS BUSY
- * answers, or `referralMs`, per piece: then the asker is served, whoever holds the piece. A request
+ * answers per piece: then the asker is served, whoever holds the piece. A request
  * whose reply never went out whole does not count as a copy.
  */
 export function superSeeding(o: SuperSeedingOptions): UploadPolicy {
   const now = o.now ?? Date.now;
   const copies = new Map<string, { at: number; sending: Set<string>; holders: Set<string> }>();
-  /** `${asker} ${piece key}` -> when it was first sent elsewhere for that piece, and how often. */
-  const referred = new Map<string, { since: number; count: number }>();
+  /** `${asker} ${piece key}` -> how often it was sent elsewhere for that piece. */
+  const referred = new Map<string, number>();
   const keyOf = (req: PieceRequest) => `${req.manifest}/${req.index}`;
   const live = (key: string, t: number) => {
     const c = copies.get(key);
@@ -167,9 +165,9 @@ export function superSeeding(o: SuperSeedingOptions): UploadPolicy {
           )
         : [];
       const asker = `${peer} ${key}`;
-      const r = referred.get(asker) ?? { since: t, count: 0 };
-      if (holders.length > 0 && t - r.since < o.referralMs && r.count < MAX_SEED_REFERRALS) {
-        referred.set(asker, { since: r.since, count: r.count + 1 });
+      const count = referred.get(asker) ?? 0;
+      if (holders.length > 0 && count < MAX_SEED_REFERRALS) {
+        referred.set(asker, count + 1);
         prune(t);
         return `piece ${req.index} is offered by ${holders.length} tab(s): fetch it from them`;
       }
