@@ -6,16 +6,15 @@
 // outer Nesterov step. A job is plain data and fully determines its figures (bar CPU times).
 import {
   type AggregationRule,
-  aggregateWithWeights,
+  admissionBounds,
+  aggregateRound,
   type CodecSettings,
   DEFAULT_FED_SETTINGS,
   decodeUpdate,
   encodeUpdate,
-  HISTORY_SAMPLES,
+  freshDefense,
   l2Norm,
   maxUpdateNorm,
-  normBound,
-  normFloor,
   outerStep,
   type RoundHyper,
   type RoundWork,
@@ -163,9 +162,7 @@ export async function runByzantineJob(job: ByzantineJob): Promise<ByzantineJobRe
   }
   const params = initParams(layout, seed);
   const momentum = new Float32Array(P);
-  let previous: Float32Array | undefined;
-  let recentNorms: number[] = [];
-  let recentDistances: number[] = [];
+  let defense = freshDefense();
   /** The last round's accepted updates by peer: verification rejects replays of them. */
   let earlier: Map<string, Float32Array> | undefined;
   const firstUpdates = new Map<number, Float32Array>();
@@ -202,8 +199,7 @@ export async function runByzantineJob(job: ByzantineJob): Promise<ByzantineJobRe
   }
 
   for (let r = 0; r < R; r++) {
-    const bound = normBound(recentNorms, analyticBound);
-    const floor = normFloor(recentNorms);
+    const { floor, bound } = admissionBounds(defense, analyticBound);
     const honestVectors = new Map<number, Float32Array>();
     const losses: number[][] = [];
     for (let v = 0; v < V; v++) {
@@ -281,18 +277,17 @@ export async function runByzantineJob(job: ByzantineJob): Promise<ByzantineJobRe
     const weights = new Float64Array(sent.length);
     let radius: number | undefined;
     if (accepted.length > 0) {
-      const aggregated = aggregateWithWeights(
+      const { aggregated, next } = aggregateRound(
         accepted.map((k) => sent[k]!.vector),
         rule,
-        { reference: previous, seed: r, recentDistances, fallbackBound: analyticBound },
+        defense,
+        { round: r, analyticBound },
       );
+      defense = next;
       for (const [j, k] of accepted.entries()) weights[k] = aggregated.weights[j]!;
       radius = aggregated.radius;
       outerStep(params, momentum, aggregated.vector, DEFAULT_FED_SETTINGS.outer);
-      previous = aggregated.vector;
       earlier = new Map(accepted.map((k) => [peerOf(sent[k]!.v), sent[k]!.vector]));
-      recentNorms = [...recentNorms, ...accepted.map((k) => norms[k]!)].slice(-HISTORY_SAMPLES);
-      if (aggregated.distances) recentDistances = [...recentDistances, ...aggregated.distances].slice(-HISTORY_SAMPLES);
       // Error feedback carries over only what the seed took in.
       for (const k of accepted)
         if (!sent[k]!.bad && !attackers.has(sent[k]!.v)) await trainers[sent[k]!.v]!.updateAccepted();

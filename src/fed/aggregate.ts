@@ -3,12 +3,12 @@
 // not change the result beyond the final rounding to f32.
 import { createRandom } from '../util/random';
 
-export type AggregationRule = 'mean' | 'trimmed-mean' | 'median-norm-clip' | 'centered-clip';
+export const AGGREGATION_RULES = ['mean', 'trimmed-mean', 'median-norm-clip', 'centered-clip'] as const;
+export type AggregationRule = (typeof AGGREGATION_RULES)[number];
 
 /**
- * The robust rule of choice (the seed still runs DEFAULT_FED_SETTINGS.aggregation, trimmed-mean, until
- * its coordinator keeps the reference and the recent distances this rule needs between rounds):
- * centered clipping (Karimireddy, He, Jaggi: "Learning from History for Byzantine
+ * The robust rule of choice, the seed's default (its coordinator keeps the reference and the recent
+ * distances this rule needs between rounds: defense.ts): centered clipping (Karimireddy, He, Jaggi: "Learning from History for Byzantine
  * Robust Optimization", ICML 2021; the bucketing step of their "Byzantine-Robust Learning on
  * Heterogeneous Datasets via Bucketing", ICLR 2022, is here too, at BUCKET_SIZE). Each pass a bad
  * update pulls the result by at most τ/n, τ follows the honest updates' spread, and no round moves the

@@ -10,6 +10,13 @@
 // it was computed from old weights. A round that closes with no accepted update is issued again with
 // a fresh roster and deadline.
 //
+// Trust: an update is admitted by its header (assigned, in time, within the codec's size), then by
+// its vector (finite, normFloor ≤ ‖Δ‖ ≤ normBound of the recent accepted norms: defense.ts). At the
+// close the work behind the updates is verified (deps.verify: verify.ts's verifyRound, re-executing
+// at most reexecutionsPerRound of them, newcomers first; the seed runs it off its event loop), and
+// only the verified ones are aggregated, with the run's robust rule from the defense state carried
+// between rounds (centered clipping around the last aggregate), and credited.
+//
 // Credit: an update that arrives whole is acknowledged ({received} or {rejected, reason}, unsigned);
 // rejections are counted, not signed or stored one by one. Receipts are issued only once the round's
 // checkpoint is durable, for the volunteers whose updates were accepted, crediting the round's
@@ -18,8 +25,9 @@
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { type SignedDocument, sha256Hex, type VerifiedManifest } from '../swarm';
 import { type Clock, systemClock } from '../util/clock';
-import { type AggregationRule, aggregate } from './aggregate';
+import { type AggregationRule, DEFAULT_AGGREGATION } from './aggregate';
 import { decodeUpdate, encodedSize } from './codec';
+import { admissionBounds, aggregateRound, type DefenseState, freshDefense } from './defense';
 import {
   type CodecSettings,
   type LedgerRoot,
@@ -32,7 +40,7 @@ import { type OuterOptions, outerStep } from './outer';
 import type { ReceiptsReply, UpdateHeader, UpdateOutcome } from './protocol';
 import { chooseRoster, recordRound, type VolunteerRecord } from './roster';
 import { validateUpdate } from './validate';
-import { creditedTokens } from './verify';
+import { creditedTokens, type RoundTerms, type UpdateVerdict } from './verify';
 
 export interface FedSettings {
   hyper: RoundHyper;
@@ -43,6 +51,12 @@ export interface FedSettings {
   codec: CodecSettings;
   aggregation: AggregationRule;
   outer: OuterOptions;
+  /**
+   * Updates whose work the seed may re-execute per round: its CPU, one volunteer's round each. Only
+   * updates that passed the cheap checks use it (idle or garbage-sending identities cost nothing),
+   * newcomers first; a newcomer past it is excused, not credited (verify.ts).
+   */
+  reexecutionsPerRound: number;
 }
 
 /** Defaults sized for the `tiny` model on a software adapter: a round takes a minute or so. */
@@ -51,12 +65,15 @@ export const DEFAULT_FED_SETTINGS: FedSettings = {
   shardCount: 64,
   roundMs: 120_000,
   codec: { format: 'int8', blockSize: 256, density: 1 },
-  aggregation: 'trimmed-mean',
+  aggregation: DEFAULT_AGGREGATION,
   // DiLoCo's outer lr with less momentum. Douillard et al. 2023 (arXiv:2311.08105) found lr 0.7 and
   // Nesterov μ = 0.9 best at H = 500; with tens of local steps the pseudo-gradients of consecutive
   // rounds point the same way and μ = 0.9 builds an effective step of up to lr/(1 − μ) = 7× that
   // overshot in our runs (validation loss rose in round 3).
   outer: { lr: 0.7, momentum: 0.5, nesterov: true },
+  // A re-execution of the tiny model's default round (H = 20 steps of 4 × 64 tokens) takes the seed's
+  // CPU about 24 s: four fit in a round's 120 s while volunteers train.
+  reexecutionsPerRound: 4,
 };
 
 export interface HistoryEntry {
@@ -84,6 +101,8 @@ export interface CoordinatorState {
   pendingReceipts: ReceiptEntry[];
   /** What the seed remembers of each volunteer: admission prefers the verified (roster.ts). */
   volunteers: Record<string, VolunteerRecord>;
+  /** The robust rules' memory: the last aggregate, recent norms and distances (defense.ts). */
+  defense: DefenseState;
 }
 
 /** The state of a run that has completed no round: `params` are its initial weights (kept, not copied). */
@@ -98,7 +117,22 @@ export function freshCoordinatorState(params: Float32Array): CoordinatorState {
     rejectedUpdates: 0,
     pendingReceipts: [],
     volunteers: {},
+    defense: freshDefense(),
   };
+}
+
+/** A round's verification, as the coordinator asks for it at the close. */
+export interface VerifyJob {
+  manifest: RoundTerms;
+  /** The round's start weights. */
+  start: Float32Array;
+  /** The updates that passed admission, decoded, by peer. */
+  updates: ReadonlyMap<string, Float32Array>;
+  /** Each volunteer's verified rounds in a row so far (VolunteerRecord.streak). */
+  streaks: ReadonlyMap<string, number>;
+  /** The last round's accepted updates (a replay of one is rejected); absent after a restart. */
+  earlier?: ReadonlyMap<string, Float32Array>;
+  maxReexecutions: number;
 }
 
 export interface CoordinatorDeps {
@@ -116,6 +150,8 @@ export interface CoordinatorDeps {
   addressOf(peer: string): string | undefined;
   /** Mean validation loss of `params` on the fixed validation batches. */
   evaluate(params: Float32Array): Promise<number>;
+  /** Verifies the work behind a round's updates: a verdict for each (verify.ts's verifyRound). */
+  verify(job: VerifyJob): Promise<ReadonlyMap<string, Pick<UpdateVerdict, 'accepted' | 'reason' | 'excused'>>>;
   /**
    * Writes the state atomically; called after every completed round. When it fails (a full disk)
    * the round is not applied: closing is tried again CLOSE_RETRY_MS later.
@@ -180,6 +216,8 @@ export const RECENT_ROUNDS_KEPT = 16;
 interface OpenRound {
   manifest: RoundManifest;
   weights: VerifiedManifest;
+  /** The norms this round admits (defense.ts's admissionBounds when it was issued). */
+  bounds: { floor: number; bound: number };
   /** Updates that arrived whole and passed validation: the vector, and the hash and size of its bytes. */
   updates: Map<string, { vector: Float32Array; hash: string; bytes: number }>;
   /** Volunteers whose update arrived whole, accepted or not: one try per round each. */
@@ -212,7 +250,10 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   let signedRound: SignedDocument | undefined;
   let stopped = false;
   const clock = deps.clock ?? systemClock;
+  /** The analytic bound on an update's norm; each round admits up to admissionBounds' tighter one. */
   const maxNorm = maxUpdateNorm(settings.hyper, state.params.length);
+  /** The last closed round's accepted updates: verification rejects replays of them (not kept over a restart). */
+  let earlier: Map<string, Float32Array> | undefined;
   const maxBytes = encodedSize(state.params.length, settings.codec);
   let publishedAt = Number.NEGATIVE_INFINITY;
   let cancelReissue: (() => void) | undefined;
@@ -249,6 +290,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       slots: settings.shardCount,
       round: state.round,
     });
+    const bounds = admissionBounds(state.defense, maxNorm);
     // Shards rotate with the round, so over rounds each volunteer sees different data.
     const assignments = Object.fromEntries(roster.map((peer, i) => [peer, (i + state.round) % settings.shardCount]));
     const manifest: RoundManifest = {
@@ -263,7 +305,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       assignments,
       deadline: clock.now() + settings.roundMs,
       codec: settings.codec,
-      maxNorm,
+      maxNorm: bounds.bound,
       ledger: deps.ledgerRoot(),
     };
     const signed = await signRoundManifest(deps.key, deps.peerId, manifest);
@@ -273,6 +315,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     open = {
       manifest,
       weights,
+      bounds,
       updates: new Map(),
       tried: new Set(),
       closing: false,
@@ -293,11 +336,30 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     r.closing = true;
     r.cancelDeadline();
     const assigned = Object.keys(r.manifest.assignments);
-    const updates = [...r.updates];
+    const received = [...r.updates];
+    const verdicts =
+      received.length === 0
+        ? new Map()
+        : await deps.verify({
+            manifest: r.manifest,
+            start: state.params,
+            updates: new Map(received.map(([peer, u]) => [peer, u.vector])),
+            streaks: new Map(received.map(([peer]) => [peer, state.volunteers[peer]?.streak ?? 0])),
+            earlier,
+            maxReexecutions: settings.reexecutionsPerRound,
+          });
+    if (stopped) return;
+    const updates = received.filter(([peer]) => verdicts.get(peer)?.accepted);
+    const failed = received
+      .filter(([peer]) => !verdicts.get(peer)?.accepted)
+      .map(([peer]) => ({ peer, reason: verdicts.get(peer)?.reason ?? 'not verified' }));
+    const excused = new Set(received.filter(([peer]) => verdicts.get(peer)?.excused).map(([peer]) => peer));
+    const delivered = new Set(updates.map(([peer]) => peer));
     if (updates.length === 0) {
-      // Whoever was assigned and sent nothing loses its priority; the round is issued again (not
-      // sooner than MIN_REISSUE_MS after the last issue: rejected floods close rounds fast).
-      state.volunteers = recordRound(state.volunteers, r.manifest.round, assigned, new Set());
+      // Whoever was assigned and sent nothing verified loses its priority; the round is issued again
+      // (not sooner than MIN_REISSUE_MS after the last issue: rejected floods close rounds fast).
+      for (const { peer, reason } of failed) reject(peer, r.manifest.round, reason);
+      state.volunteers = recordRound(state.volunteers, r.manifest.round, assigned, delivered, excused);
       deps.log(`round ${state.round}: no usable update; issuing it again`);
       const wait = publishedAt + MIN_REISSUE_MS - clock.now();
       if (wait <= 0) return publish();
@@ -308,18 +370,16 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       return;
     }
     // The next state is built aside and takes over only once it is checkpointed: a failed write
-    // (a full disk) leaves the run as it was, and the close is tried again.
+    // (a full disk) leaves the run as it was, and the close is tried again (verification too).
     const params = state.params.slice();
     const momentum = state.momentum.slice();
-    outerStep(
-      params,
-      momentum,
-      aggregate(
-        updates.map(([, u]) => u.vector),
-        settings.aggregation,
-      ),
-      settings.outer,
+    const { aggregated, next: defense } = aggregateRound(
+      updates.map(([, u]) => u.vector),
+      settings.aggregation,
+      state.defense,
+      { round: state.round, analyticBound: maxNorm },
     );
+    outerStep(params, momentum, aggregated.vector, settings.outer);
     const round = state.round + 1;
     const tokens = state.tokens + updates.reduce((n, [peer]) => n + creditedTokens(r.manifest, peer), 0);
     const valLoss = await deps.evaluate(params);
@@ -329,6 +389,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       params,
       momentum,
       tokens,
+      acceptedUpdates: state.acceptedUpdates + updates.length,
+      rejectedUpdates: state.rejectedUpdates + failed.length,
       history: [...state.history, { round, tokens, valLoss }],
       pendingReceipts: updates.map(([peer, u]) => ({
         round: r.manifest.round,
@@ -338,14 +400,21 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
         bytes: u.bytes,
         at,
       })),
-      volunteers: recordRound(state.volunteers, r.manifest.round, assigned, new Set(r.updates.keys())),
+      volunteers: recordRound(state.volunteers, r.manifest.round, assigned, delivered, excused),
+      defense,
     };
     await deps.persist({ ...state, ...applied });
     // Only what the close computed: the counters may have moved meanwhile (late updates refused).
-    Object.assign(state, applied);
+    Object.assign(state, {
+      ...applied,
+      rejectedUpdates: state.rejectedUpdates + failed.length,
+    });
+    for (const { peer, reason } of failed) keepRejection(peer, r.manifest.round, reason);
+    earlier = new Map(updates.map(([peer, u]) => [peer, u.vector]));
     deps.log(
-      `round ${round - 1} closed: ${updates.length} update(s) aggregated (${settings.aggregation}), validation loss ${valLoss.toFixed(4)}, ${tokens} tokens seen`,
+      `round ${round - 1} closed: ${updates.length} of ${received.length} update(s) verified and aggregated (${settings.aggregation}), validation loss ${valLoss.toFixed(4)}, ${tokens} tokens seen`,
     );
+    for (const { peer, reason } of failed) deps.log(`round ${round - 1}: ${peer}'s update not credited: ${reason}`);
     if (!stopped) await publish();
   }
 
@@ -390,6 +459,12 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   function reject(peer: string, round: number, reason: string): UpdateOutcome {
     state.rejectedUpdates++;
     deps.log(`rejected an update from ${peer} for round ${round}: ${reason}`);
+    keepRejection(peer, round, reason);
+    return { type: 'rejected', reason };
+  }
+
+  /** Keeps why `peer`'s update of `round` was not credited, for the last RECENT_ROUNDS_KEPT rounds. */
+  function keepRejection(peer: string, round: number, reason: string): void {
     let byPeer = rejections.get(round);
     if (!byPeer) {
       byPeer = new Map();
@@ -397,7 +472,6 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       for (const old of rejections.keys()) if (old <= round - RECENT_ROUNDS_KEPT) rejections.delete(old);
     }
     byPeer.set(peer, reason);
-    return { type: 'rejected', reason };
   }
 
   /** Why this update cannot be used, checked before decoding it. */
@@ -476,14 +550,19 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     }
     const invalid = validateUpdate(
       { round: header.round, manifest: header.weights, vector },
-      { round: r.manifest.round, manifest: r.weights.id, length: state.params.length, maxNorm },
+      {
+        round: r.manifest.round,
+        manifest: r.weights.id,
+        length: state.params.length,
+        minNorm: r.bounds.floor,
+        maxNorm: r.bounds.bound,
+      },
     );
     if (invalid) return reject(peer, header.round, invalid);
     const hash = await sha256Hex(body);
     // The round may have closed while this one was decoding.
     if (r !== open || r.closing) return reject(peer, header.round, `late: round ${header.round} is closed`);
     r.updates.set(peer, { vector, hash, bytes: body.length });
-    state.acceptedUpdates++;
     return { type: 'received', update: hash };
   }
 

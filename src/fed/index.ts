@@ -3,6 +3,7 @@
 // of a round's work.
 
 export {
+  AGGREGATION_RULES,
   type Aggregated,
   type AggregateOptions,
   type AggregationRule,
@@ -46,6 +47,7 @@ export {
   MIN_REISSUE_MS,
   maxUpdateNorm,
   RECENT_ROUNDS_KEPT,
+  type VerifyJob,
 } from './coordinator';
 export {
   auditLedger,
@@ -58,6 +60,7 @@ export {
   TOKENS_PER_CREDIT,
   verifyCreditsFile,
 } from './credits';
+export { admissionBounds, aggregateRound, type DefenseState, freshDefense } from './defense';
 export {
   type CodecSettings,
   FedDocumentError,

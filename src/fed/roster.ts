@@ -15,6 +15,8 @@ import { createRandom } from '../util/random';
 export interface VolunteerRecord {
   /** Rounds whose update passed its checks and was credited. */
   verified: number;
+  /** Verified rounds in a row: the rarer its work is re-executed (verify.ts's checkProbability). */
+  streak: number;
   /** Assigned rounds missed (or failed) in a row; 0 after a verified one. */
   misses: number;
   /** At the back of the queue before this round (after misses). */
@@ -74,24 +76,28 @@ export function chooseRoster({ candidates, records, addressOf, slots, round }: R
 }
 
 /**
- * The records after a round: `delivered` volunteers were verified and credited, the other assigned
- * ones missed (or failed their check) and are benched. Unproven records past MAX_UNPROVEN_RECORDS
- * are forgotten, the ones assigned longest ago first.
+ * The records after a round: `delivered` volunteers were verified and credited; `excused` ones were
+ * not checked for want of the seed's time, and stand as they stood; the other assigned ones missed
+ * (or failed their check): their streak ends, and they are benched. Unproven records past
+ * MAX_UNPROVEN_RECORDS are forgotten, the ones assigned longest ago first.
  */
 export function recordRound(
   records: Readonly<Record<string, VolunteerRecord>>,
   round: number,
   assigned: string[],
   delivered: ReadonlySet<string>,
+  excused: ReadonlySet<string> = new Set(),
 ): Record<string, VolunteerRecord> {
   const next = { ...records };
   for (const peer of assigned) {
-    const r = next[peer] ?? { verified: 0, misses: 0, benchedUntil: 0, lastAssigned: round };
-    if (delivered.has(peer)) next[peer] = { ...r, verified: r.verified + 1, misses: 0, lastAssigned: round };
+    const r = next[peer] ?? { verified: 0, streak: 0, misses: 0, benchedUntil: 0, lastAssigned: round };
+    if (delivered.has(peer))
+      next[peer] = { ...r, verified: r.verified + 1, streak: r.streak + 1, misses: 0, lastAssigned: round };
+    else if (excused.has(peer)) next[peer] = { ...r, lastAssigned: round };
     else {
       const misses = r.misses + 1;
       const bench = Math.min(2 ** (misses - 1), MAX_BENCH_ROUNDS);
-      next[peer] = { ...r, misses, benchedUntil: round + 1 + bench, lastAssigned: round };
+      next[peer] = { ...r, streak: 0, misses, benchedUntil: round + 1 + bench, lastAssigned: round };
     }
   }
   const unproven = Object.entries(next).filter(([, r]) => r.verified === 0);

@@ -11,6 +11,8 @@ export interface ExpectedUpdate {
   round: number;
   manifest: string;
   length: number;
+  /** Smallest L2 norm accepted: less carries no work (defense.ts's admissionBounds). */
+  minNorm: number;
   /** Largest L2 norm accepted: a coarse bound; robust aggregation handles the subtler outliers. */
   maxNorm: number;
 }
@@ -29,5 +31,7 @@ export function validateUpdate(u: ReceivedUpdate, expected: ExpectedUpdate): str
   }
   const norm = Math.sqrt(s);
   if (!(norm <= expected.maxNorm)) return `norm ${norm} above maxNorm ${expected.maxNorm}`;
+  if (norm < expected.minNorm)
+    return `norm ${norm} below minNorm ${expected.minNorm}: too small to carry the round's work`;
   return undefined;
 }

@@ -1,6 +1,7 @@
 // Checkpoints of the federated run. After every round the seed writes a new folder
-// checkpoints/round-NNNNNN/ (weights, outer momentum, and state.json: the counters and the
-// history), each file fsynced and renamed into place, then atomically replaces checkpoint.json,
+// checkpoints/round-NNNNNN/ (weights, outer momentum, the last aggregate that centered clipping
+// starts from, and state.json: the counters, the history, the volunteers' records and the recent
+// norms and distances of the robust rules), each file fsynced and renamed into place, then atomically replaces checkpoint.json,
 // which names that folder. Killed at any moment, the seed restarts from the checkpoint it names;
 // when that one is missing or damaged (truncated, NaN weights), from the newest valid folder, and
 // says so. The two newest folders (by round number) are kept.
@@ -20,6 +21,8 @@ interface CheckpointRecord {
   /** Absent in checkpoints written before receipts waited for them (nothing was pending then). */
   pendingReceipts?: ReceiptEntry[];
   volunteers?: Record<string, VolunteerRecord>;
+  /** The robust rules' recent figures (absent before they were kept: the rules start afresh). */
+  defense?: { recentNorms: number[]; recentDistances: number[] };
 }
 
 /** What a run folder's checkpoints give back: the state, and what was wrong on the way. */
@@ -48,9 +51,11 @@ export async function saveCheckpoint(runDir: string, s: CoordinatorState): Promi
     rejectedUpdates: s.rejectedUpdates,
     pendingReceipts: s.pendingReceipts,
     volunteers: s.volunteers,
+    defense: { recentNorms: s.defense.recentNorms, recentDistances: s.defense.recentDistances },
   };
   await writeFileAtomic(join(runDir, folder, 'weights.f32'), bytesOf(s.params));
   await writeFileAtomic(join(runDir, folder, 'momentum.f32'), bytesOf(s.momentum));
+  if (s.defense.reference) await writeFileAtomic(join(runDir, folder, 'reference.f32'), bytesOf(s.defense.reference));
   await writeFileAtomic(join(runDir, folder, 'state.json'), JSON.stringify(record, null, 2));
   await writeFileAtomic(join(runDir, 'checkpoint.json'), JSON.stringify(record, null, 2));
   // Older folders go, by round number; never the one just written.
@@ -84,6 +89,11 @@ async function readFolder(
   const [params, momentum] = [floatsOf(weights), floatsOf(momentumBytes)];
   if (!params.every(Number.isFinite) || !momentum.every(Number.isFinite))
     throw new Error('weights or momentum hold NaN or infinite values');
+  // The last aggregate: absent in checkpoints written before it was kept (clipping then starts at zero).
+  const referenceBytes = await readIfExists(join(runDir, folder, 'reference.f32'));
+  const reference = referenceBytes ? floatsOf(referenceBytes) : undefined;
+  if (reference && (reference.length !== parameters || !reference.every(Number.isFinite)))
+    throw new Error(`reference.f32 is not ${parameters} finite floats`);
   return {
     round: record.round,
     params,
@@ -93,7 +103,11 @@ async function readFolder(
     acceptedUpdates: record.acceptedUpdates,
     rejectedUpdates: record.rejectedUpdates,
     pendingReceipts: record.pendingReceipts ?? [],
-    volunteers: record.volunteers ?? {},
+    // Records written before streaks were kept start with none (their volunteers are checked more).
+    volunteers: Object.fromEntries(
+      Object.entries(record.volunteers ?? {}).map(([p, v]) => [p, { ...v, streak: v.streak ?? 0 }]),
+    ),
+    defense: { reference, ...(record.defense ?? { recentNorms: [], recentDistances: [] }) },
   };
 }
 

@@ -3,7 +3,7 @@ import './promise-shim';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type AggregationRule, DEFAULT_FED_SETTINGS, type FedSettings } from '../fed';
+import { AGGREGATION_RULES, type AggregationRule, DEFAULT_FED_SETTINGS, type FedSettings } from '../fed';
 import { MODEL_PRESETS } from '../model';
 import { startSeed } from './seed';
 
@@ -20,7 +20,9 @@ federated rounds (defaults suit the tiny model on a software adapter):
   --context <n>      tokens per sequence (default: ${DEFAULT_FED_SETTINGS.hyper.context})
   --lr <x>           inner AdamW learning rate (default: ${DEFAULT_FED_SETTINGS.hyper.lr})
   --round-seconds <n> round deadline (default: ${DEFAULT_FED_SETTINGS.roundMs / 1000})
-  --aggregation <r>  mean, trimmed-mean or median-norm-clip (default: ${DEFAULT_FED_SETTINGS.aggregation})
+  --aggregation <r>  ${AGGREGATION_RULES.join(', ')} (default: ${DEFAULT_FED_SETTINGS.aggregation})
+  --reexecutions <n> updates the seed may re-execute per round to check them, newcomers first
+                     (default: ${DEFAULT_FED_SETTINGS.reexecutionsPerRound})
   --codec <f>        int8 or fp32 (default: ${DEFAULT_FED_SETTINGS.codec.format})
   --density <x>      fraction of update blocks sent, block top-k (default: ${DEFAULT_FED_SETTINGS.codec.density})
   --help`;
@@ -42,8 +44,8 @@ function fedSettings(v: Record<string, string | boolean | undefined>): FedSettin
   const d = DEFAULT_FED_SETTINGS;
   const str = (k: string) => v[k] as string | undefined;
   const aggregation = (str('aggregation') ?? d.aggregation) as AggregationRule;
-  if (!['mean', 'trimmed-mean', 'median-norm-clip'].includes(aggregation))
-    throw new Error(`unknown --aggregation ${aggregation}`);
+  if (!AGGREGATION_RULES.includes(aggregation))
+    throw new Error(`--aggregation must be one of ${AGGREGATION_RULES.join(', ')}, got ${aggregation}`);
   const format = str('codec') ?? d.codec.format;
   if (format !== 'int8' && format !== 'fp32') throw new Error(`--codec must be int8 or fp32, got ${format}`);
   const density = positive('density', str('density'), d.codec.density, false);
@@ -59,6 +61,7 @@ function fedSettings(v: Record<string, string | boolean | undefined>): FedSettin
     },
     roundMs: 1000 * positive('round-seconds', str('round-seconds'), d.roundMs / 1000, false),
     aggregation,
+    reexecutionsPerRound: positive('reexecutions', str('reexecutions'), d.reexecutionsPerRound),
     codec: { ...d.codec, format, density },
   };
 }
@@ -78,6 +81,7 @@ async function main(): Promise<void> {
       lr: { type: 'string' },
       'round-seconds': { type: 'string' },
       aggregation: { type: 'string' },
+      reexecutions: { type: 'string' },
       codec: { type: 'string' },
       density: { type: 'string' },
       help: { type: 'boolean' },

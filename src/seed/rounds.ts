@@ -16,6 +16,7 @@ import type { Clock } from '../util/clock';
 import { throttledLog } from '../util/log';
 import type { RunFolder } from './run-folder';
 import { validationLoss } from './validation';
+import { startVerifier } from './verifier';
 import type { WeightsPublisher } from './weights';
 
 export interface RoundCoordinatorComponents {
@@ -34,7 +35,8 @@ export interface RoundCoordinatorComponents {
 
 export function createRoundCoordinator(c: RoundCoordinatorComponents): Coordinator {
   const evaluate = validationLoss(c.run.model, c.run.data.dataset, c.settings.hyper.context);
-  return createCoordinator(
+  const verifier = startVerifier({ model: c.run.model, dataset: c.run.data.dataset });
+  const coordinator = createCoordinator(
     {
       key: c.run.key,
       peerId: peerIdFromPrivateKey(c.run.key),
@@ -45,6 +47,7 @@ export function createRoundCoordinator(c: RoundCoordinatorComponents): Coordinat
       isConnected: c.isConnected,
       addressOf: c.addressOf,
       evaluate: async (params) => evaluate(params),
+      verify: verifier.verify,
       persist: (state) => c.run.saveCheckpoint(state),
       issueReceipts: (entries) => c.run.ledger.issue(entries),
       ledgerRoot: () => c.run.ledger.root(),
@@ -55,6 +58,14 @@ export function createRoundCoordinator(c: RoundCoordinatorComponents): Coordinat
     c.settings,
     c.run.state,
   );
+  return {
+    ...coordinator,
+    // A verification in progress ends with the thread, so the close it belongs to ends at once.
+    stop: async () => {
+      await verifier.stop();
+      await coordinator.stop();
+    },
+  };
 }
 
 export interface UpdateServiceComponents {

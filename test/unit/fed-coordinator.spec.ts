@@ -3,7 +3,8 @@
 // a manual clock: deadlines come only when a test moves time, so every wait is for a state.
 // Rounds open and close, updates are aggregated with hand-checkable settings (mean, lr 1, no
 // momentum), every reason to refuse an update comes back unsigned, and the receipts of a round are
-// issued into a real in-memory ledger only once its checkpoint is written.
+// issued into a real in-memory ledger only once its checkpoint is written. Verification is a fake
+// that accepts every update unless a test names its verdicts (its real checks: fed-verify.spec.ts).
 import '../../src/seed/promise-shim';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
@@ -20,6 +21,7 @@ import {
   LEFT_GRACE_MS,
   MIN_REISSUE_MS,
   maxUpdateNorm,
+  type VerifyJob,
 } from '../../src/fed/coordinator';
 import {
   GENESIS_HASH,
@@ -54,6 +56,7 @@ const SETTINGS: FedSettings = {
   codec: { format: 'int8', blockSize: 256, density: 1 },
   aggregation: 'mean',
   outer: { lr: 1, momentum: 0, nesterov: false },
+  reexecutionsPerRound: 4,
 };
 /** Honest updates are uniform in [-AMP, AMP): norm ≈ 0.41, well under maxNorm ≈ 1.70. */
 const AMP = 0.01;
@@ -117,6 +120,12 @@ interface Harness {
     pending: number;
   }[];
   logs: string[];
+  /** Every round's verification request. */
+  verifyJobs: VerifyJob[];
+  /** The verdict on a peer's update; default: accepted. */
+  verdict?: (peer: string) => { accepted: boolean; reason?: string; excused?: boolean };
+  /** The defense state of each checkpoint. */
+  defenses: CoordinatorState['defense'][];
 }
 
 const harnesses: Harness[] = [];
@@ -143,6 +152,8 @@ function harness(
     receipts: [],
     persisted: [],
     logs: [],
+    verifyJobs: [],
+    defenses: [],
     ledger,
     c: undefined as unknown as Coordinator,
   };
@@ -170,6 +181,10 @@ function harness(
         h.evaluated.push(params.slice());
         return 5 - 0.25 * (h.evaluated.length - 1); // 5, 4.75, 4.5, …
       },
+      async verify(job) {
+        h.verifyJobs.push(job);
+        return new Map([...job.updates.keys()].map((peer) => [peer, h.verdict?.(peer) ?? { accepted: true }]));
+      },
       async persist(s) {
         if (h.persistFails) throw h.persistFails;
         h.persisted.push({
@@ -183,6 +198,7 @@ function harness(
           receipts: h.receipts.length,
           pending: s.pendingReceipts.length,
         });
+        h.defenses.push(s.defense);
       },
       async issueReceipts(entries) {
         if (h.issueFails) throw h.issueFails;
@@ -430,7 +446,8 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
   const bodyB = int8(uB);
   const t1 = h.clock.now();
   await expectReceived(await h.c.onUpdate(A, header(h), bodyA), bodyA);
-  expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 2, open: { round: 1, assigned: 2, received: 1 } });
+  // Received, not yet accepted: an update counts as accepted once the close verified it.
+  expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 1, open: { round: 1, assigned: 2, received: 1 } });
   expect(h.published.length).toBe(3); // still waiting for B
   // B claims fewer tokens; it is credited the round's assignment all the same.
   await expectReceived(await h.c.onUpdate(B, header(h, { tokens: 20 }), bodyB), bodyB);
@@ -810,4 +827,89 @@ test('a round whose only updates were rejected is issued again, not sooner than 
   await waitPublished(h, 3);
   expect(last(h).manifest.round).toBe(0);
   expect(last(h).at).toBe(issuedAt + MIN_REISSUE_MS);
+});
+
+test('only verified updates are aggregated and credited; a failed one is counted, its reason kept, its sender benched', async () => {
+  const h = harness();
+  const u0 = await toRoundOneWithAB(h);
+  const after0 = h.persisted[0]!.params;
+  h.verdict = (peer) => (peer === B ? { accepted: false, reason: 're-execution differs by 9.99' } : { accepted: true });
+  const bodyA = int8(randomUniform(P, 200, AMP));
+  const bodyB = int8(randomUniform(P, 300, AMP));
+  await expectReceived(await h.c.onUpdate(A, header(h), bodyA), bodyA);
+  await expectReceived(await h.c.onUpdate(B, header(h), bodyB), bodyB);
+  await waitPublished(h, 4);
+
+  // The verification asked for: the round's start weights, each sender's streak, round 0's accepted update.
+  const job = h.verifyJobs[1]!;
+  expect(job.manifest.round).toBe(1);
+  expect(Buffer.compare(Buffer.from(job.start.buffer), Buffer.from(after0.buffer))).toBe(0);
+  expect([...job.streaks]).toEqual([
+    [A, 1],
+    [B, 0],
+  ]);
+  expect([...job.earlier!.keys()]).toEqual([A]);
+  expect(mismatches(job.earlier!.get(A)!, (i) => decodeUpdate(int8(u0), P)[i]!)).toEqual([]);
+  expect(job.maxReexecutions).toBe(SETTINGS.reexecutionsPerRound);
+
+  // Only A's update moved the model (mean of one), and only A was credited.
+  const dA = decodeUpdate(bodyA, P);
+  expect(mismatches(h.state.params, (i) => Math.fround(after0[i]! - dA[i]!))).toEqual([]);
+  await checkReceipt(h, A, 1, { index: 1 }, bodyA);
+  expect(h.c.receipts(B, 1)).toEqual({
+    type: 'receipts',
+    receipts: [],
+    rejected: [{ round: 1, reason: 're-execution differs by 9.99' }],
+    closedThrough: 1,
+  });
+  expect(h.c.status()).toMatchObject({ acceptedUpdates: 2, rejectedUpdates: 1, tokens: 2 * MAX_TOKENS });
+  expect(h.persisted[1]).toMatchObject({ acceptedUpdates: 2, rejectedUpdates: 1 });
+  expect(h.logs).toContain(`round 1: ${B}'s update not credited: re-execution differs by 9.99`);
+  expect(h.state.volunteers[A]).toMatchObject({ verified: 2, streak: 2, misses: 0 });
+  expect(h.state.volunteers[B]).toMatchObject({ verified: 0, streak: 0, misses: 1, benchedUntil: 3 });
+
+  // A round none of whose updates passed is issued again: the excused keep their standing.
+  // (B, benched, still takes a slot nobody else wants.)
+  h.verdict = (peer) =>
+    peer === A ? { accepted: false, reason: 'budget spent', excused: true } : { accepted: false, reason: 'bad' };
+  const published = h.published.length;
+  await h.c.onUpdate(A, header(h), int8(randomUniform(P, 400, AMP)));
+  await h.c.onUpdate(B, header(h), int8(randomUniform(P, 500, AMP)));
+  h.clock.advance(MIN_REISSUE_MS);
+  await waitPublished(h, published + 1);
+  expect(last(h).manifest.round).toBe(2);
+  expect(h.persisted).toHaveLength(2);
+  expect(h.state.volunteers[A]).toMatchObject({ verified: 2, streak: 2, misses: 0, lastAssigned: 2 });
+  expect(h.state.volunteers[B]).toMatchObject({ misses: 2 });
+  expect(h.c.receipts(A, 2).rejected).toEqual([{ round: 2, reason: 'budget spent' }]);
+});
+
+test('admission bounds follow the recent accepted norms; the checkpoint carries the last aggregate and the norms', async () => {
+  const h = harness();
+  await toRoundOneWithAB(h);
+  const bodyA = int8(randomUniform(P, 200, AMP));
+  const bodyB = int8(randomUniform(P, 300, AMP));
+  await h.c.onUpdate(A, header(h), bodyA);
+  await h.c.onUpdate(B, header(h), bodyB);
+  await waitPublished(h, 4);
+  // Three accepted norms (≈ 0.41 each, uniform noise of ±AMP over P floats) now set the bounds.
+  const defense = h.defenses[1]!;
+  expect(defense.recentNorms).toHaveLength(3);
+  for (const norm of defense.recentNorms) expect(norm).toBeCloseTo(AMP * Math.sqrt(P / 3), 1);
+  // The mean rule's aggregate, which momentum 0 leaves in the buffer too, is centered clipping's next reference.
+  expect(mismatches(defense.reference!, (i) => h.state.momentum[i]!)).toEqual([]);
+  const sorted = [...defense.recentNorms].sort((a, b) => a - b);
+  const median = sorted[1]!;
+  expect(last(h).manifest.maxNorm).toBeCloseTo(3 * median, 6);
+  expect(last(h).manifest.maxNorm).toBeLessThan(maxUpdateNorm(HYPER, P));
+  // A zero update (the free rider's) is refused on arrival, below a quarter of the median norm.
+  const zero = int8(new Float32Array(P));
+  const outcome = await h.c.onUpdate(A, header(h, { bytes: zero.length }), zero);
+  expect(outcome).toEqual({
+    type: 'rejected',
+    reason: `norm 0 below minNorm ${0.25 * median}: too small to carry the round's work`,
+  });
+  // One three times the median is within bounds; a little more is not.
+  const over = int8(randomUniform(P, 500, 3.2 * AMP));
+  expect((await h.c.onUpdate(B, header(h), over)).type).toBe('rejected');
 });

@@ -40,7 +40,7 @@ test('an honest newcomer is assigned within 2 rounds while 64 idle identities ar
 test('volunteers with verified rounds come first, most verified first; NEWCOMER_SHARE of the slots stay for newcomers', () => {
   const proven = ids('proven', 80);
   const records: Record<string, VolunteerRecord> = Object.fromEntries(
-    proven.map((p, i) => [p, { verified: i + 1, misses: 0, benchedUntil: 0, lastAssigned: 0 }]),
+    proven.map((p, i) => [p, { verified: i + 1, streak: i + 1, misses: 0, benchedUntil: 0, lastAssigned: 0 }]),
   );
   const newcomers = ids('new', 20);
   const roster = chooseRoster({
@@ -59,7 +59,7 @@ test('volunteers with verified rounds come first, most verified first; NEWCOMER_
 test('newcomers past their address share, and the benched, take only the slots nobody else wants', () => {
   const lab = ids('lab', 10);
   const records: Record<string, VolunteerRecord> = {
-    slow: { verified: 3, misses: 1, benchedUntil: 9, lastAssigned: 7 },
+    slow: { verified: 3, streak: 0, misses: 1, benchedUntil: 9, lastAssigned: 7 },
   };
   const candidates = ['slow', ...lab, 'elsewhere'];
   const addressOf = (p: string) => (p.startsWith('lab') ? 'lab' : p);
@@ -75,14 +75,20 @@ test('newcomers past their address share, and the benched, take only the slots n
   expect(chooseRoster({ candidates, records, addressOf, slots: SLOTS, round: 9 })[0]).toBe('slow');
 });
 
-test('recordRound: delivered ones gain a verified round; missers are benched 2^(misses-1) rounds; unproven records are bounded', () => {
+test('recordRound: delivered ones gain a verified round; missers are benched 2^(misses-1) rounds; the excused stand; unproven records are bounded', () => {
   let records = recordRound({}, 0, ['a', 'b'], new Set(['a']));
-  expect(records.a).toEqual({ verified: 1, misses: 0, benchedUntil: 0, lastAssigned: 0 });
-  expect(records.b).toEqual({ verified: 0, misses: 1, benchedUntil: 2, lastAssigned: 0 });
-  records = recordRound(records, 2, ['b'], new Set());
+  expect(records.a).toEqual({ verified: 1, streak: 1, misses: 0, benchedUntil: 0, lastAssigned: 0 });
+  expect(records.b).toEqual({ verified: 0, streak: 0, misses: 1, benchedUntil: 2, lastAssigned: 0 });
+  records = recordRound(records, 1, ['a'], new Set(['a']));
+  expect(records.a).toMatchObject({ verified: 2, streak: 2 });
+  // Not checked for want of the seed's time: neither credited nor held against it.
+  records = recordRound(records, 2, ['a', 'b'], new Set(), new Set(['a']));
+  expect(records.a).toEqual({ verified: 2, streak: 2, misses: 0, benchedUntil: 0, lastAssigned: 2 });
   expect(records.b).toMatchObject({ misses: 2, benchedUntil: 5 });
+  records = recordRound(records, 3, ['a'], new Set());
+  expect(records.a).toMatchObject({ verified: 2, streak: 0, misses: 1 });
   records = recordRound(records, 5, ['b'], new Set(['b']));
-  expect(records.b).toMatchObject({ verified: 1, misses: 0 });
+  expect(records.b).toMatchObject({ verified: 1, streak: 1, misses: 0 });
   const crowd = ids('x', MAX_UNPROVEN_RECORDS + 10);
   records = recordRound(records, 6, crowd.slice(0, 10), new Set());
   records = recordRound(records, 7, crowd.slice(10), new Set());

@@ -2,7 +2,7 @@
 import { expect, test } from '@playwright/test';
 import { validateUpdate } from '../../src/fed/validate';
 
-const EXPECTED = { round: 7, manifest: 'abc123', length: 4, maxNorm: 5 };
+const EXPECTED = { round: 7, manifest: 'abc123', length: 4, minNorm: 0, maxNorm: 5 };
 const update = (vector: number[], over: Partial<{ round: number; manifest: string }> = {}) => ({
   round: 7,
   manifest: 'abc123',
@@ -28,6 +28,11 @@ test('gives the reason for each refusal', () => {
     'non-finite value -Infinity at index 1',
   );
   expect(validateUpdate(update([3, 4, 0, 0.01]), EXPECTED)).toMatch(/^norm 5\.0000\d+ above maxNorm 5$/);
+  // Below the round's floor: an update that small carries no work (a zero update, the free rider's).
+  expect(validateUpdate(update([0, 0, 0, 0]), { ...EXPECTED, minNorm: 0.5 })).toBe(
+    "norm 0 below minNorm 0.5: too small to carry the round's work",
+  );
+  expect(validateUpdate(update([0.3, 0.4, 0, 0]), { ...EXPECTED, minNorm: 0.5 })).toBeUndefined(); // norm 0.5 = minNorm
   // Large finite values whose squares overflow a float32 still get a finite float64 norm.
   expect(validateUpdate(update([3e38, 3e38, 0, 0]), EXPECTED)).toMatch(/^norm 4\.24\d*e\+38 above maxNorm 5$/);
 });

@@ -40,7 +40,12 @@ async function state(round: number): Promise<CoordinatorState> {
     acceptedUpdates: round,
     rejectedUpdates: 1 + round,
     pendingReceipts: [{ round: round - 1, peer: 'p', tokens: 32, update: 'ab'.repeat(32), bytes: 9, at: 1 }],
-    volunteers: { p: { verified: round, misses: 0, benchedUntil: 0, lastAssigned: round - 1 } },
+    volunteers: { p: { verified: round, streak: round, misses: 0, benchedUntil: 0, lastAssigned: round - 1 } },
+    defense: {
+      reference: randomUniform(N, round + 201, 0.1),
+      recentNorms: [1.5, 2.25, 0.1 * round],
+      recentDistances: [0.75, 1e-3],
+    },
   };
 }
 
@@ -55,7 +60,14 @@ function expectSame(loaded: LoadedCheckpoint | undefined, want: CoordinatorState
   expect(Buffer.compare(bytes(g.params), bytes(want.params))).toBe(0);
   expect(Buffer.compare(bytes(g.momentum), bytes(want.momentum))).toBe(0);
   expect(Object.is(g.params[0], -0)).toBe(true);
-  expect({ ...g, params: undefined, momentum: undefined }).toEqual({ ...want, params: undefined, momentum: undefined });
+  expect(Buffer.compare(bytes(g.defense.reference!), bytes(want.defense.reference!))).toBe(0);
+  const rest = (s: CoordinatorState) => ({
+    ...s,
+    params: undefined,
+    momentum: undefined,
+    defense: { ...s.defense, reference: undefined },
+  });
+  expect(rest(g)).toEqual(rest(want));
 }
 
 const roundFolders = async () => (await readdir(join(dir, 'checkpoints'))).sort();
@@ -74,6 +86,7 @@ test('saveCheckpoint then loadCheckpoint gives back the same state, bit for bit'
   expect(await roundFolders()).toEqual(['round-000003']);
   expect((await readdir(join(dir, 'checkpoints', 'round-000003'))).sort()).toEqual([
     'momentum.f32',
+    'reference.f32',
     'state.json',
     'weights.f32',
   ]);

@@ -1,0 +1,56 @@
+// What the seed carries from round to round for its robust rules: the last aggregate (centered
+// clipping's reference) and the recent accepted updates' norms and distances to their reference.
+// Each round's admission bounds (normFloor ≤ ‖Δ‖ ≤ normBound) and clipping radius follow from them
+// (aggregate.ts). Pure: the coordinator and the Byzantine benchmark keep the state and pass it in.
+import {
+  type Aggregated,
+  type AggregationRule,
+  aggregateWithWeights,
+  HISTORY_SAMPLES,
+  l2Norm,
+  normBound,
+  normFloor,
+} from './aggregate';
+
+export interface DefenseState {
+  /** The last round's aggregate; undefined before the first (centered clipping then starts at zero). */
+  reference?: Float32Array;
+  /** Accepted updates' L2 norms, newest last, at most HISTORY_SAMPLES. */
+  recentNorms: number[];
+  /** Accepted updates' distances to their round's reference, newest last, at most HISTORY_SAMPLES. */
+  recentDistances: number[];
+}
+
+export const freshDefense = (): DefenseState => ({ recentNorms: [], recentDistances: [] });
+
+/** The norms a round admits: normFloor and normBound of the recent accepted ones, the bound at most `analyticBound`. */
+export function admissionBounds(d: DefenseState, analyticBound: number): { floor: number; bound: number } {
+  return { floor: normFloor(d.recentNorms), bound: normBound(d.recentNorms, analyticBound) };
+}
+
+/**
+ * Aggregates a round's accepted updates with `rule` from the defense state (centered clipping from
+ * its reference, τ from its distances); returns the result and the state for the next round.
+ */
+export function aggregateRound(
+  updates: Float32Array[],
+  rule: AggregationRule,
+  d: DefenseState,
+  round: { round: number; analyticBound: number },
+): { aggregated: Aggregated; next: DefenseState } {
+  const aggregated = aggregateWithWeights(updates, rule, {
+    reference: d.reference,
+    seed: round.round,
+    recentDistances: d.recentDistances,
+    fallbackBound: round.analyticBound,
+  });
+  const keep = (old: number[], added: number[]) => [...old, ...added].slice(-HISTORY_SAMPLES);
+  return {
+    aggregated,
+    next: {
+      reference: aggregated.vector,
+      recentNorms: keep(d.recentNorms, updates.map(l2Norm)),
+      recentDistances: aggregated.distances ? keep(d.recentDistances, aggregated.distances) : d.recentDistances,
+    },
+  };
+}
