@@ -200,18 +200,26 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
     const timeout = timeoutSignal(clock, PIECE_REQUEST_TIMEOUT_MS);
     try {
       const bytes = await opts.request(from, index, AbortSignal.any([timeout.signal, signal, request.ended.signal]));
-      if (held[index]) return; // the other request of the endgame delivered it first
       const [start, end] = pieceRange(m, index);
-      if (bytes.length !== end - start || (await sha256Hex(bytes)) !== hash) {
+      const intact = bytes.length === end - start && (await sha256Hex(bytes)) === hash;
+      // The other request of the endgame may have delivered it meanwhile (checked after the last await).
+      if (held[index]) return;
+      if (!intact) {
         progress.corruptPieces++;
         if (fromSeed && ++seedCorruptPieces >= MAX_SEED_CORRUPT_PIECES)
           seedFailure ??= new SeedServesCorruptPiecesError(opts.seed, opts.manifest.id, seedCorruptPieces);
         penalise(from, `sent a corrupted piece ${index}`, !fromSeed);
         return;
       }
-      await opts.store.put(hash, bytes);
+      // Marked before the store's await, so the other request cannot count it a second time.
       held[index] = true;
       for (const other of inflight.get(index) ?? []) if (other !== request) other.ended.abort();
+      try {
+        await opts.store.put(hash, bytes);
+      } catch (e) {
+        held[index] = false;
+        throw e;
+      }
       setBit(opts.own.have, index);
       s.failures = 0;
       progress.held++;

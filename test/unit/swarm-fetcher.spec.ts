@@ -407,6 +407,29 @@ test('a seed sending a corrupted piece is not banned: the piece is asked again a
   expect(log.calls.filter((c) => c.index === 3)).toHaveLength(2);
 });
 
+test('endgame: when the peer and the seed deliver a piece at the same moment, it is stored and counted once', async () => {
+  const bytes = vector.slice(0, 3 * PIECE);
+  const three = await fakeManifest(bytes, PIECE);
+  const clock = manualClock();
+  const releases: (() => void)[] = [];
+  const progress = await clock.run(
+    fetch({
+      manifest: three,
+      own: newOwn(three),
+      clock,
+      holders: () => new Map([['slow', holding([0, 1, 2])]]),
+      request: async (peer, index) => {
+        // The peer answers only when the seed is asked: both answers are then verified side by side.
+        if (peer === 'slow') await new Promise<void>((resolve) => releases.push(resolve));
+        else for (const release of releases.splice(0)) release();
+        return piece(index, three, bytes);
+      },
+    }),
+  );
+  expect(progress).toMatchObject({ held: 3, total: 3, downloadedBytes: bytes.length });
+  expect(progress.fromSeedBytes + progress.fromPeersBytes).toBe(bytes.length);
+});
+
 test('a seed that keeps sending a corrupted piece ends the fetch at its MAX_SEED_CORRUPT_PIECES-th: a typed error, no ban', async () => {
   const log = newLog();
   const clock = manualClock();
