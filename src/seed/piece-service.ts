@@ -7,6 +7,7 @@ import {
   PieceStatus,
   pieceServer,
   SEED_PIECE_REPEAT_MS,
+  SEED_REFERRAL_MS,
   type SeedNode,
   superSeeding,
   type UploadStats,
@@ -46,6 +47,7 @@ export async function startPieceService(c: PieceServiceComponents): Promise<Piec
       stats: uploads,
       policy: superSeeding({
         intervalMs: SEED_PIECE_REPEAT_MS,
+        referralMs: SEED_REFERRAL_MS,
         connected: c.isConnected,
         offers: (peer, req) => c.isConnected(peer) && heard.holds(peer, req.manifest, req.index),
         now: () => clock.now(),

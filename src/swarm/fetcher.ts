@@ -2,9 +2,9 @@
 // it is stored. Scheduling: rarest piece first (random tie-break, so tabs starting together ask
 // the seed for different pieces), other tabs before the seed, and the seed only for pieces that no
 // usable peer holds or is already fetching from it: that keeps the seed's upload near one copy.
-// Endgame: a piece a peer has not delivered within PEER_PIECE_PATIENCE_MS is asked of the seed too
-// (the first answer wins, the other request is ended): a slow or stalling peer costs a piece seconds,
-// not its whole request timeout.
+// Endgame: in a download's last ENDGAME_MAX_MISSING pieces, a piece a peer has not delivered within
+// PEER_PIECE_PATIENCE_MS is asked of the seed too (the first answer wins, the other request is ended):
+// a slow or stalling peer costs the tail seconds, not its whole request timeout.
 // A peer that sends a corrupted piece is banned; one that fails is set aside a while. The seed cannot
 // be banned (it is the only source of some pieces): its MAX_SEED_CORRUPT_PIECES-th corrupted piece
 // ends the download with SeedServesCorruptPiecesError instead. A seed that no longer has the manifest
@@ -16,6 +16,7 @@ import { hasBit, setBit } from './announce';
 import { sha256Hex } from './bytes';
 import {
   COMING_WAIT_MS,
+  ENDGAME_MAX_MISSING,
   MAX_DISTRUSTED_CLAIMANTS,
   MAX_INFLIGHT_PER_PEER,
   MAX_INFLIGHT_TO_SEED,
@@ -304,7 +305,8 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
       }
     }
     // Endgame: a piece a peer has had for PEER_PIECE_PATIENCE_MS without delivering is asked of the seed too.
-    for (const [i, requests] of inflight) {
+    const endgame = progress.total - progress.held <= ENDGAME_MAX_MISSING;
+    for (const [i, requests] of endgame ? inflight : []) {
       if (!usable(opts.seed, now) || peer(opts.seed).inflight >= MAX_INFLIGHT_TO_SEED) break;
       if (requests.some((r) => r.from === opts.seed) || (seedBusyUntil.get(i) ?? 0) > now) continue;
       if (now - Math.min(...requests.map((r) => r.since)) < PEER_PIECE_PATIENCE_MS) continue;

@@ -45,13 +45,15 @@ export const PIECE_SEND_TIMEOUT_MS = 20_000;
  */
 export const SEED_PIECE_REPEAT_MS = 60_000;
 /**
- * Super-seeding's bound in BUSY answers: one asker is sent elsewhere for one piece at most this many
- * times, then served. An honest holder is asked at once (the asker asks the seed again only when no
- * holder is usable, or when the holder has not delivered within PEER_PIECE_PATIENCE_MS); a stranger
- * that announces a piece and never serves it would otherwise keep each asker waiting. At 3 (one BUSY
- * each SEED_BUSY_RETRY_MS, within 60 s of the first), a slow holder cost the soak's volunteers 5–7 s a piece.
+ * Super-seeding's bound on a referral: an asker sent elsewhere for a piece is served by the seed once
+ * this long has passed since its first BUSY for it, whoever holds the piece. An honest holder is asked
+ * at once (the asker asks the seed again only when no holder is usable yet, every SEED_BUSY_RETRY_MS,
+ * or in its endgame, PEER_PIECE_PATIENCE_MS after asking a holder); a stranger that announces a piece
+ * and never serves it delays each asker this long per piece, once. At 60 s the soak's first pieces
+ * waited 10–15 s under attack; with one BUSY and no time, a loaded machine's slow WebRTC links made
+ * the seed send 4.4 copies of the 32 MiB model to 3 tabs (e2e/swarm.spec).
  */
-export const MAX_SEED_REFERRALS = 1;
+export const SEED_REFERRAL_MS = 3_000;
 /**
  * Weight manifests whose pieces the seed keeps servable: the current round's and the one before,
  * since a round closes while slower tabs are still fetching the weights it started from.
@@ -74,6 +76,12 @@ export const MAX_DISTRUSTED_CLAIMANTS = 1_024;
  * or a peer that stalls would otherwise hold the piece up to PIECE_REQUEST_TIMEOUT_MS.
  */
 export const PEER_PIECE_PATIENCE_MS = 3_000;
+/**
+ * The endgame (the seed asked too for a piece a peer is slow to deliver) starts once at most this many
+ * pieces are missing: a download's tail, as in BitTorrent, so slow links cost the seed a few pieces of
+ * a download, not the whole model.
+ */
+export const ENDGAME_MAX_MISSING = 4;
 /** Piece requests a tab keeps in flight towards one other tab. */
 export const MAX_INFLIGHT_PER_PEER = 2;
 /** Piece requests a tab keeps in flight towards the seed (the source of last resort). */

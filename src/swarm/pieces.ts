@@ -11,7 +11,6 @@ import {
   MAX_CONCURRENT_UPLOADS,
   MAX_PIECE_REPLY_BYTES,
   MAX_PIECE_REQUEST_BYTES,
-  MAX_SEED_REFERRALS,
   MAX_UPLOADS_PER_PEER,
   PIECE_SEND_TIMEOUT_MS,
   REQUEST_READ_TIMEOUT_MS,
@@ -115,6 +114,8 @@ export interface UploadPolicy {
 export interface SuperSeedingOptions {
   /** How long after a piece's first copy went out other askers are sent to its holders. */
   intervalMs: number;
+  /** How long one asker is sent elsewhere for one piece, from its first BUSY, before it is served anyway. */
+  referralMs: number;
   /** Whether `peer` is still connected (a copy going out to it will be offered soon). */
   connected(peer: string): boolean;
   /** Whether `peer` offers the piece to others now (the seed: it is connected and announces it). */
@@ -122,7 +123,7 @@ export interface SuperSeedingOptions {
   now?(): number;
 }
 
-/** Referral counts kept at most; the oldest go first (an asker that comes back starts again). */
+/** Referral clocks kept at most; the oldest go first (an asker that comes back starts a new one). */
 const MAX_REFERRALS = 65_536;
 /** Pieces tracked before expired ones are pruned. */
 const MAX_TRACKED_PIECES = 4_096;
@@ -132,14 +133,14 @@ const MAX_TRACKED_PIECES = 4_096;
  * connected) or went out to one that offers it (announces it), a request for it from another tab is
  * answered BUSY, for up to `intervalMs` from the first copy; the asker fetches it from that tab. A holder
  * that keeps quiet (a stranger that requests everything and keeps it) is no reason to refer anyone;
- * one that announces the piece and never serves it costs each asker at most MAX_SEED_REFERRALS BUSY
- * answers per piece: then the asker is served, whoever holds the piece. A request
+ * one that announces the piece and never serves it costs each asker at most `referralMs` per piece,
+ * from its first BUSY: then the asker is served, whoever holds the piece. A request
  * whose reply never went out whole does not count as a copy.
  */
 export function superSeeding(o: SuperSeedingOptions): UploadPolicy {
   const now = o.now ?? Date.now;
   const copies = new Map<string, { at: number; sending: Set<string>; holders: Set<string> }>();
-  /** `${asker} ${piece key}` -> how often it was sent elsewhere for that piece. */
+  /** `${asker} ${piece key}` -> when it was first sent elsewhere for that piece. */
   const referred = new Map<string, number>();
   const keyOf = (req: PieceRequest) => `${req.manifest}/${req.index}`;
   const live = (key: string, t: number) => {
@@ -165,9 +166,9 @@ export function superSeeding(o: SuperSeedingOptions): UploadPolicy {
           )
         : [];
       const asker = `${peer} ${key}`;
-      const count = referred.get(asker) ?? 0;
-      if (holders.length > 0 && count < MAX_SEED_REFERRALS) {
-        referred.set(asker, count + 1);
+      const since = referred.get(asker) ?? t;
+      if (holders.length > 0 && t - since < o.referralMs) {
+        referred.set(asker, since);
         prune(t);
         return `piece ${req.index} is offered by ${holders.length} tab(s): fetch it from them`;
       }

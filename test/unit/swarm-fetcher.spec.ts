@@ -20,6 +20,7 @@ import {
 } from '../../src/swarm/fetcher';
 import {
   COMING_WAIT_MS,
+  ENDGAME_MAX_MISSING,
   MAX_INFLIGHT_PER_PEER,
   MAX_INFLIGHT_TO_SEED,
   MAX_SEED_CORRUPT_PIECES,
@@ -302,33 +303,39 @@ test('a tab that says it is fetching every piece and never gets one holds the fe
   expect([...distrusted]).toEqual(['liar']);
 });
 
-test('endgame: a piece a peer has not delivered within PEER_PIECE_PATIENCE_MS is asked of the seed; the first answer wins, the other request is ended', async () => {
+/** A peer request that stalls (a link still being set up, a peer that stops): nothing comes until it is ended. */
+const stall = (signal: AbortSignal) =>
+  new Promise<Uint8Array>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+
+test('endgame: in the last ENDGAME_MAX_MISSING pieces, a piece a peer has not delivered within PEER_PIECE_PATIENCE_MS is asked of the seed; the first answer wins, the other request is ended', async () => {
+  const bytes = vector.slice(0, ENDGAME_MAX_MISSING * PIECE);
+  const tail = await fakeManifest(bytes, PIECE);
   const log = newLog();
   const clock = manualClock();
   const penalties: string[] = [];
   const stalled: AbortSignal[] = [];
-  const slow = holding(range(0, COUNT));
   let seedAnsweredAt: number | undefined;
   const start = clock.now();
   const progress = await clock.run(
     fetch({
+      manifest: tail,
+      own: newOwn(tail),
       log,
       clock,
-      holders: () => new Map([['slow', slow]]),
+      holders: () => new Map([['slow', holding(range(0, ENDGAME_MAX_MISSING))]]),
       request: logged(log, async (peer, index, signal) => {
         if (peer === 'slow') {
-          // A link still being set up, or a peer that stalls: nothing comes until the request is ended.
           stalled.push(signal);
-          return new Promise<Uint8Array>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+          return stall(signal);
         }
         seedAnsweredAt ??= clock.now();
-        return piece(index);
+        return piece(index, tail, bytes);
       }),
       onPenalty: (peer, reason) => penalties.push(`${peer}: ${reason}`),
     }),
   );
-  expect(progress.held).toBe(COUNT);
-  expect(progress.fromSeedBytes).toBe(TOTAL);
+  expect(progress.held).toBe(ENDGAME_MAX_MISSING);
+  expect(progress.fromSeedBytes).toBe(bytes.length);
   // The peer was asked first, for as many pieces as it may have in flight; the seed only after the patience.
   expect(log.calls.slice(0, MAX_INFLIGHT_PER_PEER).every((c) => c.peer === 'slow')).toBe(true);
   expect(seedAnsweredAt! - start).toBeGreaterThanOrEqual(PEER_PIECE_PATIENCE_MS);
@@ -337,6 +344,28 @@ test('endgame: a piece a peer has not delivered within PEER_PIECE_PATIENCE_MS is
   expect(stalled.length).toBeGreaterThan(0);
   expect(stalled.every((s) => s.aborted)).toBe(true);
   expect(penalties.filter((p) => p.startsWith('slow'))).toEqual([]);
+});
+
+test('before the endgame a stalled peer is not doubled by the seed: the seed keeps to what no peer holds', async () => {
+  const log = newLog();
+  const clock = manualClock();
+  let seedAskedAt: number | undefined;
+  const start = clock.now();
+  const progress = await clock.run(
+    fetch({
+      log,
+      clock,
+      holders: () => new Map([['slow', holding(range(0, COUNT))]]),
+      request: logged(log, async (peer, index, signal) => {
+        if (peer === 'slow') return stall(signal);
+        seedAskedAt ??= clock.now();
+        return piece(index);
+      }),
+    }),
+  );
+  expect(progress.held).toBe(COUNT);
+  // Only the stalled requests' own timeout sent the fetch to the seed.
+  expect(seedAskedAt! - start).toBeGreaterThanOrEqual(PIECE_REQUEST_TIMEOUT_MS);
 });
 
 test('a peer sending corrupted bytes is banned and its pieces are fetched elsewhere', async () => {

@@ -11,7 +11,6 @@ import {
   MAX_CONCURRENT_UPLOADS,
   MAX_PIECE_REPLY_BYTES,
   MAX_PIECE_REQUEST_BYTES,
-  MAX_SEED_REFERRALS,
   MAX_UPLOADS_PER_PEER,
   PIECE_BYTES,
 } from '../../src/swarm/limits';
@@ -387,17 +386,17 @@ test(`one peer gets at most MAX_UPLOADS_PER_PEER (${MAX_UPLOADS_PER_PEER}) uploa
 
 test('superSeeding: one copy out per piece while its holder offers it, until the interval passes', () => {
   let clock = 1_000;
-  const connected = new Set<string>(['A', 'B', 'C', 'D', 'E', 'F', 'G']);
-  const offering = new Set<string>(['A', 'B', 'C', 'D']);
+  const connected = new Set<string>(['A', 'B', 'C']);
+  const offering = new Set<string>(['A', 'B', 'C']);
   const policy = superSeeding({
     intervalMs: 20_000,
+    referralMs: 60_000,
     connected: (p) => connected.has(p),
     offers: (p) => connected.has(p) && offering.has(p),
     now: () => clock,
   });
   const p0 = { manifest: MANIFEST_ID, index: 0 };
   const offered = /^piece 0 is offered by \d tab\(s\): fetch it from them$/;
-  // (Each asker below asks once: a second ask is served after MAX_SEED_REFERRALS, see the next tests.)
   expect(policy.admit('A', p0)).toBeUndefined(); // first request: admitted
   expect(policy.admit('B', p0)).toMatch(offered); // A is getting it
   policy.settle('A', p0, true);
@@ -405,30 +404,31 @@ test('superSeeding: one copy out per piece while its holder offers it, until the
   expect(policy.admit('A', p0)).toBeUndefined(); // the holder asking again (a retry) is admitted
   policy.settle('A', p0, true);
   // Other pieces and other manifests are independent.
-  expect(policy.admit('D', { manifest: MANIFEST_ID, index: 1 })).toBeUndefined();
-  expect(policy.admit('D', { manifest: OTHER_ID, index: 0 })).toBeUndefined();
+  expect(policy.admit('B', { manifest: MANIFEST_ID, index: 1 })).toBeUndefined();
+  expect(policy.admit('B', { manifest: OTHER_ID, index: 0 })).toBeUndefined();
   // A holder that keeps quiet is no reason to send anyone away.
   offering.delete('A');
-  expect(policy.admit('D', p0)).toBeUndefined();
-  policy.settle('D', p0, true);
-  expect(policy.admit('E', p0)).toMatch(offered); // D offers it
-  // The interval runs from the first copy: just before it ends a new asker is still referred, then admitted.
-  clock = 1_000 + 19_999;
-  expect(policy.admit('F', p0)).toMatch(offered);
-  clock = 1_000 + 20_000;
-  offering.delete('D');
   expect(policy.admit('B', p0)).toBeUndefined();
   policy.settle('B', p0, true);
-  offering.add('B');
-  // A new interval started with B as the one holder; B leaves: nobody is referred.
-  expect(policy.admit('G', p0)).toMatch(offered);
-  connected.delete('B');
+  expect(policy.admit('C', p0)).toMatch(offered); // B offers it
+  // The interval runs from the first copy: just before it ends a new asker is still referred, then admitted.
+  clock = 1_000 + 19_999;
+  connected.add('D');
+  offering.add('D');
+  expect(policy.admit('D', p0)).toMatch(offered);
+  clock = 1_000 + 20_000;
+  expect(policy.admit('D', p0)).toBeUndefined();
+  policy.settle('D', p0, true);
+  // A new interval started with D as the one holder; D leaves: nobody is referred.
+  expect(policy.admit('C', p0)).toMatch(offered);
+  connected.delete('D');
   expect(policy.admit('C', p0)).toBeUndefined();
 });
 
 test('superSeeding: a copy that never went out whole does not count', () => {
   const policy = superSeeding({
     intervalMs: 60_000,
+    referralMs: 60_000,
     connected: () => true,
     offers: () => true,
     now: () => 0,
@@ -439,10 +439,11 @@ test('superSeeding: a copy that never went out whole does not count', () => {
   expect(policy.admit('B', p0)).toBeUndefined();
 });
 
-test('superSeeding: a holder that offers a piece and never serves it costs an asker MAX_SEED_REFERRALS BUSYs at most', () => {
+test('superSeeding: a holder that offers a piece and never serves it costs an asker referralMs at most', () => {
   let clock = 0;
   const policy = superSeeding({
     intervalMs: 60_000,
+    referralMs: 3_000,
     connected: () => true,
     offers: () => true,
     now: () => clock,
@@ -453,17 +454,14 @@ test('superSeeding: a holder that offers a piece and never serves it costs an as
     policy.settle(peer, p0, true);
   };
   take('attacker');
-  // B asks again and again: referred MAX_SEED_REFERRALS times, then served.
-  for (let i = 0; i < MAX_SEED_REFERRALS; i++) {
-    clock += 1_000;
-    expect(policy.admit('B', p0)).toMatch(/offered by 1/);
-  }
-  clock += 1_000;
+  // B asks again and again: referred until referralMs has passed since its first BUSY, then served.
+  for (clock = 1_000; clock < 4_000; clock += 1_000) expect(policy.admit('B', p0)).toMatch(/offered by 1/);
   take('B');
-  // C asks rarely: renewing the copy buys the attacker nothing, C's count stands.
+  // C asks rarely: its referral clock runs from its first BUSY; renewing the copy buys the attacker nothing.
   clock = 50_000;
-  for (let i = 0; i < MAX_SEED_REFERRALS; i++) expect(policy.admit('C', p0)).toMatch(/offered by 2/);
-  clock = 60_000;
-  take('attacker');
+  expect(policy.admit('C', p0)).toMatch(/offered by 2/);
+  clock = 52_999;
+  expect(policy.admit('C', p0)).toMatch(/offered by 2/);
+  clock = 53_000;
   expect(policy.admit('C', p0)).toBeUndefined();
 });
