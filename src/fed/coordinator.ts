@@ -38,6 +38,7 @@ import {
 } from './documents';
 import { type OuterOptions, outerStep } from './outer';
 import type { ReceiptsReply, UpdateHeader, UpdateOutcome } from './protocol';
+import { recentByRound } from './recent';
 import { chooseRoster, recordRound, type VolunteerRecord } from './roster';
 import { validateUpdate } from './validate';
 import { creditedTokens, type RoundTerms, type UpdateVerdict } from './verify';
@@ -207,12 +208,6 @@ export function maxUpdateNorm(hyper: RoundHyper, parameters: number): number {
   return 4 * hyper.steps * hyper.lr * Math.sqrt(parameters);
 }
 
-/**
- * Rounds of receipts and rejection reasons kept in memory for volunteers to ask about (rejections
- * are not stored; older receipts are in the ledger only). A tab asks at its next round.
- */
-export const RECENT_ROUNDS_KEPT = 16;
-
 interface OpenRound {
   manifest: RoundManifest;
   weights: VerifiedManifest;
@@ -260,8 +255,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   let cancelRetry: (() => void) | undefined;
   /** The last round whose receipts are in the ledger (a volunteer without one there was not credited). */
   let issuedThrough = -1;
-  /** round -> peer -> why its update was rejected; the last RECENT_ROUNDS_KEPT rounds. */
-  const rejections = new Map<number, Map<string, string>>();
+  /** Why each update was not credited, the last RECENT_ROUNDS_KEPT rounds. */
+  const rejections = recentByRound<string>();
   /** Assigned volunteers of the open round seen disconnected, and since when. */
   const goneSince = new Map<string, number>();
   let cancelRecheck: (() => void) | undefined;
@@ -409,7 +404,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       ...applied,
       rejectedUpdates: state.rejectedUpdates + failed.length,
     });
-    for (const { peer, reason } of failed) keepRejection(peer, r.manifest.round, reason);
+    for (const { peer, reason } of failed) rejections.set(r.manifest.round, peer, reason);
     earlier = new Map(updates.map(([peer, u]) => [peer, u.vector]));
     deps.log(
       `round ${round - 1} closed: ${updates.length} of ${received.length} update(s) verified and aggregated (${settings.aggregation}), validation loss ${valLoss.toFixed(4)}, ${tokens} tokens seen`,
@@ -459,19 +454,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   function reject(peer: string, round: number, reason: string): UpdateOutcome {
     state.rejectedUpdates++;
     deps.log(`rejected an update from ${peer} for round ${round}: ${reason}`);
-    keepRejection(peer, round, reason);
+    rejections.set(round, peer, reason);
     return { type: 'rejected', reason };
-  }
-
-  /** Keeps why `peer`'s update of `round` was not credited, for the last RECENT_ROUNDS_KEPT rounds. */
-  function keepRejection(peer: string, round: number, reason: string): void {
-    let byPeer = rejections.get(round);
-    if (!byPeer) {
-      byPeer = new Map();
-      rejections.set(round, byPeer);
-      for (const old of rejections.keys()) if (old <= round - RECENT_ROUNDS_KEPT) rejections.delete(old);
-    }
-    byPeer.set(peer, reason);
   }
 
   /** Why this update cannot be used, checked before decoding it. */
@@ -596,9 +580,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       return outcome;
     },
     receipts(peer, since) {
-      const rejected = [...rejections]
-        .filter(([round]) => round >= since)
-        .flatMap(([round, byPeer]) => (byPeer.has(peer) ? [{ round, reason: byPeer.get(peer)! }] : []));
+      const rejected = rejections.since(peer, since).map(({ round, value }) => ({ round, reason: value }));
       return { type: 'receipts', receipts: deps.recentReceipts(peer, since), rejected, closedThrough: issuedThrough };
     },
     status() {

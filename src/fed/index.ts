@@ -46,7 +46,6 @@ export {
   type HistoryEntry,
   MIN_REISSUE_MS,
   maxUpdateNorm,
-  RECENT_ROUNDS_KEPT,
   type VerifyJob,
 } from './coordinator';
 export {
@@ -99,6 +98,7 @@ export {
   UpdateRefusedError,
   updateServer,
 } from './protocol';
+export { RECENT_ROUNDS_KEPT, type RecentByRound, recentByRound } from './recent';
 export {
   chooseRoster,
   MAX_BENCH_ROUNDS,

@@ -11,10 +11,11 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import {
   GENESIS_HASH,
   type LedgerRoot,
-  RECENT_ROUNDS_KEPT,
   type Receipt,
   type ReceiptEntry,
+  type RecentByRound,
   receiptHash,
+  recentByRound,
   signReceipt,
 } from '../fed';
 import type { SignedDocument } from '../swarm';
@@ -40,20 +41,14 @@ export interface Ledger {
 interface ChainState {
   count: number;
   head: string;
-  /** round -> peer -> receipt, for the newest RECENT_ROUNDS_KEPT rounds. */
-  recent: Map<number, Map<string, SignedDocument>>;
+  /** The receipts of the newest RECENT_ROUNDS_KEPT rounds. */
+  recent: RecentByRound<SignedDocument>;
   lastRound: number;
 }
 
-/** Keeps `signed` (of `r`) among the recent receipts, dropping rounds past RECENT_ROUNDS_KEPT. */
+/** Keeps `signed` (of `r`) among the recent receipts. */
 function keep(c: ChainState, r: Receipt, signed: SignedDocument): void {
-  let byPeer = c.recent.get(r.round);
-  if (!byPeer) {
-    byPeer = new Map();
-    c.recent.set(r.round, byPeer);
-    for (const old of c.recent.keys()) if (old <= r.round - RECENT_ROUNDS_KEPT) c.recent.delete(old);
-  }
-  byPeer.set(r.peer, signed);
+  c.recent.set(r.round, r.peer, signed);
   c.lastRound = Math.max(c.lastRound, r.round);
 }
 
@@ -68,7 +63,7 @@ function ledgerFrom(key: PrivateKey, c: ChainState, append: (line: string) => Pr
     async issue(entries) {
       const issued: SignedDocument[] = [];
       for (const entry of entries) {
-        if (entry.round < c.lastRound || c.recent.get(entry.round)?.has(entry.peer)) continue;
+        if (entry.round < c.lastRound || c.recent.has(entry.round, entry.peer)) continue;
         const receipt: Receipt = { kind: 'vgpu/receipt', version: 2, ...entry, index: c.count, prev: c.head };
         const signed = await signReceipt(key, signer, receipt);
         await append(`${JSON.stringify(signed)}\n`);
@@ -79,17 +74,13 @@ function ledgerFrom(key: PrivateKey, c: ChainState, append: (line: string) => Pr
       }
       return issued;
     },
-    recent: (peer, since) =>
-      [...c.recent]
-        .filter(([round]) => round >= since)
-        .sort(([a], [b]) => a - b)
-        .flatMap(([, byPeer]) => (byPeer.has(peer) ? [byPeer.get(peer)!] : [])),
+    recent: (peer, since) => c.recent.since(peer, since).map(({ value }) => value),
   };
 }
 
 /** A ledger in memory only (benchmarks: the same chain and receipts, nothing written). */
 export function memoryLedger(key: PrivateKey): Ledger {
-  return ledgerFrom(key, { count: 0, head: GENESIS_HASH, recent: new Map(), lastRound: -1 }, async () => {});
+  return ledgerFrom(key, { count: 0, head: GENESIS_HASH, recent: recentByRound(), lastRound: -1 }, async () => {});
 }
 
 /**
@@ -102,7 +93,7 @@ export async function openLedger(runDir: string, key: PrivateKey): Promise<Ledge
   const end = bytes.lastIndexOf(0x0a) + 1; // after the last complete line
   if (end < bytes.length) await truncate(path, end);
   const lines = bytes.subarray(0, end).toString('utf8').split('\n').slice(0, -1);
-  const chain: ChainState = { count: 0, head: GENESIS_HASH, recent: new Map(), lastRound: -1 };
+  const chain: ChainState = { count: 0, head: GENESIS_HASH, recent: recentByRound(), lastRound: -1 };
   const damaged = (i: number, why: string) =>
     new Error(`${path}: line ${i + 1} ${why}; the ledger is damaged (restore it from a backup)`);
   for (const [i, line] of lines.entries()) {
