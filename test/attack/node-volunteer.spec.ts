@@ -22,28 +22,41 @@ import type { FetchProgress } from '../../src/swarm';
 import { createCpuTrainer, runNodeVolunteer } from '../../src/volunteer';
 import { createAttacker, openStream, startTestSeed } from '../harness/attacker';
 
-test('a Node volunteer completes a round: the seed accepts its update', async () => {
-  const hyper = { ...DEFAULT_FED_SETTINGS.hyper, steps: 2, batchSize: 1, context: 16 };
-  const { seed, stop: stopSeed } = await startTestSeed({ model: 'tiny', fed: { hyper } });
+const HYPER = { ...DEFAULT_FED_SETTINGS.hyper, steps: 2, batchSize: 1, context: 16 };
+
+/** A Node volunteer on `seedUrl`, until stop(): its peer id once connected, its last piece progress, its first receipt. */
+function startVolunteer(seedUrl: string) {
   const stop = new AbortController();
-  let peerId: string | undefined;
-  let fetched: FetchProgress | undefined;
+  const seen: { peerId?: string; fetched?: FetchProgress } = {};
   let onReceipt!: (r: Receipt) => void;
   const receipt = new Promise<Receipt>((resolve) => (onReceipt = resolve));
   const running = runNodeVolunteer({
-    seedUrl: seed.url,
+    seedUrl,
     signal: stop.signal,
     onEvent: (e) => {
-      if (e.type === 'connected') peerId = e.peerId;
-      if (e.type === 'fetch-progress') fetched = e.progress;
+      if (e.type === 'connected') seen.peerId = e.peerId;
+      if (e.type === 'fetch-progress') seen.fetched = e.progress;
       if (e.type === 'receipt') onReceipt(e.receipt);
     },
   });
+  return {
+    seen,
+    /** Its loop runs until stopped: whichever comes first, its first receipt or its failure (undefined). */
+    firstReceipt: Promise.race([receipt, running.then(() => undefined)]),
+    stop: async () => {
+      stop.abort();
+      await running;
+    },
+  };
+}
+
+test('a Node volunteer completes a round: the seed accepts its update', async () => {
+  const { seed, stop: stopSeed } = await startTestSeed({ model: 'tiny', fed: { hyper: HYPER } });
+  const volunteer = startVolunteer(seed.url);
   try {
-    // The volunteer's loop runs until aborted: whichever comes first, its receipt or its failure.
-    const first = await Promise.race([receipt, running.then(() => undefined)]);
-    expect(first).toMatchObject({ peer: peerId, round: 0, tokens: 2 * 16, index: 0 });
-    expect(fetched).toMatchObject({
+    const first = await volunteer.firstReceipt;
+    expect(first).toMatchObject({ peer: volunteer.seen.peerId, round: 0, tokens: 2 * 16, index: 0 });
+    expect(volunteer.seen.fetched).toMatchObject({
       held: seed.manifest.value.pieces.length,
       total: seed.manifest.value.pieces.length,
     });
@@ -51,43 +64,31 @@ test('a Node volunteer completes a round: the seed accepts its update', async ()
     // Its update closed the round: the next one was published (the receipt comes only then).
     expect(JSON.parse(seed.coordinator.currentRound()?.body ?? '{}').round).toBeGreaterThanOrEqual(1);
   } finally {
-    stop.abort();
-    await running;
+    await volunteer.stop();
     await stopSeed();
   }
 });
 
 test("a volunteer that sends its own round's work sign-flipped earns nothing; the honest one beside it is credited", async () => {
   test.setTimeout(180_000);
-  const hyper = { ...DEFAULT_FED_SETTINGS.hyper, steps: 2, batchSize: 1, context: 16 };
-  const { seed, runDir, stop: stopSeed } = await startTestSeed({ model: 'tiny', fed: { hyper } });
+
+  const { seed, runDir, stop: stopSeed } = await startTestSeed({ model: 'tiny', fed: { hyper: HYPER } });
   const attacker = await createAttacker();
   const flipper = attacker.peerId.toString();
-  const stop = new AbortController();
-  let honest: string | undefined;
-  let onReceipt!: (r: Receipt) => void;
-  const receipt = new Promise<Receipt>((resolve) => (onReceipt = resolve));
-  const running = runNodeVolunteer({
-    seedUrl: seed.url,
-    signal: stop.signal,
-    onEvent: (e) => {
-      if (e.type === 'connected') honest = e.peerId;
-      if (e.type === 'receipt') onReceipt(e.receipt);
-    },
-  });
+  const volunteer = startVolunteer(seed.url);
   try {
     // The flipper trains its assignment honestly (the CPU reference on the run's data, from the
     // round's weights), then sends the update negated: the same norm, the opposite direction.
     const { dataset } = await loadOrCreateData(runDir, seed.manifest.value.model.vocab);
     const trainer = createCpuTrainer();
-    await trainer.init({ config: seed.manifest.value.model, batchSize: hyper.batchSize, context: hyper.context });
+    await trainer.init({ config: seed.manifest.value.model, batchSize: HYPER.batchSize, context: HYPER.context });
     await trainer.loadData(dataset.train, dataset.validation);
     expect(await requestJoin(await openStream(attacker, seed, UPDATE_PROTOCOL))).toBe(0);
     const openRound = async () => (await verifyRoundManifest(seed.coordinator.currentRound(), seed.peerId)).value;
     // Both join before the empty round is issued again (MIN_REISSUE_MS after the first issue): both are in it.
     await expect
       .poll(async () => Object.keys((await openRound()).assignments).sort(), { timeout: 60_000 })
-      .toEqual([flipper, honest].sort());
+      .toEqual([flipper, volunteer.seen.peerId].sort());
     const m = await openRound();
     await trainer.loadParams(seed.weights);
     const { update } = await trainer.train(assignmentRequest(m, m.assignments[flipper]!));
@@ -100,7 +101,7 @@ test("a volunteer that sends its own round's work sign-flipped earns nothing; th
       round: m.round,
       weights: m.weightsId,
       tokens: creditedTokens(m, flipper),
-      steps: hyper.steps,
+      steps: HYPER.steps,
       lossFirst: 5,
       lossLast: 4,
     };
@@ -109,8 +110,7 @@ test("a volunteer that sends its own round's work sign-flipped earns nothing; th
     );
 
     // The honest volunteer's receipt comes once the round closed; the flipper's update was not credited.
-    const credited = await Promise.race([receipt, running.then(() => undefined)]);
-    expect(credited).toMatchObject({ peer: honest, round: 0 });
+    expect(await volunteer.firstReceipt).toMatchObject({ peer: volunteer.seen.peerId, round: 0 });
     const reply = await requestReceipts(await openStream(attacker, seed, UPDATE_PROTOCOL), 0);
     expect(reply.receipts).toEqual([]);
     expect(reply.rejected).toEqual([
@@ -118,8 +118,7 @@ test("a volunteer that sends its own round's work sign-flipped earns nothing; th
     ]);
     expect(seed.status()).toMatchObject({ acceptedUpdates: 1, rejectedUpdates: 1 });
   } finally {
-    stop.abort();
-    await running;
+    await volunteer.stop();
     await attacker.stop();
     await stopSeed();
   }
