@@ -1,5 +1,6 @@
 import { defineConfig } from '@playwright/test';
 import { chromiumFlags, findChromium } from './test/harness/chromium';
+import type { GpuBackend } from './test/harness/page';
 
 /** Port of the Vite dev server that serves the browser test pages. */
 const TEST_PORT = Number(process.env.VGPU_TEST_PORT ?? 5199);
@@ -23,7 +24,24 @@ function chromiumProject(name: string, testDir: string, args: string[]) {
   };
 }
 
-export default defineConfig({
+/**
+ * The kernel specs of test/browser again, in Node on Dawn (test/harness/dawn.ts): a second WebGPU
+ * implementation, over lavapipe in CI or the real GPU where Vulkan has one. Left out: the specs that
+ * need a browser (storage: IndexedDB; pacing, trainer, verify-divergence: the trainer's Web Worker)
+ * and onnx-gpt (onnxruntime-web's WebGPU provider fails under Dawn in Node: "Invalid argument" from
+ * its wasm on the first run). `npx playwright test -c playwright.dawn.config.ts` runs it alone, without Vite.
+ */
+export const dawnProject = {
+  name: 'dawn',
+  testDir: 'test/browser',
+  testIgnore: ['onnx-gpt.spec.ts', 'pacing.spec.ts', 'storage.spec.ts', 'trainer.spec.ts', 'verify-divergence.spec.ts'],
+  // One test at a time: lavapipe runs every workgroup on all cores itself.
+  fullyParallel: false,
+  workers: 1,
+  use: { gpuBackend: 'dawn' as GpuBackend },
+};
+
+export default defineConfig<object, { gpuBackend: GpuBackend }>({
   timeout: 120_000,
   reporter: [['list'], ['./test/harness/summary-reporter.ts']],
   // Two at a time: the Node unit tests, the browser tests and the end-to-end tests each take one
@@ -37,6 +55,7 @@ export default defineConfig({
     chromiumProject('browser', 'test/browser', chromiumFlags({ testSpeedups: true })),
     // The seed and several tabs; WebRTC between tabs needs the network namespace `npm test` provides.
     chromiumProject('e2e', 'e2e', chromiumFlags({ webgpu: false })),
+    dawnProject,
   ],
   webServer: {
     command: `npx vite --port ${TEST_PORT} --strictPort`,

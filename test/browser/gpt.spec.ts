@@ -1,12 +1,7 @@
-import { expect, test } from '@playwright/test';
-import { inPage, openGpuPage } from '../harness/page';
+import { expect, inPage, test } from '../harness/page';
 import type { ParityCase } from './gpt.cases';
 
 const CASES = '/test/browser/gpt.cases.ts';
-
-test.beforeEach(async ({ page }) => {
-  await openGpuPage(page);
-});
 
 // Tolerances against the CPU reference (which rounds to f32 between ops like the GPU, summing in f64):
 //   loss and gradient norm: relative 1e-5
@@ -23,7 +18,7 @@ const parity: ParityCase = {
 };
 
 test('a GPU training step matches the CPU reference: loss, every gradient, parameters after AdamW', async ({
-  page,
+  freshGpuPage,
 }) => {
   const steps = await inPage<
     {
@@ -32,7 +27,7 @@ test('a GPU training step matches the CPU reference: loss, every gradient, param
       grads: { worst: number; maxAbsErr: number; tensors: unknown };
       params: { worst: number; maxAbsErr: number; tensors: unknown };
     }[]
-  >(page, CASES, 'trainStepParity', parity);
+  >(freshGpuPage, CASES, 'trainStepParity', parity);
   expect(steps).toHaveLength(parity.steps);
   for (const [i, s] of steps.entries()) {
     expect.soft(Math.abs(s.loss[0] - s.loss[1]) / s.loss[1], `step ${i} loss ${s.loss}`).toBeLessThan(parity.tol.loss);
@@ -48,8 +43,8 @@ test('a GPU training step matches the CPU reference: loss, every gradient, param
   }
 });
 
-test('the model refuses configs it cannot run, with clear errors', async ({ page }) => {
-  const messages = await inPage<string[]>(page, CASES, 'badModelErrors');
+test('the model refuses configs it cannot run, with clear errors', async ({ freshGpuPage }) => {
+  const messages = await inPage<string[]>(freshGpuPage, CASES, 'badModelErrors');
   expect(messages[0]).toMatch(/heads \(3\) must divide width \(8\)/);
   expect(messages[1]).toMatch(/context 100000 exceeds the limit/);
   expect(messages[2]).toMatch(/sequence length 9 exceeds the model's context 8/);

@@ -1,4 +1,4 @@
-import { expect, inPage, openGpuPage, test } from '../harness/page';
+import { expect, inPage, test } from '../harness/page';
 
 const CASES = '/test/browser/gpu.cases.ts';
 
@@ -79,10 +79,10 @@ test('the profiler falls back to the wall clock without timestamp-query', async 
   expect(r.profile.kernels).toEqual([]);
 });
 
-test('a lost device is reported, later work fails fast, and a rebuilt device computes', async ({ page }) => {
-  await openGpuPage(page); // a fresh page: nothing else shares the page whose device it loses
+test('a lost device is reported, later work fails fast, and a rebuilt device computes', async ({ freshGpuPage }) => {
+  // A fresh page: nothing else shares the page whose device it loses.
   const r = await inPage<{ lostReason: string; afterLoss: string; rebuiltWorst: number }>(
-    page,
+    freshGpuPage,
     CASES,
     'deviceLossIsRecoverable',
   );
