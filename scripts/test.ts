@@ -1,10 +1,11 @@
-// `npm test`: makes sure a Chromium is there (installing one when it can), lints, type-checks, then
-// runs every Playwright project inside a private network namespace (WebRTC between tabs needs
-// one): unit (Node), attack (Node peers against a real seed), browser (WebGPU in headless
-// Chromium), e2e (the seed and several tabs).
+// `npm test`: makes sure a Chromium and lavapipe are there (installing them when it can), lints,
+// type-checks, then runs every Playwright project inside a private network namespace (WebRTC between
+// tabs needs one): unit (Node), attack (Node peers against a real seed), browser (WebGPU in headless
+// Chromium), e2e (the seed and several tabs), dawn (the kernel specs in Node on Dawn over lavapipe).
 // Extra arguments go to `playwright test`, e.g. `npm test -- --project=unit`.
 import { spawnSync } from 'node:child_process';
 import { findChromium, NO_CHROMIUM_MESSAGE } from '../test/harness/chromium';
+import { LAVAPIPE_ICD, NO_ADAPTER_MESSAGE } from '../test/harness/dawn';
 import { NETNS_HELP, netnsAvailable, runInNetns } from './netns';
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
@@ -35,6 +36,28 @@ if (!chromiumPath) {
 }
 console.log(`Chromium: ${chromiumPath}`);
 
+/** The dawn project runs on lavapipe unless the caller chose a Vulkan driver. */
+const vulkanEnv: NodeJS.ProcessEnv =
+  process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES ? {} : { VK_ICD_FILENAMES: LAVAPIPE_ICD };
+
+/** Whether Dawn gets an adapter (in a child: a Vulkan instance reads the list of drivers once). */
+function dawnHasAdapter(): boolean {
+  const probe = "import { create } from 'webgpu'; process.exit((await create([]).requestAdapter()) ? 0 : 1);";
+  const env = { ...process.env, ...vulkanEnv };
+  return spawnSync(process.execPath, ['--input-type=module', '-e', probe], { stdio: 'ignore', env }).status === 0;
+}
+
+if (!dawnHasAdapter()) {
+  if (process.getuid?.() === 0) {
+    console.log('Dawn has no Vulkan adapter: installing lavapipe (bash scripts/install-lavapipe.sh)...');
+    run('bash', ['scripts/install-lavapipe.sh']);
+  }
+  if (!dawnHasAdapter()) {
+    console.error(NO_ADAPTER_MESSAGE);
+    process.exit(1);
+  }
+}
+
 if (run('npx', ['biome', 'check', '.']) !== 0) {
   console.error('Lint failed (npm run lint); `npm run format` fixes formatting and safe lint fixes.');
   process.exit(1);
@@ -48,5 +71,9 @@ if (!netnsAvailable()) {
   process.exit(1);
 }
 process.exit(
-  runInNetns(['npx', 'playwright', 'test', ...process.argv.slice(2)], { ...process.env, CHROME_PATH: chromiumPath }),
+  runInNetns(['npx', 'playwright', 'test', ...process.argv.slice(2)], {
+    ...process.env,
+    ...vulkanEnv,
+    CHROME_PATH: chromiumPath,
+  }),
 );
