@@ -8,7 +8,8 @@
 //                         at that block size (bench/lib/block-causal-attention.ts)
 //   onnxruntime-web       its WebGPU MultiHeadAttention with a causal additive bias, or, where that cannot
 //                         run or fails the output check, its MatMul/Softmax graph (forward only: ORT has no
-//                         training graph); the notes say which ran and why
+//                         training graph); the notes say which ran and why. Not in Node (--node): it
+//                         fails there (bench/lib/peers.ts ORT_UNAVAILABLE)
 // unfused-full → unfused-block-causal is the gain of causal skipping; unfused-block-causal → ours the
 // gain of fusion. Rows *_skip_speedup and *_fusion_speedup give both, run by run.
 //
@@ -53,7 +54,7 @@ import {
 } from './lib/attention-work';
 import { blockCausalBackward, blockCausalForward } from './lib/block-causal-attention';
 import { OutputCheckError } from './lib/check';
-import { loadOrt, type Ort, ortReadFloats, ortSession } from './lib/peers';
+import { loadOrt, ORT_UNAVAILABLE, type Ort, ortReadFloats, ortSession } from './lib/peers';
 import { type BenchResult, type BenchRow, spreadRows } from './lib/results';
 import { interleavedMs, isSoftwareAdapter, type TimingPlan } from './lib/timing';
 import {
@@ -105,7 +106,8 @@ export async function run(options: AttentionBenchOptions = {}): Promise<BenchRes
     'peak_bytes: ours and unfused-* = largest bytes live in our buffer pool during set-up and one fwdbwd pass (inputs, outputs, saved and scratch tensors; unfused-block-causal allocates the full T×T probs and dscores, writing the computed blocks only); onnxruntime-web = largest bytes of GPU buffers live on its device during session creation and one forward run',
   ];
   if (software) notes.push('software adapter: B=1 instead of 4');
-  const ort = await trackedOrt();
+  if (ORT_UNAVAILABLE) notes.push(ORT_UNAVAILABLE);
+  const ort = ORT_UNAVAILABLE ? undefined : await trackedOrt();
   const rows: BenchRow[] = [];
 
   for (const T of SEQUENCE_LENGTHS) {
@@ -120,11 +122,13 @@ export async function run(options: AttentionBenchOptions = {}): Promise<BenchRes
       for (const impl of ['ours', 'unfused-full', 'unfused-block-causal'] as const) {
         impls.push(await poolImpl(gpu, impl, shape, block, data, reference, name));
       }
-      const ortImpl = await ortAttention(ort, shape, data, reference, name);
-      impls.push(ortImpl.impl);
+      const ortImpl = ort && (await ortAttention(ort, shape, data, reference, name));
+      if (ortImpl) impls.push(ortImpl.impl);
       notes.push(workNote(name, T, block, impls));
-      const passedOver = ortImpl.passedOver.map((why) => `; passed over ${why}`).join('');
-      notes.push(`${name}: onnxruntime-web ran ${ortImpl.graph}${passedOver}`);
+      if (ortImpl) {
+        const passedOver = ortImpl.passedOver.map((why) => `; passed over ${why}`).join('');
+        notes.push(`${name}: onnxruntime-web ran ${ortImpl.graph}${passedOver}`);
+      }
 
       const timed = impls.flatMap((impl) =>
         Object.entries(impl.passes).map(([pass, once]) => [key(impl.name, pass as Pass), once]),

@@ -6,6 +6,7 @@
 //   32×32 tiles where the product would have fewer than 16 workgroups).
 // - ours-untuned: the tile the launcher gives a device with no tuning record (chooseTiles before tuneMatmul).
 // - onnxruntime-web: a one-node ONNX MatMul model, static shapes, inputs and output in GPU buffers.
+//   Not in Node (--node): it fails there (bench/lib/peers.ts ORT_UNAVAILABLE).
 // - tfjs-webgpu: tf.matMul with tfjs's default settings.
 // - tfjs-webgpu-best: tf.matMul with the fastest of tfjs's matmul settings for this shape
 //   (bench/lib/tfjs-settings.ts: every program it can force, the packed one in both variants),
@@ -34,7 +35,7 @@ import {
 import { encodeOnnxModel } from '../src/onnx';
 import { randomUniform } from '../src/util/random';
 import { checkOutput, sampleIndices } from './lib/check';
-import { loadOrt, loadTf, ortGpuTensor, ortIdle, ortReadFloats, ortSession } from './lib/peers';
+import { loadOrt, loadTf, ORT_UNAVAILABLE, ortGpuTensor, ortIdle, ortReadFloats, ortSession } from './lib/peers';
 import { type BenchResult, type BenchRow, spreadRows } from './lib/results';
 import {
   applyTfSetting,
@@ -103,6 +104,7 @@ export async function run(options: MatmulBenchOptions = {}): Promise<BenchResult
     `tfjs-webgpu-best: per shape, the fastest (median of ${SWEEP_RUNS} interleaved runs) of: ${TF_MATMUL_CANDIDATES.map(describeTfSetting).join('; ')}. tfjs's default (per-product choice by WEBGPU_THRESHOLD_TO_INCREASE_WORKGROUPS_FOR_MATMUL) is one of these programs for a single product, so forcing each covers the threshold too; the reduce program (a 256-thread workgroup per output, which tfjs picks only for outputs of ≤ 128 elements) is left out: at 128x128x128 on SwiftShader it took 14.8 s a run against 0.05 s for packed; tfjs has no tile setting`,
   ];
   if (software) notes.push(`software adapter: GPT shapes use ${gptRows} rows (4·256) instead of 64·256`);
+  if (ORT_UNAVAILABLE) notes.push(ORT_UNAVAILABLE);
 
   // What a device gets before tuning: chooseTiles with no tuning record installed.
   const untunedTiles = new Map(shapes.map(([M, , N]) => [`${M}x${N}`, chooseTiles(gpu, M, N, 1)]));
@@ -110,7 +112,7 @@ export async function run(options: MatmulBenchOptions = {}): Promise<BenchResult
   const timings = ranking.map(({ tiles, ms }) => `${tileName(tiles)}: ${ms.toFixed(1)}ms`);
   notes.push(`ours: tiles tuned on this adapter (${record.clock}): ${tileName(record.tiles)} (${timings.join(', ')})`);
 
-  loadOrt();
+  if (!ORT_UNAVAILABLE) loadOrt();
   const { tf, idle: tfIdle } = await loadTf();
   const rows: BenchRow[] = [];
 
@@ -149,26 +151,7 @@ export async function run(options: MatmulBenchOptions = {}): Promise<BenchResult
     }
 
     // onnxruntime-web: a one-node MatMul model with static shapes
-    const model = encodeOnnxModel({
-      name: 'matmul',
-      inputs: [
-        { name: 'A', shape: [M, K] },
-        { name: 'B', shape: [K, N] },
-      ],
-      outputs: [{ name: 'C', shape: [M, N] }],
-      nodes: [{ op: 'MatMul', inputs: ['A', 'B'], outputs: ['C'] }],
-    });
-    const session = await ortSession(model);
-    const A = await ortGpuTensor([M, K], aData);
-    const B = await ortGpuTensor([K, N], bData);
-    const C = await ortGpuTensor([M, N]);
-    const ort = async () => {
-      await session.run({ A, B }, { C });
-      await ortIdle();
-    };
-    await ort();
-    check('onnxruntime-web', await ortReadFloats(C));
-
+    const ort = ORT_UNAVAILABLE ? undefined : await ortMatmul(M, K, N, aData, bData, check);
     // TensorFlow.js: every setting checked, then swept
     const tfA = tf.tensor2d(aData, [M, K]);
     const tfB = tf.tensor2d(bData, [K, N]);
@@ -196,16 +179,14 @@ export async function run(options: MatmulBenchOptions = {}): Promise<BenchResult
       applyTfSetting(setting);
       await tfjs();
     };
-    const times = await interleavedMs(
-      {
-        ours: async () => void (await ours()),
-        'ours-untuned': async () => void (await ours(untuned)),
-        'onnxruntime-web': ort,
-        'tfjs-webgpu': withSetting(TF_DEFAULT_SETTING),
-        'tfjs-webgpu-best': withSetting(best),
-      },
-      plan,
-    );
+    const impls: Record<string, () => Promise<void>> = {
+      ours: async () => void (await ours()),
+      'ours-untuned': async () => void (await ours(untuned)),
+      ...(ort && { 'onnxruntime-web': ort.run }),
+      'tfjs-webgpu': withSetting(TF_DEFAULT_SETTING),
+      'tfjs-webgpu-best': withSetting(best),
+    };
+    const times = await interleavedMs(impls, plan);
     for (const [impl, ms] of Object.entries(times)) {
       const gflops = ms.map((t) => (2 * M * N * K) / (t * 1e6));
       rows.push(...spreadRows(name, impl, 'gflops', gflops));
@@ -214,11 +195,47 @@ export async function run(options: MatmulBenchOptions = {}): Promise<BenchResult
 
     applyTfSetting(TF_DEFAULT_SETTING);
     for (const buffer of [a, b, c]) gpu.pool.release(buffer);
-    await session.release();
-    for (const t of [A, B, C]) t.dispose();
+    await ort?.release();
     tfA.dispose();
     tfB.dispose();
   }
   gpu.destroy();
   return { adapter: { ...gpu.adapter, software }, rows, notes };
+}
+
+/** onnxruntime-web's product on GPU-resident inputs and output, checked once: its timed run and its release. */
+async function ortMatmul(
+  M: number,
+  K: number,
+  N: number,
+  aData: Float32Array,
+  bData: Float32Array,
+  check: (impl: string, got: ArrayLike<number>) => void,
+): Promise<{ run: () => Promise<void>; release: () => Promise<void> }> {
+  const model = encodeOnnxModel({
+    name: 'matmul',
+    inputs: [
+      { name: 'A', shape: [M, K] },
+      { name: 'B', shape: [K, N] },
+    ],
+    outputs: [{ name: 'C', shape: [M, N] }],
+    nodes: [{ op: 'MatMul', inputs: ['A', 'B'], outputs: ['C'] }],
+  });
+  const session = await ortSession(model);
+  const A = await ortGpuTensor([M, K], aData);
+  const B = await ortGpuTensor([K, N], bData);
+  const C = await ortGpuTensor([M, N]);
+  const run = async () => {
+    await session.run({ A, B }, { C });
+    await ortIdle();
+  };
+  await run();
+  check('onnxruntime-web', await ortReadFloats(C));
+  return {
+    run,
+    release: async () => {
+      await session.release();
+      for (const t of [A, B, C]) t.dispose();
+    },
+  };
 }

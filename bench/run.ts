@@ -1,23 +1,24 @@
-// `npm run bench -- <name> [--cases a,b] [--runs n]`: runs a benchmark in headless Chromium
-// (WebGPU on SwiftShader, or the real GPU with GPU=1), writes bench/results/<name>.json
-// and prints the table with ours-vs-peer ratios. The swarm benchmark drives a seed and several
+// `npm run bench -- <name> [--cases a,b] [--runs n] [--node] [--out dir]`: runs a benchmark in headless
+// Chromium (WebGPU on SwiftShader, or the real GPU with GPU=1), writes bench/results/<name>.json
+// and prints the table with ours-vs-peer ratios. With --node, a page benchmark (matmul, attention,
+// train) runs in Node on Dawn instead (bench/node.ts) and writes <name>-node.json. The swarm benchmark drives a seed and several
 // tabs from here, inside a private network namespace (it re-runs itself in one); the federated
 // benchmark runs in Node, in child processes (one per core), on the CPU reference model; its
 // `--runs` is its number of seeds. The soak benchmark runs a seed, Node volunteers and attackers
 // in the namespace for VGPU_SOAK_SECONDS. The byzantine benchmark (federated training under
 // attack) runs like the federated one, seeds included.
-import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
 import type { ViteDevServer } from 'vite';
 import { createServer } from 'vite';
 import { inNetns, NETNS_HELP, netnsAvailable, runInNetns } from '../scripts/netns';
 import { chromiumFlags, requireChromium } from '../test/harness/chromium';
+import { registerViteImports } from '../test/harness/vite-imports';
 import { runByzantineBench } from './byzantine';
 import { runFederatedBench } from './federated';
-import { type BenchResult, formatTable } from './lib/results';
+import { BENCH_USAGE_OPTIONS, type BenchOptions, parseBenchArgs, saveResult } from './lib/cli';
+import type { BenchResult } from './lib/results';
 import { runSwarmBench } from './swarm';
 
 /** Browser benchmarks: the module under bench/ whose run() produces the result. */
@@ -39,11 +40,6 @@ const NODE_BENCHES: Record<string, (pageBase: string, options: BenchOptions) => 
 const NO_PAGES = new Set(['federated', 'byzantine', 'swarm', 'soak']);
 /** Of those, the ones that need the private network namespace (WebRTC between tabs or volunteers). */
 const NEEDS_NETNS = new Set(['swarm', 'soak']);
-
-interface BenchOptions {
-  cases?: string[];
-  runs?: number;
-}
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -72,29 +68,27 @@ async function runInBrowser(base: string, modulePath: string, options: BenchOpti
 }
 
 async function main(): Promise<void> {
-  const { positionals, values } = parseArgs({
-    allowPositionals: true,
-    options: { cases: { type: 'string' }, runs: { type: 'string' } },
-  });
-  const name = positionals[0] ?? '';
+  const { name, options, node, out = join(root, 'bench', 'results') } = parseBenchArgs(process.argv.slice(2));
   const modulePath = BROWSER_BENCHES[name];
   const nodeBench = NODE_BENCHES[name];
   if (!modulePath && !nodeBench) {
     throw new Error(
-      `usage: npm run bench -- <${[...Object.keys(BROWSER_BENCHES), ...Object.keys(NODE_BENCHES)].join('|')}> [--cases a,b] [--runs n]`,
+      `usage: npm run bench -- <${[...Object.keys(BROWSER_BENCHES), ...Object.keys(NODE_BENCHES)].join('|')}> ${BENCH_USAGE_OPTIONS}`,
     );
   }
+  if (node && !modulePath)
+    throw new Error(`--node runs the page benchmarks (${Object.keys(BROWSER_BENCHES)}), not ${name}`);
   if (NEEDS_NETNS.has(name) && !inNetns()) {
     if (!netnsAvailable()) throw new Error(NETNS_HELP);
     process.exit(runInNetns([process.execPath, ...process.execArgv, ...process.argv.slice(1)]));
   }
-  const options: BenchOptions = {
-    cases: values.cases?.split(',').filter(Boolean),
-    runs: values.runs ? Number(values.runs) : undefined,
-  };
   const started = Date.now();
   let result: BenchResult;
-  if (nodeBench && NO_PAGES.has(name)) {
+  if (node) {
+    registerViteImports(); // before bench/node.ts loads the benchmark modules and their WGSL
+    const { runPageBenchInNode } = await import('./node');
+    result = await runPageBenchInNode(name, options);
+  } else if (nodeBench && NO_PAGES.has(name)) {
     result = await nodeBench('', options);
   } else {
     const { server, base } = await startPages();
@@ -104,14 +98,7 @@ async function main(): Promise<void> {
       await server.close();
     }
   }
-  const out = join(root, 'bench', 'results', `${name}.json`);
-  await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, `${JSON.stringify({ ...result, date: new Date().toISOString() }, null, 2)}\n`);
-  console.log(
-    `\n${name} on ${String(result.adapter.description || result.adapter.architecture || result.adapter.vendor)}`,
-  );
-  for (const note of result.notes ?? []) console.log(`  note: ${note}`);
-  console.log(`\n${formatTable(result.rows)}\n\nwrote ${out} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  await saveResult(out, node ? `${name}-node` : name, result, started);
 }
 
 main().catch((e: unknown) => {

@@ -11,6 +11,16 @@ const ORT_WASM_PATH = '/node_modules/onnxruntime-web/dist/';
 
 export type Ort = typeof ort;
 
+/**
+ * Why onnxruntime-web is not measured here, or undefined where it is (a page). In Node on Dawn
+ * (`npm run bench -- <name> --node`) its WebGPU provider creates a session, then fails every run
+ * with "Invalid argument" from its wasm (onnxruntime-web 1.30); TensorFlow.js's WebGPU backend runs there.
+ */
+export const ORT_UNAVAILABLE: string | undefined =
+  typeof document === 'undefined'
+    ? 'onnxruntime-web not measured: in Node on Dawn its WebGPU provider fails every run ("Invalid argument" from its wasm)'
+    : undefined;
+
 /** onnxruntime-web with the WebGPU execution provider. */
 export function loadOrt(): Ort {
   ort.env.wasm.wasmPaths = ORT_WASM_PATH;
