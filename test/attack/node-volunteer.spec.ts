@@ -5,7 +5,6 @@
 // attacker peer that does the work and sends it sign-flipped is caught by the seed's verification.
 import { expect, test } from '@playwright/test';
 import {
-  assignmentRequest,
   creditedTokens,
   DEFAULT_FED_SETTINGS,
   decodeUpdate,
@@ -17,10 +16,9 @@ import {
   UPDATE_PROTOCOL,
   verifyRoundManifest,
 } from '../../src/fed';
-import { loadOrCreateData } from '../../src/seed/data';
 import type { FetchProgress } from '../../src/swarm';
-import { createCpuTrainer, runNodeVolunteer } from '../../src/volunteer';
-import { createAttacker, openStream, startTestSeed } from '../harness/attacker';
+import { runNodeVolunteer } from '../../src/volunteer';
+import { createAttacker, honestUpdate, openStream, startTestSeed } from '../harness/attacker';
 
 const HYPER = { ...DEFAULT_FED_SETTINGS.hyper, steps: 2, batchSize: 1, context: 16 };
 
@@ -77,21 +75,16 @@ test("a volunteer that sends its own round's work sign-flipped earns nothing; th
   const flipper = attacker.peerId.toString();
   const volunteer = startVolunteer(seed.url);
   try {
-    // The flipper trains its assignment honestly (the CPU reference on the run's data, from the
-    // round's weights), then sends the update negated: the same norm, the opposite direction.
-    const { dataset } = await loadOrCreateData(runDir, seed.manifest.value.model.vocab);
-    const trainer = createCpuTrainer();
-    await trainer.init({ config: seed.manifest.value.model, batchSize: HYPER.batchSize, context: HYPER.context });
-    await trainer.loadData(dataset.train, dataset.validation);
     expect(await requestJoin(await openStream(attacker, seed, UPDATE_PROTOCOL))).toBe(0);
     const openRound = async () => (await verifyRoundManifest(seed.coordinator.currentRound(), seed.peerId)).value;
     // Both join before the empty round is issued again (MIN_REISSUE_MS after the first issue): both are in it.
     await expect
       .poll(async () => Object.keys((await openRound()).assignments).sort(), { timeout: 60_000 })
       .toEqual([flipper, volunteer.seen.peerId].sort());
+    // The flipper trains its assignment honestly, then sends the update negated: the same norm, the
+    // opposite direction.
     const m = await openRound();
-    await trainer.loadParams(seed.weights);
-    const { update } = await trainer.train(assignmentRequest(m, m.assignments[flipper]!));
+    const update = await honestUpdate(seed, runDir, m, flipper);
     const flipped = encodeUpdate(
       decodeUpdate(update, seed.weights.length).map((x) => -x),
       { format: 'int8', blockSize: m.codec.blockSize },

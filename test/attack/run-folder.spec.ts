@@ -1,13 +1,14 @@
 // A failing disk at a round's close (issue 13, item 9), on a real seed whose time the test moves:
 // the checkpoint cannot be written (here: `checkpoints` is a file, as good as a full disk for the
 // seed), so the round is not applied and stays closed to updates; once the disk is writable again
-// the next try closes it, the next round is published, and no temporary file is left.
+// the next try closes it, the next round is published, and no temporary file is left. The update is
+// honest work (2 local steps of 1×16 tokens), so it passes the seed's verification.
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import {
   CLOSE_RETRY_MS,
-  encodeUpdate,
+  DEFAULT_FED_SETTINGS,
   MIN_REISSUE_MS,
   requestJoin,
   requestReceipts,
@@ -17,13 +18,23 @@ import {
   verifyReceipt,
   verifyRoundManifest,
 } from '../../src/fed';
-import { createAttacker, openStream, startTestSeed } from '../harness/attacker';
+import { createAttacker, honestUpdate, openStream, startTestSeed } from '../harness/attacker';
 import { manualClock } from '../harness/manual-clock';
 
 test('a checkpoint that cannot be written holds the round closed, and the run recovers once it can', async () => {
   const clock = manualClock();
   const logs: string[] = [];
-  const { seed: s, runDir, stop } = await startTestSeed({ model: 'tiny', clock, log: (line) => logs.push(line) });
+  const hyper = { ...DEFAULT_FED_SETTINGS.hyper, steps: 2, batchSize: 1, context: 16 };
+  const {
+    seed: s,
+    runDir,
+    stop,
+  } = await startTestSeed({
+    model: 'tiny',
+    clock,
+    log: (line) => logs.push(line),
+    fed: { hyper },
+  });
   const round = async () => (await verifyRoundManifest(s.coordinator.currentRound(), s.peerId)).value;
   const volunteer = await createAttacker();
   try {
@@ -36,16 +47,17 @@ test('a checkpoint that cannot be written holds the round closed, and the run re
       round: 0,
       weights: m.weightsId,
       tokens: 1,
-      steps: 1,
+      steps: hyper.steps,
       lossFirst: 1,
       lossLast: 1,
     };
-    const body = encodeUpdate(new Float32Array(s.weights.length).fill(1e-4), { format: 'int8', blockSize: 256 });
+    const body = await honestUpdate(s, runDir, m, volunteer.peerId.toString());
 
     await writeFile(join(runDir, 'checkpoints'), 'in the way'); // the checkpoint folder cannot be made
     const outcome = await sendUpdate(await openStream(volunteer, s, UPDATE_PROTOCOL), header, body);
     expect(outcome.type).toBe('received');
-    await expect.poll(() => logs.some((l) => l.startsWith('closing round 0 failed'))).toBe(true);
+    // (After its verification, in the seed's verification thread.)
+    await expect.poll(() => logs.some((l) => l.startsWith('closing round 0 failed')), { timeout: 60_000 }).toBe(true);
     // Nothing applied: round 0 is still the one published, closed to updates; no receipt was issued.
     expect((await round()).round).toBe(0);
     expect(s.status().round).toBe(0);
@@ -57,7 +69,7 @@ test('a checkpoint that cannot be written holds the round closed, and the run re
 
     await rm(join(runDir, 'checkpoints')); // the disk is writable again
     clock.advance(CLOSE_RETRY_MS);
-    await expect.poll(async () => (await round()).round).toBe(1);
+    await expect.poll(async () => (await round()).round, { timeout: 60_000 }).toBe(1);
     expect(s.status().round).toBe(1);
     // The receipt comes once the checkpoint is on disk, in the ledger the round manifest roots.
     const reply = await receipts();

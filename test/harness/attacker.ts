@@ -17,8 +17,10 @@ import { webSockets } from '@libp2p/websockets';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { WebSocket } from 'ws';
-import { DEFAULT_FED_SETTINGS } from '../../src/fed';
+import { assignmentRequest, DEFAULT_FED_SETTINGS, type RoundManifest } from '../../src/fed';
 import { type Seed, type SeedOptions, startSeed } from '../../src/seed';
+import { loadOrCreateData } from '../../src/seed/data';
+import { createCpuTrainer } from '../../src/volunteer';
 
 /** The loopback address the next dial comes from (the whole of 127.0.0.0/8 is this machine). */
 let sourceAddress: string | undefined;
@@ -178,4 +180,20 @@ export async function startTestSeed(
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * `peer`'s honest work for round `m` of a test seed: its assignment trained on the CPU reference (as a
+ * Node volunteer does) from the seed's current weights on the run's data, encoded in the round's
+ * codec. What passes the seed's verification, for attacks that need one good update (or a bad one
+ * made from it).
+ */
+export async function honestUpdate(seed: Seed, runDir: string, m: RoundManifest, peer: string): Promise<Uint8Array> {
+  const config = seed.manifest.value.model;
+  const { dataset } = await loadOrCreateData(runDir, config.vocab);
+  const trainer = createCpuTrainer();
+  await trainer.init({ config, batchSize: m.hyper.batchSize, context: m.hyper.context });
+  await trainer.loadData(dataset.train, dataset.validation);
+  await trainer.loadParams(seed.weights);
+  return (await trainer.train(assignmentRequest(m, m.assignments[peer]!))).update;
 }
