@@ -134,13 +134,9 @@ test("an assigned volunteer's dense int8 update of 8.6 MB (over 4 MiB) is read w
     const again = sendUpdate(await openStream(volunteer, seed, UPDATE_PROTOCOL), header(m, 0), body);
     await expect(again).rejects.toThrow(new UpdateRefusedError('late: round 0 is closed'));
     // The close verified it: all zeros, it lowers no loss on the volunteer's batches. Nothing usable
-    // came in, so round 0 is issued again (MIN_REISSUE_MS after its last issue), and nothing is credited.
+    // came in (round 0 is issued again: the coordinator's unit tests check when), nothing is credited.
     // (The verification thread starts, then runs two forward passes of this 32 MiB model on the CPU.)
     await expect.poll(() => logs.some((l) => l.includes('round 0: no usable update')), { timeout: 180_000 }).toBe(true);
-    clock.advance(MIN_REISSUE_MS);
-    // (Issuing it hashes and signs the 32 MiB weights again.)
-    await expect.poll(async () => (await openRound()).value.deadline, { timeout: 60_000 }).toBeGreaterThan(m.deadline);
-    expect((await openRound()).value.round).toBe(0);
     const reply = await requestReceipts(await openStream(volunteer, seed, UPDATE_PROTOCOL), 0);
     expect(reply.receipts).toEqual([]);
     expect(reply.rejected).toEqual([
