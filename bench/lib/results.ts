@@ -42,7 +42,8 @@ export function median(values: number[]): number {
 /** A table with one line per (case, metric), a column per impl, and ours-vs-peer speedups. */
 export function formatTable(rows: BenchRow[]): string {
   const impls = [...new Set(rows.map((r) => r.impl))];
-  const peers = impls.filter((i) => i !== 'ours');
+  // Ratio columns only when one implementation is ours (the Byzantine benchmark compares rules).
+  const peers = impls.includes('ours') ? impls.filter((i) => i !== 'ours') : [];
   // A metric's _min and _max print in its own cell, as "median [min–max]".
   const spread = /_(min|max)$/;
   const keys = [...new Set(rows.filter((r) => !spread.test(r.metric)).map((r) => `${r.case}\u0000${r.metric}`))];

@@ -28,6 +28,16 @@ test('the table prints ratios where > 1 means ours is better, for both metric di
   expect(lines[3]).toMatch(/T=128\s+fwd_ms\s+2\s+5\s+2\.50x/);
 });
 
+test('without an implementation named ours the table has no ratio columns', () => {
+  const table = formatTable([
+    { case: 'sign-flip@20', impl: 'mean', metric: 'val_loss_ratio', value: 1.25 },
+    { case: 'sign-flip@20', impl: 'centered-clip', metric: 'val_loss_ratio', value: 1 },
+  ]);
+  const [header, , line] = table.split('\n');
+  expect(header!.trim().split(/\s{2,}/)).toEqual(['case', 'metric', 'mean', 'centered-clip']);
+  expect(line!.trim().split(/\s{2,}/)).toEqual(['sign-flip@20', 'val_loss_ratio', '1.250', '1']);
+});
+
 test('a spread figure is three rows, printed as "median [min–max]" in one cell', () => {
   const rows = [...spreadRows('T=64', 'ours', 'fwd_ms', [3, 1, 2]), ...spreadRows('T=64', 'peer', 'fwd_ms', [4, 8, 6])];
   expect(rows.map((r) => [r.metric, r.value])).toEqual([
