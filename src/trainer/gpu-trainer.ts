@@ -4,14 +4,14 @@
 // trainer worker (workers/trainer.worker.ts), or a Node process with Dawn.
 
 import { TokenDataset } from '../data';
-import { compressWithFeedback, denseFp32Bytes } from '../fed';
 import { type Gpu, GpuDeviceLostError } from '../gpu';
-import { DEFAULT_HYPER, nominalTrainFlops, parameterCount, paramLayout, sampleToken } from '../model';
+import { DEFAULT_HYPER, parameterCount, paramLayout, sampleToken } from '../model';
 // The GPU model pulls in WGSL sources, which only the bundler loads: not part of src/model's index.
 import { createGpuGpt, type GpuGpt } from '../model/gpu-gpt';
 import type { ProgressStore } from '../storage';
 import { createRandom } from '../util/random';
 import { createPacer } from './pacing';
+import { beginRound, encodeRound, runLocalSteps } from './round';
 import { installMatmulTiles, type MatmulTileChoice } from './tiles';
 import type { Trainer, TrainerActivity, TrainerInit, TrainProgress, TrainRequest, TrainResult } from './trainer';
 
@@ -92,79 +92,45 @@ export function createGpuTrainer(deps: GpuTrainerDeps): Trainer {
 
   async function train(request: TrainRequest, onProgress?: (p: TrainProgress) => void | Promise<void>) {
     const set = dataset();
-    if (!Number.isInteger(request.steps) || request.steps < 1) {
-      throw new Error(`steps must be a positive integer, got ${request.steps}`);
-    }
-    pacer.begin();
-    Object.assign(activity, { steps: 0, holding: false, holdChecks: 0 });
+    beginRound(request, pacer, activity);
     return guarded('train', async (b): Promise<TrainResult> => {
       const hyper = { ...DEFAULT_HYPER, ...request.hyper };
       const { batchSize, context } = b.init;
       const start = b.params;
-      const losses: number[] = [];
       let gpuBusyFraction: number | undefined;
-      let busyMs = 0;
-      let idleMs = 0;
-      const report = (p: Omit<TrainProgress, 'steps' | 'busyMs' | 'idleMs'>) =>
-        onProgress?.({ ...p, steps: request.steps, busyMs, idleMs });
-      /** Waits as the pacing asks; tells the page once when a pause starts holding the trainer. */
-      const pace = async (stepMs: number) => {
-        idleMs += await pacer.wait(stepMs, {
-          onHold: () => {
-            activity.holding = true;
-            return report({ step: losses.length, loss: losses.at(-1), holding: true });
-          },
-          onHoldCheck: () => void activity.holdChecks++,
-        });
-        activity.holding = false;
-      };
-      const t0 = performance.now();
-      // Paused before the first step too: a paused volunteer starts no GPU work at all.
-      await pace(0);
-      for (let i = 0; i < request.steps && !pacer.cancelled; i++) {
-        const batch = set.batch('train', {
-          batchSize,
-          context,
-          seed: request.seed,
-          shard: request.shard,
-          shardCount: request.shardCount,
-          step: (request.firstStep ?? 0) + i,
-        });
-        const profile = request.profileLastStep === true && i === request.steps - 1;
-        const stepStart = performance.now();
-        const r = await b.model.step(batch.inputs, batch.targets, hyper, { profile });
-        if (r.profile?.clock === 'timestamp') {
-          gpuBusyFraction = r.profile.totalNs / 1e6 / (performance.now() - stepStart);
-        }
-        if (!Number.isFinite(r.loss)) throw new Error(`training diverged: loss ${r.loss} at step ${i}`);
-        losses.push(r.loss);
-        activity.steps = losses.length;
-        const stepMs = performance.now() - stepStart;
-        busyMs += stepMs;
-        await report({ step: i + 1, loss: r.loss, holding: false });
-        if (i < request.steps - 1) await pace(stepMs);
-      }
-      const ms = performance.now() - t0;
+      const steps = await runLocalSteps({
+        request,
+        dataset: set,
+        batchSize,
+        context,
+        pacer,
+        activity,
+        onProgress,
+        step: async (batch, i) => {
+          const profile = request.profileLastStep === true && i === request.steps - 1;
+          const stepStart = performance.now();
+          const r = await b.model.step(batch.inputs, batch.targets, hyper, { profile });
+          if (r.profile?.clock === 'timestamp') {
+            gpuBusyFraction = r.profile.totalNs / 1e6 / (performance.now() - stepStart);
+          }
+          return r.loss;
+        },
+      });
       const end = await b.model.readParams();
       b.params = end;
-      const pseudoGradient = new Float32Array(start.length);
-      for (let j = 0; j < start.length; j++) pseudoGradient[j] = start[j]! - end[j]!;
-      const carried = residual?.length === pseudoGradient.length ? residual : undefined;
-      const compressed = compressWithFeedback(pseudoGradient, carried, request.codec);
-      pendingResidual = compressed.residual;
-      const tokens = losses.length * batchSize * context;
-      return {
-        update: compressed.bytes,
-        denseBytes: denseFp32Bytes(pseudoGradient.length),
-        losses,
-        tokens,
-        flops: nominalTrainFlops(b.model.layout, context, tokens),
-        ms,
-        busyMs,
-        idleMs,
+      const encoded = encodeRound({
+        start,
+        end,
+        residual,
+        request,
+        steps,
+        layout: b.model.layout,
+        batchSize,
+        context,
         cancelled: pacer.cancelled,
-        gpuBusyFraction,
-      };
+      });
+      pendingResidual = encoded.residual;
+      return { ...encoded.result, gpuBusyFraction };
     });
   }
 

@@ -3,13 +3,11 @@
 // local AdamW steps at the volunteer's pace and encodes the update with error feedback. Plain
 // TypeScript on one thread, milliseconds per token: sized for the tiny and small presets.
 import { TokenDataset } from '../data';
-import { compressWithFeedback, denseFp32Bytes } from '../fed';
 import {
   DEFAULT_HYPER,
   type GptCpuTrainState,
   gptForwardCpu,
   gptTrainStepCpu,
-  nominalTrainFlops,
   type ParamLayout,
   parameterCount,
   paramLayout,
@@ -17,14 +15,8 @@ import {
 } from '../model';
 // Not src/trainer's index: it pulls in the GPU trainer, whose WGSL only the bundler loads.
 import { createPacer } from '../trainer/pacing';
-import type {
-  Trainer,
-  TrainerActivity,
-  TrainerInit,
-  TrainProgress,
-  TrainRequest,
-  TrainResult,
-} from '../trainer/trainer';
+import { beginRound, encodeRound, runLocalSteps } from '../trainer/round';
+import type { Trainer, TrainerActivity, TrainerInit, TrainProgress, TrainRequest } from '../trainer/trainer';
 import { createRandom } from '../util/random';
 
 interface Built {
@@ -67,70 +59,34 @@ export function createCpuTrainer(): Trainer {
   async function train(request: TrainRequest, onProgress?: (p: TrainProgress) => void | Promise<void>) {
     const { layout, init, state } = ready();
     const set = dataset();
-    if (!Number.isInteger(request.steps) || request.steps < 1) {
-      throw new Error(`steps must be a positive integer, got ${request.steps}`);
-    }
-    pacer.begin();
-    Object.assign(activity, { steps: 0, holding: false, holdChecks: 0 });
+    beginRound(request, pacer, activity);
     const hyper = { ...DEFAULT_HYPER, ...request.hyper };
     const { batchSize, context } = init;
     const start = state.params.slice();
-    const losses: number[] = [];
-    let busyMs = 0;
-    let idleMs = 0;
-    const report = (p: Omit<TrainProgress, 'steps' | 'busyMs' | 'idleMs'>) =>
-      onProgress?.({ ...p, steps: request.steps, busyMs, idleMs });
-    /** Waits as the pacing asks; tells the caller once when a pause starts holding the trainer. */
-    const pace = async (stepMs: number) => {
-      idleMs += await pacer.wait(stepMs, {
-        onHold: () => {
-          activity.holding = true;
-          return report({ step: losses.length, loss: losses.at(-1), holding: true });
-        },
-        onHoldCheck: () => void activity.holdChecks++,
-      });
-      activity.holding = false;
-    };
-    const t0 = performance.now();
-    await pace(0);
-    for (let i = 0; i < request.steps && !pacer.cancelled; i++) {
-      const batch = set.batch('train', {
-        batchSize,
-        context,
-        seed: request.seed,
-        shard: request.shard,
-        shardCount: request.shardCount,
-        step: (request.firstStep ?? 0) + i,
-      });
-      const stepStart = performance.now();
-      const { loss } = gptTrainStepCpu(layout, state, { ...batch, B: batchSize, T: context }, hyper);
-      if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at step ${i}`);
-      losses.push(loss);
-      activity.steps = losses.length;
-      const stepMs = performance.now() - stepStart;
-      busyMs += stepMs;
-      await report({ step: i + 1, loss, holding: false });
-      await yieldToEventLoop();
-      if (i < request.steps - 1) await pace(stepMs);
-    }
-    const pseudoGradient = new Float32Array(start.length);
-    for (let j = 0; j < start.length; j++) pseudoGradient[j] = start[j]! - state.params[j]!;
-    const carried = residual?.length === pseudoGradient.length ? residual : undefined;
-    const compressed = compressWithFeedback(pseudoGradient, carried, request.codec);
-    pendingResidual = compressed.residual;
-    const tokens = losses.length * batchSize * context;
-    const result: TrainResult = {
-      update: compressed.bytes,
-      denseBytes: denseFp32Bytes(pseudoGradient.length),
-      losses,
-      tokens,
-      flops: nominalTrainFlops(layout, context, tokens),
-      ms: performance.now() - t0,
-      busyMs,
-      idleMs,
+    const steps = await runLocalSteps({
+      request,
+      dataset: set,
+      batchSize,
+      context,
+      pacer,
+      activity,
+      onProgress,
+      step: async (batch) => gptTrainStepCpu(layout, state, { ...batch, B: batchSize, T: context }, hyper).loss,
+      afterStep: yieldToEventLoop,
+    });
+    const encoded = encodeRound({
+      start,
+      end: state.params,
+      residual,
+      request,
+      steps,
+      layout,
+      batchSize,
+      context,
       cancelled: pacer.cancelled,
-    };
-    return result;
+    });
+    pendingResidual = encoded.residual;
+    return encoded.result;
   }
 
   return {
