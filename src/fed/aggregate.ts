@@ -129,7 +129,7 @@ export function l2Norm(v: Float32Array): number {
 }
 
 /** Median of a non-empty list (the mean of the two middle values for an even count). */
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   if (values.length === 0) throw new RangeError('median of no values');
   const s = Float64Array.from(values).sort();
   const h = s.length >> 1;

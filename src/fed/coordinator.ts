@@ -152,7 +152,9 @@ export interface CoordinatorDeps {
   /** Mean validation loss of `params` on the fixed validation batches. */
   evaluate(params: Float32Array): Promise<number>;
   /** Verifies the work behind a round's updates: a verdict for each (verify.ts's verifyRound). */
-  verify(job: VerifyJob): Promise<ReadonlyMap<string, Pick<UpdateVerdict, 'accepted' | 'reason' | 'excused'>>>;
+  verify(
+    job: VerifyJob,
+  ): Promise<ReadonlyMap<string, Pick<UpdateVerdict, 'accepted' | 'reason' | 'excused' | 'caught'>>>;
   /**
    * Writes the state atomically; called after every completed round. When it fails (a full disk)
    * the round is not applied: closing is tried again CLOSE_RETRY_MS later.
@@ -348,13 +350,18 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     const failed = received
       .filter(([peer]) => !verdicts.get(peer)?.accepted)
       .map(([peer]) => ({ peer, reason: verdicts.get(peer)?.reason ?? 'not verified' }));
-    const excused = new Set(received.filter(([peer]) => verdicts.get(peer)?.excused).map(([peer]) => peer));
-    const delivered = new Set(updates.map(([peer]) => peer));
+    const flagged = (flag: 'excused' | 'caught') =>
+      new Set(received.filter(([peer]) => verdicts.get(peer)?.[flag]).map(([peer]) => peer));
+    const outcome = {
+      delivered: new Set(updates.map(([peer]) => peer)),
+      excused: flagged('excused'),
+      caught: flagged('caught'),
+    };
     if (updates.length === 0) {
       // Whoever was assigned and sent nothing verified loses its priority; the round is issued again
       // (not sooner than MIN_REISSUE_MS after the last issue: rejected floods close rounds fast).
       for (const { peer, reason } of failed) reject(peer, r.manifest.round, reason);
-      state.volunteers = recordRound(state.volunteers, r.manifest.round, assigned, delivered, excused);
+      state.volunteers = recordRound(state.volunteers, r.manifest.round, assigned, outcome);
       deps.log(`round ${state.round}: no usable update; issuing it again`);
       const wait = publishedAt + MIN_REISSUE_MS - clock.now();
       if (wait <= 0) return publish();
@@ -395,7 +402,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
         bytes: u.bytes,
         at,
       })),
-      volunteers: recordRound(state.volunteers, r.manifest.round, assigned, delivered, excused),
+      volunteers: recordRound(state.volunteers, r.manifest.round, assigned, outcome),
       defense,
     };
     await deps.persist({ ...state, ...applied });

@@ -105,7 +105,9 @@ export {
   NEWCOMER_SHARE,
   NEWCOMER_SLOTS_PER_ADDRESS,
   type RosterInput,
+  type RoundOutcome,
   recordRound,
+  SUSPENSION_ROUNDS,
   type VolunteerRecord,
 } from './roster';
 export { type ExpectedUpdate, type ReceivedUpdate, validateUpdate } from './validate';
@@ -117,6 +119,7 @@ export {
   codecErrorBound,
   creditedTokens,
   DUPLICATE_COSINE,
+  DUPLICATE_GAP_FRACTION,
   type DuplicatePair,
   GPU_CPU_TOLERANCE,
   LOSS_FILTER_MARGIN,
@@ -132,6 +135,7 @@ export {
   type RoundWork,
   reexecute,
   roundFlops,
+  settlePairs,
   type UpdateVerdict,
   type VerifyDeps,
   verifyRound,

@@ -8,6 +8,8 @@
 //   for the next 2^(misses in a row − 1) rounds, at most MAX_BENCH_ROUNDS: it gets only slots nobody
 //   else wants, so sybils that join and never send lose their slots to anyone who does, within a
 //   round, while a small swarm still uses a slow volunteer.
+// - One caught sending work that is not its own (verify.ts's UpdateVerdict.caught) is not assigned
+//   at all for SUSPENSION_ROUNDS: the seed spends nothing more on it, not even a filter pass.
 // Ties break by a random order drawn from the round (the seed's choice, not the joiners').
 import { createRandom } from '../util/random';
 
@@ -23,6 +25,8 @@ export interface VolunteerRecord {
   benchedUntil: number;
   /** The last round it was assigned in. */
   lastAssigned: number;
+  /** Not assigned before this round: it was caught sending work not its own (0: never caught). */
+  suspendedUntil: number;
 }
 
 /** Fraction of a round's slots kept for newcomers (when there are newcomers to take them). */
@@ -31,6 +35,12 @@ export const NEWCOMER_SHARE = 1 / 8;
 export const NEWCOMER_SLOTS_PER_ADDRESS = 4;
 /** Longest a volunteer that keeps missing sits out. */
 export const MAX_BENCH_ROUNDS = 16;
+/**
+ * Rounds a volunteer caught cheating is not assigned. Long enough that catching it (a re-execution,
+ * a whole round of the seed's CPU) is paid once in many rounds; then it starts over, its first
+ * update re-executed again (streak 0). A fresh identity is no cheaper for it: also re-executed first.
+ */
+export const SUSPENSION_ROUNDS = 64;
 /**
  * Volunteers remembered with no verified round: past it, the ones assigned longest ago are forgotten
  * (a stranger's identities must not grow the checkpoint without bound; a forgotten one starts over).
@@ -52,7 +62,8 @@ export function chooseRoster({ candidates, records, addressOf, slots, round }: R
   const random = createRandom(round + 1);
   const tieBreak = new Map(candidates.map((p) => [p, random()]));
   const benched = (p: string) => (records[p]?.benchedUntil ?? 0) > round;
-  const eligible = candidates.filter((p) => !benched(p));
+  const suspended = (p: string) => (records[p]?.suspendedUntil ?? 0) > round;
+  const eligible = candidates.filter((p) => !benched(p) && !suspended(p));
   const verified = (p: string) => records[p]?.verified ?? 0;
   const byTie = (a: string, b: string) => tieBreak.get(a)! - tieBreak.get(b)!;
   const proven = eligible.filter((p) => verified(p) > 0).sort((a, b) => verified(b) - verified(a) || byTie(a, b));
@@ -71,33 +82,52 @@ export function chooseRoster({ candidates, records, addressOf, slots, round }: R
   const fromProven = proven.slice(0, slots - reserved);
   // Slots nobody ahead took: newcomers past their address's share, then the benched, fewest misses first.
   const misses = (p: string) => records[p]?.misses ?? 0;
-  const back = candidates.filter(benched).sort((a, b) => misses(a) - misses(b) || byTie(a, b));
+  const back = candidates
+    .filter((p) => benched(p) && !suspended(p))
+    .sort((a, b) => misses(a) - misses(b) || byTie(a, b));
   return [...fromProven, ...withinShare, ...proven.slice(fromProven.length), ...pastShare, ...back].slice(0, slots);
 }
 
+/** How a round went for its assigned volunteers (the others are in none of these). */
+export interface RoundOutcome {
+  /** Verified and credited. */
+  delivered: ReadonlySet<string>;
+  /** Not checked for want of the seed's time: they stand as they stood. */
+  excused?: ReadonlySet<string>;
+  /** Caught sending work not their own: suspended (SUSPENSION_ROUNDS) as well as benched. */
+  caught?: ReadonlySet<string>;
+}
+
 /**
- * The records after a round: `delivered` volunteers were verified and credited; `excused` ones were
- * not checked for want of the seed's time, and stand as they stood; the other assigned ones missed
- * (or failed their check): their streak ends, and they are benched. Unproven records past
- * MAX_UNPROVEN_RECORDS are forgotten, the ones assigned longest ago first.
+ * The records after a round: delivered volunteers gain a verified round; the excused stand as they
+ * stood; the other assigned ones missed (or failed their check): their streak ends, they are benched,
+ * and the caught among them suspended. Unproven records past MAX_UNPROVEN_RECORDS are forgotten, the
+ * ones assigned longest ago first.
  */
 export function recordRound(
   records: Readonly<Record<string, VolunteerRecord>>,
   round: number,
   assigned: string[],
-  delivered: ReadonlySet<string>,
-  excused: ReadonlySet<string> = new Set(),
+  { delivered, excused = new Set(), caught = new Set() }: RoundOutcome,
 ): Record<string, VolunteerRecord> {
   const next = { ...records };
   for (const peer of assigned) {
-    const r = next[peer] ?? { verified: 0, streak: 0, misses: 0, benchedUntil: 0, lastAssigned: round };
+    const r = next[peer] ?? {
+      verified: 0,
+      streak: 0,
+      misses: 0,
+      benchedUntil: 0,
+      lastAssigned: round,
+      suspendedUntil: 0,
+    };
     if (delivered.has(peer))
       next[peer] = { ...r, verified: r.verified + 1, streak: r.streak + 1, misses: 0, lastAssigned: round };
     else if (excused.has(peer)) next[peer] = { ...r, lastAssigned: round };
     else {
       const misses = r.misses + 1;
       const bench = Math.min(2 ** (misses - 1), MAX_BENCH_ROUNDS);
-      next[peer] = { ...r, streak: 0, misses, benchedUntil: round + 1 + bench, lastAssigned: round };
+      const suspendedUntil = caught.has(peer) ? round + 1 + SUSPENSION_ROUNDS : r.suspendedUntil;
+      next[peer] = { ...r, streak: 0, misses, benchedUntil: round + 1 + bench, lastAssigned: round, suspendedUntil };
     }
   }
   const unproven = Object.entries(next).filter(([, r]) => r.verified === 0);

@@ -22,7 +22,7 @@ import type { Batch, TokenDataset } from '../data';
 import { gptForwardCpu, nominalTrainFlops, type ParamLayout } from '../model';
 // The interface only: no trainer implementation is imported here (the CPU one imports src/fed).
 import type { Trainer, TrainRequest } from '../trainer/trainer';
-import { l2Norm } from './aggregate';
+import { l2Norm, median } from './aggregate';
 import { decodeUpdate } from './codec';
 import type { CodecSettings, RoundManifest } from './documents';
 
@@ -63,19 +63,31 @@ export const LOSS_FILTER_MAX_BATCHES = 2;
  */
 export const LOSS_FILTER_MARGIN = 0.01;
 /**
- * Cosine similarity at which two updates are near duplicates. Honest updates of different shards in
- * one round measured 0.04–0.80 (tiny model; 0.34–0.70 at the seed's round shape) and up to 0.89 on
- * the smaller model, whose shards share more; an update against any of the last round's, up to
- * 0.77. A copy with random noise of 0.3× its norm added still has 1/√1.09 = 0.958.
+ * Cosine similarity below which two updates are never near duplicates. Honest updates of different
+ * shards in one round measured 0.04–0.80 at the seed's shapes (tiny model; 0.34–0.70 at its round
+ * shape) and up to 0.89 on the smaller model, whose shards share more. But honest updates can be
+ * closer than this: in the Byzantine benchmark's rounds (lr 5e-4, H = 20), where every volunteer is
+ * still learning the same letter frequencies, they measured 0.93–0.955. Hence DUPLICATE_GAP_FRACTION.
  */
 export const DUPLICATE_COSINE = 0.95;
 /**
- * Re-execution probability once trust is earned. A new identity is always re-executed, and the
- * probability halves with each verified round down to this floor (after five): a volunteer that
- * cheats subtly after earning trust is still caught in 1/32 of its rounds, and checking a trusted
- * volunteer costs the seed 3% of that volunteer's compute.
+ * A pair is a near duplicate only when its gap 1 − cosine is at most this fraction of the round's
+ * typical gap (the median over its pairs; 1 − DUPLICATE_COSINE with fewer than 3 pairs). The closest
+ * honest pair of a round measured 0.65–0.79 of the median gap; a copy with noise of 1% of its norm
+ * has a gap of 5e-5. A copier must add noise of about a fifth of the norm to pass (which the filter
+ * and re-execution then face like any update of its own), and colluders cannot shrink the median
+ * below the honest pairs' without a majority of the round.
  */
-export const CHECK_FLOOR = 1 / 32;
+export const DUPLICATE_GAP_FRACTION = 0.25;
+/**
+ * Re-execution probability once trust is earned. A new identity is always re-executed, and the
+ * probability halves with each verified round down to this floor (after six): checking a trusted
+ * volunteer costs the seed 1.6% of that volunteer's compute, which with the loss filter (3.3% at
+ * H = 20) leaves most of a 10% verification budget for catching the ones that turn bad. Such a one is
+ * caught in 1/64 of its rounds it passes the filter, suspended for SUSPENSION_ROUNDS (roster.ts), and
+ * must then earn six verified rounds again, each re-executed with probability 1, 1/2, … 1/32.
+ */
+export const CHECK_FLOOR = 1 / 64;
 /**
  * Relative L2 distance ‖Δ_gpu − Δ_cpu‖ / ‖Δ_cpu‖ between the GPU trainer's and the CPU reference's
  * pseudo-gradients after H = 20 steps of the tiny model (B=4, T=64) from the same weights on the same
@@ -309,9 +321,10 @@ export interface DuplicatePair {
 }
 
 /**
- * Pairs of updates whose cosine similarity is at least DUPLICATE_COSINE: two of this round's, or
- * one of this round's and one of `earlier` (the last round's accepted updates: a replay). A zero
- * update has no direction and pairs with nothing (the loss filter rejects it).
+ * Pairs of updates that nearly duplicate each other (cosine ≥ DUPLICATE_COSINE, and a gap 1 − cosine
+ * within DUPLICATE_GAP_FRACTION of the round's typical gap): two of this round's, or one of this
+ * round's and one of `earlier` (the last round's accepted updates: a replay). A zero update has no
+ * direction and pairs with nothing (the loss filter rejects it).
  */
 export function nearDuplicates(
   updates: ReadonlyMap<string, Float32Array>,
@@ -319,7 +332,7 @@ export function nearDuplicates(
 ): { pairs: DuplicatePair[]; flops: number } {
   const current = [...updates].map(([peer, u]) => ({ peer, u, norm: l2Norm(u) }));
   const previous = [...earlier].map(([peer, u]) => ({ peer, u, norm: l2Norm(u) }));
-  const pairs: DuplicatePair[] = [];
+  const all: DuplicatePair[] = [];
   let dots = current.length + previous.length;
   const compare = (x: (typeof current)[number], y: (typeof current)[number], isEarlier: boolean) => {
     if (x.u.length !== y.u.length) throw new RangeError(`${x.peer} has ${x.u.length} floats, ${y.peer} ${y.u.length}`);
@@ -327,13 +340,15 @@ export function nearDuplicates(
     dots++;
     let dot = 0;
     for (let k = 0; k < x.u.length; k++) dot += x.u[k]! * y.u[k]!;
-    const cosine = dot / (x.norm * y.norm);
-    if (cosine >= DUPLICATE_COSINE) pairs.push({ a: x.peer, b: y.peer, earlier: isEarlier, cosine });
+    all.push({ a: x.peer, b: y.peer, earlier: isEarlier, cosine: dot / (x.norm * y.norm) });
   };
   for (const [i, x] of current.entries()) {
     for (const y of current.slice(i + 1)) compare(x, y, false);
     for (const y of previous) compare(x, y, true);
   }
+  const gaps = all.filter((p) => !p.earlier).map((p) => 1 - p.cosine);
+  const typicalGap = gaps.length >= 3 ? median(gaps) : 1 - DUPLICATE_COSINE;
+  const pairs = all.filter((p) => p.cosine >= DUPLICATE_COSINE && 1 - p.cosine <= DUPLICATE_GAP_FRACTION * typicalGap);
   // A dot product (or squared norm) is 2 FLOPs per element.
   return { pairs, flops: 2 * dots * (current[0]?.u.length ?? 0) };
 }
@@ -383,6 +398,13 @@ export interface UpdateVerdict {
    * the volunteer (its streak and standing stay as they were).
    */
   excused?: boolean;
+  /**
+   * Proven not to be its sender's work: its re-execution differs, or it duplicates an update that
+   * passed re-execution, or it replays one the seed accepted. An honest trainer never gets this (a
+   * noisy batch can fail the filter, never these), so the seed stops spending work on the volunteer
+   * (the roster suspends it: roster.ts's recordRound).
+   */
+  caught?: boolean;
 }
 
 export interface RoundVerification {
@@ -395,21 +417,43 @@ export interface RoundVerification {
 /** Gives the event loop a turn between checks: each one blocks it for a few forward passes or more. */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
-/** Groups of updates joined by near-duplicate pairs (connected components), each of two or more. */
-function duplicateGroups(pairs: readonly DuplicatePair[]): string[][] {
-  const parent = new Map<string, string>();
-  const root = (x: string): string => {
-    const p = parent.get(x) ?? x;
-    return p === x ? x : root(p);
-  };
-  for (const { a, b } of pairs) {
-    const [ra, rb] = [root(a), root(b)];
-    parent.set(ra, ra);
-    if (ra !== rb) parent.set(rb, ra);
+/**
+ * Settles a round's near-duplicate pairs, of which at most one side is its sender's work: repeatedly
+ * checks the update with the most unsettled pairs (ties: the one that lowered its own batches most,
+ * `drop`). One that fails drops out of its pairs; one that passes is an original, and its unsettled
+ * partners are its copies. Pairs are settled one by one, not as groups: a colluders' vector (ALIE's)
+ * can be close to honest updates that are far from each other. `check` re-executes (true: passed),
+ * or returns undefined when it cannot: the updates still in pairs are then unsettled.
+ */
+export async function settlePairs(
+  pairs: readonly (readonly [string, string])[],
+  drop: (peer: string) => number,
+  check: (peer: string) => Promise<boolean | undefined>,
+): Promise<{ copies: Map<string, string>; unsettled: string[] }> {
+  const partners = new Map<string, Set<string>>();
+  for (const [a, b] of pairs) {
+    partners.set(a, (partners.get(a) ?? new Set()).add(b));
+    partners.set(b, (partners.get(b) ?? new Set()).add(a));
   }
-  const groups = new Map<string, string[]>();
-  for (const x of parent.keys()) groups.set(root(x), [...(groups.get(root(x)) ?? []), x]);
-  return [...groups.values()];
+  const copies = new Map<string, string>();
+  const remove = (peer: string) => {
+    for (const q of partners.get(peer) ?? []) partners.get(q)!.delete(peer);
+    partners.delete(peer);
+  };
+  for (;;) {
+    const open = [...partners].filter(([, others]) => others.size > 0);
+    if (open.length === 0) return { copies, unsettled: [] };
+    open.sort(([x, xs], [y, ys]) => ys.size - xs.size || drop(y) - drop(x));
+    const [next, others] = open[0]!;
+    const passed = await check(next);
+    if (passed === undefined) return { copies, unsettled: open.map(([peer]) => peer) };
+    if (passed)
+      for (const copy of [...others]) {
+        copies.set(copy, next);
+        remove(copy);
+      }
+    remove(next);
+  }
 }
 
 /**
@@ -417,19 +461,21 @@ function duplicateGroups(pairs: readonly DuplicatePair[]): string[][] {
  * validateUpdate; `streaks` their volunteers' consecutive verified rounds so far (the last verdict's
  * streak; absent for a new identity).
  *
- * 1. Every update goes through the loss filter.
+ * 1. Every update goes through the loss filter; one that fails it is rejected, whatever its sender's
+ *    record: re-executing it would cost a whole round to learn what the filter says for a few passes.
  * 2. Of those that passed, one that nearly duplicates an update of the last round (work.earlier) is a
  *    replay, and rejected.
- * 3. The others that nearly duplicate each other form groups, of which at most one can be its
- *    sender's work. They are re-executed in the order of how much they lowered their own batch's
- *    loss (a copy barely lowers the copier's batches, so the original usually comes first) until
- *    one passes; it is accepted, and the rest are rejected as its duplicates without a check.
+ * 3. Two updates of the round that nearly duplicate each other cannot both be their senders' work.
+ *    Such pairs are settled by re-execution, the update with the most pairs first (ALIE's colluders
+ *    send one vector, close to many honest ones), then the one that lowered its own batches most (a
+ *    copy barely lowers the copier's, so the original usually comes first): a failed one is caught
+ *    and drops out of its pairs; a passed one is accepted, and the updates paired with it are its
+ *    copies, rejected without a check. Pairs are settled one by one, not by groups: ALIE's vector is
+ *    close to honest updates that are far from each other.
  * 4. Every other update that passed the filter is re-executed with checkProbability(streak).
- * 5. An update that failed the filter is re-executed when its volunteer has verified rounds (batches
- *    are noisy: an honest update fails now and then), and rejected otherwise.
  *
- * At density < 1 nothing can be re-executed (see reexecute): the likely original of a group keeps
- * its place unchecked, and the filter alone decides the rest.
+ * At density < 1 nothing can be re-executed (see reexecute): of each pair the likelier original keeps
+ * its place unchecked and its partners are rejected, and the filter alone decides the rest.
  */
 export async function verifyRound(
   work: RoundWork,
@@ -469,44 +515,45 @@ export async function verifyRound(
     flops += reexecution.flops;
     const { passed, distance, allowed } = reexecution;
     const why = `re-execution differs by ${distance.toPrecision(3)}, more than the ${allowed.toPrecision(3)} allowed`;
-    decide(peer, passed ? undefined : why, { reexecution });
+    decide(peer, passed ? undefined : why, { reexecution, caught: !passed });
     return reexecution.passed;
   };
 
+  for (const [peer, loss] of losses)
+    if (!loss.passed)
+      decide(peer, `the loss on its own batches fell by ${loss.drop.toPrecision(3)}, under ${LOSS_FILTER_MARGIN}`);
   const passed = new Map([...updates].filter(([peer]) => losses.get(peer)!.passed));
   const duplicates = nearDuplicates(passed, work.earlier);
   flops += duplicates.flops;
   for (const { a, b } of duplicates.pairs.filter((p) => p.earlier)) {
-    if (!verdicts.has(a)) decide(a, `replays ${b}'s update of the last round`, { duplicateOf: b });
+    if (!verdicts.has(a)) decide(a, `replays ${b}'s update of the last round`, { duplicateOf: b, caught: true });
   }
-  const pairs = duplicates.pairs.filter((p) => !p.earlier && !verdicts.has(p.a) && !verdicts.has(p.b));
-  /** Re-executes `peers` in turn until one passes, and returns it (undefined when none does). */
-  const firstToPass = async (peers: readonly string[]) => {
-    for (const peer of peers) if (reexecutionsLeft > 0 && (await settle(peer))) return peer;
-    return undefined;
-  };
-  for (const group of duplicateGroups(pairs)) {
-    // Likeliest original first; at most one of a group can pass re-execution (their assignments differ).
-    group.sort((x, y) => losses.get(y)!.drop - losses.get(x)!.drop);
-    let original: string | undefined = group[0]!;
-    if (canReexecute) original = await firstToPass(group);
-    else decide(original, undefined);
-    for (const copy of group) {
-      if (verdicts.has(copy)) continue;
-      if (original) decide(copy, `nearly duplicates ${original}'s update`, { duplicateOf: original });
-      else decide(copy, `nearly duplicates another update of this round, and ${spent}`);
-    }
-  }
+
+  const open = duplicates.pairs
+    .filter(({ a, b, earlier }) => !earlier && !verdicts.has(a) && !verdicts.has(b))
+    .map(({ a, b }) => [a, b] as const);
+  const { copies, unsettled } = await settlePairs(
+    open,
+    (peer) => losses.get(peer)!.drop,
+    async (peer) => {
+      if (canReexecute) return reexecutionsLeft > 0 ? settle(peer) : undefined;
+      decide(peer, undefined); // the likelier original, unchecked
+      return true;
+    },
+  );
+  for (const [copy, original] of copies)
+    decide(copy, `nearly duplicates ${original}'s update`, { duplicateOf: original, caught: canReexecute });
+  // None of these can be told from its partners' copies, so none is held against its sender.
+  for (const peer of unsettled)
+    decide(peer, `nearly duplicates another update of this round, and ${spent}`, { excused: true });
 
   // Newcomers first: the budget goes where trust is least.
   const streakOf = (peer: string) => streaks.get(peer) ?? 0;
-  const rest = [...losses].filter(([peer]) => !verdicts.has(peer)).sort(([a], [b]) => streakOf(a) - streakOf(b));
-  for (const [peer, loss] of rest) {
+  const rest = [...losses.keys()].filter((peer) => !verdicts.has(peer)).sort((a, b) => streakOf(a) - streakOf(b));
+  for (const peer of rest) {
     const streak = streakOf(peer);
-    const filterFailed = `the loss on its own batches fell by ${loss.drop.toPrecision(3)}, under ${LOSS_FILTER_MARGIN}`;
-    const check = canReexecute && (loss.passed ? deps.random() < checkProbability(streak) : streak > 0);
+    const check = canReexecute && deps.random() < checkProbability(streak);
     if (check && reexecutionsLeft > 0) await settle(peer);
-    else if (!loss.passed) decide(peer, filterFailed);
     else if (check && streak === 0) decide(peer, `not verified: ${spent}`, { excused: true });
     else decide(peer, undefined);
   }

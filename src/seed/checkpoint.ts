@@ -103,9 +103,12 @@ async function readFolder(
     acceptedUpdates: record.acceptedUpdates,
     rejectedUpdates: record.rejectedUpdates,
     pendingReceipts: record.pendingReceipts ?? [],
-    // Records written before streaks were kept start with none (their volunteers are checked more).
+    // Records written before streaks and suspensions were kept start with none (checked more, suspended never).
     volunteers: Object.fromEntries(
-      Object.entries(record.volunteers ?? {}).map(([p, v]) => [p, { ...v, streak: v.streak ?? 0 }]),
+      Object.entries(record.volunteers ?? {}).map(([p, v]) => [
+        p,
+        { ...v, streak: v.streak ?? 0, suspendedUntil: v.suspendedUntil ?? 0 },
+      ]),
     ),
     defense: { reference, ...(record.defense ?? { recentNorms: [], recentDistances: [] }) },
   };

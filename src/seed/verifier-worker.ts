@@ -24,7 +24,7 @@ parentPort!.on('message', async ({ id, job }: VerifierRequest) => {
       maxReexecutions: job.maxReexecutions,
     });
     const plain = [...verdicts].map(
-      ([peer, v]) => [peer, { accepted: v.accepted, reason: v.reason, excused: v.excused }] as const,
+      ([peer, v]) => [peer, { accepted: v.accepted, reason: v.reason, excused: v.excused, caught: v.caught }] as const,
     );
     reply = { id, verdicts: new Map(plain) };
   } catch (e) {

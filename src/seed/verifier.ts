@@ -6,7 +6,7 @@ import type { TokenDataset } from '../data';
 import type { UpdateVerdict, VerifyJob } from '../fed';
 import type { GptConfig } from '../model';
 
-export type Verdicts = ReadonlyMap<string, Pick<UpdateVerdict, 'accepted' | 'reason' | 'excused'>>;
+export type Verdicts = ReadonlyMap<string, Pick<UpdateVerdict, 'accepted' | 'reason' | 'excused' | 'caught'>>;
 
 /** What the thread is started with. */
 export interface VerifierData {

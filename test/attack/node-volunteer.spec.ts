@@ -2,7 +2,8 @@
 // Node process, training on the CPU reference model, against a real seed (tiny model, 2 local steps
 // of 1×16 tokens). It joins, is assigned in the reissued first round, fetches the weights, trains,
 // and the seed credits its update (the receipt, fetched once the round closed). Beside it, an
-// attacker peer that does the work and sends it sign-flipped is caught by the seed's verification.
+// attacker peer that does the work and sends it sign-flipped is caught by the seed's verification,
+// and one that sends it scaled is caught by re-execution and suspended.
 import { expect, test } from '@playwright/test';
 import {
   creditedTokens,
@@ -110,6 +111,53 @@ test("a volunteer that sends its own round's work sign-flipped earns nothing; th
       { round: 0, reason: expect.stringMatching(/^the loss on its own batches fell by -/) },
     ]);
     expect(seed.status()).toMatchObject({ acceptedUpdates: 1, rejectedUpdates: 1 });
+  } finally {
+    await volunteer.stop();
+    await attacker.stop();
+    await stopSeed();
+  }
+});
+
+test('a volunteer caught by re-execution (its own work, scaled) is suspended: the next round leaves it out though it is joined', async () => {
+  test.setTimeout(180_000);
+
+  const { seed, runDir, stop: stopSeed } = await startTestSeed({ model: 'tiny', fed: { hyper: HYPER } });
+  const attacker = await createAttacker();
+  const scaler = attacker.peerId.toString();
+  const volunteer = startVolunteer(seed.url);
+  try {
+    expect(await requestJoin(await openStream(attacker, seed, UPDATE_PROTOCOL))).toBe(0);
+    const openRound = async () => (await verifyRoundManifest(seed.coordinator.currentRound(), seed.peerId)).value;
+    await expect
+      .poll(async () => Object.keys((await openRound()).assignments).sort(), { timeout: 60_000 })
+      .toEqual([scaler, volunteer.seen.peerId].sort());
+    // Its own honest work, 1.5× longer: still downhill on its batches (the loss filter passes it), but
+    // not what its assignment computes. A newcomer's update is re-executed for certain.
+    const m = await openRound();
+    const update = await honestUpdate(seed, runDir, m, scaler);
+    const scaled = encodeUpdate(
+      decodeUpdate(update, seed.weights.length).map((x) => 1.5 * x),
+      { format: 'int8', blockSize: m.codec.blockSize },
+    );
+    const header = {
+      type: 'update' as const,
+      round: m.round,
+      weights: m.weightsId,
+      tokens: creditedTokens(m, scaler),
+      steps: HYPER.steps,
+      lossFirst: 5,
+      lossLast: 4,
+    };
+    expect((await sendUpdate(await openStream(attacker, seed, UPDATE_PROTOCOL), header, scaled)).type).toBe('received');
+
+    expect(await volunteer.firstReceipt).toMatchObject({ peer: volunteer.seen.peerId, round: 0 });
+    const reply = await requestReceipts(await openStream(attacker, seed, UPDATE_PROTOCOL), 0);
+    expect(reply.receipts).toEqual([]);
+    expect(reply.rejected).toEqual([{ round: 0, reason: expect.stringMatching(/^re-execution differs by /) }]);
+    // Round 1 has slots to spare, and the scaler is still connected and joined: only the honest one is in it.
+    const next = await openRound();
+    expect(next.round).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(next.assignments)).toEqual([volunteer.seen.peerId]);
   } finally {
     await volunteer.stop();
     await attacker.stop();

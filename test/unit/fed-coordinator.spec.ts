@@ -31,6 +31,7 @@ import {
   verifyRoundManifest,
 } from '../../src/fed/documents';
 import type { UpdateHeader, UpdateOutcome } from '../../src/fed/protocol';
+import { SUSPENSION_ROUNDS } from '../../src/fed/roster';
 import { type GptConfig, initParams, paramLayout } from '../../src/model';
 import { type Ledger, memoryLedger } from '../../src/seed/ledger';
 import { sha256Hex } from '../../src/swarm/bytes';
@@ -829,11 +830,12 @@ test('a round whose only updates were rejected is issued again, not sooner than 
   expect(last(h).at).toBe(issuedAt + MIN_REISSUE_MS);
 });
 
-test('only verified updates are aggregated and credited; a failed one is counted, its reason kept, its sender benched', async () => {
+test('only verified updates are aggregated and credited; a failed one is counted, its reason kept, its sender benched or, caught, suspended', async () => {
   const h = harness();
   const u0 = await toRoundOneWithAB(h);
   const after0 = h.persisted[0]!.params;
-  h.verdict = (peer) => (peer === B ? { accepted: false, reason: 're-execution differs by 9.99' } : { accepted: true });
+  h.verdict = (peer) =>
+    peer === B ? { accepted: false, reason: 're-execution differs by 9.99', caught: true } : { accepted: true };
   const bodyA = int8(randomUniform(P, 200, AMP));
   const bodyB = int8(randomUniform(P, 300, AMP));
   await expectReceived(await h.c.onUpdate(A, header(h), bodyA), bodyA);
@@ -866,21 +868,25 @@ test('only verified updates are aggregated and credited; a failed one is counted
   expect(h.persisted[1]).toMatchObject({ acceptedUpdates: 2, rejectedUpdates: 1 });
   expect(h.logs).toContain(`round 1: ${B}'s update not credited: re-execution differs by 9.99`);
   expect(h.state.volunteers[A]).toMatchObject({ verified: 2, streak: 2, misses: 0 });
-  expect(h.state.volunteers[B]).toMatchObject({ verified: 0, streak: 0, misses: 1, benchedUntil: 3 });
+  // Caught sending work not its own: suspended, so round 2 goes to A alone though B is still joined.
+  expect(h.state.volunteers[B]).toMatchObject({
+    verified: 0,
+    streak: 0,
+    misses: 1,
+    benchedUntil: 3,
+    suspendedUntil: 2 + SUSPENSION_ROUNDS,
+  });
+  expect(Object.keys(last(h).manifest.assignments)).toEqual([A]);
 
   // A round none of whose updates passed is issued again: the excused keep their standing.
-  // (B, benched, still takes a slot nobody else wants.)
-  h.verdict = (peer) =>
-    peer === A ? { accepted: false, reason: 'budget spent', excused: true } : { accepted: false, reason: 'bad' };
+  h.verdict = () => ({ accepted: false, reason: 'budget spent', excused: true });
   const published = h.published.length;
   await h.c.onUpdate(A, header(h), int8(randomUniform(P, 400, AMP)));
-  await h.c.onUpdate(B, header(h), int8(randomUniform(P, 500, AMP)));
   h.clock.advance(MIN_REISSUE_MS);
   await waitPublished(h, published + 1);
   expect(last(h).manifest.round).toBe(2);
   expect(h.persisted).toHaveLength(2);
   expect(h.state.volunteers[A]).toMatchObject({ verified: 2, streak: 2, misses: 0, lastAssigned: 2 });
-  expect(h.state.volunteers[B]).toMatchObject({ misses: 2 });
   expect(h.c.receipts(A, 2).rejected).toEqual([{ round: 2, reason: 'budget spent' }]);
 });
 

@@ -8,6 +8,7 @@ import {
   NEWCOMER_SHARE,
   NEWCOMER_SLOTS_PER_ADDRESS,
   recordRound,
+  SUSPENSION_ROUNDS,
   type VolunteerRecord,
 } from '../../src/fed/roster';
 
@@ -20,7 +21,7 @@ function roundsUntilAssigned(sybils: string[], addressOf: (p: string) => string,
   for (let round = 0; round < limit; round++) {
     const roster = chooseRoster({ candidates: [...sybils, 'honest'], records, addressOf, slots: SLOTS, round });
     if (roster.includes('honest')) return round + 1;
-    records = recordRound(records, round, roster, new Set());
+    records = recordRound(records, round, roster, { delivered: new Set() });
   }
   return Number.POSITIVE_INFINITY;
 }
@@ -40,7 +41,10 @@ test('an honest newcomer is assigned within 2 rounds while 64 idle identities ar
 test('volunteers with verified rounds come first, most verified first; NEWCOMER_SHARE of the slots stay for newcomers', () => {
   const proven = ids('proven', 80);
   const records: Record<string, VolunteerRecord> = Object.fromEntries(
-    proven.map((p, i) => [p, { verified: i + 1, streak: i + 1, misses: 0, benchedUntil: 0, lastAssigned: 0 }]),
+    proven.map((p, i) => [
+      p,
+      { verified: i + 1, streak: i + 1, misses: 0, benchedUntil: 0, lastAssigned: 0, suspendedUntil: 0 },
+    ]),
   );
   const newcomers = ids('new', 20);
   const roster = chooseRoster({
@@ -59,7 +63,7 @@ test('volunteers with verified rounds come first, most verified first; NEWCOMER_
 test('newcomers past their address share, and the benched, take only the slots nobody else wants', () => {
   const lab = ids('lab', 10);
   const records: Record<string, VolunteerRecord> = {
-    slow: { verified: 3, streak: 0, misses: 1, benchedUntil: 9, lastAssigned: 7 },
+    slow: { verified: 3, streak: 0, misses: 1, benchedUntil: 9, lastAssigned: 7, suspendedUntil: 0 },
   };
   const candidates = ['slow', ...lab, 'elsewhere'];
   const addressOf = (p: string) => (p.startsWith('lab') ? 'lab' : p);
@@ -76,24 +80,51 @@ test('newcomers past their address share, and the benched, take only the slots n
 });
 
 test('recordRound: delivered ones gain a verified round; missers are benched 2^(misses-1) rounds; the excused stand; unproven records are bounded', () => {
-  let records = recordRound({}, 0, ['a', 'b'], new Set(['a']));
-  expect(records.a).toEqual({ verified: 1, streak: 1, misses: 0, benchedUntil: 0, lastAssigned: 0 });
-  expect(records.b).toEqual({ verified: 0, streak: 0, misses: 1, benchedUntil: 2, lastAssigned: 0 });
-  records = recordRound(records, 1, ['a'], new Set(['a']));
+  const delivered = (...peers: string[]) => ({ delivered: new Set(peers) });
+  let records = recordRound({}, 0, ['a', 'b'], delivered('a'));
+  expect(records.a).toEqual({ verified: 1, streak: 1, misses: 0, benchedUntil: 0, lastAssigned: 0, suspendedUntil: 0 });
+  expect(records.b).toEqual({ verified: 0, streak: 0, misses: 1, benchedUntil: 2, lastAssigned: 0, suspendedUntil: 0 });
+  records = recordRound(records, 1, ['a'], delivered('a'));
   expect(records.a).toMatchObject({ verified: 2, streak: 2 });
   // Not checked for want of the seed's time: neither credited nor held against it.
-  records = recordRound(records, 2, ['a', 'b'], new Set(), new Set(['a']));
-  expect(records.a).toEqual({ verified: 2, streak: 2, misses: 0, benchedUntil: 0, lastAssigned: 2 });
+  records = recordRound(records, 2, ['a', 'b'], { delivered: new Set(), excused: new Set(['a']) });
+  expect(records.a).toEqual({ verified: 2, streak: 2, misses: 0, benchedUntil: 0, lastAssigned: 2, suspendedUntil: 0 });
   expect(records.b).toMatchObject({ misses: 2, benchedUntil: 5 });
-  records = recordRound(records, 3, ['a'], new Set());
+  records = recordRound(records, 3, ['a'], delivered());
   expect(records.a).toMatchObject({ verified: 2, streak: 0, misses: 1 });
-  records = recordRound(records, 5, ['b'], new Set(['b']));
+  records = recordRound(records, 5, ['b'], delivered('b'));
   expect(records.b).toMatchObject({ verified: 1, streak: 1, misses: 0 });
   const crowd = ids('x', MAX_UNPROVEN_RECORDS + 10);
-  records = recordRound(records, 6, crowd.slice(0, 10), new Set());
-  records = recordRound(records, 7, crowd.slice(10), new Set());
+  records = recordRound(records, 6, crowd.slice(0, 10), delivered());
+  records = recordRound(records, 7, crowd.slice(10), delivered());
   const unproven = Object.values(records).filter((r) => r.verified === 0);
   expect(unproven).toHaveLength(MAX_UNPROVEN_RECORDS);
   expect(records['x-0']).toBeUndefined(); // assigned longest ago: forgotten first
   expect(records.a).toBeDefined();
+});
+
+test('a volunteer caught sending work not its own is not assigned at all for SUSPENSION_ROUNDS, even to spare slots', () => {
+  const proven = (verified: number): VolunteerRecord => ({
+    verified,
+    streak: verified,
+    misses: 0,
+    benchedUntil: 0,
+    lastAssigned: 0,
+    suspendedUntil: 0,
+  });
+  let records: Record<string, VolunteerRecord> = { cheat: proven(20), missed: proven(3), honest: proven(1) };
+  records = recordRound(records, 10, ['cheat', 'missed', 'honest'], {
+    delivered: new Set(['honest']),
+    caught: new Set(['cheat']),
+  });
+  expect(records.cheat).toMatchObject({ streak: 0, misses: 1, suspendedUntil: 11 + SUSPENSION_ROUNDS });
+  expect(records.missed).toMatchObject({ streak: 0, misses: 1, suspendedUntil: 0 });
+  const candidates = ['cheat', 'missed', 'honest'];
+  const roster = (round: number) => chooseRoster({ candidates, records, addressOf: (p) => p, slots: SLOTS, round });
+  // Slots to spare: the one that missed still gets one (it may be slow, not bad); the cheat none.
+  expect(roster(11)).toEqual(['honest', 'missed']);
+  expect(roster(10 + SUSPENSION_ROUNDS)).not.toContain('cheat');
+  // Its suspension over, it comes back: first, for the verified rounds it had (its streak is gone:
+  // its next update is re-executed for certain).
+  expect(roster(11 + SUSPENSION_ROUNDS)[0]).toBe('cheat');
 });

@@ -40,7 +40,9 @@ async function state(round: number): Promise<CoordinatorState> {
     acceptedUpdates: round,
     rejectedUpdates: 1 + round,
     pendingReceipts: [{ round: round - 1, peer: 'p', tokens: 32, update: 'ab'.repeat(32), bytes: 9, at: 1 }],
-    volunteers: { p: { verified: round, streak: round, misses: 0, benchedUntil: 0, lastAssigned: round - 1 } },
+    volunteers: {
+      p: { verified: round, streak: round, misses: 0, benchedUntil: 0, lastAssigned: round - 1, suspendedUntil: 0 },
+    },
     defense: {
       reference: randomUniform(N, round + 201, 0.1),
       recentNorms: [1.5, 2.25, 0.1 * round],
