@@ -43,6 +43,9 @@ import { chooseRoster, recordRound, type VolunteerRecord } from './roster';
 import { validateUpdate } from './validate';
 import { creditedTokens, type RoundTerms, type UpdateVerdict } from './verify';
 
+/** The verdicts on a round's updates, by peer, as far as the coordinator reads them (verify.ts's UpdateVerdict). */
+export type Verdicts = ReadonlyMap<string, Pick<UpdateVerdict, 'accepted' | 'reason' | 'excused' | 'caught'>>;
+
 export interface FedSettings {
   hyper: RoundHyper;
   /** The training split is cut into this many shards; at most this many volunteers per round. */
@@ -152,9 +155,7 @@ export interface CoordinatorDeps {
   /** Mean validation loss of `params` on the fixed validation batches. */
   evaluate(params: Float32Array): Promise<number>;
   /** Verifies the work behind a round's updates: a verdict for each (verify.ts's verifyRound). */
-  verify(
-    job: VerifyJob,
-  ): Promise<ReadonlyMap<string, Pick<UpdateVerdict, 'accepted' | 'reason' | 'excused' | 'caught'>>>;
+  verify(job: VerifyJob): Promise<Verdicts>;
   /**
    * Writes the state atomically; called after every completed round. When it fails (a full disk)
    * the round is not applied: closing is tried again CLOSE_RETRY_MS later.
@@ -334,7 +335,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     r.cancelDeadline();
     const assigned = Object.keys(r.manifest.assignments);
     const received = [...r.updates];
-    const verdicts =
+    const verdicts: Verdicts =
       received.length === 0
         ? new Map()
         : await deps.verify({

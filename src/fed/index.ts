@@ -46,6 +46,7 @@ export {
   type HistoryEntry,
   MIN_REISSUE_MS,
   maxUpdateNorm,
+  type Verdicts,
   type VerifyJob,
 } from './coordinator';
 export {

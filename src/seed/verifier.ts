@@ -3,10 +3,8 @@
 // first round that has updates; a thread that died is started again for the next one.
 import { Worker } from 'node:worker_threads';
 import type { TokenDataset } from '../data';
-import type { UpdateVerdict, VerifyJob } from '../fed';
+import type { Verdicts, VerifyJob } from '../fed';
 import type { GptConfig } from '../model';
-
-export type Verdicts = ReadonlyMap<string, Pick<UpdateVerdict, 'accepted' | 'reason' | 'excused' | 'caught'>>;
 
 /** What the thread is started with. */
 export interface VerifierData {
