@@ -27,11 +27,13 @@ import {
   DEFAULT_AGGREGATION,
   DEFAULT_FED_SETTINGS,
   DUPLICATE_COSINE,
+  DUPLICATE_GAP_FRACTION,
   HISTORY_SAMPLES,
   LOSS_FILTER_MARGIN,
   LOSS_FILTER_MAX_BATCHES,
   maxUpdateNorm,
   normBound,
+  SUSPENSION_ROUNDS,
 } from '../src/fed';
 import { BUCKET_SIZE, CLIP_ITERATIONS, NORM_BOUND_FACTOR, NORM_FLOOR_FACTOR } from '../src/fed/aggregate';
 import { parameterCount, paramLayout } from '../src/model';
@@ -50,19 +52,20 @@ import { runInProcesses } from './lib/processes';
 import { type BenchResult, type BenchRow, median, spreadRows } from './lib/results';
 
 // --- Sizing. A model smaller than the tiny preset: a byte vocabulary (the tokenizer with no merges)
-// and one layer of width 32, ~1 ms of CPU per trained token on a loaded core. H = 10 local steps:
-// verify's loss filter costs 2/(3H) of a volunteer's round (6.7% here, 3.3% at the seed's H = 20), so
-// much below 10 the overhead goal cannot be met. 4 rounds at lr 1e-3 (a third of the seed's) keep the
-// honest run's validation loss falling steeply to the end (5.54 → 5.09, 4.60, 4.10, 3.69; the
-// model's plateau is ~3.15), so an attack that slows or bends training shows in the final loss; at
-// the seed's lr the runs reached the plateau by round 3 and hid most attacks. A run (10 volunteers ×
-// 4 rounds × 10 steps × 32 tokens) is ~10 s of CPU.
+// and one layer of width 32, ~1 ms of CPU per trained token on a loaded core. H = 20 local steps, the
+// seed's default: verify's loss filter costs 2/(3H) of a volunteer's round a batch (3.3% here; 6.7%
+// at H = 10, which with re-execution left no room under the 10% goal). 8 rounds at lr 4e-4 (a
+// seventh of the seed's) keep the honest run's validation loss falling to the end (5.55 → 3.22; the
+// model's plateau is ~3.15), so an attack that slows or bends training shows in the final loss. The
+// 8 rounds also matter to the overhead: catching an attacker costs a re-execution once, then it is
+// suspended (roster.ts), and over a run of hundreds of rounds that once vanishes; over 4 it
+// dominated. A run (10 volunteers × 8 rounds × 20 steps × 32 tokens) is ~40 s of CPU.
 const SIZES: ByzantineSizes = {
   model: { vocab: 256, context: 32, layers: 1, heads: 2, width: 32 },
   volunteers: 10,
-  rounds: 4,
-  steps: 10,
-  lr: 1e-3,
+  rounds: 8,
+  steps: 20,
+  lr: 4e-4,
   batch: 1,
   context: 32,
   valBatches: 16,
@@ -242,7 +245,7 @@ export async function runByzantineBench(
       .map(implName)
       .join(
         ', ',
-      )}: admission, then the rule, nothing verified); verification is src/fed/verify.ts's verifyRound on the admitted updates (the loss filter on up to ${LOSS_FILTER_MAX_BATCHES} sampled assigned batches of each, margin ${LOSS_FILTER_MARGIN} nats; replays of the last round's accepted updates and near duplicates within the round at cosine ≥ ${DUPLICATE_COSINE}; spot re-execution on the CPU reference trainer with probability checkProbability(verified streak)); every volunteer, attackers included, starts with a streak of ${INITIAL_STREAK} verified rounds (re-executed with probability ${checkProbability(INITIAL_STREAK)}: the steady state; the attackers turned bad after earning trust), a rejection resets it`,
+      )}: admission, then the rule, nothing verified); verification is src/fed/verify.ts's verifyRound on the admitted updates (the loss filter on up to ${LOSS_FILTER_MAX_BATCHES} sampled assigned batches of each, margin ${LOSS_FILTER_MARGIN} nats, a trusted sender's update that fell by less re-executed; replays of the last round's accepted updates and near-duplicate pairs within the round, at cosine ≥ ${DUPLICATE_COSINE} and a gap 1 − cosine within ${DUPLICATE_GAP_FRACTION} of the round's median gap, settled pair by pair by re-execution; spot re-execution on the CPU reference trainer with probability checkProbability(verified streak)); every volunteer, attackers included, starts with a streak of ${INITIAL_STREAK} verified rounds (re-executed with probability ${checkProbability(INITIAL_STREAK)}: the steady state; the attackers turned bad after earning trust), a rejection resets it, and a volunteer caught (failed re-execution, a copy of a verified update, a replay) is not assigned for the rest of the run (roster.ts's SUSPENSION_ROUNDS, ${SUSPENSION_ROUNDS}); verify_overhead counts the updates verified, so a suspended volunteer's rounds count in neither part`,
     `rules: mean; trimmed-mean (k = floor(0.25·n) from each end, at least 1 from n = 3); ${DEFAULT_AGGREGATION} (centered clipping, src/fed/aggregate.ts: reference = the previous round's aggregate, zero in round 0; τ = clipRadius = the median distance of the last ${HISTORY_SAMPLES} and this round's updates to their reference; ${CLIP_ITERATIONS} passes, each clipping at min(τ, the median distance to the current centre); the result kept within τ of the reference; bucket size ${BUCKET_SIZE})`,
     `attacks (bench/lib/byzantine-attacks.ts): sign-flip, −(its own honest update); scaled, its own update scaled to ${UNDER_BOUND} × the round's bound (about ${NORM_BOUND_FACTOR}× an honest step); random, random signs at ${UNDER_BOUND} × the bound; zero, all zeros; copy, a random honest update of the round plus random signs of ${COPY_NOISE} × its norm; stale, the update it trained in round 0, sent again every round (its round-0 update is honest and not counted); alie, every coordinate at the honest mean − z·std, z = Φ⁻¹((n − s)/n), s = ⌊n/2 + 1⌋ − f (Baruch et al. 2019); ipm, −ε × the honest mean (Xie et al. 2020) with ε putting it at ${UNDER_BOUND} × the bound (their ε = 0.1 falls under the norm floor). ALIE, IPM and copy see the round's honest updates (colluding, as in the papers)`,
     `val_loss: mean loss on ${SIZES.valBatches} fixed batches of ${EVAL_BATCH_SIZE}×${T} tokens spread over the validation split (the corpus's last 10%); val_loss_ratio = val_loss / that of ${REFERENCE.case} with ${implName(REFERENCE.impl)} (all ${V} volunteers honest, nothing checked), per seed: honest-only runs at 20% or 30% would train on fewer shards, so a perfect defence still sits a little above 1`,

@@ -89,11 +89,11 @@ export const DOWN_WEIGHTED = 0.5;
 
 /**
  * Verified rounds every volunteer starts with: enough for verify's re-execution probability to sit at
- * its floor (checkProbability(5) = CHECK_FLOOR = 1/32), the steady state the overhead goal is about.
+ * its floor (checkProbability(6) = CHECK_FLOOR = 1/64), the steady state the overhead goal is about.
  * The attackers start trusted too: they turned bad after earning trust, the hardest case for
- * verification (re-executed in 1/32 of their rounds unless the loss filter stops them first).
+ * verification (re-executed in 1/64 of their rounds unless the loss filter stops them first).
  */
-export const INITIAL_STREAK = 5;
+export const INITIAL_STREAK = 6;
 
 /** CPU seconds (user + system) this process spent since `since`. */
 const cpuSeconds = (since: NodeJS.CpuUsage) => {
@@ -151,6 +151,8 @@ export async function runByzantineJob(job: ByzantineJob): Promise<ByzantineJobRe
   const attackers = new Set(attack ? attackerIndices(V, Math.round((percent / 100) * V)) : []);
   const peerOf = (v: number) => `volunteer-${v}`;
   const streaks = new Map(Array.from({ length: V }, (_, v) => [peerOf(v), INITIAL_STREAK]));
+  /** Volunteers caught sending work not their own (UpdateVerdict.caught): not assigned again in the run. */
+  const suspended = new Set<string>();
   const verifyRandom = createRandom(seed * 7_919 + 1);
 
   const trainers: Trainer[] = [];
@@ -202,7 +204,9 @@ export async function runByzantineJob(job: ByzantineJob): Promise<ByzantineJobRe
     const { floor, bound } = admissionBounds(defense, analyticBound);
     const honestVectors = new Map<number, Float32Array>();
     const losses: number[][] = [];
-    for (let v = 0; v < V; v++) {
+    /** Volunteers assigned this round: all but the suspended (roster.ts: SUSPENSION_ROUNDS outlasts the run). */
+    const assigned = Array.from({ length: V }, (_, v) => v).filter((v) => !suspended.has(peerOf(v)));
+    for (const v of assigned) {
       if (attackers.has(v)) continue;
       const trained = await train(v, r);
       honestVectors.set(v, trained.vector);
@@ -210,7 +214,7 @@ export async function runByzantineJob(job: ByzantineJob): Promise<ByzantineJobRe
     }
     // Every volunteer's update as the seed receives it: int8 bytes in the round's codec, decoded.
     const sent: { v: number; bad: boolean; vector: Float32Array }[] = [];
-    for (let v = 0; v < V; v++) {
+    for (const v of assigned) {
       const honest = honestVectors.get(v);
       if (honest || !attack) {
         sent.push({ v, bad: false, vector: honest! });
@@ -269,7 +273,11 @@ export async function runByzantineJob(job: ByzantineJob): Promise<ByzantineJobRe
       result.verifyCpuSeconds += verified.cpuSeconds;
       result.verifyFlops += verified.flops;
       result.verifiedFlops += verified.volunteerFlops;
-      for (const k of admitted) if (!verified.verdicts.get(peerOf(sent[k]!.v))!.accepted) verifyRejected.add(k);
+      for (const k of admitted) {
+        const verdict = verified.verdicts.get(peerOf(sent[k]!.v))!;
+        if (!verdict.accepted) verifyRejected.add(k);
+        if (verdict.caught) suspended.add(peerOf(sent[k]!.v));
+      }
       for (const k of verifyRejected) rejected[k] = true;
     }
 
