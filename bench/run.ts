@@ -6,7 +6,8 @@
 // benchmark runs in Node, in child processes (one per core), on the CPU reference model; its
 // `--runs` is its number of seeds. The soak benchmark runs a seed, Node volunteers and attackers
 // in the namespace for VGPU_SOAK_SECONDS. The byzantine benchmark (federated training under
-// attack) runs like the federated one, seeds included.
+// attack) runs like the federated one, seeds included. The churn benchmark drives one tab (a page of
+// this Vite server) through peer connect/disconnect cycles against a seed, in the namespace.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
@@ -35,11 +36,13 @@ const NODE_BENCHES: Record<string, (pageBase: string, options: BenchOptions) => 
   byzantine: runByzantineBench,
   // Loaded only when run: its attackers replace this process's WebSocket client (bench/lib/soak-attacks.ts).
   soak: (base, options) => import('./soak').then((m) => m.runSoakBench(base, options)),
+  // Loaded only when run: its short-lived peers set this process's WebSocket client (Node 20).
+  churn: (base, options) => import('./churn').then((m) => m.runChurnBench(base, options)),
 };
 /** Of those, the ones that need no Vite server (the swarm serves a built app from its seed; their runner gets an empty base). */
 const NO_PAGES = new Set(['federated', 'byzantine', 'swarm', 'soak']);
 /** Of those, the ones that need the private network namespace (WebRTC between tabs or volunteers). */
-const NEEDS_NETNS = new Set(['swarm', 'soak']);
+const NEEDS_NETNS = new Set(['swarm', 'soak', 'churn']);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 

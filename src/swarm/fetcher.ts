@@ -5,7 +5,8 @@
 // Endgame: in a download's last ENDGAME_MAX_MISSING pieces, a piece a peer has not delivered within
 // PEER_PIECE_PATIENCE_MS is asked of the seed too (the first answer wins, the other request is ended):
 // a slow or stalling peer costs the tail seconds, not its whole request timeout.
-// A peer that sends a corrupted piece is banned; one that fails is set aside a while. The seed cannot
+// A peer that sends a corrupted piece is banned; one that fails is set aside a while; one that is busy,
+// or that the tab's connection budget does not let it connect to, is left a second. The seed cannot
 // be banned (it is the only source of some pieces): its MAX_SEED_CORRUPT_PIECES-th corrupted piece
 // ends the download with SeedServesCorruptPiecesError instead. A seed that no longer has the manifest
 // (it retired it: newer weights replaced it) ends the download with ManifestRetiredError: the
@@ -14,6 +15,7 @@
 import { type Clock, sleep, systemClock, timeoutSignal } from '../util/clock';
 import { hasBit, setBit } from './announce';
 import { sha256Hex } from './bytes';
+import { PeerConnectionBudgetError } from './connection-budget';
 import {
   COMING_WAIT_MS,
   ENDGAME_MAX_MISSING,
@@ -230,7 +232,11 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
       opts.onProgress?.({ ...progress, bannedPeers: [...progress.bannedPeers] });
     } catch (e) {
       if (signal.aborted || request.ended.signal.aborted) return;
-      if (e instanceof PieceProtocolError && e.status === PieceStatus.Busy) {
+      // A peer we may not open a connection to yet (the tab's connection budget is spent) is a busy one.
+      if (
+        (e instanceof PieceProtocolError && e.status === PieceStatus.Busy) ||
+        e instanceof PeerConnectionBudgetError
+      ) {
         if (fromSeed) seedBusyUntil.set(index, clock.now() + SEED_BUSY_RETRY_MS);
         else s.backoffUntil = clock.now() + SEED_BUSY_RETRY_MS;
       } else if (fromSeed && e instanceof PieceProtocolError && e.status === PieceStatus.NotFound) {

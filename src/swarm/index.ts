@@ -10,7 +10,25 @@ export {
 } from './announce';
 export { type HeardHolders, heardHolders } from './announcements';
 export { decodeJsonMessage, fromBase64, fromUtf8, isSha256Hex, sha256Hex, toBase64, utf8 } from './bytes';
-export { type PeerView, type SwarmClient, startSwarmClient } from './client';
+export {
+  PEER_CONNECTIONS_KEY,
+  type PeerView,
+  type SwarmClient,
+  type SwarmClientOptions,
+  type SwarmRecords,
+  startSwarmClient,
+} from './client';
+export {
+  admitPeerConnection,
+  type ConnectionActivity,
+  idleConnections,
+  inWindow,
+  PEER_CONNECTION_BUDGET,
+  type PeerConnectionBudget,
+  PeerConnectionBudgetError,
+  type PeerConnectionLedger,
+  peerConnectionLedger,
+} from './connection-budget';
 export type { Download } from './downloads';
 export {
   assembleWeights,

@@ -143,10 +143,31 @@ export const MAX_SEED_CORRUPT_PIECES = 2;
  * never heard it; without this a piece request waited its whole PIECE_REQUEST_TIMEOUT_MS (30 s).
  */
 export const INBOUND_DIAL_WAIT_MS = 3_000;
-/** Direct dials a tab makes to other tabs in its lifetime (Chrome allows about 500 RTCPeerConnections). */
-export const MAX_PEER_DIALS = 64;
+/**
+ * New WebRTC peer connections a tab creates in any hour, dialled or accepted (connection-budget.ts).
+ * Chrome allows a tab 500 RTCPeerConnections in its life, a reload included (js-libp2p #2591). A tab
+ * reuses its connections and keeps an idle one PEER_IDLE_CLOSE_MS (two default rounds), so it dials
+ * the same peers once, and new peers as they come: 48 lets it replace all its MAX_DIRECT_PEERS three
+ * times an hour. Spent at full rate, 500 lasts some 10 hours; a churning swarm gets there slower.
+ */
+export const MAX_PEER_CONNECTIONS_PER_HOUR = 48;
+/**
+ * A connection to another tab with no stream but gossipsub's (pieces, signalling, identify, ping)
+ * for this long is closed. Rounds take minutes (120 s by default) and each fetches new weights from
+ * the same peers: 5 minutes keeps a link used every round, and frees one whose peer went quiet.
+ */
+export const PEER_IDLE_CLOSE_MS = 5 * 60_000;
+/** How often a tab looks for idle connections (a look finding a stream resets the idle time). */
+export const PEER_IDLE_CHECK_MS = 5_000;
 /** Other tabs a tab keeps direct connections to. */
 export const MAX_DIRECT_PEERS = 16;
+/**
+ * Tabs whose announced addresses a tab remembers; past this the one heard from longest ago is
+ * forgotten. Without a bound, a tab open for days keeps the addresses of every tab that ever passed
+ * (a kilobyte or two each). Sixteen times MAX_DIRECT_PEERS: a forgotten tab still there announces
+ * again within ANNOUNCE_INTERVAL_MS.
+ */
+export const MAX_KNOWN_TABS = 256;
 
 /** Connections a seed keeps: every tab holds one to it. */
 export const SEED_MAX_CONNECTIONS = 1024;

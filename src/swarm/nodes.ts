@@ -46,6 +46,8 @@ export interface SeedNodeOptions {
   metrics?: Metrics;
   /** Which announcements the seed passes on (gossip.ts). */
   announcements?: AnnouncementRules;
+  /** PEM certificate and key for `listen` addresses ending in /tls/ws (wss). */
+  tls?: { cert: string; key: string };
 }
 
 /**
@@ -58,6 +60,7 @@ export async function createSeedNode({
   listen,
   metrics,
   announcements,
+  tls,
 }: SeedNodeOptions): Promise<SeedNode> {
   // The gater runs inside the node it guards: it looks the node up when asked.
   let self: SeedNode | undefined;
@@ -69,7 +72,7 @@ export async function createSeedNode({
     privateKey,
     ...(metrics ? { metrics: () => metrics } : {}),
     addresses: { listen },
-    transports: [webSockets()],
+    transports: [webSockets(tls ? { https: { cert: tls.cert, key: tls.key } } : {})],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: { maxConnections: SEED_MAX_CONNECTIONS },
@@ -101,6 +104,8 @@ export async function createSeedNode({
   self = node;
   // A tab that left holds no reservation: the slot is free for the next.
   node.addEventListener('peer:disconnect', (evt) => void node.services.relay.reservations.delete(evt.detail));
+  // Nor a record in the peer store: tabs come and go for as long as the seed runs (the churn benchmark).
+  node.addEventListener('peer:disconnect', (evt) => void node.peerStore.delete(evt.detail).catch(() => {}));
   checkAnnouncements(node.services.pubsub, announcements);
   refuseRoundForgeries(node.services.pubsub);
   return node;
@@ -115,6 +120,11 @@ export interface TabNodeOptions {
   localNetwork: boolean;
   /** STUN/TURN servers for WebRTC; none offline and in tests. */
   iceServers?: RTCIceServer[];
+  /**
+   * Whether another tab may start a WebRTC connection to us now (its signalling comes over a relayed
+   * connection, refused when this says no): the tab's peer connection budget (connection-budget.ts).
+   */
+  admitInboundPeerConnection?: () => boolean;
 }
 
 export async function createTabNode(opts: TabNodeOptions): Promise<SwarmNode> {
@@ -133,7 +143,12 @@ export async function createTabNode(opts: TabNodeOptions): Promise<SwarmNode> {
       dialTimeout: DIAL_TIMEOUT_MS,
       addressDialTimeout: DIAL_TIMEOUT_MS,
     },
-    ...(opts.localNetwork ? { connectionGater: { denyDialMultiaddr: async () => false } } : {}),
+    connectionGater: {
+      ...(opts.localNetwork ? { denyDialMultiaddr: async () => false } : {}),
+      ...(opts.admitInboundPeerConnection
+        ? { denyInboundRelayedConnection: () => !opts.admitInboundPeerConnection!() }
+        : {}),
+    },
     services: services(),
   });
   checkAnnouncements(node.services.pubsub);

@@ -1,7 +1,14 @@
 // Finding the seed: read its /swarm.json (who it is, where to dial it), then join the swarm through
 // it, retrying with backoff until it answers. Loopback and private seeds are dialled as a local run.
 import type { PrivateKey } from '@libp2p/interface';
-import { type PieceStore, parseSeedInfo, type SeedInfo, type SwarmClient, startSwarmClient } from '../swarm';
+import {
+  type PieceStore,
+  parseSeedInfo,
+  type SeedInfo,
+  type SwarmClient,
+  type SwarmRecords,
+  startSwarmClient,
+} from '../swarm';
 import { backoff } from '../util/backoff';
 import { sleep, systemClock } from '../util/clock';
 
@@ -26,14 +33,38 @@ export interface SeedLinkOptions {
   store: PieceStore;
   /** An attempt failed; the next one is at `retryAt` (ms since the epoch). */
   onRetry(error: string, retryAt: number): void;
+  /** Where the swarm client keeps its peer connection budget across reloads (the tab's storage). */
+  records?: SwarmRecords;
   signal?: AbortSignal;
 }
 
-/** The seed's /swarm.json: who it is, where to dial it, the weights it serves now. */
-export async function readSeedInfo(seedUrl: string, signal?: AbortSignal): Promise<SeedInfo> {
+/** The STUN/TURN servers of /swarm.json (none when it names none), checked for RTCIceServer's shape. */
+export function parseIceServers(value: unknown): RTCIceServer[] {
+  if (value === undefined) return [];
+  const isServer = (s: unknown) => {
+    const { urls, username, credential } = (s ?? {}) as Record<string, unknown>;
+    const list = Array.isArray(urls) ? urls : [urls];
+    return (
+      list.length > 0 &&
+      list.every((u) => typeof u === 'string') &&
+      (username === undefined || typeof username === 'string') &&
+      (credential === undefined || typeof credential === 'string')
+    );
+  };
+  if (!Array.isArray(value) || !value.every(isServer))
+    throw new Error('swarm.json: iceServers must be a list of {urls, username?, credential?}');
+  return value as RTCIceServer[];
+}
+
+/** The seed's /swarm.json: who it is, where to dial it, the weights it serves now, the ICE servers to use. */
+export async function readSeedInfo(
+  seedUrl: string,
+  signal?: AbortSignal,
+): Promise<SeedInfo & { iceServers: RTCIceServer[] }> {
   const res = await fetch(new URL('/swarm.json', seedUrl), { signal });
   if (!res.ok) throw new Error(`${seedUrl}/swarm.json answered ${res.status}`);
-  return parseSeedInfo(await res.json());
+  const json: unknown = await res.json();
+  return { ...parseSeedInfo(json), iceServers: parseIceServers((json as { iceServers?: unknown }).iceServers) };
 }
 
 /** Resolves with a swarm client once the seed answers; retries until then (or until `signal` aborts). */
@@ -44,7 +75,15 @@ export async function connectToSeed(opts: SeedLinkOptions): Promise<SwarmClient>
     try {
       const seed = await readSeedInfo(opts.seedUrl, opts.signal);
       const localNetwork = isLocalHost(new URL(opts.seedUrl).hostname);
-      return await startSwarmClient({ seed, privateKey: opts.privateKey, store: opts.store, localNetwork });
+      const { iceServers } = seed;
+      return await startSwarmClient({
+        seed,
+        privateKey: opts.privateKey,
+        store: opts.store,
+        localNetwork,
+        iceServers,
+        records: opts.records,
+      });
     } catch (e) {
       const delay = retry.next();
       opts.onRetry((e as Error).message, Date.now() + delay);

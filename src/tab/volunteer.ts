@@ -121,6 +121,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
       seedUrl: opts.seedUrl,
       privateKey,
       store,
+      records: storage,
       onRetry: (error, retryAt) => emit({ type: 'seed-unreachable', error, retryAt }),
     });
     const linked = client;
