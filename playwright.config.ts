@@ -55,6 +55,8 @@ export default defineConfig<object, { gpuBackend: GpuBackend }>({
     chromiumProject('browser', 'test/browser', chromiumFlags({ testSpeedups: true })),
     // The seed and several tabs; WebRTC between tabs needs the network namespace `npm test` provides.
     chromiumProject('e2e', 'e2e', chromiumFlags({ webgpu: false })),
+    // coturn and homes behind NAT: network namespaces, routers and tabs the tests build (test/harness/nat.ts).
+    chromiumProject('nat', 'test/nat', chromiumFlags({ webgpu: false })),
     dawnProject,
   ],
   webServer: {

@@ -1,10 +1,12 @@
-// `npm test`: makes sure a Chromium and lavapipe are there (installing them when it can), lints,
-// type-checks, then runs every Playwright project inside a private network namespace (WebRTC between
-// tabs needs one): unit (Node), attack (Node peers against a real seed), browser (WebGPU in headless
-// Chromium), e2e (the seed and several tabs), dawn (the kernel specs in Node on Dawn over lavapipe).
+// `npm test`: makes sure a Chromium, lavapipe, coturn and nftables are there (installing them when it
+// can), lints, type-checks, then runs every Playwright project inside a private network namespace
+// (WebRTC between tabs needs one): unit (Node), attack (Node peers against a real seed), browser
+// (WebGPU in headless Chromium), e2e (the seed and several tabs), nat (coturn, and tabs in homes
+// behind NAT), dawn (the kernel specs in Node on Dawn over lavapipe).
 // Extra arguments go to `playwright test`, e.g. `npm test -- --project=unit`.
 import { spawnSync } from 'node:child_process';
 import { findChromium, NO_CHROMIUM_MESSAGE } from '../test/harness/chromium';
+import { coturnAvailable, NO_COTURN_MESSAGE } from '../test/harness/coturn';
 import { LAVAPIPE_ICD, NO_ADAPTER_MESSAGE } from '../test/harness/dawn';
 import { NETNS_HELP, netnsAvailable, runInNetns } from './netns';
 
@@ -54,6 +56,18 @@ if (!dawnHasAdapter()) {
   }
   if (!dawnHasAdapter()) {
     console.error(NO_ADAPTER_MESSAGE);
+    process.exit(1);
+  }
+}
+
+// The nat project's coturn (TURN) and nftables (the home networks' routers).
+if (!coturnAvailable()) {
+  if (process.getuid?.() === 0) {
+    console.log('No coturn or nftables: installing them (bash scripts/install-coturn.sh)...');
+    run('bash', ['scripts/install-coturn.sh']);
+  }
+  if (!coturnAvailable()) {
+    console.error(NO_COTURN_MESSAGE);
     process.exit(1);
   }
 }

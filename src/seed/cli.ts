@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AGGREGATION_RULES, type AggregationRule, DEFAULT_FED_SETTINGS, type FedSettings } from '../fed';
 import { MODEL_PRESETS } from '../model';
+import type { TlsFiles } from './http';
+import type { IceOptions } from './ice';
 import { startSeed } from './seed';
 
 const USAGE = `vgpu-seed [options]
@@ -14,6 +16,13 @@ const USAGE = `vgpu-seed [options]
   --p2p-port <n>     libp2p WebSocket port (default: 8081)
   --model <preset>   model of a new run: ${Object.keys(MODEL_PRESETS).join(', ')} (default: tiny)
   --app <dir>        built volunteer app to serve (default: dist)
+  --tls-cert <file>  PEM certificate, its chain after it (Let's Encrypt's fullchain.pem): serves the page
+                     and API over https and libp2p over wss, on the same ports (default: http and ws)
+  --tls-key <file>   its PEM private key (Let's Encrypt's privkey.pem); give both or neither
+NAT traversal (published to tabs in /swarm.json; default: none, tabs reach each other only on one network):
+  --stun <url>       STUN server, e.g. stun:stun.example.org:3478 (repeatable or comma-separated)
+  --turn <url>       TURN server (coturn), e.g. turn:turn.example.org:3478 (repeatable or comma-separated)
+  --turn-secret <s>  coturn's static-auth-secret: each tab gets its own credential for a day
 federated rounds (defaults suit the tiny model on a software adapter):
   --steps <n>        local AdamW steps per round, DiLoCo's H (default: ${DEFAULT_FED_SETTINGS.hyper.steps})
   --batch <n>        sequences per local step (default: ${DEFAULT_FED_SETTINGS.hyper.batchSize})
@@ -40,7 +49,7 @@ function positive(name: string, value: string | undefined, fallback: number, int
   return n;
 }
 
-function fedSettings(v: Record<string, string | boolean | undefined>): FedSettings {
+function fedSettings(v: Record<string, string | string[] | boolean | undefined>): FedSettings {
   const d = DEFAULT_FED_SETTINGS;
   const str = (k: string) => v[k] as string | undefined;
   const aggregation = (str('aggregation') ?? d.aggregation) as AggregationRule;
@@ -66,6 +75,22 @@ function fedSettings(v: Record<string, string | boolean | undefined>): FedSettin
   };
 }
 
+/** --stun/--turn values: each flag repeatable, each value a comma-separated list. */
+function urlList(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(',').map((u) => u.trim())).filter((u) => u !== '');
+}
+
+function iceOptions(v: { stun?: string[]; turn?: string[]; 'turn-secret'?: string }): IceOptions {
+  return { stun: urlList(v.stun), turn: urlList(v.turn), turnSecret: v['turn-secret'] };
+}
+
+function tlsFiles(certFile: string | undefined, keyFile: string | undefined): TlsFiles | undefined {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined)
+    throw new Error('--tls-cert and --tls-key go together: give both (https and wss) or neither (http and ws)');
+  return { certFile, keyFile };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -73,6 +98,8 @@ async function main(): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string' },
       'p2p-port': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       model: { type: 'string' },
       app: { type: 'string', default: 'dist' },
       steps: { type: 'string' },
@@ -84,6 +111,9 @@ async function main(): Promise<void> {
       reexecutions: { type: 'string' },
       codec: { type: 'string' },
       density: { type: 'string' },
+      stun: { type: 'string', multiple: true },
+      turn: { type: 'string', multiple: true },
+      'turn-secret': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -91,6 +121,7 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  const tls = tlsFiles(values['tls-cert'], values['tls-key']);
   if (!existsSync(join(values.app, 'index.html'))) {
     throw new Error(`no built app in ${values.app}/: run \`npm run build\` first (\`npm start\` does)`);
   }
@@ -102,6 +133,8 @@ async function main(): Promise<void> {
     model: values.model,
     appDir: values.app,
     fed: fedSettings(values),
+    tls,
+    ice: iceOptions(values),
     log: (line) => console.log(line),
   });
   console.log(`libp2p: ${seed.info().addrs.join(' ')}`);

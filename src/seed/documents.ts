@@ -8,6 +8,7 @@ import type { Coordinator, CoordinatorStatus } from '../fed';
 import { isSha256Hex, type SeedInfo, type SeedNode, toBase64, type UploadStats } from '../swarm';
 import type { RunData } from './data';
 import type { FileLookups, JsonRoutes, MemoryFiles } from './http';
+import type { IceServer } from './ice';
 import type { SentBytes } from './traffic';
 import type { WeightsPublisher } from './weights';
 
@@ -31,10 +32,20 @@ export interface SeedDocumentsComponents {
   coordinator: Pick<Coordinator, 'status' | 'currentRound'>;
   uploads: UploadStats;
   sent(): SentBytes;
+  /**
+   * The DNS names of the seed's TLS certificate: its addresses are advertised under them too, since
+   * a browser checks the name it dials against the certificate.
+   */
+  hostNames?: string[];
+  /** The ICE servers for the tab reading /swarm.json (TURN credentials fresh at each read); none by default. */
+  iceServers?(): IceServer[];
 }
 
+/** /swarm.json: SeedInfo and the ICE servers tabs use to reach each other behind NAT. */
+export type SwarmDocument = SeedInfo & { iceServers: IceServer[] };
+
 export interface SeedDocuments {
-  info(): SeedInfo;
+  info(): SwarmDocument;
   status(): SeedStatus;
   routes: JsonRoutes;
 }
@@ -42,14 +53,18 @@ export interface SeedDocuments {
 export function seedDocuments(c: SeedDocumentsComponents): SeedDocuments {
   const peerId = c.node.peerId.toString();
   const publicKey = toBase64(publicKeyToProtobuf(c.key.publicKey));
-  const info = (): SeedInfo => ({
+  const info = (): SwarmDocument => ({
     peerId,
     publicKey,
-    addrs: c.node
-      .getMultiaddrs()
-      .map(String)
-      .filter((a) => a.includes('/ws')),
+    addrs: underNames(
+      c.node
+        .getMultiaddrs()
+        .map(String)
+        .filter((a) => a.includes('/ws')),
+      c.hostNames ?? [],
+    ),
     manifests: [c.weights.current().manifest.signed],
+    iceServers: c.iceServers?.() ?? [],
   });
   const status = (): SeedStatus => {
     const m = c.weights.current().manifest;
@@ -74,6 +89,12 @@ export function seedDocuments(c: SeedDocumentsComponents): SeedDocuments {
       '/round.json': () => c.coordinator.currentRound() ?? null,
     },
   };
+}
+
+/** `addrs` under each of `hostNames` in place of their IP address (first), and as they are. */
+function underNames(addrs: string[], hostNames: string[]): string[] {
+  const named = hostNames.flatMap((name) => addrs.map((a) => a.replace(/^\/ip[46]\/[^/]+/, `/dns/${name}`)));
+  return [...new Set([...named, ...addrs])];
 }
 
 /** The run's token files and tokenizer, as volunteers download them. */

@@ -1,9 +1,11 @@
 // The seed's HTTP server: the built volunteer app (static files), a few JSON documents, and binary
 // files from memory (the run's token files, the weight pieces). Open to strangers, so it works to
 // the budgets in ./limits.ts: every body is streamed with backpressure, connections are capped in
-// all and per IP, and every phase of a request and its reply has a timeout.
+// all and per IP, and every phase of a request and its reply has a timeout. With a certificate it
+// serves https (browsers give WebGPU only to pages in a secure context).
 
-import { type FileHandle, open } from 'node:fs/promises';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { type FileHandle, open, readFile } from 'node:fs/promises';
 import {
   createServer,
   type IncomingMessage,
@@ -11,6 +13,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -49,6 +52,54 @@ export type MemoryFiles = Record<string, MemoryFile>;
  */
 export type FileLookups = Record<string, (rest: string) => Promise<MemoryFile | undefined>>;
 
+/** PEM files: the certificate (its chain after it, as Let's Encrypt's fullchain.pem) and its private key. */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/** The contents of TlsFiles, checked: a certificate and the private key that matches it. */
+export interface TlsCredentials {
+  cert: string;
+  key: string;
+  /** The DNS names the certificate is for (wildcards left out). */
+  hostNames: string[];
+}
+
+/**
+ * Reads and checks the certificate and key, before anything listens: an error names the file that
+ * cannot be read, is not PEM, or does not go with the other.
+ */
+export async function readTlsFiles({ certFile, keyFile }: TlsFiles): Promise<TlsCredentials> {
+  const cert = await readPem(certFile, 'certificate');
+  const key = await readPem(keyFile, 'private key');
+  const parse = <T>(parser: () => T, file: string, what: string): T => {
+    try {
+      return parser();
+    } catch (e) {
+      throw new Error(`${file} is not a valid PEM ${what}: ${(e as Error).message}`);
+    }
+  };
+  const certificate = parse(() => new X509Certificate(cert), certFile, 'certificate');
+  const privateKey = parse(() => createPrivateKey(key), keyFile, 'private key');
+  if (!certificate.checkPrivateKey(privateKey))
+    throw new Error(`the private key in ${keyFile} is not the key of the certificate in ${certFile}`);
+  const names = (certificate.subjectAltName ?? '').split(', ');
+  const hostNames = names.filter((n) => n.startsWith('DNS:') && !n.includes('*')).map((n) => n.slice('DNS:'.length));
+  return { cert, key, hostNames };
+}
+
+/** A PEM file's text, which holds a `what` block (a key's may name its kind: BEGIN EC PRIVATE KEY). */
+async function readPem(file: string, what: 'certificate' | 'private key'): Promise<string> {
+  const text = await readFile(file, 'utf8').catch((e: Error) => {
+    throw new Error(`cannot read the TLS ${what} ${file}: ${e.message}`);
+  });
+  const label = what.toUpperCase();
+  if (!new RegExp(`-----BEGIN ([A-Z0-9]+ )?${label}-----`).test(text))
+    throw new Error(`${file} is not a PEM ${what} (no -----BEGIN ${label}----- line)`);
+  return text;
+}
+
 export interface HttpServerOptions {
   /** Address to bind. */
   host: string;
@@ -70,6 +121,8 @@ export interface HttpServerOptions {
   limits?: Partial<HttpLimits>;
   /** Where a route or a file that fails is reported. */
   log?: (line: string) => void;
+  /** Serve https with this certificate and key; http without. */
+  tls?: Pick<TlsCredentials, 'cert' | 'key'>;
 }
 
 export interface HttpServer {
@@ -82,15 +135,18 @@ export interface HttpServer {
 /** Listens; rejects (holding no port) when the port is taken. */
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const limits = { ...HTTP_LIMITS, ...opts.limits };
-  const server = createServer(
-    {
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-    },
-    replier(opts, limits.sendChunkBytes, opts.log ?? (() => {})),
-  );
+  const options = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+  };
+  const reply = replier(opts, limits.sendChunkBytes, opts.log ?? (() => {}));
+  const server = opts.tls
+    ? // A handshake that stalls holds a connection as long as headers that stall do. A client that
+      // fails its handshake (plain http to this port) is closed by Node: nothing to answer it.
+      createHttpsServer({ ...options, ...opts.tls, handshakeTimeout: limits.headersTimeoutMs }, reply)
+    : createServer(options, reply);
   // Node closes a socket idle this long (no chunk taken, nothing read) when no 'timeout' listener
   // claims it; a write resets the clock only when the socket takes it, so a stalled reader times out.
   server.timeout = limits.sendIdleTimeoutMs;
@@ -102,7 +158,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   return {
-    url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}/`,
+    url: `${opts.tls ? 'https' : 'http'}://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}/`,
     stop: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -114,7 +170,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
  * Closes, as they are accepted, the connections past the cap in all (Node drops them before they
  * reach 'connection') and past the cap of their IP address; gives the others to `onSocket`.
  */
-function admitConnections(server: Server, limits: HttpLimits, onSocket?: (socket: Socket) => void): void {
+function admitConnections(server: Server | HttpsServer, limits: HttpLimits, onSocket?: (socket: Socket) => void): void {
   server.maxConnections = limits.maxConnections;
   const perIp = new Map<string, number>();
   // Before Node's own listener, so a refused socket is closed before it is parsed.

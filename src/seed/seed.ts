@@ -12,7 +12,8 @@ import { admitRound, RoundRefusedError } from '../tab/round-check';
 import type { Clock } from '../util/clock';
 import { startedParts } from '../util/parts';
 import { dataFiles, type SeedStatus, seedDocuments, weightPieceFiles } from './documents';
-import { startHttpServer } from './http';
+import { readTlsFiles, startHttpServer, type TlsFiles } from './http';
+import { checkIceOptions, type IceOptions, iceServersFor } from './ice';
 import { LEDGER_FILE } from './ledger';
 import { startPieceService } from './piece-service';
 import { createRoundCoordinator, startUpdateService } from './rounds';
@@ -40,6 +41,10 @@ export interface SeedOptions {
   log?: (line: string) => void;
   /** Time of round deadlines and super-seeding (tests move a manual one). Default: the system's. */
   clock?: Clock;
+  /** Serve https and wss with this certificate and key; http and ws without. */
+  tls?: TlsFiles;
+  /** STUN and TURN servers published to tabs in /swarm.json (ice.ts); none by default. */
+  ice?: IceOptions;
 }
 
 export interface Seed {
@@ -65,6 +70,9 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
   const log = opts.log ?? (() => {});
   const host = opts.host ?? '127.0.0.1';
   const settings: FedSettings = { ...DEFAULT_FED_SETTINGS, ...opts.fed };
+  const tls = opts.tls && (await readTlsFiles(opts.tls));
+  const ice = opts.ice ?? { stun: [], turn: [] };
+  checkIceOptions(ice);
   const run = await openRunFolder(opts);
   for (const warning of run.warnings) log(`checkpoint passed over: ${warning}`);
   if (run.state.round > 0) log(`resuming from the checkpoint of round ${run.state.round}`);
@@ -76,7 +84,8 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
     const node = parts.add(
       await createSeedNode({
         privateKey: run.key,
-        listen: [`/ip4/${host}/tcp/${opts.p2pPort ?? 0}/ws`],
+        listen: [`/ip4/${host}/tcp/${opts.p2pPort ?? 0}/${tls ? 'tls/ws' : 'ws'}`],
+        tls,
         metrics: traffic.libp2pMetrics,
         // Announcements of weights the seed no longer serves help nobody: they are not passed on.
         announcements: { wanted: (manifest) => weights.manifest(manifest) !== undefined, clock },
@@ -111,6 +120,8 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
       coordinator,
       uploads: pieces.uploads,
       sent: traffic.sent,
+      hostNames: tls?.hostNames,
+      iceServers: () => iceServersFor(ice, clock?.now() ?? Date.now()),
     });
     const http = parts.add(
       await startHttpServer({
@@ -124,8 +135,10 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
         diskFiles: { '/ledger.jsonl': join(run.dir, LEDGER_FILE) },
         onSocket: traffic.trackHttpSocket,
         log,
+        tls,
       }),
     );
+    if (!tls) log(insecureContextNote(http.url));
     const { manifest } = weights.current();
     log(
       `seed ${node.peerId}: model ${JSON.stringify(run.model)}, ${manifest.value.totalBytes} bytes in ${manifest.value.pieces.length} pieces`,
@@ -151,6 +164,20 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
     await parts.stop().catch((err: Error) => log(`stopping the half-started seed: ${err.message}`));
     throw e;
   }
+}
+
+/**
+ * WebGPU is only for pages in a secure context: over http, only a browser on this machine that
+ * opens the page at a loopback address gets it.
+ */
+function insecureContextNote(url: string): string {
+  const port = new URL(url).port;
+  return [
+    'No TLS: the page is served over http and libp2p over ws. Browsers give WebGPU only to secure contexts:',
+    `  a page from http://127.0.0.1:${port}/ or http://localhost:${port}/ (a browser on this machine) gets it,`,
+    '  a page from any other http:// address does not. For volunteers on other machines, start the seed with',
+    '  --tls-cert FILE --tls-key FILE (https and wss; see "Run a public swarm" in the README).',
+  ].join('\n');
 }
 
 /**
