@@ -26,12 +26,11 @@
 // and the count is the browser's own, not the budget's. Goals (issue 15): both growths ≤ 1.10 and
 // peer_connections_created ≤ peer_connection_cap; the notes say which hold.
 import '../src/seed/promise-shim'; // first: libp2p on Node 20
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
@@ -44,7 +43,7 @@ import { modelPreset } from '../src/model';
 import { loadOrCreateData } from '../src/seed/data';
 import { createTabNode, type PeerConnectionBudget, type SeedInfo } from '../src/swarm';
 import { chromiumFlags, requireChromium } from '../test/harness/chromium';
-import type { JobReply } from './lib/processes';
+import { forkJobProcess, type JobReply } from './lib/processes';
 import type { BenchResult, BenchRow } from './lib/results';
 import type { SeedJob, StartedSeed } from './lib/soak-jobs';
 
@@ -65,13 +64,8 @@ const SEED_DIAL_RETRY_MS = 250;
 const GOAL_GROWTH = 1.1;
 const MODEL = 'tiny';
 
-const JOB_ENTRY = fileURLToPath(new URL('./lib/job-process.ts', import.meta.url));
-const JOBS = new URL('./lib/soak-jobs.ts', import.meta.url).href;
-const CHILD_EXEC_ARGV = [
-  '--import',
-  'tsx',
-  ...(Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-websocket'] : []),
-];
+/** The module of the seed's (and the soak volunteers') child-process jobs. */
+const JOBS = new URL('./lib/soak-jobs.ts', import.meta.url);
 /** Counts the RTCPeerConnections the page constructs; runs before any of its scripts. A string: tsx's helpers are not in the page. */
 const COUNT_PEER_CONNECTIONS = `(() => {
   const Native = window.RTCPeerConnection;
@@ -93,7 +87,7 @@ function casesCycles(cases: string[] | undefined): number[] {
 
 /** The seed in a child process (the soak's seed job); `stop` ends it. */
 async function startSeedProcess(job: Extract<SeedJob, { kind: 'start' }>) {
-  const child: ChildProcess = fork(JOB_ENTRY, [JOBS, 'soakSeed'], { execArgv: CHILD_EXEC_ARGV, serialization: 'json' });
+  const child: ChildProcess = forkJobProcess(JOBS, 'soakSeed');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const call = <R>(j: SeedJob) =>
     new Promise<R>((resolve, reject) => {

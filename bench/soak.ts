@@ -37,17 +37,16 @@
 //   crashes                  Seed process exits before the final stop.
 // Goals (issue 13): honest_rounds_completed ≥ 0.95, honest_piece_p95_s ≤ 5, seed_peak_rss_mib ≤ 512,
 // crashes = 0; the notes say which hold.
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_FED_SETTINGS, type FedSettings } from '../src/fed';
 import { modelPreset } from '../src/model';
 import { loadOrCreateData } from '../src/seed/data';
 import { PIECE_REQUEST_TIMEOUT_MS } from '../src/swarm';
-import type { JobReply } from './lib/processes';
+import { forkJobProcess, type JobReply } from './lib/processes';
 import type { BenchResult, BenchRow } from './lib/results';
 import { type AttackCounts, type AttackOutcome, runSoakAttacks, SOAK_ATTACKS } from './lib/soak-attacks';
 import type { IssuedRound, SeedJob, StartedSeed, VolunteerJob, VolunteerStats } from './lib/soak-jobs';
@@ -91,14 +90,8 @@ const GOALS: Record<string, { op: '≥' | '≤' | '='; value: number }> = {
   crashes: { op: '=', value: 0 },
 };
 
-const JOB_ENTRY = fileURLToPath(new URL('./lib/job-process.ts', import.meta.url));
-const JOBS = new URL('./lib/soak-jobs.ts', import.meta.url).href;
-/** tsx's loader; and a WebSocket client for libp2p, which Node 20 has only behind a flag. */
-const CHILD_EXEC_ARGV = [
-  '--import',
-  'tsx',
-  ...(Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-websocket'] : []),
-];
+/** The module of the seed's (and the soak volunteers') child-process jobs. */
+const JOBS = new URL('./lib/soak-jobs.ts', import.meta.url);
 
 function soakSeconds(): number {
   const text = process.env.VGPU_SOAK_SECONDS;
@@ -115,7 +108,7 @@ interface JobChild {
 }
 
 function startChild(fn: 'soakSeed' | 'soakVolunteer'): JobChild {
-  const child = fork(JOB_ENTRY, [JOBS, fn], { execArgv: CHILD_EXEC_ARGV, serialization: 'json' });
+  const child = forkJobProcess(JOBS, fn);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let queue: Promise<unknown> = Promise.resolve();
   const call = <R>(job: SeedJob | VolunteerJob) => {

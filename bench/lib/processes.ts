@@ -9,6 +9,17 @@ import { fileURLToPath } from 'node:url';
 
 /** The child's entry: bench/lib/job-process.ts. */
 const ENTRY = fileURLToPath(new URL('./job-process.ts', import.meta.url));
+/** tsx's loader; and a WebSocket client for libp2p, which Node 20 has only behind a flag. */
+const CHILD_EXEC_ARGV = [
+  '--import',
+  'tsx',
+  ...(Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-websocket'] : []),
+];
+
+/** A child process that imports `module` and answers each job it is sent with `fn(job)` (a JobReply). */
+export function forkJobProcess(module: URL, fn: string): ChildProcess {
+  return fork(ENTRY, [module.href, fn], { execArgv: CHILD_EXEC_ARGV, serialization: 'json' });
+}
 
 /** A job's reply from the child: its result, or the message of what it threw. */
 export type JobReply<R> = { result: R } | { error: string };
@@ -22,9 +33,7 @@ export async function runInProcesses<J, R>(module: URL, fn: string, jobs: J[], p
   const results = new Array<R>(jobs.length);
   let next = 0;
   let failed: Error | undefined;
-  const children = Array.from({ length: Math.min(processes, jobs.length) }, () =>
-    fork(ENTRY, [module.href, fn], { execArgv: ['--import', 'tsx'], serialization: 'json' }),
-  );
+  const children = Array.from({ length: Math.min(processes, jobs.length) }, () => forkJobProcess(module, fn));
   const fail = (e: Error) => {
     if (failed) return;
     failed = e;
