@@ -68,12 +68,18 @@ test('a Node volunteer completes a round: the seed accepts its update', async ()
   }
 });
 
-test("a volunteer that sends its own round's work sign-flipped earns nothing; the honest one beside it is credited", async () => {
-  test.setTimeout(180_000);
-
+/**
+ * A real seed, an honest Node volunteer and an attacker peer, both assigned in the first round. The
+ * attacker trains its assignment honestly, sends `tamper` of it as its update, and `check` runs once
+ * the honest volunteer's receipt came (the round closed); `rejected` is the attacker's receipts reply.
+ */
+async function tamperedBesideHonest(
+  tamper: (x: number) => number,
+  check: (c: { rejected: { round: number; reason: string }[]; nextAssigned: string[]; honest: string }) => void,
+) {
   const { seed, runDir, stop: stopSeed } = await startTestSeed({ model: 'tiny', fed: { hyper: HYPER } });
   const attacker = await createAttacker();
-  const flipper = attacker.peerId.toString();
+  const self = attacker.peerId.toString();
   const volunteer = startVolunteer(seed.url);
   try {
     expect(await requestJoin(await openStream(attacker, seed, UPDATE_PROTOCOL))).toBe(0);
@@ -81,86 +87,60 @@ test("a volunteer that sends its own round's work sign-flipped earns nothing; th
     // Both join before the empty round is issued again (MIN_REISSUE_MS after the first issue): both are in it.
     await expect
       .poll(async () => Object.keys((await openRound()).assignments).sort(), { timeout: 60_000 })
-      .toEqual([flipper, volunteer.seen.peerId].sort());
-    // The flipper trains its assignment honestly, then sends the update negated: the same norm, the
-    // opposite direction.
+      .toEqual([self, volunteer.seen.peerId].sort());
     const m = await openRound();
-    const update = await honestUpdate(seed, runDir, m, flipper);
-    const flipped = encodeUpdate(
-      decodeUpdate(update, seed.weights.length).map((x) => -x),
-      { format: 'int8', blockSize: m.codec.blockSize },
-    );
+    const update = await honestUpdate(seed, runDir, m, self);
+    const tampered = encodeUpdate(decodeUpdate(update, seed.weights.length).map(tamper), {
+      format: 'int8',
+      blockSize: m.codec.blockSize,
+    });
     const header = {
       type: 'update' as const,
       round: m.round,
       weights: m.weightsId,
-      tokens: creditedTokens(m, flipper),
+      tokens: creditedTokens(m, self),
       steps: HYPER.steps,
       lossFirst: 5,
       lossLast: 4,
     };
-    expect((await sendUpdate(await openStream(attacker, seed, UPDATE_PROTOCOL), header, flipped)).type).toBe(
+    expect((await sendUpdate(await openStream(attacker, seed, UPDATE_PROTOCOL), header, tampered)).type).toBe(
       'received',
     );
-
-    // The honest volunteer's receipt comes once the round closed; the flipper's update was not credited.
-    expect(await volunteer.firstReceipt).toMatchObject({ peer: volunteer.seen.peerId, round: 0 });
+    // The honest volunteer's receipt comes once the round closed; the attacker's update was not credited.
+    const honest = volunteer.seen.peerId!;
+    expect(await volunteer.firstReceipt).toMatchObject({ peer: honest, round: 0 });
     const reply = await requestReceipts(await openStream(attacker, seed, UPDATE_PROTOCOL), 0);
     expect(reply.receipts).toEqual([]);
-    expect(reply.rejected).toEqual([
-      { round: 0, reason: expect.stringMatching(/^the loss on its own batches fell by -/) },
-    ]);
     expect(seed.status()).toMatchObject({ acceptedUpdates: 1, rejectedUpdates: 1 });
+    check({ rejected: reply.rejected, nextAssigned: Object.keys((await openRound()).assignments), honest });
   } finally {
     await volunteer.stop();
     await attacker.stop();
     await stopSeed();
   }
+}
+
+test("a volunteer that sends its own round's work sign-flipped earns nothing; the honest one beside it is credited", async () => {
+  test.setTimeout(180_000);
+  // The same norm, the opposite direction: it raises the loss on its own batches.
+  await tamperedBesideHonest(
+    (x) => -x,
+    ({ rejected }) =>
+      expect(rejected).toEqual([{ round: 0, reason: expect.stringMatching(/^the loss on its own batches fell by -/) }]),
+  );
 });
 
 test('a volunteer caught by re-execution (its own work, scaled) is suspended: the next round leaves it out though it is joined', async () => {
   test.setTimeout(180_000);
-
-  const { seed, runDir, stop: stopSeed } = await startTestSeed({ model: 'tiny', fed: { hyper: HYPER } });
-  const attacker = await createAttacker();
-  const scaler = attacker.peerId.toString();
-  const volunteer = startVolunteer(seed.url);
-  try {
-    expect(await requestJoin(await openStream(attacker, seed, UPDATE_PROTOCOL))).toBe(0);
-    const openRound = async () => (await verifyRoundManifest(seed.coordinator.currentRound(), seed.peerId)).value;
-    await expect
-      .poll(async () => Object.keys((await openRound()).assignments).sort(), { timeout: 60_000 })
-      .toEqual([scaler, volunteer.seen.peerId].sort());
-    // Its own honest work, 1.5× longer: still downhill on its batches (the loss filter passes it), but
-    // not what its assignment computes. A newcomer's update is re-executed for certain.
-    const m = await openRound();
-    const update = await honestUpdate(seed, runDir, m, scaler);
-    const scaled = encodeUpdate(
-      decodeUpdate(update, seed.weights.length).map((x) => 1.5 * x),
-      { format: 'int8', blockSize: m.codec.blockSize },
-    );
-    const header = {
-      type: 'update' as const,
-      round: m.round,
-      weights: m.weightsId,
-      tokens: creditedTokens(m, scaler),
-      steps: HYPER.steps,
-      lossFirst: 5,
-      lossLast: 4,
-    };
-    expect((await sendUpdate(await openStream(attacker, seed, UPDATE_PROTOCOL), header, scaled)).type).toBe('received');
-
-    expect(await volunteer.firstReceipt).toMatchObject({ peer: volunteer.seen.peerId, round: 0 });
-    const reply = await requestReceipts(await openStream(attacker, seed, UPDATE_PROTOCOL), 0);
-    expect(reply.receipts).toEqual([]);
-    expect(reply.rejected).toEqual([{ round: 0, reason: expect.stringMatching(/^re-execution differs by /) }]);
-    // Round 1 has slots to spare, and the scaler is still connected and joined: only the honest one is in it.
-    const next = await openRound();
-    expect(next.round).toBeGreaterThanOrEqual(1);
-    expect(Object.keys(next.assignments)).toEqual([volunteer.seen.peerId]);
-  } finally {
-    await volunteer.stop();
-    await attacker.stop();
-    await stopSeed();
-  }
+  // Its own work, 1.5× longer: still downhill on its batches (the loss filter passes it), but not what
+  // its assignment computes. A newcomer's update is re-executed for certain.
+  await tamperedBesideHonest(
+    (x) => 1.5 * x,
+    ({ rejected, nextAssigned, honest }) => {
+      expect(rejected).toEqual([{ round: 0, reason: expect.stringMatching(/^re-execution differs by /) }]);
+      // The next round has slots to spare, and the attacker is still connected and joined: only the
+      // honest one is in it.
+      expect(nextAssigned).toEqual([honest]);
+    },
+  );
 });
