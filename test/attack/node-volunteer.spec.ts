@@ -103,9 +103,8 @@ async function tamperedBesideHonest(
       lossFirst: 5,
       lossLast: 4,
     };
-    expect((await sendUpdate(await openStream(attacker, seed, UPDATE_PROTOCOL), header, tampered)).type).toBe(
-      'received',
-    );
+    const outcome = await sendUpdate(await openStream(attacker, seed, UPDATE_PROTOCOL), header, tampered);
+    expect(outcome.type, JSON.stringify(outcome)).toBe('received');
     // The honest volunteer's receipt comes once the round closed; the attacker's update was not credited.
     const honest = volunteer.seen.peerId!;
     expect(await volunteer.firstReceipt).toMatchObject({ peer: honest, round: 0 });
