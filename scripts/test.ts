@@ -49,28 +49,25 @@ function dawnHasAdapter(): boolean {
   return spawnSync(process.execPath, ['--input-type=module', '-e', probe], { stdio: 'ignore', env }).status === 0;
 }
 
-if (!dawnHasAdapter()) {
+/**
+ * Runs `script` (root only: it installs Debian packages) when `available()` says no, and exits with
+ * `missing` when it still says no.
+ */
+function provision(available: () => boolean, what: string, script: string, missing: string): void {
+  if (available()) return;
   if (process.getuid?.() === 0) {
-    console.log('Dawn has no Vulkan adapter: installing lavapipe (bash scripts/install-lavapipe.sh)...');
-    run('bash', ['scripts/install-lavapipe.sh']);
+    console.log(`${what}: running bash ${script}...`);
+    run('bash', [script]);
   }
-  if (!dawnHasAdapter()) {
-    console.error(NO_ADAPTER_MESSAGE);
+  if (!available()) {
+    console.error(missing);
     process.exit(1);
   }
 }
 
+provision(dawnHasAdapter, 'Dawn has no Vulkan adapter', 'scripts/install-lavapipe.sh', NO_ADAPTER_MESSAGE);
 // The nat project's coturn (TURN) and nftables (the home networks' routers).
-if (!coturnAvailable()) {
-  if (process.getuid?.() === 0) {
-    console.log('No coturn or nftables: installing them (bash scripts/install-coturn.sh)...');
-    run('bash', ['scripts/install-coturn.sh']);
-  }
-  if (!coturnAvailable()) {
-    console.error(NO_COTURN_MESSAGE);
-    process.exit(1);
-  }
-}
+provision(coturnAvailable, 'No coturn or nftables', 'scripts/install-coturn.sh', NO_COTURN_MESSAGE);
 
 if (run('npx', ['biome', 'check', '.']) !== 0) {
   console.error('Lint failed (npm run lint); `npm run format` fixes formatting and safe lint fixes.');
