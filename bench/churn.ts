@@ -41,7 +41,7 @@ import { WebSocket } from 'ws';
 import { DEFAULT_FED_SETTINGS } from '../src/fed';
 import { modelPreset } from '../src/model';
 import { loadOrCreateData } from '../src/seed/data';
-import { createTabNode, type PeerConnectionBudget, type SeedInfo } from '../src/swarm';
+import { createTabNode, PEER_CONNECTION_BUDGET, type PeerConnectionBudget, type SeedInfo } from '../src/swarm';
 import { chromiumFlags, requireChromium } from '../test/harness/chromium';
 import { forkJobProcess, type JobReply } from './lib/processes';
 import type { BenchResult, BenchRow } from './lib/results';
@@ -55,8 +55,6 @@ const DEFAULT_CYCLES = 1_000;
 const WARMUP_CYCLES = 50;
 /** Cycles at once: the seed admits 5 new connections a second from one address, and 2 cores run it all. */
 const CONCURRENCY = 8;
-/** The window of the benchmark's budget: the tab's own (an hour). */
-const BUDGET_WINDOW_MS = 60 * 60_000;
 /** Time for the tab's connections to drain back to the seed's alone, and for a peer's relay reservation. */
 const SETTLE_TIMEOUT_MS = 30_000;
 const SEED_DIAL_ATTEMPTS = 20;
@@ -185,7 +183,7 @@ export async function runChurnBench(pageBase: string, options: { cases?: string[
 async function churn(pageBase: string, cycles: number): Promise<Pick<BenchResult, 'rows'> & { notes: string[] }> {
   const c = `cycles=${cycles}`;
   const dir = await mkdtemp(join(tmpdir(), 'vgpu-bench-churn-'));
-  const budget: PeerConnectionBudget = { cap: WARMUP_CYCLES + cycles, windowMs: BUDGET_WINDOW_MS };
+  const budget: PeerConnectionBudget = { cap: WARMUP_CYCLES + cycles, windowMs: PEER_CONNECTION_BUDGET.windowMs };
   const browser = await chromium.launch({
     executablePath: requireChromium(),
     args: chromiumFlags({ webgpu: false }),
