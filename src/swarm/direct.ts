@@ -36,7 +36,7 @@ export interface DirectLinks {
   /**
    * An open unlimited connection to `peer`: the one we have, one we dial, or the one it dials (when
    * it has the smaller id: after INBOUND_DIAL_WAIT_MS without it, we dial). A dial the budget refuses
-   * rejects with PeerConnectionBudgetError.
+   * rejects with PeerConnectionBudgetError. Rejects with the signal's reason once it aborts.
    */
   connection(peer: string, signal: AbortSignal): Promise<Connection>;
 }
@@ -88,11 +88,25 @@ export function createDirectLinks(c: DirectLinksComponents): DirectLinks {
       for (;;) {
         const conn = open(peer);
         if (conn) return conn;
-        if (c.self < peer || dialing.has(peer) || clock.now() - since >= INBOUND_DIAL_WAIT_MS) return dial(peer);
+        if (c.self < peer || dialing.has(peer) || clock.now() - since >= INBOUND_DIAL_WAIT_MS)
+          return untilAborted(dial(peer), signal);
         // The other side dials us first; wait a while for its connection.
         signal.throwIfAborted();
         await new Promise((r) => setTimeout(r, INBOUND_POLL_MS));
       }
     },
   };
+}
+
+/**
+ * `p`, or a rejection with the signal's reason once it aborts: a request that no longer needs the
+ * connection (the seed delivered its piece first) stops waiting, while the dial goes on for others.
+ */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -96,9 +96,7 @@ test('a failed dial is warned about, and a tab dials at most MAX_PEER_CONNECTION
   expect(dials).toHaveLength(MAX_PEER_CONNECTIONS_PER_HOUR);
   const last = others.at(-1)!;
   expect(links.reachable(last)).toBe(false); // pieces it holds are fetched elsewhere
-  const aborted = new AbortController();
-  aborted.abort();
-  await expect(links.connection(last, aborted.signal)).rejects.toBeInstanceOf(PeerConnectionBudgetError);
+  await expect(links.connection(last, new AbortController().signal)).rejects.toBeInstanceOf(PeerConnectionBudgetError);
   expect(warnings).toHaveLength(1); // a refused dial on an announcement is not warned about again and again
   // An hour after the first dial, the budget admits one again.
   clock.advance(PEER_CONNECTION_BUDGET.windowMs);
@@ -123,4 +121,22 @@ test('the larger id dials too when the smaller one has not within INBOUND_DIAL_W
   const conn = connect(small);
   dials[0]!.settle(conn);
   expect(await request).toBe(conn);
+});
+
+test('a request that no longer needs the connection stops waiting for the dial; the dial goes on and serves the next', async () => {
+  const [small, large] = ids as [string, string];
+  const { node, dials, connect } = fakeNode();
+  const links = createDirectLinks({ node, self: small, warn: () => {} });
+  links.learn(large, addrOf(large));
+  const controller = new AbortController();
+  const waiting = links.connection(large, controller.signal);
+  const reason = new Error('the seed delivered the piece first');
+  controller.abort(reason);
+  await expect(waiting).rejects.toBe(reason);
+  // The same dial, still in progress, serves the next request once it connects.
+  const next = links.connection(large, new AbortController().signal);
+  const conn = connect(large);
+  dials[0]!.settle(conn);
+  expect(await next).toBe(conn);
+  expect(dials).toHaveLength(1);
 });
