@@ -1,5 +1,5 @@
 // The seed's piece service: serves the pieces of the servable weights over the piece protocol, with
-// super-seeding (a piece another tab just got and offers is answered BUSY: fetch it from that tab).
+// super-seeding (a piece another tab just got and offers is answered REFERRED: fetch it from that tab).
 import {
   heardHolders,
   MAX_PIECE_STREAMS_PER_CONNECTION,
@@ -50,10 +50,11 @@ export async function startPieceService(c: PieceServiceComponents): Promise<Piec
         referralMs: SEED_REFERRAL_MS,
         connected: c.isConnected,
         offers: (peer, req) => c.isConnected(peer) && heard.holds(peer, req.manifest, req.index),
+        addrs: (peer, req) => heard.addrs(peer, req.manifest),
         now: () => clock.now(),
       }),
       clock,
-      // BUSY is the super-seeding policy at work, not news; malformed requests are.
+      // Referrals and BUSY are the super-seeding policy at work, not news; malformed requests are.
       onRefused: (peer, status, reason) =>
         status === PieceStatus.BadRequest && c.log(`refused a piece request from ${peer}: ${reason}`),
     }),

@@ -1,5 +1,6 @@
 // Announcements over gossipsub: "I hold these pieces of this manifest, dial me here". Small,
 // validated before gossipsub forwards them (an invalid one is rejected and its sender scored down).
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { decodeJsonMessage, fromBase64, isSha256Hex, toBase64, utf8 } from './bytes';
 import { MAX_ANNOUNCE_ADDRS, MAX_ANNOUNCE_BYTES } from './limits';
 
@@ -17,6 +18,21 @@ export interface Announcement {
 
 export class AnnouncementError extends Error {
   override name = 'AnnouncementError';
+}
+
+/**
+ * The addresses among `addrs` at which `peer` can be dialled over WebRTC: its own (they end in its
+ * peer id: a stranger cannot send us to dial someone else), parsable, at most MAX_ANNOUNCE_ADDRS.
+ */
+export function dialableAddrs(peer: string, addrs: readonly unknown[]): Multiaddr[] {
+  return addrs.slice(0, MAX_ANNOUNCE_ADDRS).flatMap((s) => {
+    if (typeof s !== 'string' || s.length >= 512 || !s.includes('/webrtc') || !s.endsWith(`/p2p/${peer}`)) return [];
+    try {
+      return [multiaddr(s)];
+    } catch {
+      return [];
+    }
+  });
 }
 
 export function emptyBitfield(pieces: number): Uint8Array {

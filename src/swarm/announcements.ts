@@ -2,11 +2,25 @@
 // while fresh) and where to dial them; and what this tab holds, sent soon after each change (at
 // most one per ANNOUNCE_MIN_GAP_MS) and every ANNOUNCE_INTERVAL_MS.
 import type { GossipSub, Message } from '@libp2p/gossipsub';
-import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import type { Multiaddr } from '@multiformats/multiaddr';
 import { type Clock, systemClock } from '../util/clock';
-import { ANNOUNCE_TOPIC, decodeAnnouncement, emptyBitfield, encodeAnnouncement, hasBit } from './announce';
+import {
+  ANNOUNCE_TOPIC,
+  decodeAnnouncement,
+  dialableAddrs,
+  emptyBitfield,
+  encodeAnnouncement,
+  hasBit,
+  setBit,
+} from './announce';
 import type { Availability } from './fetcher';
-import { ANNOUNCE_INTERVAL_MS, ANNOUNCE_MIN_GAP_MS, ANNOUNCE_STALE_MS, SEED_MAX_CONNECTIONS } from './limits';
+import {
+  ANNOUNCE_INTERVAL_MS,
+  ANNOUNCE_MIN_GAP_MS,
+  ANNOUNCE_STALE_MS,
+  MAX_KNOWN_TABS,
+  SEED_MAX_CONNECTIONS,
+} from './limits';
 
 export interface AnnouncementsComponents {
   pubsub: Pick<GossipSub, 'publish' | 'addEventListener' | 'removeEventListener'>;
@@ -29,6 +43,11 @@ export interface Announcements {
   changed(): void;
   /** Other tabs' fresh announcements for `manifest`. */
   holders(manifest: string): Map<string, Availability>;
+  /**
+   * The seed referred us to `peer` for piece `index` of `manifest`, which it holds: counted as if
+   * `peer` had announced it, until its own announcement says otherwise.
+   */
+  referred(manifest: string, peer: string, index: number): void;
   stop(): void;
 }
 
@@ -54,13 +73,7 @@ export function startAnnouncements(c: AnnouncementsComponents): Announcements {
     const peers = heard.get(a.manifest) ?? new Map<string, Heard>();
     peers.set(from, { have: a.have, fetching: a.fetching, at: clock.now() });
     heard.set(a.manifest, peers);
-    const addrs = a.addrs.flatMap((s) => {
-      try {
-        return s.includes('/webrtc') && s.endsWith(`/p2p/${from}`) ? [multiaddr(s)] : [];
-      } catch {
-        return [];
-      }
-    });
+    const addrs = dialableAddrs(from, a.addrs);
     if (addrs.length > 0) c.onPeerAddrs(from, addrs);
   };
   c.pubsub.addEventListener('message', onMessage);
@@ -90,6 +103,19 @@ export function startAnnouncements(c: AnnouncementsComponents): Announcements {
       heard.delete(manifest);
     },
     changed: soon,
+    referred(manifest, peer, index) {
+      const mine = own.get(manifest);
+      if (!mine || peer === c.self || peer === c.seed) return;
+      const peers = heard.get(manifest) ?? new Map<string, Heard>();
+      let h = peers.get(peer);
+      if (!h || h.at <= clock.now() - ANNOUNCE_STALE_MS) {
+        if (!h && peers.size >= MAX_KNOWN_TABS) return;
+        h = { have: new Uint8Array(mine.have.length), fetching: new Uint8Array(mine.fetching.length), at: clock.now() };
+        peers.set(peer, h);
+      }
+      setBit(h.have, index);
+      heard.set(manifest, peers);
+    },
     holders(manifest) {
       const fresh = new Map<string, Availability>();
       for (const [peer, a] of heard.get(manifest) ?? []) if (a.at > clock.now() - ANNOUNCE_STALE_MS) fresh.set(peer, a);
@@ -114,17 +140,20 @@ export interface HeardHoldersComponents {
 export interface HeardHolders {
   /** Whether `peer` announced, within ANNOUNCE_STALE_MS, that it holds piece `index` of `manifest`. */
   holds(peer: string, manifest: string, index: number): boolean;
+  /** Where `peer` said, in its last announcement of `manifest`, it can be dialled (its own WebRTC addresses). */
+  addrs(peer: string, manifest: string): string[];
   stop(): void;
 }
 
 /**
  * At the seed: which tabs announce which pieces of the weights it serves (so super-seeding sends
- * askers only to tabs that offer a piece, not to one that took it and keeps quiet). Bounded: the
- * served manifests only, SEED_MAX_CONNECTIONS announcers each (stale ones make room first).
+ * askers only to tabs that offer a piece, not to one that took it and keeps quiet), and where to dial
+ * them (the referral names them). Bounded: the served manifests only, SEED_MAX_CONNECTIONS announcers
+ * each (stale ones make room first), MAX_ANNOUNCE_ADDRS addresses each.
  */
 export function heardHolders(c: HeardHoldersComponents): HeardHolders {
   const clock = c.clock ?? systemClock;
-  const heard = new Map<string, Map<string, { have: Uint8Array; at: number }>>();
+  const heard = new Map<string, Map<string, { have: Uint8Array; addrs: string[]; at: number }>>();
   const onMessage = (evt: CustomEvent<Message>) => {
     const msg = evt.detail;
     if (msg.topic !== ANNOUNCE_TOPIC || msg.type !== 'signed') return;
@@ -135,11 +164,11 @@ export function heardHolders(c: HeardHoldersComponents): HeardHolders {
     if (pieces === undefined || a.have.length !== emptyBitfield(pieces).length) return;
     const now = clock.now();
     for (const m of heard.keys()) if (c.pieceCount(m) === undefined) heard.delete(m);
-    const peers = heard.get(a.manifest) ?? new Map<string, { have: Uint8Array; at: number }>();
+    const peers = heard.get(a.manifest) ?? new Map<string, { have: Uint8Array; addrs: string[]; at: number }>();
     if (!peers.has(from) && peers.size >= SEED_MAX_CONNECTIONS)
       for (const [peer, h] of peers) if (h.at <= now - ANNOUNCE_STALE_MS) peers.delete(peer);
     if (!peers.has(from) && peers.size >= SEED_MAX_CONNECTIONS) return;
-    peers.set(from, { have: a.have, at: now });
+    peers.set(from, { have: a.have, addrs: dialableAddrs(from, a.addrs).map(String), at: now });
     heard.set(a.manifest, peers);
   };
   c.pubsub.addEventListener('message', onMessage);
@@ -148,6 +177,7 @@ export function heardHolders(c: HeardHoldersComponents): HeardHolders {
       const h = heard.get(manifest)?.get(peer);
       return h !== undefined && h.at > clock.now() - ANNOUNCE_STALE_MS && hasBit(h.have, index);
     },
+    addrs: (peer, manifest) => heard.get(manifest)?.get(peer)?.addrs ?? [],
     stop: () => c.pubsub.removeEventListener('message', onMessage),
   };
 }

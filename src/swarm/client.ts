@@ -130,6 +130,7 @@ export async function startSwarmClient(opts: SwarmClientOptions): Promise<SwarmC
         seed,
         announcements,
         reachable: direct.reachable,
+        learn: direct.learn,
         connection: (peer, signal) => (peer === seed ? link.connection(signal) : direct.connection(peer, signal)),
         warn,
       }),

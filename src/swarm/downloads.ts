@@ -2,6 +2,7 @@
 // and verifies every piece (from other tabs first, the seed last), and serves the pieces of every
 // manifest it downloaded to other tabs.
 import type { Connection } from '@libp2p/interface';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { emptyBitfield } from './announce';
 import type { Announcements } from './announcements';
 import { assembleWeights, type FetchProgress, fetchPieces } from './fetcher';
@@ -22,7 +23,9 @@ export interface DownloadsComponents {
   store: PieceStore;
   /** The seed's peer id: the manifests' signer, and the source of last resort. */
   seed: string;
-  announcements: Pick<Announcements, 'announce' | 'forget' | 'changed' | 'holders'>;
+  announcements: Pick<Announcements, 'announce' | 'forget' | 'changed' | 'holders' | 'referred'>;
+  /** Keeps a tab's WebRTC addresses (from the seed's referral), and dials it if we are the one to dial. */
+  learn(peer: string, addrs: Multiaddr[]): void;
   /** Whether pieces can be fetched from `peer` (it is connected, or one of us can dial the other). */
   reachable(peer: string): boolean;
   /** A connection that can carry pieces to `peer` (the seed or another tab). */
@@ -80,8 +83,16 @@ export async function startDownloads(c: DownloadsComponents): Promise<Downloads>
       distrusted,
       holders: () => new Map([...c.announcements.holders(manifest.id)].filter(([peer]) => c.reachable(peer))),
       onOwnChange: c.announcements.changed,
-      request: async (peer, index, s) => {
+      onReferral: (index, referrals) => {
+        // A tab that holds it is asked for it; one still being sent it is dialled now, to be ready.
+        for (const r of referrals) {
+          if (r.has) c.announcements.referred(manifest.id, r.peer, index);
+          if (r.addrs.length > 0) c.learn(r.peer, r.addrs.map(multiaddr));
+        }
+      },
+      request: async (peer, index, s, sent) => {
         const stream = await (await c.connection(peer, s)).newStream(PIECE_PROTOCOL, { signal: s });
+        sent();
         return requestPiece(stream, { manifest: manifest.id, index }, { signal: s });
       },
       onProgress,

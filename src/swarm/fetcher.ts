@@ -3,10 +3,14 @@
 // the seed for different pieces), other tabs before the seed, and the seed only for pieces that no
 // usable peer holds or is already fetching from it: that keeps the seed's upload near one copy.
 // Endgame: in a download's last ENDGAME_MAX_MISSING pieces, a piece a peer has not delivered within
-// PEER_PIECE_PATIENCE_MS is asked of the seed too (the first answer wins, the other request is ended):
-// a slow or stalling peer costs the tail seconds, not its whole request timeout.
+// PEER_PIECE_PATIENCE_MS of getting the request (PEER_LINK_PATIENCE_MS while the link to it is being
+// set up) is asked of another tab that holds it too, or else of the seed (the first answer wins, the
+// other requests are ended): a slow or stalling peer, or a link that never comes up, costs the tail
+// seconds, not its whole request timeout.
 // A peer that sends a corrupted piece is banned; one that fails is set aside a while; one that is busy,
-// or that the tab's connection budget does not let it connect to, is left a second. The seed cannot
+// or that the tab's connection budget does not let it connect to, is left a second. A seed that is
+// busy (super-seeding: it refers us to the tabs that hold the piece) is asked again only after an
+// announcement period, time to hear of those tabs. The seed cannot
 // be banned (it is the only source of some pieces): its MAX_SEED_CORRUPT_PIECES-th corrupted piece
 // ends the download with SeedServesCorruptPiecesError instead. A seed that no longer has the manifest
 // (it retired it: newer weights replaced it) ends the download with ManifestRetiredError: the
@@ -26,12 +30,14 @@ import {
   MAX_PEER_FAILURES,
   MAX_SEED_CORRUPT_PIECES,
   PEER_BACKOFF_MS,
+  PEER_BUSY_RETRY_MS,
+  PEER_LINK_PATIENCE_MS,
   PEER_PIECE_PATIENCE_MS,
   PIECE_REQUEST_TIMEOUT_MS,
   SEED_BUSY_RETRY_MS,
 } from './limits';
 import { pieceRange, type VerifiedManifest } from './manifest';
-import { PieceProtocolError, PieceStatus, type PieceStore } from './pieces';
+import { PieceProtocolError, PieceStatus, type PieceStore, type Referral } from './pieces';
 
 export interface FetchProgress {
   held: number;
@@ -55,8 +61,13 @@ export interface PieceFetcherOptions {
   /** Our own availability: the fetcher sets its bits, then calls onOwnChange (announce it). */
   own: Availability;
   onOwnChange?(): void;
-  /** Fetches one piece's bytes from `peer`; the fetcher verifies them. */
-  request(peer: string, index: number, signal: AbortSignal): Promise<Uint8Array>;
+  /** The seed referred us to other tabs for piece `index` (super-seeding): learn of them, ask them. */
+  onReferral?(index: number, referrals: Referral[]): void;
+  /**
+   * Fetches one piece's bytes from `peer`; the fetcher verifies them. Calls `sent` once the request
+   * went out over an open link (the endgame's patience with a peer counts from then).
+   */
+  request(peer: string, index: number, signal: AbortSignal, sent: () => void): Promise<Uint8Array>;
   onProgress?(p: FetchProgress): void;
   /** A peer was banned or set aside, with why. */
   onPenalty?(peer: string, reason: string): void;
@@ -108,6 +119,17 @@ interface PeerState {
   /** Not asked again before this time (ms since epoch). */
   backoffUntil: number;
   banned: boolean;
+  /** A request to it went out over an open link: it is connected, or was. */
+  linked: boolean;
+}
+
+/** One piece request in flight: to whom, since when, and since when it is on an open link. */
+interface PieceRequestState {
+  from: string;
+  since: number;
+  sentAt?: number;
+  /** Ends this request (the other request of the endgame delivered the piece). */
+  ended: AbortController;
 }
 
 /** How long a peer is left alone after any failed request. */
@@ -129,8 +151,8 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
   for (const [i, h] of held.entries()) setBit(opts.own.have, i, h);
   opts.onOwnChange?.();
   /** piece -> the requests for it in flight: one, or a peer's and the seed's in the endgame. */
-  const inflight = new Map<number, { from: string; since: number; ended: AbortController }[]>();
-  /** piece -> time before which we do not ask the seed for it again (it said BUSY). */
+  const inflight = new Map<number, PieceRequestState[]>();
+  /** piece -> time before which we do not ask the seed for it again (it said BUSY, or referred us). */
   const seedBusyUntil = new Map<number, number>();
   /** piece -> when we first left it to a tab that said it was fetching it from the seed. */
   const comingSince = new Map<number, number>();
@@ -159,7 +181,7 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
   const peer = (id: string): PeerState => {
     let s = peers.get(id);
     if (!s) {
-      s = { inflight: 0, failures: 0, lastFailureAt: 0, backoffUntil: 0, banned: false };
+      s = { inflight: 0, failures: 0, lastFailureAt: 0, backoffUntil: 0, banned: false, linked: false };
       peers.set(id, s);
     }
     return s;
@@ -194,7 +216,7 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
     const hash = m.pieces[index]!;
     const fromSeed = from === opts.seed;
     s.inflight++;
-    const request = { from, since: clock.now(), ended: new AbortController() };
+    const request: PieceRequestState = { from, since: clock.now(), ended: new AbortController() };
     inflight.set(index, [...(inflight.get(index) ?? []), request]);
     if (fromSeed) {
       setBit(opts.own.fetching, index);
@@ -202,7 +224,15 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
     }
     const timeout = timeoutSignal(clock, PIECE_REQUEST_TIMEOUT_MS);
     try {
-      const bytes = await opts.request(from, index, AbortSignal.any([timeout.signal, signal, request.ended.signal]));
+      const bytes = await opts.request(
+        from,
+        index,
+        AbortSignal.any([timeout.signal, signal, request.ended.signal]),
+        () => {
+          s.linked = true;
+          request.sentAt ??= clock.now();
+        },
+      );
       const [start, end] = pieceRange(m, index);
       const intact = bytes.length === end - start && (await sha256Hex(bytes)) === hash;
       // The other request of the endgame may have delivered it meanwhile (checked after the last await).
@@ -232,13 +262,16 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
       opts.onProgress?.({ ...progress, bannedPeers: [...progress.bannedPeers] });
     } catch (e) {
       if (signal.aborted || request.ended.signal.aborted) return;
-      // A peer we may not open a connection to yet (the tab's connection budget is spent) is a busy one.
+      // A peer we may not open a connection to yet (the tab's connection budget is spent) is a busy one;
+      // so is one that refers us elsewhere (only the seed's referrals are followed).
       if (
-        (e instanceof PieceProtocolError && e.status === PieceStatus.Busy) ||
+        (e instanceof PieceProtocolError && (e.status === PieceStatus.Busy || e.status === PieceStatus.Referred)) ||
         e instanceof PeerConnectionBudgetError
       ) {
         if (fromSeed) seedBusyUntil.set(index, clock.now() + SEED_BUSY_RETRY_MS);
-        else s.backoffUntil = clock.now() + SEED_BUSY_RETRY_MS;
+        else s.backoffUntil = clock.now() + PEER_BUSY_RETRY_MS;
+        if (fromSeed && e instanceof PieceProtocolError && e.referrals.length > 0)
+          opts.onReferral?.(index, e.referrals);
       } else if (fromSeed && e instanceof PieceProtocolError && e.status === PieceStatus.NotFound) {
         seedFailure ??= new ManifestRetiredError(opts.manifest.id);
       } else penalise(from, `piece ${index}: ${errorText(e)}`, false);
@@ -310,13 +343,27 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
         started++;
       }
     }
-    // Endgame: a piece a peer has had for PEER_PIECE_PATIENCE_MS without delivering is asked of the seed too.
+    // Endgame: a piece every asked peer has kept past our patience is asked of another tab that holds
+    // it (one we have a link to first), else of the seed.
     const endgame = progress.total - progress.held <= ENDGAME_MAX_MISSING;
+    const patienceLost = (r: PieceRequestState) =>
+      r.sentAt === undefined ? now - r.since >= PEER_LINK_PATIENCE_MS : now - r.sentAt >= PEER_PIECE_PATIENCE_MS;
     for (const [i, requests] of endgame ? inflight : []) {
-      if (!usable(opts.seed, now) || peer(opts.seed).inflight >= MAX_INFLIGHT_TO_SEED) break;
-      if (requests.some((r) => r.from === opts.seed) || (seedBusyUntil.get(i) ?? 0) > now) continue;
-      if (now - Math.min(...requests.map((r) => r.since)) < PEER_PIECE_PATIENCE_MS) continue;
-      start(i, opts.seed);
+      // A piece just delivered stays in flight while it is stored: asking again would be a wasted copy.
+      if (held[i] || requests.some((r) => r.from === opts.seed) || !requests.every(patienceLost)) continue;
+      const [other] = holders
+        .filter(([id, a]) => hasBit(a.have, i) && !requests.some((r) => r.from === id))
+        .map(([id]) => id)
+        .filter((id) => peer(id).inflight < MAX_INFLIGHT_PER_PEER)
+        .sort((a, b) => Number(peer(b).linked) - Number(peer(a).linked) || peer(a).inflight - peer(b).inflight);
+      if (other !== undefined) start(i, other);
+      else if (
+        usable(opts.seed, now) &&
+        peer(opts.seed).inflight < MAX_INFLIGHT_TO_SEED &&
+        (seedBusyUntil.get(i) ?? 0) <= now
+      )
+        start(i, opts.seed);
+      else continue;
       started++;
     }
     return started;

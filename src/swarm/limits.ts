@@ -46,21 +46,38 @@ export const PIECE_SEND_TIMEOUT_MS = 20_000;
 export const SEED_PIECE_REPEAT_MS = 60_000;
 /**
  * Super-seeding's bound on a referral: an asker sent elsewhere for a piece is served by the seed once
- * this long has passed since its first BUSY for it, whoever holds the piece. An honest holder is asked
- * at once (the asker asks the seed again only when no holder is usable yet, every SEED_BUSY_RETRY_MS,
- * or in its endgame, PEER_PIECE_PATIENCE_MS after asking a holder); a stranger that announces a piece
- * and never serves it delays each asker this long per piece, once. At 60 s the soak's first pieces
- * waited 10–15 s under attack; with one BUSY and no time, a loaded machine's slow WebRTC links made
- * the seed send 4.4 copies of the 32 MiB model to 3 tabs (e2e/swarm.spec).
+ * this long has passed since its first BUSY for it, whoever holds the piece. An honest asker decides
+ * when to come back: it asks a holder it knows at once, and asks the seed again only when no holder
+ * is usable (SEED_BUSY_RETRY_MS after the BUSY), or in its endgame (PEER_PIECE_PATIENCE_MS after a
+ * holder got the request, PEER_LINK_PATIENCE_MS while the link to it is still being set up). A
+ * stranger that announces a piece and never serves it delays each asker this long per piece, once.
+ * At 60 s the soak's first pieces waited 10–15 s under attack; with one BUSY and no time, a loaded
+ * machine's slow WebRTC links made the seed send 4.4 copies of the 32 MiB model to 3 tabs (e2e/swarm.spec).
  */
 export const SEED_REFERRAL_MS = 3_000;
+/**
+ * Tabs one referral names (the seed's REFERRED reply): enough to find one that answers, few enough
+ * that askers spread over all holders (each referral starts one further along the list).
+ */
+export const MAX_REFERRED_HOLDERS = 4;
+/** Largest referral a tab reads: MAX_REFERRED_HOLDERS tabs with MAX_ANNOUNCE_ADDRS addresses each. */
+export const MAX_REFERRAL_BYTES = 24 * KiB;
 /**
  * Weight manifests whose pieces the seed keeps servable: the current round's and the one before,
  * since a round closes while slower tabs are still fetching the weights it started from.
  */
 export const SEED_SERVABLE_MANIFESTS = 2;
-/** How long a tab leaves a piece alone at the seed after the seed answered BUSY for it. */
-export const SEED_BUSY_RETRY_MS = 1_000;
+/**
+ * How long a tab leaves a piece alone at the seed after the seed answered BUSY or REFERRED for it: an
+ * announcement period (ANNOUNCE_INTERVAL_MS), time for the links to the tabs it was referred to to
+ * come up, or to hear of holders when the reply named none. At 1 s (before referrals named the
+ * holders), a tab's second ask came before it knew any, the seed's referral ran out while its first
+ * WebRTC link was being set up, and the seed sent 1.8–2.7 copies of the model to 4 tabs behind NAT
+ * (test/nat/homes.spec).
+ */
+export const SEED_BUSY_RETRY_MS = 3_000;
+/** How long a tab leaves another tab alone after it answered BUSY (or the connection budget said no). */
+export const PEER_BUSY_RETRY_MS = 1_000;
 /**
  * How long a tab leaves a piece to another tab that says it is fetching it from the seed (a 1 MiB
  * piece comes from the seed in a second or two; the seed itself refers askers to the tab it is
@@ -71,11 +88,20 @@ export const COMING_WAIT_MS = 3_000;
 /** Tabs whose claims a tab remembers not to believe; the oldest is forgotten past this. */
 export const MAX_DISTRUSTED_CLAIMANTS = 1_024;
 /**
- * How long a piece may be in flight from another tab before the seed is asked for it too (the first
- * answer wins). Over a live WebRTC link a piece takes well under a second; a link still being set up
- * or a peer that stalls would otherwise hold the piece up to PIECE_REQUEST_TIMEOUT_MS.
+ * How long a piece request may wait on another tab, once sent over an open link, before the seed is
+ * asked for it too in the endgame (the first answer wins). A 1 MiB piece took 0.3–1.5 s over a live
+ * WebRTC link on a loaded 2-core machine, and up to 3.1 s as a fresh link's first (its congestion
+ * window still small): at 3 s, the seed sent such pieces too. A peer that stalls would otherwise hold
+ * the piece up to PIECE_REQUEST_TIMEOUT_MS.
  */
-export const PEER_PIECE_PATIENCE_MS = 3_000;
+export const PEER_PIECE_PATIENCE_MS = 5_000;
+/**
+ * The same patience while the link to that tab is still being set up (signalling through the relay,
+ * then ICE: 1–3 s measured between homes behind NAT, TURN included, on a loaded 2-core machine). Counted
+ * from the request, not from the link, a 3 s patience sent the endgame's pieces to the seed while
+ * the links were still being set up.
+ */
+export const PEER_LINK_PATIENCE_MS = 10_000;
 /**
  * The endgame (the seed asked too for a piece a peer is slow to deliver) starts once at most this many
  * pieces are missing: a download's tail, as in BitTorrent, so slow links cost the seed a few pieces of

@@ -1,16 +1,21 @@
 // The piece pull protocol: one short stream per request. The requester writes one
 // length-prefixed JSON frame {manifest, index}; the server answers one length-prefixed frame
-// whose first byte is a status and whose rest is the piece (or an error text).
+// whose first byte is a status and whose rest is the piece, an error text, or (REFERRED, the
+// seed's super-seeding) a JSON referral {reason, holders: [{peer, addrs, has}]} to the tabs that hold it.
 
 import type { AbortOptions, Connection, Stream, StreamHandler } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
 import { heldByKey } from '../util/budget';
 import { type Clock, systemClock, withDeadline } from '../util/clock';
+import { dialableAddrs } from './announce';
 import { decodeJsonMessage, fromUtf8, isSha256Hex, utf8 } from './bytes';
 import {
   MAX_CONCURRENT_UPLOADS,
   MAX_PIECE_REPLY_BYTES,
   MAX_PIECE_REQUEST_BYTES,
+  MAX_REFERRAL_BYTES,
+  MAX_REFERRED_HOLDERS,
   MAX_UPLOADS_PER_PEER,
   PIECE_SEND_TIMEOUT_MS,
   REQUEST_READ_TIMEOUT_MS,
@@ -25,6 +30,16 @@ export enum PieceStatus {
   NotFound = 1,
   BadRequest = 2,
   Busy = 3,
+  /** Not served now: fetch it from the tabs the reply names (a busy reply that says where to go). */
+  Referred = 4,
+}
+
+/** A tab an asker is referred to for a piece: it holds the piece (`has`), or is being sent it. */
+export interface Referral {
+  peer: string;
+  /** Its WebRTC addresses, as it announced them. */
+  addrs: string[];
+  has: boolean;
 }
 
 export interface PieceRequest {
@@ -38,6 +53,8 @@ export class PieceProtocolError extends Error {
   constructor(
     message: string,
     readonly status?: PieceStatus,
+    /** With REFERRED: the tabs to fetch the piece from, as the server named them (checked, not yet believed). */
+    readonly referrals: Referral[] = [],
   ) {
     super(message);
   }
@@ -83,6 +100,38 @@ export function decodePieceRequest(bytes: Uint8Array): PieceRequest {
   return { manifest, index: index as number };
 }
 
+export function encodeReferral(r: Refusal): Uint8Array {
+  return utf8(JSON.stringify({ reason: r.reason, holders: r.referrals.slice(0, MAX_REFERRED_HOLDERS) }));
+}
+
+/**
+ * Parses a referral, keeping only what checks out: at most MAX_REFERRED_HOLDERS holders, each a
+ * valid peer id with its own WebRTC addresses (dialableAddrs). Never throws: a malformed referral
+ * refers nowhere (the asker then treats it as a plain BUSY).
+ */
+export function decodeReferral(bytes: Uint8Array): Refusal {
+  let value: Record<string, unknown>;
+  try {
+    value = decodeJsonMessage(bytes, MAX_REFERRAL_BYTES, 'referral', (why) => new PieceProtocolError(why));
+  } catch (e) {
+    return { reason: (e as Error).message, referrals: [] };
+  }
+  const reason = typeof value.reason === 'string' ? value.reason.slice(0, 200) : '';
+  const holders = Array.isArray(value.holders) ? value.holders.slice(0, MAX_REFERRED_HOLDERS) : [];
+  const referrals = holders.flatMap((h: unknown): Referral[] => {
+    if (typeof h !== 'object' || h === null) return [];
+    const { peer, addrs, has } = h as Record<string, unknown>;
+    if (typeof peer !== 'string' || typeof has !== 'boolean' || !Array.isArray(addrs)) return [];
+    try {
+      peerIdFromString(peer);
+    } catch {
+      return [];
+    }
+    return [{ peer, has, addrs: dialableAddrs(peer, addrs).map(String) }];
+  });
+  return { reason, referrals };
+}
+
 /** Counters a piece server keeps: what it uploaded, what it refused. */
 export interface UploadStats {
   uploadedBytes: number;
@@ -103,10 +152,16 @@ export interface PieceServerOptions {
   clock?: Clock;
 }
 
+/** Why a policy does not serve a request now, and the tabs it refers the asker to instead. */
+export interface Refusal {
+  reason: string;
+  referrals: Referral[];
+}
+
 /** Which valid requests a server serves now, told what came of each it admitted. */
 export interface UploadPolicy {
-  /** A reason to answer BUSY, or undefined to serve. */
-  admit(peer: string, req: PieceRequest): string | undefined;
+  /** A refusal to answer REFERRED with, or undefined to serve. */
+  admit(peer: string, req: PieceRequest): Refusal | undefined;
   /** The reply to an admitted request went out whole (`delivered`), or failed. */
   settle(peer: string, req: PieceRequest, delivered: boolean): void;
 }
@@ -120,6 +175,8 @@ export interface SuperSeedingOptions {
   connected(peer: string): boolean;
   /** Whether `peer` offers the piece to others now (the seed: it is connected and announces it). */
   offers(peer: string, req: PieceRequest): boolean;
+  /** Where `peer` can be dialled, as it announced (the referral passes them on). */
+  addrs(peer: string, req: PieceRequest): string[];
   now?(): number;
 }
 
@@ -131,15 +188,18 @@ const MAX_TRACKED_PIECES = 4_096;
 /**
  * The seed's admission policy (BitTorrent's super-seeding): once a piece is going out to a tab (still
  * connected) or went out to one that offers it (announces it), a request for it from another tab is
- * answered BUSY, for up to `intervalMs` from the first copy; the asker fetches it from that tab. A holder
- * that keeps quiet (a stranger that requests everything and keeps it) is no reason to refer anyone;
- * one that announces the piece and never serves it costs each asker at most `referralMs` per piece,
- * from its first BUSY: then the asker is served, whoever holds the piece. A request
- * whose reply never went out whole does not count as a copy.
+ * answered REFERRED, for up to `intervalMs` from the first copy: the reply names up to
+ * MAX_REFERRED_HOLDERS of those tabs (taken in turn, so askers spread over them), and the asker fetches
+ * it from them. A holder that keeps quiet (a stranger that requests everything and keeps it) is no
+ * reason to refer anyone; one that announces the piece and never serves it costs each asker at most
+ * `referralMs` per piece, from its first referral: then the asker is served, whoever holds the piece.
+ * A request whose reply never went out whole does not count as a copy.
  */
 export function superSeeding(o: SuperSeedingOptions): UploadPolicy {
   const now = o.now ?? Date.now;
   const copies = new Map<string, { at: number; sending: Set<string>; holders: Set<string> }>();
+  /** Where the next referral starts in the list of holders (askers spread over them). */
+  let turn = 0;
   /** `${asker} ${piece key}` -> when it was first sent elsewhere for that piece. */
   const referred = new Map<string, number>();
   const keyOf = (req: PieceRequest) => `${req.manifest}/${req.index}`;
@@ -160,17 +220,23 @@ export function superSeeding(o: SuperSeedingOptions): UploadPolicy {
       const t = now();
       const key = keyOf(req);
       const c = live(key, t);
-      const holders = c
-        ? [...[...c.sending].filter(o.connected), ...[...c.holders].filter((p) => o.offers(p, req))].filter(
-            (p) => p !== peer,
-          )
+      const holders: Omit<Referral, 'addrs'>[] = c
+        ? [
+            ...[...c.holders].filter((p) => o.offers(p, req)).map((p) => ({ peer: p, has: true })),
+            ...[...c.sending].filter(o.connected).map((p) => ({ peer: p, has: false })),
+          ].filter((h) => h.peer !== peer)
         : [];
       const asker = `${peer} ${key}`;
       const since = referred.get(asker) ?? t;
       if (holders.length > 0 && t - since < o.referralMs) {
         referred.set(asker, since);
         prune(t);
-        return `piece ${req.index} is offered by ${holders.length} tab(s): fetch it from them`;
+        const start = turn++ % holders.length;
+        const named = [...holders.slice(start), ...holders.slice(0, start)].slice(0, MAX_REFERRED_HOLDERS);
+        return {
+          reason: `piece ${req.index} is offered by ${holders.length} tab(s): fetch it from them`,
+          referrals: named.map((h) => ({ ...h, addrs: o.addrs(h.peer, req) })),
+        };
       }
       referred.delete(asker);
       // The interval runs from the first copy that is going out or went out (failed ones do not count).
@@ -213,21 +279,21 @@ export function pieceServer(opts: PieceServerOptions): StreamHandler {
         await closeBothEnds(stream, signal);
       });
     };
-    const refuse = async (status: PieceStatus, reason: string) => {
+    const refuse = async (status: PieceStatus, reason: string, body = utf8(reason)) => {
       if (opts.stats) opts.stats.refused++;
       opts.onRefused?.(peer, status, reason);
-      await reply(status, utf8(reason));
+      await reply(status, body);
     };
     /** Why `req` is not served now, or undefined: it is admitted and holds an upload slot. */
-    const refusal = (req: PieceRequest): [PieceStatus, string] | undefined => {
+    const refusal = (req: PieceRequest): [PieceStatus, string, Uint8Array?] | undefined => {
       if (active >= MAX_CONCURRENT_UPLOADS) return [PieceStatus.Busy, 'busy'];
       if (activeByPeer.count(peer) >= MAX_UPLOADS_PER_PEER)
         return [PieceStatus.Busy, `busy: at most ${MAX_UPLOADS_PER_PEER} pieces at once per peer`];
       const m = opts.manifest(req.manifest);
       if (!m || req.index >= m.pieces.length)
         return [PieceStatus.NotFound, `no piece ${req.index} of ${req.manifest.slice(0, 12)}`];
-      const busy = opts.policy?.admit(peer, req);
-      return busy ? [PieceStatus.Busy, busy] : undefined;
+      const referral = opts.policy?.admit(peer, req);
+      return referral ? [PieceStatus.Referred, referral.reason, encodeReferral(referral)] : undefined;
     };
     try {
       let req: PieceRequest;
@@ -278,6 +344,10 @@ export async function requestPiece(stream: Stream, req: PieceRequest, options: A
     const frame = (await lp.read(options)).subarray();
     if (frame.length === 0) throw new PieceProtocolError('empty reply');
     const status = frame[0] as PieceStatus;
+    if (status === PieceStatus.Referred) {
+      const { reason, referrals } = decodeReferral(frame.subarray(1));
+      throw new PieceProtocolError(`piece ${req.index} referred elsewhere: ${reason}`, status, referrals);
+    }
     if (status !== PieceStatus.Ok) {
       let text = '';
       try {

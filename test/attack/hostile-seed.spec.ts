@@ -217,8 +217,15 @@ async function participate(
     node: peer,
     store,
     seed: s.seed.peerId,
-    announcements: { announce: () => {}, forget: () => {}, changed: () => {}, holders: () => new Map() },
+    announcements: {
+      announce: () => {},
+      forget: () => {},
+      changed: () => {},
+      holders: () => new Map(),
+      referred: () => {},
+    },
     reachable: () => false,
+    learn: () => {},
     connection: () => dialSeed(peer, s.seed),
     warn: () => {},
   });

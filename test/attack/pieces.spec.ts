@@ -4,7 +4,7 @@
 //   MAX_UPLOADS_PER_PEER slots, a reply that does not drain in PIECE_SEND_TIMEOUT_MS is dropped.
 // - Super-seeding lockout: a stranger fetches a piece and sits on it. Nobody is sent to a tab that
 //   does not announce the piece; one that announces it and never serves it costs each asker
-//   SEED_REFERRAL_MS at most.
+//   SEED_REFERRAL_MS at most, and the referral passes on only its own addresses, not another's.
 import { lpStream } from '@libp2p/utils';
 import { expect, test } from '@playwright/test';
 import type { Seed } from '../../src/seed';
@@ -51,13 +51,18 @@ const seedPieceStreams = () =>
     .flatMap((c) => c.streams)
     .filter((s) => s.protocol === PIECE_PROTOCOL && s.status === 'open').length;
 
-/** Asks the seed for a piece as an honest peer would; the status of a refusal, or 'ok'. */
-async function ask(peer: Attacker, index: number): Promise<'ok' | PieceStatus | undefined> {
+/**
+ * Asks the seed for a piece as an honest peer would: 'ok', the status of a refusal, or for a referral
+ * the tabs it names (peer id and addresses).
+ */
+async function ask(peer: Attacker, index: number): Promise<'ok' | PieceStatus | undefined | string[]> {
   try {
     const bytes = await requestPiece(await openStream(peer, seed, PIECE_PROTOCOL), pieceReq(index));
     expect(bytes.length).toBeGreaterThan(0);
     return 'ok';
   } catch (e) {
+    if (e instanceof PieceProtocolError && e.status === PieceStatus.Referred)
+      return e.referrals.map((r) => [r.peer, ...r.addrs].join(' '));
     if (e instanceof PieceProtocolError) return e.status;
     throw e;
   }
@@ -106,8 +111,12 @@ test('a peer that fetches a piece and keeps quiet delays nobody; one that announ
     const pieces = seed.manifest.value.pieces.length;
     const have = emptyBitfield(pieces);
     setBit(have, other);
-    const claim = encodeAnnouncement({ manifest: seed.manifest.id, have, fetching: emptyBitfield(pieces), addrs: [] });
-    // Announced until the seed has heard it: the next honest asker is referred.
+    // Its own WebRTC address, and the honest peer's: a referral passes on only its own.
+    const webrtc = (p: Attacker) => `/ip4/127.0.0.1/tcp/9/ws/p2p/${seed.peerId}/p2p-circuit/webrtc/p2p/${p.peerId}`;
+    const addrs = [webrtc(squatter), webrtc(honest)];
+    const claim = encodeAnnouncement({ manifest: seed.manifest.id, have, fetching: emptyBitfield(pieces), addrs });
+    const referral = [`${squatter.peerId} ${webrtc(squatter)}`];
+    // Announced until the seed has heard it: the next honest asker is referred to it.
     const late = await createAttacker();
     try {
       await expect
@@ -115,10 +124,10 @@ test('a peer that fetches a piece and keeps quiet delays nobody; one that announ
           await squatter.services.pubsub.publish(ANNOUNCE_TOPIC, claim).catch(() => {});
           return ask(late, other);
         })
-        .toBe(PieceStatus.Busy);
-      // However long it keeps claiming, the asker is served once SEED_REFERRAL_MS passed since its first BUSY.
+        .toEqual(referral);
+      // However long it keeps claiming, the asker is served once SEED_REFERRAL_MS passed since its first referral.
       await squatter.services.pubsub.publish(ANNOUNCE_TOPIC, claim).catch(() => {});
-      expect(await ask(late, other)).toBe(PieceStatus.Busy);
+      expect(await ask(late, other)).toEqual(referral);
       clock.advance(SEED_REFERRAL_MS);
       expect(await ask(late, other)).toBe('ok');
     } finally {

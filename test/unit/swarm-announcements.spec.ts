@@ -89,6 +89,32 @@ test("other tabs' announcements count while fresh; ours, the seed's and other to
   announcements.stop();
 });
 
+test("the seed's referral counts as the referred tab's announcement of that piece, until it announces itself or goes stale", async () => {
+  const { gossip, clock, announcements } = setup();
+  announcements.referred(M, tab.toString(), 0); // not ours yet: ignored
+  expect(announcements.holders(M).size).toBe(0);
+  announcements.announce(M, { have: Uint8Array.of(0), fetching: Uint8Array.of(0) });
+  announcements.referred(M, tab.toString(), 1);
+  announcements.referred(M, tab.toString(), 3);
+  announcements.referred(M, self.toString(), 1); // never ourselves, never the seed
+  announcements.referred(M, seed.toString(), 1);
+  const a = announcements.holders(M);
+  expect([...a.keys()]).toEqual([tab.toString()]);
+  const t = a.get(tab.toString())!;
+  expect([0, 1, 2, 3].map((i) => hasBit(t.have, i))).toEqual([false, true, false, true]);
+  expect(t.fetching.every((b) => b === 0)).toBe(true);
+  // Its own announcement replaces what the seed said of it.
+  gossip.receive(tab, announcement(M, [0b100]));
+  expect([0, 1, 2].map((i) => hasBit(announcements.holders(M).get(tab.toString())!.have, i))).toEqual([
+    false,
+    false,
+    true,
+  ]);
+  clock.advance(ANNOUNCE_STALE_MS);
+  expect(announcements.holders(M).size).toBe(0);
+  announcements.stop();
+});
+
 test('only weights we fetch or serve, with bitfields of their size, are heard; forget() stops announcing and hearing them', async () => {
   const { gossip, clock, announcements } = setup();
   gossip.receive(tab, announcement(M, [0b1]));

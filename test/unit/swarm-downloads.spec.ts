@@ -28,8 +28,10 @@ test('a tab serves and announces its last TAB_SERVED_MANIFESTS weights, and forg
       forget: (manifest) => void forgotten.push(manifest),
       changed: () => {},
       holders: () => new Map(),
+      referred: () => {},
     },
     reachable: () => false,
+    learn: () => {},
     connection: () => Promise.reject(new Error('no network in this test: every piece is in the store')),
     warn: () => {},
   });

@@ -25,6 +25,7 @@ import {
   MAX_INFLIGHT_TO_SEED,
   MAX_SEED_CORRUPT_PIECES,
   PEER_BACKOFF_MS,
+  PEER_LINK_PATIENCE_MS,
   PEER_PIECE_PATIENCE_MS,
   PIECE_REQUEST_TIMEOUT_MS,
   SEED_BUSY_RETRY_MS,
@@ -38,6 +39,7 @@ import {
   type WeightsManifest,
 } from '../../src/swarm/manifest';
 import { memoryPieceStore, PieceProtocolError, PieceStatus, type PieceStore } from '../../src/swarm/pieces';
+import { sleep } from '../../src/util/clock';
 import { createRandom } from '../../src/util/random';
 import { manualClock } from '../harness/manual-clock';
 
@@ -121,8 +123,9 @@ function fetch(o: Partial<PieceFetcherOptions> & { log?: Log }): Promise<FetchPr
     holders: () => new Map(),
     own: newOwn(),
     random: createRandom(1),
-    request: async (peer, index) => {
+    request: async (peer, index, _signal, sent) => {
       log.calls.push({ peer, index });
+      sent();
       return piece(index);
     },
     ...o,
@@ -132,9 +135,9 @@ function fetch(o: Partial<PieceFetcherOptions> & { log?: Log }): Promise<FetchPr
 /** Wraps a request function to log each call first. */
 const logged =
   (log: Log, fn: PieceFetcherOptions['request']): PieceFetcherOptions['request'] =>
-  (peer, index, signal) => {
+  (peer, index, signal, sent) => {
     log.calls.push({ peer, index });
-    return fn(peer, index, signal);
+    return fn(peer, index, signal, sent);
   };
 
 test('a real model vector: every piece fetched (seed and two peers), stored, and assembled bit-identical', async () => {
@@ -307,7 +310,11 @@ test('a tab that says it is fetching every piece and never gets one holds the fe
 const stall = (signal: AbortSignal) =>
   new Promise<Uint8Array>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
 
-test('endgame: in the last ENDGAME_MAX_MISSING pieces, a piece a peer has not delivered within PEER_PIECE_PATIENCE_MS is asked of the seed; the first answer wins, the other request is ended', async () => {
+/**
+ * A download of ENDGAME_MAX_MISSING pieces (all of it the endgame) from the seed and one peer whose
+ * requests stall, after it got them (`sent`) or while its link is still being set up.
+ */
+async function endgameWithStalledPeer(sent: boolean) {
   const bytes = vector.slice(0, ENDGAME_MAX_MISSING * PIECE);
   const tail = await fakeManifest(bytes, PIECE);
   const log = newLog();
@@ -323,8 +330,9 @@ test('endgame: in the last ENDGAME_MAX_MISSING pieces, a piece a peer has not de
       log,
       clock,
       holders: () => new Map([['slow', holding(range(0, ENDGAME_MAX_MISSING))]]),
-      request: logged(log, async (peer, index, signal) => {
+      request: logged(log, async (peer, index, signal, onSent) => {
         if (peer === 'slow') {
+          if (sent) onSent();
           stalled.push(signal);
           return stall(signal);
         }
@@ -338,12 +346,23 @@ test('endgame: in the last ENDGAME_MAX_MISSING pieces, a piece a peer has not de
   expect(progress.fromSeedBytes).toBe(bytes.length);
   // The peer was asked first, for as many pieces as it may have in flight; the seed only after the patience.
   expect(log.calls.slice(0, MAX_INFLIGHT_PER_PEER).every((c) => c.peer === 'slow')).toBe(true);
-  expect(seedAnsweredAt! - start).toBeGreaterThanOrEqual(PEER_PIECE_PATIENCE_MS);
-  expect(seedAnsweredAt! - start).toBeLessThan(PIECE_REQUEST_TIMEOUT_MS);
   // Every stalled request was ended once the seed delivered its piece, and the ending is no penalty.
   expect(stalled.length).toBeGreaterThan(0);
   expect(stalled.every((s) => s.aborted)).toBe(true);
   expect(penalties.filter((p) => p.startsWith('slow'))).toEqual([]);
+  return { seedAfterMs: seedAnsweredAt! - start };
+}
+
+test('endgame: in the last ENDGAME_MAX_MISSING pieces, a piece a peer got the request for and has not delivered within PEER_PIECE_PATIENCE_MS is asked of the seed; the first answer wins, the other request is ended', async () => {
+  const { seedAfterMs } = await endgameWithStalledPeer(true);
+  expect(seedAfterMs).toBeGreaterThanOrEqual(PEER_PIECE_PATIENCE_MS);
+  expect(seedAfterMs).toBeLessThan(PEER_LINK_PATIENCE_MS);
+});
+
+test('endgame: while the link to the peer is still being set up, the seed is asked only after PEER_LINK_PATIENCE_MS', async () => {
+  const { seedAfterMs } = await endgameWithStalledPeer(false);
+  expect(seedAfterMs).toBeGreaterThanOrEqual(PEER_LINK_PATIENCE_MS);
+  expect(seedAfterMs).toBeLessThan(PIECE_REQUEST_TIMEOUT_MS);
 });
 
 test('before the endgame a stalled peer is not doubled by the seed: the seed keeps to what no peer holds', async () => {
@@ -457,6 +476,69 @@ test('endgame: when the peer and the seed deliver a piece at the same moment, it
   );
   expect(progress).toMatchObject({ held: 3, total: 3, downloadedBytes: bytes.length });
   expect(progress.fromSeedBytes + progress.fromPeersBytes).toBe(bytes.length);
+});
+
+test('endgame: a piece whose link never comes up is asked of another tab that holds it, one we have a link to, before the seed', async () => {
+  const bytes = vector.slice(0, 3 * PIECE);
+  const three = await fakeManifest(bytes, PIECE);
+  const log = newLog();
+  const clock = manualClock();
+  const progress = await clock.run(
+    fetch({
+      manifest: three,
+      own: newOwn(three),
+      log,
+      clock,
+      // `stuck` is asked first (it has the fewest requests); its link never comes up. `linked` gets
+      // piece 2 at once, then holds pieces 0 and 1 too.
+      holders: () =>
+        new Map([
+          ['stuck', holding([0, 1])],
+          ['linked', holding(log.count('linked') > 0 ? [0, 1, 2] : [2])],
+        ]),
+      request: logged(log, async (peer, index, signal, sent) => {
+        if (peer === 'stuck') return stall(signal);
+        sent();
+        return piece(index, three, bytes);
+      }),
+    }),
+  );
+  expect(progress).toMatchObject({ held: 3, fromSeedBytes: 0, fromPeersBytes: bytes.length });
+  expect(log.count(SEED)).toBe(0);
+  expect(log.indices('linked')).toEqual([0, 1, 2]);
+});
+
+test('endgame: a piece the peer delivers after the seed was asked too is not asked of the seed again while it is being stored', async () => {
+  const bytes = vector.slice(0, 2 * PIECE);
+  const two = await fakeManifest(bytes, PIECE);
+  const log = newLog();
+  const clock = manualClock();
+  const memory = memoryPieceStore();
+  // A store that takes a while (IndexedDB under load): the piece stays in flight meanwhile.
+  const store: PieceStore = {
+    ...memory,
+    put: (hash, piece) => sleep(clock, 1_000).done.then(() => memory.put(hash, piece)),
+  };
+  const progress = await clock.run(
+    fetch({
+      manifest: two,
+      own: newOwn(two),
+      store,
+      log,
+      clock,
+      holders: () => new Map([['slow', holding([0, 1])]]),
+      request: logged(log, async (peer, index, signal, sent) => {
+        sent();
+        // The peer delivers a second after its patience ran out; the seed never answers in time.
+        if (peer === 'slow') await sleep(clock, PEER_PIECE_PATIENCE_MS + 1_000).done;
+        else await stall(signal);
+        return piece(index, two, bytes);
+      }),
+    }),
+  );
+  expect(progress).toMatchObject({ held: 2, fromPeersBytes: bytes.length, fromSeedBytes: 0 });
+  expect(log.indices(SEED)).toEqual([0, 1]);
+  expect(log.count(SEED)).toBe(2); // once each, not again while the peer's copy was being stored
 });
 
 test('a seed that keeps sending a corrupted piece ends the fetch at its MAX_SEED_CORRUPT_PIECES-th: a typed error, no ban', async () => {
@@ -639,6 +721,66 @@ test('the seed answering BUSY for a piece makes the fetcher leave it a while, th
   // Retried only once SEED_BUSY_RETRY_MS had passed.
   expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(SEED_BUSY_RETRY_MS);
   expect(log.calls).toHaveLength(COUNT + 1);
+});
+
+test('a tab that has just joined hears the holders the seed referred it to before it asks the seed again: every piece comes from them', async () => {
+  const log = newLog();
+  const clock = manualClock();
+  const start = clock.now();
+  // The holder's announcement arrives a gossip heartbeat or so after the seed's BUSY replies.
+  const heardAfterMs = SEED_BUSY_RETRY_MS / 2;
+  const progress = await clock.run(
+    fetch({
+      log,
+      clock,
+      holders: () =>
+        clock.now() - start >= heardAfterMs ? new Map([['holder', holding(range(0, COUNT))]]) : new Map(),
+      request: logged(log, async (peer, index) => {
+        // Super-seeding: the seed refers the first ask for a piece to its holder, and serves a second.
+        if (peer === SEED && log.calls.filter((c) => c.peer === SEED && c.index === index).length === 1)
+          throw new PieceProtocolError('piece is offered by 1 tab(s)', PieceStatus.Busy);
+        return piece(index);
+      }),
+    }),
+  );
+  expect(progress.held).toBe(COUNT);
+  expect(log.count(SEED)).toBeGreaterThan(0); // it did ask before it knew the holder
+  expect(progress.fromSeedBytes).toBe(0);
+  expect(progress.fromPeersBytes).toBe(TOTAL);
+});
+
+test("the seed's referral is passed on (its tabs are then asked); a referral from another tab is a plain busy", async () => {
+  const log = newLog();
+  const clock = manualClock();
+  const referred = new Map<string, Availability>();
+  const passedOn: [number, string[]][] = [];
+  const refer = (peer: string) =>
+    new PieceProtocolError('fetch it elsewhere', PieceStatus.Referred, [{ peer, addrs: [], has: true }]);
+  const progress = await clock.run(
+    fetch({
+      log,
+      clock,
+      holders: () => new Map([['liar', holding([0])], ...referred]),
+      onReferral: (index, referrals) => {
+        passedOn.push([index, referrals.map((r) => r.peer)]);
+        const a = referred.get('holder') ?? holding([]);
+        setBit(a.have, index);
+        referred.set('holder', a);
+      },
+      request: logged(log, async (peer, index) => {
+        if (peer === 'liar') throw refer('liar-friend');
+        if (peer === SEED && log.calls.filter((c) => c.peer === SEED && c.index === index).length === 1)
+          throw refer('holder');
+        return piece(index);
+      }),
+    }),
+  );
+  expect(progress.held).toBe(COUNT);
+  // Every piece the seed referred came from the tab it named; only the seed's referrals were passed on.
+  expect(passedOn.length).toBeGreaterThan(0);
+  expect(passedOn.every(([, peers]) => peers.join() === 'holder')).toBe(true);
+  for (const [index] of passedOn) expect(log.indices('holder')).toContain(index);
+  expect(progress.fromPeersBytes).toBeGreaterThan(0);
 });
 
 test('an aborted fetch rejects with the abort reason', async () => {

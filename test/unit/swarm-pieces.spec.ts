@@ -11,13 +11,17 @@ import {
   MAX_CONCURRENT_UPLOADS,
   MAX_PIECE_REPLY_BYTES,
   MAX_PIECE_REQUEST_BYTES,
+  MAX_REFERRAL_BYTES,
+  MAX_REFERRED_HOLDERS,
   MAX_UPLOADS_PER_PEER,
   PIECE_BYTES,
 } from '../../src/swarm/limits';
 import { pieceRange, type WeightsManifest } from '../../src/swarm/manifest';
 import {
   decodePieceRequest,
+  decodeReferral,
   encodePieceRequest,
+  encodeReferral,
   memoryPieceStore,
   PieceProtocolError,
   type PieceRequest,
@@ -345,22 +349,26 @@ test('a server with MAX_CONCURRENT_UPLOADS requests in progress answers one more
   });
 });
 
-test('the admission policy runs per request: its reason comes back as BUSY', async () => {
+test('the admission policy runs per request: its refusal comes back as REFERRED, naming the tabs to ask', async () => {
   const asked: string[] = [];
   const settled: string[] = [];
+  const aliceAddr = `/ip4/127.0.0.1/tcp/1/p2p/${bob}/p2p-circuit/webrtc/p2p/${alice}`;
   const s = await server({
     policy: {
       admit: (peer, req) => {
         asked.push(`${peer}/${req.index}`);
-        return peer === bob.toString() ? 'go ask alice' : undefined;
+        return peer === bob.toString()
+          ? { reason: 'go ask alice', referrals: [{ peer: alice.toString(), addrs: [aliceAddr], has: true }] }
+          : undefined;
       },
       settle: (peer, req, delivered) => settled.push(`${peer}/${req.index}/${delivered}`),
     },
   });
   expectPiece(await ask(s, { manifest: MANIFEST_ID, index: 0 }), 0);
   const e = await refusal(ask(s, { manifest: MANIFEST_ID, index: 0 }, bob));
-  expect(e.status).toBe(PieceStatus.Busy);
-  expect(e.message).toBe(`piece 0 refused (status ${PieceStatus.Busy}): go ask alice`);
+  expect(e.status).toBe(PieceStatus.Referred);
+  expect(e.message).toBe('piece 0 referred elsewhere: go ask alice');
+  expect(e.referrals).toEqual([{ peer: alice.toString(), addrs: [aliceAddr], has: true }]);
   // Requests that fail earlier checks never reach the policy.
   await refusal(ask(s, { manifest: OTHER_ID, index: 0 }, bob));
   expect(asked).toEqual([`${alice}/0`, `${bob}/0`]);
@@ -393,14 +401,15 @@ test('superSeeding: one copy out per piece while its holder offers it, until the
     referralMs: 60_000,
     connected: (p) => connected.has(p),
     offers: (p) => connected.has(p) && offering.has(p),
+    addrs: () => [],
     now: () => clock,
   });
   const p0 = { manifest: MANIFEST_ID, index: 0 };
   const offered = /^piece 0 is offered by \d tab\(s\): fetch it from them$/;
   expect(policy.admit('A', p0)).toBeUndefined(); // first request: admitted
-  expect(policy.admit('B', p0)).toMatch(offered); // A is getting it
+  expect(policy.admit('B', p0)?.reason).toMatch(offered); // A is getting it
   policy.settle('A', p0, true);
-  expect(policy.admit('C', p0)).toMatch(offered); // A holds it and offers it
+  expect(policy.admit('C', p0)?.reason).toMatch(offered); // A holds it and offers it
   expect(policy.admit('A', p0)).toBeUndefined(); // the holder asking again (a retry) is admitted
   policy.settle('A', p0, true);
   // Other pieces and other manifests are independent.
@@ -410,17 +419,17 @@ test('superSeeding: one copy out per piece while its holder offers it, until the
   offering.delete('A');
   expect(policy.admit('B', p0)).toBeUndefined();
   policy.settle('B', p0, true);
-  expect(policy.admit('C', p0)).toMatch(offered); // B offers it
+  expect(policy.admit('C', p0)?.reason).toMatch(offered); // B offers it
   // The interval runs from the first copy: just before it ends a new asker is still referred, then admitted.
   clock = 1_000 + 19_999;
   connected.add('D');
   offering.add('D');
-  expect(policy.admit('D', p0)).toMatch(offered);
+  expect(policy.admit('D', p0)?.reason).toMatch(offered);
   clock = 1_000 + 20_000;
   expect(policy.admit('D', p0)).toBeUndefined();
   policy.settle('D', p0, true);
   // A new interval started with D as the one holder; D leaves: nobody is referred.
-  expect(policy.admit('C', p0)).toMatch(offered);
+  expect(policy.admit('C', p0)?.reason).toMatch(offered);
   connected.delete('D');
   expect(policy.admit('C', p0)).toBeUndefined();
 });
@@ -431,6 +440,7 @@ test('superSeeding: a copy that never went out whole does not count', () => {
     referralMs: 60_000,
     connected: () => true,
     offers: () => true,
+    addrs: () => [],
     now: () => 0,
   });
   const p0 = { manifest: MANIFEST_ID, index: 0 };
@@ -446,6 +456,7 @@ test('superSeeding: a holder that offers a piece and never serves it costs an as
     referralMs: 3_000,
     connected: () => true,
     offers: () => true,
+    addrs: () => [],
     now: () => clock,
   });
   const p0 = { manifest: MANIFEST_ID, index: 0 };
@@ -455,13 +466,83 @@ test('superSeeding: a holder that offers a piece and never serves it costs an as
   };
   take('attacker');
   // B asks again and again: referred until referralMs has passed since its first BUSY, then served.
-  for (clock = 1_000; clock < 4_000; clock += 1_000) expect(policy.admit('B', p0)).toMatch(/offered by 1/);
+  for (clock = 1_000; clock < 4_000; clock += 1_000) expect(policy.admit('B', p0)?.reason).toMatch(/offered by 1/);
   take('B');
   // C asks rarely: its referral clock runs from its first BUSY; renewing the copy buys the attacker nothing.
   clock = 50_000;
-  expect(policy.admit('C', p0)).toMatch(/offered by 2/);
+  expect(policy.admit('C', p0)?.reason).toMatch(/offered by 2/);
   clock = 52_999;
-  expect(policy.admit('C', p0)).toMatch(/offered by 2/);
+  expect(policy.admit('C', p0)?.reason).toMatch(/offered by 2/);
   clock = 53_000;
   expect(policy.admit('C', p0)).toBeUndefined();
+});
+
+test(`superSeeding: a referral names up to MAX_REFERRED_HOLDERS (${MAX_REFERRED_HOLDERS}) tabs with their addresses, holders first, each referral starting one further along`, () => {
+  const tabs = Array.from({ length: MAX_REFERRED_HOLDERS + 2 }, (_, i) => `T${i}`);
+  let clock = 0;
+  const policy = superSeeding({
+    intervalMs: 60_000,
+    referralMs: 1_000,
+    connected: () => true,
+    offers: (p) => p !== 'sending',
+    addrs: (p) => [`addr of ${p}`],
+    now: () => clock,
+  });
+  const p0 = { manifest: MANIFEST_ID, index: 0 };
+  // Each tab is referred at first, and served once its referral ran out: six holders.
+  for (const t of tabs) {
+    policy.admit(t, p0);
+    clock += 1_000;
+    expect(policy.admit(t, p0)).toBeUndefined();
+    policy.settle(t, p0, true);
+  }
+  expect(policy.admit('sending', { manifest: MANIFEST_ID, index: 2 })).toBeUndefined(); // in flight to it
+  const named = (asker: string) => policy.admit(asker, p0)!.referrals;
+  const first = named('X');
+  expect(first).toHaveLength(MAX_REFERRED_HOLDERS);
+  expect(first.every((r) => r.has && r.addrs[0] === `addr of ${r.peer}` && tabs.includes(r.peer))).toBe(true);
+  // Askers spread: over a few referrals every holder is named, and no asker is sent to itself.
+  const seen = new Set<string>();
+  for (const asker of ['Y', 'Z', 'W', 'V', 'U', 'T0']) for (const r of named(asker)) seen.add(r.peer);
+  expect([...seen].sort()).toEqual([...tabs].sort());
+  expect(named('T0').some((r) => r.peer === 'T0')).toBe(false);
+  // A tab the piece is being sent to is named too, as one that does not have it yet.
+  expect(policy.admit('other', { manifest: MANIFEST_ID, index: 2 })!.referrals).toEqual([
+    { peer: 'sending', has: false, addrs: ['addr of sending'] },
+  ]);
+});
+
+test('decodeReferral keeps what checks out and never throws: bad peer ids, addresses of another peer, excess holders and garbage refer nowhere', () => {
+  const addr = (relay: PeerId, peer: PeerId) => `/ip4/10.0.0.1/tcp/9/p2p/${relay}/p2p-circuit/webrtc/p2p/${peer}`;
+  const good = { peer: alice.toString(), addrs: [addr(bob, alice)], has: true };
+  const body = (holders: unknown[], reason: unknown = 'fetch it from them') =>
+    utf8(JSON.stringify({ reason, holders }));
+  expect(decodeReferral(encodeReferral({ reason: 'r', referrals: [good] }))).toEqual({
+    reason: 'r',
+    referrals: [good],
+  });
+  // Entries that fail a check are dropped; the rest stay.
+  const mixed = decodeReferral(
+    body([
+      { peer: 'not a peer id', addrs: [], has: true },
+      { peer: alice.toString(), addrs: [addr(alice, bob), '/not/a/multiaddr/p2p/x', 7], has: false },
+      { peer: bob.toString(), addrs: [], has: 'yes' },
+      good,
+    ]),
+  );
+  expect(mixed.referrals).toEqual([{ peer: alice.toString(), addrs: [], has: false }, good]);
+  // At most MAX_REFERRED_HOLDERS entries are read.
+  expect(decodeReferral(body(Array.from({ length: 50 }, () => good))).referrals).toHaveLength(MAX_REFERRED_HOLDERS);
+  // Not JSON, not an object, oversized, a reason that is not text: no referrals, no throw.
+  for (const bytes of [
+    utf8('busy'),
+    utf8('[1,2]'),
+    new Uint8Array(MAX_REFERRAL_BYTES + 1).fill(0x20),
+    body([good], { long: 'x' }),
+    body([null, 5, 'x', []]),
+  ]) {
+    const r = decodeReferral(bytes);
+    expect(typeof r.reason).toBe('string');
+    expect(r.referrals).toEqual(r.reason === '' ? [good] : []);
+  }
 });
