@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { AGGREGATION_RULES, type AggregationRule, DEFAULT_FED_SETTINGS, type FedSettings } from '../fed';
 import { MODEL_PRESETS } from '../model';
 import type { TlsFiles } from './http';
-import type { IceOptions } from './ice';
+import { type IceOptions, readTurnSecretFile } from './ice';
 import { startSeed } from './seed';
 
 const USAGE = `vgpu-seed [options]
@@ -22,7 +22,8 @@ const USAGE = `vgpu-seed [options]
 NAT traversal (published to tabs in /swarm.json; default: none, tabs reach each other only on one network):
   --stun <url>       STUN server, e.g. stun:stun.example.org:3478 (repeatable or comma-separated)
   --turn <url>       TURN server (coturn), e.g. turn:turn.example.org:3478 (repeatable or comma-separated)
-  --turn-secret <s>  coturn's static-auth-secret: each tab gets its own credential for a day
+  --turn-secret-file <file>  file holding coturn's static-auth-secret (a file: a flag shows in ps);
+                     each tab gets its own credential for a day
 federated rounds (defaults suit the tiny model on a software adapter):
   --steps <n>        local AdamW steps per round, DiLoCo's H (default: ${DEFAULT_FED_SETTINGS.hyper.steps})
   --batch <n>        sequences per local step (default: ${DEFAULT_FED_SETTINGS.hyper.batchSize})
@@ -80,8 +81,13 @@ function urlList(values: string[] | undefined): string[] {
   return (values ?? []).flatMap((v) => v.split(',').map((u) => u.trim())).filter((u) => u !== '');
 }
 
-function iceOptions(v: { stun?: string[]; turn?: string[]; 'turn-secret'?: string }): IceOptions {
-  return { stun: urlList(v.stun), turn: urlList(v.turn), turnSecret: v['turn-secret'] };
+function iceOptions(v: { stun?: string[]; turn?: string[]; 'turn-secret-file'?: string }): IceOptions {
+  const file = v['turn-secret-file'];
+  return {
+    stun: urlList(v.stun),
+    turn: urlList(v.turn),
+    turnSecret: file === undefined ? undefined : readTurnSecretFile(file),
+  };
 }
 
 function tlsFiles(certFile: string | undefined, keyFile: string | undefined): TlsFiles | undefined {
@@ -113,7 +119,7 @@ async function main(): Promise<void> {
       density: { type: 'string' },
       stun: { type: 'string', multiple: true },
       turn: { type: 'string', multiple: true },
-      'turn-secret': { type: 'string' },
+      'turn-secret-file': { type: 'string' },
       help: { type: 'boolean' },
     },
   });

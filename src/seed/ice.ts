@@ -4,6 +4,7 @@
 // the credential is base64(HMAC-SHA1(secret, username)), so coturn checks both without an account
 // list, and the secret itself never leaves the seed.
 import { createHmac, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 /**
  * How long a TURN credential is accepted. A tab reads one each time it joins through /swarm.json
@@ -21,7 +22,7 @@ export interface IceOptions {
   stun: string[];
   /** turn: or turns: URLs, all served by coturn(s) that share `turnSecret`. */
   turn: string[];
-  /** coturn's static-auth-secret; required with `turn`. */
+  /** coturn's static-auth-secret (from --turn-secret-file); required with `turn`. */
   turnSecret?: string;
 }
 
@@ -50,8 +51,24 @@ export function checkIceOptions(opts: IceOptions): void {
     if (!/^turns?:[^\s/]+(\?transport=(udp|tcp))?$/.test(url))
       throw new Error(`--turn wants turn:host[:port][?transport=udp|tcp], got ${url}`);
   if (opts.turn.length > 0 && !opts.turnSecret)
-    throw new Error('--turn needs --turn-secret (coturn static-auth-secret)');
-  if (opts.turnSecret && opts.turn.length === 0) throw new Error('--turn-secret without --turn');
+    throw new Error('--turn needs --turn-secret-file (a file holding coturn static-auth-secret)');
+  if (opts.turnSecret && opts.turn.length === 0) throw new Error('--turn-secret-file without --turn');
+}
+
+/**
+ * The TURN secret from its file, trimmed. A file, not a flag: every user of the machine can read a
+ * process's command line (ps), and whoever has the secret can mint TURN credentials.
+ */
+export function readTurnSecretFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`--turn-secret-file ${path}: ${(e as Error).message}`);
+  }
+  const secret = text.trim();
+  if (secret === '') throw new Error(`--turn-secret-file ${path} is empty: put coturn's static-auth-secret in it`);
+  return secret;
 }
 
 /**

@@ -127,13 +127,31 @@ export interface TabNodeOptions {
   admitInboundPeerConnection?: () => boolean;
 }
 
+/**
+ * ICE servers as the WebRTC transport takes them. A browser's RTCPeerConnection takes them as they
+ * are. In Node (a headless volunteer), node-datachannel's polyfill folds each into a URL,
+ * turn:username:credential@host, which libdatachannel splits at the first ':', and a TURN REST
+ * username has one (`<expiry>:<id>`): there both are percent-encoded (libdatachannel decodes them).
+ */
+export function transportIceServers(
+  servers: RTCIceServer[],
+  nativeWebRtc = typeof globalThis.RTCPeerConnection === 'function',
+): RTCIceServer[] {
+  if (nativeWebRtc) return servers;
+  return servers.map((s) => ({
+    ...s,
+    ...(s.username === undefined ? {} : { username: encodeURIComponent(s.username) }),
+    ...(typeof s.credential === 'string' ? { credential: encodeURIComponent(s.credential) } : {}),
+  }));
+}
+
 export async function createTabNode(opts: TabNodeOptions): Promise<SwarmNode> {
   const node = await createLibp2p({
     privateKey: opts.privateKey,
     addresses: { listen: ['/p2p-circuit', '/webrtc'] },
     transports: [
       webSockets(),
-      webRTC({ rtcConfiguration: { iceServers: opts.iceServers ?? [] } }),
+      webRTC({ rtcConfiguration: { iceServers: transportIceServers(opts.iceServers ?? []) } }),
       circuitRelayTransport(),
     ],
     connectionEncrypters: [noise()],

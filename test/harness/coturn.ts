@@ -1,5 +1,5 @@
 // coturn, the TURN/STUN server the README tells researchers to run, started by tests: a config
-// file the test writes (TURN REST credentials with a shared secret, the seed's --turn-secret; UDP
+// file the test writes (TURN REST credentials with a shared secret, the seed's --turn-secret-file; UDP
 // and TCP on one port; no TLS, no CLI; log to stdout), ready once it answers a STUN Binding
 // request, stopped with SIGTERM. Needs Debian's coturn package (scripts/install-coturn.sh).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -27,7 +27,7 @@ export interface CoturnOptions {
   ip: string;
   /** UDP and TCP listening port. */
   port: number;
-  /** static-auth-secret: the seed's --turn-secret. */
+  /** static-auth-secret: what the seed's --turn-secret-file holds. */
   secret: string;
   /** Relay ports (both ends included); a small range keeps the test's firewall rules simple. */
   relayPorts: [number, number];

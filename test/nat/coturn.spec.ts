@@ -1,16 +1,19 @@
 // TURN through a real coturn with the seed's credentials: a seed started with --turn and
-// --turn-secret publishes ICE servers in /swarm.json (a fresh credential at each read, never the
+// --turn-secret-file publishes ICE servers in /swarm.json (a fresh credential at each read, never the
 // secret); a headless Chromium page gathering candidates with them gets a relay candidate from
-// coturn, and with a credential signed by another secret gets none (coturn answers 401).
+// coturn, and with a credential signed by another secret gets none (coturn answers 401). So does a
+// headless Node volunteer's WebRTC (node-datachannel), with the credentials as its transport takes them.
 import '../../src/seed'; // first: defines Promise.withResolvers for libp2p on Node 20
 import { createHmac } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
+import { RTCPeerConnection as NodeRTCPeerConnection } from 'node-datachannel/polyfill';
 import { DEFAULT_FED_SETTINGS } from '../../src/fed';
 import { type Seed, startSeed } from '../../src/seed';
 import type { IceServer } from '../../src/seed/ice';
+import { transportIceServers } from '../../src/swarm/nodes';
 import { type Coturn, coturnAvailable, NO_COTURN_MESSAGE, startCoturn } from '../harness/coturn';
 
 const SECRET = 'shared-by-seed-and-coturn';
@@ -77,4 +80,32 @@ test("a tab gets a relay candidate from coturn with the seed's credential, none 
 
   const forged = { ...turn, credential: createHmac('sha1', 'guessed').update(turn.username!).digest('base64') };
   expect(await gatherRelay(page, [forged])).toEqual({ candidates: [], errors: [401] });
+});
+
+test("a headless Node volunteer's WebRTC gets a relay candidate from coturn with the seed's credential", async () => {
+  const servers = transportIceServers(await swarmIceServers());
+  // The TURN REST username has a ':' that node-datachannel would split the URL at: it goes encoded.
+  expect(servers[1]!.username).toMatch(/^\d+%3A[0-9a-f]+$/);
+  const pc = new NodeRTCPeerConnection({ iceServers: servers, iceTransportPolicy: 'relay' });
+  try {
+    const candidates: string[] = [];
+    // node-datachannel ends gathering with a state change, not a null candidate.
+    const gathered = new Promise<void>((resolve) => {
+      pc.onicecandidate = (e) => void (e.candidate && candidates.push(e.candidate.candidate));
+      pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && resolve();
+    });
+    pc.createDataChannel('probe');
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered;
+    expect(
+      candidates.map((c) =>
+        c
+          .match(/ (\S+) \d+ typ (\w+)/)
+          ?.slice(1)
+          .join(' '),
+      ),
+    ).toEqual(['127.0.0.1 relay']);
+  } finally {
+    pc.close();
+  }
 });

@@ -2,14 +2,19 @@
 // checked against HMAC-SHA1 computed another way (a published test vector, and WebCrypto), the
 // options the seed refuses, and the tab's check of what /swarm.json carries.
 import { webcrypto } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import {
   checkIceOptions,
   iceServersFor,
+  readTurnSecretFile,
   TURN_CREDENTIAL_LIFETIME_S,
   turnCredential,
   turnUsername,
 } from '../../src/seed/ice';
+import { transportIceServers } from '../../src/swarm/nodes';
 import { parseIceServers } from '../../src/tab/connect';
 
 /** HMAC-SHA1 through WebCrypto, base64: what coturn computes with OpenSSL. */
@@ -61,8 +66,8 @@ test('the seed refuses ICE options a browser or coturn would refuse', () => {
   expect(() => checkIceOptions(ok)).not.toThrow();
   expect(() => checkIceOptions({ ...ok, stun: ['https://stun.example.org'] })).toThrow(/--stun/);
   expect(() => checkIceOptions({ ...ok, turn: ['stun:turn.example.org'] })).toThrow(/--turn wants/);
-  expect(() => checkIceOptions({ ...ok, turnSecret: undefined })).toThrow(/--turn needs --turn-secret/);
-  expect(() => checkIceOptions({ stun: [], turn: [], turnSecret: 'x' })).toThrow(/--turn-secret without --turn/);
+  expect(() => checkIceOptions({ ...ok, turnSecret: undefined })).toThrow(/--turn needs --turn-secret-file/);
+  expect(() => checkIceOptions({ stun: [], turn: [], turnSecret: 'x' })).toThrow(/--turn-secret-file without --turn/);
 });
 
 test("the tab takes /swarm.json's ICE servers when well formed, none when absent", () => {
@@ -72,4 +77,31 @@ test("the tab takes /swarm.json's ICE servers when well formed, none when absent
   expect(() => parseIceServers({ urls: 'stun:a' })).toThrow(/iceServers/);
   expect(() => parseIceServers([{ urls: [] }])).toThrow(/iceServers/);
   expect(() => parseIceServers([{ urls: ['turn:a'], credential: 7 }])).toThrow(/iceServers/);
+});
+
+test('the TURN secret comes from a file, trimmed; a missing or empty file is refused, naming it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vgpu-turn-secret-'));
+  try {
+    await writeFile(join(dir, 'secret'), '  0123abcd\n');
+    expect(readTurnSecretFile(join(dir, 'secret'))).toBe('0123abcd');
+    await writeFile(join(dir, 'empty'), '\n');
+    expect(() => readTurnSecretFile(join(dir, 'empty'))).toThrow(`--turn-secret-file ${join(dir, 'empty')} is empty`);
+    expect(() => readTurnSecretFile(join(dir, 'missing'))).toThrow(
+      `--turn-secret-file ${join(dir, 'missing')}: ENOENT`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("ICE servers go to a browser's WebRTC as they are, and percent-encoded to node-datachannel's", () => {
+  const servers = [
+    { urls: ['stun:s:3478'] },
+    { urls: ['turn:t:3478'], username: '1700000000:ab12', credential: 'a+b/c=' },
+  ];
+  expect(transportIceServers(servers, true)).toBe(servers);
+  expect(transportIceServers(servers, false)).toEqual([
+    { urls: ['stun:s:3478'] },
+    { urls: ['turn:t:3478'], username: '1700000000%3Aab12', credential: 'a%2Bb%2Fc%3D' },
+  ]);
 });
