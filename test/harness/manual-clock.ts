@@ -58,7 +58,9 @@ export function manualClock(start = Date.UTC(2026, 0, 1)): ManualClock {
       });
       done.catch(() => {}); // rejections are the caller's, through `work`
       while (!settled) {
-        await new Promise((resolve) => setImmediate(resolve));
+        // A real timer's turn, not only the check phase's: work waiting on the thread pool (WebCrypto's
+        // hashes, file I/O) gets there before time moves, as it would in real time.
+        await new Promise((resolve) => setTimeout(resolve, 0));
         if (settled) break;
         const t = next();
         // No timer: `work` waits on real I/O only; give it a moment.
