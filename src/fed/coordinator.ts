@@ -175,11 +175,24 @@ export interface CoordinatorDeps {
   clock?: Clock;
 }
 
+/**
+ * Why an update was rejected, by kind (a bounded set: /metrics labels them): undecodable bytes, a
+ * decoded vector that fails validation (shape, norm, NaN), one that came after its round closed,
+ * one the round does not admit (not assigned, other weights, a round not started), one that
+ * failed verification at the close.
+ */
+export const REJECTION_KINDS = ['malformed', 'invalid', 'late', 'refused', 'unverified'] as const;
+export type RejectionKind = (typeof REJECTION_KINDS)[number];
+
 export interface CoordinatorStatus {
   round: number;
   volunteers: number;
   acceptedUpdates: number;
   rejectedUpdates: number;
+  /** Rejections since this process started, by kind, those refused from their header included. */
+  rejectedByKind: Record<RejectionKind, number>;
+  /** Rounds aggregated since this process started, and their aggregation's time (robust rule and outer step). */
+  aggregation: { rounds: number; seconds: number; lastSeconds: number };
   tokens: number;
   history: HistoryEntry[];
   /** The open round: who is assigned and who has reported. */
@@ -260,6 +273,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   let issuedThrough = -1;
   /** Why each update was not credited, the last RECENT_ROUNDS_KEPT rounds. */
   const rejections = recentByRound<string>();
+  const rejectedByKind = Object.fromEntries(REJECTION_KINDS.map((k) => [k, 0])) as Record<RejectionKind, number>;
+  let aggregation = { rounds: 0, seconds: 0, lastSeconds: 0 };
   /** Assigned volunteers of the open round seen disconnected, and since when. */
   const goneSince = new Map<string, number>();
   let cancelRecheck: (() => void) | undefined;
@@ -361,7 +376,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     if (updates.length === 0) {
       // Whoever was assigned and sent nothing verified loses its priority; the round is issued again
       // (not sooner than MIN_REISSUE_MS after the last issue: rejected floods close rounds fast).
-      for (const { peer, reason } of failed) reject(peer, r.manifest.round, reason);
+      for (const { peer, reason } of failed) reject(peer, r.manifest.round, reason, 'unverified');
       state.volunteers = recordRound(state.volunteers, r.manifest.round, assigned, outcome);
       deps.log(`round ${state.round}: no usable update; issuing it again`);
       const wait = publishedAt + MIN_REISSUE_MS - clock.now();
@@ -376,6 +391,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     // (a full disk) leaves the run as it was, and the close is tried again (verification too).
     const params = state.params.slice();
     const momentum = state.momentum.slice();
+    const aggregationStarted = performance.now();
     const { aggregated, next: defense } = aggregateRound(
       updates.map(([, u]) => u.vector),
       settings.aggregation,
@@ -383,6 +399,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       { round: state.round, analyticBound: maxNorm },
     );
     outerStep(params, momentum, aggregated.vector, settings.outer);
+    const aggregationSeconds = (performance.now() - aggregationStarted) / 1000;
     const round = state.round + 1;
     const tokens = state.tokens + updates.reduce((n, [peer]) => n + creditedTokens(r.manifest, peer), 0);
     const valLoss = await deps.evaluate(params);
@@ -413,6 +430,12 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       rejectedUpdates: state.rejectedUpdates + failed.length,
     });
     for (const { peer, reason } of failed) rejections.set(r.manifest.round, peer, reason);
+    rejectedByKind.unverified += failed.length;
+    aggregation = {
+      rounds: aggregation.rounds + 1,
+      seconds: aggregation.seconds + aggregationSeconds,
+      lastSeconds: aggregationSeconds,
+    };
     earlier = new Map(updates.map(([peer, u]) => [peer, u.vector]));
     deps.log(
       `round ${round - 1} closed: ${updates.length} of ${received.length} update(s) verified and aggregated (${settings.aggregation}), validation loss ${valLoss.toFixed(4)}, ${tokens} tokens seen`,
@@ -459,17 +482,28 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   }
 
   /** Counts a rejection, keeps its reason a while for the volunteer to ask; nothing signed or stored. */
-  function reject(peer: string, round: number, reason: string): UpdateOutcome {
+  function reject(peer: string, round: number, reason: string, kind: RejectionKind): UpdateOutcome {
     state.rejectedUpdates++;
+    rejectedByKind[kind]++;
     deps.log(`rejected an update from ${peer} for round ${round}: ${reason}`);
     rejections.set(round, peer, reason);
     return { type: 'rejected', reason };
   }
 
-  /** Why this update cannot be used, checked before decoding it. */
-  function admission(peer: string, header: UpdateHeader, r: OpenRound | undefined): string | undefined {
+  /** Why this update cannot be used, checked before decoding it, and of which kind. */
+  function admission(
+    peer: string,
+    header: UpdateHeader,
+    r: OpenRound | undefined,
+  ): { reason: string; kind: RejectionKind } | undefined {
     if (!r || header.round < r.manifest.round || (header.round === r.manifest.round && r.closing))
-      return `late: round ${header.round} is closed`;
+      return { reason: `late: round ${header.round} is closed`, kind: 'late' };
+    const reason = refusal(peer, header, r);
+    return reason === undefined ? undefined : { reason, kind: 'refused' };
+  }
+
+  /** Why the open round `r` does not take this update (its round is `r`'s and open). */
+  function refusal(peer: string, header: UpdateHeader, r: OpenRound): string | undefined {
     if (header.round > r.manifest.round) return `round ${header.round} has not started`;
     if (header.weights !== r.weights.id) return "trained from other weights than the round's";
     if (!(peer in r.manifest.assignments))
@@ -538,7 +572,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     try {
       vector = decodeUpdate(body, state.params.length, r.manifest.codec);
     } catch (e) {
-      return reject(peer, header.round, (e as Error).message);
+      return reject(peer, header.round, (e as Error).message, 'malformed');
     }
     const invalid = validateUpdate(
       { round: header.round, manifest: header.weights, vector },
@@ -550,10 +584,10 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
         maxNorm: r.bounds.bound,
       },
     );
-    if (invalid) return reject(peer, header.round, invalid);
+    if (invalid) return reject(peer, header.round, invalid, 'invalid');
     const hash = await sha256Hex(body);
     // The round may have closed while this one was decoding.
-    if (r !== open || r.closing) return reject(peer, header.round, `late: round ${header.round} is closed`);
+    if (r !== open || r.closing) return reject(peer, header.round, `late: round ${header.round} is closed`, 'late');
     r.updates.set(peer, { vector, hash, bytes: body.length });
     return { type: 'received', update: hash };
   }
@@ -576,12 +610,18 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       }
       return state.round + 1;
     },
-    admit: (peer, header) => admission(peer, header, open),
+    admit(peer, header) {
+      // Refused from its header (its body never read): counted by kind, not kept.
+      const refused = admission(peer, header, open);
+      if (refused) rejectedByKind[refused.kind]++;
+      return refused?.reason;
+    },
     async onUpdate(peer, header, body) {
       const r = open;
       // Admitted before its body was read; the round may have moved on since.
       const refused = admission(peer, header, r);
-      if (refused || !r) return reject(peer, header.round, refused ?? 'no round is open');
+      if (refused || !r)
+        return reject(peer, header.round, refused?.reason ?? 'no round is open', refused?.kind ?? 'late');
       r.tried.add(peer);
       const outcome = await take(r, peer, header, body);
       closeIfNoneLeft(r);
@@ -597,6 +637,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
         volunteers: [...joined].filter(deps.isConnected).length,
         acceptedUpdates: state.acceptedUpdates,
         rejectedUpdates: state.rejectedUpdates,
+        rejectedByKind: { ...rejectedByKind },
+        aggregation: { ...aggregation },
         tokens: state.tokens,
         history: state.history,
         open: {

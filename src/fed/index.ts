@@ -46,6 +46,8 @@ export {
   type HistoryEntry,
   MIN_REISSUE_MS,
   maxUpdateNorm,
+  REJECTION_KINDS,
+  type RejectionKind,
   type Verdicts,
   type VerifyJob,
 } from './coordinator';

@@ -108,6 +108,8 @@ export interface HttpServerOptions {
   /** The built volunteer app, served at /. */
   appDir: string;
   routes: JsonRoutes;
+  /** Documents made per request, in a type of their own (the Prometheus metrics). */
+  generated?: Record<string, () => Promise<MemoryFile>>;
   files?: MemoryFiles;
   /** Path prefix to lookup, e.g. /weights/ for the weight pieces. */
   lookups?: FileLookups;
@@ -207,7 +209,7 @@ interface Reply {
  * error after the head went out closes that one connection.
  */
 function replier(
-  { appDir, routes, files = {}, lookups = {}, mounts = {}, diskFiles = {} }: HttpServerOptions,
+  { appDir, routes, generated = {}, files = {}, lookups = {}, mounts = {}, diskFiles = {} }: HttpServerOptions,
   chunkBytes: number,
   log: (line: string) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
@@ -234,6 +236,8 @@ function replier(
       const headers = { 'content-type': 'application/json', 'access-control-allow-origin': '*' };
       return bytes(200, { ...headers, 'cache-control': 'no-store' }, document);
     }
+    const make = generated[path];
+    if (make) return memoryFile(await make(), 'no-store');
     if (files[path]) return memoryFile(files[path], 'no-cache');
     if (diskFiles[path])
       return diskFile(diskFiles[path], { 'access-control-allow-origin': '*', 'cache-control': 'no-cache' });

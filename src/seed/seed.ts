@@ -12,9 +12,10 @@ import { admitRound, RoundRefusedError } from '../tab/round-check';
 import type { Clock } from '../util/clock';
 import { startedParts } from '../util/parts';
 import { dataFiles, type SeedStatus, seedDocuments, weightPieceFiles } from './documents';
-import { readTlsFiles, startHttpServer, type TlsFiles } from './http';
+import { type MemoryFile, readTlsFiles, startHttpServer, type TlsFiles } from './http';
 import { checkIceOptions, type IceOptions, iceServersFor } from './ice';
 import { LEDGER_FILE } from './ledger';
+import { type SeedMetrics, seedMetrics } from './metrics';
 import { startPieceService } from './piece-service';
 import { createRoundCoordinator, startUpdateService } from './rounds';
 import { openRunFolder } from './run-folder';
@@ -129,6 +130,11 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
         port: opts.httpPort ?? 0,
         appDir: opts.appDir ?? 'dist',
         routes: documents.routes,
+        generated: {
+          '/metrics': metricsDocument(
+            seedMetrics({ status: documents.status, sent: traffic.sent, received: traffic.received }),
+          ),
+        },
         files: dataFiles(run.data),
         lookups: weightPieceFiles(weights),
         mounts: { '/ort/': ORT_DIST },
@@ -164,6 +170,11 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
     await parts.stop().catch((err: Error) => log(`stopping the half-started seed: ${err.message}`));
     throw e;
   }
+}
+
+/** The metrics as an HTTP document. */
+function metricsDocument(metrics: SeedMetrics): () => Promise<MemoryFile> {
+  return async () => ({ body: Buffer.from(await metrics.render()), type: metrics.contentType });
 }
 
 /**

@@ -1,4 +1,4 @@
-// What the seed sent, counted where the bytes leave it: every byte its HTTP server writes to a socket
+// What the seed sent and received, counted where the bytes leave or enter it: every byte its HTTP server writes to a socket
 // (status lines, headers, bodies: the app, the documents, the data and weight files), and every byte
 // libp2p writes to a connection (multistream-select, the Noise handshake, and Noise-encrypted yamux
 // frames carrying every stream: pieces, gossip, identify, ping, relay signalling and relayed data).
@@ -16,12 +16,21 @@ export interface SentBytes {
   libp2pStreams: Record<string, number>;
 }
 
+/** Every byte the seed received so far. */
+export interface ReceivedBytes {
+  /** Read from the HTTP server's sockets. */
+  http: number;
+  /** Read from libp2p connections, framing and encryption included. */
+  libp2p: number;
+}
+
 export interface TrafficCounter {
-  /** libp2p's metrics hook: it counts what every connection and every protocol stream sends. */
+  /** libp2p's metrics hook: it counts what every connection sends and receives, and what every protocol stream sends. */
   libp2pMetrics: Metrics;
-  /** Counts what `socket` writes until it closes: give it every socket the HTTP server accepts. */
+  /** Counts what `socket` writes and reads until it closes: give it every socket the HTTP server accepts. */
   trackHttpSocket(socket: Socket): void;
   sent(): SentBytes;
+  received(): ReceivedBytes;
 }
 
 const noop = (): void => {};
@@ -30,8 +39,10 @@ const UNRECORDED = { update: noop, increment: noop, decrement: noop, reset: noop
 
 export function createTrafficCounter(): TrafficCounter {
   let closedHttpSockets = 0;
+  let closedHttpSocketsRead = 0;
   const openHttpSockets = new Set<Socket>();
   let libp2p = 0;
+  let libp2pReceived = 0;
   const libp2pStreams: Record<string, number> = {};
 
   /** Counts every `send` on a connection or stream (libp2p v3 writes through it). */
@@ -45,10 +56,14 @@ export function createTrafficCounter(): TrafficCounter {
 
   return {
     libp2pMetrics: {
-      trackMultiaddrConnection: (connection) =>
+      trackMultiaddrConnection: (connection) => {
         countSends(connection, (n) => {
           libp2p += n;
-        }),
+        });
+        connection.addEventListener('message', (evt) => {
+          libp2pReceived += evt.data.byteLength;
+        });
+      },
       trackProtocolStream: (stream) =>
         countSends(stream, (n) => {
           libp2pStreams[stream.protocol] = (libp2pStreams[stream.protocol] ?? 0) + n;
@@ -69,12 +84,18 @@ export function createTrafficCounter(): TrafficCounter {
       socket.once('close', () => {
         openHttpSockets.delete(socket);
         closedHttpSockets += socket.bytesWritten;
+        closedHttpSocketsRead += socket.bytesRead;
       });
     },
     sent() {
       let http = closedHttpSockets;
       for (const socket of openHttpSockets) http += socket.bytesWritten;
       return { http, libp2p, libp2pStreams: { ...libp2pStreams } };
+    },
+    received() {
+      let http = closedHttpSocketsRead;
+      for (const socket of openHttpSockets) http += socket.bytesRead;
+      return { http, libp2p: libp2pReceived };
     },
   };
 }

@@ -347,6 +347,8 @@ test('start() evaluates once and publishes a signed round 0 with no assignments'
     tokens: 0,
     history: [{ round: 0, tokens: 0, valLoss: 5 }],
     open: { round: 0, deadline: manifest.deadline, assigned: 0, received: 0 },
+    rejectedByKind: { malformed: 0, invalid: 0, late: 0, refused: 0, unverified: 0 },
+    aggregation: { rounds: 0, seconds: 0, lastSeconds: 0 },
   });
 });
 
@@ -489,6 +491,8 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
     tokens: 3 * MAX_TOKENS,
     history: h.state.history,
     open: { round: 2, deadline: last(h).manifest.deadline, assigned: 2, received: 0 },
+    rejectedByKind: { malformed: 0, invalid: 0, late: 0, refused: 0, unverified: 0 },
+    aggregation: { rounds: 2, seconds: expect.any(Number), lastSeconds: expect.any(Number) },
   });
   expect(h.receipts.length).toBe(3);
 });
@@ -580,9 +584,14 @@ test("an admitted update with a bad body is rejected (unsigned, unstored) and us
   }
   // The round waits only for A now; A's update closes it, and only A's update moved the model.
   expect(h.c.status()).toMatchObject({ round: 0, acceptedUpdates: 0, rejectedUpdates: 6, open: { received: 0 } });
+  // By kind (/metrics): five bodies that do not decode, one that fails validation, and the six
+  // second tries refused from their header.
+  expect(h.c.status().rejectedByKind).toEqual({ malformed: 5, invalid: 1, late: 0, refused: 6, unverified: 0 });
   await expectReceived(await h.c.onUpdate(A, header(h), good), good);
   await waitPublished(h, 3);
   expect(h.c.status()).toMatchObject({ round: 1, acceptedUpdates: 1, rejectedUpdates: 6 });
+  expect(h.c.status().aggregation).toMatchObject({ rounds: 1, seconds: expect.any(Number) });
+  expect(h.c.status().aggregation.lastSeconds).toBeGreaterThan(0);
   // Only A's update has a receipt; each rejection was logged, and its sender can ask why.
   expect(h.receipts.length).toBe(1);
   await checkReceipt(h, A, 0, {}, good);
