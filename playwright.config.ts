@@ -25,7 +25,7 @@ function chromiumProject(name: string, testDir: string, args: string[]) {
 }
 
 /**
- * The kernel specs of test/browser again, in Node on Dawn (test/harness/dawn.ts): a second WebGPU
+ * The kernel specs of test/browser again, in Node on Dawn (src/volunteer/dawn.ts): a second WebGPU
  * implementation, over lavapipe in CI or the real GPU where Vulkan has one. Left out: the specs that
  * need a browser (storage: IndexedDB; pacing, trainer, verify-divergence: the trainer's Web Worker)
  * and onnx-gpt (onnxruntime-web's WebGPU provider fails under Dawn in Node: "Invalid argument" from

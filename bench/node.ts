@@ -1,10 +1,10 @@
-// The page benchmarks (matmul, attention, train) in Node on Dawn (test/harness/dawn.ts), on whatever
+// The page benchmarks (matmul, attention, train) in Node on Dawn (src/volunteer/dawn.ts), on whatever
 // adapter Vulkan offers: `npm run bench -- <name> --node` and scripts/gpu-check.sh. The same run() as
 // in a page, with TensorFlow.js as the peer; onnxruntime-web fails in Node (bench/lib/peers.ts), so
 // it is left out and the notes say so. The result goes to <name>-node.json. The benchmark modules
 // import WGSL with Vite's `?raw`: the caller registers test/harness/vite-imports.ts, or the bundle
 // (scripts/device-bundle.sh) has the text inlined.
-import { dawnAdapter, describeAdapter } from '../test/harness/dawn';
+import { dawnAdapter, describeAdapter } from '../src/volunteer/dawn';
 import type { BenchOptions } from './lib/cli';
 import type { BenchResult } from './lib/results';
 

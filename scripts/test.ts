@@ -5,9 +5,9 @@
 // behind NAT), dawn (the kernel specs in Node on Dawn over lavapipe).
 // Extra arguments go to `playwright test`, e.g. `npm test -- --project=unit`.
 import { spawnSync } from 'node:child_process';
+import { LAVAPIPE_ICD, NO_ADAPTER_MESSAGE } from '../src/volunteer/dawn';
 import { findChromium, NO_CHROMIUM_MESSAGE } from '../test/harness/chromium';
 import { coturnAvailable, NO_COTURN_MESSAGE } from '../test/harness/coturn';
-import { LAVAPIPE_ICD, NO_ADAPTER_MESSAGE } from '../test/harness/dawn';
 import { NETNS_HELP, netnsAvailable, runInNetns } from './netns';
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {

@@ -1,12 +1,29 @@
-// `npm run volunteer -- --seed <URL>`: a volunteer without a browser (src/volunteer): joins the seed's
-// run, trains on the CPU reference model and sends its updates, until Ctrl-C; prints what it does.
+// `npm run volunteer -- --seed <URL> [--gpu]`: a volunteer without a browser (src/volunteer): joins the
+// seed's run, trains on the CPU reference model (or with --gpu on WebGPU through Dawn) and sends its
+// updates, until Ctrl-C; prints what it does.
 import '../src/seed/promise-shim';
 import { parseArgs } from 'node:util';
+import type { Trainer } from '../src/trainer/trainer';
 import { runNodeVolunteer, type VolunteerEvent } from '../src/volunteer';
+import { registerViteImports } from '../test/harness/vite-imports';
 
-const USAGE = `npm run volunteer -- --seed <URL>
+const USAGE = `npm run volunteer -- --seed <URL> [--gpu]
   --seed <URL>   the seed's page URL, as \`npm start\` prints it (e.g. http://127.0.0.1:8080)
+  --gpu          train on WebGPU through Dawn (the \`webgpu\` package) on the GPU Vulkan offers,
+                 the tab's own kernels (default: the CPU reference model)
   --help`;
+
+/** The tab's WebGPU trainer on Dawn, after printing its adapter. */
+async function gpuTrainer(): Promise<Trainer> {
+  registerViteImports(); // the kernels import their WGSL as Vite does
+  const [{ createDawnTrainer }, { describeAdapter }] = await Promise.all([
+    import('../src/volunteer/dawn-trainer'),
+    import('../src/volunteer/dawn'),
+  ]);
+  const { trainer, adapter } = await createDawnTrainer();
+  console.log(describeAdapter(adapter));
+  return trainer;
+}
 
 /** A log line for the events a person wants to see (not every step and piece). */
 function logLine(e: VolunteerEvent): string | undefined {
@@ -41,7 +58,9 @@ function logLine(e: VolunteerEvent): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seed: { type: 'string' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: { seed: { type: 'string' }, gpu: { type: 'boolean' }, help: { type: 'boolean' } },
+  });
   if (values.help) return console.log(USAGE);
   if (!values.seed) throw new Error(`--seed is required\n${USAGE}`);
   const seedUrl = new URL(values.seed).origin;
@@ -52,6 +71,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop.abort());
   await runNodeVolunteer({
     seedUrl,
+    trainer: values.gpu ? await gpuTrainer() : undefined,
     signal: stop.signal,
     onEvent: (e) => {
       const line = logLine(e);

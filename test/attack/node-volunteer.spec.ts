@@ -18,19 +18,23 @@ import {
   verifyRoundManifest,
 } from '../../src/fed';
 import type { FetchProgress } from '../../src/swarm';
+import type { Trainer } from '../../src/trainer/trainer';
 import { runNodeVolunteer } from '../../src/volunteer';
+import { LAVAPIPE_ICD } from '../../src/volunteer/dawn';
 import { createAttacker, honestUpdate, openStream, startTestSeed } from '../harness/attacker';
+import { registerViteImports } from '../harness/vite-imports';
 
 const HYPER = { ...DEFAULT_FED_SETTINGS.hyper, steps: 2, batchSize: 1, context: 16 };
 
 /** A Node volunteer on `seedUrl`, until stop(): its peer id once connected, its last piece progress, its first receipt. */
-function startVolunteer(seedUrl: string) {
+function startVolunteer(seedUrl: string, trainer?: Trainer) {
   const stop = new AbortController();
   const seen: { peerId?: string; fetched?: FetchProgress } = {};
   let onReceipt!: (r: Receipt) => void;
   const receipt = new Promise<Receipt>((resolve) => (onReceipt = resolve));
   const running = runNodeVolunteer({
     seedUrl,
+    trainer,
     signal: stop.signal,
     onEvent: (e) => {
       if (e.type === 'connected') seen.peerId = e.peerId;
@@ -118,6 +122,27 @@ async function tamperedBesideHonest(
     await stopSeed();
   }
 }
+
+test("a Node volunteer on Dawn's WebGPU (`--gpu`: lavapipe here, a GPU's Vulkan driver elsewhere) trains with the tab's kernels and is credited", async () => {
+  // As `npm test` runs the dawn project: on lavapipe unless the caller chose a Vulkan driver.
+  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES) process.env.VK_ICD_FILENAMES = LAVAPIPE_ICD;
+  registerViteImports(); // the kernels import their WGSL as Vite does (scripts/volunteer.ts does the same)
+  const { createDawnTrainer } = await import('../../src/volunteer/dawn-trainer');
+  const { trainer, adapter } = await createDawnTrainer();
+  const { seed, stop: stopSeed } = await startTestSeed({ model: 'tiny', fed: { hyper: HYPER } });
+  const volunteer = startVolunteer(seed.url, trainer);
+  try {
+    const first = await volunteer.firstReceipt;
+    expect(first, `on ${adapter.info.description}`).toMatchObject({
+      peer: volunteer.seen.peerId,
+      round: 0,
+      tokens: 2 * 16,
+    });
+  } finally {
+    await volunteer.stop();
+    await stopSeed();
+  }
+});
 
 test("a volunteer that sends its own round's work sign-flipped earns nothing; the honest one beside it is credited", async () => {
   test.setTimeout(180_000);

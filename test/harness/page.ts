@@ -1,7 +1,7 @@
 // Runs browser-side test code (modules under test/browser/*.cases.ts) in a page: a tab of headless
-// Chromium, or, in the `dawn` project, this Node worker with Dawn's WebGPU (test/harness/dawn.ts).
+// Chromium, or, in the `dawn` project, this Node worker with Dawn's WebGPU (src/volunteer/dawn.ts).
 import { type Browser, test as base, type Page } from '@playwright/test';
-import { dawnAdapter, describeAdapter } from './dawn';
+import { dawnAdapter, describeAdapter } from '../../src/volunteer/dawn';
 import { registerViteImports } from './vite-imports';
 
 export { expect } from '@playwright/test';

@@ -1,6 +1,6 @@
 // How every Node run gets WebGPU: Dawn (the `webgpu` package) over whatever Vulkan driver the machine
-// has: a real GPU's, or Mesa's lavapipe on the CPU where there is none (CI). Used by the `dawn` test
-// project, `npm run bench -- <name> --node` and scripts/gpu-check.sh.
+// has: a real GPU's, or Mesa's lavapipe on the CPU where there is none (CI). Used by the Node
+// volunteer's `--gpu`, the `dawn` test project, `npm run bench -- <name> --node` and scripts/gpu-check.sh.
 import { create, globals } from 'webgpu';
 
 /** Where Debian's mesa-vulkan-drivers puts lavapipe's Vulkan driver manifest. */

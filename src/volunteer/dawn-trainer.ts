@@ -1,0 +1,23 @@
+// The Node volunteer's trainer on a GPU: the tab's WebGPU trainer (src/trainer/gpu-trainer.ts) on
+// Dawn's adapter, its records in memory. Its kernels import WGSL with Vite's `?raw`: load this module
+// only after registering the loader that gives those imports (test/harness/vite-imports.ts), as
+// scripts/volunteer.ts does.
+import { memoryProgressStore } from '../storage';
+import type { Trainer } from '../trainer/trainer';
+import { dawnAdapter, dawnGpu } from './dawn';
+
+/** A trainer on Dawn's adapter, and that adapter; fails saying what to install when Vulkan offers none. */
+export async function createDawnTrainer(): Promise<{ trainer: Trainer; adapter: GPUAdapter }> {
+  const adapter = await dawnAdapter();
+  const gpu = dawnGpu();
+  // After dawnGpu(): the GPU modules read WebGPU's globals (GPUBufferUsage, …) as they load.
+  const [{ acquireGpu }, { createGpuTrainer }] = await Promise.all([
+    import('../gpu'),
+    import('../trainer/gpu-trainer'),
+  ]);
+  const trainer = createGpuTrainer({
+    acquireGpu: (onLost) => acquireGpu({ gpu, onLost }),
+    store: memoryProgressStore(),
+  });
+  return { trainer, adapter };
+}
