@@ -150,7 +150,7 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
   const held = await heldPieces(opts.manifest, opts.store);
   for (const [i, h] of held.entries()) setBit(opts.own.have, i, h);
   opts.onOwnChange?.();
-  /** piece -> the requests for it in flight: one, or a peer's and the seed's in the endgame. */
+  /** piece -> the requests for it in flight: one, or in the endgame several (other tabs, then the seed). */
   const inflight = new Map<number, PieceRequestState[]>();
   /** piece -> time before which we do not ask the seed for it again (it said BUSY, or referred us). */
   const seedBusyUntil = new Map<number, number>();
