@@ -135,6 +135,10 @@ test('a connection idle for PEER_IDLE_CLOSE_MS is closed; one carrying a piece s
   const busy = await client(second!);
   const toIdle = await connect(a, idle);
   const toBusy = await connect(a, busy);
+  // Quiet first: a new connection runs identify on streams of its own for a moment.
+  const standing = new Set(a.node.services.pubsub.protocols);
+  const quiet = (c: Connection) => c.streams.every((s) => s.protocol !== undefined && standing.has(s.protocol));
+  await expect.poll(() => quiet(toIdle) && quiet(toBusy), { timeout: 30_000 }).toBe(true);
   // A stream that does work (any protocol but gossip's) keeps its connection in use.
   const stream = await toBusy.newStream('/vgpu/piece/1.0.0');
   for (let waited = 0; waited <= PEER_IDLE_CLOSE_MS; waited += PEER_IDLE_CHECK_MS) {

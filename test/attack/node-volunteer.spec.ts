@@ -81,7 +81,16 @@ async function tamperedBesideHonest(
   tamper: (x: number) => number,
   check: (c: { rejected: { round: number; reason: string }[]; nextAssigned: string[]; honest: string }) => void,
 ) {
-  const { seed, runDir, stop: stopSeed } = await startTestSeed({ model: 'tiny', fed: { hyper: HYPER } });
+  const logs: string[] = [];
+  const {
+    seed,
+    runDir,
+    stop: stopSeed,
+  } = await startTestSeed({
+    model: 'tiny',
+    fed: { hyper: HYPER },
+    log: (line) => logs.push(line),
+  });
   const attacker = await createAttacker();
   const self = attacker.peerId.toString();
   const volunteer = startVolunteer(seed.url);
@@ -114,7 +123,11 @@ async function tamperedBesideHonest(
     expect(await volunteer.firstReceipt).toMatchObject({ peer: honest, round: 0 });
     const reply = await requestReceipts(await openStream(attacker, seed, UPDATE_PROTOCOL), 0);
     expect(reply.receipts).toEqual([]);
-    expect(seed.status()).toMatchObject({ acceptedUpdates: 1, rejectedUpdates: 1 });
+    // The seed's log says which updates it rejected, and why, when this fails.
+    expect(seed.status(), logs.filter((l) => l.startsWith('rejected')).join('\n')).toMatchObject({
+      acceptedUpdates: 1,
+      rejectedUpdates: 1,
+    });
     check({ rejected: reply.rejected, nextAssigned: Object.keys((await openRound()).assignments), honest });
   } finally {
     await volunteer.stop();
