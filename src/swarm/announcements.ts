@@ -168,7 +168,8 @@ export function heardHolders(c: HeardHoldersComponents): HeardHolders {
     if (!peers.has(from) && peers.size >= SEED_MAX_CONNECTIONS)
       for (const [peer, h] of peers) if (h.at <= now - ANNOUNCE_STALE_MS) peers.delete(peer);
     if (!peers.has(from) && peers.size >= SEED_MAX_CONNECTIONS) return;
-    peers.set(from, { have: a.have, addrs: dialableAddrs(from, a.addrs).map(String), at: now });
+    // The addresses as announced (decodeAnnouncement bounds them); checked only when a referral names this tab.
+    peers.set(from, { have: a.have, addrs: a.addrs, at: now });
     heard.set(a.manifest, peers);
   };
   c.pubsub.addEventListener('message', onMessage);
@@ -177,7 +178,7 @@ export function heardHolders(c: HeardHoldersComponents): HeardHolders {
       const h = heard.get(manifest)?.get(peer);
       return h !== undefined && h.at > clock.now() - ANNOUNCE_STALE_MS && hasBit(h.have, index);
     },
-    addrs: (peer, manifest) => heard.get(manifest)?.get(peer)?.addrs ?? [],
+    addrs: (peer, manifest) => dialableAddrs(peer, heard.get(manifest)?.get(peer)?.addrs ?? []).map(String),
     stop: () => c.pubsub.removeEventListener('message', onMessage),
   };
 }
