@@ -180,7 +180,11 @@ export function aggregate(updates: Float32Array[], rule: AggregationRule, opts: 
   return aggregateWithWeights(updates, rule, opts).vector;
 }
 
-/** aggregate, and how much say each update had in the result (for logs, trust and the benchmark). */
+/**
+ * aggregate, and how much say each update had in the result (for logs, trust and the benchmark):
+ * the updates are bucketed (bucketMeans: centered-clip's bucketSize, one per bucket for the other
+ * rules) and the rule runs across the buckets (aggregateBuckets).
+ */
 export function aggregateWithWeights(
   updates: Float32Array[],
   rule: AggregationRule,
@@ -192,54 +196,136 @@ export function aggregateWithWeights(
   for (const [k, u] of updates.entries()) {
     if (u.length !== length) throw new RangeError(`update ${k} has ${u.length} floats, update 0 has ${length}`);
   }
-  const ones = () => new Float64Array(updates.length).fill(1);
+  let radius: number | undefined;
+  let distances: number[] | undefined;
+  if (rule === 'centered-clip') {
+    const { reference } = opts;
+    if (reference && reference.length !== length)
+      throw new RangeError(`reference has ${reference.length} floats, the updates ${length}`);
+    distances = updates.map((u) => distance(u, reference));
+    radius = opts.radius;
+    if (radius === undefined) {
+      if (opts.fallbackBound === undefined)
+        throw new RangeError('centered-clip needs a radius, or a fallbackBound to derive one from');
+      radius = clipRadius(distances, opts.recentDistances ?? [], opts.fallbackBound);
+    }
+  }
+  const buckets = bucketMeans(updates, rule === 'centered-clip' ? (opts.bucketSize ?? BUCKET_SIZE) : 1, opts.seed ?? 0);
+  const { vector, coefficients } = drain(aggregateBuckets(buckets, rule, { ...opts, radius }));
+  return { vector, weights: updateWeights(buckets, coefficients), radius, distances };
+}
+
+/**
+ * Each update's weight relative to its 1/n in a plain mean (Aggregated.weights), from its bucket's
+ * coefficient in the result: n × the coefficient over the bucket's size.
+ */
+export function updateWeights(buckets: readonly Bucket[], coefficients: Float64Array): Float64Array {
+  const n = buckets.reduce((s, b) => s + b.members.length, 0);
+  const weights = new Float64Array(n);
+  for (const [j, b] of buckets.entries())
+    for (const k of b.members) weights[k] = (n * coefficients[j]!) / b.members.length;
+  return weights;
+}
+
+/** What a rule across buckets returns: the result, and each bucket's coefficient in it (see aggregateBuckets). */
+export interface BucketsAggregated {
+  vector: Float32Array;
+  coefficients: Float64Array;
+}
+
+/**
+ * A robust rule across buckets (each the mean of some updates: bucketMeans, or the seed's streaming
+ * buckets), as a generator that yields after each slice of work (about one pass over one bucket), so
+ * the seed can aggregate between other events (drainInSlices) and everything else at once (drain).
+ * With one update per bucket each rule is its textbook self over the updates. Coefficients c_j:
+ * mean and median-norm-clip, result = Σ c_j·b_j with c_j = size_j/n (× the clip factor);
+ * trimmed-mean over the buckets' values, c_j = the share of coordinates whose kept range holds b_j
+ * over (buckets − 2k); centered-clip, result = (1 − Σ c_j)·reference + Σ c_j·b_j (centeredClip).
+ */
+export function* aggregateBuckets(
+  buckets: readonly Bucket[],
+  rule: AggregationRule,
+  opts: Pick<AggregateOptions, 'trimFraction' | 'clipFactor' | 'reference' | 'radius' | 'iterations'> = {},
+): Generator<void, BucketsAggregated> {
+  if (buckets.length === 0) throw new RangeError('aggregate needs at least one update');
+  const n = buckets.reduce((s, b) => s + b.members.length, 0);
+  const sizes = () => Float64Array.from(buckets, (b) => b.members.length / n);
   switch (rule) {
-    case 'mean':
-      return { vector: weightedMean(updates, length, ones()), weights: ones() };
+    case 'mean': {
+      const coefficients = sizes();
+      return { vector: yield* weightedSum(buckets, coefficients), coefficients };
+    }
     case 'trimmed-mean':
-      return trimmedMean(updates, length, trimCount(updates.length, opts.trimFraction));
+      return yield* trimmedMean(buckets, trimCount(buckets.length, opts.trimFraction));
     case 'median-norm-clip':
-      return medianNormClip(updates, length, opts.clipFactor ?? DEFAULT_CLIP_FACTOR);
-    case 'centered-clip':
-      return centeredClipRule(updates, length, opts);
+      return yield* medianNormClip(buckets, opts.clipFactor ?? DEFAULT_CLIP_FACTOR);
+    case 'centered-clip': {
+      if (opts.radius === undefined) throw new RangeError('centered-clip needs a radius');
+      return yield* centeredClipSteps(buckets, opts.reference, opts.radius, opts.iterations ?? CLIP_ITERATIONS);
+    }
     default:
       throw new RangeError(`unknown aggregation rule ${String(rule satisfies never)}`);
   }
 }
 
-/** (1/n)·Σ w_k·u_k, for n ≥ 1 updates of `length` floats. */
-function weightedMean(updates: Float32Array[], length: number, weights: Float64Array): Float32Array {
-  const n = updates.length;
-  const out = new Float32Array(length);
-  const sum = new Float64Array(Math.min(length, 1 << 16)); // one chunk of float64 sums, reused
-  for (let start = 0; start < length; start += sum.length) {
-    const end = Math.min(start + sum.length, length);
-    sum.fill(0);
-    // Update-major inside a chunk: each update is read sequentially, and the chunk of sums stays in cache.
-    for (const [k, u] of updates.entries()) {
-      const w = weights[k]!;
-      if (w === 0) continue;
-      for (let i = start; i < end; i++) sum[i - start]! += w * u[i]!;
-    }
-    for (let i = start; i < end; i++) out[i] = sum[i - start]! / n;
+/** Runs a generator of aggregate.ts to its end at once. */
+export function drain<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
   }
-  return out;
 }
 
-function trimmedMean(updates: Float32Array[], length: number, k: number): Aggregated {
-  const n = updates.length;
-  if (k === 0)
-    return { vector: weightedMean(updates, length, new Float64Array(n).fill(1)), weights: new Float64Array(n).fill(1) };
+/** How long drainInSlices runs before it gives the event loop a turn. */
+export const AGGREGATION_SLICE_MS = 20;
+
+/** Runs a generator of aggregate.ts to its end, giving the event loop a turn every AGGREGATION_SLICE_MS. */
+export async function drainInSlices<T>(steps: Generator<void, T>): Promise<T> {
+  let sliceStart = performance.now();
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    if (performance.now() - sliceStart >= AGGREGATION_SLICE_MS) {
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      sliceStart = performance.now();
+    }
+  }
+}
+
+/** Σ c_j·b_j in float64, rounded once to f32; yields after each bucket. */
+function* weightedSum(buckets: readonly Bucket[], coefficients: Float64Array): Generator<void, Float32Array> {
+  const length = buckets[0]!.mean.length;
+  const sum = new Float64Array(length);
+  for (const [j, { mean }] of buckets.entries()) {
+    const c = coefficients[j]!;
+    if (c === 0) continue;
+    for (let i = 0; i < length; i++) sum[i]! += c * mean[i]!;
+    yield;
+  }
+  return Float32Array.from(sum);
+}
+
+/** Coordinates trimmedMean sorts between two yields. */
+const TRIM_SLICE = 4096;
+
+function* trimmedMean(buckets: readonly Bucket[], k: number): Generator<void, BucketsAggregated> {
+  const m = buckets.length;
+  const n = buckets.reduce((s, b) => s + b.members.length, 0);
+  if (k === 0) {
+    const coefficients = Float64Array.from(buckets, (b) => b.members.length / n);
+    return { vector: yield* weightedSum(buckets, coefficients), coefficients };
+  }
+  const length = buckets[0]!.mean.length;
   const out = new Float32Array(length);
-  const scratch = new Float64Array(n);
-  const kept = new Float64Array(n); // per update, coordinates whose kept range holds its value
-  const keep = n - 2 * k;
+  const scratch = new Float64Array(m);
+  const kept = new Float64Array(m); // per bucket, coordinates whose kept range holds its value
+  const keep = m - 2 * k;
   for (let i = 0; i < length; i++) {
-    // Insertion sort of n values: for the handful of volunteers a round has, faster than anything
+    // Insertion sort of m values: for the handful of buckets a small round has, faster than anything
     // general; past 32 the built-in numeric sort of the typed array takes over.
-    if (n <= 32) {
-      for (let a = 0; a < n; a++) {
-        const x = updates[a]![i]!;
+    if (m <= 32) {
+      for (let a = 0; a < m; a++) {
+        const x = buckets[a]!.mean[i]!;
         let b = a - 1;
         while (b >= 0 && scratch[b]! > x) {
           scratch[b + 1] = scratch[b]!;
@@ -248,30 +334,35 @@ function trimmedMean(updates: Float32Array[], length: number, k: number): Aggreg
         scratch[b + 1] = x;
       }
     } else {
-      for (let a = 0; a < n; a++) scratch[a] = updates[a]![i]!;
+      for (let a = 0; a < m; a++) scratch[a] = buckets[a]!.mean[i]!;
       scratch.sort();
     }
     let s = 0;
-    for (let a = k; a < n - k; a++) s += scratch[a]!;
+    for (let a = k; a < m - k; a++) s += scratch[a]!;
     out[i] = s / keep;
     const low = scratch[k]!;
-    const high = scratch[n - k - 1]!;
-    for (let a = 0; a < n; a++) {
-      const x = updates[a]![i]!;
+    const high = scratch[m - k - 1]!;
+    for (let a = 0; a < m; a++) {
+      const x = buckets[a]!.mean[i]!;
       if (x >= low && x <= high) kept[a]!++;
     }
+    if (i % TRIM_SLICE === TRIM_SLICE - 1) yield;
   }
-  return { vector: out, weights: kept.map((c) => ((c / length) * n) / keep) };
+  return { vector: out, coefficients: kept.map((c) => c / length / keep) };
 }
 
-/** Median of the norms (the mean of the two middle ones for even n), then a clipped mean. */
-function medianNormClip(updates: Float32Array[], length: number, clipFactor: number): Aggregated {
+/** Median of the buckets' norms (the mean of the two middle ones for an even count), then a clipped mean. */
+function* medianNormClip(buckets: readonly Bucket[], clipFactor: number): Generator<void, BucketsAggregated> {
   if (!(clipFactor > 0 && Number.isFinite(clipFactor)))
     throw new RangeError(`clipFactor must be positive and finite, got ${clipFactor}`);
-  const norms = updates.map(l2Norm);
+  const n = buckets.reduce((s, b) => s + b.members.length, 0);
+  const norms = buckets.map((b) => l2Norm(b.mean));
   const limit = clipFactor * median(norms);
-  const weights = Float64Array.from(norms, (norm) => (norm > limit ? limit / norm : 1));
-  return { vector: weightedMean(updates, length, weights), weights };
+  const coefficients = Float64Array.from(
+    norms,
+    (norm, j) => (buckets[j]!.members.length / n) * (norm > limit ? limit / norm : 1),
+  );
+  return { vector: yield* weightedSum(buckets, coefficients), coefficients };
 }
 
 /** A bucket: the mean of some updates (float64 sums rounded once), and which updates (by index). */
@@ -300,10 +391,11 @@ export function bucketMeans(updates: Float32Array[], bucketSize: number, seed: n
     const mean =
       members.length === 1
         ? updates[members[0]!]!
-        : weightedMean(
-            members.map((k) => updates[k]!),
-            updates[0]!.length,
-            new Float64Array(members.length).fill(1),
+        : drain(
+            weightedSum(
+              members.map((k) => ({ mean: updates[k]!, members: [k] })),
+              new Float64Array(members.length).fill(1 / members.length),
+            ),
           );
     buckets.push({ mean, members });
   }
@@ -330,11 +422,21 @@ function distance(a: Float32Array | Float64Array, b: Float32Array | Float64Array
  * (v = (1 − Σ c_j)·reference + Σ c_j·b_j).
  */
 export function centeredClip(
-  buckets: Bucket[],
+  buckets: readonly Bucket[],
   reference: Float32Array | undefined,
   radius: number,
   iterations: number,
-): { vector: Float32Array; coefficients: Float64Array } {
+): BucketsAggregated {
+  return drain(centeredClipSteps(buckets, reference, radius, iterations));
+}
+
+/** centeredClip, yielding after each bucket's share of a pass. */
+function* centeredClipSteps(
+  buckets: readonly Bucket[],
+  reference: Float32Array | undefined,
+  radius: number,
+  iterations: number,
+): Generator<void, BucketsAggregated> {
   if (!(radius >= 0 && Number.isFinite(radius))) throw new RangeError(`radius must be finite and ≥ 0, got ${radius}`);
   if (!(Number.isInteger(iterations) && iterations >= 1))
     throw new RangeError(`iterations must be a positive integer, got ${iterations}`);
@@ -347,7 +449,11 @@ export function centeredClip(
   for (let it = 0; it < iterations; it++) {
     // This pass clips at the buckets' median distance to the current centre (the honest spread once
     // v sits among the honest updates), never beyond τ; with too few buckets for a median, at τ.
-    const distances = buckets.map(({ mean }) => distance(mean, v));
+    const distances: number[] = [];
+    for (const { mean } of buckets) {
+      distances.push(distance(mean, v));
+      yield;
+    }
     const clip =
       buckets.length >= MIN_SCALE_SAMPLES ? Math.min(radius, CLIP_RADIUS_FACTOR * median(distances)) : radius;
     const w = distances.map((d, j) => shares[j]! * (d <= clip ? 1 : clip / d));
@@ -358,6 +464,7 @@ export function centeredClip(
       const c = w[j]!;
       if (c === 0) continue;
       for (let i = 0; i < length; i++) sum[i]! += c * mean[i]!;
+      yield;
     }
     for (let i = 0; i < length; i++) v[i] = keep * v[i]! + sum[i]!;
     for (let j = 0; j < buckets.length; j++) coefficients[j] = keep * coefficients[j]! + w[j]!;
@@ -373,24 +480,4 @@ export function centeredClip(
     for (let j = 0; j < buckets.length; j++) coefficients[j]! *= scale;
   }
   return { vector: Float32Array.from(v), coefficients };
-}
-
-function centeredClipRule(updates: Float32Array[], length: number, opts: AggregateOptions): Aggregated {
-  const { reference, seed = 0, bucketSize = BUCKET_SIZE, iterations = CLIP_ITERATIONS } = opts;
-  if (reference && reference.length !== length)
-    throw new RangeError(`reference has ${reference.length} floats, the updates ${length}`);
-  const distances = updates.map((u) => distance(u, reference));
-  let radius = opts.radius;
-  if (radius === undefined) {
-    if (opts.fallbackBound === undefined)
-      throw new RangeError('centered-clip needs a radius, or a fallbackBound to derive one from');
-    radius = clipRadius(distances, opts.recentDistances ?? [], opts.fallbackBound);
-  }
-  const buckets = bucketMeans(updates, bucketSize, seed);
-  const { vector, coefficients } = centeredClip(buckets, reference, radius, iterations);
-  const n = updates.length;
-  const weights = new Float64Array(n);
-  for (const [j, b] of buckets.entries())
-    for (const k of b.members) weights[k] = (n * coefficients[j]!) / b.members.length;
-  return { vector, weights, radius, distances };
 }
