@@ -9,14 +9,17 @@ import {
   admissionBounds,
   aggregateRound,
   type CodecSettings,
+  createSketcher,
   DEFAULT_FED_SETTINGS,
   decodeUpdate,
   encodeUpdate,
   freshDefense,
+  inMemoryUpdates,
   l2Norm,
   maxUpdateNorm,
   outerStep,
   type RoundHyper,
+  type RoundUpdates,
   type RoundWork,
   verifyRound,
 } from '../../src/fed';
@@ -109,7 +112,7 @@ const cpuSeconds = (since: NodeJS.CpuUsage) => {
  */
 async function verifyStage(
   work: RoundWork,
-  admitted: ReadonlyMap<string, Float32Array>,
+  admitted: RoundUpdates,
   streaks: Map<string, number>,
   random: () => number,
 ) {
@@ -165,7 +168,9 @@ export async function runByzantineJob(job: ByzantineJob): Promise<ByzantineJobRe
   const params = initParams(layout, seed);
   const momentum = new Float32Array(P);
   let defense = freshDefense();
-  /** The last round's accepted updates by peer: verification rejects replays of them. */
+  /** Duplicates are found from count sketches, as the seed finds them (sketch.ts). */
+  const sketch = createSketcher(P, seed);
+  /** The sketches of the last round's accepted updates by peer: verification rejects replays of them. */
   let earlier: Map<string, Float32Array> | undefined;
   const firstUpdates = new Map<number, Float32Array>();
   const result = {
@@ -266,7 +271,7 @@ export async function runByzantineJob(job: ByzantineJob): Promise<ByzantineJobRe
       };
       const verified = await verifyStage(
         work,
-        new Map(admitted.map((k) => [peerOf(sent[k]!.v), sent[k]!.vector])),
+        inMemoryUpdates(new Map(admitted.map((k) => [peerOf(sent[k]!.v), sent[k]!.vector])), sketch),
         streaks,
         verifyRandom,
       );
@@ -295,7 +300,7 @@ export async function runByzantineJob(job: ByzantineJob): Promise<ByzantineJobRe
       for (const [j, k] of accepted.entries()) weights[k] = aggregated.weights[j]!;
       radius = aggregated.radius;
       outerStep(params, momentum, aggregated.vector, DEFAULT_FED_SETTINGS.outer);
-      earlier = new Map(accepted.map((k) => [peerOf(sent[k]!.v), sent[k]!.vector]));
+      earlier = new Map(accepted.map((k) => [peerOf(sent[k]!.v), sketch(sent[k]!.vector)]));
       // Error feedback carries over only what the seed took in.
       for (const k of accepted)
         if (!sent[k]!.bad && !attackers.has(sent[k]!.v)) await trainers[sent[k]!.v]!.updateAccepted();

@@ -17,6 +17,12 @@
 // only the verified ones are aggregated, with the run's robust rule from the defense state carried
 // between rounds (centered clipping around the last aggregate), and credited.
 //
+// Memory: a round does not hold its updates. Each admitted update is folded into one of
+// settings.buckets bucket sums as it arrives (buckets.ts), its bytes go to the spool (spool.ts) for
+// verification to load one at a time, and what stays on the heap is a count sketch of it (sketch.ts)
+// for duplicate detection, its norm and its distance to the reference. A rejected update is taken back
+// out of its bucket at the close, and the rule runs across the buckets, in slices between events.
+//
 // Credit: an update that arrives whole is acknowledged ({received} or {rejected, reason}, unsigned);
 // rejections are counted, not signed or stored one by one. Receipts are issued only once the round's
 // checkpoint is durable, for the volunteers whose updates were accepted, crediting the round's
@@ -25,9 +31,10 @@
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { type SignedDocument, sha256Hex, type VerifiedManifest } from '../swarm';
 import { type Clock, systemClock } from '../util/clock';
-import { type AggregationRule, DEFAULT_AGGREGATION } from './aggregate';
+import { type AggregationRule, DEFAULT_AGGREGATION, l2Norm } from './aggregate';
+import { createRoundBuckets, type RoundBuckets, STREAMING_BUCKETS } from './buckets';
 import { decodeUpdate, encodedSize } from './codec';
-import { admissionBounds, aggregateRound, type DefenseState, freshDefense } from './defense';
+import { admissionBounds, aggregateStreamedRound, type DefenseState, freshDefense } from './defense';
 import {
   type CodecSettings,
   type LedgerRoot,
@@ -40,8 +47,10 @@ import { type OuterOptions, outerStep } from './outer';
 import type { ReceiptsReply, UpdateHeader, UpdateOutcome } from './protocol';
 import { recentByRound } from './recent';
 import { chooseRoster, recordRound, type VolunteerRecord } from './roster';
+import { createSketcher } from './sketch';
+import { memorySpool, type UpdateSpool } from './spool';
 import { validateUpdate } from './validate';
-import { creditedTokens, type RoundTerms, type UpdateVerdict } from './verify';
+import { creditedTokens, type RoundTerms, type RoundUpdates, type UpdateVerdict } from './verify';
 
 /** The verdicts on a round's updates, by peer, as far as the coordinator reads them (verify.ts's UpdateVerdict). */
 export type Verdicts = ReadonlyMap<string, Pick<UpdateVerdict, 'accepted' | 'reason' | 'excused' | 'caught'>>;
@@ -61,6 +70,8 @@ export interface FedSettings {
    * newcomers first; a newcomer past it is excused, not credited (verify.ts).
    */
   reexecutionsPerRound: number;
+  /** Bucket sums a round folds its updates into (buckets.ts): its memory, and how finely the rule sees them. */
+  buckets: number;
 }
 
 /** Defaults sized for the `tiny` model on a software adapter: a round takes a minute or so. */
@@ -78,6 +89,7 @@ export const DEFAULT_FED_SETTINGS: FedSettings = {
   // A re-execution of the tiny model's default round (H = 20 steps of 4 × 64 tokens) takes the seed's
   // CPU about 24 s: four fit in a round's 120 s while volunteers train.
   reexecutionsPerRound: 4,
+  buckets: STREAMING_BUCKETS,
 };
 
 export interface HistoryEntry {
@@ -130,11 +142,11 @@ export interface VerifyJob {
   manifest: RoundTerms;
   /** The round's start weights. */
   start: Float32Array;
-  /** The updates that passed admission, decoded, by peer. */
-  updates: ReadonlyMap<string, Float32Array>;
+  /** The updates that passed admission: sketches at hand, vectors loaded from the spool. */
+  updates: RoundUpdates;
   /** Each volunteer's verified rounds in a row so far (VolunteerRecord.streak). */
   streaks: ReadonlyMap<string, number>;
-  /** The last round's accepted updates (a replay of one is rejected); absent after a restart. */
+  /** The sketches of the last round's accepted updates (a replay of one is rejected); absent after a restart. */
   earlier?: ReadonlyMap<string, Float32Array>;
   maxReexecutions: number;
 }
@@ -173,6 +185,8 @@ export interface CoordinatorDeps {
   log(line: string): void;
   /** Time of deadlines and receipts (tests move a manual one). Default: the system's. */
   clock?: Clock;
+  /** Where update bodies wait for verification (the seed's: a folder). Default: memorySpool. */
+  spool?: UpdateSpool;
 }
 
 /**
@@ -224,13 +238,26 @@ export function maxUpdateNorm(hyper: RoundHyper, parameters: number): number {
   return 4 * hyper.steps * hyper.lr * Math.sqrt(parameters);
 }
 
+/** What a round keeps of an update that arrived whole and passed validation (its vector is in a bucket, its bytes in the spool). */
+interface TakenUpdate {
+  /** sha256 and size of its bytes. */
+  hash: string;
+  bytes: number;
+  norm: number;
+  /** Its distance to the defense's reference (centered clipping's radius follows these). */
+  distance: number;
+  sketch: Float32Array;
+}
+
 interface OpenRound {
   manifest: RoundManifest;
   weights: VerifiedManifest;
+  /** This issue of the round in the spool (a reissue is a new batch). */
+  batch: number;
   /** The norms this round admits (defense.ts's admissionBounds when it was issued). */
   bounds: { floor: number; bound: number };
-  /** Updates that arrived whole and passed validation: the vector, and the hash and size of its bytes. */
-  updates: Map<string, { vector: Float32Array; hash: string; bytes: number }>;
+  updates: Map<string, TakenUpdate>;
+  buckets: RoundBuckets;
   /** Volunteers whose update arrived whole, accepted or not: one try per round each. */
   tried: Set<string>;
   closing: boolean;
@@ -263,8 +290,13 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   const clock = deps.clock ?? systemClock;
   /** The analytic bound on an update's norm; each round admits up to admissionBounds' tighter one. */
   const maxNorm = maxUpdateNorm(settings.hyper, state.params.length);
-  /** The last closed round's accepted updates: verification rejects replays of them (not kept over a restart). */
+  /** The last closed round's accepted updates' sketches: verification rejects replays of them (not kept over a restart). */
   let earlier: Map<string, Float32Array> | undefined;
+  const spool = deps.spool ?? memorySpool();
+  let batches = 0;
+  /** Secret to volunteers: which bucket an update lands in, and the sketches' hashing. */
+  const secretRandom = () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32;
+  const sketch = createSketcher(state.params.length, crypto.getRandomValues(new Uint32Array(1))[0]!);
   const maxBytes = encodedSize(state.params.length, settings.codec);
   let publishedAt = Number.NEGATIVE_INFINITY;
   let cancelReissue: (() => void) | undefined;
@@ -285,6 +317,11 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   async function issuePending(): Promise<void> {
     await deps.issueReceipts(state.pendingReceipts);
     issuedThrough = state.round - 1;
+  }
+
+  /** Forgets an issue's spooled bodies; a failure (the folder gone) is logged, the start of the next run clears it. */
+  function dropBatch(batch: number): void {
+    spool.drop(batch).catch((e: Error) => deps.log(`could not clear spooled updates: ${e.message}`));
   }
 
   async function publish(): Promise<void> {
@@ -325,11 +362,14 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     if (stopped) return;
     signedRound = signed;
     open?.cancelDeadline();
+    if (open) dropBatch(open.batch);
     open = {
       manifest,
       weights,
+      batch: batches++,
       bounds,
       updates: new Map(),
+      buckets: createRoundBuckets(state.params.length, settings.buckets, secretRandom),
       tried: new Set(),
       closing: false,
       cancelDeadline: clock.after(settings.roundMs, () => void closeLogged()),
@@ -350,17 +390,22 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     r.cancelDeadline();
     const assigned = Object.keys(r.manifest.assignments);
     const received = [...r.updates];
+    const load = async (peer: string) =>
+      decodeUpdate(await spool.get(r.batch, peer), state.params.length, r.manifest.codec);
     const verdicts: Verdicts =
       received.length === 0
         ? new Map()
         : await deps.verify({
             manifest: r.manifest,
             start: state.params,
-            updates: new Map(received.map(([peer, u]) => [peer, u.vector])),
+            updates: { peers: received.map(([peer]) => peer), sketch: (peer) => r.updates.get(peer)!.sketch, load },
             streaks: new Map(received.map(([peer]) => [peer, state.volunteers[peer]?.streak ?? 0])),
             earlier,
             maxReexecutions: settings.reexecutionsPerRound,
           });
+    if (stopped) return;
+    // What failed comes back out of the buckets (once: a retried close finds it out already).
+    for (const [peer] of received) if (!verdicts.get(peer)?.accepted) r.buckets.remove(peer, await load(peer));
     if (stopped) return;
     const updates = received.filter(([peer]) => verdicts.get(peer)?.accepted);
     const failed = received
@@ -392,14 +437,16 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     const params = state.params.slice();
     const momentum = state.momentum.slice();
     const aggregationStarted = performance.now();
-    const { aggregated, next: defense } = aggregateRound(
-      updates.map(([, u]) => u.vector),
+    const { vector, next: defense } = await aggregateStreamedRound(
+      r.buckets.snapshot().buckets,
+      { norms: updates.map(([, u]) => u.norm), distances: updates.map(([, u]) => u.distance) },
       settings.aggregation,
       state.defense,
-      { round: state.round, analyticBound: maxNorm },
+      { analyticBound: maxNorm },
     );
-    outerStep(params, momentum, aggregated.vector, settings.outer);
+    outerStep(params, momentum, vector, settings.outer);
     const aggregationSeconds = (performance.now() - aggregationStarted) / 1000;
+    if (stopped) return;
     const round = state.round + 1;
     const tokens = state.tokens + updates.reduce((n, [peer]) => n + creditedTokens(r.manifest, peer), 0);
     const valLoss = await deps.evaluate(params);
@@ -436,7 +483,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       seconds: aggregation.seconds + aggregationSeconds,
       lastSeconds: aggregationSeconds,
     };
-    earlier = new Map(updates.map(([peer, u]) => [peer, u.vector]));
+    earlier = new Map(updates.map(([peer, u]) => [peer, u.sketch]));
     deps.log(
       `round ${round - 1} closed: ${updates.length} of ${received.length} update(s) verified and aggregated (${settings.aggregation}), validation loss ${valLoss.toFixed(4)}, ${tokens} tokens seen`,
     );
@@ -586,9 +633,22 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     );
     if (invalid) return reject(peer, header.round, invalid, 'invalid');
     const hash = await sha256Hex(body);
-    // The round may have closed while this one was decoding.
-    if (r !== open || r.closing) return reject(peer, header.round, `late: round ${header.round} is closed`, 'late');
-    r.updates.set(peer, { vector, hash, bytes: body.length });
+    const late = () => r !== open || r.closing;
+    // The round may have closed while this one was decoding or being stored.
+    if (late()) return reject(peer, header.round, `late: round ${header.round} is closed`, 'late');
+    try {
+      await spool.put(r.batch, peer, body);
+    } catch (e) {
+      deps.log(`could not keep ${peer}'s update for round ${header.round}: ${(e as Error).message}`);
+      return reject(peer, header.round, 'the seed could not store it', 'refused');
+    }
+    if (late()) return reject(peer, header.round, `late: round ${header.round} is closed`, 'late');
+    const norm = l2Norm(vector);
+    const reference = state.defense.reference;
+    let squared = 0;
+    for (let i = 0; i < vector.length; i++) squared += (vector[i]! - (reference ? reference[i]! : 0)) ** 2;
+    r.buckets.add(peer, vector);
+    r.updates.set(peer, { hash, bytes: body.length, norm, distance: Math.sqrt(squared), sketch: sketch(vector) });
     return { type: 'received', update: hash };
   }
 
@@ -658,6 +718,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       cancelRetry?.();
       cancelRecheck?.();
       await closing?.catch(() => {});
+      if (open) dropBatch(open.batch);
     },
   };
 }

@@ -5,7 +5,11 @@
 import {
   type Aggregated,
   type AggregationRule,
+  aggregateBuckets,
   aggregateWithWeights,
+  type Bucket,
+  clipRadius,
+  drainInSlices,
   HISTORY_SAMPLES,
   l2Norm,
   normBound,
@@ -44,13 +48,41 @@ export function aggregateRound(
     recentDistances: d.recentDistances,
     fallbackBound: round.analyticBound,
   });
-  const keep = (old: number[], added: number[]) => [...old, ...added].slice(-HISTORY_SAMPLES);
   return {
     aggregated,
-    next: {
-      reference: aggregated.vector,
-      recentNorms: keep(d.recentNorms, updates.map(l2Norm)),
-      recentDistances: aggregated.distances ? keep(d.recentDistances, aggregated.distances) : d.recentDistances,
-    },
+    next: advance(d, aggregated.vector, updates.map(l2Norm), aggregated.distances),
+  };
+}
+
+/**
+ * aggregateRound for the seed's streaming buckets (buckets.ts): the rule runs across `buckets`, and
+ * the accepted updates' norms and distances to `d.reference` were measured as they arrived. Runs in
+ * slices between other events (drainInSlices).
+ */
+export async function aggregateStreamedRound(
+  buckets: readonly Bucket[],
+  accepted: { norms: number[]; distances: number[] },
+  rule: AggregationRule,
+  d: DefenseState,
+  round: { analyticBound: number },
+): Promise<{ vector: Float32Array; next: DefenseState }> {
+  const centered = rule === 'centered-clip';
+  const radius = centered ? clipRadius(accepted.distances, d.recentDistances, round.analyticBound) : undefined;
+  const { vector } = await drainInSlices(aggregateBuckets(buckets, rule, { reference: d.reference, radius }));
+  return { vector, next: advance(d, vector, accepted.norms, centered ? accepted.distances : undefined) };
+}
+
+/** The state after a round: its aggregate the next reference, its accepted norms (and distances, for centered-clip) the newest. */
+function advance(
+  d: DefenseState,
+  vector: Float32Array,
+  norms: number[],
+  distances: number[] | undefined,
+): DefenseState {
+  const keep = (old: number[], added: number[]) => [...old, ...added].slice(-HISTORY_SAMPLES);
+  return {
+    reference: vector,
+    recentNorms: keep(d.recentNorms, norms),
+    recentDistances: distances ? keep(d.recentDistances, distances) : d.recentDistances,
   };
 }

@@ -1,6 +1,6 @@
 // Federated training's pure core: the update codec (int8, block top-k, error feedback), robust
 // aggregation, the admission check for an update, DiLoCo's outer Nesterov step, and the verification
-// of a round's work.
+// of a round's work, and the seed's streaming buckets and spool that let a round grow to thousands.
 
 export {
   AGGREGATION_RULES,
@@ -19,6 +19,7 @@ export {
   normFloor,
   trimCount,
 } from './aggregate';
+export { createRoundBuckets, type RoundBuckets, STREAMING_BUCKETS } from './buckets';
 export {
   type Compressed,
   compressWithFeedback,
@@ -62,7 +63,13 @@ export {
   TOKENS_PER_CREDIT,
   verifyCreditsFile,
 } from './credits';
-export { admissionBounds, aggregateRound, type DefenseState, freshDefense } from './defense';
+export {
+  admissionBounds,
+  aggregateRound,
+  aggregateStreamedRound,
+  type DefenseState,
+  freshDefense,
+} from './defense';
 export {
   type CodecSettings,
   FedDocumentError,
@@ -113,6 +120,8 @@ export {
   SUSPENSION_ROUNDS,
   type VolunteerRecord,
 } from './roster';
+export { createSketcher, SKETCH_SIZE, type Sketcher } from './sketch';
+export { memorySpool, type UpdateSpool } from './spool';
 export { type ExpectedUpdate, type ReceivedUpdate, validateUpdate } from './validate';
 export {
   assignedBatch,
@@ -125,6 +134,7 @@ export {
   DUPLICATE_GAP_FRACTION,
   type DuplicatePair,
   GPU_CPU_TOLERANCE,
+  inMemoryUpdates,
   LOSS_FILTER_MARGIN,
   LOSS_FILTER_MAX_BATCHES,
   type LossCheck,
@@ -134,6 +144,7 @@ export {
   nearDuplicates,
   type ReexecutionCheck,
   type RoundTerms,
+  type RoundUpdates,
   type RoundVerification,
   type RoundWork,
   reexecute,

@@ -3,7 +3,8 @@
 //
 //   - lossFilter, every update: applied to the round's start weights, it must lower the loss on the
 //     volunteer's own assigned batches, one or two drawn after the update arrived. Two forward passes each.
-//   - nearDuplicates, every round: an update that nearly duplicates another one is flagged.
+//   - nearDuplicates, every round: an update that nearly duplicates another one is flagged (the seed
+//     compares the updates' count sketches: sketch.ts).
 //   - reexecute, a sample: the volunteer's H steps recomputed by a trainer (the CPU reference) from
 //     the same weights and batches, and compared within a tolerance measured on a GPU.
 //   - checkProbability: how often a volunteer is re-executed; it falls as its verified rounds add up,
@@ -25,6 +26,7 @@ import type { Trainer, TrainRequest } from '../trainer/trainer';
 import { l2Norm, median } from './aggregate';
 import { decodeUpdate } from './codec';
 import type { CodecSettings, RoundManifest } from './documents';
+import type { Sketcher } from './sketch';
 
 /** The parts of a round manifest verification reads. */
 export type RoundTerms = Pick<RoundManifest, 'round' | 'hyper' | 'shardCount' | 'assignments' | 'codec'>;
@@ -37,8 +39,36 @@ export interface RoundWork {
   start: Float32Array;
   /** The run's token files, from which every assignment's batches are drawn. */
   dataset: TokenDataset;
-  /** The last round's accepted updates, if kept: an update that replays one of them is rejected. */
+  /**
+   * The sketches (sketch.ts) of the last round's accepted updates, if kept, by the same sketcher as
+   * the round's: an update that replays one of them is rejected.
+   */
   earlier?: ReadonlyMap<string, Float32Array>;
+}
+
+/**
+ * A round's updates as verification reads them: each one's sketch, for duplicates, and the update
+ * itself loaded only while a check needs it (the seed's are in its spool, not on the heap).
+ */
+export interface RoundUpdates {
+  peers: readonly string[];
+  sketch(peer: string): Float32Array;
+  load(peer: string): Promise<Float32Array>;
+}
+
+/** Updates held in memory, as RoundUpdates, sketched by `sketch` (the same as work.earlier's). */
+export function inMemoryUpdates(updates: ReadonlyMap<string, Float32Array>, sketch: Sketcher): RoundUpdates {
+  const sketches = new Map([...updates].map(([peer, u]) => [peer, sketch(u)]));
+  const get = <T>(map: ReadonlyMap<string, T>, peer: string): T => {
+    const value = map.get(peer);
+    if (value === undefined) throw new RangeError(`no update of ${peer} in this round`);
+    return value;
+  };
+  return {
+    peers: [...updates.keys()],
+    sketch: (peer) => get(sketches, peer),
+    load: async (peer) => get(updates, peer),
+  };
 }
 
 // --- Limits. The figures are from measured rounds: the tiny model on the seed's corpus (8 volunteers,
@@ -482,7 +512,7 @@ export async function settlePairs(
  */
 export async function verifyRound(
   work: RoundWork,
-  updates: ReadonlyMap<string, Float32Array>,
+  updates: RoundUpdates,
   streaks: ReadonlyMap<string, number>,
   deps: VerifyDeps,
 ): Promise<RoundVerification> {
@@ -490,8 +520,8 @@ export async function verifyRound(
   const verdicts = new Map<string, UpdateVerdict>();
   let flops = 0;
   const losses = new Map<string, LossCheck>();
-  for (const [peer, update] of updates) {
-    const loss = lossFilter(work, peer, update, { random: deps.random });
+  for (const peer of updates.peers) {
+    const loss = lossFilter(work, peer, await updates.load(peer), { random: deps.random });
     flops += loss.flops;
     losses.set(peer, loss);
     await yieldToEventLoop();
@@ -514,7 +544,7 @@ export async function verifyRound(
   /** Re-executes `peer`'s update and decides on it; true when it passed. */
   const settle = async (peer: string) => {
     reexecutionsLeft--;
-    const reexecution = await reexecute(work, peer, updates.get(peer)!, deps.createTrainer);
+    const reexecution = await reexecute(work, peer, await updates.load(peer), deps.createTrainer);
     flops += reexecution.flops;
     const { passed, distance, allowed } = reexecution;
     const why = `re-execution differs by ${distance.toPrecision(3)}, more than the ${allowed.toPrecision(3)} allowed`;
@@ -530,7 +560,7 @@ export async function verifyRound(
     [...losses].filter(([peer, loss]) => !loss.passed && loss.drop > 0 && streakOf(peer) > 0).map(([peer]) => peer),
   );
   for (const [peer, loss] of losses) if (!loss.passed && !inconclusive.has(peer)) decide(peer, filterFailed(peer));
-  const passed = new Map([...updates].filter(([peer]) => losses.get(peer)!.passed));
+  const passed = new Map(updates.peers.filter((peer) => losses.get(peer)!.passed).map((p) => [p, updates.sketch(p)]));
   const duplicates = nearDuplicates(passed, work.earlier);
   flops += duplicates.flops;
   for (const { a, b } of duplicates.pairs.filter((p) => p.earlier)) {
@@ -565,5 +595,5 @@ export async function verifyRound(
     else if (check && streak === 0) decide(peer, `not verified: ${spent}`, { excused: true });
     else decide(peer, undefined);
   }
-  return { verdicts, flops, volunteerFlops: updates.size * roundFlops(work) };
+  return { verdicts, flops, volunteerFlops: updates.peers.length * roundFlops(work) };
 }

@@ -1,6 +1,6 @@
-// The seed's federated rounds: the coordinator wired to the run folder (state, checkpoints, data),
-// the weights publisher, the validation loss and the round gossip; and the update service, the
-// protocol through which volunteers join and send their updates.
+// The seed's federated rounds: the coordinator wired to the run folder (state, checkpoints, data, the
+// update spool), the weights publisher, the validation loss and the round gossip; and the update
+// service, the protocol through which volunteers join and send their updates.
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import {
   type Coordinator,
@@ -15,12 +15,13 @@ import { type SeedNode, utf8 } from '../swarm';
 import type { Clock } from '../util/clock';
 import { throttledLog } from '../util/log';
 import type { RunFolder } from './run-folder';
+import { openFileSpool } from './spool';
 import { validationLoss } from './validation';
 import { startVerifier } from './verifier';
 import type { WeightsPublisher } from './weights';
 
 export interface RoundCoordinatorComponents {
-  run: Pick<RunFolder, 'key' | 'model' | 'data' | 'state' | 'saveCheckpoint' | 'ledger'>;
+  run: Pick<RunFolder, 'dir' | 'key' | 'model' | 'data' | 'state' | 'saveCheckpoint' | 'ledger'>;
   weights: Pick<WeightsPublisher, 'publish'>;
   /** Where each new round is announced (gossip). */
   pubsub: Pick<SeedNode['services']['pubsub'], 'publish'>;
@@ -33,7 +34,7 @@ export interface RoundCoordinatorComponents {
   clock?: Clock;
 }
 
-export function createRoundCoordinator(c: RoundCoordinatorComponents): Coordinator {
+export async function createRoundCoordinator(c: RoundCoordinatorComponents): Promise<Coordinator> {
   const evaluate = validationLoss(c.run.model, c.run.data.dataset, c.settings.hyper.context);
   const verifier = startVerifier({ model: c.run.model, dataset: c.run.data.dataset });
   const coordinator = createCoordinator(
@@ -54,6 +55,7 @@ export function createRoundCoordinator(c: RoundCoordinatorComponents): Coordinat
       recentReceipts: (peer, since) => c.run.ledger.recent(peer, since),
       log: c.log,
       clock: c.clock,
+      spool: await openFileSpool(c.run.dir),
     },
     c.settings,
     c.run.state,

@@ -99,7 +99,7 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
     };
     const pieces = parts.add(await startPieceService({ node, weights, isConnected, log, clock }));
     const coordinator = parts.add(
-      createRoundCoordinator({
+      await createRoundCoordinator({
         run,
         weights,
         pubsub: node.services.pubsub,

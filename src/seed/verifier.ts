@@ -1,6 +1,8 @@
 // Verification of each round's work, off the seed's event loop: a worker thread (verifier-worker.ts)
 // runs verify.ts's verifyRound, whose re-executions take the CPU for tens of seconds. Started on the
-// first round that has updates; a thread that died is started again for the next one.
+// first round that has updates; a thread that died is started again for the next one. The thread gets
+// the round's sketches with the job and asks for each update when a check needs it (the coordinator
+// loads it from its spool), so neither side holds the round's updates at once.
 import { Worker } from 'node:worker_threads';
 import type { TokenDataset } from '../data';
 import type { Verdicts, VerifyJob } from '../fed';
@@ -12,11 +14,18 @@ export interface VerifierData {
   train: Uint32Array;
   validation: Uint32Array;
 }
-export interface VerifierRequest {
-  id: number;
-  job: VerifyJob;
-}
-export type VerifierReply = { id: number; verdicts: Verdicts } | { id: number; error: string };
+/** A VerifyJob as it crosses to the thread: the updates as their peers and sketches. */
+export type PlainVerifyJob = Omit<VerifyJob, 'updates'> & { peers: string[]; sketches: Map<string, Float32Array> };
+/** To the thread: a job, or an update it asked for (`load`: its request's number). */
+export type VerifierRequest =
+  | { id: number; job: PlainVerifyJob }
+  | { id: number; load: number; vector: Float32Array }
+  | { id: number; load: number; error: string };
+/** From the thread: the verdicts or why there are none, or a request for an update. */
+export type VerifierReply =
+  | { id: number; verdicts: Verdicts }
+  | { id: number; error: string }
+  | { id: number; load: number; peer: string };
 
 export interface Verifier {
   verify(job: VerifyJob): Promise<Verdicts>;
@@ -31,7 +40,7 @@ const BOOT = `import('tsx/esm/api').then(({ register }) => { register(); return 
 export function startVerifier(c: { model: GptConfig; dataset: TokenDataset }): Verifier {
   let worker: Worker | undefined;
   let nextId = 0;
-  const pending = new Map<number, { resolve(v: Verdicts): void; reject(e: Error): void }>();
+  const pending = new Map<number, { job: VerifyJob; resolve(v: Verdicts): void; reject(e: Error): void }>();
   const failAll = (e: Error) => {
     for (const p of pending.values()) p.reject(e);
     pending.clear();
@@ -43,6 +52,15 @@ export function startVerifier(c: { model: GptConfig; dataset: TokenDataset }): V
     const w = new Worker(BOOT, { eval: true, workerData: data });
     w.on('message', (reply: VerifierReply) => {
       const p = pending.get(reply.id);
+      if ('load' in reply) {
+        const { id, load } = reply;
+        if (!p) return w.postMessage({ id, load, error: 'no such job' } satisfies VerifierRequest);
+        p.job.updates.load(reply.peer).then(
+          (vector) => w.postMessage({ id, load, vector } satisfies VerifierRequest, [vector.buffer as ArrayBuffer]),
+          (e: Error) => w.postMessage({ id, load, error: e.message } satisfies VerifierRequest),
+        );
+        return;
+      }
       pending.delete(reply.id);
       if ('error' in reply) p?.reject(new Error(`verification failed: ${reply.error}`));
       else p?.resolve(reply.verdicts);
@@ -55,9 +73,15 @@ export function startVerifier(c: { model: GptConfig; dataset: TokenDataset }): V
   return {
     verify(job) {
       const id = nextId++;
+      const { updates, ...rest } = job;
+      const plain: PlainVerifyJob = {
+        ...rest,
+        peers: [...updates.peers],
+        sketches: new Map(updates.peers.map((peer) => [peer, updates.sketch(peer)])),
+      };
       return new Promise<Verdicts>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        thread().postMessage({ id, job } satisfies VerifierRequest);
+        pending.set(id, { job, resolve, reject });
+        thread().postMessage({ id, job: plain } satisfies VerifierRequest);
       });
     },
     async stop() {

@@ -32,6 +32,7 @@ import {
 } from '../../src/fed/documents';
 import type { UpdateHeader, UpdateOutcome } from '../../src/fed/protocol';
 import { SUSPENSION_ROUNDS } from '../../src/fed/roster';
+import { SKETCH_SIZE } from '../../src/fed/sketch';
 import { type GptConfig, initParams, paramLayout } from '../../src/model';
 import { type Ledger, memoryLedger } from '../../src/seed/ledger';
 import { sha256Hex } from '../../src/swarm/bytes';
@@ -58,6 +59,7 @@ const SETTINGS: FedSettings = {
   aggregation: 'mean',
   outer: { lr: 1, momentum: 0, nesterov: false },
   reexecutionsPerRound: 4,
+  buckets: 64,
 };
 /** Honest updates are uniform in [-AMP, AMP): norm ≈ 0.41, well under maxNorm ≈ 1.70. */
 const AMP = 0.01;
@@ -123,6 +125,7 @@ interface Harness {
   logs: string[];
   /** Every round's verification request. */
   verifyJobs: VerifyJob[];
+  verifyLoads: Map<string, Float32Array>[];
   /** The verdict on a peer's update; default: accepted. */
   verdict?: (peer: string) => { accepted: boolean; reason?: string; excused?: boolean };
   /** The defense state of each checkpoint. */
@@ -154,6 +157,7 @@ function harness(
     persisted: [],
     logs: [],
     verifyJobs: [],
+    verifyLoads: [],
     defenses: [],
     ledger,
     c: undefined as unknown as Coordinator,
@@ -184,7 +188,11 @@ function harness(
       },
       async verify(job) {
         h.verifyJobs.push(job);
-        return new Map([...job.updates.keys()].map((peer) => [peer, h.verdict?.(peer) ?? { accepted: true }]));
+        // Every update as verification loads it (from the coordinator's spool).
+        h.verifyLoads.push(
+          new Map(await Promise.all(job.updates.peers.map(async (p) => [p, await job.updates.load(p)] as const))),
+        );
+        return new Map(job.updates.peers.map((peer) => [peer, h.verdict?.(peer) ?? { accepted: true }]));
       },
       async persist(s) {
         if (h.persistFails) throw h.persistFails;
@@ -859,8 +867,12 @@ test('only verified updates are aggregated and credited; a failed one is counted
     [A, 1],
     [B, 0],
   ]);
+  // Round 0's accepted update, as its sketch (the one verification of round 0 had); the updates as sent.
   expect([...job.earlier!.keys()]).toEqual([A]);
-  expect(mismatches(job.earlier!.get(A)!, (i) => decodeUpdate(int8(u0), P)[i]!)).toEqual([]);
+  expect(job.earlier!.get(A)!.length).toBe(SKETCH_SIZE);
+  expect(mismatches(job.earlier!.get(A)!, (i) => h.verifyJobs[0]!.updates.sketch(A)[i]!)).toEqual([]);
+  expect(mismatches(h.verifyLoads[0]!.get(A)!, (i) => decodeUpdate(int8(u0), P)[i]!)).toEqual([]);
+  expect(mismatches(h.verifyLoads[1]!.get(B)!, (i) => decodeUpdate(bodyB, P)[i]!)).toEqual([]);
   expect(job.maxReexecutions).toBe(SETTINGS.reexecutionsPerRound);
 
   // Only A's update moved the model (mean of one), and only A was credited.

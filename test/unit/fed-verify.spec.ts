@@ -11,12 +11,14 @@ import {
   type CodecSettings,
   checkProbability,
   codecErrorBound,
+  createSketcher,
   creditedTokens,
   DEFAULT_FED_SETTINGS,
   DUPLICATE_COSINE,
   DUPLICATE_GAP_FRACTION,
   decodeUpdate,
   GPU_CPU_TOLERANCE,
+  inMemoryUpdates,
   LOSS_FILTER_MARGIN,
   l2Norm,
   lossFilter,
@@ -65,6 +67,11 @@ const terms = (round: number, assignments: Record<string, number>, codec = INT8)
   codec,
 });
 const honestAssignments = Object.fromEntries(VOLUNTEERS.map((v, shard) => [v, shard]));
+/** verifyRound compares the updates' count sketches, as the seed's coordinator makes them (this model is past SKETCH_SIZE). */
+const sketch = createSketcher(paramLayout(CONFIG).total, 11);
+const inRound = (updates: ReadonlyMap<string, Float32Array>) => inMemoryUpdates(updates, sketch);
+const sketchAll = (updates: ReadonlyMap<string, Float32Array>) =>
+  new Map([...updates].map(([peer, u]) => [peer, sketch(u)]));
 
 /** Two DiLoCo rounds (mean aggregation, the seed's outer step) of the four volunteers. */
 test.beforeAll(async () => {
@@ -332,8 +339,8 @@ test('verifyRound: honest updates accepted and credited; free riders, copiers an
   ]);
   // Attackers hold assignments of their own; everyone is a new identity.
   const assignments = Object.fromEntries([...sent.keys()].map((peer, shard) => [peer, shard]));
-  const round: RoundWork = { ...work, manifest: terms(1, assignments), earlier: before.updates };
-  const { verdicts, flops, volunteerFlops } = await verifyRound(round, sent, new Map(), {
+  const round: RoundWork = { ...work, manifest: terms(1, assignments), earlier: sketchAll(before.updates) };
+  const { verdicts, flops, volunteerFlops } = await verifyRound(round, inRound(sent), new Map(), {
     createTrainer: createCpuTrainer,
     random: createRandom(3),
   });
@@ -368,7 +375,7 @@ test('trust makes checks rare; an update that fails the filter is rejected, re-e
   const deps = { createTrainer: createCpuTrainer, random: () => 0.5 };
   // Trusted volunteers, and a draw above the floor: the filter and the duplicate check only.
   const trusted = new Map(VOLUNTEERS.map((v) => [v, 10]));
-  const quiet = await verifyRound(work, updates, trusted, deps);
+  const quiet = await verifyRound(work, inRound(updates), trusted, deps);
   for (const verdict of quiet.verdicts.values()) {
     expect(verdict.accepted).toBe(true);
     expect(verdict.reexecution).toBeUndefined();
@@ -390,12 +397,12 @@ test('trust makes checks rare; an update that fails the filter is rejected, re-e
   const one = new Map([['v0', decodeUpdate(update, work.start.length)]]);
   // It lowers its batches, by less than the margin: from a trusted sender it is re-executed (near the
   // loss's plateau honest updates do this), and passes; from a new identity it is rejected.
-  const trustedVerdict = (await verifyRound(slow, one, new Map([['v0', 3]]), deps)).verdicts.get('v0')!;
+  const trustedVerdict = (await verifyRound(slow, inRound(one), new Map([['v0', 3]]), deps)).verdicts.get('v0')!;
   expect(trustedVerdict.loss.passed).toBe(false);
   expect(trustedVerdict.loss.drop).toBeGreaterThan(0);
   expect(trustedVerdict.reexecution?.passed).toBe(true);
   expect(trustedVerdict).toMatchObject({ accepted: true, streak: 4 });
-  const newVerdict = (await verifyRound(slow, one, new Map(), deps)).verdicts.get('v0')!;
+  const newVerdict = (await verifyRound(slow, inRound(one), new Map(), deps)).verdicts.get('v0')!;
   expect(newVerdict).toMatchObject({ accepted: false, streak: 0, tokens: 0 });
   expect(newVerdict.reexecution).toBeUndefined();
   expect(newVerdict.caught).toBeFalsy();
@@ -403,7 +410,7 @@ test('trust makes checks rare; an update that fails the filter is rejected, re-e
   // One that raises its loss (sign-flipped) is rejected from a trusted sender too, without re-execution:
   // a whole round would be spent on what the filter already says; it is not caught either.
   const flipped = new Map([['v0', scaled(updates.get('v0')!, -1)]]);
-  const { verdicts, flops, volunteerFlops } = await verifyRound(work, flipped, new Map([['v0', 3]]), deps);
+  const { verdicts, flops, volunteerFlops } = await verifyRound(work, inRound(flipped), new Map([['v0', 3]]), deps);
   const verdict = verdicts.get('v0')!;
   expect(verdict.loss.drop).toBeLessThan(0);
   expect(verdict).toMatchObject({ accepted: false, streak: 0, tokens: 0 });
@@ -422,10 +429,12 @@ test('a copier loses to the update it copied, and a replay of an accepted update
   expect(step, "a batch of the copier's that the copy lowers").toBeDefined();
   const { verdicts } = await verifyRound(
     round,
-    new Map([
-      ['copier', copy],
-      ['v3', updates.get('v3')!],
-    ]),
+    inRound(
+      new Map([
+        ['copier', copy],
+        ['v3', updates.get('v3')!],
+      ]),
+    ),
     new Map(),
     { createTrainer: createCpuTrainer, random: drawStep(step) },
   );
@@ -446,8 +455,8 @@ test('a copier loses to the update it copied, and a replay of an accepted update
   // v0 sends again the update the seed accepted from it last round.
   const replay = updates.get('v0')!;
   const again = await verifyRound(
-    { ...work, earlier: new Map([['v0', replay]]) },
-    new Map([['v0', replay.slice()]]),
+    { ...work, earlier: sketchAll(new Map([['v0', replay]])) },
+    inRound(new Map([['v0', replay.slice()]])),
     new Map([['v0', 5]]),
     { createTrainer: createCpuTrainer, random: drawStep(stepWhere(work, 'v0', replay, true)!) },
   );
@@ -523,7 +532,7 @@ test('a re-execution budget goes to newcomers first; past it a trusted update is
     ['v2', 1],
     ['v3', 1],
   ]);
-  const { verdicts } = await verifyRound(work, updates, streaks, {
+  const { verdicts } = await verifyRound(work, inRound(updates), streaks, {
     createTrainer: createCpuTrainer,
     random: () => 0,
     maxReexecutions: 1,
