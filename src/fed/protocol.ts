@@ -134,33 +134,16 @@ export interface UpdateServerOptions {
 }
 
 export function updateServer(opts: UpdateServerOptions): StreamHandler {
-  const clock = opts.clock ?? systemClock;
-  const withinBudget = requestBudget(MAX_UPDATE_REQUESTS_PER_MINUTE, 60_000, clock);
   const sendingByPeer = heldByKey();
   let bytesInFlight = 0;
-
-  return async (stream: Stream, connection: Connection) => {
-    const peer = connection.remotePeer.toString();
-    // The framing reads headers at most MAX_UPDATE_HEADER_BYTES long, until a body is admitted.
-    let lp = lpStream(stream, { maxDataLength: MAX_UPDATE_HEADER_BYTES });
-    const send = (value: unknown) =>
-      withDeadline(clock, UPDATE_REPLY_TIMEOUT_MS, (signal) => lp.write(utf8(JSON.stringify(value)), { signal }));
-    /** The request's reply: a refusal before any body is read, or what serving it gave. */
-    const serve = async (): Promise<unknown> => {
-      if (!withinBudget(peer))
-        return { refused: `too many requests: at most ${MAX_UPDATE_REQUESTS_PER_MINUTE} a minute` };
-      const h = parseUpdateHeader(
-        (await withDeadline(clock, UPDATE_HEADER_TIMEOUT_MS, (signal) => lp.read({ signal }))).subarray(),
-      );
+  return requestServer({
+    clock: opts.clock,
+    requestsPerMinute: MAX_UPDATE_REQUESTS_PER_MINUTE,
+    parse: parseUpdateHeader,
+    onError: opts.onError,
+    async serve(peer, h, readBody) {
       if (h.type === 'join') return { type: 'joined', round: opts.onJoin(peer) };
-      if (h.type === 'receipts') {
-        const r = opts.onReceipts(peer, h.since);
-        return {
-          ...r,
-          receipts: r.receipts.slice(0, RECEIPTS_PER_REPLY),
-          rejected: r.rejected.map((x) => ({ ...x, reason: x.reason.slice(0, MAX_REASON_CHARS) })),
-        };
-      }
+      if (h.type === 'receipts') return boundedReceipts(opts.onReceipts(peer, h.since));
       const refused = opts.admit(peer, h);
       if (refused) return { refused };
       if (sendingByPeer.count(peer) >= MAX_UPDATES_IN_FLIGHT_PER_PEER)
@@ -169,21 +152,67 @@ export function updateServer(opts: UpdateServerOptions): StreamHandler {
       sendingByPeer.take(peer);
       bytesInFlight += h.bytes;
       try {
-        await send({ type: 'continue' });
-        // Framing bounded by what the header announced (over 4 MiB the read buffer must be told
-        // too, or it resets the frame).
-        lp = lpStream(lp.unwrap(), { maxDataLength: h.bytes, maxBufferSize: h.bytes + 16 });
-        const deadline = UPDATE_HEADER_TIMEOUT_MS + (1000 * h.bytes) / MIN_UPDATE_BYTES_PER_S;
-        const bytes = (await withDeadline(clock, deadline, (signal) => lp.read({ signal }))).subarray();
-        if (bytes.length !== h.bytes) throw fail(`the update is ${bytes.length} bytes, its header said ${h.bytes}`);
-        const outcome = await opts.onUpdate(peer, h, bytes);
-        return outcome.type === 'rejected'
-          ? { ...outcome, reason: outcome.reason.slice(0, MAX_REASON_CHARS) }
-          : outcome;
+        return boundedOutcome(await opts.onUpdate(peer, h, await readBody(h.bytes, 'update')));
       } finally {
         bytesInFlight -= h.bytes;
         sendingByPeer.release(peer);
       }
+    },
+  });
+}
+
+/** A receipts reply within the protocol's bounds: at most RECEIPTS_PER_REPLY receipts, reasons cut short. */
+export function boundedReceipts(r: ReceiptsReply): ReceiptsReply {
+  return {
+    ...r,
+    receipts: r.receipts.slice(0, RECEIPTS_PER_REPLY),
+    rejected: r.rejected.map((x) => ({ ...x, reason: x.reason.slice(0, MAX_REASON_CHARS) })),
+  };
+}
+
+/** An outcome within the protocol's bounds: a rejection's reason cut short. */
+export function boundedOutcome(outcome: UpdateOutcome): UpdateOutcome {
+  return outcome.type === 'rejected' ? { ...outcome, reason: outcome.reason.slice(0, MAX_REASON_CHARS) } : outcome;
+}
+
+/**
+ * The shape every request of the update protocol and the helper protocol (helper-protocol.ts) has:
+ * within the peer's request budget, a bounded JSON header read under a deadline, then what `serve`
+ * replies, one JSON message; `serve` may first read a body, announced by the header, with
+ * `readBody` (which tells the sender to continue). A refusal ({refused}) or a malformed request
+ * ({error}) is reported to onError. The stream then ends.
+ */
+export function requestServer<H>(opts: {
+  clock?: Clock;
+  requestsPerMinute: number;
+  parse(bytes: Uint8Array): H;
+  serve(peer: string, header: H, readBody: (bytes: number, what: string) => Promise<Uint8Array>): Promise<unknown>;
+  onError?(peer: string, message: string): void;
+}): StreamHandler {
+  const clock = opts.clock ?? systemClock;
+  const withinBudget = requestBudget(opts.requestsPerMinute, 60_000, clock);
+  return async (stream: Stream, connection: Connection) => {
+    const peer = connection.remotePeer.toString();
+    // The framing reads headers at most MAX_UPDATE_HEADER_BYTES long, until a body is admitted.
+    let lp = lpStream(stream, { maxDataLength: MAX_UPDATE_HEADER_BYTES });
+    const send = (value: unknown) =>
+      withDeadline(clock, UPDATE_REPLY_TIMEOUT_MS, (signal) => lp.write(utf8(JSON.stringify(value)), { signal }));
+    const readBody = async (bytes: number, what: string) => {
+      await send({ type: 'continue' });
+      // Framing bounded by what the header announced (over 4 MiB the read buffer must be told too,
+      // or it resets the frame).
+      lp = lpStream(lp.unwrap(), { maxDataLength: bytes, maxBufferSize: bytes + 16 });
+      const deadline = UPDATE_HEADER_TIMEOUT_MS + (1000 * bytes) / MIN_UPDATE_BYTES_PER_S;
+      const body = (await withDeadline(clock, deadline, (signal) => lp.read({ signal }))).subarray();
+      if (body.length !== bytes) throw fail(`the ${what} is ${body.length} bytes, its header said ${bytes}`);
+      return body;
+    };
+    const serve = async (): Promise<unknown> => {
+      if (!withinBudget(peer)) return { refused: `too many requests: at most ${opts.requestsPerMinute} a minute` };
+      const header = opts.parse(
+        (await withDeadline(clock, UPDATE_HEADER_TIMEOUT_MS, (signal) => lp.read({ signal }))).subarray(),
+      );
+      return opts.serve(peer, header, readBody);
     };
     try {
       let reply: unknown;
@@ -213,20 +242,73 @@ async function readReply(
   return reply;
 }
 
-/** Asks to take part; returns the round in which the seed will assign us a shard. */
-export async function requestJoin(stream: Stream, options: AbortOptions = {}): Promise<number> {
+/** Sends one request header and reads its JSON reply (a refusal or an error reply throws). */
+export async function request(
+  stream: Stream,
+  header: Record<string, unknown>,
+  options: AbortOptions = {},
+): Promise<Record<string, unknown>> {
   const lp = lpStream(stream, { maxDataLength: MAX_UPDATE_REPLY_BYTES });
   try {
-    await lp.write(utf8(JSON.stringify({ type: 'join' })), options);
+    await lp.write(utf8(JSON.stringify(header)), options);
     const reply = await readReply(lp, options);
     await stream.close(options);
-    if (reply.type !== 'joined' || !Number.isInteger(reply.round))
-      throw fail('seed reply: expected {type: "joined", round}');
-    return reply.round as number;
+    return reply;
   } catch (e) {
     stream.abort(e as Error);
     throw e;
   }
+}
+
+/** Sends a header announcing `body`, then (once the server said continue) the body; returns the final reply. */
+export async function requestWithBody(
+  stream: Stream,
+  header: Record<string, unknown>,
+  body: Uint8Array,
+  options: AbortOptions = {},
+): Promise<Record<string, unknown>> {
+  const lp = lpStream(stream, { maxDataLength: MAX_UPDATE_REPLY_BYTES });
+  try {
+    await lp.write(utf8(JSON.stringify({ ...header, bytes: body.length })), options);
+    const go = await readReply(lp, options);
+    if (go.type !== 'continue') throw fail('seed reply: expected {type: "continue"}');
+    await lp.write(body, options);
+    const reply = await readReply(lp, options);
+    await stream.close(options);
+    return reply;
+  } catch (e) {
+    stream.abort(e as Error);
+    throw e;
+  }
+}
+
+/** What became of an update or a partial, from the server's reply. */
+export function parseOutcome(reply: Record<string, unknown>): UpdateOutcome {
+  if (reply.type === 'received' && isSha256Hex(reply.update)) return { type: 'received', update: reply.update };
+  if (reply.type === 'rejected' && typeof reply.reason === 'string') return { type: 'rejected', reason: reply.reason };
+  throw fail('seed reply: expected {type: "received", update} or {type: "rejected", reason}');
+}
+
+/** Checks a receipts reply's shape (the receipts themselves are verified by the caller). */
+export function parseReceiptsReply(reply: Record<string, unknown>): ReceiptsReply {
+  const rejected = reply.rejected as ReceiptsReply['rejected'] | undefined;
+  if (
+    reply.type !== 'receipts' ||
+    !Array.isArray(reply.receipts) ||
+    !Array.isArray(rejected) ||
+    !rejected.every((x) => Number.isInteger(x?.round) && typeof x.reason === 'string') ||
+    !Number.isInteger(reply.closedThrough)
+  )
+    throw fail('seed reply: expected {type: "receipts", receipts, rejected, closedThrough}');
+  return reply as unknown as ReceiptsReply;
+}
+
+/** Asks to take part; returns the round in which the seed will assign us a shard. */
+export async function requestJoin(stream: Stream, options: AbortOptions = {}): Promise<number> {
+  const reply = await request(stream, { type: 'join' }, options);
+  if (reply.type !== 'joined' || !Number.isInteger(reply.round))
+    throw fail('seed reply: expected {type: "joined", round}');
+  return reply.round as number;
 }
 
 /**
@@ -240,22 +322,7 @@ export async function sendUpdate(
   options: AbortOptions = {},
 ): Promise<UpdateOutcome> {
   if (body.length > MAX_UPDATE_BYTES) throw fail(`update is ${body.length} bytes, over ${MAX_UPDATE_BYTES}`);
-  const lp = lpStream(stream, { maxDataLength: MAX_UPDATE_REPLY_BYTES });
-  try {
-    await lp.write(utf8(JSON.stringify({ ...header, bytes: body.length })), options);
-    const go = await readReply(lp, options);
-    if (go.type !== 'continue') throw fail('seed reply: expected {type: "continue"}');
-    await lp.write(body, options);
-    const outcome = await readReply(lp, options);
-    await stream.close(options);
-    if (outcome.type === 'received' && isSha256Hex(outcome.update)) return { type: 'received', update: outcome.update };
-    if (outcome.type === 'rejected' && typeof outcome.reason === 'string')
-      return { type: 'rejected', reason: outcome.reason };
-    throw fail('seed reply: expected {type: "received", update} or {type: "rejected", reason}');
-  } catch (e) {
-    stream.abort(e as Error);
-    throw e;
-  }
+  return parseOutcome(await requestWithBody(stream, { ...header }, body, options));
 }
 
 /** Asks for our receipts and rejections of rounds `since` and later (unverified: the caller verifies them). */
@@ -264,23 +331,5 @@ export async function requestReceipts(
   since: number,
   options: AbortOptions = {},
 ): Promise<ReceiptsReply> {
-  const lp = lpStream(stream, { maxDataLength: MAX_UPDATE_REPLY_BYTES });
-  try {
-    await lp.write(utf8(JSON.stringify({ type: 'receipts', since })), options);
-    const reply = await readReply(lp, options);
-    await stream.close(options);
-    const rejected = reply.rejected as ReceiptsReply['rejected'] | undefined;
-    if (
-      reply.type !== 'receipts' ||
-      !Array.isArray(reply.receipts) ||
-      !Array.isArray(rejected) ||
-      !rejected.every((x) => Number.isInteger(x?.round) && typeof x.reason === 'string') ||
-      !Number.isInteger(reply.closedThrough)
-    )
-      throw fail('seed reply: expected {type: "receipts", receipts, rejected, closedThrough}');
-    return reply as unknown as ReceiptsReply;
-  } catch (e) {
-    stream.abort(e as Error);
-    throw e;
-  }
+  return parseReceiptsReply(await request(stream, { type: 'receipts', since }, options));
 }
