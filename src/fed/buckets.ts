@@ -7,6 +7,8 @@
 // order the seed draws secretly per pass, so buckets differ in size by at most one (until rejected
 // updates are taken out again) and nobody can time its sends to share a bucket with its friends.
 // Up to `count` updates, every bucket holds one: the rule then runs over the updates themselves.
+// A helper seed's partial aggregate (the mean of its volunteers' updates) is a bucket of its own,
+// weighing as many updates as it holds.
 import type { Bucket } from './aggregate';
 
 /**
@@ -21,9 +23,13 @@ export interface RoundBuckets {
   add(peer: string, update: Float32Array): void;
   /** Takes `peer`'s update back out of its bucket (a rejected one); nothing if it is not in one. */
   remove(peer: string, update: Float32Array): void;
+  /** Adds a bucket of its own, `id` (a helper's), holding `members`' updates, whose mean is `mean`. */
+  addGroup(id: string, members: readonly string[], mean: Float32Array): void;
+  /** Takes a group back out (a partial that failed its check); nothing if there is no such group. */
+  removeGroup(id: string): void;
   /** The non-empty buckets' means; members index `peers`, the updates still in. */
   snapshot(): { peers: string[]; buckets: Bucket[] };
-  /** Updates in the buckets. */
+  /** Updates in the buckets, groups' included. */
   readonly size: number;
 }
 
@@ -35,6 +41,7 @@ export function createRoundBuckets(length: number, count: number, random: () => 
   const bucketOf = new Map<string, number>();
   let order: number[] = [];
   let arrivals = 0;
+  const groups = new Map<string, { members: readonly string[]; mean: Float32Array }>();
 
   function nextBucket(): number {
     const k = arrivals++ % count;
@@ -74,9 +81,19 @@ export function createRoundBuckets(length: number, count: number, random: () => 
       if (members[j]!.size === 0) sum.fill(0);
       else for (let i = 0; i < length; i++) sum[i]! -= update[i]!;
     },
+    addGroup(id, groupMembers, mean) {
+      check(mean);
+      if (groups.has(id)) throw new RangeError(`a group ${id} is already in the buckets`);
+      if (groupMembers.length === 0) throw new RangeError('a group holds at least one update');
+      groups.set(id, { members: groupMembers, mean });
+    },
+    removeGroup(id) {
+      groups.delete(id);
+    },
     snapshot() {
       const peers: string[] = [];
       const buckets: Bucket[] = [];
+      for (const g of groups.values()) buckets.push({ mean: g.mean, members: g.members.map((p) => peers.push(p) - 1) });
       for (const [j, inBucket] of members.entries()) {
         if (inBucket.size === 0) continue;
         const sum = sums[j]!;
@@ -87,7 +104,7 @@ export function createRoundBuckets(length: number, count: number, random: () => 
       return { peers, buckets };
     },
     get size() {
-      return bucketOf.size;
+      return bucketOf.size + [...groups.values()].reduce((n, g) => n + g.members.length, 0);
     },
   };
 }
