@@ -43,6 +43,7 @@ import {
   type RoundManifest,
   signRoundManifest,
 } from './documents';
+import type { Contributor, PartialHeader } from './helper-protocol';
 import { type OuterOptions, outerStep } from './outer';
 import type { ReceiptsReply, UpdateHeader, UpdateOutcome } from './protocol';
 import { recentByRound } from './recent';
@@ -187,6 +188,8 @@ export interface CoordinatorDeps {
   clock?: Clock;
   /** Where update bodies wait for verification (the seed's: a folder). Default: memorySpool. */
   spool?: UpdateSpool;
+  /** A sampled update behind a helper's partial, as its volunteer sent it (helper-protocol.ts); none: no partials taken. */
+  fetchSample?(helper: string, round: number, peer: string): Promise<Uint8Array>;
 }
 
 /**
@@ -212,6 +215,12 @@ export interface CoordinatorStatus {
   /** The open round: who is assigned and who has reported. */
   open: { round: number; deadline: number; assigned: number; received: number };
 }
+
+/** Updates behind each helper's partial that the root draws and checks at the close, like direct ones. */
+export const PARTIAL_SAMPLES = 2;
+
+/** A partial's codec: dense fp32, so averaging at the helper adds no rounding of its own. */
+const FP32: CodecSettings = { format: 'fp32', blockSize: 256, density: 1 };
 
 /** Time between two tries at closing a round whose close failed (evaluation, checkpoint, publishing). */
 export const CLOSE_RETRY_MS = 10_000;
@@ -249,6 +258,15 @@ interface TakenUpdate {
   sketch: Float32Array;
 }
 
+/** A helper's partial aggregate in a round (its mean is a bucket of its own). */
+interface OpenPartial {
+  contributors: Contributor[];
+  /** The contributors whose updates the root drew to check, at the close. */
+  sampled: string[];
+  /** Why it could not be checked, once known. */
+  unchecked?: string;
+}
+
 interface OpenRound {
   manifest: RoundManifest;
   weights: VerifiedManifest;
@@ -257,6 +275,9 @@ interface OpenRound {
   /** The norms this round admits (defense.ts's admissionBounds when it was issued). */
   bounds: { floor: number; bound: number };
   updates: Map<string, TakenUpdate>;
+  /** Helpers' partials, by helper; and the sampled updates behind them, by peer (checked at the close). */
+  partials: Map<string, OpenPartial>;
+  samples: Map<string, TakenUpdate>;
   buckets: RoundBuckets;
   /** Volunteers whose update arrived whole, accepted or not: one try per round each. */
   tried: Set<string>;
@@ -272,8 +293,17 @@ export interface Coordinator {
   admit(peer: string, header: UpdateHeader): string | undefined;
   /** An admitted update's body arrived: decodes, validates and keeps it; says whether it was received. */
   onUpdate(peer: string, header: UpdateHeader, body: Uint8Array): Promise<UpdateOutcome>;
+  /** Why a helper's partial cannot be used, from its signed terms, before its body is read; or undefined. */
+  admitPartial(helper: string, partial: PartialHeader): string | undefined;
+  /** A partial's body arrived (the fp32 mean of its contributors' updates): kept as a bucket of its own. */
+  onPartial(helper: string, partial: PartialHeader, body: Uint8Array): Promise<UpdateOutcome>;
   /** `peer`'s receipts and rejections of rounds `since` and later, and the last round closed. */
   receipts(peer: string, since: number): ReceiptsReply;
+  /**
+   * A volunteer disconnected (or a helper, with its volunteers): the round stops waiting for whoever
+   * stays away LEFT_GRACE_MS, and closes once nobody is left to wait for.
+   */
+  onLeft(): void;
   status(): CoordinatorStatus;
   /** The open round's signed manifest. */
   currentRound(): SignedDocument | undefined;
@@ -298,6 +328,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   const secretRandom = () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32;
   const sketch = createSketcher(state.params.length, crypto.getRandomValues(new Uint32Array(1))[0]!);
   const maxBytes = encodedSize(state.params.length, settings.codec);
+  /** A helper's partial: the dense fp32 mean of its volunteers' updates. */
+  const partialBytes = encodedSize(state.params.length, FP32);
   let publishedAt = Number.NEGATIVE_INFINITY;
   let cancelReissue: (() => void) | undefined;
   let cancelRetry: (() => void) | undefined;
@@ -369,6 +401,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       batch: batches++,
       bounds,
       updates: new Map(),
+      partials: new Map(),
+      samples: new Map(),
       buckets: createRoundBuckets(state.params.length, settings.buckets, secretRandom),
       tried: new Set(),
       closing: false,
@@ -389,7 +423,10 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     r.closing = true;
     r.cancelDeadline();
     const assigned = Object.keys(r.manifest.assignments);
-    const received = [...r.updates];
+    const unchecked = await fetchSamples(r);
+    if (stopped) return;
+    // Direct updates and the sampled ones behind partials: verification cannot tell them apart.
+    const received = [...r.updates, ...r.samples];
     const load = async (peer: string) =>
       decodeUpdate(await spool.get(r.batch, peer), state.params.length, r.manifest.codec);
     const verdicts: Verdicts =
@@ -398,24 +435,57 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
         : await deps.verify({
             manifest: r.manifest,
             start: state.params,
-            updates: { peers: received.map(([peer]) => peer), sketch: (peer) => r.updates.get(peer)!.sketch, load },
+            updates: {
+              peers: received.map(([peer]) => peer),
+              sketch: (peer) => (r.updates.get(peer) ?? r.samples.get(peer))!.sketch,
+              load,
+            },
             streaks: new Map(received.map(([peer]) => [peer, state.volunteers[peer]?.streak ?? 0])),
             earlier,
             maxReexecutions: settings.reexecutionsPerRound,
           });
     if (stopped) return;
-    // What failed comes back out of the buckets (once: a retried close finds it out already).
-    for (const [peer] of received) if (!verdicts.get(peer)?.accepted) r.buckets.remove(peer, await load(peer));
+    // What failed comes back out of the buckets (once: a retried close finds it out already). A
+    // partial stands when every sample behind it passed or was excused for want of time.
+    for (const [peer] of r.updates) if (!verdicts.get(peer)?.accepted) r.buckets.remove(peer, await load(peer));
+    const partialFailure = (helper: string, p: OpenPartial): string | undefined => {
+      if (unchecked.has(helper)) return unchecked.get(helper);
+      for (const peer of p.sampled) {
+        const v = verdicts.get(peer);
+        if (!v?.accepted && !v?.excused) return `${peer}'s update behind it failed: ${v?.reason ?? 'not verified'}`;
+      }
+      return undefined;
+    };
+    const partials = [...r.partials].map(([helper, p]) => ({ helper, p, failure: partialFailure(helper, p) }));
+    for (const { helper, failure } of partials) if (failure) r.buckets.removeGroup(helper);
     if (stopped) return;
-    const updates = received.filter(([peer]) => verdicts.get(peer)?.accepted);
-    const failed = received
-      .filter(([peer]) => !verdicts.get(peer)?.accepted)
-      .map(([peer]) => ({ peer, reason: verdicts.get(peer)?.reason ?? 'not verified' }));
+    const direct = [...r.updates].filter(([peer]) => verdicts.get(peer)?.accepted);
+    const behind = partials.filter((x) => !x.failure).flatMap(({ p }) => p.contributors);
+    /** Credited: a receipt each. */
+    const updates = [...direct.map(([peer, u]) => ({ peer, update: u.hash, bytes: u.bytes })), ...behind];
+    /** Measured: what the admission bounds and the clipping radius learn from, and what a replay is checked against. */
+    const measured = [...direct, ...[...r.samples].filter(([peer]) => verdicts.get(peer)?.accepted)];
+    const failed = [
+      ...[...r.updates]
+        .filter(([peer]) => !verdicts.get(peer)?.accepted)
+        .map(([peer]) => ({ peer, reason: verdicts.get(peer)?.reason ?? 'not verified' })),
+      ...partials
+        .filter((x) => x.failure)
+        .flatMap(({ helper, p, failure }) =>
+          p.contributors.map(({ peer }) => ({ peer, reason: `helper ${helper}'s partial was not used: ${failure}` })),
+        ),
+    ];
     const flagged = (flag: 'excused' | 'caught') =>
       new Set(received.filter(([peer]) => verdicts.get(peer)?.[flag]).map(([peer]) => peer));
+    const excused = flagged('excused');
+    // Behind a partial that failed, only a sample proven bad is held against its sender.
+    for (const { p, failure } of partials)
+      if (failure)
+        for (const { peer } of p.contributors)
+          if (!verdicts.get(peer) || verdicts.get(peer)?.excused) excused.add(peer);
     const outcome = {
-      delivered: new Set(updates.map(([peer]) => peer)),
-      excused: flagged('excused'),
+      delivered: new Set(updates.map(({ peer }) => peer)),
+      excused,
       caught: flagged('caught'),
     };
     if (updates.length === 0) {
@@ -439,7 +509,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     const aggregationStarted = performance.now();
     const { vector, next: defense } = await aggregateStreamedRound(
       r.buckets.snapshot().buckets,
-      { norms: updates.map(([, u]) => u.norm), distances: updates.map(([, u]) => u.distance) },
+      { norms: measured.map(([, u]) => u.norm), distances: measured.map(([, u]) => u.distance) },
       settings.aggregation,
       state.defense,
       { analyticBound: maxNorm },
@@ -448,7 +518,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     const aggregationSeconds = (performance.now() - aggregationStarted) / 1000;
     if (stopped) return;
     const round = state.round + 1;
-    const tokens = state.tokens + updates.reduce((n, [peer]) => n + creditedTokens(r.manifest, peer), 0);
+    const tokens = state.tokens + updates.reduce((n, { peer }) => n + creditedTokens(r.manifest, peer), 0);
     const valLoss = await deps.evaluate(params);
     const at = clock.now();
     const applied = {
@@ -459,12 +529,12 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       acceptedUpdates: state.acceptedUpdates + updates.length,
       rejectedUpdates: state.rejectedUpdates + failed.length,
       history: [...state.history, { round, tokens, valLoss }],
-      pendingReceipts: updates.map(([peer, u]) => ({
+      pendingReceipts: updates.map(({ peer, update, bytes }) => ({
         round: r.manifest.round,
         peer,
         tokens: creditedTokens(r.manifest, peer),
-        update: u.hash,
-        bytes: u.bytes,
+        update,
+        bytes,
         at,
       })),
       volunteers: recordRound(state.volunteers, r.manifest.round, assigned, outcome),
@@ -483,9 +553,13 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       seconds: aggregation.seconds + aggregationSeconds,
       lastSeconds: aggregationSeconds,
     };
-    earlier = new Map(updates.map(([peer, u]) => [peer, u.sketch]));
+    earlier = new Map(measured.map(([peer, u]) => [peer, u.sketch]));
+    const helpers =
+      partials.length > 0
+        ? ` (${behind.length} behind ${partials.length - partials.filter((x) => x.failure).length} of ${partials.length} helper partials)`
+        : '';
     deps.log(
-      `round ${round - 1} closed: ${updates.length} of ${received.length} update(s) verified and aggregated (${settings.aggregation}), validation loss ${valLoss.toFixed(4)}, ${tokens} tokens seen`,
+      `round ${round - 1} closed: ${updates.length} of ${r.updates.size + partials.reduce((n, { p }) => n + p.contributors.length, 0)} update(s) verified and aggregated${helpers} (${settings.aggregation}), validation loss ${valLoss.toFixed(4)}, ${tokens} tokens seen`,
     );
     for (const { peer, reason } of failed) deps.log(`round ${round - 1}: ${peer}'s update not credited: ${reason}`);
     if (!stopped) await publish();
@@ -615,14 +689,34 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
 
   /** Decodes and validates an admitted update, keeps it if good; says whether it was received. */
   async function take(r: OpenRound, peer: string, header: UpdateHeader, body: Uint8Array): Promise<UpdateOutcome> {
+    const late = () => r !== open || r.closing;
+    const checked = await check(r, peer, header.weights, body, late);
+    if ('kind' in checked) return reject(peer, header.round, checked.reason, checked.kind);
+    r.buckets.add(peer, checked.vector);
+    r.updates.set(peer, checked.taken);
+    return { type: 'received', update: checked.taken.hash };
+  }
+
+  /**
+   * Decodes and validates an update of round `r` (`weights`: the manifest it says it started from),
+   * keeps its bytes in the spool and measures it; or why not. `late` says whether the round can no
+   * longer take it (checked again after each wait).
+   */
+  async function check(
+    r: OpenRound,
+    peer: string,
+    weights: string,
+    body: Uint8Array,
+    late: () => boolean,
+  ): Promise<{ vector: Float32Array; taken: TakenUpdate } | { reason: string; kind: RejectionKind }> {
     let vector: Float32Array;
     try {
       vector = decodeUpdate(body, state.params.length, r.manifest.codec);
     } catch (e) {
-      return reject(peer, header.round, (e as Error).message, 'malformed');
+      return { reason: (e as Error).message, kind: 'malformed' };
     }
     const invalid = validateUpdate(
-      { round: header.round, manifest: header.weights, vector },
+      { round: r.manifest.round, manifest: weights, vector },
       {
         round: r.manifest.round,
         manifest: r.weights.id,
@@ -631,25 +725,75 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
         maxNorm: r.bounds.bound,
       },
     );
-    if (invalid) return reject(peer, header.round, invalid, 'invalid');
+    if (invalid) return { reason: invalid, kind: 'invalid' };
     const hash = await sha256Hex(body);
-    const late = () => r !== open || r.closing;
+    const closed = { reason: `late: round ${r.manifest.round} is closed`, kind: 'late' } as const;
     // The round may have closed while this one was decoding or being stored.
-    if (late()) return reject(peer, header.round, `late: round ${header.round} is closed`, 'late');
+    if (late()) return closed;
     try {
       await spool.put(r.batch, peer, body);
     } catch (e) {
-      deps.log(`could not keep ${peer}'s update for round ${header.round}: ${(e as Error).message}`);
-      return reject(peer, header.round, 'the seed could not store it', 'refused');
+      deps.log(`could not keep ${peer}'s update for round ${r.manifest.round}: ${(e as Error).message}`);
+      return { reason: 'the seed could not store it', kind: 'refused' };
     }
-    if (late()) return reject(peer, header.round, `late: round ${header.round} is closed`, 'late');
+    if (late()) return closed;
     const norm = l2Norm(vector);
     const reference = state.defense.reference;
     let squared = 0;
     for (let i = 0; i < vector.length; i++) squared += (vector[i]! - (reference ? reference[i]! : 0)) ** 2;
-    r.buckets.add(peer, vector);
-    r.updates.set(peer, { hash, bytes: body.length, norm, distance: Math.sqrt(squared), sketch: sketch(vector) });
-    return { type: 'received', update: hash };
+    const taken = { hash, bytes: body.length, norm, distance: Math.sqrt(squared), sketch: sketch(vector) };
+    return { vector, taken };
+  }
+
+  /**
+   * At the close, PARTIAL_SAMPLES updates behind each partial, drawn secretly, fetched from their
+   * helper and checked like direct ones (they then go through verification with them); returns why a
+   * partial could not be checked (its helper gone, an update other than the one it listed, …).
+   */
+  async function fetchSamples(r: OpenRound): Promise<Map<string, string>> {
+    const unchecked = new Map<string, string>();
+    for (const [helper, p] of r.partials) {
+      if (p.unchecked) unchecked.set(helper, p.unchecked);
+      if (p.sampled.length > 0 || p.unchecked) continue; // fetched already (a retried close)
+      const pool = [...p.contributors];
+      for (let k = 0; k < Math.min(PARTIAL_SAMPLES, pool.length); k++) {
+        const j = k + Math.floor(secretRandom() * (pool.length - k));
+        [pool[k], pool[j]] = [pool[j]!, pool[k]!];
+        p.sampled.push(pool[k]!.peer);
+      }
+      for (const c of pool.slice(0, p.sampled.length)) {
+        try {
+          if (!deps.fetchSample) throw new Error('this seed takes no partials');
+          const body = await deps.fetchSample(helper, r.manifest.round, c.peer);
+          if ((await sha256Hex(body)) !== c.update) throw new Error(`${c.peer}'s update is not the one it listed`);
+          const checked = await check(r, c.peer, r.weights.id, body, () => stopped);
+          if ('kind' in checked) throw new Error(`${c.peer}'s update: ${checked.reason}`);
+          r.samples.set(c.peer, checked.taken);
+        } catch (e) {
+          p.unchecked = `could not be checked: ${(e as Error).message}`;
+          unchecked.set(helper, p.unchecked);
+          break;
+        }
+      }
+    }
+    return unchecked;
+  }
+
+  /** Why a helper's partial cannot be used in the open round `r`, from its terms. */
+  function partialRefusal(helper: string, partial: PartialHeader, r: OpenRound | undefined): string | undefined {
+    const { terms } = partial;
+    if (!r || terms.round < r.manifest.round || (terms.round === r.manifest.round && r.closing))
+      return `late: round ${terms.round} is closed`;
+    if (terms.round > r.manifest.round) return `round ${terms.round} has not started`;
+    if (terms.weights !== r.weights.id) return "trained from other weights than the round's";
+    if (r.partials.has(helper)) return 'duplicate: this round already has a partial from this helper';
+    for (const { peer, bytes } of terms.contributors) {
+      if (!(peer in r.manifest.assignments)) return `${peer} is not assigned in this round`;
+      if (r.tried.has(peer)) return `${peer} already has an update in this round`;
+      if (bytes > maxBytes) return `${peer}'s update is ${bytes} bytes, more than the round's codec makes`;
+    }
+    if (partial.bytes !== partialBytes) return `a partial is ${partialBytes} bytes (fp32), not ${partial.bytes}`;
+    return undefined;
   }
 
   return {
@@ -687,6 +831,50 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       closeIfNoneLeft(r);
       return outcome;
     },
+    admitPartial(helper, partial) {
+      const refused = partialRefusal(helper, partial, open);
+      if (refused) rejectedByKind.refused++;
+      return refused;
+    },
+    async onPartial(helper, partial, body) {
+      const r = open;
+      const { terms } = partial;
+      const refused = partialRefusal(helper, partial, r) ?? (r ? undefined : 'no round is open');
+      if (refused || !r) return reject(helper, terms.round, refused!, 'refused');
+      for (const { peer } of terms.contributors) r.tried.add(peer);
+      let mean: Float32Array;
+      try {
+        if ((await sha256Hex(body)) !== terms.body) throw new Error('its body is not the one it signed');
+        mean = decodeUpdate(body, state.params.length, FP32);
+      } catch (e) {
+        return reject(helper, terms.round, `partial: ${(e as Error).message}`, 'malformed');
+      }
+      // A mean of admitted updates is within the bound too; it may well be under the floor (noise averages out).
+      const invalid = validateUpdate(
+        { round: terms.round, manifest: terms.weights, vector: mean },
+        {
+          round: r.manifest.round,
+          manifest: r.weights.id,
+          length: state.params.length,
+          minNorm: 0,
+          maxNorm: r.bounds.bound,
+        },
+      );
+      if (invalid) return reject(helper, terms.round, `partial: ${invalid}`, 'invalid');
+      if (r !== open || r.closing) return reject(helper, terms.round, `late: round ${terms.round} is closed`, 'late');
+      r.buckets.addGroup(
+        helper,
+        terms.contributors.map((c) => c.peer),
+        mean,
+      );
+      r.partials.set(helper, { contributors: terms.contributors, sampled: [] });
+      deps.log(`round ${terms.round}: a partial of ${terms.contributors.length} update(s) from helper ${helper}`);
+      closeIfNoneLeft(r);
+      return { type: 'received', update: terms.body };
+    },
+    onLeft() {
+      if (open) closeIfNoneLeft(open);
+    },
     receipts(peer, since) {
       const rejected = rejections.since(peer, since).map(({ round, value }) => ({ round, reason: value }));
       return { type: 'receipts', receipts: deps.recentReceipts(peer, since), rejected, closedThrough: issuedThrough };
@@ -705,7 +893,9 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
           round: state.round,
           deadline: open?.manifest.deadline ?? 0,
           assigned: Object.keys(open?.manifest.assignments ?? {}).length,
-          received: open?.updates.size ?? 0,
+          received:
+            (open?.updates.size ?? 0) +
+            [...(open?.partials.values() ?? [])].reduce((n, p) => n + p.contributors.length, 0),
         },
       };
     },

@@ -47,6 +47,7 @@ export {
   type HistoryEntry,
   MIN_REISSUE_MS,
   maxUpdateNorm,
+  PARTIAL_SAMPLES,
   REJECTION_KINDS,
   type RejectionKind,
   type Verdicts,
@@ -87,6 +88,23 @@ export {
   verifyReceipt,
   verifyRoundManifest,
 } from './documents';
+export {
+  type Contributor,
+  fetchSample,
+  HELPER_PROTOCOL,
+  helperHello,
+  helperJoin,
+  helperLeft,
+  helperReceipts,
+  helperServer,
+  MAX_HELPER_STREAMS_PER_CONNECTION,
+  MAX_PARTIAL_CONTRIBUTORS,
+  type PartialHeader,
+  type PartialTerms,
+  SAMPLE_PROTOCOL,
+  sampleServer,
+  sendPartial,
+} from './helper-protocol';
 export { type OuterOptions, outerStep } from './outer';
 export {
   MAX_UPDATE_BYTES,
@@ -106,6 +124,7 @@ export {
   type UpdateOutcome,
   UpdateProtocolError,
   UpdateRefusedError,
+  type UpdateServerOptions,
   updateServer,
 } from './protocol';
 export { RECENT_ROUNDS_KEPT, type RecentByRound, recentByRound } from './recent';

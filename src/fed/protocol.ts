@@ -125,8 +125,8 @@ export interface UpdateServerOptions {
   admit(peer: string, header: UpdateHeader): string | undefined;
   /** An admitted update arrived whole; says whether it was received. */
   onUpdate(peer: string, header: UpdateHeader, body: Uint8Array): Promise<UpdateOutcome>;
-  /** `peer`'s receipts and rejections of rounds `since` and later. */
-  onReceipts(peer: string, since: number): ReceiptsReply;
+  /** `peer`'s receipts and rejections of rounds `since` and later (a helper asks its root for them). */
+  onReceipts(peer: string, since: number): ReceiptsReply | Promise<ReceiptsReply>;
   /** A malformed, refused or over-budget request, for the log. */
   onError?(peer: string, message: string): void;
   /** Time of the deadlines and the request budget (tests pass a manual one). */
@@ -143,7 +143,7 @@ export function updateServer(opts: UpdateServerOptions): StreamHandler {
     onError: opts.onError,
     async serve(peer, h, readBody) {
       if (h.type === 'join') return { type: 'joined', round: opts.onJoin(peer) };
-      if (h.type === 'receipts') return boundedReceipts(opts.onReceipts(peer, h.since));
+      if (h.type === 'receipts') return boundedReceipts(await opts.onReceipts(peer, h.since));
       const refused = opts.admit(peer, h);
       if (refused) return { refused };
       if (sendingByPeer.count(peer) >= MAX_UPDATES_IN_FLIGHT_PER_PEER)
@@ -185,6 +185,10 @@ export function boundedOutcome(outcome: UpdateOutcome): UpdateOutcome {
 export function requestServer<H>(opts: {
   clock?: Clock;
   requestsPerMinute: number;
+  /** Largest header; default MAX_UPDATE_HEADER_BYTES. */
+  maxHeaderBytes?: number;
+  /** Why this peer may not ask anything (checked before its header is read), or undefined. */
+  refusePeer?(peer: string): string | undefined;
   parse(bytes: Uint8Array): H;
   serve(peer: string, header: H, readBody: (bytes: number, what: string) => Promise<Uint8Array>): Promise<unknown>;
   onError?(peer: string, message: string): void;
@@ -193,8 +197,8 @@ export function requestServer<H>(opts: {
   const withinBudget = requestBudget(opts.requestsPerMinute, 60_000, clock);
   return async (stream: Stream, connection: Connection) => {
     const peer = connection.remotePeer.toString();
-    // The framing reads headers at most MAX_UPDATE_HEADER_BYTES long, until a body is admitted.
-    let lp = lpStream(stream, { maxDataLength: MAX_UPDATE_HEADER_BYTES });
+    // The framing reads headers at most maxHeaderBytes long, until a body is admitted.
+    let lp = lpStream(stream, { maxDataLength: opts.maxHeaderBytes ?? MAX_UPDATE_HEADER_BYTES });
     const send = (value: unknown) =>
       withDeadline(clock, UPDATE_REPLY_TIMEOUT_MS, (signal) => lp.write(utf8(JSON.stringify(value)), { signal }));
     const readBody = async (bytes: number, what: string) => {
@@ -208,6 +212,8 @@ export function requestServer<H>(opts: {
       return body;
     };
     const serve = async (): Promise<unknown> => {
+      const refused = opts.refusePeer?.(peer);
+      if (refused) return { refused };
       if (!withinBudget(peer)) return { refused: `too many requests: at most ${opts.requestsPerMinute} a minute` };
       const header = opts.parse(
         (await withDeadline(clock, UPDATE_HEADER_TIMEOUT_MS, (signal) => lp.read({ signal }))).subarray(),

@@ -7,6 +7,7 @@ import type { PrivateKey } from '@libp2p/interface';
 import type { Coordinator, CoordinatorStatus } from '../fed';
 import { isSha256Hex, type SeedInfo, type SeedNode, toBase64, type UploadStats } from '../swarm';
 import type { RunData } from './data';
+import type { HelperEntry } from './helpers';
 import type { FileLookups, JsonRoutes, MemoryFiles } from './http';
 import type { IceServer } from './ice';
 import type { SentBytes } from './traffic';
@@ -39,6 +40,8 @@ export interface SeedDocumentsComponents {
   hostNames?: string[];
   /** The ICE servers for the tab reading /swarm.json (TURN credentials fresh at each read); none by default. */
   iceServers?(): IceServer[];
+  /** The run's connected helper seeds (a root's); none by default. */
+  helpers?(): HelperEntry[];
 }
 
 /** /swarm.json: SeedInfo and the ICE servers tabs use to reach each other behind NAT. */
@@ -65,6 +68,7 @@ export function seedDocuments(c: SeedDocumentsComponents): SeedDocuments {
     ),
     manifests: [c.weights.current().manifest.signed],
     iceServers: c.iceServers?.() ?? [],
+    helpers: c.helpers?.() ?? [],
   });
   const status = (): SeedStatus => {
     const m = c.weights.current().manifest;

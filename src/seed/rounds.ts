@@ -9,6 +9,7 @@ import {
   MAX_UPDATE_STREAMS_PER_CONNECTION,
   ROUND_TOPIC,
   UPDATE_PROTOCOL,
+  type UpdateServerOptions,
   updateServer,
 } from '../fed';
 import { type SeedNode, utf8 } from '../swarm';
@@ -32,6 +33,8 @@ export interface RoundCoordinatorComponents {
   settings: FedSettings;
   log(line: string): void;
   clock?: Clock;
+  /** An update behind a helper's partial, from that helper (helpers.ts). */
+  fetchSample?(helper: string, round: number, peer: string): Promise<Uint8Array>;
 }
 
 export async function createRoundCoordinator(c: RoundCoordinatorComponents): Promise<Coordinator> {
@@ -56,6 +59,7 @@ export async function createRoundCoordinator(c: RoundCoordinatorComponents): Pro
       log: c.log,
       clock: c.clock,
       spool: await openFileSpool(c.run.dir),
+      fetchSample: c.fetchSample,
     },
     c.settings,
     c.run.state,
@@ -72,7 +76,10 @@ export async function createRoundCoordinator(c: RoundCoordinatorComponents): Pro
 
 export interface UpdateServiceComponents {
   node: Pick<SeedNode, 'handle' | 'unhandle'>;
-  coordinator: Pick<Coordinator, 'onJoin' | 'admit' | 'onUpdate' | 'receipts'>;
+  /** The coordinator, or a helper seed's stand-in for its root's (src/helper). */
+  coordinator: Pick<UpdateServerOptions, 'onJoin' | 'admit' | 'onUpdate'> & {
+    receipts: UpdateServerOptions['onReceipts'];
+  };
   log(line: string): void;
   clock?: Clock;
 }

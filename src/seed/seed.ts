@@ -12,6 +12,7 @@ import { admitRound, RoundRefusedError } from '../tab/round-check';
 import type { Clock } from '../util/clock';
 import { startedParts } from '../util/parts';
 import { dataFiles, type SeedStatus, seedDocuments, weightPieceFiles } from './documents';
+import { startHelperService } from './helpers';
 import { type MemoryFile, readTlsFiles, startHttpServer, type TlsFiles } from './http';
 import { checkIceOptions, type IceOptions, iceServersFor } from './ice';
 import { LEDGER_FILE } from './ledger';
@@ -46,6 +47,8 @@ export interface SeedOptions {
   tls?: TlsFiles;
   /** STUN and TURN servers published to tabs in /swarm.json (ice.ts); none by default. */
   ice?: IceOptions;
+  /** Peer ids allowed to act as helper seeds of this run (helpers.ts); none by default. */
+  helpers?: readonly string[];
 }
 
 export interface Seed {
@@ -92,8 +95,22 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
         announcements: { wanted: (manifest) => weights.manifest(manifest) !== undefined, clock },
       }),
     );
-    const isConnected = (peer: string) => node.getConnections(peerIdFromString(peer)).length > 0;
+    let coordinatorOf: (() => Coordinator) | undefined;
+    const helpers = parts.add(
+      await startHelperService({
+        node,
+        coordinator: () => coordinatorOf!(),
+        allowed: opts.helpers ?? [],
+        log,
+        clock,
+      }),
+    );
+    // A volunteer is here directly, or behind a helper that is.
+    // A volunteer is here directly, or (joined through a helper) behind a helper that is.
+    const isConnected = (peer: string) =>
+      helpers.stands(peer) ? helpers.holds(peer) : node.getConnections(peerIdFromString(peer)).length > 0;
     const addressOf = (peer: string) => {
+      if (helpers.stands(peer)) return helpers.addressOf(peer);
       const [connection] = node.getConnections(peerIdFromString(peer));
       return connection && ipOf(connection.remoteAddr);
     };
@@ -108,9 +125,19 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
         settings,
         log,
         clock,
+        fetchSample: helpers.fetchSample,
       }),
     );
-    parts.add(await startUpdateService({ node, coordinator, log, clock }));
+    coordinatorOf = () => coordinator;
+    // A volunteer (or a helper, and its volunteers with it) that leaves is waited for no longer than LEFT_GRACE_MS.
+    const onLeft = () => coordinator.onLeft();
+    node.addEventListener('peer:disconnect', onLeft);
+    parts.add({ stop: async () => node.removeEventListener('peer:disconnect', onLeft) });
+    const joinDirectly = (peer: string) => {
+      helpers.forget(peer);
+      return coordinator.onJoin(peer);
+    };
+    parts.add(await startUpdateService({ node, coordinator: { ...coordinator, onJoin: joinDirectly }, log, clock }));
     // Publishes the open round (and its weights) before anyone can ask for them.
     await coordinator.start();
     await refuseUntrainableRounds(coordinator, node.peerId.toString(), clock?.now() ?? Date.now());
@@ -123,6 +150,7 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
       sent: traffic.sent,
       hostNames: tls?.hostNames,
       iceServers: () => iceServersFor(ice, clock?.now() ?? Date.now()),
+      helpers: helpers.list,
     });
     const http = parts.add(
       await startHttpServer({

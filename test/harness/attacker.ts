@@ -159,7 +159,7 @@ export async function attackers(
  * `stop` stops it and removes the folder.
  */
 export async function startTestSeed(
-  opts: Pick<SeedOptions, 'model' | 'clock' | 'log' | 'fed'>,
+  opts: Pick<SeedOptions, 'model' | 'clock' | 'log' | 'fed' | 'helpers'>,
 ): Promise<{ seed: Seed; runDir: string; stop(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'vgpu-attack-'));
   const runDir = join(dir, 'run');

@@ -832,6 +832,22 @@ test('a volunteer whose link drops and comes back within LEFT_GRACE_MS is still 
   await checkReceipt(h, B, 1, {}, body);
 });
 
+test('a volunteer that leaves after the others sent is waited for LEFT_GRACE_MS from its leaving, not until the deadline', async () => {
+  const h = harness();
+  await toRoundOneWithAB(h);
+  const body = int8(randomUniform(P, 33, AMP));
+  await expectReceived(await h.c.onUpdate(A, header(h), body), body);
+  h.clock.advance(LEFT_GRACE_MS / 2); // B still connected: waited for
+  expect(h.published).toHaveLength(3);
+  h.connected.delete(B);
+  h.c.onLeft();
+  h.clock.advance(LEFT_GRACE_MS - 1);
+  expect(h.published).toHaveLength(3);
+  h.clock.advance(1); // 1.5 × LEFT_GRACE_MS after round 1 opened: well before its deadline (LONG_ROUND_MS)
+  await waitPublished(h, 4);
+  expect(last(h).manifest.round).toBe(2);
+});
+
 test('a round whose only updates were rejected is issued again, not sooner than MIN_REISSUE_MS after the last issue', async () => {
   const h = harness();
   await startWithA(h);
