@@ -1,9 +1,11 @@
-// `npm start` / `vgpu-seed`: starts a seed from the command line and prints the page URL.
+// `npm start` / `vgpu-seed`: starts a seed (or, with --upstream, a helper seed) from the command line
+// and prints the page URL.
 import './promise-shim';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AGGREGATION_RULES, type AggregationRule, DEFAULT_FED_SETTINGS, type FedSettings } from '../fed';
+import { startHelper } from '../helper';
 import { MODEL_PRESETS } from '../model';
 import type { TlsFiles } from './http';
 import { type IceOptions, readTurnSecretFile } from './ice';
@@ -35,6 +37,11 @@ federated rounds (defaults suit the tiny model on a software adapter):
                      (default: ${DEFAULT_FED_SETTINGS.reexecutionsPerRound})
   --codec <f>        int8 or fp32 (default: ${DEFAULT_FED_SETTINGS.codec.format})
   --density <x>      fraction of update blocks sent, block top-k (default: ${DEFAULT_FED_SETTINGS.codec.density})
+helper seeds (a root serves thousands of volunteers through a few helpers):
+  --allow-helper <peer id>  a helper this root accepts (repeatable); a helper prints its peer id
+  --upstream <url>   start a helper of the root at <url> instead of a root: it serves its own volunteers
+                     (pages, pieces, signalling, their updates) and sends the root one partial aggregate
+                     per round; --run then holds only its key and spool (default: runs/helper)
   --help`;
 
 function port(value: string | undefined, fallback: number): number {
@@ -100,7 +107,7 @@ function tlsFiles(certFile: string | undefined, keyFile: string | undefined): Tl
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      run: { type: 'string', default: 'runs/default' },
+      run: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string' },
       'p2p-port': { type: 'string' },
@@ -120,6 +127,8 @@ async function main(): Promise<void> {
       stun: { type: 'string', multiple: true },
       turn: { type: 'string', multiple: true },
       'turn-secret-file': { type: 'string' },
+      'allow-helper': { type: 'string', multiple: true },
+      upstream: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -131,8 +140,36 @@ async function main(): Promise<void> {
   if (!existsSync(join(values.app, 'index.html'))) {
     throw new Error(`no built app in ${values.app}/: run \`npm run build\` first (\`npm start\` does)`);
   }
+  const stopOnSignal = (what: string, stopIt: () => Promise<void>) => {
+    let stopping = false;
+    const stop = async () => {
+      if (stopping) return;
+      stopping = true;
+      console.log(`stopping the ${what}...`);
+      await stopIt();
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void stop());
+    process.on('SIGTERM', () => void stop());
+  };
+  if (values.upstream !== undefined) {
+    const helper = await startHelper({
+      runDir: values.run ?? 'runs/helper',
+      upstream: values.upstream,
+      host: values.host,
+      httpPort: port(values.port, 8080),
+      p2pPort: port(values['p2p-port'], 8081),
+      appDir: values.app,
+      tls,
+      log: (line) => console.log(line),
+    });
+    console.log(`\nHelper ${helper.peerId} (allow it on the root: --allow-helper ${helper.peerId})`);
+    console.log(`Volunteer page: ${helper.url}\n`);
+    stopOnSignal('helper', helper.stop);
+    return;
+  }
   const seed = await startSeed({
-    runDir: values.run,
+    runDir: values.run ?? 'runs/default',
     host: values.host,
     httpPort: port(values.port, 8080),
     p2pPort: port(values['p2p-port'], 8081),
@@ -141,20 +178,12 @@ async function main(): Promise<void> {
     fed: fedSettings(values),
     tls,
     ice: iceOptions(values),
+    helpers: values['allow-helper'],
     log: (line) => console.log(line),
   });
   console.log(`libp2p: ${seed.info().addrs.join(' ')}`);
   console.log(`\nVolunteer page: ${seed.url}\n`);
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    console.log('stopping the seed...');
-    await seed.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+  stopOnSignal('seed', seed.stop);
 }
 
 main().catch((e: Error) => {

@@ -1,6 +1,6 @@
 // The weights publisher: signs a manifest for each weight vector the coordinator puts up, keeps the
-// newest SEED_SERVABLE_MANIFESTS of them servable (their pieces in memory, copies of the vectors),
-// and drops the pieces of older ones.
+// newest SEED_SERVABLE_MANIFESTS of them servable (their pieces in memory, copies of the vectors:
+// servableWeights, which a helper seed uses for its root's), and drops the pieces of older ones.
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { GptConfig } from '../model';
@@ -45,10 +45,7 @@ export interface WeightsPublisher {
 
 export function createWeightsPublisher(c: WeightsPublisherComponents): WeightsPublisher {
   const peerId = peerIdFromPrivateKey(c.key);
-  /** Oldest first. */
-  const servable: PublishedWeights[] = [];
-  const store: MemoryPieceStore = memoryPieceStore();
-
+  const shelf = servableWeights();
   return {
     async publish(params, name) {
       const weights = params.slice();
@@ -57,8 +54,37 @@ export function createWeightsPublisher(c: WeightsPublisherComponents): WeightsPu
         peerId,
       );
       // The same vector under the same name (a round issued again) is the same manifest.
-      if (servable.at(-1)?.manifest.id === manifest.id) return manifest;
-      const bytes = new Uint8Array(weights.buffer);
+      if (shelf.newest()?.manifest.id === manifest.id) return manifest;
+      await shelf.add(manifest, weights);
+      await c.save(manifest.signed);
+      return manifest;
+    },
+    current() {
+      const newest = shelf.newest();
+      if (!newest) throw new Error('no weights published yet');
+      return newest;
+    },
+    manifest: shelf.manifest,
+    store: shelf.store,
+  };
+}
+
+/** The newest SEED_SERVABLE_MANIFESTS weight vectors and their pieces: a seed's, or a helper's copy of its root's. */
+export interface ServableWeights {
+  /** Serves `weights` under `manifest` (verified), and drops the pieces of the oldest past the limit. */
+  add(manifest: VerifiedManifest, weights: Float32Array): Promise<void>;
+  newest(): PublishedWeights | undefined;
+  manifest(id: string): WeightsManifest | undefined;
+  readonly store: PieceStore;
+}
+
+export function servableWeights(): ServableWeights {
+  /** Oldest first. */
+  const servable: PublishedWeights[] = [];
+  const store: MemoryPieceStore = memoryPieceStore();
+  return {
+    async add(manifest, weights) {
+      const bytes = new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
       for (const [i, hash] of manifest.value.pieces.entries())
         await store.put(hash, bytes.subarray(...pieceRange(manifest.value, i)));
       servable.push({ manifest, weights });
@@ -66,14 +92,8 @@ export function createWeightsPublisher(c: WeightsPublisherComponents): WeightsPu
       // A piece of a dropped manifest may be a piece of a kept one too (an unchanged part of the vector).
       const kept = new Set(servable.flatMap((w) => w.manifest.value.pieces));
       for (const w of dropped) for (const hash of w.manifest.value.pieces) if (!kept.has(hash)) store.delete(hash);
-      await c.save(manifest.signed);
-      return manifest;
     },
-    current() {
-      const newest = servable.at(-1);
-      if (!newest) throw new Error('no weights published yet');
-      return newest;
-    },
+    newest: () => servable.at(-1),
     manifest: (id) => servable.find((w) => w.manifest.id === id)?.manifest.value,
     store,
   };

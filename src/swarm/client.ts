@@ -22,7 +22,7 @@ import type { FetchProgress } from './fetcher';
 import { MAX_ANNOUNCE_ADDRS, PEER_IDLE_CHECK_MS, PEER_IDLE_CLOSE_MS } from './limits';
 import { createTabNode, type SwarmNode } from './nodes';
 import type { PieceStore, UploadStats } from './pieces';
-import { createSeedLink, type SeedInfo } from './seed-link';
+import { createSeedLink, runSigner, type SeedInfo } from './seed-link';
 import type { SignedDocument } from './signed';
 
 export interface PeerView {
@@ -128,6 +128,7 @@ export async function startSwarmClient(opts: SwarmClientOptions): Promise<SwarmC
         node,
         store: opts.store,
         seed,
+        signer: runSigner(opts.seed),
         announcements,
         reachable: direct.reachable,
         learn: direct.learn,

@@ -21,8 +21,10 @@ export interface Download {
 export interface DownloadsComponents {
   node: Pick<SwarmNode, 'handle' | 'unhandle'>;
   store: PieceStore;
-  /** The seed's peer id: the manifests' signer, and the source of last resort. */
+  /** The seed's peer id: the source of last resort. */
   seed: string;
+  /** Whose key signs the weights manifests: the seed, or (behind a helper seed) the run's root. */
+  signer: string;
   announcements: Pick<Announcements, 'announce' | 'forget' | 'changed' | 'holders' | 'referred'>;
   /** Keeps a tab's WebRTC addresses (from the seed's referral), and dials it if we are the one to dial. */
   learn(peer: string, addrs: Multiaddr[]): void;
@@ -63,7 +65,7 @@ export async function startDownloads(c: DownloadsComponents): Promise<Downloads>
     onProgress?: (p: FetchProgress) => void,
     signal?: AbortSignal,
   ): Promise<Download> {
-    const manifest = await verifyManifest(doc, c.seed);
+    const manifest = await verifyManifest(doc, c.signer);
     manifests.delete(manifest.id); // a download again makes it the newest
     manifests.set(manifest.id, manifest);
     // Older weights than the last TAB_SERVED_MANIFESTS are no longer served or announced.

@@ -68,6 +68,6 @@ export {
   type UploadPolicy,
   type UploadStats,
 } from './pieces';
-export { parseSeedInfo, type SeedInfo } from './seed-link';
+export { MAX_LISTED_HELPERS, parseSeedInfo, runSigner, type SeedInfo } from './seed-link';
 export { SignatureError, type SignedDocument, signDocument, type VerifiedDocument, verifyDocument } from './signed';
 export { closeBothEnds } from './streams';

@@ -19,7 +19,20 @@ export interface SeedInfo {
   addrs: string[];
   /** Signed weight manifests, newest first. */
   manifests: SignedDocument[];
+  /**
+   * A helper seed's: the run's root, whose key signs the rounds, weights and receipts this seed
+   * passes on. Absent: this seed signs them itself.
+   */
+  run?: string;
+  /** A root's: its connected helper seeds, for volunteers to spread over (each one's page URL). */
+  helpers?: { peerId: string; url: string }[];
 }
+
+/** Most helpers a /swarm.json may list (the rest are ignored). */
+export const MAX_LISTED_HELPERS = 64;
+
+/** The peer whose key signs the run's documents, as the seed at `info` passes them on. */
+export const runSigner = (info: SeedInfo): string => info.run ?? info.peerId;
 
 /** Checks /swarm.json's shape and that its public key is the one its peer id names. */
 export function parseSeedInfo(value: unknown): SeedInfo {
@@ -32,11 +45,20 @@ export function parseSeedInfo(value: unknown): SeedInfo {
   const id = peerIdFromString(v.peerId);
   if (!id.publicKey?.equals(publicKeyFromProtobuf(fromBase64(v.publicKey))))
     throw new Error('swarm.json: publicKey does not match peerId');
+  if (v.run !== undefined) peerIdFromString(String(v.run)); // throws unless it is a peer id
+  const helpers = Array.isArray(v.helpers)
+    ? (v.helpers as Record<string, unknown>[])
+        .filter((h) => typeof h?.peerId === 'string' && typeof h.url === 'string' && /^https?:\/\//.test(h.url))
+        .slice(0, MAX_LISTED_HELPERS)
+        .map((h) => ({ peerId: h.peerId as string, url: h.url as string }))
+    : undefined;
   return {
     peerId: v.peerId,
     publicKey: v.publicKey,
     addrs: v.addrs as string[],
     manifests: v.manifests as SignedDocument[],
+    ...(v.run === undefined ? {} : { run: String(v.run) }),
+    ...(helpers ? { helpers } : {}),
   };
 }
 

@@ -1,9 +1,11 @@
 // Finding the seed: read its /swarm.json (who it is, where to dial it), then join the swarm through
 // it, retrying with backoff until it answers. Loopback and private seeds are dialled as a local run.
+// A root that lists helper seeds spreads its volunteers over itself and them: each attempt draws one.
 import type { PrivateKey } from '@libp2p/interface';
 import {
   type PieceStore,
   parseSeedInfo,
+  runSigner,
   type SeedInfo,
   type SwarmClient,
   type SwarmRecords,
@@ -67,16 +69,28 @@ export async function readSeedInfo(
   return { ...parseSeedInfo(json), iceServers: parseIceServers((json as { iceServers?: unknown }).iceServers) };
 }
 
-/** Resolves with a swarm client once the seed answers; retries until then (or until `signal` aborts). */
-export async function connectToSeed(opts: SeedLinkOptions): Promise<SwarmClient> {
+/** The page a volunteer of the seed at `seedUrl` goes to: it, or one of the helpers it lists, uniformly. */
+export function pickSeedPage(seedUrl: string, info: SeedInfo, random: () => number = Math.random): string {
+  const pages = [seedUrl, ...(info.helpers ?? []).map((h) => h.url)];
+  return pages[Math.floor(random() * pages.length)]!;
+}
+
+/**
+ * Resolves with a swarm client once the seed answers (with the page it was drawn to: pickSeedPage);
+ * retries until then (or until `signal` aborts).
+ */
+export async function connectToSeed(opts: SeedLinkOptions): Promise<SwarmClient & { seedUrl: string }> {
   const retry = backoff(RETRY_FIRST_MS, RETRY_MAX_MS);
   for (;;) {
     opts.signal?.throwIfAborted();
     try {
-      const seed = await readSeedInfo(opts.seedUrl, opts.signal);
-      const localNetwork = isLocalHost(new URL(opts.seedUrl).hostname);
+      const root = await readSeedInfo(opts.seedUrl, opts.signal);
+      const seedUrl = pickSeedPage(opts.seedUrl, root);
+      const seed = seedUrl === opts.seedUrl ? root : await readSeedInfo(seedUrl, opts.signal);
+      if (runSigner(seed) !== runSigner(root)) throw new Error(`${seedUrl} is not a helper of this run`);
+      const localNetwork = isLocalHost(new URL(seedUrl).hostname);
       const { iceServers } = seed;
-      return await startSwarmClient({
+      const client = await startSwarmClient({
         seed,
         privateKey: opts.privateKey,
         store: opts.store,
@@ -84,6 +98,7 @@ export async function connectToSeed(opts: SeedLinkOptions): Promise<SwarmClient>
         iceServers,
         records: opts.records,
       });
+      return Object.assign(client, { seedUrl });
     } catch (e) {
       const delay = retry.next();
       opts.onRetry((e as Error).message, Date.now() + delay);

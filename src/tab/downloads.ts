@@ -6,6 +6,7 @@
 import type { ProgressStore } from '../storage';
 import {
   ManifestRetiredError,
+  runSigner,
   SeedServesCorruptPiecesError,
   type SignedDocument,
   type SwarmClient,
@@ -32,7 +33,7 @@ export async function downloadOfferedWeights({ client, storage, offered, emit }:
     for (const signed of manifests) {
       let id: string | undefined;
       try {
-        const m = await verifyManifest(signed, client.seed.peerId);
+        const m = await verifyManifest(signed, runSigner(client.seed));
         id = m.id;
         if (done.has(id)) continue;
         await downloadOne(m, { client, storage, emit });

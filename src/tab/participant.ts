@@ -26,6 +26,7 @@ import {
   fromUtf8,
   ManifestRetiredError,
   type PieceStore,
+  runSigner,
   SeedServesCorruptPiecesError,
   type SignedDocument,
   type SwarmClient,
@@ -100,7 +101,7 @@ function roundWatch(opts: ParticipantOptions) {
   let wake: (() => void) | undefined;
   const offer = async (doc: unknown) => {
     try {
-      const m = await verifyRoundManifest(doc, client.seed.peerId);
+      const m = await verifyRoundManifest(doc, runSigner(client.seed));
       const newer =
         !latest ||
         m.value.round > latest.value.round ||
@@ -168,7 +169,7 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
         opts.onEvent({ type: 'waiting', round: m.round });
         continue;
       }
-      await admitRound(m, client.seed.peerId, Date.now());
+      await admitRound(m, runSigner(client.seed), Date.now());
       opts.onEvent({ type: 'fetching', round: m.round });
       let fetched: Awaited<ReturnType<SwarmClient['download']>>;
       try {
@@ -278,7 +279,7 @@ async function collectReceipts(opts: ParticipantOptions, current: number): Promi
   }
   const settled = new Set<number>();
   for (const signed of reply.receipts) {
-    const receipt = await verifyReceipt(signed, client.seed.peerId).catch(() => undefined);
+    const receipt = await verifyReceipt(signed, runSigner(client.seed)).catch(() => undefined);
     const r = receipt?.value;
     if (!r || r.peer !== client.peerId || !closed.includes(r.round) || settled.has(r.round)) continue;
     settled.add(r.round);

@@ -62,7 +62,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
     receipts: receiptViews((await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? []),
     gpuMs: (await storage.getProgress<number>(GPU_TOTAL_KEY)) ?? 0,
   });
-  let client: SwarmClient | undefined;
+  let client: (SwarmClient & { seedUrl: string }) | undefined;
   let trainingStarted = false;
 
   function emit(e: TabEvent): void {
@@ -101,7 +101,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
     const trainer = startTrainerWorker();
     pacing.attach(trainer);
     const signal = new AbortController().signal;
-    await runParticipant({ client, seedUrl: opts.seedUrl, trainer, storage, onEvent: emit, signal });
+    await runParticipant({ client, seedUrl: client.seedUrl, trainer, storage, onEvent: emit, signal });
   }
 
   async function pollRunStatus(): Promise<void> {
@@ -131,7 +131,8 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
     emit({ type: 'connected', peerId: linked.peerId });
     setInterval(() => void pollRunStatus(), STATUS_POLL_MS);
     void pollRunStatus();
-    const offered = async () => (await readSeedInfo(opts.seedUrl)).manifests;
+    // Weights and rounds from the page drawn (a helper's or the root's); the run's figures from the root.
+    const offered = async () => (await readSeedInfo(linked.seedUrl)).manifests;
     await downloadOfferedWeights({ client, storage, offered, emit });
     await startTraining();
   })();

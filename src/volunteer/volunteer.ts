@@ -41,7 +41,7 @@ export interface NodeVolunteerOptions {
 export async function runNodeVolunteer(opts: NodeVolunteerOptions): Promise<void> {
   const { seedUrl, signal, onEvent } = opts;
   const storage = memoryVolunteerStorage();
-  let client: SwarmClient;
+  let client: SwarmClient & { seedUrl: string };
   try {
     client = await connectToSeed({
       seedUrl,
@@ -79,7 +79,7 @@ export async function runNodeVolunteer(opts: NodeVolunteerOptions): Promise<void
     };
     await runParticipant({
       client: reporting,
-      seedUrl,
+      seedUrl: client.seedUrl,
       trainer: opts.trainer ?? createCpuTrainer(),
       storage,
       onEvent,

@@ -217,6 +217,7 @@ async function participate(
     node: peer,
     store,
     seed: s.seed.peerId,
+    signer: s.seed.peerId,
     announcements: {
       announce: () => {},
       forget: () => {},

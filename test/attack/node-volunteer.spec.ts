@@ -10,48 +10,18 @@ import {
   DEFAULT_FED_SETTINGS,
   decodeUpdate,
   encodeUpdate,
-  type Receipt,
   requestJoin,
   requestReceipts,
   sendUpdate,
   UPDATE_PROTOCOL,
   verifyRoundManifest,
 } from '../../src/fed';
-import type { FetchProgress } from '../../src/swarm';
-import type { Trainer } from '../../src/trainer/trainer';
-import { runNodeVolunteer } from '../../src/volunteer';
 import { LAVAPIPE_ICD } from '../../src/volunteer/dawn';
 import { createAttacker, honestUpdate, openStream, startTestSeed } from '../harness/attacker';
+import { startVolunteer } from '../harness/node-volunteer';
 import { registerViteImports } from '../harness/vite-imports';
 
 const HYPER = { ...DEFAULT_FED_SETTINGS.hyper, steps: 2, batchSize: 1, context: 16 };
-
-/** A Node volunteer on `seedUrl`, until stop(): its peer id once connected, its last piece progress, its first receipt. */
-function startVolunteer(seedUrl: string, trainer?: Trainer) {
-  const stop = new AbortController();
-  const seen: { peerId?: string; fetched?: FetchProgress } = {};
-  let onReceipt!: (r: Receipt) => void;
-  const receipt = new Promise<Receipt>((resolve) => (onReceipt = resolve));
-  const running = runNodeVolunteer({
-    seedUrl,
-    trainer,
-    signal: stop.signal,
-    onEvent: (e) => {
-      if (e.type === 'connected') seen.peerId = e.peerId;
-      if (e.type === 'fetch-progress') seen.fetched = e.progress;
-      if (e.type === 'receipt') onReceipt(e.receipt);
-    },
-  });
-  return {
-    seen,
-    /** Its loop runs until stopped: whichever comes first, its first receipt or its failure (undefined). */
-    firstReceipt: Promise.race([receipt, running.then(() => undefined)]),
-    stop: async () => {
-      stop.abort();
-      await running;
-    },
-  };
-}
 
 test('a Node volunteer completes a round: the seed accepts its update', async () => {
   const { seed, stop: stopSeed } = await startTestSeed({ model: 'tiny', fed: { hyper: HYPER } });

@@ -23,6 +23,7 @@ test('a tab serves and announces its last TAB_SERVED_MANIFESTS weights, and forg
     node: { handle: async () => {}, unhandle: async () => {} } as unknown as DownloadsComponents['node'],
     store,
     seed: seed.toString(),
+    signer: seed.toString(),
     announcements: {
       announce: (manifest) => void announced.push(manifest),
       forget: (manifest) => void forgotten.push(manifest),

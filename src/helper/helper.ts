@@ -1,0 +1,458 @@
+// A helper seed (`npm run seed -- --upstream <root URL>`): a seed process that stands between its
+// own volunteers and the run's root, so that a root serves thousands through a few helpers.
+//
+// It serves its volunteers what a seed serves (the page, /swarm.json, /round.json, the token files,
+// weight pieces, WebRTC signalling through its relay, the update protocol), but it signs nothing of
+// the run: rounds, weights and receipts are the root's, passed on as the root signed them (its
+// /swarm.json names the root as `run`, and volunteers check every document against it). It follows
+// the root's rounds (gossip over its libp2p link, and /round.json), copies the root's weights and
+// token files over HTTP, checking each against the root's signed hashes, forwards its volunteers'
+// joins and leaves, folds their updates into one sum as they come (decoded and bounded like the
+// root's), and sends one signed partial aggregate per round, when every volunteer of its own that
+// the round assigned has sent or left, or PARTIAL_MARGIN_MS before the deadline. It keeps the
+// updates behind it in its spool until the next round, for the root to sample.
+//
+// Its trust: the root's operator allows its peer id (--allow-helper). The root checks samples behind
+// each partial; a partial whose sample fails, or that cannot be checked, costs the root that bucket.
+import '../seed/promise-shim';
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys';
+import type { PeerId } from '@libp2p/interface';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
+import {
+  type Contributor,
+  decodeUpdate,
+  encodedSize,
+  encodeUpdate,
+  HELPER_PROTOCOL,
+  helperHello,
+  helperJoin,
+  helperLeft,
+  helperReceipts,
+  MAX_HELPER_STREAMS_PER_CONNECTION,
+  MAX_PARTIAL_CONTRIBUTORS,
+  ROUND_TOPIC,
+  type RoundManifest,
+  SAMPLE_PROTOCOL,
+  sampleServer,
+  sendPartial,
+  type UpdateHeader,
+  type UpdateOutcome,
+  validateUpdate,
+  verifyRoundManifest,
+} from '../fed';
+import { creditedTokens } from '../fed/verify';
+import { loadOrCreatePeerKey } from '../seed/files';
+import { type MemoryFiles, readTlsFiles, startHttpServer, type TlsFiles } from '../seed/http';
+import { startPieceService } from '../seed/piece-service';
+import { startUpdateService } from '../seed/rounds';
+import { openFileSpool } from '../seed/spool';
+import { createTrafficCounter } from '../seed/traffic';
+import { servableWeights } from '../seed/weights';
+import {
+  createSeedNode,
+  ipOf,
+  parseSeedInfo,
+  type SeedInfo,
+  type SignedDocument,
+  sha256Hex,
+  toBase64,
+  utf8,
+  verifyManifest,
+} from '../swarm';
+import { createSeedLink } from '../swarm/seed-link';
+import { startedParts } from '../util/parts';
+
+/** How often the root's /round.json is read, besides its gossip (a lost message only delays the helper). */
+export const ROUND_POLL_MS = 3_000;
+/** Time before the root's deadline at which the partial goes, whoever has not sent yet. */
+export const PARTIAL_MARGIN_MS = 5_000;
+/** Time between tries at saying hello to the root (it may not have allowed us yet, or be restarting). */
+export const HELLO_RETRY_MS = 5_000;
+/** Longest a download from the root (a token file, a weight piece, a document) may take. */
+export const ROOT_FETCH_TIMEOUT_MS = 60_000;
+
+export interface HelperOptions {
+  /** The helper's folder: its peer key and its update spool. */
+  runDir: string;
+  /** The root's page URL. */
+  upstream: string;
+  host?: string;
+  httpPort?: number;
+  p2pPort?: number;
+  appDir?: string;
+  tls?: TlsFiles;
+  log?: (line: string) => void;
+}
+
+export interface Helper {
+  url: string;
+  peerId: string;
+  /** The root's peer id: the run's signer. */
+  root: string;
+  status(): HelperStatus;
+  stop(): Promise<void>;
+}
+
+export interface HelperStatus {
+  peerId: string;
+  root: string;
+  /** Whether the root has welcomed us since our link to it last came up. */
+  welcomed: boolean;
+  round: number;
+  /** Volunteers connected to us that joined through us. */
+  volunteers: number;
+  /** This round: our volunteers it assigned, updates taken, and whether the partial went. */
+  assigned: number;
+  received: number;
+  partialSent: boolean;
+  partialsSent: number;
+}
+
+/** What the helper keeps of the round it follows. */
+interface FollowedRound {
+  doc: SignedDocument;
+  manifest: RoundManifest;
+  /** Its spool batch (each issue of a round is a new one). */
+  batch: number;
+  sum?: Float64Array;
+  contributors: Contributor[];
+  tried: Set<string>;
+  partialSent: boolean;
+  cancelPartial?: () => void;
+}
+
+const ORT_DIST = fileURLToPath(new URL('../../node_modules/onnxruntime-web/dist/', import.meta.url));
+
+export async function startHelper(opts: HelperOptions): Promise<Helper> {
+  const log = opts.log ?? (() => {});
+  const host = opts.host ?? '127.0.0.1';
+  const tls = opts.tls && (await readTlsFiles(opts.tls));
+  await mkdir(opts.runDir, { recursive: true });
+  const key = await loadOrCreatePeerKey(opts.runDir, false);
+  const self = peerIdFromPrivateKey(key);
+  const spool = await openFileSpool(opts.runDir);
+  const fromRoot = async (path: string) => {
+    const res = await fetch(new URL(path, opts.upstream), { signal: AbortSignal.timeout(ROOT_FETCH_TIMEOUT_MS) });
+    if (!res.ok) throw new Error(`${opts.upstream}${path} answered ${res.status}`);
+    return res;
+  };
+  const rootInfo: SeedInfo = parseSeedInfo(await (await fromRoot('/swarm.json')).json());
+  if (rootInfo.run !== undefined) throw new Error(`${opts.upstream} is a helper itself; --upstream names the root`);
+  const root = rootInfo.peerId;
+
+  const parts = startedParts();
+  const traffic = createTrafficCounter();
+  try {
+    const weights = servableWeights();
+    const node = parts.add(
+      await createSeedNode({
+        privateKey: key,
+        listen: [`/ip4/${host}/tcp/${opts.p2pPort ?? 0}/${tls ? 'tls/ws' : 'ws'}`],
+        tls,
+        metrics: traffic.libp2pMetrics,
+        announcements: { wanted: (manifest) => weights.manifest(manifest) !== undefined },
+      }),
+    );
+    const rootLink = createSeedLink({ node, pubsub: node.services.pubsub, seed: rootInfo });
+    parts.add({ stop: async () => rootLink.stop() });
+    const isConnected = (peer: string) => node.getConnections(peerIdFromString(peer)).length > 0;
+
+    /** Our volunteers: joined through us and connected. */
+    const members = new Set<string>();
+    let current: FollowedRound | undefined;
+    let welcomed = false;
+    let partialsSent = 0;
+    let batches = 0;
+    let data: MemoryFiles | undefined;
+    let stopped = false;
+
+    const toRoot = async <T>(what: string, io: (stream: Awaited<ReturnType<typeof rootLink.stream>>) => Promise<T>) =>
+      io(await rootLink.stream(HELPER_PROTOCOL, AbortSignal.timeout(ROOT_FETCH_TIMEOUT_MS))).catch((e: Error) => {
+        throw new Error(`${what}: ${e.message}`);
+      });
+
+    /** The token files, once, checked against the round's hashes. */
+    async function fetchData(m: RoundManifest): Promise<void> {
+      if (data) return;
+      const files: MemoryFiles = {};
+      for (const [name, hash] of [
+        ['train', m.data.train],
+        ['validation', m.data.validation],
+      ] as const) {
+        const body = Buffer.from(await (await fromRoot(`/data/${name}.u16`)).arrayBuffer());
+        if ((await sha256Hex(body)) !== hash) throw new Error(`the root's ${name} tokens differ from the round's hash`);
+        files[`/data/${name}.u16`] = { body, type: 'application/octet-stream' };
+      }
+      // The tokenizer only turns tokens back into text for "try the model"; no round names its hash.
+      const tokenizer = Buffer.from(await (await fromRoot('/data/tokenizer.json')).arrayBuffer());
+      files['/data/tokenizer.json'] = { body: tokenizer, type: 'application/json' };
+      data = files;
+    }
+
+    /** The round's weights, piece by piece from the root's HTTP, each checked against the signed manifest. */
+    async function fetchWeights(m: RoundManifest): Promise<void> {
+      const manifest = await verifyManifest(m.weights, root);
+      if (weights.manifest(manifest.id)) return;
+      const vector = new Uint8Array(manifest.value.totalBytes);
+      let offset = 0;
+      for (const hash of manifest.value.pieces) {
+        const piece = new Uint8Array(await (await fromRoot(`/weights/${hash}`)).arrayBuffer());
+        if ((await sha256Hex(piece)) !== hash) throw new Error(`a weight piece from the root does not match its hash`);
+        vector.set(piece, offset);
+        offset += piece.length;
+      }
+      await weights.add(manifest, new Float32Array(vector.buffer));
+    }
+
+    /** A round document from the root (gossip or /round.json): followed if it is new. */
+    let adopting = Promise.resolve();
+    const onRoundDoc = (doc: unknown) => {
+      adopting = adopting
+        .then(async () => {
+          if (stopped || doc === null) return;
+          const { value: m } = await verifyRoundManifest(doc, root);
+          if (current && (m.round < current.manifest.round || (doc as SignedDocument).body === current.doc.body))
+            return;
+          await fetchData(m);
+          await fetchWeights(m);
+          if (current) {
+            current.cancelPartial?.();
+            // The root has sampled the last round's updates by now: it published the next.
+            void spool.drop(current.batch).catch(() => {});
+          }
+          const followed: FollowedRound = {
+            doc: doc as SignedDocument,
+            manifest: m,
+            batch: batches++,
+            contributors: [],
+            tried: new Set(),
+            partialSent: false,
+          };
+          current = followed;
+          const wait = m.deadline - PARTIAL_MARGIN_MS - Date.now();
+          const timer = setTimeout(() => void sendPartialOnce(followed), Math.max(0, wait));
+          followed.cancelPartial = () => clearTimeout(timer);
+          await node.services.pubsub.publish(ROUND_TOPIC, utf8(JSON.stringify(doc))).catch(() => {});
+          log(`round ${m.round}: ${ownAssigned(followed).length} of our volunteer(s) assigned`);
+        })
+        .catch((e: Error) => log(`following the root's round failed: ${e.message}`));
+    };
+    rootLink.subscribe(ROUND_TOPIC, (bytes: Uint8Array) => {
+      try {
+        onRoundDoc(JSON.parse(new TextDecoder().decode(bytes)));
+      } catch {}
+    });
+    const poll = setInterval(() => {
+      fromRoot('/round.json')
+        .then((res) => res.json())
+        .then(onRoundDoc, () => {});
+    }, ROUND_POLL_MS);
+    parts.add({ stop: async () => clearInterval(poll) });
+    onRoundDoc(await (await fromRoot('/round.json')).json());
+    await adopting;
+    if (!current) throw new Error(`the root at ${opts.upstream} has no open round to follow`);
+
+    const ownAssigned = (r: FollowedRound) => Object.keys(r.manifest.assignments).filter((p) => members.has(p));
+
+    async function sendPartialOnce(r: FollowedRound): Promise<void> {
+      if (r.partialSent || stopped || r.contributors.length === 0 || !r.sum) return;
+      r.partialSent = true;
+      r.cancelPartial?.();
+      const mean = Float32Array.from(r.sum, (x) => x / r.contributors.length);
+      const body = encodeUpdate(mean, { format: 'fp32', blockSize: 256, density: 1 });
+      const terms = {
+        round: r.manifest.round,
+        weights: r.manifest.weightsId,
+        contributors: r.contributors,
+        body: await sha256Hex(body),
+      };
+      try {
+        const outcome = await toRoot('partial', (s) => sendPartial(s, key, self, terms, body));
+        partialsSent++;
+        log(
+          `round ${r.manifest.round}: partial of ${r.contributors.length} update(s) ${outcome.type === 'received' ? 'received' : `rejected: ${outcome.reason}`} by the root`,
+        );
+      } catch (e) {
+        log(`round ${r.manifest.round}: the partial did not reach the root: ${(e as Error).message}`);
+      }
+    }
+
+    /** Sends the partial once every volunteer of ours that the round assigned has sent or left. */
+    const sendIfNoneLeft = (r: FollowedRound) => {
+      if (ownAssigned(r).every((p) => r.tried.has(p) || !isConnected(p))) void sendPartialOnce(r);
+    };
+
+    /** Why an update this header announces cannot be taken; or undefined. */
+    const refusal = (peer: string, h: UpdateHeader): string | undefined => {
+      const r = current;
+      if (!r || h.round < r.manifest.round || r.partialSent) return `late: round ${h.round} is closed here`;
+      if (h.round > r.manifest.round) return `round ${h.round} has not started`;
+      if (Date.now() > r.manifest.deadline - PARTIAL_MARGIN_MS) return `late: round ${h.round} is closing`;
+      if (h.weights !== r.manifest.weightsId) return "trained from other weights than the round's";
+      if (!(peer in r.manifest.assignments)) return 'not assigned in this round';
+      if (!members.has(peer)) return 'join through this helper first';
+      if (r.tried.has(peer)) return 'duplicate: this round already has an update from this peer';
+      if (r.contributors.length >= MAX_PARTIAL_CONTRIBUTORS) return 'this helper is full this round';
+      if (h.tokens > creditedTokens(r.manifest, peer)) return 'claims more tokens than the round asked';
+      if (h.bytes > encodedSize(weightsLength(r), r.manifest.codec)) return "more bytes than the round's codec makes";
+      return undefined;
+    };
+    const weightsLength = (r: FollowedRound) => {
+      const m = weights.manifest(r.manifest.weightsId);
+      if (!m) throw new Error('the round weights are not here');
+      return m.totalBytes / 4;
+    };
+
+    const helperRole = {
+      onJoin(peer: string) {
+        members.add(peer);
+        const [connection] = node.getConnections(peerIdFromString(peer));
+        const address = connection && ipOf(connection.remoteAddr);
+        void toRoot('join', (s) => helperJoin(s, peer, address)).catch((e: Error) => log(e.message));
+        return (current?.manifest.round ?? 0) + 1;
+      },
+      admit: refusal,
+      async onUpdate(peer: string, h: UpdateHeader, body: Uint8Array): Promise<UpdateOutcome> {
+        const r = current!;
+        const refused = refusal(peer, h);
+        if (refused) return { type: 'rejected', reason: refused };
+        r.tried.add(peer);
+        let vector: Float32Array;
+        try {
+          vector = decodeUpdate(body, weightsLength(r), r.manifest.codec);
+        } catch (e) {
+          return { type: 'rejected', reason: (e as Error).message };
+        }
+        const invalid = validateUpdate(
+          { round: h.round, manifest: h.weights, vector },
+          {
+            round: r.manifest.round,
+            manifest: r.manifest.weightsId,
+            length: vector.length,
+            minNorm: 0,
+            maxNorm: r.manifest.maxNorm,
+          },
+        );
+        if (invalid) return { type: 'rejected', reason: invalid };
+        const hash = await sha256Hex(body);
+        await spool.put(r.batch, peer, body);
+        if (r !== current || r.partialSent)
+          return { type: 'rejected', reason: `late: round ${h.round} is closed here` };
+        const sum = r.sum ?? new Float64Array(vector.length);
+        r.sum = sum;
+        for (let i = 0; i < vector.length; i++) sum[i]! += vector[i]!;
+        r.contributors.push({ peer, update: hash, bytes: body.length });
+        sendIfNoneLeft(r);
+        return { type: 'received', update: hash };
+      },
+      receipts: (peer: string, since: number) => toRoot('receipts', (s) => helperReceipts(s, peer, since)),
+    };
+    parts.add(await startUpdateService({ node, coordinator: helperRole, log }));
+    parts.add(
+      await startPieceService({
+        node,
+        weights: { manifest: weights.manifest, store: weights.store },
+        isConnected,
+        log,
+      }),
+    );
+    await node.handle(
+      SAMPLE_PROTOCOL,
+      sampleServer({
+        root,
+        get: async (round, peer) => {
+          const r = current;
+          if (!r || r.manifest.round !== round || !r.contributors.some((c) => c.peer === peer)) return undefined;
+          return spool.get(r.batch, peer).catch(() => undefined);
+        },
+      }),
+      { maxInboundStreams: MAX_HELPER_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_HELPER_STREAMS_PER_CONNECTION },
+    );
+    parts.add({ stop: () => node.unhandle(SAMPLE_PROTOCOL) });
+
+    const onDisconnect = (evt: CustomEvent<PeerId>) => {
+      const peer = evt.detail.toString();
+      if (peer === root) {
+        welcomed = false;
+        return;
+      }
+      if (!members.delete(peer)) return;
+      void toRoot('left', (s) => helperLeft(s, peer)).catch(() => {});
+      if (current) sendIfNoneLeft(current);
+    };
+    node.addEventListener('peer:disconnect', onDisconnect);
+
+    const publicKey = toBase64(publicKeyToProtobuf(key.publicKey));
+    const info = () => ({
+      peerId: self.toString(),
+      publicKey,
+      addrs: node
+        .getMultiaddrs()
+        .map(String)
+        .filter((a) => a.includes('/ws')),
+      manifests: weights.newest() ? [weights.newest()!.manifest.signed] : [],
+      iceServers: [],
+      run: root,
+    });
+    const status = (): HelperStatus => ({
+      peerId: self.toString(),
+      root,
+      welcomed,
+      round: current?.manifest.round ?? 0,
+      volunteers: [...members].filter(isConnected).length,
+      assigned: current ? ownAssigned(current).length : 0,
+      received: current?.contributors.length ?? 0,
+      partialSent: current?.partialSent ?? false,
+      partialsSent,
+    });
+    const http = parts.add(
+      await startHttpServer({
+        host,
+        port: opts.httpPort ?? 0,
+        appDir: opts.appDir ?? 'dist',
+        routes: { '/swarm.json': info, '/status.json': status, '/round.json': () => current?.doc ?? null },
+        files: data,
+        lookups: {
+          '/weights/': async (hash) => {
+            const body = await weights.store.get(hash);
+            return body && { body, type: 'application/octet-stream' };
+          },
+        },
+        mounts: { '/ort/': ORT_DIST },
+        onSocket: traffic.trackHttpSocket,
+        log,
+        tls,
+      }),
+    );
+
+    // Hello until welcomed, and again whenever the link to the root comes back; our volunteers join again then.
+    const hello = async () => {
+      if (welcomed || stopped) return;
+      try {
+        await toRoot('hello', (s) => helperHello(s, http.url));
+        welcomed = true;
+        log(`welcomed by the root ${root}`);
+        for (const peer of members) if (isConnected(peer)) await toRoot('join', (s) => helperJoin(s, peer, undefined));
+      } catch (e) {
+        log(`${(e as Error).message} (allow this helper on the root with --allow-helper ${self})`);
+      }
+    };
+    const helloTimer = setInterval(() => void hello(), HELLO_RETRY_MS);
+    parts.add({
+      stop: async () => {
+        stopped = true;
+        clearInterval(helloTimer);
+        current?.cancelPartial?.();
+        node.removeEventListener('peer:disconnect', onDisconnect);
+      },
+    });
+    await hello();
+    log(`helper ${self} of root ${root}: serving at ${http.url}`);
+    return { url: http.url, peerId: self.toString(), root, status, stop: () => parts.stop() };
+  } catch (e) {
+    await parts.stop().catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,160 @@
+// Helper seeds (src/helper, src/seed/helpers.ts) against a real root: a helper its operator allowed
+// serves a Node volunteer of its own (weights, data, its update), sends the root one partial, and the
+// root checks the update behind it and credits the volunteer, with receipts the root signed, as it
+// credits a volunteer of its own; a peer the root did not allow cannot act as a helper; a helper that
+// disappears mid-round costs the root only its own volunteers.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { expect, test } from '@playwright/test';
+import {
+  DEFAULT_FED_SETTINGS,
+  HELPER_PROTOCOL,
+  helperHello,
+  helperJoin,
+  sendPartial,
+  UpdateRefusedError,
+  verifyRoundManifest,
+} from '../../src/fed';
+import { startHelper } from '../../src/helper';
+import { loadOrCreatePeerKey } from '../../src/seed/files';
+import { parseSeedInfo } from '../../src/swarm';
+import { createAttacker, openStream, startTestSeed } from '../harness/attacker';
+import { startVolunteer } from '../harness/node-volunteer';
+
+const HYPER = { ...DEFAULT_FED_SETTINGS.hyper, steps: 2, batchSize: 1, context: 16 };
+
+/**
+ * A root that allows one helper, with a Node volunteer of its own connected, and then that helper, on
+ * loopback (the volunteer connects first: once the root lists a helper, a volunteer given the root's
+ * page is drawn to either); `stop` stops them all and removes their folders.
+ */
+async function rootWithHelper() {
+  const helperDir = await mkdtemp(join(tmpdir(), 'vgpu-helper-'));
+  const helperId = peerIdFromPrivateKey(await loadOrCreatePeerKey(helperDir, false)).toString();
+  const logs: string[] = [];
+  const root = await startTestSeed({
+    model: 'tiny',
+    fed: { hyper: HYPER },
+    helpers: [helperId],
+    log: (l) => logs.push(l),
+  });
+  const direct = startVolunteer(root.seed.url);
+  await expect.poll(() => direct.seen.peerId, { timeout: 30_000 }).toBeDefined();
+  const helper = await startHelper({ runDir: helperDir, upstream: root.seed.url, appDir: helperDir });
+  return {
+    root,
+    helper,
+    direct,
+    logs,
+    stop: async () => {
+      await direct.stop();
+      await helper.stop().catch(() => {});
+      await root.stop();
+      await rm(helperDir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('a volunteer behind a helper is credited by the root, beside one of the root’s own', async () => {
+  test.setTimeout(180_000);
+  const { root, helper, direct, logs, stop } = await rootWithHelper();
+  const seed = root.seed;
+  // The root lists the helper for volunteers; the helper names the root as the run's signer.
+  await expect.poll(() => seed.info().helpers?.map((h) => h.peerId)).toEqual([helper.peerId]);
+  const helperInfo = parseSeedInfo(await (await fetch(new URL('/swarm.json', helper.url))).json());
+  expect(helperInfo).toMatchObject({ peerId: helper.peerId, run: seed.peerId });
+  expect(helper.status().welcomed).toBe(true);
+  const behind = startVolunteer(helper.url);
+  try {
+    const [a, b] = await Promise.all([behind.firstReceipt, direct.firstReceipt]);
+    expect(a, logs.join('\n')).toMatchObject({ peer: behind.seen.peerId, round: 0, tokens: 2 * 16 });
+    expect(b, logs.join('\n')).toMatchObject({ peer: direct.seen.peerId, round: 0, tokens: 2 * 16 });
+    // The volunteer behind the helper got its weights from the helper, and its receipt is the root's.
+    expect(behind.seen.fetched?.held).toBe(seed.manifest.value.pieces.length);
+    expect(helper.status().partialsSent).toBe(1);
+    expect(logs.some((l) => /a partial of 1 update\(s\) from helper/.test(l))).toBe(true);
+    expect(
+      logs.some((l) =>
+        /round 0 closed: 2 of 2 update\(s\) verified and aggregated \(1 behind 1 of 1 helper partials\)/.test(l),
+      ),
+    ).toBe(true);
+    expect(seed.status()).toMatchObject({ acceptedUpdates: 2, rejectedUpdates: 0 });
+  } finally {
+    console.log(logs.join('\n'));
+    await behind.stop();
+    console.log(Date.now() % 1e6, 'behind stopped');
+    await direct.stop();
+    await stop();
+  }
+});
+
+test('a peer the root did not allow cannot say hello, join volunteers or send a partial', async () => {
+  const { seed, stop } = await startTestSeed({ model: 'tiny', fed: { hyper: HYPER } });
+  const attacker = await createAttacker();
+  try {
+    const refusal = /not a helper of this run/;
+    await expect(
+      helperHello(await openStream(attacker, seed, HELPER_PROTOCOL), 'http://evil.example/'),
+    ).rejects.toThrow(refusal);
+    await expect(
+      helperJoin(await openStream(attacker, seed, HELPER_PROTOCOL), attacker.peerId.toString(), '10.0.0.1'),
+    ).rejects.toThrow(refusal);
+    const m = (await verifyRoundManifest(seed.coordinator.currentRound(), seed.peerId)).value;
+    const body = new Uint8Array(16);
+    const partial = sendPartial(
+      await openStream(attacker, seed, HELPER_PROTOCOL),
+      // Refused before its signature is read: the key it signs with does not matter.
+      await generateKeyPair('Ed25519'),
+      attacker.peerId,
+      {
+        round: m.round,
+        weights: m.weightsId,
+        contributors: [{ peer: attacker.peerId.toString(), update: 'a'.repeat(64), bytes: 16 }],
+        body: 'b'.repeat(64),
+      },
+      body,
+    );
+    await expect(partial).rejects.toThrow(UpdateRefusedError);
+    expect(seed.info().helpers).toEqual([]);
+    expect(seed.status()).toMatchObject({ acceptedUpdates: 0, rejectedUpdates: 0 });
+  } finally {
+    await attacker.stop();
+    await stop();
+  }
+});
+
+test('a helper that disappears mid-round costs the root only its own volunteers', async () => {
+  test.setTimeout(180_000);
+  const { root, helper, direct, logs, stop } = await rootWithHelper();
+  const seed = root.seed;
+  const behind = startVolunteer(helper.url);
+  try {
+    // Both assigned in the reissued first round: the helper goes before its volunteer sends.
+    const assigned = async () => {
+      const round = seed.coordinator.currentRound();
+      return round ? (await verifyRoundManifest(round, seed.peerId)).value : undefined;
+    };
+    await expect
+      .poll(async () => Object.keys((await assigned())?.assignments ?? {}).length, { timeout: 60_000 })
+      .toBe(2);
+    const { deadline } = (await assigned())!;
+    await helper.stop();
+    const b = await direct.firstReceipt;
+    expect(b, logs.join('\n')).toMatchObject({ peer: direct.seen.peerId, round: 0 });
+    // The round closed LEFT_GRACE_MS after the helper went, long before its deadline, with the update it had.
+    expect(Date.now()).toBeLessThan(deadline);
+    expect(
+      logs.some((l) => /round 0 closed: 1 of 1 update/.test(l)),
+      logs.join('\n'),
+    ).toBe(true);
+    expect(seed.status()).toMatchObject({ acceptedUpdates: 1 });
+    // The next round assigns only the volunteer still there.
+    expect(Object.keys((await assigned())!.assignments)).toEqual([direct.seen.peerId]);
+  } finally {
+    await behind.stop();
+    await stop();
+  }
+});
