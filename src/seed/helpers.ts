@@ -3,6 +3,8 @@
 // partial aggregate per round, which goes to the coordinator as a bucket of its own. A volunteer
 // behind a helper counts as connected while that helper is (a helper that disappears takes its
 // volunteers with it, so the round stops waiting for them after LEFT_GRACE_MS).
+
+import type { StreamHandler } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import {
   type Coordinator,
@@ -53,8 +55,33 @@ export interface HelperService {
   stop(): Promise<void>;
 }
 
-export interface HelperServiceComponents {
+export interface HelperServiceComponents extends Omit<HelperRegistryComponents, 'connected' | 'fetchSample'> {
   node: Pick<SeedNode, 'handle' | 'unhandle' | 'getConnections' | 'dialProtocol'>;
+}
+
+/** The root's helper service on its node: the protocol's handler, helpers' liveness from the node's connections. */
+export async function startHelperService(c: HelperServiceComponents): Promise<HelperService> {
+  const registry = helperRegistry({
+    ...c,
+    connected: (helper) => c.node.getConnections(peerIdFromString(helper)).length > 0,
+    async fetchSample(helper, round, peer) {
+      const signal = AbortSignal.timeout(SAMPLE_TIMEOUT_MS);
+      const stream = await c.node.dialProtocol(peerIdFromString(helper), SAMPLE_PROTOCOL, { signal });
+      return fetchSample(stream, round, peer, MAX_UPDATE_BYTES, { signal });
+    },
+  });
+  await c.node.handle(HELPER_PROTOCOL, registry.handler, {
+    maxInboundStreams: MAX_HELPER_STREAMS_PER_CONNECTION,
+    maxOutboundStreams: MAX_HELPER_STREAMS_PER_CONNECTION,
+  });
+  return { ...registry, stop: () => c.node.unhandle(HELPER_PROTOCOL) };
+}
+
+export interface HelperRegistryComponents {
+  /** Whether a helper is connected now. */
+  connected(helper: string): boolean;
+  /** An update behind a helper's partial, from that helper. */
+  fetchSample(helper: string, round: number, peer: string): Promise<Uint8Array>;
   /** Set once the coordinator exists (it needs fetchSample first). */
   coordinator(): Pick<Coordinator, 'onJoin' | 'receipts' | 'admitPartial' | 'onPartial' | 'onLeft'>;
   /** Peer ids allowed to act as helpers. */
@@ -63,13 +90,17 @@ export interface HelperServiceComponents {
   clock?: Clock;
 }
 
-export async function startHelperService(c: HelperServiceComponents): Promise<HelperService> {
+/**
+ * The helpers' state and the protocol's handler, apart from any node (the scale benchmark drives the
+ * handler over in-memory streams).
+ */
+export function helperRegistry(c: HelperRegistryComponents): Omit<HelperService, 'stop'> & { handler: StreamHandler } {
   const allowed = new Set(c.allowed);
   const urls = new Map<string, string>();
   /** Each helper's volunteers, and the address it reported for each. */
   const members = new Map<string, Map<string, string | undefined>>();
   const helperOf = new Map<string, string>();
-  const connected = (helper: string) => c.node.getConnections(peerIdFromString(helper)).length > 0;
+  const { connected } = c;
   const logRefusal = throttledLog(c.log, REFUSAL_LOG_INTERVAL_MS, c.clock);
   const forget = (peer: string) => {
     const helper = helperOf.get(peer);
@@ -77,39 +108,36 @@ export async function startHelperService(c: HelperServiceComponents): Promise<He
     helperOf.delete(peer);
   };
 
-  await c.node.handle(
-    HELPER_PROTOCOL,
-    helperServer({
-      refuse: (helper) => (allowed.has(helper) ? undefined : 'not a helper of this run (the root did not allow it)'),
-      onHello(helper, url) {
-        if (!urls.has(helper)) c.log(`helper ${helper} at ${url}`);
-        urls.set(helper, url);
-      },
-      onJoin(helper, peer, address) {
-        const own = members.get(helper) ?? new Map<string, string | undefined>();
-        if (!own.has(peer) && own.size >= MAX_VOLUNTEERS_PER_HELPER)
-          throw new Error(`a helper stands for at most ${MAX_VOLUNTEERS_PER_HELPER} volunteers`);
-        forget(peer);
-        members.set(helper, own.set(peer, address));
-        helperOf.set(peer, helper);
-        return c.coordinator().onJoin(peer);
-      },
-      onLeft(helper, peer) {
-        if (helperOf.get(peer) === helper) forget(peer);
-        c.coordinator().onLeft();
-      },
-      onReceipts(helper, peer, since) {
-        if (helperOf.get(peer) !== helper) throw new Error(`${peer} is not a volunteer of this helper`);
-        return c.coordinator().receipts(peer, since);
-      },
-      admitPartial: (helper, partial) => c.coordinator().admitPartial(helper, partial),
-      onPartial: (helper, partial, body) => c.coordinator().onPartial(helper, partial, body),
-      onError: (helper, message) => logRefusal(helper, `refused a helper request from ${helper}: ${message}`),
-      clock: c.clock,
-    }),
-    { maxInboundStreams: MAX_HELPER_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_HELPER_STREAMS_PER_CONNECTION },
-  );
+  const handler = helperServer({
+    refuse: (helper) => (allowed.has(helper) ? undefined : 'not a helper of this run (the root did not allow it)'),
+    onHello(helper, url) {
+      if (!urls.has(helper)) c.log(`helper ${helper} at ${url}`);
+      urls.set(helper, url);
+    },
+    onJoin(helper, peer, address) {
+      const own = members.get(helper) ?? new Map<string, string | undefined>();
+      if (!own.has(peer) && own.size >= MAX_VOLUNTEERS_PER_HELPER)
+        throw new Error(`a helper stands for at most ${MAX_VOLUNTEERS_PER_HELPER} volunteers`);
+      forget(peer);
+      members.set(helper, own.set(peer, address));
+      helperOf.set(peer, helper);
+      return c.coordinator().onJoin(peer);
+    },
+    onLeft(helper, peer) {
+      if (helperOf.get(peer) === helper) forget(peer);
+      c.coordinator().onLeft();
+    },
+    onReceipts(helper, peer, since) {
+      if (helperOf.get(peer) !== helper) throw new Error(`${peer} is not a volunteer of this helper`);
+      return c.coordinator().receipts(peer, since);
+    },
+    admitPartial: (helper, partial) => c.coordinator().admitPartial(helper, partial),
+    onPartial: (helper, partial, body) => c.coordinator().onPartial(helper, partial, body),
+    onError: (helper, message) => logRefusal(helper, `refused a helper request from ${helper}: ${message}`),
+    clock: c.clock,
+  });
   return {
+    handler,
     stands: (peer) => helperOf.has(peer),
     forget,
     holds(peer) {
@@ -121,11 +149,6 @@ export async function startHelperService(c: HelperServiceComponents): Promise<He
       return helper === undefined ? undefined : members.get(helper)?.get(peer);
     },
     list: () => [...urls].filter(([helper]) => connected(helper)).map(([peerId, url]) => ({ peerId, url })),
-    async fetchSample(helper, round, peer) {
-      const signal = AbortSignal.timeout(SAMPLE_TIMEOUT_MS);
-      const stream = await c.node.dialProtocol(peerIdFromString(helper), SAMPLE_PROTOCOL, { signal });
-      return fetchSample(stream, round, peer, MAX_UPDATE_BYTES, { signal });
-    },
-    stop: () => c.node.unhandle(HELPER_PROTOCOL),
+    fetchSample: c.fetchSample,
   };
 }

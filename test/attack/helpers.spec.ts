@@ -11,6 +11,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect, test } from '@playwright/test';
 import {
   DEFAULT_FED_SETTINGS,
+  encodeUpdate,
   HELPER_PROTOCOL,
   helperHello,
   helperJoin,
@@ -20,7 +21,8 @@ import {
 } from '../../src/fed';
 import { startHelper } from '../../src/helper';
 import { loadOrCreatePeerKey } from '../../src/seed/files';
-import { parseSeedInfo } from '../../src/swarm';
+import { parseSeedInfo, sha256Hex } from '../../src/swarm';
+import { randomUniform } from '../../src/util/random';
 import { createAttacker, openStream, startTestSeed } from '../harness/attacker';
 import { startVolunteer } from '../harness/node-volunteer';
 
@@ -122,6 +124,52 @@ test('a peer the root did not allow cannot say hello, join volunteers or send a 
     expect(seed.status()).toMatchObject({ acceptedUpdates: 0, rejectedUpdates: 0 });
   } finally {
     await attacker.stop();
+    await stop();
+  }
+});
+
+test('an allowed helper whose partial lists updates it cannot show is not used: its volunteers are not credited, the model does not move', async () => {
+  const key = await generateKeyPair('Ed25519');
+  const helper = await createAttacker(key);
+  const logs: string[] = [];
+  const { seed, stop } = await startTestSeed({
+    model: 'tiny',
+    fed: { hyper: HYPER },
+    helpers: [helper.peerId.toString()],
+    log: (l) => logs.push(l),
+  });
+  try {
+    const ask = () => openStream(helper, seed, HELPER_PROTOCOL);
+    await helperHello(await ask(), 'http://127.0.0.1:1/');
+    // Two made-up volunteers "behind" it: the root assigns them when it issues the round again.
+    const fakes = await Promise.all(
+      [1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()),
+    );
+    for (const [k, peer] of fakes.entries()) await helperJoin(await ask(), peer, `10.9.0.${k + 1}`);
+    const round = async () => (await verifyRoundManifest(seed.coordinator.currentRound(), seed.peerId)).value;
+    await expect
+      .poll(async () => Object.keys((await round()).assignments).sort(), { timeout: 30_000 })
+      .toEqual(fakes.sort());
+    const m = await round();
+    const before = seed.weights.slice();
+    // A mean of nothing anyone sent, small enough to pass the norm bound; updates listed by made-up hashes.
+    const body = encodeUpdate(randomUniform(before.length, 7, 1e-4), { format: 'fp32', blockSize: 256, density: 1 });
+    const contributors = fakes.map((peer) => ({ peer, update: 'c'.repeat(64), bytes: 1000 }));
+    const outcome = await sendPartial(
+      await ask(),
+      key,
+      helper.peerId,
+      { round: m.round, weights: m.weightsId, contributors, body: await sha256Hex(body) },
+      body,
+    );
+    expect(outcome.type).toBe('received');
+    // The round closes (every assigned volunteer is accounted for); the samples cannot be fetched.
+    await expect.poll(() => logs.some((l) => /round 0: no usable update/.test(l)), { timeout: 60_000 }).toBe(true);
+    expect(logs.join('\n')).toMatch(/partial was not used: could not be checked/);
+    expect(seed.status()).toMatchObject({ acceptedUpdates: 0, round: 0 });
+    expect(Buffer.compare(Buffer.from(seed.weights.buffer), Buffer.from(before.buffer))).toBe(0);
+  } finally {
+    await helper.stop();
     await stop();
   }
 });

@@ -11,7 +11,7 @@ import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub';
 import { type Identify, identify } from '@libp2p/identify';
-import type { Connection, Stream } from '@libp2p/interface';
+import type { Connection, PrivateKey, Stream } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
 import { webSockets } from '@libp2p/websockets';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -35,10 +35,10 @@ globalThis.WebSocket = class extends WebSocket {
 
 export type Attacker = Libp2p<{ identify: Identify; pubsub: GossipSub }>;
 
-/** A fresh identity (a throwaway key, as a stranger would make one per attempt). */
-export async function createAttacker(): Promise<Attacker> {
+/** A fresh identity (a throwaway key, as a stranger would make one per attempt), or the one of `privateKey`. */
+export async function createAttacker(privateKey?: PrivateKey): Promise<Attacker> {
   return createLibp2p({
-    privateKey: await generateKeyPair('Ed25519'),
+    privateKey: privateKey ?? (await generateKeyPair('Ed25519')),
     transports: [webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
