@@ -7,7 +7,8 @@
 // `--runs` is its number of seeds. The soak benchmark runs a seed, Node volunteers and attackers
 // in the namespace for VGPU_SOAK_SECONDS. The byzantine benchmark (federated training under
 // attack) runs like the federated one, seeds included. The churn benchmark drives one tab (a page of
-// this Vite server) through peer connect/disconnect cycles against a seed, in the namespace.
+// this Vite server) through peer connect/disconnect cycles against a seed, in the namespace. The scale
+// benchmark runs one seed coordinator per case under hundreds of simulated volunteers, in Node.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
@@ -20,6 +21,7 @@ import { runByzantineBench } from './byzantine';
 import { runFederatedBench } from './federated';
 import { BENCH_USAGE_OPTIONS, type BenchOptions, parseBenchArgs, saveResult } from './lib/cli';
 import type { BenchResult } from './lib/results';
+import { runScaleBench } from './scale';
 import { runSwarmBench } from './swarm';
 
 /** Browser benchmarks: the module under bench/ whose run() produces the result. */
@@ -34,13 +36,14 @@ const NODE_BENCHES: Record<string, (pageBase: string, options: BenchOptions) => 
   swarm: runSwarmBench,
   federated: runFederatedBench,
   byzantine: runByzantineBench,
+  scale: runScaleBench,
   // Loaded only when run: its attackers replace this process's WebSocket client (bench/lib/soak-attacks.ts).
   soak: (base, options) => import('./soak').then((m) => m.runSoakBench(base, options)),
   // Loaded only when run: its short-lived peers set this process's WebSocket client (Node 20).
   churn: (base, options) => import('./churn').then((m) => m.runChurnBench(base, options)),
 };
 /** Of those, the ones that need no Vite server (the swarm serves a built app from its seed; their runner gets an empty base). */
-const NO_PAGES = new Set(['federated', 'byzantine', 'swarm', 'soak']);
+const NO_PAGES = new Set(['federated', 'byzantine', 'scale', 'swarm', 'soak']);
 /** Of those, the ones that need the private network namespace (WebRTC between tabs or volunteers). */
 const NEEDS_NETNS = new Set(['swarm', 'soak', 'churn']);
 
