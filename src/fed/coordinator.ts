@@ -423,7 +423,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     r.closing = true;
     r.cancelDeadline();
     const assigned = Object.keys(r.manifest.assignments);
-    const unchecked = await fetchSamples(r);
+    // (Awaited only when there are partials: a round without them closes in the deadline's own turn.)
+    const unchecked = r.partials.size > 0 ? await fetchSamples(r) : new Map<string, string>();
     if (stopped) return;
     // Direct updates and the sampled ones behind partials: verification cannot tell them apart.
     const received = [...r.updates, ...r.samples];
@@ -873,7 +874,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       return { type: 'received', update: terms.body };
     },
     onLeft() {
-      if (open) closeIfNoneLeft(open);
+      // A round that assigned nobody waits for joins, not for leaves.
+      if (open && Object.keys(open.manifest.assignments).length > 0) closeIfNoneLeft(open);
     },
     receipts(peer, since) {
       const rejected = rejections.since(peer, since).map(({ round, value }) => ({ round, reason: value }));

@@ -848,6 +848,17 @@ test('a volunteer that leaves after the others sent is waited for LEFT_GRACE_MS 
   expect(last(h).manifest.round).toBe(2);
 });
 
+test('a leave in a round that assigned nobody closes nothing: the round still takes a joiner', async () => {
+  const h = harness();
+  await h.c.start();
+  expect(last(h).manifest.assignments).toEqual({});
+  h.c.onLeft();
+  h.clock.advance(LEFT_GRACE_MS);
+  expect(h.published).toHaveLength(1);
+  h.connected.add(A);
+  expect(h.c.onJoin(A)).toBe(0); // issued again with A in it, not refused as closing
+});
+
 test('a round whose only updates were rejected is issued again, not sooner than MIN_REISSUE_MS after the last issue', async () => {
   const h = harness();
   await startWithA(h);
