@@ -395,6 +395,7 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
       manifests: weights.newest() ? [weights.newest()!.manifest.signed] : [],
       iceServers: [],
       run: root,
+      upstream: opts.upstream,
     });
     const status = (): HelperStatus => ({
       peerId: self.toString(),

@@ -24,6 +24,8 @@ export interface SeedInfo {
    * passes on. Absent: this seed signs them itself.
    */
   run?: string;
+  /** A helper seed's: its root's page, where its volunteers go when it is gone. */
+  upstream?: string;
   /** A root's: its connected helper seeds, for volunteers to spread over (each one's page URL). */
   helpers?: { peerId: string; url: string }[];
 }
@@ -58,6 +60,7 @@ export function parseSeedInfo(value: unknown): SeedInfo {
     addrs: v.addrs as string[],
     manifests: v.manifests as SignedDocument[],
     ...(v.run === undefined ? {} : { run: String(v.run) }),
+    ...(typeof v.upstream === 'string' && /^https?:\/\//.test(v.upstream) ? { upstream: v.upstream } : {}),
     ...(helpers ? { helpers } : {}),
   };
 }

@@ -174,7 +174,7 @@ test('an allowed helper whose partial lists updates it cannot show is not used: 
   }
 });
 
-test('a helper that disappears mid-round costs the root only its own volunteers', async () => {
+test('a helper that disappears mid-round costs the root only its own volunteers, who move to the root', async () => {
   test.setTimeout(180_000);
   const { root, helper, direct, logs, stop } = await rootWithHelper();
   const seed = root.seed;
@@ -199,8 +199,10 @@ test('a helper that disappears mid-round costs the root only its own volunteers'
       logs.join('\n'),
     ).toBe(true);
     expect(seed.status()).toMatchObject({ acceptedUpdates: 1 });
-    // The next round assigns only the volunteer still there.
+    // The next round assigns only the volunteer still there; the other draws again from the root's
+    // page (HELPER_FAILOVER_MS later), now without the helper, joins the root, and is credited there.
     expect(Object.keys((await assigned())!.assignments)).toEqual([direct.seen.peerId]);
+    expect(await behind.firstReceipt).toMatchObject({ peer: behind.seen.peerId });
   } finally {
     await behind.stop();
     await stop();
