@@ -8,7 +8,8 @@
 // in the namespace for VGPU_SOAK_SECONDS. The byzantine benchmark (federated training under
 // attack) runs like the federated one, seeds included. The churn benchmark drives one tab (a page of
 // this Vite server) through peer connect/disconnect cycles against a seed, in the namespace. The scale
-// benchmark runs one seed coordinator per case under hundreds of simulated volunteers, in Node.
+// benchmark runs one seed coordinator per case under hundreds of simulated volunteers, in Node; the
+// load benchmark runs 32 Node volunteer processes against a seed, or a root and 2 helpers, in the namespace.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
@@ -37,15 +38,17 @@ const NODE_BENCHES: Record<string, (pageBase: string, options: BenchOptions) => 
   federated: runFederatedBench,
   byzantine: runByzantineBench,
   scale: runScaleBench,
+  // Loaded only when run: its children are seeds, helpers and volunteers (libp2p on Node 20).
+  load: (base, options) => import('./load').then((m) => m.runLoadBench(base, options)),
   // Loaded only when run: its attackers replace this process's WebSocket client (bench/lib/soak-attacks.ts).
   soak: (base, options) => import('./soak').then((m) => m.runSoakBench(base, options)),
   // Loaded only when run: its short-lived peers set this process's WebSocket client (Node 20).
   churn: (base, options) => import('./churn').then((m) => m.runChurnBench(base, options)),
 };
 /** Of those, the ones that need no Vite server (the swarm serves a built app from its seed; their runner gets an empty base). */
-const NO_PAGES = new Set(['federated', 'byzantine', 'scale', 'swarm', 'soak']);
+const NO_PAGES = new Set(['federated', 'byzantine', 'scale', 'swarm', 'soak', 'load']);
 /** Of those, the ones that need the private network namespace (WebRTC between tabs or volunteers). */
-const NEEDS_NETNS = new Set(['swarm', 'soak', 'churn']);
+const NEEDS_NETNS = new Set(['swarm', 'soak', 'churn', 'load']);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -37,7 +37,6 @@
 //   crashes                  Seed process exits before the final stop.
 // Goals (issue 13): honest_rounds_completed ≥ 0.95, honest_piece_p95_s ≤ 5, seed_peak_rss_mib ≤ 512,
 // crashes = 0; the notes say which hold.
-import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +45,7 @@ import { DEFAULT_FED_SETTINGS, type FedSettings } from '../src/fed';
 import { modelPreset } from '../src/model';
 import { loadOrCreateData } from '../src/seed/data';
 import { PIECE_REQUEST_TIMEOUT_MS } from '../src/swarm';
-import { forkJobProcess, type JobReply } from './lib/processes';
+import { endChild, type JobChild, startJobChild } from './lib/processes';
 import type { BenchResult, BenchRow } from './lib/results';
 import { type AttackCounts, type AttackOutcome, runSoakAttacks, SOAK_ATTACKS } from './lib/soak-attacks';
 import type { IssuedRound, SeedJob, StartedSeed, VolunteerJob, VolunteerStats } from './lib/soak-jobs';
@@ -100,53 +99,7 @@ function soakSeconds(): number {
   return seconds;
 }
 
-/** A job-process.ts child running `fn` of soak-jobs.ts; `call` sends one job at a time and resolves with its reply. */
-interface JobChild {
-  process: ChildProcess;
-  call<R>(job: SeedJob | VolunteerJob): Promise<R>;
-  exited: Promise<void>;
-}
-
-function startChild(fn: 'soakSeed' | 'soakVolunteer'): JobChild {
-  const child = forkJobProcess(JOBS, fn);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let queue: Promise<unknown> = Promise.resolve();
-  const call = <R>(job: SeedJob | VolunteerJob) => {
-    const reply = queue.then(
-      () =>
-        new Promise<R>((resolve, reject) => {
-          const done = () => {
-            child.off('message', onMessage);
-            child.off('exit', onExit);
-          };
-          const onMessage = (r: JobReply<R>) => {
-            done();
-            if ('error' in r) reject(new Error(r.error));
-            else resolve(r.result);
-          };
-          const onExit = () => {
-            done();
-            reject(new Error(`the ${fn} process exited`));
-          };
-          if (!child.connected) return reject(new Error(`the ${fn} process has exited`));
-          child.on('message', onMessage);
-          child.once('exit', onExit);
-          child.send(job);
-        }),
-    );
-    queue = reply.catch(() => {});
-    return reply;
-  };
-  return { process: child, call, exited };
-}
-
-/** Ends a child: lets it exit once disconnected, kills it if it has not after a few seconds. */
-async function endChild(child: JobChild): Promise<void> {
-  if (child.process.connected) child.process.disconnect();
-  await Promise.race([child.exited, delay(5_000)]);
-  if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
-  await child.exited;
-}
+const startChild = (fn: 'soakSeed' | 'soakVolunteer'): JobChild<SeedJob | VolunteerJob> => startJobChild(JOBS, fn);
 
 /** The seed's peak RSS (KiB) and open files now, or undefined once it has exited. */
 async function procSample(pid: number): Promise<{ hwmKiB: number; fds: number } | undefined> {
@@ -167,7 +120,7 @@ async function startSeedProcess(first: Extract<SeedJob, { kind: 'start' }>) {
   const seen = { crashes: 0, exits: [] as string[], issued: [] as IssuedRound[], peakHwmKiB: 0, peakFds: 0 };
   let stopping = false;
   let restarting: Promise<void> = Promise.resolve();
-  const watch = (c: JobChild) =>
+  const watch = (c: JobChild<SeedJob | VolunteerJob>) =>
     c.process.once('exit', (code, signal) => {
       if (stopping) return;
       seen.crashes++;

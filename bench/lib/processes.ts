@@ -4,7 +4,8 @@
 // root under npm scripts and Playwright), so it imports TypeScript whoever started the parent; it
 // imports `module` once and runs its exported `fn` on one job at a time. Jobs and results cross as
 // JSON, so both must be plain data.
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, type Serializable } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 /** The child's entry: bench/lib/job-process.ts. */
@@ -66,4 +67,53 @@ export async function runInProcesses<J, R>(module: URL, fn: string, jobs: J[], p
   await Promise.all(children.map(drain));
   if (failed) throw failed;
   return results;
+}
+
+/** A job-process.ts child running `fn` of a module; `call` sends one job at a time and resolves with its reply. */
+export interface JobChild<J> {
+  process: ChildProcess;
+  call<R>(job: J): Promise<R>;
+  exited: Promise<void>;
+}
+
+/** A long-lived child for jobs that keep state between calls (a seed started, then asked, then stopped). */
+export function startJobChild<J extends Serializable>(module: URL, fn: string): JobChild<J> {
+  const child = forkJobProcess(module, fn);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let queue: Promise<unknown> = Promise.resolve();
+  const call = <R>(job: J) => {
+    const reply = queue.then(
+      () =>
+        new Promise<R>((resolve, reject) => {
+          const done = () => {
+            child.off('message', onMessage);
+            child.off('exit', onExit);
+          };
+          const onMessage = (r: JobReply<R>) => {
+            done();
+            if ('error' in r) reject(new Error(r.error));
+            else resolve(r.result);
+          };
+          const onExit = () => {
+            done();
+            reject(new Error(`the ${fn} process exited`));
+          };
+          if (!child.connected) return reject(new Error(`the ${fn} process has exited`));
+          child.on('message', onMessage);
+          child.once('exit', onExit);
+          child.send(job);
+        }),
+    );
+    queue = reply.catch(() => {});
+    return reply;
+  };
+  return { process: child, call, exited };
+}
+
+/** Ends a child: lets it exit once disconnected, kills it if it has not after a few seconds. */
+export async function endChild(child: JobChild<unknown>): Promise<void> {
+  if (child.process.connected) child.process.disconnect();
+  await Promise.race([child.exited, delay(5_000)]);
+  if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+  await child.exited;
 }

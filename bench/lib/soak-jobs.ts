@@ -1,9 +1,10 @@
-// The soak benchmark's child processes (bench/soak.ts), each a job-process.ts child: the seed, in a
-// process of its own so that its memory, its open files and a crash are its own; and each honest
-// volunteer, a Node volunteer (src/volunteer: the tab's participant loop and swarm client, on the CPU
-// reference trainer) that measures what it gets.
+// The soak and load benchmarks' child processes (bench/soak.ts, bench/load.ts), each a job-process.ts
+// child: the seed, in a process of its own so that its memory, its open files and a crash are its
+// own; each honest volunteer, a Node volunteer (src/volunteer: the tab's participant loop and swarm
+// client, on the CPU reference trainer) that measures what it gets; and a helper seed (src/helper).
 import '../../src/seed/promise-shim'; // first: libp2p on Node 20
 import type { FedSettings } from '../../src/fed';
+import { type Helper, type HelperStatus, startHelper } from '../../src/helper';
 import { type Seed, startSeed } from '../../src/seed';
 import type { FetchProgress, SeedInfo } from '../../src/swarm';
 import { runNodeVolunteer } from '../../src/volunteer';
@@ -21,6 +22,8 @@ export type SeedJob =
       /** 0 on the first start; a restart after a crash takes the same ports, so volunteers find it again. */
       httpPort: number;
       p2pPort: number;
+      /** Helper seeds the seed allows (the load benchmark's); none by default. */
+      helpers?: string[];
     }
   /** The rounds issued since the last 'rounds' or 'start'. */
   | { kind: 'rounds' }
@@ -64,6 +67,7 @@ export async function soakSeed(job: SeedJob): Promise<StartedSeed | IssuedRound[
       fed: job.fed,
       httpPort: job.httpPort,
       p2pPort: job.p2pPort,
+      helpers: job.helpers,
       // The attacks' refusals and rejections come hundreds a minute: the attacks count them instead.
       log: (line) => QUIET_LOG.test(line) || console.log(`  [seed] ${line}`),
     });
@@ -89,6 +93,25 @@ export async function soakSeed(job: SeedJob): Promise<StartedSeed | IssuedRound[
     running = undefined;
   }
   return issued;
+}
+
+// --- A helper seed.
+
+export type HelperJob = { kind: 'start'; runDir: string; upstream: string; appDir: string } | { kind: 'stop' };
+
+let helper: Helper | undefined;
+
+/** Starts a helper of the root at `upstream` (its page URL), or stops it; the helper's status. */
+export async function loadHelper(job: HelperJob): Promise<HelperStatus> {
+  if (job.kind === 'start') {
+    helper = await startHelper({ ...job, log: (line) => console.log(`  [helper] ${line}`) });
+    return helper.status();
+  }
+  if (!helper) throw new Error('no helper is running');
+  const status = helper.status();
+  await helper.stop();
+  helper = undefined;
+  return status;
 }
 
 // --- An honest volunteer.
