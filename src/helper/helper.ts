@@ -173,6 +173,9 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
         throw new Error(`${what}: ${e.message}`);
       });
 
+    /** Our volunteers that round `r` assigned. */
+    const ownAssigned = (r: FollowedRound) => Object.keys(r.manifest.assignments).filter((p) => members.has(p));
+
     /** The token files, once, checked against the round's hashes. */
     async function fetchData(m: RoundManifest): Promise<void> {
       if (data) return;
@@ -253,8 +256,6 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
     onRoundDoc(await (await fromRoot('/round.json')).json());
     await adopting;
     if (!current) throw new Error(`the root at ${opts.upstream} has no open round to follow`);
-
-    const ownAssigned = (r: FollowedRound) => Object.keys(r.manifest.assignments).filter((p) => members.has(p));
 
     async function sendPartialOnce(r: FollowedRound): Promise<void> {
       if (r.partialSent || stopped || r.contributors.length === 0 || !r.sum) return;
