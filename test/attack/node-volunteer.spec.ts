@@ -93,11 +93,15 @@ async function tamperedBesideHonest(
     expect(await volunteer.firstReceipt).toMatchObject({ peer: honest, round: 0 });
     const reply = await requestReceipts(await openStream(attacker, seed, UPDATE_PROTOCOL), 0);
     expect(reply.receipts).toEqual([]);
-    // The seed's log says which updates it rejected, and why, when this fails.
-    expect(seed.status(), logs.filter((l) => l.startsWith('rejected')).join('\n')).toMatchObject({
-      acceptedUpdates: 1,
-      rejectedUpdates: 1,
-    });
+    // The seed's log says which updates it rejected, and why, when this fails. (Under load the honest
+    // volunteer's first update has arrived after its round closed, then was credited in the round issued
+    // again: this test checks the attacker's one rejection, whether at arrival or at the close.)
+    const rejections = logs.filter((l) => l.startsWith('rejected') || l.includes('not credited'));
+    expect(seed.status().acceptedUpdates, rejections.join('\n')).toBe(1);
+    expect(
+      rejections.filter((l) => l.includes(self)),
+      rejections.join('\n'),
+    ).toHaveLength(1);
     check({ rejected: reply.rejected, nextAssigned: Object.keys((await openRound()).assignments), honest });
   } finally {
     await volunteer.stop();
