@@ -44,6 +44,8 @@ export interface HelperService {
   stands(peer: string): boolean;
   /** Whether `peer` is a volunteer behind a connected helper. */
   holds(peer: string): boolean;
+  /** Whether `peer` is a helper that said hello. */
+  isHelper(peer: string): boolean;
   /** `peer` joined the root directly: no helper stands for it any more. */
   forget(peer: string): void;
   /** The address a helper reported for one of its volunteers. */
@@ -139,6 +141,7 @@ export function helperRegistry(c: HelperRegistryComponents): Omit<HelperService,
   return {
     handler,
     stands: (peer) => helperOf.has(peer),
+    isHelper: (peer) => urls.has(peer),
     forget,
     holds(peer) {
       const helper = helperOf.get(peer);

@@ -5,6 +5,7 @@
 import './promise-shim';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { type Coordinator, DEFAULT_FED_SETTINGS, type FedSettings, verifyRoundManifest } from '../fed';
 import { createSeedNode, ipOf, type SeedInfo, type SeedNode, type UploadStats, type VerifiedManifest } from '../swarm';
@@ -129,8 +130,10 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
       }),
     );
     coordinatorOf = () => coordinator;
-    // A volunteer (or a helper, and its volunteers with it) that leaves is waited for no longer than LEFT_GRACE_MS.
-    const onLeft = () => coordinator.onLeft();
+    // A helper that leaves takes its volunteers with it: they are waited for no longer than LEFT_GRACE_MS
+    // from then. (A volunteer of the root's own is checked at the next update, as before: a direct
+    // link that drops briefly under load must not start its grace early.)
+    const onLeft = (evt: CustomEvent<PeerId>) => helpers.isHelper(evt.detail.toString()) && coordinator.onLeft();
     node.addEventListener('peer:disconnect', onLeft);
     parts.add({ stop: async () => node.removeEventListener('peer:disconnect', onLeft) });
     const joinDirectly = (peer: string) => {
