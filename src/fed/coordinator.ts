@@ -678,6 +678,13 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       return true;
     });
     if (waiting.length === 0) {
+      // Who the round stopped waiting for, and since when they were away: the log says why a round
+      // closed before everyone assigned had sent.
+      const away = Object.keys(r.manifest.assignments).filter((p) => !r.tried.has(p));
+      if (away.length > 0)
+        deps.log(
+          `round ${r.manifest.round}: closing without ${away.map((p) => `${p} (away ${((now - (goneSince.get(p) ?? now)) / 1000).toFixed(1)} s)`).join(', ')}`,
+        );
       void closeLogged();
       return;
     }

@@ -87,7 +87,8 @@ async function tamperedBesideHonest(
       lossLast: 4,
     };
     const outcome = await sendUpdate(await openStream(attacker, seed, UPDATE_PROTOCOL), header, tampered);
-    expect(outcome.type, JSON.stringify(outcome)).toBe('received');
+    // When this fails, the seed's log says why the round closed first ("closing without …").
+    expect(outcome.type, `${JSON.stringify(outcome)}\n${logs.join('\n')}`).toBe('received');
     // The honest volunteer's receipt comes once the round closed; the attacker's update was not credited.
     const honest = volunteer.seen.peerId!;
     expect(await volunteer.firstReceipt).toMatchObject({ peer: honest, round: 0 });
