@@ -403,7 +403,7 @@ export function bucketMeans(updates: Float32Array[], bucketSize: number, seed: n
 }
 
 /** ‖a − b‖ in float64; `b` absent means zero. */
-function distance(a: Float32Array | Float64Array, b: Float32Array | Float64Array | undefined): number {
+export function distance(a: Float32Array | Float64Array, b: Float32Array | Float64Array | undefined): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) {
     const d = a[i]! - (b ? b[i]! : 0);

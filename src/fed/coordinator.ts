@@ -31,7 +31,7 @@
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { type SignedDocument, sha256Hex, type VerifiedManifest } from '../swarm';
 import { type Clock, systemClock } from '../util/clock';
-import { type AggregationRule, DEFAULT_AGGREGATION, l2Norm } from './aggregate';
+import { type AggregationRule, DEFAULT_AGGREGATION, distance, l2Norm } from './aggregate';
 import { createRoundBuckets, type RoundBuckets, STREAMING_BUCKETS } from './buckets';
 import { decodeUpdate, encodedSize } from './codec';
 import { admissionBounds, aggregateStreamedRound, type DefenseState, freshDefense } from './defense';
@@ -745,11 +745,13 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       return { reason: 'the seed could not store it', kind: 'refused' };
     }
     if (late()) return closed;
-    const norm = l2Norm(vector);
-    const reference = state.defense.reference;
-    let squared = 0;
-    for (let i = 0; i < vector.length; i++) squared += (vector[i]! - (reference ? reference[i]! : 0)) ** 2;
-    const taken = { hash, bytes: body.length, norm, distance: Math.sqrt(squared), sketch: sketch(vector) };
+    const taken = {
+      hash,
+      bytes: body.length,
+      norm: l2Norm(vector),
+      distance: distance(vector, state.defense.reference),
+      sketch: sketch(vector),
+    };
     return { vector, taken };
   }
 

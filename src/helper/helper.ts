@@ -43,6 +43,7 @@ import {
   verifyRoundManifest,
 } from '../fed';
 import { creditedTokens } from '../fed/verify';
+import { weightPieceFiles } from '../seed/documents';
 import { loadOrCreatePeerKey } from '../seed/files';
 import { type MemoryFiles, readTlsFiles, startHttpServer, type TlsFiles } from '../seed/http';
 import { startPieceService } from '../seed/piece-service';
@@ -416,12 +417,7 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
         appDir: opts.appDir ?? 'dist',
         routes: { '/swarm.json': info, '/status.json': status, '/round.json': () => current?.doc ?? null },
         files: data,
-        lookups: {
-          '/weights/': async (hash) => {
-            const body = await weights.store.get(hash);
-            return body && { body, type: 'application/octet-stream' };
-          },
-        },
+        lookups: weightPieceFiles(weights),
         mounts: { '/ort/': ORT_DIST },
         onSocket: traffic.trackHttpSocket,
         log,
