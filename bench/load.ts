@@ -19,7 +19,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { DEFAULT_FED_SETTINGS, type FedSettings } from '../src/fed';
 import type { HelperStatus } from '../src/helper';
 import { modelPreset } from '../src/model';
 import { loadOrCreateData } from '../src/seed/data';
@@ -28,7 +27,7 @@ import { LEDGER_FILE } from '../src/seed/ledger';
 import type { BenchOptions } from './lib/cli';
 import { endChild, type JobChild, startJobChild } from './lib/processes';
 import type { BenchResult, BenchRow } from './lib/results';
-import type { HelperJob, SeedJob, StartedSeed, VolunteerJob } from './lib/soak-jobs';
+import { type HelperJob, QUICK_ROUNDS, type SeedJob, type StartedSeed, type VolunteerJob } from './lib/soak-jobs';
 
 const JOBS = new URL('./lib/soak-jobs.ts', import.meta.url);
 const CASES: Record<string, number> = { seed: 0, 'helpers=2': 2 };
@@ -37,9 +36,6 @@ const ROUNDS = 3;
 /** A bound on the whole case: 32 processes loading and training on 2 cores take minutes a round. */
 const MAX_SECONDS = 900;
 const MODEL = 'tiny';
-const FED: Partial<FedSettings> = {
-  hyper: { ...DEFAULT_FED_SETTINGS.hyper, steps: 4, batchSize: 2, context: 16 },
-};
 const STATUS_POLL_MS = 2_000;
 /**
  * The benchmark reads the seed's documents from an address of its own: the 32 volunteers on 127.0.0.1
@@ -107,7 +103,7 @@ async function loadCase(c: string, helpers: number): Promise<{ rows: BenchRow[];
       runDir,
       appDir,
       model: MODEL,
-      fed: FED,
+      fed: QUICK_ROUNDS,
       httpPort: 0,
       p2pPort: 0,
       helpers: helperIds,

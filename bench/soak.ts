@@ -41,14 +41,20 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { DEFAULT_FED_SETTINGS, type FedSettings } from '../src/fed';
 import { modelPreset } from '../src/model';
 import { loadOrCreateData } from '../src/seed/data';
 import { PIECE_REQUEST_TIMEOUT_MS } from '../src/swarm';
 import { endChild, type JobChild, startJobChild } from './lib/processes';
 import type { BenchResult, BenchRow } from './lib/results';
 import { type AttackCounts, type AttackOutcome, runSoakAttacks, SOAK_ATTACKS } from './lib/soak-attacks';
-import type { IssuedRound, SeedJob, StartedSeed, VolunteerJob, VolunteerStats } from './lib/soak-jobs';
+import {
+  type IssuedRound,
+  QUICK_ROUNDS,
+  type SeedJob,
+  type StartedSeed,
+  type VolunteerJob,
+  type VolunteerStats,
+} from './lib/soak-jobs';
 
 /**
  * The attacks of a case: `mixed` (the issue's) all of them; opt-in with --cases, `honest` none (the
@@ -70,10 +76,6 @@ const DEFAULT_SECONDS = 180;
  */
 const VOLUNTEERS = 4;
 const MODEL = 'tiny';
-const FED: FedSettings = {
-  ...DEFAULT_FED_SETTINGS,
-  hyper: { ...DEFAULT_FED_SETTINGS.hyper, steps: 4, batchSize: 2, context: 16 },
-};
 /** How often the seed's memory, open files and issued rounds are read. */
 const SAMPLE_MS = 1_000;
 const MAX_SEED_RESTARTS = 3;
@@ -241,7 +243,7 @@ async function soak(c: string, seconds: number): Promise<Pick<BenchResult, 'rows
       runDir,
       appDir,
       model: MODEL,
-      fed: FED,
+      fed: QUICK_ROUNDS,
       httpPort: 0,
       p2pPort: 0,
     });
@@ -315,7 +317,7 @@ function report(r: {
   return {
     rows,
     notes: [
-      `${r.seconds} s soak (VGPU_SOAK_SECONDS), one run (--runs does not apply): the seed (${MODEL} model, H = ${FED.hyper.steps} steps of ${FED.hyper.batchSize}×${FED.hyper.context} tokens, ${FED.roundMs / 1000} s round deadline) in a child process, ${VOLUNTEERS} honest Node volunteers (tab's participant loop and swarm client, CPU trainer) in child processes, and ${attackList(r.c)}, on loopback inside the private network namespace`,
+      `${r.seconds} s soak (VGPU_SOAK_SECONDS), one run (--runs does not apply): the seed (${MODEL} model, H = ${QUICK_ROUNDS.hyper.steps} steps of ${QUICK_ROUNDS.hyper.batchSize}×${QUICK_ROUNDS.hyper.context} tokens, ${QUICK_ROUNDS.roundMs / 1000} s round deadline) in a child process, ${VOLUNTEERS} honest Node volunteers (tab's participant loop and swarm client, CPU trainer) in child processes, and ${attackList(r.c)}, on loopback inside the private network namespace`,
       `goals (issue 13): ${goals.join('; ')}`,
       `honest_rounds_completed = ${completed}/${assigned}: per volunteer, the round issues that assigned it (every issue but the one open at the end) and those among them that were the last issue of their round and got its accepted receipt`,
       `honest_pieces_served = ${arrived}/${requested}: pieces missing at the start of downloads begun ≥ ${PIECE_WAIT_BOUND_MS / 1000} s before the end, and those that arrived within ${PIECE_WAIT_BOUND_MS / 1000} s of that start`,

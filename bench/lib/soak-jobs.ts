@@ -3,11 +3,20 @@
 // own; each honest volunteer, a Node volunteer (src/volunteer: the tab's participant loop and swarm
 // client, on the CPU reference trainer) that measures what it gets; and a helper seed (src/helper).
 import '../../src/seed/promise-shim'; // first: libp2p on Node 20
-import type { FedSettings } from '../../src/fed';
+import { DEFAULT_FED_SETTINGS, type FedSettings } from '../../src/fed';
 import { type Helper, type HelperStatus, startHelper } from '../../src/helper';
 import { type Seed, startSeed } from '../../src/seed';
 import type { FetchProgress, SeedInfo } from '../../src/swarm';
 import { runNodeVolunteer } from '../../src/volunteer';
+
+/**
+ * The seed's rounds in the soak and load benchmarks: H = 4 local steps of 2×16 tokens, which the CPU
+ * trains in about a second, so several rounds fit in a run.
+ */
+export const QUICK_ROUNDS: FedSettings = {
+  ...DEFAULT_FED_SETTINGS,
+  hyper: { ...DEFAULT_FED_SETTINGS.hyper, steps: 4, batchSize: 2, context: 16 },
+};
 
 // --- The seed.
 
