@@ -50,7 +50,7 @@ import { recentByRound } from './recent';
 import { chooseRoster, recordRound, type VolunteerRecord } from './roster';
 import { createSketcher } from './sketch';
 import { memorySpool, type UpdateSpool } from './spool';
-import { validateUpdate } from './validate';
+import { assignedUpdateRefusal, decodeValidUpdate } from './validate';
 import { creditedTokens, type RoundTerms, type RoundUpdates, type UpdateVerdict } from './verify';
 
 /** The verdicts on a round's updates, by peer, as far as the coordinator reads them (verify.ts's UpdateVerdict). */
@@ -620,25 +620,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   ): { reason: string; kind: RejectionKind } | undefined {
     if (!r || header.round < r.manifest.round || (header.round === r.manifest.round && r.closing))
       return { reason: `late: round ${header.round} is closed`, kind: 'late' };
-    const reason = refusal(peer, header, r);
+    const reason = assignedUpdateRefusal(peer, header, { manifest: r.manifest, tried: r.tried, maxBytes });
     return reason === undefined ? undefined : { reason, kind: 'refused' };
-  }
-
-  /** Why the open round `r` does not take this update (its round is `r`'s and open). */
-  function refusal(peer: string, header: UpdateHeader, r: OpenRound): string | undefined {
-    if (header.round > r.manifest.round) return `round ${header.round} has not started`;
-    if (header.weights !== r.weights.id) return "trained from other weights than the round's";
-    if (!(peer in r.manifest.assignments))
-      return 'not assigned in this round (a volunteer that joins is assigned from the next round)';
-    if (r.tried.has(peer)) return 'duplicate: this round already has an update from this peer';
-    // The claim is not credited (creditedTokens is), but more than the round asked is nonsense.
-    const claimable = creditedTokens(r.manifest, peer);
-    if (header.tokens > claimable) {
-      const h = r.manifest.hyper;
-      return `claims ${header.tokens} tokens, more than the round's ${h.steps}×${h.batchSize}×${h.context}`;
-    }
-    if (header.bytes > maxBytes) return `${header.bytes} bytes, more than the round's codec makes (${maxBytes})`;
-    return undefined;
   }
 
   /**
@@ -717,23 +700,15 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     body: Uint8Array,
     late: () => boolean,
   ): Promise<{ vector: Float32Array; taken: TakenUpdate } | { reason: string; kind: RejectionKind }> {
-    let vector: Float32Array;
-    try {
-      vector = decodeUpdate(body, state.params.length, r.manifest.codec);
-    } catch (e) {
-      return { reason: (e as Error).message, kind: 'malformed' };
-    }
-    const invalid = validateUpdate(
-      { round: r.manifest.round, manifest: weights, vector },
-      {
-        round: r.manifest.round,
-        manifest: r.weights.id,
-        length: state.params.length,
-        minNorm: r.bounds.floor,
-        maxNorm: r.bounds.bound,
-      },
-    );
-    if (invalid) return { reason: invalid, kind: 'invalid' };
+    const decoded = decodeValidUpdate(body, r.manifest.codec, weights, {
+      round: r.manifest.round,
+      manifest: r.weights.id,
+      length: state.params.length,
+      minNorm: r.bounds.floor,
+      maxNorm: r.bounds.bound,
+    });
+    if (!('vector' in decoded)) return decoded;
+    const { vector } = decoded;
     const hash = await sha256Hex(body);
     const closed = { reason: `late: round ${r.manifest.round} is closed`, kind: 'late' } as const;
     // The round may have closed while this one was decoding or being stored.
@@ -852,25 +827,18 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       const refused = partialRefusal(helper, partial, r) ?? (r ? undefined : 'no round is open');
       if (refused || !r) return reject(helper, terms.round, refused!, 'refused');
       for (const { peer } of terms.contributors) r.tried.add(peer);
-      let mean: Float32Array;
-      try {
-        if ((await sha256Hex(body)) !== terms.body) throw new Error('its body is not the one it signed');
-        mean = decodeUpdate(body, state.params.length, FP32);
-      } catch (e) {
-        return reject(helper, terms.round, `partial: ${(e as Error).message}`, 'malformed');
-      }
+      if ((await sha256Hex(body)) !== terms.body)
+        return reject(helper, terms.round, 'partial: its body is not the one it signed', 'malformed');
       // A mean of admitted updates is within the bound too; it may well be under the floor (noise averages out).
-      const invalid = validateUpdate(
-        { round: terms.round, manifest: terms.weights, vector: mean },
-        {
-          round: r.manifest.round,
-          manifest: r.weights.id,
-          length: state.params.length,
-          minNorm: 0,
-          maxNorm: r.bounds.bound,
-        },
-      );
-      if (invalid) return reject(helper, terms.round, `partial: ${invalid}`, 'invalid');
+      const decoded = decodeValidUpdate(body, FP32, terms.weights, {
+        round: r.manifest.round,
+        manifest: r.weights.id,
+        length: state.params.length,
+        minNorm: 0,
+        maxNorm: r.bounds.bound,
+      });
+      if (!('vector' in decoded)) return reject(helper, terms.round, `partial: ${decoded.reason}`, decoded.kind);
+      const mean = decoded.vector;
       if (r !== open || r.closing) return reject(helper, terms.round, `late: round ${terms.round} is closed`, 'late');
       r.buckets.addGroup(
         helper,

@@ -141,7 +141,14 @@ export {
 } from './roster';
 export { createSketcher, SKETCH_SIZE, type Sketcher } from './sketch';
 export { memorySpool, type UpdateSpool } from './spool';
-export { type ExpectedUpdate, type ReceivedUpdate, validateUpdate } from './validate';
+export {
+  type AdmittingRound,
+  assignedUpdateRefusal,
+  decodeValidUpdate,
+  type ExpectedUpdate,
+  type ReceivedUpdate,
+  validateUpdate,
+} from './validate';
 export {
   assignedBatch,
   assignmentRequest,

@@ -21,8 +21,9 @@ import { publicKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import {
+  assignedUpdateRefusal,
   type Contributor,
-  decodeUpdate,
+  decodeValidUpdate,
   encodedSize,
   encodeUpdate,
   HELPER_PROTOCOL,
@@ -39,10 +40,8 @@ import {
   sendPartial,
   type UpdateHeader,
   type UpdateOutcome,
-  validateUpdate,
   verifyRoundManifest,
 } from '../fed';
-import { creditedTokens } from '../fed/verify';
 import { weightPieceFiles } from '../seed/documents';
 import { loadOrCreatePeerKey } from '../seed/files';
 import { type MemoryFiles, readTlsFiles, startHttpServer, type TlsFiles } from '../seed/http';
@@ -117,6 +116,9 @@ interface FollowedRound {
   manifest: RoundManifest;
   /** Its spool batch (each issue of a round is a new one). */
   batch: number;
+  /** The weights' length in floats, and the largest update body the round's codec makes. */
+  length: number;
+  maxBytes: number;
   sum?: Float64Array;
   contributors: Contributor[];
   tried: Set<string>;
@@ -226,10 +228,13 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
             // The root has sampled the last round's updates by now: it published the next.
             void spool.drop(current.batch).catch(() => {});
           }
+          const length = weights.manifest(m.weightsId)!.totalBytes / 4;
           const followed: FollowedRound = {
             doc: doc as SignedDocument,
             manifest: m,
             batch: batches++,
+            length,
+            maxBytes: encodedSize(length, m.codec),
             contributors: [],
             tried: new Set(),
             partialSent: false,
@@ -290,21 +295,12 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
     const refusal = (peer: string, h: UpdateHeader): string | undefined => {
       const r = current;
       if (!r || h.round < r.manifest.round || r.partialSent) return `late: round ${h.round} is closed here`;
-      if (h.round > r.manifest.round) return `round ${h.round} has not started`;
       if (Date.now() > r.manifest.deadline - PARTIAL_MARGIN_MS) return `late: round ${h.round} is closing`;
-      if (h.weights !== r.manifest.weightsId) return "trained from other weights than the round's";
-      if (!(peer in r.manifest.assignments)) return 'not assigned in this round';
+      const refused = assignedUpdateRefusal(peer, h, r);
+      if (refused) return refused;
       if (!members.has(peer)) return 'join through this helper first';
-      if (r.tried.has(peer)) return 'duplicate: this round already has an update from this peer';
       if (r.contributors.length >= MAX_PARTIAL_CONTRIBUTORS) return 'this helper is full this round';
-      if (h.tokens > creditedTokens(r.manifest, peer)) return 'claims more tokens than the round asked';
-      if (h.bytes > encodedSize(weightsLength(r), r.manifest.codec)) return "more bytes than the round's codec makes";
       return undefined;
-    };
-    const weightsLength = (r: FollowedRound) => {
-      const m = weights.manifest(r.manifest.weightsId);
-      if (!m) throw new Error('the round weights are not here');
-      return m.totalBytes / 4;
     };
 
     const helperRole = {
@@ -321,23 +317,15 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
         const refused = refusal(peer, h);
         if (refused) return { type: 'rejected', reason: refused };
         r.tried.add(peer);
-        let vector: Float32Array;
-        try {
-          vector = decodeUpdate(body, weightsLength(r), r.manifest.codec);
-        } catch (e) {
-          return { type: 'rejected', reason: (e as Error).message };
-        }
-        const invalid = validateUpdate(
-          { round: h.round, manifest: h.weights, vector },
-          {
-            round: r.manifest.round,
-            manifest: r.manifest.weightsId,
-            length: vector.length,
-            minNorm: 0,
-            maxNorm: r.manifest.maxNorm,
-          },
-        );
-        if (invalid) return { type: 'rejected', reason: invalid };
+        const decoded = decodeValidUpdate(body, r.manifest.codec, h.weights, {
+          round: r.manifest.round,
+          manifest: r.manifest.weightsId,
+          length: r.length,
+          minNorm: 0,
+          maxNorm: r.manifest.maxNorm,
+        });
+        if (!('vector' in decoded)) return { type: 'rejected', reason: decoded.reason };
+        const { vector } = decoded;
         const hash = await sha256Hex(body);
         await spool.put(r.batch, peer, body);
         if (r !== current || r.partialSent)

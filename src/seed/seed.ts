@@ -106,7 +106,6 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
         clock,
       }),
     );
-    // A volunteer is here directly, or behind a helper that is.
     // A volunteer is here directly, or (joined through a helper) behind a helper that is.
     const isConnected = (peer: string) =>
       helpers.stands(peer) ? helpers.holds(peer) : node.getConnections(peerIdFromString(peer)).length > 0;

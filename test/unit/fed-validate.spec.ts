@@ -1,6 +1,8 @@
-// The seed's admission check for a decoded update: each reason, in order, and the accepting cases.
+// The checks an update passes at the root and at a helper: from its header (assignedUpdateRefusal),
+// then decoded (decodeValidUpdate, validateUpdate): each reason, in order, and the accepting cases.
 import { expect, test } from '@playwright/test';
-import { validateUpdate } from '../../src/fed/validate';
+import { encodeUpdate } from '../../src/fed/codec';
+import { assignedUpdateRefusal, decodeValidUpdate, validateUpdate } from '../../src/fed/validate';
 
 const EXPECTED = { round: 7, manifest: 'abc123', length: 4, minNorm: 0, maxNorm: 5 };
 const update = (vector: number[], over: Partial<{ round: number; manifest: string }> = {}) => ({
@@ -43,4 +45,38 @@ test('checks in order: round, manifest, length, values, norm', () => {
   expect(validateUpdate({ ...bad, round: 7 }, EXPECTED)).toMatch(/^wrong manifest/);
   expect(validateUpdate({ ...bad, round: 7, manifest: 'abc123' }, EXPECTED)).toMatch(/^wrong length/);
   expect(validateUpdate(update([100, Number.NaN, 0, 0]), EXPECTED)).toMatch(/^non-finite value NaN at index 1/);
+});
+
+test('a header is refused before its body is read: not started, other weights, not assigned, duplicate, too many tokens, too many bytes', () => {
+  const round = {
+    manifest: {
+      round: 7,
+      weightsId: 'abc123',
+      assignments: { a: 0, b: 1 },
+      hyper: { steps: 2, batchSize: 1, context: 16 },
+    },
+    tried: new Set(['b']),
+    maxBytes: 100,
+  };
+  const header = { round: 7, weights: 'abc123', tokens: 32, bytes: 100 };
+  expect(assignedUpdateRefusal('a', header, round)).toBeUndefined();
+  expect(assignedUpdateRefusal('a', { ...header, round: 8 }, round)).toBe('round 8 has not started');
+  expect(assignedUpdateRefusal('a', { ...header, weights: 'x' }, round)).toMatch(/other weights/);
+  expect(assignedUpdateRefusal('c', header, round)).toMatch(/^not assigned in this round/);
+  expect(assignedUpdateRefusal('b', header, round)).toMatch(/^duplicate/);
+  expect(assignedUpdateRefusal('a', { ...header, tokens: 33 }, round)).toBe(
+    "claims 33 tokens, more than the round's 2×1×16",
+  );
+  expect(assignedUpdateRefusal('a', { ...header, bytes: 101 }, round)).toMatch(/^101 bytes, more than/);
+});
+
+test('decodeValidUpdate: malformed bytes and invalid vectors are told apart', () => {
+  const codec = { format: 'fp32', blockSize: 256, density: 1 } as const;
+  const body = encodeUpdate(new Float32Array([3, 4, 0, 0]), codec);
+  expect(decodeValidUpdate(body, codec, 'abc123', EXPECTED)).toEqual({ vector: new Float32Array([3, 4, 0, 0]) });
+  expect(decodeValidUpdate(body.subarray(1), codec, 'abc123', EXPECTED)).toMatchObject({ kind: 'malformed' });
+  expect(decodeValidUpdate(body, codec, 'abc123', { ...EXPECTED, maxNorm: 4 })).toEqual({
+    reason: 'norm 5 above maxNorm 4',
+    kind: 'invalid',
+  });
 });
