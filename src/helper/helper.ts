@@ -45,6 +45,7 @@ import {
 import { weightPieceFiles } from '../seed/documents';
 import { loadOrCreatePeerKey } from '../seed/files';
 import { type MemoryFiles, readTlsFiles, startHttpServer, type TlsFiles } from '../seed/http';
+import { helperMetrics, metricsDocument } from '../seed/metrics';
 import { startPieceService } from '../seed/piece-service';
 import { startUpdateService } from '../seed/rounds';
 import { openFileSpool } from '../seed/spool';
@@ -108,7 +109,18 @@ export interface HelperStatus {
   received: number;
   partialSent: boolean;
   partialsSent: number;
+  /** Partials the root refused or that did not reach it. */
+  partialsFailed: number;
+  /** Updates taken into partials since the helper started, and those refused by kind. */
+  updatesTaken: number;
+  rejectedByKind: Record<HelperRejectionKind, number>;
+  peers: number;
+  relayReservations: number;
 }
+
+/** The kinds of update a helper refuses: the root's kinds bar `unverified` (the root verifies). */
+export const HELPER_REJECTION_KINDS = ['malformed', 'invalid', 'late', 'refused'] as const;
+export type HelperRejectionKind = (typeof HELPER_REJECTION_KINDS)[number];
 
 /** What the helper keeps of the round it follows. */
 interface FollowedRound {
@@ -167,6 +179,12 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
     let current: FollowedRound | undefined;
     let welcomed = false;
     let partialsSent = 0;
+    let partialsFailed = 0;
+    let updatesTaken = 0;
+    const rejectedByKind = Object.fromEntries(HELPER_REJECTION_KINDS.map((k) => [k, 0])) as Record<
+      HelperRejectionKind,
+      number
+    >;
     let batches = 0;
     let data: MemoryFiles | undefined;
     let stopped = false;
@@ -278,10 +296,12 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
       try {
         const outcome = await toRoot('partial', (s) => sendPartial(s, key, self, terms, body));
         partialsSent++;
+        if (outcome.type !== 'received') partialsFailed++;
         log(
           `round ${r.manifest.round}: partial of ${r.contributors.length} update(s) ${outcome.type === 'received' ? 'received' : `rejected: ${outcome.reason}`} by the root`,
         );
       } catch (e) {
+        partialsFailed++;
         log(`round ${r.manifest.round}: the partial did not reach the root: ${(e as Error).message}`);
       }
     }
@@ -291,16 +311,22 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
       if (ownAssigned(r).every((p) => r.tried.has(p) || !isConnected(p))) void sendPartialOnce(r);
     };
 
-    /** Why an update this header announces cannot be taken; or undefined. */
-    const refusal = (peer: string, h: UpdateHeader): string | undefined => {
+    /** Why an update this header announces cannot be taken, and of which kind; or undefined. */
+    const refusal = (peer: string, h: UpdateHeader): { reason: string; kind: HelperRejectionKind } | undefined => {
       const r = current;
-      if (!r || h.round < r.manifest.round || r.partialSent) return `late: round ${h.round} is closed here`;
-      if (Date.now() > r.manifest.deadline - PARTIAL_MARGIN_MS) return `late: round ${h.round} is closing`;
-      const refused = assignedUpdateRefusal(peer, h, r);
-      if (refused) return refused;
-      if (!members.has(peer)) return 'join through this helper first';
-      if (r.contributors.length >= MAX_PARTIAL_CONTRIBUTORS) return 'this helper is full this round';
-      return undefined;
+      const late = (reason: string) => ({ reason, kind: 'late' as const });
+      if (!r || h.round < r.manifest.round || r.partialSent) return late(`late: round ${h.round} is closed here`);
+      if (Date.now() > r.manifest.deadline - PARTIAL_MARGIN_MS) return late(`late: round ${h.round} is closing`);
+      const reason =
+        assignedUpdateRefusal(peer, h, r) ??
+        (!members.has(peer) ? 'join through this helper first' : undefined) ??
+        (r.contributors.length >= MAX_PARTIAL_CONTRIBUTORS ? 'this helper is full this round' : undefined);
+      return reason === undefined ? undefined : { reason, kind: 'refused' };
+    };
+    /** Counts a refusal by kind and says why. */
+    const reject = (refused: { reason: string; kind: HelperRejectionKind }): UpdateOutcome => {
+      rejectedByKind[refused.kind]++;
+      return { type: 'rejected', reason: refused.reason };
     };
 
     const helperRole = {
@@ -311,11 +337,15 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
         void toRoot('join', (s) => helperJoin(s, peer, address)).catch((e: Error) => log(e.message));
         return (current?.manifest.round ?? 0) + 1;
       },
-      admit: refusal,
+      admit(peer: string, h: UpdateHeader) {
+        const refused = refusal(peer, h);
+        if (refused) rejectedByKind[refused.kind]++;
+        return refused?.reason;
+      },
       async onUpdate(peer: string, h: UpdateHeader, body: Uint8Array): Promise<UpdateOutcome> {
         const r = current!;
         const refused = refusal(peer, h);
-        if (refused) return { type: 'rejected', reason: refused };
+        if (refused) return reject(refused);
         r.tried.add(peer);
         const decoded = decodeValidUpdate(body, r.manifest.codec, h.weights, {
           round: r.manifest.round,
@@ -324,16 +354,17 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
           minNorm: 0,
           maxNorm: r.manifest.maxNorm,
         });
-        if (!('vector' in decoded)) return { type: 'rejected', reason: decoded.reason };
+        if (!('vector' in decoded)) return reject(decoded);
         const { vector } = decoded;
         const hash = await sha256Hex(body);
         await spool.put(r.batch, peer, body);
         if (r !== current || r.partialSent)
-          return { type: 'rejected', reason: `late: round ${h.round} is closed here` };
+          return reject({ reason: `late: round ${h.round} is closed here`, kind: 'late' });
         const sum = r.sum ?? new Float64Array(vector.length);
         r.sum = sum;
         for (let i = 0; i < vector.length; i++) sum[i]! += vector[i]!;
         r.contributors.push({ peer, update: hash, bytes: body.length });
+        updatesTaken++;
         sendIfNoneLeft(r);
         return { type: 'received', update: hash };
       },
@@ -397,6 +428,11 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
       received: current?.contributors.length ?? 0,
       partialSent: current?.partialSent ?? false,
       partialsSent,
+      partialsFailed,
+      updatesTaken,
+      rejectedByKind: { ...rejectedByKind },
+      peers: node.getConnections().length,
+      relayReservations: node.services.relay.reservations.size,
     });
     const http = parts.add(
       await startHttpServer({
@@ -404,6 +440,9 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
         port: opts.httpPort ?? 0,
         appDir: opts.appDir ?? 'dist',
         routes: { '/swarm.json': info, '/status.json': status, '/round.json': () => current?.doc ?? null },
+        generated: {
+          '/metrics': metricsDocument(helperMetrics({ status, sent: traffic.sent, received: traffic.received })),
+        },
         files: data,
         lookups: weightPieceFiles(weights),
         mounts: { '/ort/': ORT_DIST },

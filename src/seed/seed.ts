@@ -14,10 +14,10 @@ import type { Clock } from '../util/clock';
 import { startedParts } from '../util/parts';
 import { dataFiles, type SeedStatus, seedDocuments, weightPieceFiles } from './documents';
 import { startHelperService } from './helpers';
-import { type MemoryFile, readTlsFiles, startHttpServer, type TlsFiles } from './http';
+import { readTlsFiles, startHttpServer, type TlsFiles } from './http';
 import { checkIceOptions, type IceOptions, iceServersFor } from './ice';
 import { LEDGER_FILE } from './ledger';
-import { type SeedMetrics, seedMetrics } from './metrics';
+import { metricsDocument, seedMetrics } from './metrics';
 import { startPieceService } from './piece-service';
 import { createRoundCoordinator, startUpdateService } from './rounds';
 import { openRunFolder } from './run-folder';
@@ -200,11 +200,6 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
     await parts.stop().catch((err: Error) => log(`stopping the half-started seed: ${err.message}`));
     throw e;
   }
-}
-
-/** The metrics as an HTTP document. */
-function metricsDocument(metrics: SeedMetrics): () => Promise<MemoryFile> {
-  return async () => ({ body: Buffer.from(await metrics.render()), type: metrics.contentType });
 }
 
 /**

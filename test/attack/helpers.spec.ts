@@ -16,6 +16,8 @@ import {
   helperHello,
   helperJoin,
   sendPartial,
+  sendUpdate,
+  UPDATE_PROTOCOL,
   UpdateRefusedError,
   verifyRoundManifest,
 } from '../../src/fed';
@@ -24,6 +26,7 @@ import { loadOrCreatePeerKey } from '../../src/seed/files';
 import { parseSeedInfo, sha256Hex } from '../../src/swarm';
 import { randomUniform } from '../../src/util/random';
 import { createAttacker, openStream, startTestSeed } from '../harness/attacker';
+import { scrapeMetrics } from '../harness/metrics';
 import { startVolunteer } from '../harness/node-volunteer';
 
 const HYPER = { ...DEFAULT_FED_SETTINGS.hyper, steps: 2, batchSize: 1, context: 16 };
@@ -45,7 +48,12 @@ async function rootWithHelper() {
   });
   const direct = startVolunteer(root.seed.url);
   await expect.poll(() => direct.seen.peerId, { timeout: 30_000 }).toBeDefined();
-  const helper = await startHelper({ runDir: helperDir, upstream: root.seed.url, appDir: helperDir });
+  const helper = await startHelper({
+    runDir: helperDir,
+    upstream: root.seed.url,
+    appDir: helperDir,
+    log: (l) => logs.push(`helper: ${l}`),
+  });
   return {
     root,
     helper,
@@ -69,6 +77,16 @@ test('a volunteer behind a helper is credited by the root, beside one of the roo
   const helperInfo = parseSeedInfo(await (await fetch(new URL('/swarm.json', helper.url))).json());
   expect(helperInfo).toMatchObject({ peerId: helper.peerId, run: seed.peerId });
   expect(helper.status().welcomed).toBe(true);
+  // A stranger that never joined through the helper sends it an update: refused from its header.
+  const stranger = await createAttacker();
+  const m = (await verifyRoundManifest(seed.coordinator.currentRound(), seed.peerId)).value;
+  const update = sendUpdate(
+    await openStream(stranger, { info: () => helperInfo }, UPDATE_PROTOCOL),
+    { type: 'update', round: m.round, weights: m.weightsId, tokens: 1, steps: 1, lossFirst: 1, lossLast: 1 },
+    new Uint8Array(64),
+  );
+  await expect(update).rejects.toThrow(/not assigned in this round/);
+  await stranger.stop();
   const behind = startVolunteer(helper.url);
   try {
     const [a, b] = await Promise.all([behind.firstReceipt, direct.firstReceipt]);
@@ -84,10 +102,17 @@ test('a volunteer behind a helper is credited by the root, beside one of the roo
       ),
     ).toBe(true);
     expect(seed.status()).toMatchObject({ acceptedUpdates: 2, rejectedUpdates: 0 });
+    // The helper's /metrics: the update it took, the partial it sent, the stranger it refused.
+    const { samples } = await scrapeMetrics(helper.url, logs);
+    expect(samples.get('vgpu_updates_taken_total')).toBe(1);
+    expect(samples.get('vgpu_partials_sent_total')).toBe(1);
+    expect(samples.get('vgpu_partials_rejected_total')).toBe(0);
+    expect(samples.get('vgpu_updates_rejected_total{kind="refused"}')).toBe(1);
+    expect(samples.get('vgpu_helper_welcomed')).toBe(1);
+    expect(samples.get('vgpu_received_bytes_total{transport="libp2p"}')).toBeGreaterThan(0);
+    expect(samples.get('process_resident_memory_bytes')).toBeGreaterThan(0);
   } finally {
-    console.log(logs.join('\n'));
     await behind.stop();
-    console.log(Date.now() % 1e6, 'behind stopped');
     await direct.stop();
     await stop();
   }

@@ -6,6 +6,7 @@ import { UPDATE_PROTOCOL, verifyRoundManifest } from '../../src/fed';
 import type { Seed } from '../../src/seed';
 import { fromUtf8, utf8 } from '../../src/swarm';
 import { createAttacker, openStream, startTestSeed } from '../harness/attacker';
+import { scrapeMetrics } from '../harness/metrics';
 
 let seed: Seed;
 let stopSeed: () => Promise<void>;
@@ -18,16 +19,7 @@ test.afterAll(async () => {
   await stopSeed?.();
 });
 
-/** GET /metrics: its content type, and its samples by `name{labels}`. */
-async function scrape(): Promise<{ type: string | null; samples: Map<string, number> }> {
-  const res = await fetch(new URL('/metrics', seed.url));
-  expect(res.status).toBe(200);
-  const lines = (await res.text()).split('\n').filter((l) => l !== '' && !l.startsWith('#'));
-  return {
-    type: res.headers.get('content-type'),
-    samples: new Map(lines.map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))])),
-  };
-}
+const scrape = () => scrapeMetrics(seed.url);
 
 test("a stranger's refused update is counted by kind, with the bytes it cost, in /metrics", async () => {
   const before = await scrape();

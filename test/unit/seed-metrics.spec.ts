@@ -1,8 +1,9 @@
-// The seed's /metrics, alone: a status and traffic counts given by the test, rendered in Prometheus's
+// /metrics alone, the seed's and a helper's: a status and traffic counts given by the test, rendered in Prometheus's
 // text format, each value read again at each scrape.
 import { expect, test } from '@playwright/test';
+import type { HelperStatus } from '../../src/helper';
 import type { SeedStatus } from '../../src/seed/documents';
-import { seedMetrics } from '../../src/seed/metrics';
+import { helperMetrics, seedMetrics } from '../../src/seed/metrics';
 
 function status(over: Partial<SeedStatus> = {}): SeedStatus {
   return {
@@ -106,4 +107,49 @@ test('two seeds in one process keep metrics of their own', async () => {
   });
   expect(samples(await a.render()).get('vgpu_round')).toBe(1);
   expect(samples(await b.render()).get('vgpu_round')).toBe(2);
+});
+
+test("a helper's metrics: the round it follows, its volunteers, updates taken and refused by kind, partials", async () => {
+  const helper: HelperStatus = {
+    peerId: 'helper',
+    root: 'root',
+    welcomed: true,
+    round: 3,
+    volunteers: 12,
+    assigned: 10,
+    received: 8,
+    partialSent: false,
+    partialsSent: 3,
+    partialsFailed: 1,
+    updatesTaken: 25,
+    rejectedByKind: { malformed: 1, invalid: 0, late: 2, refused: 4 },
+    peers: 13,
+    relayReservations: 6,
+  };
+  const metrics = helperMetrics({
+    status: () => helper,
+    sent: () => ({ http: 10, libp2p: 20, libp2pStreams: {} }),
+    received: () => ({ http: 30, libp2p: 40 }),
+  });
+  const s = samples(await metrics.render());
+  expect(Object.fromEntries([...s].filter(([k]) => k.startsWith('vgpu_')))).toEqual({
+    vgpu_helper_round: 3,
+    vgpu_helper_welcomed: 1,
+    vgpu_volunteers: 12,
+    vgpu_round_assigned: 10,
+    vgpu_round_received: 8,
+    vgpu_updates_taken_total: 25,
+    'vgpu_updates_rejected_total{kind="malformed"}': 1,
+    'vgpu_updates_rejected_total{kind="invalid"}': 0,
+    'vgpu_updates_rejected_total{kind="late"}': 2,
+    'vgpu_updates_rejected_total{kind="refused"}': 4,
+    vgpu_partials_sent_total: 3,
+    vgpu_partials_rejected_total: 1,
+    vgpu_peers: 13,
+    vgpu_relay_reservations: 6,
+    'vgpu_sent_bytes_total{transport="http"}': 10,
+    'vgpu_sent_bytes_total{transport="libp2p"}': 20,
+    'vgpu_received_bytes_total{transport="http"}': 30,
+    'vgpu_received_bytes_total{transport="libp2p"}': 40,
+  });
 });
