@@ -8,11 +8,25 @@ export function tabUrl(base: string, seedUrl: string, page = '/'): string {
   return `${base}${page}?seed=${encodeURIComponent(seedUrl)}`;
 }
 
+/** What went wrong in each tab's page (errors, failed requests), for the message of a wait that timed out. */
+const troubles = new WeakMap<Page, string[]>();
+/** The last few troubles of a page are kept. */
+const TROUBLES_KEPT = 5;
+
 export async function openTab(browser: Browser, url: string, log?: (line: string) => void): Promise<Page> {
   const page = await (await browser.newContext()).newPage();
-  if (log) {
-    page.on('pageerror', (e) => log(`[page error] ${e.message}`));
-  }
+  const seen: string[] = [];
+  troubles.set(page, seen);
+  const trouble = (line: string) => {
+    log?.(line);
+    seen.push(line);
+    if (seen.length > TROUBLES_KEPT) seen.shift();
+  };
+  page.on('pageerror', (e) => trouble(`[page error] ${e.message}`));
+  page.on('requestfailed', (r) => trouble(`[request failed] ${r.url()}: ${r.failure()?.errorText}`));
+  page.on('response', (r) => {
+    if (r.status() >= 500) trouble(`[${r.status()}] ${r.url()}`);
+  });
   // 'commit': with several tabs loading at once on a small machine, 'load' can take long; the
   // state function below is what the callers wait for.
   await page.goto(url, { waitUntil: 'commit' });
@@ -37,7 +51,7 @@ export async function waitForTabs(
     if (Date.now() > deadline) {
       const summary = states.map(
         (s, i) =>
-          `tab ${i}: ${s ? `${s.phase}, ${s.downloads.map((d) => `${d.held}/${d.total}`).join(' ')}, ${s.warnings.slice(-2).join('; ')}` : 'not started'}`,
+          `tab ${i}: ${s ? `${s.phase}, ${s.downloads.map((d) => `${d.held}/${d.total}`).join(' ')}, ${s.warnings.slice(-2).join('; ')}` : 'not started'}${(troubles.get(pages[i]!) ?? []).map((t) => `\n  ${t}`).join('')}`,
       );
       throw new Error(`tabs not done after ${timeoutMs} ms:\n${summary.join('\n')}`);
     }
@@ -62,9 +76,12 @@ export function firstDownload(s: TabState): DownloadView {
 export const downloaded = (s: TabState): boolean =>
   s.phase === 'ready' && s.downloads.length > 0 && s.downloads.every((d) => d.done);
 
+/** How long a page's script may take to start (Vite serves and transforms its modules on first load). */
+const PAGE_START_TIMEOUT_MS = 120_000;
+
 /** Sets the GPU duty cycle and presses Start, once the page's script is running. */
 export async function startContributing(page: Page, dutyCycle = 1): Promise<void> {
-  await page.waitForFunction(() => window.vgpuState !== undefined);
+  await waitForTab(page, () => true, PAGE_START_TIMEOUT_MS);
   await page.selectOption('#duty', String(dutyCycle));
   await page.click('#start');
   await page.waitForFunction(() => window.vgpuState!().settings.running);

@@ -1,7 +1,8 @@
 // Finding the seed: read its /swarm.json (who it is, where to dial it), then join the swarm through
 // it, retrying with backoff until it answers. Loopback and private seeds are dialled as a local run.
-// A root that lists helper seeds spreads its volunteers over itself and them: each attempt draws one.
-import type { PrivateKey } from '@libp2p/interface';
+// A root that lists helper seeds spreads its volunteers over itself and them: each attempt draws one,
+// and a volunteer whose helper is gone draws again from the root (stayConnected).
+import type { Connection, PrivateKey } from '@libp2p/interface';
 import {
   type PieceStore,
   parseSeedInfo,
@@ -13,6 +14,13 @@ import {
 } from '../swarm';
 import { backoff } from '../util/backoff';
 import { sleep, systemClock } from '../util/clock';
+
+/**
+ * How long the link to a helper seed may stay down before the volunteer goes back to the root's page
+ * and draws again (the root lists only connected helpers): a helper that disappeared loses its
+ * volunteers to the others and the root. The root itself is only ever dialled again.
+ */
+export const HELPER_FAILOVER_MS = 20_000;
 
 /** Backoff between attempts to reach the seed. */
 const RETRY_FIRST_MS = 1_000;
@@ -71,7 +79,8 @@ export async function readSeedInfo(
 
 /** The page a volunteer of the seed at `seedUrl` goes to: it, or one of the helpers it lists, uniformly. */
 export function pickSeedPage(seedUrl: string, info: SeedInfo, random: () => number = Math.random): string {
-  const pages = [seedUrl, ...(info.helpers ?? []).map((h) => h.url)];
+  // As origins: a page is named the same way wherever it was learned (the address bar, /swarm.json).
+  const pages = [seedUrl, ...(info.helpers ?? []).map((h) => h.url)].map((u) => new URL(u).origin);
   return pages[Math.floor(random() * pages.length)]!;
 }
 
@@ -86,7 +95,7 @@ export async function connectToSeed(opts: SeedLinkOptions): Promise<SwarmClient 
     try {
       const root = await readSeedInfo(opts.seedUrl, opts.signal);
       const seedUrl = pickSeedPage(opts.seedUrl, root);
-      const seed = seedUrl === opts.seedUrl ? root : await readSeedInfo(seedUrl, opts.signal);
+      const seed = seedUrl === new URL(opts.seedUrl).origin ? root : await readSeedInfo(seedUrl, opts.signal);
       if (runSigner(seed) !== runSigner(root)) throw new Error(`${seedUrl} is not a helper of this run`);
       const localNetwork = isLocalHost(new URL(seedUrl).hostname);
       const { iceServers } = seed;
@@ -104,5 +113,68 @@ export async function connectToSeed(opts: SeedLinkOptions): Promise<SwarmClient 
       opts.onRetry((e as Error).message, Date.now() + delay);
       await sleep(systemClock, delay, opts.signal).done;
     }
+  }
+}
+
+/** A connected swarm client, with the page it was drawn to. */
+export type SeedClient = SwarmClient & { seedUrl: string };
+
+export interface StayConnectedOptions extends SeedLinkOptions {
+  signal: AbortSignal;
+  /** The link to the page drawn went down or came up again. */
+  onSeedLink?(up: boolean): void;
+  /** The helper drawn is gone; the volunteer draws again from its root's page. */
+  onHelperLost(text: string): void;
+}
+
+/**
+ * Connects (connectToSeed) and runs `session` with the client until `opts.signal` aborts. When the
+ * page drawn is a helper whose link stays down HELPER_FAILOVER_MS, the session's `signal` aborts, its
+ * client stops once the session has returned, and the volunteer connects again from the root's page
+ * (the helper's `upstream`). A session may return early: its client stays until its signal aborts.
+ */
+export async function stayConnected(
+  opts: StayConnectedOptions,
+  session: (client: SeedClient, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  let seedUrl = opts.seedUrl;
+  while (!opts.signal.aborted) {
+    const helperLost = new AbortController();
+    const signal = AbortSignal.any([opts.signal, helperLost.signal]);
+    let client: SeedClient;
+    try {
+      client = await connectToSeed({ ...opts, seedUrl, signal });
+    } catch (e) {
+      if (signal.aborted) return;
+      throw e;
+    }
+    // A helper's page names its root's: where to draw again when the helper is gone.
+    const root = client.seed.run === undefined ? undefined : new URL(client.seed.upstream ?? seedUrl).origin;
+    let failover: ReturnType<typeof setTimeout> | undefined;
+    const seedLink = (up: boolean) => (e: CustomEvent<Connection>) => {
+      if (e.detail.remotePeer.toString() !== client.seed.peerId) return;
+      opts.onSeedLink?.(up);
+      clearTimeout(failover);
+      if (!up && root)
+        failover = setTimeout(() => {
+          if (client.node.getConnections(e.detail.remotePeer).length > 0) return;
+          opts.onHelperLost(`the helper at ${client.seedUrl} is gone: drawing again from ${root}`);
+          helperLost.abort();
+        }, HELPER_FAILOVER_MS);
+    };
+    const opened = seedLink(true);
+    const closed = seedLink(false);
+    client.node.addEventListener('connection:open', opened);
+    client.node.addEventListener('connection:close', closed);
+    try {
+      await session(client, signal);
+      if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    } finally {
+      clearTimeout(failover);
+      client.node.removeEventListener('connection:open', opened);
+      client.node.removeEventListener('connection:close', closed);
+      await client.stop();
+    }
+    if (helperLost.signal.aborted && root) seedUrl = root;
   }
 }

@@ -23,20 +23,23 @@ export interface DownloadDeps {
   /** The manifests the seed serves now (its /swarm.json read again). */
   offered(): Promise<SignedDocument[]>;
   emit(e: TabEvent): void;
+  /** Ends the downloads (the tab's link to this seed is given up). */
+  signal?: AbortSignal;
 }
 
-export async function downloadOfferedWeights({ client, storage, offered, emit }: DownloadDeps): Promise<void> {
+export async function downloadOfferedWeights({ client, storage, offered, emit, signal }: DownloadDeps): Promise<void> {
   const done = new Set<string>();
   let manifests = client.seed.manifests;
   for (let refreshes = 0; ; refreshes++) {
     let retired = false;
     for (const signed of manifests) {
+      if (signal?.aborted) return;
       let id: string | undefined;
       try {
         const m = await verifyManifest(signed, runSigner(client.seed));
         id = m.id;
         if (done.has(id)) continue;
-        await downloadOne(m, { client, storage, emit });
+        await downloadOne(m, { client, storage, emit, signal });
         done.add(id);
       } catch (e) {
         if (e instanceof ManifestRetiredError && id) {
@@ -44,6 +47,7 @@ export async function downloadOfferedWeights({ client, storage, offered, emit }:
           emit({ type: 'download-dropped', id });
           continue;
         }
+        if (signal?.aborted) return;
         emit({ type: 'warning', text: `download failed: ${(e as Error).message}` });
         if (e instanceof SeedServesCorruptPiecesError) emit({ type: 'seed-corrupt', corruptPieces: e.corruptPieces });
       }
@@ -61,7 +65,7 @@ export async function downloadOfferedWeights({ client, storage, offered, emit }:
 
 async function downloadOne(
   m: VerifiedManifest,
-  { client, storage, emit }: Pick<DownloadDeps, 'client' | 'storage' | 'emit'>,
+  { client, storage, emit, signal }: Pick<DownloadDeps, 'client' | 'storage' | 'emit' | 'signal'>,
 ): Promise<void> {
   let view: DownloadView = {
     id: m.id,
@@ -77,10 +81,14 @@ async function downloadOne(
     bannedPeers: [],
   };
   emit({ type: 'download', download: view });
-  const d = await client.download(m.signed, (p) => {
-    view = { ...view, ...p };
-    emit({ type: 'download', download: view });
-  });
+  const d = await client.download(
+    m.signed,
+    (p) => {
+      view = { ...view, ...p };
+      emit({ type: 'download', download: view });
+    },
+    signal,
+  );
   await storage.saveManifest(d.manifest.id, d.manifest.signed);
   const bytes = new Uint8Array(d.weights.buffer, d.weights.byteOffset, d.weights.byteLength);
   emit({ type: 'download', download: { ...view, ...d.progress, done: true, weightsSha256: await sha256Hex(bytes) } });

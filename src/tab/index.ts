@@ -2,7 +2,7 @@
 // downloads, pacing, the trainer worker's client, the participant loop) and the state they reduce
 // into. src/ui renders that state; a headless volunteer can run the same parts.
 
-export { connectToSeed, isLocalHost, seedUrlFromLocation } from './connect';
+export { connectToSeed, HELPER_FAILOVER_MS, isLocalHost, seedUrlFromLocation, stayConnected } from './connect';
 export { REQUIRED_LIMITS } from './gpu-probe';
 export * from './limits';
 export { createPacing, type PacingControl, type PacingEnvironment } from './pacing';
@@ -25,6 +25,7 @@ export {
   initialState,
   MAX_LOSSES,
   MAX_WARNINGS,
+  parseGlobalView,
   type ReceiptView,
   reduce,
   type SpeedView,

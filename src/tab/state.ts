@@ -74,6 +74,8 @@ export interface GlobalView {
 export interface TabState {
   phase: 'connecting' | 'retrying' | 'downloading' | 'ready';
   seedUrl: string;
+  /** The page this connection was drawn to: the seed's, or a helper seed's it lists. */
+  seedPage?: string;
   peerId?: string;
   peers: PeerView[];
   downloads: DownloadView[];
@@ -95,7 +97,7 @@ export interface TabState {
 export type TabEvent =
   | ParticipantEvent
   | { type: 'seed-unreachable'; error: string; retryAt: number }
-  | { type: 'connected'; peerId: string }
+  | { type: 'connected'; peerId: string; seedPage: string }
   | { type: 'swarm'; peers: PeerView[]; uploads: UploadStats }
   | { type: 'download'; download: DownloadView }
   /** The seed retired these weights mid-download (newer ones replaced them): no longer shown. */
@@ -108,6 +110,25 @@ export type TabEvent =
   /** Training cannot start on this tab, and why. */
   | { type: 'cannot-train'; reason: string }
   | { type: 'run-status'; global: GlobalView };
+
+/** The run's figures from a seed's /status.json, or undefined if it does not hold them (a broken or hostile seed). */
+export function parseGlobalView(json: unknown): GlobalView | undefined {
+  const s = (json ?? {}) as Record<string, unknown>;
+  const isCount = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+  const isPoint = (p: unknown) => {
+    const { round, tokens, valLoss } = (p ?? {}) as Record<string, unknown>;
+    return isCount(round) && isCount(tokens) && typeof valLoss === 'number';
+  };
+  if (!isCount(s.round) || !isCount(s.volunteers) || !isCount(s.acceptedUpdates)) return undefined;
+  if (!Array.isArray(s.history) || !s.history.every(isPoint)) return undefined;
+  const history = s.history as GlobalView['history'];
+  return {
+    round: s.round as number,
+    volunteers: s.volunteers as number,
+    acceptedUpdates: s.acceptedUpdates as number,
+    history: history.map(({ round, tokens, valLoss }) => ({ round, tokens, valLoss })),
+  };
+}
 
 export const MAX_WARNINGS = 50;
 export const MAX_LOSSES = 500;
@@ -140,7 +161,14 @@ export function reduce(s: TabState, e: TabEvent): TabState {
     case 'seed-unreachable':
       return { ...s, phase: 'retrying', error: `seed unreachable: ${e.error}`, retryAt: e.retryAt };
     case 'connected':
-      return { ...s, phase: 'downloading', peerId: e.peerId, error: undefined, retryAt: undefined };
+      return {
+        ...s,
+        phase: 'downloading',
+        peerId: e.peerId,
+        seedPage: e.seedPage,
+        error: undefined,
+        retryAt: undefined,
+      };
     case 'swarm':
       return { ...s, peers: e.peers, uploads: e.uploads };
     case 'download': {

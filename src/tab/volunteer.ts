@@ -5,14 +5,14 @@
 import { type CreditsFile, parseReceipt, type Receipt } from '../fed';
 import { openStorage, type Storage } from '../storage';
 import type { PieceStore, SignedDocument, SwarmClient } from '../swarm';
-import { connectToSeed, readSeedInfo } from './connect';
+import { readSeedInfo, type SeedClient, stayConnected } from './connect';
 import { downloadOfferedWeights } from './downloads';
 import { describeGpu } from './gpu-probe';
 import { browserPacingEnvironment, createPacing, type PacingControl } from './pacing';
 import { RECEIPTS_KEY, runParticipant } from './participant';
 import { GPU_DAY_KEY, type GpuDay, parseSettings, SETTINGS_KEY, type Settings, today } from './settings';
-import { type GlobalView, initialState, type ReceiptView, reduce, type TabEvent, type TabState } from './state';
-import { startTrainerWorker } from './trainer-client';
+import { initialState, parseGlobalView, type ReceiptView, reduce, type TabEvent, type TabState } from './state';
+import { startTrainerWorker, type TrainerWorker } from './trainer-client';
 
 /** Progress record of the GPU time spent training, all sessions. */
 export const GPU_TOTAL_KEY = 'gpu-total-ms';
@@ -62,8 +62,12 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
     receipts: receiptViews((await storage.getProgress<SignedDocument[]>(RECEIPTS_KEY)) ?? []),
     gpuMs: (await storage.getProgress<number>(GPU_TOTAL_KEY)) ?? 0,
   });
-  let client: (SwarmClient & { seedUrl: string }) | undefined;
-  let trainingStarted = false;
+  /** The swarm client of this connection (stayConnected makes a new one after a lost helper), and its signal. */
+  let client: SeedClient | undefined;
+  let session: AbortSignal | undefined;
+  /** Whether this connection's participant loop runs; the trainer worker outlives connections. */
+  let participating = false;
+  let trainer: TrainerWorker | undefined;
 
   function emit(e: TabEvent): void {
     state = reduce(state, e);
@@ -92,50 +96,62 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
 
   /** Starts the trainer worker and the participant loop, once connected and once the volunteer said so. */
   async function startTraining(): Promise<void> {
-    if (trainingStarted || !client || !state.settings.running) return;
+    if (participating || !client || !session || !state.settings.running) return;
     const gpu = state.gpu;
     if (!gpu?.available) return emit({ type: 'cannot-train', reason: 'no WebGPU' });
     if (gpu.tooSmall)
       return emit({ type: 'cannot-train', reason: `this GPU is too small for the model: ${gpu.tooSmall}` });
-    trainingStarted = true;
-    const trainer = startTrainerWorker();
-    pacing.attach(trainer);
-    const signal = new AbortController().signal;
-    await runParticipant({ client, seedUrl: client.seedUrl, trainer, storage, onEvent: emit, signal });
+    participating = true;
+    if (!trainer) {
+      trainer = startTrainerWorker();
+      pacing.attach(trainer);
+    }
+    const signal = session;
+    try {
+      await runParticipant({ client, seedUrl: client.seedUrl, trainer, storage, onEvent: emit, signal });
+    } finally {
+      if (session === signal) participating = false;
+    }
   }
 
+  /** The run's figures, from its root (a helper's /swarm.json names it as `upstream`). */
   async function pollRunStatus(): Promise<void> {
     try {
-      const s = (await (await fetch(new URL('/status.json', opts.seedUrl))).json()) as GlobalView;
-      emit({
-        type: 'run-status',
-        global: { round: s.round, volunteers: s.volunteers, acceptedUpdates: s.acceptedUpdates, history: s.history },
-      });
+      const root = client?.seed.upstream ?? opts.seedUrl;
+      const global = parseGlobalView(await (await fetch(new URL('/status.json', root))).json());
+      if (global) emit({ type: 'run-status', global });
     } catch {
       // The seed is restarting: the next poll will do.
     }
   }
 
-  void (async () => {
-    client = await connectToSeed({
+  setInterval(() => void pollRunStatus(), STATUS_POLL_MS);
+  void pollRunStatus();
+  void stayConnected(
+    {
       seedUrl: opts.seedUrl,
       privateKey,
       store,
       records: storage,
       onRetry: (error, retryAt) => emit({ type: 'seed-unreachable', error, retryAt }),
-    });
-    const linked = client;
-    linked.onWarning = (text) => emit({ type: 'warning', text });
-    linked.node.addEventListener('connection:open', () => emit(swarmView(linked)));
-    linked.node.addEventListener('connection:close', () => emit(swarmView(linked)));
-    emit({ type: 'connected', peerId: linked.peerId });
-    setInterval(() => void pollRunStatus(), STATUS_POLL_MS);
-    void pollRunStatus();
-    // Weights and rounds from the page drawn (a helper's or the root's); the run's figures from the root.
-    const offered = async () => (await readSeedInfo(linked.seedUrl)).manifests;
-    await downloadOfferedWeights({ client, storage, offered, emit });
-    await startTraining();
-  })();
+      onHelperLost: (text) => emit({ type: 'warning', text }),
+      signal: new AbortController().signal,
+    },
+    async (linked, signal) => {
+      client = linked;
+      session = signal;
+      participating = false;
+      linked.onWarning = (text) => emit({ type: 'warning', text });
+      linked.node.addEventListener('connection:open', () => emit(swarmView(linked)));
+      linked.node.addEventListener('connection:close', () => emit(swarmView(linked)));
+      emit({ type: 'connected', peerId: linked.peerId, seedPage: linked.seedUrl });
+      // Weights and rounds from the page drawn (a helper's or the root's); the run's figures from the root.
+      const offered = async () => (await readSeedInfo(linked.seedUrl)).manifests;
+      await downloadOfferedWeights({ client: linked, storage, offered, emit, signal });
+      if (signal.aborted) return;
+      await startTraining();
+    },
+  );
 
   return {
     get state() {

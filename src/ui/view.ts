@@ -201,7 +201,7 @@ export function render(s: TabState): void {
   $('swarm').replaceChildren(
     el(
       'p',
-      `${s.phase === 'retrying' ? 'Reconnecting' : s.peerId ? 'Connected' : 'Connecting'} to ${s.seedUrl}${s.peerId ? ` as …${s.peerId.slice(-8)}` : ''}`,
+      `${s.phase === 'retrying' ? 'Reconnecting' : s.peerId ? 'Connected' : 'Connecting'} to ${s.seedPage ?? s.seedUrl}${s.peerId ? ` as …${s.peerId.slice(-8)}` : ''}`,
       { 'data-testid': 'swarm-phase' },
     ),
     el('p', `Peers (${s.peers.length})`),

@@ -4,9 +4,8 @@
 // CPU reference model unless given another trainer, keeping everything in memory. No GPU, no
 // browser. `npm run volunteer -- --seed <URL>` runs one; the soak benchmark runs several.
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import type { Connection, PrivateKey } from '@libp2p/interface';
 import type { FetchProgress, SwarmClient } from '../swarm';
-import { connectToSeed } from '../tab/connect';
+import { stayConnected } from '../tab/connect';
 import { type ParticipantEvent, runParticipant } from '../tab/participant';
 import type { Trainer } from '../trainer/trainer';
 import { createCpuTrainer } from './cpu-trainer';
@@ -37,101 +36,42 @@ export interface NodeVolunteerOptions {
   signal: AbortSignal;
 }
 
-/**
- * How long the link to a helper seed may stay down before the volunteer goes back to the root's page
- * and draws again (the root lists only connected helpers): a helper that disappeared loses its
- * volunteers to the others and the root. The root itself is only ever dialled again.
- */
-export const HELPER_FAILOVER_MS = 20_000;
-
 /** Joins the seed's run and contributes until `signal` aborts, with a fresh identity. */
 export async function runNodeVolunteer(opts: NodeVolunteerOptions): Promise<void> {
-  const { signal } = opts;
+  const { signal, onEvent } = opts;
   const privateKey = await generateKeyPair('Ed25519');
   const storage = memoryVolunteerStorage();
   const trainer = opts.trainer ?? createCpuTrainer();
-  let seedUrl = opts.seedUrl;
-  while (!signal.aborted) {
-    const helperLost = new AbortController();
-    const own = { privateKey, storage, trainer };
-    seedUrl = await runOnce(opts, seedUrl, own, AbortSignal.any([signal, helperLost.signal]), helperLost);
-  }
-}
-
-/**
- * One attempt: connects to `seedUrl` (or a helper it lists), contributes until `signal` aborts or
- * `helperLost` is; returns the page to try next (a lost helper's root).
- */
-async function runOnce(
-  opts: NodeVolunteerOptions,
-  seedUrl: string,
-  own: { privateKey: PrivateKey; storage: ReturnType<typeof memoryVolunteerStorage>; trainer: Trainer },
-  signal: AbortSignal,
-  helperLost: AbortController,
-): Promise<string> {
-  const { onEvent } = opts;
-  const { storage } = own;
-  let client: SwarmClient & { seedUrl: string };
-  try {
-    client = await connectToSeed({
-      seedUrl,
-      privateKey: own.privateKey,
+  await stayConnected(
+    {
+      seedUrl: opts.seedUrl,
+      privateKey,
       store: storage.pieces,
       onRetry: (error, retryAt) => onEvent({ type: 'seed-unreachable', error, retryAt }),
+      onSeedLink: (up) => onEvent({ type: 'seed-link', up }),
+      onHelperLost: (text) => onEvent({ type: 'warning', text }),
       signal,
-    });
-  } catch (e) {
-    if (signal.aborted) return seedUrl;
-    throw e;
-  }
-  let failover: ReturnType<typeof setTimeout> | undefined;
-  let nextUrl = seedUrl;
-  try {
-    client.onWarning = (text) => onEvent({ type: 'warning', text });
-    onEvent({ type: 'connected', peerId: client.peerId });
-    // A helper's page names its root's: where to draw again when the helper is gone.
-    const root = client.seed.run === undefined ? undefined : (client.seed.upstream ?? seedUrl);
-    const seedLink = (up: boolean) => (e: CustomEvent<Connection>) => {
-      if (e.detail.remotePeer.toString() !== client.seed.peerId) return;
-      onEvent({ type: 'seed-link', up });
-      clearTimeout(failover);
-      if (!up && root)
-        failover = setTimeout(() => {
-          if (client.node.getConnections(e.detail.remotePeer).length > 0) return;
-          onEvent({ type: 'warning', text: `the helper at ${client.seedUrl} is gone: drawing again from ${root}` });
-          nextUrl = root;
-          helperLost.abort();
-        }, HELPER_FAILOVER_MS);
-    };
-    client.node.addEventListener('connection:open', seedLink(true));
-    client.node.addEventListener('connection:close', seedLink(false));
-    // The participant asks for no progress of its downloads; the volunteer reports each piece.
-    let downloads = 0;
-    const reporting: SwarmClient = {
-      ...client,
-      download: (doc, onProgress, s) => {
-        const download = ++downloads;
-        return client.download(
-          doc,
-          (progress) => {
-            onEvent({ type: 'fetch-progress', download, progress });
-            onProgress?.(progress);
-          },
-          s,
-        );
-      },
-    };
-    await runParticipant({
-      client: reporting,
-      seedUrl: client.seedUrl,
-      trainer: own.trainer,
-      storage,
-      onEvent,
-      signal,
-    });
-  } finally {
-    clearTimeout(failover);
-    await client.stop();
-  }
-  return nextUrl;
+    },
+    async (client, session) => {
+      client.onWarning = (text) => onEvent({ type: 'warning', text });
+      onEvent({ type: 'connected', peerId: client.peerId });
+      // The participant asks for no progress of its downloads; the volunteer reports each piece.
+      let downloads = 0;
+      const reporting: SwarmClient = {
+        ...client,
+        download: (doc, onProgress, s) => {
+          const download = ++downloads;
+          return client.download(
+            doc,
+            (progress) => {
+              onEvent({ type: 'fetch-progress', download, progress });
+              onProgress?.(progress);
+            },
+            s,
+          );
+        },
+      };
+      await runParticipant({ client: reporting, seedUrl: client.seedUrl, trainer, storage, onEvent, signal: session });
+    },
+  );
 }

@@ -53,7 +53,7 @@ test('a header is refused before its body is read: not started, other weights, n
       round: 7,
       weightsId: 'abc123',
       assignments: { a: 0, b: 1 },
-      hyper: { steps: 2, batchSize: 1, context: 16 },
+      hyper: { steps: 2, batchSize: 1, context: 16, lr: 1e-3, weightDecay: 0, dataSeed: 1 },
     },
     tried: new Set(['b']),
     maxBytes: 100,

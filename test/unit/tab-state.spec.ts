@@ -7,6 +7,7 @@ import {
   initialState,
   MAX_LOSSES,
   MAX_WARNINGS,
+  parseGlobalView,
   type ReceiptView,
   reduce,
   type TabEvent,
@@ -60,11 +61,11 @@ test('a tab starts from what it kept: settings, GPU time, and the counts of its 
   expect(s.training).toMatchObject({ status: 'off', gpuMs: 1234, acceptedRounds: 2, tokens: 2100 });
 });
 
-test('the seed link: retrying shows why and when; connecting clears it and names the peer', () => {
+test('the seed link: retrying shows why and when; connecting clears it and names the peer and the page drawn', () => {
   const retrying = run(fresh(), { type: 'seed-unreachable', error: 'HTTP 502', retryAt: 5000 });
   expect(retrying).toMatchObject({ phase: 'retrying', error: 'seed unreachable: HTTP 502', retryAt: 5000 });
-  const connected = run(retrying, { type: 'connected', peerId: '12D3KooWtab' });
-  expect(connected).toMatchObject({ phase: 'downloading', peerId: '12D3KooWtab' });
+  const connected = run(retrying, { type: 'connected', peerId: '12D3KooWtab', seedPage: 'http://helper:8090' });
+  expect(connected).toMatchObject({ phase: 'downloading', peerId: '12D3KooWtab', seedPage: 'http://helper:8090' });
   expect(connected.error).toBeUndefined();
   expect(connected.retryAt).toBeUndefined();
 });
@@ -183,4 +184,26 @@ test('settings, pacing, the GPU, peers and the run status are taken as reported'
   expect(s.uploads.uploadedBytes).toBe(9);
   expect(s.global?.round).toBe(7);
   expect(run(s, { type: 'pacing', pausedBecause: undefined }).pausedBecause).toBeUndefined();
+});
+
+test("the run's figures are taken from /status.json only when they have the shape the page draws", () => {
+  const status = {
+    round: 3,
+    volunteers: 2,
+    acceptedUpdates: 5,
+    history: [{ round: 0, tokens: 0, valLoss: 7, extra: 'x' }],
+    peers: 4,
+  };
+  expect(parseGlobalView(status)).toEqual({
+    round: 3,
+    volunteers: 2,
+    acceptedUpdates: 5,
+    history: [{ round: 0, tokens: 0, valLoss: 7 }],
+  });
+  // A helper's /status.json (no history), and broken or hostile ones.
+  expect(parseGlobalView({ round: 3, volunteers: 2, partialsSent: 1 })).toBeUndefined();
+  expect(parseGlobalView({ ...status, history: [{ round: 'x', tokens: 0, valLoss: 1 }] })).toBeUndefined();
+  expect(parseGlobalView({ ...status, round: -1 })).toBeUndefined();
+  expect(parseGlobalView(null)).toBeUndefined();
+  expect(parseGlobalView('status')).toBeUndefined();
 });
