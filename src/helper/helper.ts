@@ -54,6 +54,8 @@ import { servableWeights } from '../seed/weights';
 import {
   createSeedNode,
   ipOf,
+  MAX_SEED_JSON_BYTES,
+  PIECE_BYTES,
   parseSeedInfo,
   type SeedInfo,
   type SignedDocument,
@@ -63,7 +65,9 @@ import {
   verifyManifest,
 } from '../swarm';
 import { createSeedLink } from '../swarm/seed-link';
+import { MAX_TOKEN_FILE_BYTES } from '../tab/limits';
 import { startedParts } from '../util/parts';
+import { fetchAtMost, fetchJsonAtMost } from '../util/read-at-most';
 
 /** How often the root's /round.json is read, besides its gossip (a lost message only delays the helper). */
 export const ROUND_POLL_MS = 3_000;
@@ -148,12 +152,12 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
   const key = await loadOrCreatePeerKey(opts.runDir, false);
   const self = peerIdFromPrivateKey(key);
   const spool = await openFileSpool(opts.runDir);
-  const fromRoot = async (path: string) => {
-    const res = await fetch(new URL(path, opts.upstream), { signal: AbortSignal.timeout(ROOT_FETCH_TIMEOUT_MS) });
-    if (!res.ok) throw new Error(`${opts.upstream}${path} answered ${res.status}`);
-    return res;
-  };
-  const rootInfo: SeedInfo = parseSeedInfo(await (await fromRoot('/swarm.json')).json());
+  /** A file from the root, at most `max` bytes; a JSON document at most MAX_SEED_JSON_BYTES. */
+  const fromRoot = (path: string, max: number) =>
+    fetchAtMost(new URL(path, opts.upstream), max, AbortSignal.timeout(ROOT_FETCH_TIMEOUT_MS));
+  const jsonFromRoot = (path: string) =>
+    fetchJsonAtMost(new URL(path, opts.upstream), MAX_SEED_JSON_BYTES, AbortSignal.timeout(ROOT_FETCH_TIMEOUT_MS));
+  const rootInfo: SeedInfo = parseSeedInfo(await jsonFromRoot('/swarm.json'));
   if (rootInfo.run !== undefined) throw new Error(`${opts.upstream} is a helper itself; --upstream names the root`);
   const root = rootInfo.peerId;
 
@@ -205,12 +209,12 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
         ['train', m.data.train],
         ['validation', m.data.validation],
       ] as const) {
-        const body = Buffer.from(await (await fromRoot(`/data/${name}.u16`)).arrayBuffer());
+        const body = Buffer.from(await fromRoot(`/data/${name}.u16`, MAX_TOKEN_FILE_BYTES));
         if ((await sha256Hex(body)) !== hash) throw new Error(`the root's ${name} tokens differ from the round's hash`);
         files[`/data/${name}.u16`] = { body, type: 'application/octet-stream' };
       }
       // The tokenizer only turns tokens back into text for "try the model"; no round names its hash.
-      const tokenizer = Buffer.from(await (await fromRoot('/data/tokenizer.json')).arrayBuffer());
+      const tokenizer = Buffer.from(await fromRoot('/data/tokenizer.json', MAX_SEED_JSON_BYTES));
       files['/data/tokenizer.json'] = { body: tokenizer, type: 'application/json' };
       data = files;
     }
@@ -222,7 +226,7 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
       const vector = new Uint8Array(manifest.value.totalBytes);
       let offset = 0;
       for (const hash of manifest.value.pieces) {
-        const piece = new Uint8Array(await (await fromRoot(`/weights/${hash}`)).arrayBuffer());
+        const piece = await fromRoot(`/weights/${hash}`, PIECE_BYTES);
         if ((await sha256Hex(piece)) !== hash) throw new Error(`a weight piece from the root does not match its hash`);
         vector.set(piece, offset);
         offset += piece.length;
@@ -272,12 +276,10 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
       } catch {}
     });
     const poll = setInterval(() => {
-      fromRoot('/round.json')
-        .then((res) => res.json())
-        .then(onRoundDoc, () => {});
+      jsonFromRoot('/round.json').then(onRoundDoc, () => {});
     }, ROUND_POLL_MS);
     parts.add({ stop: async () => clearInterval(poll) });
-    onRoundDoc(await (await fromRoot('/round.json')).json());
+    onRoundDoc(await jsonFromRoot('/round.json'));
     await adopting;
     if (!current) throw new Error(`the root at ${opts.upstream} has no open round to follow`);
 

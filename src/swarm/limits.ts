@@ -14,6 +14,12 @@ export const PIECE_BYTES = 1 * MiB;
 export const MAX_MODEL_BYTES = 64 * MiB;
 /** Largest signed document (manifest) accepted from anyone. */
 export const MAX_SIGNED_DOCUMENT_BYTES = 256 * KiB;
+/**
+ * Largest JSON document read from a seed over HTTP (/swarm.json, /round.json, /status.json): a few
+ * signed documents, 64 helpers, and /status.json's history of one line a round (some 50 bytes: 80,000
+ * rounds).
+ */
+export const MAX_SEED_JSON_BYTES = 4 * MiB;
 /** Largest piece request frame: a manifest id and an index. */
 export const MAX_PIECE_REQUEST_BYTES = 256;
 /** Largest piece reply frame: one status byte and a piece. */

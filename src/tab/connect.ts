@@ -4,6 +4,7 @@
 // and a volunteer whose helper is gone draws again from the root (stayConnected).
 import type { Connection, PrivateKey } from '@libp2p/interface';
 import {
+  MAX_SEED_JSON_BYTES,
   type PieceStore,
   parseSeedInfo,
   runSigner,
@@ -14,6 +15,7 @@ import {
 } from '../swarm';
 import { backoff } from '../util/backoff';
 import { sleep, systemClock } from '../util/clock';
+import { fetchJsonAtMost } from '../util/read-at-most';
 
 /**
  * How long the link to a helper seed may stay down before the volunteer goes back to the root's page
@@ -71,9 +73,7 @@ export async function readSeedInfo(
   seedUrl: string,
   signal?: AbortSignal,
 ): Promise<SeedInfo & { iceServers: RTCIceServer[] }> {
-  const res = await fetch(new URL('/swarm.json', seedUrl), { signal });
-  if (!res.ok) throw new Error(`${seedUrl}/swarm.json answered ${res.status}`);
-  const json: unknown = await res.json();
+  const json = await fetchJsonAtMost(new URL('/swarm.json', seedUrl), MAX_SEED_JSON_BYTES, signal);
   return { ...parseSeedInfo(json), iceServers: parseIceServers((json as { iceServers?: unknown }).iceServers) };
 }
 

@@ -24,6 +24,7 @@ import {
 import type { ProgressStore } from '../storage';
 import {
   fromUtf8,
+  MAX_SEED_JSON_BYTES,
   ManifestRetiredError,
   type PieceStore,
   runSigner,
@@ -35,6 +36,7 @@ import {
 import type { Trainer } from '../trainer';
 import { backoff } from '../util/backoff';
 import { sleep, systemClock } from '../util/clock';
+import { fetchJsonAtMost, readAtMost } from '../util/read-at-most';
 import { MAX_TOKEN_FILE_BYTES, SEED_CORRUPT_RETRY_MS } from './limits';
 import { admitRound, RoundRefusedError } from './round-check';
 
@@ -338,9 +340,7 @@ async function trainRound(opts: ParticipantOptions, m: RoundManifest, shard: num
 }
 
 async function fetchJson(base: string, path: string): Promise<unknown> {
-  const res = await fetch(new URL(path, base));
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-  return res.json();
+  return fetchJsonAtMost(new URL(path, base), MAX_SEED_JSON_BYTES);
 }
 
 /**
@@ -365,31 +365,4 @@ export async function tokenFile(
     await store.put(sha256, bytes);
   }
   return fromU16Bytes(bytes);
-}
-
-/** A response's body, or undefined (and the rest left unread) when it is over `max` bytes. */
-async function readAtMost(res: Response, max: number): Promise<Uint8Array | undefined> {
-  if (Number(res.headers.get('content-length')) > max) {
-    await res.body?.cancel();
-    return undefined;
-  }
-  const reader = res.body?.getReader();
-  if (!reader) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    length += r.value.length;
-    if (length > max) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(r.value);
-  }
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
 }

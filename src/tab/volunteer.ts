@@ -4,7 +4,8 @@
 // reduces them into one state (state.ts) that the page renders.
 import { type CreditsFile, parseReceipt, type Receipt } from '../fed';
 import { openStorage, type Storage } from '../storage';
-import type { PieceStore, SignedDocument, SwarmClient } from '../swarm';
+import { MAX_SEED_JSON_BYTES, type PieceStore, type SignedDocument, type SwarmClient } from '../swarm';
+import { fetchJsonAtMost } from '../util/read-at-most';
 import { readSeedInfo, type SeedClient, stayConnected } from './connect';
 import { downloadOfferedWeights } from './downloads';
 import { describeGpu } from './gpu-probe';
@@ -118,7 +119,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
   async function pollRunStatus(): Promise<void> {
     try {
       const root = client?.seed.upstream ?? opts.seedUrl;
-      const global = parseGlobalView(await (await fetch(new URL('/status.json', root))).json());
+      const global = parseGlobalView(await fetchJsonAtMost(new URL('/status.json', root), MAX_SEED_JSON_BYTES));
       if (global) emit({ type: 'run-status', global });
     } catch {
       // The seed is restarting: the next poll will do.
