@@ -33,6 +33,7 @@ import {
 import type { UpdateHeader, UpdateOutcome } from '../../src/fed/protocol';
 import { SUSPENSION_ROUNDS } from '../../src/fed/roster';
 import { SKETCH_SIZE } from '../../src/fed/sketch';
+import { memorySpool, type UpdateSpool } from '../../src/fed/spool';
 import { type GptConfig, initParams, paramLayout } from '../../src/model';
 import { type Ledger, memoryLedger } from '../../src/seed/ledger';
 import { sha256Hex } from '../../src/swarm/bytes';
@@ -109,6 +110,8 @@ interface Harness {
   persistFails?: Error;
   /** When set, issuing receipts throws it (a full disk under the ledger). */
   issueFails?: Error;
+  /** When set, keeping an update's bytes in the spool throws it (a full disk under the spool). */
+  spoolFails?: Error;
   persisted: {
     round: number;
     params: Float32Array;
@@ -133,6 +136,19 @@ interface Harness {
 }
 
 const harnesses: Harness[] = [];
+
+/** The memory spool, whose put throws `fails()` while it is set. */
+function failingSpool(fails: () => Error | undefined): UpdateSpool {
+  const spool = memorySpool();
+  return {
+    ...spool,
+    async put(batch, peer, body) {
+      const e = fails();
+      if (e) throw e;
+      return spool.put(batch, peer, body);
+    },
+  };
+}
 
 test.afterEach(() => {
   for (const h of harnesses.splice(0)) h.c.stop();
@@ -182,6 +198,7 @@ function harness(
       },
       isConnected: (peer) => h.connected.has(peer),
       addressOf: () => undefined,
+      spool: failingSpool(() => h.spoolFails),
       async evaluate(params) {
         h.evaluated.push(params.slice());
         return 5 - 0.25 * (h.evaluated.length - 1); // 5, 4.75, 4.5, …
@@ -872,6 +889,25 @@ test('a round whose only updates were rejected is issued again, not sooner than 
   await waitPublished(h, 3);
   expect(last(h).manifest.round).toBe(0);
   expect(last(h).at).toBe(issuedAt + MIN_REISSUE_MS);
+});
+
+test('an update the spool cannot keep (a full disk) is refused with the reason; with room again, the next is taken', async () => {
+  const h = harness();
+  await startWithA(h);
+  h.spoolFails = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  const body = int8(randomUniform(P, 7, AMP));
+  expect(await h.c.onUpdate(A, header(h), body)).toEqual({ type: 'rejected', reason: 'the seed could not store it' });
+  expect(h.logs.join('\n')).toContain(`could not keep ${A}'s update for round 0: ENOSPC`);
+  expect(h.c.status().rejectedByKind.refused).toBe(1);
+  // Nothing was aggregated: round 0 is issued again, and with room the update is taken and closes it.
+  h.spoolFails = undefined;
+  h.clock.advance(MIN_REISSUE_MS);
+  await waitPublished(h, 3);
+  expect(last(h).manifest.round).toBe(0);
+  await expectReceived(await h.c.onUpdate(A, header(h), body), body);
+  await waitPublished(h, 4);
+  expect(last(h).manifest.round).toBe(1);
+  expect(h.c.status().acceptedUpdates).toBe(1);
 });
 
 test('only verified updates are aggregated and credited; a failed one is counted, its reason kept, its sender benched or, caught, suspended', async () => {
