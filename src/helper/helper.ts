@@ -17,7 +17,6 @@
 import '../seed/promise-shim';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { publicKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import {
@@ -42,7 +41,7 @@ import {
   type UpdateOutcome,
   verifyRoundManifest,
 } from '../fed';
-import { weightPieceFiles } from '../seed/documents';
+import { swarmDocument, weightPieceFiles } from '../seed/documents';
 import { loadOrCreatePeerKey } from '../seed/files';
 import { type MemoryFiles, readTlsFiles, startHttpServer, type TlsFiles } from '../seed/http';
 import { helperMetrics, metricsDocument } from '../seed/metrics';
@@ -60,7 +59,6 @@ import {
   type SeedInfo,
   type SignedDocument,
   sha256Hex,
-  toBase64,
   utf8,
   verifyManifest,
 } from '../swarm';
@@ -407,16 +405,11 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
     };
     node.addEventListener('peer:disconnect', onDisconnect);
 
-    const publicKey = toBase64(publicKeyToProtobuf(key.publicKey));
-    const info = () => ({
-      peerId: self.toString(),
-      publicKey,
-      addrs: node
-        .getMultiaddrs()
-        .map(String)
-        .filter((a) => a.includes('/ws')),
-      manifests: weights.newest() ? [weights.newest()!.manifest.signed] : [],
-      iceServers: [],
+    const info = swarmDocument({
+      node,
+      key,
+      manifests: () => (weights.newest() ? [weights.newest()!.manifest.signed] : []),
+      hostNames: tls?.hostNames,
       run: root,
       upstream: opts.upstream,
     });

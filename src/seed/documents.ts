@@ -5,7 +5,7 @@
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import type { Coordinator, CoordinatorStatus } from '../fed';
-import { isSha256Hex, type SeedInfo, type SeedNode, toBase64, type UploadStats } from '../swarm';
+import { isSha256Hex, type SeedInfo, type SeedNode, type SignedDocument, toBase64, type UploadStats } from '../swarm';
 import type { RunData } from './data';
 import type { HelperEntry } from './helpers';
 import type { FileLookups, JsonRoutes, MemoryFiles } from './http';
@@ -53,10 +53,26 @@ export interface SeedDocuments {
   routes: JsonRoutes;
 }
 
-export function seedDocuments(c: SeedDocumentsComponents): SeedDocuments {
+/** What /swarm.json says of a seed or a helper seed. */
+export interface SwarmDocumentParts {
+  node: Pick<SeedNode, 'peerId' | 'getMultiaddrs'>;
+  key: PrivateKey;
+  /** The signed weights manifests it serves now. */
+  manifests(): SignedDocument[];
+  /** The DNS names of its TLS certificate (addresses are advertised under them too). */
+  hostNames?: string[];
+  iceServers?(): IceServer[];
+  helpers?(): HelperEntry[];
+  /** A helper's: the run's signer (the root's peer id), and the root's page. */
+  run?: string;
+  upstream?: string;
+}
+
+/** /swarm.json, as read now: who the seed is, where to dial it (WebSockets), what it serves. */
+export function swarmDocument(c: SwarmDocumentParts): () => SwarmDocument {
   const peerId = c.node.peerId.toString();
   const publicKey = toBase64(publicKeyToProtobuf(c.key.publicKey));
-  const info = (): SwarmDocument => ({
+  return () => ({
     peerId,
     publicKey,
     addrs: underNames(
@@ -66,10 +82,17 @@ export function seedDocuments(c: SeedDocumentsComponents): SeedDocuments {
         .filter((a) => a.includes('/ws')),
       c.hostNames ?? [],
     ),
-    manifests: [c.weights.current().manifest.signed],
+    manifests: c.manifests(),
     iceServers: c.iceServers?.() ?? [],
-    helpers: c.helpers?.() ?? [],
+    ...(c.helpers ? { helpers: c.helpers() } : {}),
+    ...(c.run ? { run: c.run } : {}),
+    ...(c.upstream ? { upstream: c.upstream } : {}),
   });
+}
+
+export function seedDocuments(c: SeedDocumentsComponents): SeedDocuments {
+  const peerId = c.node.peerId.toString();
+  const info = swarmDocument({ ...c, manifests: () => [c.weights.current().manifest.signed] });
   const status = (): SeedStatus => {
     const m = c.weights.current().manifest;
     return {
