@@ -23,6 +23,9 @@ export async function openTab(browser: Browser, url: string, log?: (line: string
     if (seen.length > TROUBLES_KEPT) seen.shift();
   };
   page.on('pageerror', (e) => trouble(`[page error] ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') trouble(`[console ${m.type()}] ${m.text()}`);
+  });
   page.on('requestfailed', (r) => trouble(`[request failed] ${r.url()}: ${r.failure()?.errorText}`));
   page.on('response', (r) => {
     if (r.status() >= 500) trouble(`[${r.status()}] ${r.url()}`);
