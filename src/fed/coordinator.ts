@@ -48,6 +48,7 @@ import { type OuterOptions, outerStep } from './outer';
 import type { ReceiptsReply, UpdateHeader, UpdateOutcome } from './protocol';
 import { recentByRound } from './recent';
 import { chooseRoster, recordRound, type VolunteerRecord } from './roster';
+import { checkLrSchedule, type LrSchedule, scheduledLr } from './schedule';
 import { createSketcher } from './sketch';
 import { memorySpool, type UpdateSpool } from './spool';
 import { assignedUpdateRefusal, decodeValidUpdate } from './validate';
@@ -73,6 +74,8 @@ export interface FedSettings {
   reexecutionsPerRound: number;
   /** Bucket sums a round folds its updates into (buckets.ts): its memory, and how finely the rule sees them. */
   buckets: number;
+  /** The inner lr over the run's rounds (schedule.ts); every round has `hyper.lr` without one. */
+  lrSchedule?: LrSchedule;
 }
 
 /** Defaults sized for the `tiny` model on a software adapter: a round takes a minute or so. */
@@ -318,7 +321,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   let signedRound: SignedDocument | undefined;
   let stopped = false;
   const clock = deps.clock ?? systemClock;
-  /** The analytic bound on an update's norm; each round admits up to admissionBounds' tighter one. */
+  if (settings.lrSchedule) checkLrSchedule(settings.lrSchedule);
+  /** The analytic bound on an update's norm (the schedule and the warm-up only ever lower lr); each round admits up to admissionBounds' tighter one. */
   const maxNorm = maxUpdateNorm(settings.hyper, state.params.length);
   /** The last closed round's accepted updates' sketches: verification rejects replays of them (not kept over a restart). */
   let earlier: Map<string, Float32Array> | undefined;
@@ -382,7 +386,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       weights: weights.signed,
       weightsId: weights.id,
       data: deps.data,
-      hyper: settings.hyper,
+      hyper: { ...settings.hyper, lr: scheduledLr(settings.hyper.lr, settings.lrSchedule, state.round) },
       shardCount: settings.shardCount,
       assignments,
       deadline: clock.now() + settings.roundMs,

@@ -33,6 +33,11 @@ export interface RoundHyper {
   weightDecay: number;
   /** Seed of the data order; batches come from (seed, shard, step). */
   dataSeed: number;
+  /**
+   * Local steps over which the inner lr ramps up linearly, from lr/warmupSteps to lr (absent: none).
+   * Each round starts AdamW afresh, and its first bias-corrected steps move every weight by about lr.
+   */
+  warmupSteps?: number;
 }
 
 /** The ledger when a round was published: receipts so far and the hash of the last one. */
@@ -130,6 +135,10 @@ export function parseRoundManifest(value: unknown): RoundManifest {
   // A step with a learning rate of 0 moves nothing, and a negative one climbs the loss.
   check((h.lr as number) > 0, `round manifest: hyper.lr must be positive, got ${h.lr}`);
   check((h.weightDecay as number) >= 0, `round manifest: hyper.weightDecay must be >= 0, got ${h.weightDecay}`);
+  check(
+    h.warmupSteps === undefined || (isInt(h.warmupSteps) && (h.warmupSteps as number) <= (h.steps as number)),
+    `round manifest: hyper.warmupSteps must be an integer from 0 to steps, got ${h.warmupSteps}`,
+  );
   check(isInt(m.shardCount, 1), 'round manifest: shardCount must be a positive integer');
   check(typeof m.assignments === 'object' && m.assignments !== null, 'round manifest: assignments must be an object');
   const shards = Object.values(m.assignments as Record<string, unknown>);

@@ -139,6 +139,7 @@ export {
   SUSPENSION_ROUNDS,
   type VolunteerRecord,
 } from './roster';
+export { checkLrSchedule, type LrSchedule, scheduledLr } from './schedule';
 export { createSketcher, SKETCH_SIZE, type Sketcher } from './sketch';
 export { memorySpool, type UpdateSpool } from './spool';
 export {

@@ -176,7 +176,7 @@ export function assignmentRequest(manifest: RoundTerms, shard: number, codec = m
   const { round, hyper, shardCount } = manifest;
   return {
     steps: hyper.steps,
-    hyper: { lr: hyper.lr, weightDecay: hyper.weightDecay },
+    hyper: { lr: hyper.lr, weightDecay: hyper.weightDecay, warmupSteps: hyper.warmupSteps },
     seed: hyper.dataSeed,
     shard,
     shardCount,

@@ -8,6 +8,7 @@
 // for SEED_CORRUPT_RETRY_MS; both are told to the page.
 import { fromU16Bytes } from '../data';
 import {
+  assignmentRequest,
   type Receipt,
   type ReceiptsReply,
   ROUND_TOPIC,
@@ -304,36 +305,24 @@ async function collectReceipts(opts: ParticipantOptions, current: number): Promi
 /** Trains the round's local steps; gives up (cancels) if a newer round appears meanwhile: we missed its deadline. */
 async function trainRound(opts: ParticipantOptions, m: RoundManifest, shard: number, superseded: () => boolean) {
   const { trainer } = opts;
-  const h = m.hyper;
   const check = setInterval(() => superseded() && void trainer.cancel(), SUPERSEDED_CHECK_MS);
   let lastBusyMs = 0;
   try {
-    return await trainer.train(
-      {
-        steps: h.steps,
-        hyper: { lr: h.lr, weightDecay: h.weightDecay },
-        seed: h.dataSeed,
-        shard,
-        shardCount: m.shardCount,
-        firstStep: m.round * h.steps,
-        codec: m.codec,
-      },
-      (p) => {
-        if (p.holding) {
-          opts.onEvent({ type: 'holding', round: m.round });
-          return;
-        }
-        opts.onEvent({
-          type: 'step',
-          round: m.round,
-          step: p.step,
-          steps: p.steps,
-          loss: p.loss ?? Number.NaN,
-          gpuMs: p.busyMs - lastBusyMs,
-        });
-        lastBusyMs = p.busyMs;
-      },
-    );
+    return await trainer.train(assignmentRequest(m, shard), (p) => {
+      if (p.holding) {
+        opts.onEvent({ type: 'holding', round: m.round });
+        return;
+      }
+      opts.onEvent({
+        type: 'step',
+        round: m.round,
+        step: p.step,
+        steps: p.steps,
+        loss: p.loss ?? Number.NaN,
+        gpuMs: p.busyMs - lastBusyMs,
+      });
+      lastBusyMs = p.busyMs;
+    });
   } finally {
     clearInterval(check);
   }

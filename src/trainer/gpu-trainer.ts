@@ -5,7 +5,7 @@
 
 import { TokenDataset } from '../data';
 import { type Gpu, GpuDeviceLostError } from '../gpu';
-import { DEFAULT_HYPER, parameterCount, paramLayout, sampleToken } from '../model';
+import { parameterCount, paramLayout, sampleToken } from '../model';
 // The GPU model pulls in WGSL sources, which only the bundler loads: not part of src/model's index.
 import { createGpuGpt, type GpuGpt } from '../model/gpu-gpt';
 import type { ProgressStore } from '../storage';
@@ -13,7 +13,15 @@ import { createRandom } from '../util/random';
 import { createPacer } from './pacing';
 import { beginRound, encodeRound, runLocalSteps } from './round';
 import { installMatmulTiles, type MatmulTileChoice } from './tiles';
-import type { Trainer, TrainerActivity, TrainerInit, TrainProgress, TrainRequest, TrainResult } from './trainer';
+import {
+  stepHyper,
+  type Trainer,
+  type TrainerActivity,
+  type TrainerInit,
+  type TrainProgress,
+  type TrainRequest,
+  type TrainResult,
+} from './trainer';
 
 export interface GpuTrainerDeps {
   /** A fresh device: at init, and again after a device loss. `onLost` fires when it is lost. */
@@ -94,7 +102,6 @@ export function createGpuTrainer(deps: GpuTrainerDeps): Trainer {
     const set = dataset();
     beginRound(request, pacer, activity);
     return guarded('train', async (b): Promise<TrainResult> => {
-      const hyper = { ...DEFAULT_HYPER, ...request.hyper };
       const { batchSize, context } = b.init;
       const start = b.params;
       let gpuBusyFraction: number | undefined;
@@ -109,7 +116,7 @@ export function createGpuTrainer(deps: GpuTrainerDeps): Trainer {
         step: async (batch, i) => {
           const profile = request.profileLastStep === true && i === request.steps - 1;
           const stepStart = performance.now();
-          const r = await b.model.step(batch.inputs, batch.targets, hyper, { profile });
+          const r = await b.model.step(batch.inputs, batch.targets, stepHyper(request.hyper, i), { profile });
           if (r.profile?.clock === 'timestamp') {
             gpuBusyFraction = r.profile.totalNs / 1e6 / (performance.now() - stepStart);
           }

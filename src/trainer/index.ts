@@ -14,3 +14,4 @@ export type {
   TrainRequest,
   TrainResult,
 } from './trainer';
+export { stepHyper, warmedLr } from './trainer';

@@ -2,7 +2,7 @@
 // reaches it through comlink: src/tab/trainer-client.ts), or in a Node process: every method is
 // async and every argument and result is structured-cloneable.
 import type { CodecSettings } from '../fed';
-import type { GptConfig } from '../model';
+import { DEFAULT_HYPER, type GptConfig, type TrainHyper } from '../model';
 import type { MatmulTileChoice } from './tiles';
 
 export interface TrainerInit {
@@ -30,6 +30,23 @@ export interface TrainerInfo {
 export interface InnerHyper {
   lr?: number;
   weightDecay?: number;
+  /** Local steps over which lr ramps up linearly (warmedLr); none when absent. */
+  warmupSteps?: number;
+}
+
+/** The inner lr at local step `i` (from 0): `lr·(i + 1)/warmupSteps` during the warm-up, then `lr`. */
+export function warmedLr(lr: number, warmupSteps: number | undefined, i: number): number {
+  return warmupSteps && i < warmupSteps ? (lr * (i + 1)) / warmupSteps : lr;
+}
+
+/**
+ * AdamW's settings at local step `i` of a request, on every trainer (a re-execution must repeat a
+ * volunteer's steps): the model's defaults, the request's lr and weight decay, lr warmed up (warmedLr).
+ */
+export function stepHyper(hyper: InnerHyper | undefined, i: number): TrainHyper {
+  const { warmupSteps, ...round } = hyper ?? {};
+  const h = { ...DEFAULT_HYPER, ...round };
+  return { ...h, lr: warmedLr(h.lr, warmupSteps, i) };
 }
 
 export interface TrainRequest {

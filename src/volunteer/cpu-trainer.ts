@@ -4,7 +4,6 @@
 // TypeScript on one thread, milliseconds per token: sized for the tiny and small presets.
 import { TokenDataset } from '../data';
 import {
-  DEFAULT_HYPER,
   type GptCpuTrainState,
   gptForwardCpu,
   gptTrainStepCpu,
@@ -16,7 +15,14 @@ import {
 // Not src/trainer's index: it pulls in the GPU trainer, whose WGSL only the bundler loads.
 import { createPacer } from '../trainer/pacing';
 import { beginRound, encodeRound, runLocalSteps } from '../trainer/round';
-import type { Trainer, TrainerActivity, TrainerInit, TrainProgress, TrainRequest } from '../trainer/trainer';
+import {
+  stepHyper,
+  type Trainer,
+  type TrainerActivity,
+  type TrainerInit,
+  type TrainProgress,
+  type TrainRequest,
+} from '../trainer/trainer';
 import { createRandom } from '../util/random';
 
 interface Built {
@@ -60,7 +66,6 @@ export function createCpuTrainer(): Trainer {
     const { layout, init, state } = ready();
     const set = dataset();
     beginRound(request, pacer, activity);
-    const hyper = { ...DEFAULT_HYPER, ...request.hyper };
     const { batchSize, context } = init;
     const start = state.params.slice();
     const steps = await runLocalSteps({
@@ -71,7 +76,8 @@ export function createCpuTrainer(): Trainer {
       pacer,
       activity,
       onProgress,
-      step: async (batch) => gptTrainStepCpu(layout, state, { ...batch, B: batchSize, T: context }, hyper).loss,
+      step: async (batch, i) =>
+        gptTrainStepCpu(layout, state, { ...batch, B: batchSize, T: context }, stepHyper(request.hyper, i)).loss,
       afterStep: yieldToEventLoop,
     });
     const encoded = encodeRound({

@@ -435,6 +435,14 @@ test('joining: the first joiner restarts the empty round 0 with itself in it; th
   expect(h.c.status().volunteers).toBe(2);
 });
 
+test("with an lr schedule each round carries its own lr: round 0 of a 2-round warm-up has half the run's", async () => {
+  const h = harness({ lrSchedule: { warmupRounds: 2, rounds: 6, finalFraction: 0.1 } });
+  await toRoundOneWithAB(h);
+  expect(h.published[0]!.manifest.hyper).toEqual({ ...HYPER, lr: HYPER.lr / 2 });
+  expect(last(h).manifest).toMatchObject({ round: 1, hyper: { ...HYPER, lr: HYPER.lr } });
+  expect(() => harness({ lrSchedule: { warmupRounds: 2, rounds: 2, finalFraction: 0 } })).toThrow(/rounds must be/);
+});
+
 test('a round closes as soon as every assigned volunteer has reported: params move by exactly lr·mean(updates)', async () => {
   const h = harness();
   const start = h.state.params.slice();

@@ -235,6 +235,16 @@ test.describe('round manifests', () => {
       ['string lr', withNested(m, 'hyper', 'lr', '0.001'), 'round manifest: hyper is incomplete'],
       ['missing weightDecay', withNested(m, 'hyper', 'weightDecay', undefined), 'round manifest: hyper is incomplete'],
       ['negative dataSeed', withNested(m, 'hyper', 'dataSeed', -1), 'round manifest: hyper is incomplete'],
+      [
+        'warm-up longer than the round',
+        withNested(m, 'hyper', 'warmupSteps', 1e6),
+        'round manifest: hyper.warmupSteps must be an integer from 0 to steps, got 1000000',
+      ],
+      [
+        'float warm-up',
+        withNested(m, 'hyper', 'warmupSteps', 1.5),
+        'round manifest: hyper.warmupSteps must be an integer from 0 to steps, got 1.5',
+      ],
       ['zero shardCount', withField(m, 'shardCount', 0), 'round manifest: shardCount must be a positive integer'],
       ['float shardCount', withField(m, 'shardCount', 8.5), 'round manifest: shardCount must be a positive integer'],
       ['null assignments', withField(m, 'assignments', null), 'round manifest: assignments must be an object'],

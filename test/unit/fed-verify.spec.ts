@@ -325,6 +325,28 @@ test('in an fp32 round re-execution allows only the GPU tolerance; below density
   expect(codecErrorBound(u, fp32.manifest.codec)).toBe(0);
 });
 
+test('a round with a warm-up re-executes exactly; the same work without the warm-up fails re-execution', async () => {
+  test.setTimeout(120_000);
+  const { work } = rounds[1]!;
+  const fp32 = { ...INT8, format: 'fp32' as const };
+  const warm: RoundWork = {
+    ...work,
+    manifest: { ...terms(1, honestAssignments, fp32), hyper: { ...HYPER, warmupSteps: 4 } },
+  };
+  const cold: RoundWork = { ...work, manifest: terms(1, honestAssignments, fp32) };
+  const train = async (w: RoundWork) => {
+    const trainer = createCpuTrainer();
+    await trainer.init({ config: CONFIG, batchSize: HYPER.batchSize, context: HYPER.context });
+    await trainer.loadData(work.dataset.train, work.dataset.validation);
+    await trainer.loadParams(work.start);
+    return decodeUpdate((await trainer.train(assignmentRequest(w.manifest, 0))).update, work.start.length);
+  };
+  const [withWarmup, withoutWarmup] = [await train(warm), await train(cold)];
+  expect((await reexecute(warm, 'v0', withWarmup, createCpuTrainer)).distance).toBe(0);
+  // Skipping the warm-up is another volunteer's work: more than the GPU tolerance away.
+  expect((await reexecute(warm, 'v0', withoutWarmup, createCpuTrainer)).passed).toBe(false);
+});
+
 test('verifyRound: honest updates accepted and credited; free riders, copiers and wreckers rejected', async () => {
   test.setTimeout(120_000);
   const [before, { work, updates }] = rounds as [Round, Round];
