@@ -58,7 +58,13 @@ const SEEDS = 3;
  */
 const CENTRAL_LR_FACTORS = [0.5, 1, 2];
 
-type CaseSpec = { kind: 'central' } | { kind: 'federated'; format: UpdateFormat; outer?: OuterOptions };
+type CaseSpec =
+  | { kind: 'central' }
+  | { kind: 'federated'; format: UpdateFormat; outer?: OuterOptions; warmupSteps?: number; cosine?: boolean };
+/** The cosine of the `-cosine` cases: from the inner lr down to this fraction of it at the last round. */
+const COSINE_FINAL_FRACTION = 0.1;
+/** The `-warmup` cases' warm-up: a tenth of the round's local steps. */
+const WARMUP_STEPS = Math.round(SIZES.steps / 10);
 
 /** Default cases, then alternative outer settings (opt-in with --cases, reported under their own names). */
 const CASES: Record<string, CaseSpec> = {
@@ -71,6 +77,8 @@ const CASES: Record<string, CaseSpec> = {
     outer: { lr: 0.7, momentum: 0.9, nesterov: true },
   },
   'federated-int8-outer-lr1-mu0': { kind: 'federated', format: 'int8', outer: { lr: 1, momentum: 0, nesterov: false } },
+  'federated-int8-warmup': { kind: 'federated', format: 'int8', warmupSteps: WARMUP_STEPS },
+  'federated-int8-warmup-cosine': { kind: 'federated', format: 'int8', warmupSteps: WARMUP_STEPS, cosine: true },
 };
 const DEFAULT_CASES = ['central', 'federated-fp32', 'federated-int8'];
 
@@ -88,7 +96,11 @@ function planJobs(names: string[], seeds: number[], runDir: string): FedJob[] {
     const c = CASES[n]!;
     if (c.kind === 'central')
       return CENTRAL_LR_FACTORS.map((f) => [`central lr ${innerLr * f}`, { kind: 'central', lr: innerLr * f }]);
-    return [[n, { kind: 'federated', format: c.format, outer: c.outer ?? DEFAULT_FED_SETTINGS.outer }]];
+    const lrSchedule = c.cosine
+      ? { warmupRounds: 0, rounds: SIZES.rounds - 1, finalFraction: COSINE_FINAL_FRACTION }
+      : undefined;
+    const outer = c.outer ?? DEFAULT_FED_SETTINGS.outer;
+    return [[n, { kind: 'federated', format: c.format, outer, warmupSteps: c.warmupSteps, lrSchedule }]];
   });
   const job = (seed: number, label: string, spec: FedJobSpec): FedJob => ({
     ...spec,

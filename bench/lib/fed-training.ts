@@ -6,10 +6,12 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { Batch, TokenDataset } from '../../src/data';
 import {
+  assignmentRequest,
   createCoordinator,
   DEFAULT_FED_SETTINGS,
   type FedSettings,
   freshCoordinatorState,
+  type LrSchedule,
   type OuterOptions,
   type RoundManifest,
   type UpdateFormat,
@@ -59,7 +61,16 @@ export interface FedSizes {
 export type FedJobSpec =
   | { kind: 'initial' }
   | { kind: 'central'; lr: number }
-  | { kind: 'federated'; format: UpdateFormat; outer: OuterOptions };
+  | {
+      kind: 'federated';
+      format: UpdateFormat;
+      outer: OuterOptions;
+      /** The inner lr's warm-up over each round's first local steps, and its schedule over the rounds. */
+      warmupSteps?: number;
+      lrSchedule?: LrSchedule;
+    };
+
+type FederatedSpec = Extract<FedJobSpec, { kind: 'federated' }>;
 
 export type FedJob = FedJobSpec & {
   /** The case, as the benchmark names it. */
@@ -134,7 +145,7 @@ export async function runFedJob(job: FedJob): Promise<FedJobResult> {
   let run: { params: Float32Array; history: number[]; traffic: Traffic[] };
   if (job.kind === 'initial') run = { params: initial, history: [], traffic: [] };
   else if (job.kind === 'central') run = runCentral(name, ctx, job.seed, initial, job.lr);
-  else run = await runFederated(name, ctx, job.seed, initial, job.format, job.outer);
+  else run = await runFederated(name, ctx, job.seed, initial, job);
   const valLoss = ctx.benchEval(run.params);
   const cpu = process.cpuUsage(cpu0);
   const seconds = (performance.now() - t0) / 1000;
@@ -221,15 +232,17 @@ function roundFeed() {
  * exactly those shards), a deadline that never cuts a simulated round, the data order's seed, and the
  * case's update format (dense: density 1) and outer optimiser.
  */
-function fedSettings(sizes: FedSizes, seed: number, format: UpdateFormat, outer: OuterOptions): FedSettings {
+function fedSettings(sizes: FedSizes, seed: number, spec: FederatedSpec): FedSettings {
   const d = DEFAULT_FED_SETTINGS;
+  const { steps, batch: batchSize, context } = sizes;
   return {
     ...d,
-    hyper: { ...d.hyper, steps: sizes.steps, batchSize: sizes.batch, context: sizes.context, dataSeed: seed },
+    hyper: { ...d.hyper, steps, batchSize, context, dataSeed: seed, warmupSteps: spec.warmupSteps },
     shardCount: sizes.volunteers,
     roundMs: ROUND_MS,
-    codec: { ...d.codec, format, density: 1 },
-    outer,
+    codec: { ...d.codec, format: spec.format, density: 1 },
+    outer: spec.outer,
+    lrSchedule: spec.lrSchedule,
   };
 }
 
@@ -239,16 +252,9 @@ function fedSettings(sizes: FedSizes, seed: number, format: UpdateFormat, outer:
  * from fresh AdamW state and encode the pseudo-gradient with error feedback, and hand it to
  * coordinator.onUpdate as the update protocol would.
  */
-async function runFederated(
-  name: string,
-  ctx: Context,
-  seed: number,
-  initial: Float32Array,
-  format: UpdateFormat,
-  outer: OuterOptions,
-) {
+async function runFederated(name: string, ctx: Context, seed: number, initial: Float32Array, spec: FederatedSpec) {
   const { volunteers: V, batch: B, context: T, rounds: R } = ctx.sizes;
-  const settings = fedSettings(ctx.sizes, seed, format, outer);
+  const settings = fedSettings(ctx.sizes, seed, spec);
   const key = await generateKeyPair('Ed25519');
   const peerId = peerIdFromPrivateKey(key);
   // What the seed would serve: weights by manifest id (a copy; the coordinator updates params in place).
@@ -336,19 +342,9 @@ async function runFederated(
         // asks its trainer for them; the trainer encodes the pseudo-gradient with error feedback.
         const trainer = trainers.get(peer)!;
         await trainer.loadParams(got.weights);
-        const trained = await trainer
-          .train({
-            steps: m.hyper.steps,
-            hyper: { lr: m.hyper.lr, weightDecay: m.hyper.weightDecay },
-            seed: m.hyper.dataSeed,
-            shard,
-            shardCount: m.shardCount,
-            firstStep: m.round * m.hyper.steps,
-            codec: m.codec,
-          })
-          .catch((e: Error) => {
-            throw new Error(`${name}: ${peer} in round ${r}: ${e.message}`);
-          });
+        const trained = await trainer.train(assignmentRequest(m, shard)).catch((e: Error) => {
+          throw new Error(`${name}: ${peer} in round ${r}: ${e.message}`);
+        });
         const { losses, update } = trained;
         lossesSeen.push(losses);
         const header: UpdateHeader = {
