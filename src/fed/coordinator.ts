@@ -376,7 +376,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       slots: settings.shardCount,
       round: state.round,
     });
-    const bounds = admissionBounds(state.defense, maxNorm);
+    const lr = scheduledLr(settings.hyper.lr, settings.lrSchedule, state.round);
+    const bounds = admissionBounds(state.defense, maxNorm, lr / settings.hyper.lr);
     // Shards rotate with the round, so over rounds each volunteer sees different data.
     const assignments = Object.fromEntries(roster.map((peer, i) => [peer, (i + state.round) % settings.shardCount]));
     const manifest: RoundManifest = {
@@ -386,7 +387,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       weights: weights.signed,
       weightsId: weights.id,
       data: deps.data,
-      hyper: { ...settings.hyper, lr: scheduledLr(settings.hyper.lr, settings.lrSchedule, state.round) },
+      hyper: { ...settings.hyper, lr },
       shardCount: settings.shardCount,
       assignments,
       deadline: clock.now() + settings.roundMs,
@@ -517,7 +518,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       { norms: measured.map(([, u]) => u.norm), distances: measured.map(([, u]) => u.distance) },
       settings.aggregation,
       state.defense,
-      { analyticBound: maxNorm },
+      { analyticBound: maxNorm, scale: r.manifest.hyper.lr / settings.hyper.lr },
     );
     outerStep(params, momentum, vector, settings.outer);
     const aggregationSeconds = (performance.now() - aggregationStarted) / 1000;

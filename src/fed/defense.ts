@@ -2,6 +2,8 @@
 // clipping's reference) and the recent accepted updates' norms and distances to their reference.
 // Each round's admission bounds (normFloor ≤ ‖Δ‖ ≤ normBound) and clipping radius follow from them
 // (aggregate.ts). Pure: the coordinator and the Byzantine benchmark keep the state and pass it in.
+// Norms and distances are kept at the run's base inner lr: a round whose scheduled lr is `scale` times
+// it (schedule.ts) admits and clips at `scale` times them, and its own are kept divided by `scale`.
 import {
   type Aggregated,
   type AggregationRule,
@@ -27,9 +29,12 @@ export interface DefenseState {
 
 export const freshDefense = (): DefenseState => ({ recentNorms: [], recentDistances: [] });
 
-/** The norms a round admits: normFloor and normBound of the recent accepted ones, the bound at most `analyticBound`. */
-export function admissionBounds(d: DefenseState, analyticBound: number): { floor: number; bound: number } {
-  return { floor: normFloor(d.recentNorms), bound: normBound(d.recentNorms, analyticBound) };
+/**
+ * The norms a round admits: normFloor and normBound of the recent accepted ones, at the round's lr
+ * `scale` (its lr over the run's base lr), the bound at most `analyticBound`.
+ */
+export function admissionBounds(d: DefenseState, analyticBound: number, scale = 1): { floor: number; bound: number } {
+  return { floor: scale * normFloor(d.recentNorms), bound: scale * normBound(d.recentNorms, analyticBound / scale) };
 }
 
 /**
@@ -56,20 +61,26 @@ export function aggregateRound(
 
 /**
  * aggregateRound for the seed's streaming buckets (buckets.ts): the rule runs across `buckets`, and
- * the accepted updates' norms and distances to `d.reference` were measured as they arrived. Runs in
- * slices between other events (drainInSlices).
+ * the accepted updates' norms and distances to `d.reference` were measured as they arrived, in a round
+ * whose lr is `round.scale` times the run's base lr. Runs in slices between other events (drainInSlices).
  */
 export async function aggregateStreamedRound(
   buckets: readonly Bucket[],
   accepted: { norms: number[]; distances: number[] },
   rule: AggregationRule,
   d: DefenseState,
-  round: { analyticBound: number },
+  round: { analyticBound: number; scale?: number },
 ): Promise<{ vector: Float32Array; next: DefenseState }> {
+  const scale = round.scale ?? 1;
   const centered = rule === 'centered-clip';
-  const radius = centered ? clipRadius(accepted.distances, d.recentDistances, round.analyticBound) : undefined;
+  const recent = d.recentDistances.map((x) => x * scale);
+  const radius = centered ? clipRadius(accepted.distances, recent, round.analyticBound) : undefined;
   const { vector } = await drainInSlices(aggregateBuckets(buckets, rule, { reference: d.reference, radius }));
-  return { vector, next: advance(d, vector, accepted.norms, centered ? accepted.distances : undefined) };
+  const atBase = (xs: number[]) => xs.map((x) => x / scale);
+  return {
+    vector,
+    next: advance(d, vector, atBase(accepted.norms), centered ? atBase(accepted.distances) : undefined),
+  };
 }
 
 /** The state after a round: its aggregate the next reference, its accepted norms (and distances, for centered-clip) the newest. */

@@ -22,6 +22,7 @@ import {
   normFloor,
   trimCount,
 } from '../../src/fed/aggregate';
+import { admissionBounds, aggregateStreamedRound } from '../../src/fed/defense';
 import { createRandom, randomUniform } from '../../src/util/random';
 
 const f32 = (...v: number[]) => new Float32Array(v);
@@ -176,6 +177,27 @@ test('normFloor: 0 until 3 norms are known, then a quarter of their median', () 
   expect(normFloor([4, 8])).toBe(0);
   expect(normFloor([4, 8, 12])).toBe(2);
   expect(normFloor([0, 0, 4, 8, 12])).toBe(1); // free-riders' zeros pull the median down, not away
+});
+
+test("a round at a scheduled lr admits at that scale: bounds and kept norms are at the run's base lr", async () => {
+  const d = { recentNorms: [4, 8, 12], recentDistances: [] };
+  // Base lr: floor a quarter of the median, bound 3× it (under the analytic 100).
+  expect(admissionBounds(d, 100)).toEqual({ floor: 2, bound: 24 });
+  // A round at a tenth of the base lr: a tenth of both; the analytic bound stays what it is.
+  const tenth = admissionBounds(d, 100, 0.1);
+  expect(tenth.floor).toBeCloseTo(0.2, 12);
+  expect(tenth.bound).toBeCloseTo(2.4, 12);
+  expect(admissionBounds({ ...d, recentNorms: [100, 100, 100] }, 100, 0.5).bound).toBeCloseTo(100, 12);
+  // That round's accepted norms are kept divided by its scale: the next round at base lr sees them as base-lr norms.
+  const update = new Float32Array([0.3, 0.4]); // norm 0.5
+  const { next } = await aggregateStreamedRound(
+    [{ mean: update, members: [0] }],
+    { norms: [0.5], distances: [0.5] },
+    'mean',
+    d,
+    { analyticBound: 100, scale: 0.1 },
+  );
+  expect(next.recentNorms.at(-1)).toBeCloseTo(5, 6);
 });
 
 test('clipRadius: a fraction of the fallback while fewer than 3 distances are known, then their median', () => {
