@@ -285,6 +285,8 @@ interface OpenRound {
   /** Volunteers whose update arrived whole, accepted or not: one try per round each. */
   tried: Set<string>;
   closing: boolean;
+  /** Updates and partials that arrived and are still being taken in (decoded, stored): the round waits for them. */
+  taking: number;
   cancelDeadline: () => void;
 }
 
@@ -411,6 +413,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       buckets: createRoundBuckets(state.params.length, settings.buckets, secretRandom),
       tried: new Set(),
       closing: false,
+      taking: 0,
       cancelDeadline: clock.after(settings.roundMs, () => void closeLogged()),
     };
     goneSince.clear();
@@ -650,7 +653,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
    * LEFT_GRACE_MS); checks again when the grace of one that is away ends.
    */
   function closeIfNoneLeft(r: OpenRound): void {
-    if (r !== open || r.closing || stopped) return;
+    if (r !== open || r.closing || stopped || r.taking > 0) return;
     const now = clock.now();
     let recheckAt = Number.POSITIVE_INFINITY;
     const waiting = Object.keys(r.manifest.assignments).filter((p) => {
@@ -681,6 +684,48 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
         cancelRecheck = undefined;
         closeIfNoneLeft(r);
       });
+  }
+
+  /** Runs `work`, the taking in of an arrived update or partial of `r`; the round closes on "everyone tried" only once none is in work. */
+  async function whileTaking(r: OpenRound, work: () => Promise<UpdateOutcome>): Promise<UpdateOutcome> {
+    r.taking++;
+    try {
+      return await work();
+    } finally {
+      r.taking--;
+      closeIfNoneLeft(r);
+    }
+  }
+
+  /** Takes in an admitted partial of round `r` (its contributors marked tried): checks its body and keeps it as a bucket. */
+  async function takePartial(
+    r: OpenRound,
+    helper: string,
+    partial: PartialHeader,
+    body: Uint8Array,
+  ): Promise<UpdateOutcome> {
+    const { terms } = partial;
+    if ((await sha256Hex(body)) !== terms.body)
+      return reject(helper, terms.round, 'partial: its body is not the one it signed', 'malformed');
+    // A mean of admitted updates is within the bound too; it may well be under the floor (noise averages out).
+    const decoded = decodeValidUpdate(body, FP32, terms.weights, {
+      round: r.manifest.round,
+      manifest: r.weights.id,
+      length: state.params.length,
+      minNorm: 0,
+      maxNorm: r.bounds.bound,
+    });
+    if (!('vector' in decoded)) return reject(helper, terms.round, `partial: ${decoded.reason}`, decoded.kind);
+    const mean = decoded.vector;
+    if (r !== open || r.closing) return reject(helper, terms.round, `late: round ${terms.round} is closed`, 'late');
+    r.buckets.addGroup(
+      helper,
+      terms.contributors.map((c) => c.peer),
+      mean,
+    );
+    r.partials.set(helper, { contributors: terms.contributors, sampled: [] });
+    deps.log(`round ${terms.round}: a partial of ${terms.contributors.length} update(s) from helper ${helper}`);
+    return { type: 'received', update: terms.body };
   }
 
   /** Decodes and validates an admitted update, keeps it if good; says whether it was received. */
@@ -817,9 +862,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       if (refused || !r)
         return reject(peer, header.round, refused?.reason ?? 'no round is open', refused?.kind ?? 'late');
       r.tried.add(peer);
-      const outcome = await take(r, peer, header, body);
-      closeIfNoneLeft(r);
-      return outcome;
+      return whileTaking(r, () => take(r, peer, header, body));
     },
     admitPartial(helper, partial) {
       const refused = partialRefusal(helper, partial, open);
@@ -832,28 +875,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       const refused = partialRefusal(helper, partial, r) ?? (r ? undefined : 'no round is open');
       if (refused || !r) return reject(helper, terms.round, refused!, 'refused');
       for (const { peer } of terms.contributors) r.tried.add(peer);
-      if ((await sha256Hex(body)) !== terms.body)
-        return reject(helper, terms.round, 'partial: its body is not the one it signed', 'malformed');
-      // A mean of admitted updates is within the bound too; it may well be under the floor (noise averages out).
-      const decoded = decodeValidUpdate(body, FP32, terms.weights, {
-        round: r.manifest.round,
-        manifest: r.weights.id,
-        length: state.params.length,
-        minNorm: 0,
-        maxNorm: r.bounds.bound,
-      });
-      if (!('vector' in decoded)) return reject(helper, terms.round, `partial: ${decoded.reason}`, decoded.kind);
-      const mean = decoded.vector;
-      if (r !== open || r.closing) return reject(helper, terms.round, `late: round ${terms.round} is closed`, 'late');
-      r.buckets.addGroup(
-        helper,
-        terms.contributors.map((c) => c.peer),
-        mean,
-      );
-      r.partials.set(helper, { contributors: terms.contributors, sampled: [] });
-      deps.log(`round ${terms.round}: a partial of ${terms.contributors.length} update(s) from helper ${helper}`);
-      closeIfNoneLeft(r);
-      return { type: 'received', update: terms.body };
+      return whileTaking(r, () => takePartial(r, helper, partial, body));
     },
     onLeft() {
       // A round that assigned nobody waits for joins, not for leaves.

@@ -112,6 +112,8 @@ interface Harness {
   issueFails?: Error;
   /** When set, keeping an update's bytes in the spool throws it (a full disk under the spool). */
   spoolFails?: Error;
+  /** When set, keeping `peer`'s update waits for what it returns (a slow disk). */
+  spoolHold?: (peer: string) => Promise<void> | undefined;
   persisted: {
     round: number;
     params: Float32Array;
@@ -137,14 +139,14 @@ interface Harness {
 
 const harnesses: Harness[] = [];
 
-/** The memory spool, whose put throws `fails()` while it is set. */
-function failingSpool(fails: () => Error | undefined): UpdateSpool {
+/** The memory spool, whose put throws `h.spoolFails` while it is set, and waits for `h.spoolHold`. */
+function slowSpool(h: Pick<Harness, 'spoolFails' | 'spoolHold'>): UpdateSpool {
   const spool = memorySpool();
   return {
     ...spool,
     async put(batch, peer, body) {
-      const e = fails();
-      if (e) throw e;
+      await h.spoolHold?.(peer);
+      if (h.spoolFails) throw h.spoolFails;
       return spool.put(batch, peer, body);
     },
   };
@@ -198,7 +200,7 @@ function harness(
       },
       isConnected: (peer) => h.connected.has(peer),
       addressOf: () => undefined,
-      spool: failingSpool(() => h.spoolFails),
+      spool: slowSpool(h),
       async evaluate(params) {
         h.evaluated.push(params.slice());
         return 5 - 0.25 * (h.evaluated.length - 1); // 5, 4.75, 4.5, …
@@ -897,6 +899,25 @@ test('a round whose only updates were rejected is issued again, not sooner than 
   await waitPublished(h, 3);
   expect(last(h).manifest.round).toBe(0);
   expect(last(h).at).toBe(issuedAt + MIN_REISSUE_MS);
+});
+
+test('an update still being stored when the last other one is taken is waited for, not turned away as late', async () => {
+  const h = harness();
+  await toRoundOneWithAB(h);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  h.spoolHold = (peer) => (peer === A ? held : undefined);
+  const bodyA = int8(randomUniform(P, 201, AMP));
+  const bodyB = int8(randomUniform(P, 301, AMP));
+  const a = h.c.onUpdate(A, header(h), bodyA);
+  // B's is taken whole while A's is still being stored: both have tried, but the round does not close.
+  await expectReceived(await h.c.onUpdate(B, header(h), bodyB), bodyB);
+  expect(h.published).toHaveLength(3);
+  release();
+  await expectReceived(await a, bodyA);
+  await waitPublished(h, 4);
+  expect(last(h).manifest.round).toBe(2);
+  expect(h.c.status().acceptedUpdates).toBe(3);
 });
 
 test('an update the spool cannot keep (a full disk) is refused with the reason; with room again, the next is taken', async () => {
