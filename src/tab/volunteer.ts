@@ -69,6 +69,8 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
   /** Whether this connection's participant loop runs; the trainer worker outlives connections. */
   let participating = false;
   let trainer: TrainerWorker | undefined;
+  /** The participant loop running or last run (each connection's waits for the one before). */
+  let participation: Promise<void> = Promise.resolve();
 
   function emit(e: TabEvent): void {
     state = reduce(state, e);
@@ -107,12 +109,25 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
       trainer = startTrainerWorker();
       pacing.attach(trainer);
     }
-    const signal = session;
-    try {
-      await runParticipant({ client, seedUrl: client.seedUrl, trainer, storage, onEvent: emit, signal });
-    } finally {
-      if (session === signal) participating = false;
-    }
+    const [signal, linked, worker, previous] = [session, client, trainer, participation];
+    // One participant loop at a time on the worker: a loop started after its connection's session
+    // returned is not awaited by stayConnected, so the next connection's loop waits for it here.
+    participation = (async () => {
+      await previous.catch(() => {});
+      try {
+        await runParticipant({
+          client: linked,
+          seedUrl: linked.seedUrl,
+          trainer: worker,
+          storage,
+          onEvent: emit,
+          signal,
+        });
+      } finally {
+        if (session === signal) participating = false;
+      }
+    })();
+    await participation;
   }
 
   /** The run's figures, from its root (a helper's /swarm.json names it as `upstream`). */
