@@ -48,6 +48,7 @@ import {
   DOWN_WEIGHTED,
   INITIAL_STREAK,
 } from './lib/byzantine-run';
+import { chooseCases } from './lib/cli';
 import { runInProcesses } from './lib/processes';
 import { type BenchResult, type BenchRow, median, spreadRows } from './lib/results';
 
@@ -113,9 +114,7 @@ export async function runByzantineBench(
   _pageBase: string,
   options: { cases?: string[]; runs?: number },
 ): Promise<BenchResult> {
-  const names = options.cases ?? Object.keys(CASES);
-  for (const n of names)
-    if (!(n in CASES)) throw new Error(`unknown case ${n}; known: ${Object.keys(CASES).join(', ')}`);
+  const names = chooseCases('byzantine', options.cases, CASES);
   const seeds = Array.from({ length: options.runs ?? SEEDS }, (_, i) => i + 1);
   const layout = paramLayout(SIZES.model);
   const processes = availableParallelism();

@@ -28,6 +28,7 @@ import { DEFAULT_FED_SETTINGS, denseFp32Bytes, encodedSize, type OuterOptions, t
 import { DEFAULT_HYPER, modelPreset, parameterCount, paramLayout } from '../src/model';
 import { loadOrCreateData } from '../src/seed/data';
 import { EVAL_BATCH_SIZE, EVAL_BATCHES } from '../src/seed/validation';
+import { chooseCases } from './lib/cli';
 import { ringAllReduceTraffic, type Traffic } from './lib/fed-traffic';
 import type { FedJob, FedJobResult, FedJobSpec, FedSizes } from './lib/fed-training';
 import { runInProcesses } from './lib/processes';
@@ -119,9 +120,7 @@ export async function runFederatedBench(
   _pageBase: string,
   options: { cases?: string[]; runs?: number },
 ): Promise<BenchResult> {
-  const names = options.cases ?? DEFAULT_CASES;
-  for (const n of names)
-    if (!(n in CASES)) throw new Error(`unknown case ${n}; known: ${Object.keys(CASES).join(', ')}`);
+  const names = chooseCases('federated', options.cases, CASES, DEFAULT_CASES);
   const seeds = Array.from({ length: options.runs ?? SEEDS }, (_, i) => i + 1);
   const config = modelPreset(SIZES.model);
   const layout = paramLayout(config);

@@ -24,10 +24,10 @@ import { modelPreset } from '../src/model';
 import { loadOrCreateData } from '../src/seed/data';
 import { loadOrCreatePeerKey } from '../src/seed/files';
 import { LEDGER_FILE } from '../src/seed/ledger';
-import type { BenchOptions } from './lib/cli';
+import { type BenchOptions, chooseCases } from './lib/cli';
 import { endChild, type JobChild, startJobChild } from './lib/processes';
 import type { BenchResult, BenchRow } from './lib/results';
-import { type HelperJob, QUICK_ROUNDS, type SeedJob, type StartedSeed, type VolunteerJob } from './lib/soak-jobs';
+import { type HelperJob, quickSeedStart, type SeedJob, type StartedSeed, type VolunteerJob } from './lib/soak-jobs';
 
 const JOBS = new URL('./lib/soak-jobs.ts', import.meta.url);
 const CASES: Record<string, number> = { seed: 0, 'helpers=2': 2 };
@@ -65,9 +65,7 @@ interface Status {
 }
 
 export async function runLoadBench(_base: string, options: BenchOptions): Promise<BenchResult> {
-  const cases = options.cases ?? Object.keys(CASES);
-  for (const c of cases)
-    if (!(c in CASES)) throw new Error(`unknown load case ${c}; known: ${Object.keys(CASES).join(', ')}`);
+  const cases = chooseCases('load', options.cases, CASES);
   const rows: BenchRow[] = [];
   const notes: string[] = [];
   for (const c of cases) {
@@ -98,16 +96,7 @@ async function loadCase(c: string, helpers: number): Promise<{ rows: BenchRow[];
     const helperIds: string[] = [];
     for (const d of helperDirs) helperIds.push(peerIdFromPrivateKey(await loadOrCreatePeerKey(d, false)).toString());
     const seed = start('soakSeed');
-    const { url } = await seed.call<StartedSeed>({
-      kind: 'start',
-      runDir,
-      appDir,
-      model: MODEL,
-      fed: QUICK_ROUNDS,
-      httpPort: 0,
-      p2pPort: 0,
-      helpers: helperIds,
-    });
+    const { url } = await seed.call<StartedSeed>(quickSeedStart(runDir, appDir, MODEL, helperIds));
     const status = async () => JSON.parse(await observe(url, '/status.json')) as Status;
     const helperChildren = helperDirs.map(() => start('loadHelper'));
     await Promise.all(

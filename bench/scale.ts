@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { STREAMING_BUCKETS } from '../src/fed';
 import { modelPreset } from '../src/model';
 import { loadOrCreateData } from '../src/seed/data';
-import type { BenchOptions } from './lib/cli';
+import { type BenchOptions, chooseCases } from './lib/cli';
 import { runInProcesses } from './lib/processes';
 import { type BenchResult, type BenchRow, spreadRows } from './lib/results';
 import type { ScaleJob, ScaleResult } from './lib/scale-run';
@@ -45,9 +45,7 @@ const ROUND_MS = 30_000;
 const MIB = 1024 * 1024;
 
 export async function runScaleBench(_base: string, options: BenchOptions): Promise<BenchResult> {
-  const cases = options.cases ?? Object.keys(CASES);
-  for (const c of cases)
-    if (!(c in CASES)) throw new Error(`unknown scale case ${c}; known: ${Object.keys(CASES).join(', ')}`);
+  const cases = chooseCases('scale', options.cases, CASES);
   const rows: BenchRow[] = [];
   const notes: string[] = [];
   for (const c of cases) {

@@ -50,6 +50,7 @@ import { type AttackCounts, type AttackOutcome, runSoakAttacks, SOAK_ATTACKS } f
 import {
   type IssuedRound,
   QUICK_ROUNDS,
+  quickSeedStart,
   type SeedJob,
   type StartedSeed,
   type VolunteerJob,
@@ -238,15 +239,7 @@ async function soak(c: string, seconds: number): Promise<Pick<BenchResult, 'rows
     // would otherwise carry (a run folder with data and nothing else is a new run).
     await loadOrCreateData(runDir, modelPreset(MODEL).vocab);
     console.log(`  ${c}: starting the seed (${MODEL} model) in ${dir}`);
-    const seed = await startSeedProcess({
-      kind: 'start',
-      runDir,
-      appDir,
-      model: MODEL,
-      fed: QUICK_ROUNDS,
-      httpPort: 0,
-      p2pPort: 0,
-    });
+    const seed = await startSeedProcess(quickSeedStart(runDir, appDir, MODEL));
     const { url, info } = seed.started;
     const volunteers = Array.from({ length: VOLUNTEERS }, () => startChild('soakVolunteer'));
     await Promise.all(volunteers.map((v) => v.call({ kind: 'ready' })));

@@ -10,6 +10,22 @@ export interface BenchOptions {
   runs?: number;
 }
 
+/**
+ * The cases a run takes: those named with --cases, else `defaults` (all of `known`); a name `known`
+ * lacks throws, listing the known ones.
+ */
+export function chooseCases(
+  bench: string,
+  named: string[] | undefined,
+  known: Record<string, unknown>,
+  defaults: string[] = Object.keys(known),
+): string[] {
+  const cases = named ?? defaults;
+  for (const c of cases)
+    if (!(c in known)) throw new Error(`unknown ${bench} case ${c}; known: ${Object.keys(known).join(', ')}`);
+  return cases;
+}
+
 export interface BenchArgs {
   name: string;
   options: BenchOptions;

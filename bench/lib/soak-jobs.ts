@@ -38,6 +38,16 @@ export type SeedJob =
   | { kind: 'rounds' }
   | { kind: 'stop' };
 
+/** A seed's first start for the soak and load benchmarks: quick rounds, ports the system picks. */
+export function quickSeedStart(
+  runDir: string,
+  appDir: string,
+  model: string,
+  helpers?: string[],
+): Extract<SeedJob, { kind: 'start' }> {
+  return { kind: 'start', runDir, appDir, model, fed: QUICK_ROUNDS, httpPort: 0, p2pPort: 0, helpers };
+}
+
 export interface StartedSeed {
   url: string;
   info: SeedInfo;
