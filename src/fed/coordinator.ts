@@ -203,6 +203,9 @@ export interface CoordinatorDeps {
  */
 export const REJECTION_KINDS = ['malformed', 'invalid', 'late', 'refused', 'unverified'] as const;
 export type RejectionKind = (typeof REJECTION_KINDS)[number];
+/** The kinds a helper seed refuses: the root's but `unverified` (only the root verifies). */
+export type HelperRejectionKind = Exclude<RejectionKind, 'unverified'>;
+export const HELPER_REJECTION_KINDS = REJECTION_KINDS.filter((k): k is HelperRejectionKind => k !== 'unverified');
 
 export interface CoordinatorStatus {
   round: number;

@@ -44,6 +44,8 @@ export {
   DEFAULT_FED_SETTINGS,
   type FedSettings,
   freshCoordinatorState,
+  HELPER_REJECTION_KINDS,
+  type HelperRejectionKind,
   type HistoryEntry,
   MIN_REISSUE_MS,
   maxUpdateNorm,

@@ -26,6 +26,8 @@ import {
   encodedSize,
   encodeUpdate,
   HELPER_PROTOCOL,
+  HELPER_REJECTION_KINDS,
+  type HelperRejectionKind,
   helperHello,
   helperJoin,
   helperLeft,
@@ -119,10 +121,6 @@ export interface HelperStatus {
   peers: number;
   relayReservations: number;
 }
-
-/** The kinds of update a helper refuses: the root's kinds bar `unverified` (the root verifies). */
-export const HELPER_REJECTION_KINDS = ['malformed', 'invalid', 'late', 'refused'] as const;
-export type HelperRejectionKind = (typeof HELPER_REJECTION_KINDS)[number];
 
 /** What the helper keeps of the round it follows. */
 interface FollowedRound {
@@ -323,11 +321,15 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
         (r.contributors.length >= MAX_PARTIAL_CONTRIBUTORS ? 'this helper is full this round' : undefined);
       return reason === undefined ? undefined : { reason, kind: 'refused' };
     };
-    /** Counts a refusal by kind and says why. */
-    const reject = (refused: { reason: string; kind: HelperRejectionKind }): UpdateOutcome => {
+    /** Counts a refusal by kind; its reason. */
+    const counted = (refused: { reason: string; kind: HelperRejectionKind }): string => {
       rejectedByKind[refused.kind]++;
-      return { type: 'rejected', reason: refused.reason };
+      return refused.reason;
     };
+    const reject = (refused: { reason: string; kind: HelperRejectionKind }): UpdateOutcome => ({
+      type: 'rejected',
+      reason: counted(refused),
+    });
 
     const helperRole = {
       onJoin(peer: string) {
@@ -339,8 +341,7 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
       },
       admit(peer: string, h: UpdateHeader) {
         const refused = refusal(peer, h);
-        if (refused) rejectedByKind[refused.kind]++;
-        return refused?.reason;
+        return refused && counted(refused);
       },
       async onUpdate(peer: string, h: UpdateHeader, body: Uint8Array): Promise<UpdateOutcome> {
         const r = current!;

@@ -1,10 +1,8 @@
 // Helper seeds: a seed process that serves its own volunteers for the run's root (helper.ts).
 export {
   HELLO_RETRY_MS,
-  HELPER_REJECTION_KINDS,
   type Helper,
   type HelperOptions,
-  type HelperRejectionKind,
   type HelperStatus,
   PARTIAL_MARGIN_MS,
   ROOT_FETCH_TIMEOUT_MS,

@@ -6,7 +6,7 @@
 // (nothing is kept twice); each has a registry of its own (tests run several seeds in one process).
 // Public, like /status.json: it holds no secret.
 import { Counter, Gauge, Registry } from 'prom-client';
-import { REJECTION_KINDS } from '../fed';
+import { HELPER_REJECTION_KINDS, REJECTION_KINDS } from '../fed';
 import type { HelperStatus } from '../helper';
 import type { SeedStatus } from './documents';
 import type { MemoryFile } from './http';
@@ -185,7 +185,7 @@ export function helperMetrics(source: HelperMetricsSource): Metrics {
     counter('vgpu_updates_taken_total', 'Updates decoded, checked and folded into a partial', (s) => s.updatesTaken);
     labelled(
       'vgpu_updates_rejected_total',
-      'Updates this helper refused since it started, by kind: malformed, invalid, late, refused',
+      `Updates this helper refused since it started, by kind: ${HELPER_REJECTION_KINDS.join(', ')}`,
       'kind',
       (s) => s.rejectedByKind,
     );
