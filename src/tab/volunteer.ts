@@ -66,8 +66,8 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
   /** The swarm client of this connection (stayConnected makes a new one after a lost helper), and its signal. */
   let client: SeedClient | undefined;
   let session: AbortSignal | undefined;
-  /** Whether this connection's participant loop runs; the trainer worker outlives connections. */
-  let participating = false;
+  /** The signal of the connection whose participant loop runs, if one does; the trainer worker outlives connections. */
+  let participatingIn: AbortSignal | undefined;
   let trainer: TrainerWorker | undefined;
   /** The participant loop running or last run (each connection's waits for the one before). */
   let participation: Promise<void> = Promise.resolve();
@@ -99,12 +99,12 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
 
   /** Starts the trainer worker and the participant loop, once connected and once the volunteer said so. */
   async function startTraining(): Promise<void> {
-    if (participating || !client || !session || !state.settings.running) return;
+    if (!client || !session || participatingIn === session || !state.settings.running) return;
     const gpu = state.gpu;
     if (!gpu?.available) return emit({ type: 'cannot-train', reason: 'no WebGPU' });
     if (gpu.tooSmall)
       return emit({ type: 'cannot-train', reason: `this GPU is too small for the model: ${gpu.tooSmall}` });
-    participating = true;
+    participatingIn = session;
     if (!trainer) {
       trainer = startTrainerWorker();
       pacing.attach(trainer);
@@ -124,7 +124,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
           signal,
         });
       } finally {
-        if (session === signal) participating = false;
+        if (participatingIn === signal) participatingIn = undefined;
       }
     })();
     await participation;
@@ -156,7 +156,6 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
     async (linked, signal) => {
       client = linked;
       session = signal;
-      participating = false;
       linked.onWarning = (text) => emit({ type: 'warning', text });
       linked.node.addEventListener('connection:open', () => emit(swarmView(linked)));
       linked.node.addEventListener('connection:close', () => emit(swarmView(linked)));
