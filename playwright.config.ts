@@ -43,6 +43,7 @@ export const dawnProject = {
 
 export default defineConfig<object, { gpuBackend: GpuBackend }>({
   timeout: 120_000,
+  globalSetup: './test/harness/global-setup.ts',
   reporter: [['list'], ['./test/harness/summary-reporter.ts']],
   // Two at a time: the Node unit tests, the browser tests and the end-to-end tests each take one
   // worker (a browser project never more: SwiftShader runs WebGPU on the CPU), which keeps both

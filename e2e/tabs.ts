@@ -13,13 +13,6 @@ const troubles = new WeakMap<Page, string[]>();
 /** The last few troubles of a page are kept. */
 const TROUBLES_KEPT = 12;
 
-/**
- * Loads of a page that Chromium abandoned because the network changed under it, done again at most
- * this many times: the NAT tests add a bridge and links in the namespace the browsers run in, and
- * Chromium then fails the requests in flight (net::ERR_NETWORK_CHANGED), the page's modules too.
- */
-const NETWORK_CHANGED_RELOADS = 3;
-
 export async function openTab(browser: Browser, url: string, log?: (line: string) => void): Promise<Page> {
   const page = await (await browser.newContext()).newPage();
   const seen: string[] = [];
@@ -33,21 +26,10 @@ export async function openTab(browser: Browser, url: string, log?: (line: string
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') trouble(`[console ${m.type()}] ${m.text()}`);
   });
-  let reloads = 0;
-  let reloading = false;
-  page.on('requestfailed', async (r) => {
+  page.on('requestfailed', (r) => {
     const error = r.failure()?.errorText;
     // The page's own cancellations (a poll or a download given up) are not trouble.
-    if (error === 'net::ERR_ABORTED') return;
-    trouble(`[request failed] ${r.url()}: ${error}`);
-    // A module lost to a network change before the page's script started: it never will. Load again.
-    if (error !== 'net::ERR_NETWORK_CHANGED' || reloading || reloads >= NETWORK_CHANGED_RELOADS) return;
-    if (await page.evaluate(() => window.vgpuState !== undefined).catch(() => true)) return;
-    reloading = true;
-    reloads++;
-    trouble(`[reloaded] the network changed while the page was loading (${reloads} of ${NETWORK_CHANGED_RELOADS})`);
-    await page.reload({ waitUntil: 'commit' }).catch(() => {});
-    reloading = false;
+    if (error !== 'net::ERR_ABORTED') trouble(`[request failed] ${r.url()}: ${error}`);
   });
   page.on('response', (r) => {
     if (r.status() >= 500) trouble(`[${r.status()}] ${r.url()}`);

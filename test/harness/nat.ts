@@ -1,14 +1,19 @@
-// Homes behind NAT, built inside the network namespace the test runs in (scripts/netns.ts): that
-// namespace is the "public" network (a bridge, PUBLIC_NET; the seed, coturn and the page server
-// listen there), and each home is two more namespaces, a router and the home's LAN:
+// Homes behind NAT, built below the network namespace the tests run in (scripts/netns.ts). The
+// "public" network is a bridge in a namespace of its own, made once before any test
+// (buildPublicNetwork, from the global setup); the tests' namespace sits on it as PUBLIC_IP, where
+// the seed, coturn and the page server listen. Each home is two more namespaces, a router and the
+// home's LAN:
 //
-//   home LAN 192.168.<i>.2 ── 192.168.<i>.1 router 10.200.0.1<i> ── bridge "pub" 10.200.0.1 (seed, coturn)
+//   home LAN 192.168.<i>.2 ── 192.168.<i>.1 router 10.200.0.1<i> ── bridge ── 10.200.0.1 (seed, coturn)
+//
+// Nothing in the tests' own namespace changes after the setup: Chromium fails every request in
+// flight when its network changes (net::ERR_NETWORK_CHANGED), and the e2e tabs run there meanwhile.
 //
 // Routers masquerade with nftables and drop unsolicited inbound packets, like a home router:
 // 'cone' keeps a LAN socket's port for every destination (endpoint-independent mapping, Linux's
 // default), so hole punching works between two such homes; 'symmetric' picks a random port per
 // destination (`masquerade fully-random`), so only a TURN relay reaches it from another home.
-// A namespace lives as long as the `sleep` holding it; commands enter it with nsenter. Needs root
+// A namespace lives as long as the process holding it; commands enter it with nsenter. Needs root
 // in the namespace (`unshare -r`), iproute2 and nftables (scripts/install-coturn.sh).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -17,17 +22,18 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { inNetns } from '../../scripts/netns';
 
-/** The public network's prefix; the test's own namespace holds PUBLIC_NET.1 (the bridge). */
+/** The public network's prefix; the tests' own namespace holds PUBLIC_NET.1. */
 const PUBLIC_NET = '10.200.0';
 export const PUBLIC_IP = `${PUBLIC_NET}.1`;
-const BRIDGE = 'pub';
+/** The public namespace's holder pid, for the test workers (set by the global setup). */
+const PUBLIC_NETNS_ENV = 'VGPU_PUBLIC_NETNS';
 
 /** How long a new namespace gets to appear. */
 const NAMESPACE_TIMEOUT_MS = 5_000;
 
 export type NatKind = 'cone' | 'symmetric';
 
-/** A network namespace held open by a `sleep`; `sh` runs a script inside it. */
+/** A network namespace held open by a process; `sh` runs a script inside it. */
 export interface Namespace {
   pid: number;
   sh(script: string): void;
@@ -54,9 +60,18 @@ function sh(script: string, enter: string[] = []): void {
   if (r.status !== 0) throw new Error(`${script}\nfailed (${r.status}): ${r.stderr}`);
 }
 
-/** A fresh namespace, once `unshare -n` has moved its holder into it (a state, not a sleep). */
+/** Namespace `pid` is in: scripts run there through nsenter. */
+function namespaceOf(pid: number, stop: () => void): Namespace {
+  return { pid, sh: (script) => sh(script, ['nsenter', '-t', String(pid), '-n']), stop };
+}
+
+/**
+ * A fresh namespace, once `unshare -n` has moved its holder into it (a state, not a sleep). The
+ * holder reads its stdin until it closes, so the namespace goes when stop() is called or when this
+ * process ends, however it ends.
+ */
 async function newNamespace(): Promise<Namespace> {
-  const holder: ChildProcess = spawn('unshare', ['-n', 'sleep', 'infinity'], { stdio: 'ignore' });
+  const holder: ChildProcess = spawn('unshare', ['-n', 'sh', '-c', 'read _'], { stdio: ['pipe', 'ignore', 'ignore'] });
   const pid = holder.pid!;
   const own = readlinkSync('/proc/self/ns/net');
   const deadline = Date.now() + NAMESPACE_TIMEOUT_MS;
@@ -70,11 +85,10 @@ async function newNamespace(): Promise<Namespace> {
     if (Date.now() > deadline) throw new Error(`no namespace after ${NAMESPACE_TIMEOUT_MS} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
-  return {
-    pid,
-    sh: (script) => sh(script, ['nsenter', '-t', String(pid), '-n']),
-    stop: () => void holder.kill('SIGKILL'),
-  };
+  // Neither keeps this process alive; the pipe still closes when it exits.
+  holder.unref();
+  (holder.stdin as unknown as { unref(): void }).unref();
+  return namespaceOf(pid, () => void holder.kill('SIGKILL'));
 }
 
 export const NAT_HELP =
@@ -105,17 +119,49 @@ function routerRules(wan: string, lan: string, nat: NatKind): string {
 }`;
 }
 
-/** The public bridge and one home per entry of `nats`; stop() removes them all. */
-export async function buildHomes(nats: NatKind[]): Promise<Homes> {
-  // Only inside the namespace scripts/netns.ts makes: never a bridge on the machine's own network.
+/**
+ * The public network: a bridge in a namespace of its own, and a link from this namespace onto it
+ * (PUBLIC_IP). Made by the global setup before any browser starts; buildHomes() finds it through
+ * the environment the workers inherit. Only inside the namespace scripts/netns.ts makes: never a
+ * link on the machine's own network.
+ */
+export async function buildPublicNetwork(): Promise<Namespace> {
   if (!inNetns()) throw new Error('the NAT tests run inside the test namespace: `npm test` makes it');
+  const pub = await newNamespace();
+  try {
+    sh(
+      [
+        'ip link add pub type veth peer name uplink',
+        `ip addr add ${PUBLIC_IP}/24 dev pub`,
+        'ip link set pub up',
+        `ip link set uplink netns ${pub.pid}`,
+      ].join(' && '),
+    );
+    pub.sh(
+      'ip link set lo up && ip link add pubbr type bridge && ip link set pubbr up && ip link set uplink master pubbr up',
+    );
+  } catch (e) {
+    pub.stop();
+    throw e;
+  }
+  process.env[PUBLIC_NETNS_ENV] = String(pub.pid);
+  return pub;
+}
+
+/** One home per entry of `nats` on the public network (buildPublicNetwork); stop() removes them. */
+export async function buildHomes(nats: NatKind[]): Promise<Homes> {
+  const pid = Number(process.env[PUBLIC_NETNS_ENV]);
+  if (!inNetns() || !pid) throw new Error('the NAT tests run inside the test namespace: `npm test` makes it');
+  const pub = namespaceOf(pid, () => {});
   const made: Namespace[] = [];
   const stop = () => {
     for (const ns of made) ns.stop();
-    spawnSync('ip', ['link', 'del', BRIDGE], { stdio: 'ignore' });
+    // The routers' links onto the bridge go with their namespaces; removed here too so that the
+    // names are free at once.
+    for (const [i] of nats.entries())
+      spawnSync('nsenter', ['-t', String(pid), '-n', 'ip', 'link', 'del', `pub${i + 1}`], { stdio: 'ignore' });
   };
   try {
-    sh(`ip link add ${BRIDGE} type bridge && ip addr add ${PUBLIC_IP}/24 dev ${BRIDGE} && ip link set ${BRIDGE} up`);
     const homes: Home[] = [];
     for (const [i, nat] of nats.entries()) {
       const index = i + 1;
@@ -126,10 +172,10 @@ export async function buildHomes(nats: NatKind[]): Promise<Homes> {
       const [wan, port, inside, host] = [`wan${index}`, `pub${index}`, `lan${index}`, `eth${index}`];
       const publicIp = `${PUBLIC_NET}.1${index}`;
       const lanIp = `192.168.${index}.2`;
-      sh(
+      pub.sh(
         [
           `ip link add ${wan} type veth peer name ${port}`,
-          `ip link set ${port} master ${BRIDGE} up`,
+          `ip link set ${port} master pubbr up`,
           `ip link set ${wan} netns ${router.pid}`,
           `ip link add ${inside} type veth peer name ${host}`,
           `ip link set ${inside} netns ${router.pid}`,

@@ -9,6 +9,7 @@
 // one copy of the model (MAX_SEED_COPIES): its referrals name the tabs to fetch from, and a tab
 // asks the seed again only when those links fail or stall (src/swarm/fetcher.ts).
 import '../../src/seed'; // first: defines Promise.withResolvers for libp2p on Node 20
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,7 +103,13 @@ function pathOf(r: PeerConnectionRecord): Path | string {
   return `unknown (${JSON.stringify(r)})`;
 }
 
+/** The links and addresses of the tests' own namespace, where the e2e project's browsers run too. */
+function ownLinks(): string {
+  return execFileSync('ip', ['-o', 'addr'], { encoding: 'utf8' });
+}
+
 let dir: string;
+let linksBefore: string;
 let homes: Homes;
 let coturn: Coturn;
 let seed: Seed;
@@ -112,6 +119,7 @@ test.beforeAll(async () => {
   test.setTimeout(180_000);
   if (!coturnAvailable()) throw new Error(NO_COTURN_MESSAGE);
   dir = await mkdtemp(join(tmpdir(), 'vgpu-nat-'));
+  linksBefore = ownLinks();
   homes = await buildHomes(['cone', 'symmetric', 'cone']);
   coturn = await startCoturn({ ip: PUBLIC_IP, port: 3478, secret: TURN_SECRET, relayPorts: [49160, 49299] });
   await writeFile(join(dir, 'index.html'), '<!doctype html><title>volunteer</title>');
@@ -132,6 +140,12 @@ test.afterAll(async () => {
   await coturn?.stop();
   homes?.stop();
   await rm(dir, { recursive: true, force: true });
+});
+
+test("building the homes changes no link or address of the tests' own namespace", () => {
+  // A change there would fail every request of a Chromium running in it (net::ERR_NETWORK_CHANGED).
+  expect(ownLinks()).toContain(PUBLIC_IP);
+  expect(ownLinks()).toBe(linksBefore);
 });
 
 test('the routers are a cone NAT, a symmetric NAT and a cone NAT', async () => {
