@@ -1,23 +1,30 @@
 // Update codec: what a volunteer sends back after a round. A pseudo-gradient is a flat Float32Array
-// of the model's parameter-vector length (up to ~10M floats); int8 quantisation cuts it 4×, block
-// top-k cuts it further, and error feedback carries what the codec dropped into the next round.
+// of the model's parameter-vector length (up to ~10M floats); int8 quantisation cuts it 4×, int4 8×
+// and int2 16×, block top-k cuts it further, and error feedback carries what the codec dropped into
+// the next round (SparseLoCo's recipe: top-k, 2-bit values, error feedback).
 //
 // Wire format (little-endian; every section starts 4-byte aligned, and nothing follows the values):
 //
 //   offset  size  field
 //   0       3     magic, ASCII "VFU" (vgpu federated update)
 //   3       1     version = 1
-//   4       1     format: 1 = int8, 2 = fp32
+//   4       1     format: 1 = int8, 2 = fp32, 3 = int4, 4 = int2
 //   5       3     reserved, zero
 //   8       4     length: floats in the vector (u32)
 //   12      4     blockSize: floats per block, 1..65536 (u32); the last block may be short
 //   16      4     kept: number of blocks sent (u32), ≤ nBlocks = ceil(length / blockSize)
 //   20      4·kept   indices: the kept blocks, strictly increasing u32 — present only when kept < nBlocks
-//   …       4·kept   scales: one f32 per kept block, finite and ≥ 0 — int8 only
-//   …       values: the kept blocks' elements in index order, int8 in [-127, 127] (int8) or f32 (fp32)
+//   …       4·kept   scales: one f32 per kept block, finite and ≥ 0 — quantised formats only
+//   …       values: the kept blocks' elements in index order: f32 (fp32), or n-bit two's complement
+//           integers q packed from the low bits of each byte up (int8: one a byte), with |q| ≤
+//           2^(n−1) − 1 (the most negative code is refused) and zero bits after the last
 //
-// Blocks that are not sent decode as zeros. fp32 with density < 1 is supported (kept blocks sent
-// as raw f32), so benchmarks can separate what sparsification and quantisation each cost.
+// An element decodes as q · its block's scale. Blocks that are not sent decode as zeros. int8 and
+// int4 round x / scale with scale = max|x| / qmax; int2 is ternary (q in {−1, 0, 1}) with the
+// threshold and scale of Ternary Weight Networks (Li et al., 2016): elements above 0.7 · mean|x| in
+// magnitude send their sign, and the scale is their mean magnitude. fp32 with density < 1 is
+// supported (kept blocks sent as raw f32), so benchmarks can separate what sparsification and
+// quantisation each cost.
 
 /** Floats per block unless the caller says otherwise: small enough that one outlier spoils few values. */
 export const DEFAULT_BLOCK_SIZE = 256;
@@ -26,11 +33,26 @@ export const UPDATE_FORMAT_VERSION = 1;
 
 const MAGIC = [0x56, 0x46, 0x55] as const; // "VFU"
 const HEADER_BYTES = 20;
-const FORMAT_CODE = { int8: 1, fp32: 2 } as const;
+const FORMAT_CODE = { int8: 1, fp32: 2, int4: 3, int2: 4 } as const;
+/** Bits per value of each format. */
+const FORMAT_BITS = { int8: 8, fp32: 32, int4: 4, int2: 2 } as const;
+/** Ternary Weight Networks' threshold, in units of the block's mean magnitude. */
+const TERNARY_THRESHOLD = 0.7;
 /** The wire is little-endian; on such a host (every browser we target) f32 sections copy as typed arrays. */
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export type UpdateFormat = keyof typeof FORMAT_CODE;
+export const UPDATE_FORMATS = Object.keys(FORMAT_CODE) as UpdateFormat[];
+
+/** Whether `format` sends integers and a scale per block (every format but fp32). */
+export function isQuantised(format: UpdateFormat): boolean {
+  return format !== 'fp32';
+}
+
+/** The largest integer a quantised format sends: 127, 7 or 1. */
+export function quantMax(format: UpdateFormat): number {
+  return 2 ** (FORMAT_BITS[format] - 1) - 1;
+}
 
 export interface EncodeOptions {
   format: UpdateFormat;
@@ -80,8 +102,8 @@ export function encodedSize(length: number, opts: EncodeOptions): number {
 
 function sectionsSize(format: UpdateFormat, kept: number, nBlocks: number, values: number): number {
   const indices = kept < nBlocks ? 4 * kept : 0;
-  const scales = format === 'int8' ? 4 * kept : 0;
-  return HEADER_BYTES + indices + scales + values * (format === 'int8' ? 1 : 4);
+  const scales = isQuantised(format) ? 4 * kept : 0;
+  return HEADER_BYTES + indices + scales + Math.ceil((values * FORMAT_BITS[format]) / 8);
 }
 
 /** Bytes of the same vector sent dense in fp32, without any header: the baseline we compress against. */
@@ -125,7 +147,7 @@ export function encodeUpdate(vector: Float32Array, opts: EncodeOptions): Uint8Ar
   let values = 0;
   for (const b of blocks) values += Math.min(blockSize, length - b * blockSize);
 
-  const int8 = opts.format === 'int8';
+  const quantised = isQuantised(opts.format);
   const bytes = new Uint8Array(sectionsSize(opts.format, kept, nBlocks, values));
   const view = new DataView(bytes.buffer);
   bytes.set(MAGIC, 0);
@@ -142,7 +164,7 @@ export function encodeUpdate(vector: Float32Array, opts: EncodeOptions): Uint8Ar
     }
   }
 
-  if (!int8) {
+  if (!quantised) {
     for (const b of blocks) {
       const start = b * blockSize;
       const end = Math.min(start + blockSize, length);
@@ -157,29 +179,69 @@ export function encodeUpdate(vector: Float32Array, opts: EncodeOptions): Uint8Ar
   }
 
   const scalesAt = offset;
-  const q = new Int8Array(bytes.buffer, scalesAt + 4 * kept, values);
-  let v = 0;
+  const packed = packer(bytes.subarray(scalesAt + 4 * kept), FORMAT_BITS[opts.format]);
+  const quantise = opts.format === 'int2' ? ternary : rounded(quantMax(opts.format));
   for (let k = 0; k < kept; k++) {
     const start = blocks[k]! * blockSize;
     const end = Math.min(start + blockSize, length);
-    let maxAbs = 0;
-    for (let i = start; i < end; i++) {
-      const a = Math.abs(vector[i]!);
-      if (a > maxAbs) maxAbs = a;
-    }
-    // The scale is stored as f32, so quantise against the stored value, not the exact quotient.
-    const scale = Math.fround(maxAbs / 127);
-    view.setFloat32(scalesAt + 4 * k, scale, true);
-    if (scale === 0) {
-      v += end - start; // all-zero block (or one so tiny its scale underflows): int8 zeros
-      continue;
-    }
-    for (let i = start; i < end; i++, v++) {
-      const r = Math.round(vector[i]! / scale);
-      q[v] = Math.max(-127, Math.min(127, r));
-    }
+    view.setFloat32(scalesAt + 4 * k, quantise(vector.subarray(start, end), packed.put), true);
   }
   return bytes;
+}
+
+/**
+ * Writes a block's integers (through `put`) and returns its scale, as stored: an f32, which the
+ * integers are computed against. A zero scale (an all-zero block, or one so tiny its scale
+ * underflows) sends zeros.
+ */
+type Quantiser = (block: Float32Array, put: (q: number) => void) => number;
+
+/** Round to nearest against scale = max|x| / qmax (int8, int4). */
+function rounded(qmax: number): Quantiser {
+  return (block, put) => {
+    let maxAbs = 0;
+    for (const x of block) maxAbs = Math.max(maxAbs, Math.abs(x));
+    const scale = Math.fround(maxAbs / qmax);
+    for (const x of block) put(scale === 0 ? 0 : Math.max(-qmax, Math.min(qmax, Math.round(x / scale))));
+    return scale;
+  };
+}
+
+/** Ternary (int2): the sign of the elements above the TWN threshold, scaled by their mean magnitude. */
+const ternary: Quantiser = (block, put) => {
+  let sum = 0;
+  for (const x of block) sum += Math.abs(x);
+  const threshold = (TERNARY_THRESHOLD * sum) / block.length;
+  let above = 0;
+  let count = 0;
+  for (const x of block) {
+    if (Math.abs(x) > threshold) {
+      above += Math.abs(x);
+      count++;
+    }
+  }
+  const scale = count === 0 ? 0 : Math.fround(above / count);
+  for (const x of block) put(scale === 0 || Math.abs(x) <= threshold ? 0 : Math.sign(x));
+  return scale;
+};
+
+/** Packs `bits`-bit two's complement integers into `out`, low bits of each byte first. */
+function packer(out: Uint8Array, bits: number) {
+  const mask = (1 << bits) - 1;
+  let bit = 0;
+  return {
+    put(q: number) {
+      out[bit >> 3]! |= (q & mask) << (bit & 7);
+      bit += bits;
+    },
+  };
+}
+
+/** Reads what packer() wrote: the `v`-th integer of `bits` bits. */
+function unpack(bytes: Uint8Array, bits: number, v: number): number {
+  const bit = v * bits;
+  const raw = (bytes[bit >> 3]! >> (bit & 7)) & ((1 << bits) - 1);
+  return raw >= 1 << (bits - 1) ? raw - (1 << bits) : raw;
 }
 
 /**
@@ -197,8 +259,7 @@ export function decodeUpdate(bytes: Uint8Array, expectedLength: number, codec?: 
     throw fail('wrong magic (not a VFU update)');
   if (bytes[3] !== UPDATE_FORMAT_VERSION)
     throw fail(`unsupported version ${bytes[3]} (expected ${UPDATE_FORMAT_VERSION})`);
-  const format: UpdateFormat | undefined =
-    bytes[4] === FORMAT_CODE.int8 ? 'int8' : bytes[4] === FORMAT_CODE.fp32 ? 'fp32' : undefined;
+  const format = UPDATE_FORMATS.find((f) => FORMAT_CODE[f] === bytes[4]);
   if (format === undefined) throw fail(`unknown format ${bytes[4]}`);
   if (bytes[5] !== 0 || bytes[6] !== 0 || bytes[7] !== 0) throw fail('reserved header bytes are not zero');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -266,18 +327,25 @@ export function decodeUpdate(bytes: Uint8Array, expectedLength: number, codec?: 
     if (s < 0) throw fail(`negative scale ${s} for block ${blocks[k]}`);
     scales[k] = s;
   }
-  const q = new Int8Array(bytes.buffer, bytes.byteOffset + offset, values);
+  const bits = FORMAT_BITS[format];
+  const packed = bytes.subarray(offset);
+  // int8 reads its bytes directly: the seed decodes every update, and most rounds are int8.
+  const int8 = bits === 8 ? new Int8Array(packed.buffer, packed.byteOffset, values) : undefined;
+  const qmax = quantMax(format);
   let v = 0;
   for (let k = 0; k < kept; k++) {
     const start = blocks[k]! * blockSize;
     const end = Math.min(start + blockSize, length);
     const s = scales[k]!;
     for (let i = start; i < end; i++, v++) {
-      const x = q[v]!;
-      if (x === -128) throw fail(`int8 value -128 at element ${i} (values are in [-127, 127])`);
+      const x = int8 ? int8[v]! : unpack(packed, bits, v);
+      if (x < -qmax) throw fail(`${format} value ${x} at element ${i} (values are in [-${qmax}, ${qmax}])`);
       out[i] = x * s;
     }
   }
+  // Nothing follows the values: the last byte's unused bits are zero.
+  if ((v * bits) % 8 !== 0 && packed[packed.length - 1]! >> ((v * bits) % 8) !== 0)
+    throw fail('bits after the last value are not zero');
   return out;
 }
 

@@ -14,10 +14,10 @@ import {
   type VerifiedDocument,
   verifyDocument,
 } from '../swarm';
-import { MAX_BLOCK_SIZE } from './codec';
+import { MAX_BLOCK_SIZE, UPDATE_FORMATS, type UpdateFormat } from './codec';
 
 export interface CodecSettings {
-  format: 'int8' | 'fp32';
+  format: UpdateFormat;
   blockSize: number;
   /** Fraction of blocks kept (block top-k); 1 sends every block. */
   density: number;
@@ -153,7 +153,7 @@ export function parseRoundManifest(value: unknown): RoundManifest {
   const c = m.codec as Record<string, unknown> | undefined;
   check(
     c &&
-      (c.format === 'int8' || c.format === 'fp32') &&
+      UPDATE_FORMATS.includes(c.format as UpdateFormat) &&
       isInt(c.blockSize, 1) &&
       isNum(c.density) &&
       c.density > 0 &&

@@ -1,4 +1,4 @@
-// Federated training's pure core: the update codec (int8, block top-k, error feedback), robust
+// Federated training's pure core: the update codec (int8/int4/int2, block top-k, error feedback), robust
 // aggregation, the admission check for an update, DiLoCo's outer Nesterov step, and the verification
 // of a round's work, and the seed's streaming buckets and spool that let a round grow to thousands.
 
@@ -29,8 +29,11 @@ export {
   type EncodeOptions,
   encodedSize,
   encodeUpdate,
+  isQuantised,
   MAX_BLOCK_SIZE,
+  quantMax,
   UPDATE_FORMAT_VERSION,
+  UPDATE_FORMATS,
   type UpdateFormat,
   UpdateFormatError,
 } from './codec';
@@ -156,6 +159,7 @@ export {
   assignedBatch,
   assignmentRequest,
   CHECK_FLOOR,
+  canReexecute,
   checkProbability,
   codecErrorBound,
   creditedTokens,

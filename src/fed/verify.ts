@@ -24,7 +24,7 @@ import { gptForwardCpu, nominalTrainFlops, type ParamLayout } from '../model';
 // The interface only: no trainer implementation is imported here (the CPU one imports src/fed).
 import type { Trainer, TrainRequest } from '../trainer/trainer';
 import { l2Norm, median } from './aggregate';
-import { decodeUpdate } from './codec';
+import { decodeUpdate, isQuantised, quantMax } from './codec';
 import type { CodecSettings, RoundManifest } from './documents';
 import type { Sketcher } from './sketch';
 
@@ -274,9 +274,20 @@ export interface ReexecutionCheck {
 }
 
 /**
- * What the round's codec may honestly add to a pseudo-gradient Δ, in L2: per element, half an int8
- * step for this round's rounding plus half a step for the error-feedback residual carried from the
- * volunteer's last accepted round, each block's step being max|Δ_block| / 127 (that of this round:
+ * Whether an honest update can be told from a bad one by its distance from the re-executed Δ: only
+ * when the codec's error is bounded by a rounding step. Below density 1 the residual holds whole
+ * blocks left unsent in earlier rounds, which no step bounds; int2 (ternary) rounds an element by up
+ * to its block's largest magnitude, so the bound would pass nearly any vector of Δ's size.
+ */
+export function canReexecute(codec: CodecSettings): boolean {
+  return codec.density >= 1 && codec.format !== 'int2';
+}
+
+/**
+ * What the round's codec may honestly add to a pseudo-gradient Δ, in L2: per element, half a
+ * quantisation step for this round's rounding plus half a step for the error-feedback residual
+ * carried from the volunteer's last accepted round, each block's step being max|Δ_block| / qmax
+ * (127 for int8, 7 for int4; that of this round:
  * AdamW moves each weight by about lr whatever its gradient, so a volunteer's steps hardly change from
  * round to round: the bound's ratio between consecutive rounds measured 0.88–1.16). Two roundings,
  * each uniform within half a step, have an RMS of √(2/12) = 0.41 of this bound (honest updates used
@@ -284,13 +295,15 @@ export interface ReexecutionCheck {
  * fp32 adds nothing.
  */
 export function codecErrorBound(reference: Float32Array, codec: CodecSettings): number {
-  if (codec.format === 'fp32') return 0;
+  if (!isQuantised(codec.format)) return 0;
+  if (!canReexecute(codec)) throw new RangeError(`no rounding step bounds the ${codec.format} codec's error`);
+  const qmax = quantMax(codec.format);
   let sum = 0;
   for (let startAt = 0; startAt < reference.length; startAt += codec.blockSize) {
     const end = Math.min(startAt + codec.blockSize, reference.length);
     let maxAbs = 0;
     for (let i = startAt; i < end; i++) maxAbs = Math.max(maxAbs, Math.abs(reference[i]!));
-    const step = maxAbs / 127;
+    const step = maxAbs / qmax;
     sum += (end - startAt) * step * step;
   }
   return Math.sqrt(sum);
@@ -305,8 +318,7 @@ export function codecErrorBound(reference: Float32Array, codec: CodecSettings): 
  * trainers' divergence plus what the codec honestly adds (the update is encode(Δ + residual), not Δ).
  * Comparing with the dense Δ_reference rather than its encoding spares one rounding in the bound.
  *
- * Only at density 1: below it the residual holds whole blocks left unsent in earlier rounds, which
- * no quantisation step bounds, so an honest update cannot be told from a bad one by its distance.
+ * Only where canReexecute(codec) holds.
  */
 export async function reexecute(
   work: RoundWork,
@@ -316,8 +328,10 @@ export async function reexecute(
 ): Promise<ReexecutionCheck> {
   const { layout, manifest, start, dataset } = work;
   const { hyper, codec } = manifest;
-  if (codec.density < 1)
-    throw new RangeError(`re-execution bounds an honest update only at density 1, the round has ${codec.density}`);
+  if (!canReexecute(codec))
+    throw new RangeError(
+      `re-execution bounds an honest update only at density 1 and a rounding codec, the round has ${codec.format} at density ${codec.density}`,
+    );
   if (update.length !== start.length)
     throw new RangeError(`update has ${update.length} floats, the weights ${start.length}`);
   const shard = shardOf(manifest, peer);
@@ -507,8 +521,9 @@ export async function settlePairs(
  *    close to honest updates that are far from each other.
  * 4. Every other update that passed the filter is re-executed with checkProbability(streak).
  *
- * At density < 1 nothing can be re-executed (see reexecute): of each pair the likelier original keeps
- * its place unchecked and its partners are rejected, and the filter alone decides the rest.
+ * Where the codec rules re-execution out (canReexecute: density < 1, or int2), of each pair the
+ * likelier original keeps its place unchecked and its partners are rejected, and the filter alone
+ * decides the rest.
  */
 export async function verifyRound(
   work: RoundWork,
@@ -516,7 +531,7 @@ export async function verifyRound(
   streaks: ReadonlyMap<string, number>,
   deps: VerifyDeps,
 ): Promise<RoundVerification> {
-  const canReexecute = work.manifest.codec.density >= 1;
+  const reexecutable = canReexecute(work.manifest.codec);
   const verdicts = new Map<string, UpdateVerdict>();
   let flops = 0;
   const losses = new Map<string, LossCheck>();
@@ -574,13 +589,13 @@ export async function verifyRound(
     open,
     (peer) => losses.get(peer)!.drop,
     async (peer) => {
-      if (canReexecute) return reexecutionsLeft > 0 ? settle(peer) : undefined;
+      if (reexecutable) return reexecutionsLeft > 0 ? settle(peer) : undefined;
       decide(peer, undefined); // the likelier original, unchecked
       return true;
     },
   );
   for (const [copy, original] of copies)
-    decide(copy, `nearly duplicates ${original}'s update`, { duplicateOf: original, caught: canReexecute });
+    decide(copy, `nearly duplicates ${original}'s update`, { duplicateOf: original, caught: reexecutable });
   // None of these can be told from its partners' copies, so none is held against its sender.
   for (const peer of unsettled)
     decide(peer, `nearly duplicates another update of this round, and ${spent}`, { excused: true });
@@ -589,9 +604,9 @@ export async function verifyRound(
   const rest = [...losses.keys()].filter((peer) => !verdicts.has(peer)).sort((a, b) => streakOf(a) - streakOf(b));
   for (const peer of rest) {
     const streak = streakOf(peer);
-    const check = canReexecute && (inconclusive.has(peer) || deps.random() < checkProbability(streak));
+    const check = reexecutable && (inconclusive.has(peer) || deps.random() < checkProbability(streak));
     if (check && reexecutionsLeft > 0) await settle(peer);
-    else if (inconclusive.has(peer)) decide(peer, filterFailed(peer), { excused: canReexecute });
+    else if (inconclusive.has(peer)) decide(peer, filterFailed(peer), { excused: reexecutable });
     else if (check && streak === 0) decide(peer, `not verified: ${spent}`, { excused: true });
     else decide(peer, undefined);
   }

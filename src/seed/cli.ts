@@ -4,7 +4,14 @@ import './promise-shim';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AGGREGATION_RULES, type AggregationRule, DEFAULT_FED_SETTINGS, type FedSettings } from '../fed';
+import {
+  AGGREGATION_RULES,
+  type AggregationRule,
+  DEFAULT_FED_SETTINGS,
+  type FedSettings,
+  UPDATE_FORMATS,
+  type UpdateFormat,
+} from '../fed';
 import { startHelper } from '../helper';
 import { MODEL_PRESETS } from '../model';
 import type { TlsFiles } from './http';
@@ -35,7 +42,7 @@ federated rounds (defaults suit the tiny model on a software adapter):
   --aggregation <r>  ${AGGREGATION_RULES.join(', ')} (default: ${DEFAULT_FED_SETTINGS.aggregation})
   --reexecutions <n> updates the seed may re-execute per round to check them, newcomers first
                      (default: ${DEFAULT_FED_SETTINGS.reexecutionsPerRound})
-  --codec <f>        int8 or fp32 (default: ${DEFAULT_FED_SETTINGS.codec.format})
+  --codec <f>        ${UPDATE_FORMATS.join(', ')}: update values (default: ${DEFAULT_FED_SETTINGS.codec.format})
   --density <x>      fraction of update blocks sent, block top-k (default: ${DEFAULT_FED_SETTINGS.codec.density})
 helper seeds (a root serves thousands of volunteers through a few helpers):
   --allow-helper <peer id>  a helper this root accepts (repeatable); a helper prints its peer id
@@ -63,8 +70,9 @@ function fedSettings(v: Record<string, string | string[] | boolean | undefined>)
   const aggregation = (str('aggregation') ?? d.aggregation) as AggregationRule;
   if (!AGGREGATION_RULES.includes(aggregation))
     throw new Error(`--aggregation must be one of ${AGGREGATION_RULES.join(', ')}, got ${aggregation}`);
-  const format = str('codec') ?? d.codec.format;
-  if (format !== 'int8' && format !== 'fp32') throw new Error(`--codec must be int8 or fp32, got ${format}`);
+  const format = (str('codec') ?? d.codec.format) as UpdateFormat;
+  if (!UPDATE_FORMATS.includes(format))
+    throw new Error(`--codec must be one of ${UPDATE_FORMATS.join(', ')}, got ${format}`);
   const density = positive('density', str('density'), d.codec.density, false);
   if (density > 1) throw new Error('--density must be at most 1');
   return {

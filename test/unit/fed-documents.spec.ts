@@ -135,7 +135,7 @@ test.describe('round manifests', () => {
     expect((await verifyManifest(v.value.weights, seed)).id).toBe(weightsId);
   });
 
-  test('accepts the edge values: round 0, no assignments, the last shard, density 1, fp32, dataSeed 0', () => {
+  test('accepts the edge values: round 0, no assignments, the last shard, density 1, fp32, int4, int2, dataSeed 0', () => {
     const m = {
       ...manifest(),
       round: 0,
@@ -147,6 +147,10 @@ test.describe('round manifests', () => {
     expect(parseRoundManifest(last)).toBe(last);
     const sparse = { ...manifest(), codec: { format: 'int8' as const, blockSize: 64, density: 0.01 } };
     expect(parseRoundManifest(sparse)).toBe(sparse);
+    for (const format of ['int4', 'int2'] as const) {
+      const lowBit = { ...manifest(), codec: { format, blockSize: 256, density: 0.5 } };
+      expect(parseRoundManifest(lowBit)).toBe(lowBit);
+    }
   });
 
   test('a tampered body or signature is refused with SignatureError', async () => {

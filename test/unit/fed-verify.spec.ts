@@ -9,6 +9,7 @@ import {
   assignmentRequest,
   CHECK_FLOOR,
   type CodecSettings,
+  canReexecute,
   checkProbability,
   codecErrorBound,
   createSketcher,
@@ -323,6 +324,22 @@ test('in an fp32 round re-execution allows only the GPU tolerance; below density
   const sparse: RoundWork = { ...work, manifest: terms(1, honestAssignments, { ...INT8, density: 0.5 }) };
   await expect(reexecute(sparse, 'v0', u, createCpuTrainer)).rejects.toThrow(/only at density 1/);
   expect(codecErrorBound(u, fp32.manifest.codec)).toBe(0);
+});
+
+test("the codec's honest error bound scales with its rounding step; int2 and top-k rule re-execution out", async () => {
+  const v = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i));
+  const int4 = codecErrorBound(v, { ...INT8, format: 'int4' });
+  expect(int4 / codecErrorBound(v, INT8)).toBeCloseTo(127 / 7, 9);
+  expect(canReexecute(INT8)).toBe(true);
+  expect(canReexecute({ ...INT8, format: 'int4' })).toBe(true);
+  expect(canReexecute({ ...INT8, format: 'int2' })).toBe(false);
+  expect(canReexecute({ ...INT8, density: 0.5 })).toBe(false);
+  expect(() => codecErrorBound(v, { ...INT8, format: 'int2' })).toThrow(/no rounding step bounds the int2/);
+  const { work } = rounds[1]!;
+  const ternary: RoundWork = { ...work, manifest: terms(1, honestAssignments, { ...INT8, format: 'int2' }) };
+  await expect(reexecute(ternary, 'v0', new Float32Array(work.start.length), createCpuTrainer)).rejects.toThrow(
+    /int2 at density 1/,
+  );
 });
 
 test('a round with a warm-up re-executes exactly; the same work without the warm-up fails re-execution', async () => {
