@@ -39,11 +39,20 @@ function freshState(params: Float32Array): GptCpuTrainState {
   return { params, m: new Float32Array(params.length), v: new Float32Array(params.length), step: 0 };
 }
 
+export interface CpuTrainerOptions {
+  /**
+   * Keep the inner AdamW moments when new parameters are loaded, as DiLoCo's workers do across
+   * rounds. For measurement only (bench/federated.ts): the seed re-executes a round from fresh
+   * state to verify it, so a volunteer that keeps hidden state cannot be checked.
+   */
+  keepOptimizerState?: boolean;
+}
+
 /**
  * The error-feedback residual lives in memory: a volunteer that restarts begins again without one,
  * as a new volunteer would.
  */
-export function createCpuTrainer(): Trainer {
+export function createCpuTrainer(options: CpuTrainerOptions = {}): Trainer {
   let built: Built | undefined;
   let data: TokenDataset | undefined;
   /** Residual of the last update the seed accepted, and the one the update in flight would leave. */
@@ -111,7 +120,8 @@ export function createCpuTrainer(): Trainer {
       const b = ready();
       if (flat.length !== b.layout.total)
         throw new Error(`parameters have ${flat.length} floats, the model needs ${b.layout.total}`);
-      b.state = freshState(flat.slice());
+      const kept = options.keepOptimizerState ? b.state : undefined;
+      b.state = kept ? { ...kept, params: flat.slice() } : freshState(flat.slice());
     },
 
     readParams: async () => ready().state.params.slice(),

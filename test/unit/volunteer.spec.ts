@@ -46,3 +46,30 @@ test("the CPU trainer's update is the pseudo-gradient of its steps; cancel stops
   expect(cancelled.losses).toHaveLength(2);
   expect(await trainer.activity()).toMatchObject({ steps: 2, holding: false });
 });
+
+test('a CPU trainer that keeps its AdamW moments steps differently after loadParams; by default it starts fresh', async () => {
+  const start = initParams(paramLayout(config), 7);
+  /** Two rounds from `start`: the second round's update. */
+  const secondRound = async (keepOptimizerState: boolean) => {
+    const trainer = createCpuTrainer({ keepOptimizerState });
+    await trainer.init({ config, batchSize: 2, context: 8 });
+    await trainer.loadData(tokens(512, 1), tokens(128, 3));
+    await trainer.loadParams(start);
+    await trainer.train({ steps: 3, hyper: { lr: 1e-2 }, seed: 1, codec: FP32 });
+    await trainer.loadParams(start);
+    return decodeUpdate(
+      (await trainer.train({ steps: 1, hyper: { lr: 1e-2 }, seed: 2, codec: FP32 })).update,
+      start.length,
+    );
+  };
+  const fresh = createCpuTrainer();
+  await fresh.init({ config, batchSize: 2, context: 8 });
+  await fresh.loadData(tokens(512, 1), tokens(128, 3));
+  await fresh.loadParams(start);
+  const once = decodeUpdate(
+    (await fresh.train({ steps: 1, hyper: { lr: 1e-2 }, seed: 2, codec: FP32 })).update,
+    start.length,
+  );
+  expect(Array.from(await secondRound(false))).toEqual(Array.from(once));
+  expect(Array.from(await secondRound(true))).not.toEqual(Array.from(once));
+});
