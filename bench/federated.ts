@@ -1,22 +1,21 @@
-// `npm run bench -- federated [--cases …] [--runs seeds]`: the same tokens trained centrally and
-// federated (DiLoCo rounds through the real coordinator) over 4 simulated volunteers, with fp32 and
-// with int8 updates, for 3 seeds (initial weights and data order). Measured, per seed, reported as
-// median [min–max] over seeds:
-//   - val_loss: final mean loss on a fixed validation set of 8,192 tokens (8× the seed's own);
+// `npm run bench -- federated [--cases …] [--runs seeds]` and `npm run bench -- federated-sweep`: the
+// same tokens trained centrally and federated (DiLoCo rounds through the real coordinator) over 8
+// simulated volunteers, for several seeds (initial weights and data order). `federated` compares a
+// tuned central run with the seed's default setting (federated-default: DEFAULT_FED_SETTINGS, what
+// `npm start` runs) and the setting before issue 17 (federated-int8); `federated-sweep` runs every
+// other setting tried, one or two knobs from that baseline at a time. Measured, per seed, reported
+// as the mean [min–max] over seeds:
+//   - val_loss: final mean loss on a fixed validation set; val_loss_ratio: over central's, per seed;
 //   - drop_share: (initial − federated) / (initial − central) validation loss, paired by seed;
-//   - upload / download / total bytes per volunteer over the run, as its protocols carry them
-//     (bench/lib/fed-traffic.ts): down, each round's signed round manifest (which embeds the weights
-//     manifest), the full fp32 weights (the manifest's totalBytes) and the receipt; up, each update's
-//     header and encoded body;
-//   - reduction_vs_ddp_{fp32,int8}_total: the bytes one worker of synchronous data-parallel training
-//     (DDP) over the same 4 workers and the same R·H steps sends plus receives, averaging its gradient
-//     with a ring all-reduce each step (2·(N−1)/N·P·b bytes each way per step; b = 4 for fp32, int8 as
-//     our codec encodes it: 1 byte per parameter plus a 4-byte scale per 256), divided by a volunteer's
-//     total (central's rows ddp_{fp32,int8}_total_bytes_per_worker give DDP's bytes);
-//     reduction_vs_ddp_fp32_upload_only is the same for the sent direction alone.
-// Central's learning rate is swept (×0.5, ×1, ×2 of the inner lr) on every seed; the lr with the
-// lowest median validation loss is central's figure. Federated keeps the seed's inner lr and outer
-// optimiser (DEFAULT_FED_SETTINGS).
+//   - upload_per_volunteer / download_per_volunteer: bytes over the run as its protocols carry them
+//     (bench/lib/fed-traffic.ts): down, each round's signed round manifest (it embeds the weights
+//     manifest), the full fp32 weights and the receipt; up, each update's header and encoded body;
+//   - reduction_vs_ddp: the bytes one worker of synchronous data-parallel training (DDP) over the
+//     same 8 workers and the same R·H steps sends, averaging its fp32 gradient with a ring
+//     all-reduce each step (2·(N−1)/N·4P bytes each way per step), over a volunteer's upload;
+//     reduction_vs_ddp_total: DDP's sent plus received over a volunteer's upload plus download.
+// Central is tuned as the federated runs are: lr ×0.5, ×1, ×2 of the inner lr, constant and with a
+// warm-up and cosine over the run, on every seed; the best median validation loss is central's figure.
 //
 // Everything runs in Node on the CPU reference model (no browser, no network, no GPU). Each (seed,
 // case, lr) is a job (bench/lib/fed-training.ts) in one of a few child processes, one per core: the
@@ -24,103 +23,210 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_FED_SETTINGS, denseFp32Bytes, encodedSize, type OuterOptions, type UpdateFormat } from '../src/fed';
+import {
+  type AggregationRule,
+  type CodecSettings,
+  DEFAULT_FED_SETTINGS,
+  denseFp32Bytes,
+  type FedSettings,
+  type LrSchedule,
+  type OuterOptions,
+} from '../src/fed';
 import { DEFAULT_HYPER, modelPreset, parameterCount, paramLayout } from '../src/model';
 import { loadOrCreateData } from '../src/seed/data';
 import { EVAL_BATCH_SIZE, EVAL_BATCHES } from '../src/seed/validation';
 import { chooseCases } from './lib/cli';
 import { ringAllReduceTraffic, type Traffic } from './lib/fed-traffic';
-import type { FedJob, FedJobResult, FedJobSpec, FedSizes } from './lib/fed-training';
+import type { CentralSchedule, FedJob, FedJobResult, FedJobSpec, FedSizes } from './lib/fed-training';
 import { runInProcesses } from './lib/processes';
-import { type BenchResult, type BenchRow, median, spreadRows } from './lib/results';
+import { type BenchResult, type BenchRow, mean, spreadRows } from './lib/results';
 
-// --- Sizing. The CPU reference takes ~3–4 ms of CPU per trained token (B=1 steps pay a fixed cost
-// per step) and ~1 ms per evaluated one: a job (25,600 training tokens, 5 evaluations of 1,024 tokens
-// and one of 8,192) is ~100–130 s of CPU on an idle core, so 3 seeds × (3 central lrs + 2 federated)
-// jobs take about 15 minutes on 2 idle cores. To fit, B is 1 (the earlier single-seed run had B=2,
-// twice the tokens); R·H = 200 steps as before.
+// --- Sizing. The CPU reference takes a few ms of CPU per trained token (B=1 steps pay a fixed cost
+// per step); SIZES keeps each job near 100 s of CPU, so that 3 seeds of `federated` fit in about
+// 15 minutes on 2 idle cores.
 const SIZES: FedSizes = {
   model: 'tiny',
-  volunteers: 4,
-  /** R rounds of H local steps (DiLoCo's H; the seed's default is 20). */
-  rounds: 4,
-  steps: 50,
-  /** A volunteer's batch: 1 row of 32 tokens, far smaller than the seed's (4 × 64), for speed on the CPU. */
+  volunteers: 8,
+  /** R rounds of H local steps (DiLoCo's H); a case with another H keeps R·H. */
+  rounds: 12,
+  steps: 32,
+  /** A volunteer's batch: 1 row of 16 tokens, far smaller than the seed's (4 × 64), for speed on the CPU. */
   batch: 1,
-  context: 32,
+  context: 16,
   valBatches: 32,
 };
+/** Local steps of every run, federated or central: the same tokens for every case. */
+const TOTAL_STEPS = SIZES.rounds * SIZES.steps;
 /** Seeds 1…SEEDS (initial weights and data order); --runs overrides. */
 const SEEDS = 3;
-/**
- * Central's learning rates: these multiples of the inner lr the volunteers use. A run that also
- * tried ×4 found it worse than ×1 and ×2 on each of the 3 seeds, so the sweep stops at ×2 to fit the
- * time; a best lr at either end of the range is flagged in the notes.
- */
+/** Central's learning rates: these multiples of the inner lr the volunteers use. */
 const CENTRAL_LR_FACTORS = [0.5, 1, 2];
-
-type CaseSpec =
-  | { kind: 'central' }
-  | { kind: 'federated'; format: UpdateFormat; outer?: OuterOptions; warmupSteps?: number; cosine?: boolean };
-/** The cosine of the `-cosine` cases: from the inner lr down to this fraction of it at the last round. */
+/** The cosine of schedules: from the lr down to this fraction of it at the end of the run. */
 const COSINE_FINAL_FRACTION = 0.1;
-/** The `-warmup` cases' warm-up: a tenth of the round's local steps. */
-const WARMUP_STEPS = Math.round(SIZES.steps / 10);
+/** Central's warm-up with the cosine: as long as one round's warm-up of the federated runs. */
+const CENTRAL_SCHEDULE: CentralSchedule = { warmupSteps: SIZES.steps / 8, finalFraction: COSINE_FINAL_FRACTION };
 
-/** Default cases, then alternative outer settings (opt-in with --cases, reported under their own names). */
+/**
+ * A federated setting: the baseline (the seed's settings before issue 17) with the knobs a case
+ * turns. `steps` is H; the rounds follow from TOTAL_STEPS.
+ */
+interface FederatedCase {
+  kind: 'federated';
+  codec: CodecSettings;
+  aggregation: AggregationRule;
+  outer: OuterOptions;
+  /** The inner lr. */
+  lr: number;
+  steps: number;
+  warmupSteps?: number;
+  /** A cosine over the run's rounds, from the lr to COSINE_FINAL_FRACTION of it. */
+  cosine?: boolean;
+  /** Volunteers keep their AdamW moments across rounds, as DiLoCo's workers do (unverifiable). */
+  keepOptimizerState?: boolean;
+}
+
+const BASELINE: FederatedCase = {
+  kind: 'federated',
+  codec: { format: 'int8', blockSize: 256, density: 1 },
+  aggregation: 'centered-clip',
+  outer: { lr: 0.7, momentum: 0.5, nesterov: true },
+  lr: 3e-3,
+  steps: SIZES.steps,
+};
+const turn = (knobs: Partial<FederatedCase>): FederatedCase => ({ ...BASELINE, ...knobs });
+const codec = (format: CodecSettings['format'], density = 1): Partial<FederatedCase> => ({
+  codec: { ...BASELINE.codec, format, density },
+});
+
+/**
+ * The seed's own setting, what `npm start` runs: its codec, aggregation, outer optimiser and inner
+ * lr schedule. Not its batch, context and H: the CPU's speed sets the benchmark's (SIZES).
+ */
+function defaultCase(d: FedSettings = DEFAULT_FED_SETTINGS): FederatedCase {
+  return {
+    kind: 'federated',
+    codec: d.codec,
+    aggregation: d.aggregation,
+    outer: d.outer,
+    lr: d.hyper.lr,
+    steps: SIZES.steps,
+    warmupSteps: d.hyper.warmupSteps,
+    cosine: d.lrSchedule !== undefined,
+  };
+}
+
+type CaseSpec = { kind: 'central' } | FederatedCase;
+
 const CASES: Record<string, CaseSpec> = {
   central: { kind: 'central' },
-  'federated-fp32': { kind: 'federated', format: 'fp32' },
-  'federated-int8': { kind: 'federated', format: 'int8' },
-  'federated-int8-outer-lr0.7-mu0.9': {
-    kind: 'federated',
-    format: 'int8',
-    outer: { lr: 0.7, momentum: 0.9, nesterov: true },
-  },
-  'federated-int8-outer-lr1-mu0': { kind: 'federated', format: 'int8', outer: { lr: 1, momentum: 0, nesterov: false } },
-  'federated-int8-warmup': { kind: 'federated', format: 'int8', warmupSteps: WARMUP_STEPS },
-  'federated-int8-warmup-cosine': { kind: 'federated', format: 'int8', warmupSteps: WARMUP_STEPS, cosine: true },
+  'federated-default': defaultCase(),
+  'federated-int8': BASELINE,
+  // H, at the same tokens.
+  'federated-int8-H16': turn({ steps: 16 }),
+  'federated-int8-H64': turn({ steps: 64 }),
+  // The aggregation rule: what robustness costs when every volunteer is honest.
+  'federated-int8-mean': turn({ aggregation: 'mean' }),
+  'federated-int8-trimmed-mean': turn({ aggregation: 'trimmed-mean' }),
+  // The inner lr.
+  'federated-int8-lr7.5e-4': turn({ lr: 7.5e-4 }),
+  'federated-int8-lr1.5e-3': turn({ lr: 1.5e-3 }),
+  'federated-int8-lr6e-3': turn({ lr: 6e-3 }),
+  // The outer optimiser.
+  'federated-int8-outer-lr0.5': turn({ outer: { ...BASELINE.outer, lr: 0.5 } }),
+  'federated-int8-outer-lr1': turn({ outer: { ...BASELINE.outer, lr: 1 } }),
+  'federated-int8-outer-mu0.9': turn({ outer: { ...BASELINE.outer, momentum: 0.9 } }),
+  'federated-int8-outer-mu0': turn({ outer: { lr: 1, momentum: 0, nesterov: false } }),
+  // The inner lr's schedule.
+  'federated-int8-warmup': turn({ warmupSteps: SIZES.steps / 8 }),
+  'federated-int8-cosine': turn({ cosine: true }),
+  // The volunteers' AdamW state across rounds.
+  'federated-int8-keep-adamw': turn({ keepOptimizerState: true }),
+  'federated-int8-warmup-cosine': turn({ warmupSteps: SIZES.steps / 8, cosine: true }),
+  // Fewer bits and blocks, with error feedback.
+  'federated-int4': turn(codec('int4')),
+  'federated-int2': turn(codec('int2')),
+  'federated-int8-topk25': turn(codec('int8', 0.25)),
+  'federated-int4-topk50': turn(codec('int4', 0.5)),
+  'federated-int2-topk50': turn(codec('int2', 0.5)),
+  'federated-int2-topk25': turn(codec('int2', 0.25)),
 };
-const DEFAULT_CASES = ['central', 'federated-fp32', 'federated-int8'];
+/** What each benchmark runs unless --cases names others. */
+const BENCH_CASES = {
+  federated: ['central', 'federated-default', 'federated-int8'],
+  'federated-sweep': Object.keys(CASES).filter((n) => n !== 'central' && n !== 'federated-default'),
+};
+export type FederatedBench = keyof typeof BENCH_CASES;
 
 const fmt = (x: number) => x.toFixed(4);
 const spread = (values: number[], digits = 4) =>
-  `${median(values).toFixed(digits)} [${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}]`;
+  `${mean(values).toFixed(digits)} [${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}]`;
 const total = (t: Traffic) => t.upload + t.download;
 /** A volunteer's figure for a run: the largest over its volunteers (they differ by a few bytes of JSON). */
 const busiest = (r: FedJobResult, pick: (t: Traffic) => number) => Math.max(...r.traffic.map(pick));
 
-/** One job per (seed, case), and per lr for central; the seeds' initial losses first. */
+/** A case's setting in words, for the notes. */
+function settingOf(c: FederatedCase): string {
+  const o = c.outer;
+  return `${c.codec.format}${c.codec.density < 1 ? ` top-${c.codec.density * 100}% of blocks` : ''}, ${c.aggregation}, H=${c.steps} × ${TOTAL_STEPS / c.steps} rounds, inner lr ${c.lr}, outer lr ${o.lr} momentum ${o.momentum}${o.nesterov ? ' Nesterov' : ''}, inner lr schedule ${c.warmupSteps ? `warm-up ${c.warmupSteps} steps${c.cosine ? ' and ' : ''}` : c.cosine ? '' : 'constant'}${c.cosine ? `cosine to ×${COSINE_FINAL_FRACTION} over the rounds` : ''}${c.keepOptimizerState ? ', AdamW moments kept across rounds' : ''}`;
+}
+
+/** One job per (seed, case), and per lr and schedule for central; the seeds' initial losses first. */
 function planJobs(names: string[], seeds: number[], runDir: string): FedJob[] {
   const innerLr = DEFAULT_FED_SETTINGS.hyper.lr;
-  const specs: [string, FedJobSpec][] = names.flatMap((n): [string, FedJobSpec][] => {
+  const specs: [string, FedJobSpec, FedSizes][] = names.flatMap((n): [string, FedJobSpec, FedSizes][] => {
     const c = CASES[n]!;
     if (c.kind === 'central')
-      return CENTRAL_LR_FACTORS.map((f) => [`central lr ${innerLr * f}`, { kind: 'central', lr: innerLr * f }]);
-    const lrSchedule = c.cosine
-      ? { warmupRounds: 0, rounds: SIZES.rounds - 1, finalFraction: COSINE_FINAL_FRACTION }
+      return [undefined, CENTRAL_SCHEDULE].flatMap((schedule) =>
+        CENTRAL_LR_FACTORS.map((f): [string, FedJobSpec, FedSizes] => [
+          centralLabel(innerLr * f, schedule),
+          { kind: 'central', lr: innerLr * f, schedule },
+          SIZES,
+        ]),
+      );
+    const rounds = TOTAL_STEPS / c.steps;
+    if (!Number.isInteger(rounds)) throw new Error(`${n}: H=${c.steps} does not divide the ${TOTAL_STEPS} steps`);
+    const lrSchedule: LrSchedule | undefined = c.cosine
+      ? { warmupRounds: 0, rounds: rounds - 1, finalFraction: COSINE_FINAL_FRACTION }
       : undefined;
-    const outer = c.outer ?? DEFAULT_FED_SETTINGS.outer;
-    return [[n, { kind: 'federated', format: c.format, outer, warmupSteps: c.warmupSteps, lrSchedule }]];
+    return [
+      [
+        n,
+        {
+          kind: 'federated',
+          codec: c.codec,
+          aggregation: c.aggregation,
+          outer: c.outer,
+          lr: c.lr,
+          warmupSteps: c.warmupSteps,
+          lrSchedule,
+          keepOptimizerState: c.keepOptimizerState,
+        },
+        { ...SIZES, rounds, steps: c.steps },
+      ],
+    ];
   });
-  const job = (seed: number, label: string, spec: FedJobSpec): FedJob => ({
+  const job = (seed: number, label: string, spec: FedJobSpec, sizes: FedSizes): FedJob => ({
     ...spec,
     label,
     runDir,
-    sizes: SIZES,
+    sizes,
     seed,
   });
   return [
-    ...seeds.map((s) => job(s, 'initial', { kind: 'initial' })),
-    ...seeds.flatMap((s) => specs.map(([name, spec]) => job(s, name, spec))),
+    ...seeds.map((s) => job(s, 'initial', { kind: 'initial' }, SIZES)),
+    ...seeds.flatMap((s) => specs.map(([name, spec, sizes]) => job(s, name, spec, sizes))),
   ];
 }
 
+function centralLabel(lr: number, schedule: CentralSchedule | undefined): string {
+  return `central lr ${lr}${schedule ? ' warm-up + cosine' : ''}`;
+}
+
 export async function runFederatedBench(
-  _pageBase: string,
+  bench: FederatedBench,
   options: { cases?: string[]; runs?: number },
 ): Promise<BenchResult> {
-  const names = chooseCases('federated', options.cases, CASES, DEFAULT_CASES);
+  const names = chooseCases(bench, options.cases, CASES, BENCH_CASES[bench]);
   const seeds = Array.from({ length: options.runs ?? SEEDS }, (_, i) => i + 1);
   const config = modelPreset(SIZES.model);
   const layout = paramLayout(config);
@@ -146,94 +252,87 @@ export async function runFederatedBench(
   }
   const wallSeconds = (performance.now() - started) / 1000;
 
-  /** Per seed (in seeds' order), the results of the jobs that `match`. */
-  const bySeed = (match: (j: FedJob) => boolean) =>
-    seeds.map((s) => results[jobs.findIndex((j) => j.seed === s && match(j))]!);
-  const initial = bySeed((j) => j.kind === 'initial').map((r) => r.valLoss);
+  /** Per seed (in seeds' order), the results of the jobs labelled `label`. */
+  const bySeed = (label: string) =>
+    seeds.map((s) => results[jobs.findIndex((j) => j.seed === s && j.label === label)]!);
+  const initial = bySeed('initial').map((r) => r.valLoss);
 
-  // Central: the lr whose median validation loss over seeds is lowest.
-  const sweep = names.includes('central')
-    ? CENTRAL_LR_FACTORS.map((f) => {
-        const lr = DEFAULT_FED_SETTINGS.hyper.lr * f;
-        const runs = bySeed((j) => j.kind === 'central' && j.lr === lr);
-        return { f, lr, runs, median: median(runs.map((r) => r.valLoss)) };
-      })
-    : [];
-  const best = sweep.length > 0 ? sweep.reduce((b, s) => (s.median < b.median ? s : b)) : undefined;
+  // Central: the lr and schedule whose median validation loss over seeds is lowest.
+  const centralRuns = [...new Set(jobs.filter((j) => j.kind === 'central').map((j) => j.label))].map((label) => {
+    const runs = bySeed(label);
+    return { label, runs, mean: mean(runs.map((r) => r.valLoss)) };
+  });
+  const best = centralRuns.length > 0 ? centralRuns.reduce((b, c) => (c.mean < b.mean ? c : b)) : undefined;
 
-  // DDP over the same workers and steps: one ring all-reduce of the gradient per step.
+  // DDP over the same workers and steps: one ring all-reduce of the fp32 gradient per step.
   const P = layout.total;
-  const steps = SIZES.rounds * SIZES.steps;
-  const blockSize = DEFAULT_FED_SETTINGS.codec.blockSize;
-  const ddp = {
-    fp32: ringAllReduceTraffic(denseFp32Bytes(P) * steps, SIZES.volunteers),
-    int8: ringAllReduceTraffic(encodedSize(P, { format: 'int8', blockSize }) * steps, SIZES.volunteers),
-  };
+  const ddp = ringAllReduceTraffic(denseFp32Bytes(P) * TOTAL_STEPS, SIZES.volunteers);
 
   const rows: BenchRow[] = [];
-  const report = (c: string, metric: string, values: number[]) => rows.push(...spreadRows(c, 'ours', metric, values));
+  const report = (c: string, metric: string, values: number[]) =>
+    rows.push(...spreadRows(c, 'ours', metric, values, mean));
   const fedCases = names.filter((n) => n !== 'central');
   const valLosses = (runs: FedJobResult[]) => runs.map((r) => r.valLoss);
-  const perSeed = (value: number) => seeds.map(() => value);
-  if (best) {
-    report('central', 'val_loss', valLosses(best.runs));
-    report('central', 'ddp_fp32_total_bytes_per_worker', perSeed(total(ddp.fp32)));
-    report('central', 'ddp_int8_total_bytes_per_worker', perSeed(total(ddp.int8)));
-  }
+  if (best) report('central', 'val_loss', valLosses(best.runs));
   for (const n of fedCases) {
-    const runs = bySeed((j) => j.label === n);
+    const runs = bySeed(n);
     const upload = runs.map((r) => busiest(r, (t) => t.upload));
     const download = runs.map((r) => busiest(r, (t) => t.download));
     const sum = runs.map((r) => busiest(r, total));
-    const ratio = (numerator: number, bytes: number[]) => bytes.map((b) => numerator / b);
     report(n, 'val_loss', valLosses(runs));
     if (best) {
-      const drop = runs.map((r, i) => (initial[i]! - r.valLoss) / (initial[i]! - best.runs[i]!.valLoss));
-      report(n, 'drop_share', drop);
+      report(
+        n,
+        'val_loss_ratio',
+        runs.map((r, i) => r.valLoss / best.runs[i]!.valLoss),
+      );
+      report(
+        n,
+        'drop_share',
+        runs.map((r, i) => (initial[i]! - r.valLoss) / (initial[i]! - best.runs[i]!.valLoss)),
+      );
     }
-    report(n, 'upload_bytes_per_volunteer', upload);
-    report(n, 'download_bytes_per_volunteer', download);
-    report(n, 'total_bytes_per_volunteer', sum);
-    report(n, 'reduction_vs_ddp_fp32_total', ratio(total(ddp.fp32), sum));
-    report(n, 'reduction_vs_ddp_int8_total', ratio(total(ddp.int8), sum));
-    report(n, 'reduction_vs_ddp_fp32_upload_only', ratio(ddp.fp32.upload, upload));
+    report(n, 'upload_per_volunteer', upload);
+    report(n, 'download_per_volunteer', download);
+    report(
+      n,
+      'reduction_vs_ddp',
+      upload.map((u) => ddp.upload / u),
+    );
+    report(
+      n,
+      'reduction_vs_ddp_total',
+      sum.map((t) => total(ddp) / t),
+    );
   }
 
-  const { volunteers: V, rounds: R, steps: H, batch: B, context: T } = SIZES;
-  const outer = DEFAULT_FED_SETTINGS.outer;
+  const { volunteers: V, batch: B, context: T } = SIZES;
   const cpuSeconds = results.reduce((s, r) => s + r.cpuSeconds, 0);
   const notes = [
+    `cases: ${names.join(', ')}; seeds: ${seeds.length}`,
     `all in Node on the CPU reference model (gptTrainStepCpu / gptForwardCpu), no browser, no network, no GPU; the ${V} volunteers of a federated run are simulated one after another; each (seed, case, lr) is one job, ${jobs.length} jobs run in ${processes} child processes (figures are losses and bytes, not times)`,
-    `seeds ${seeds.join(', ')}: seed s sets the initial weights (initParams(layout, s)) and the data order (the round's dataSeed = s) of every case; every figure is the median [min–max] over seeds`,
+    `seeds ${seeds.join(', ')}: seed s sets the initial weights (initParams(layout, s)) and the data order (the round's dataSeed = s) of every case; every figure is the mean [min–max] over seeds`,
     `model: the ${SIZES.model} preset ${JSON.stringify(config)}, ${parameterCount(layout)} parameters, ${P} floats in every gradient and update; trained on sequences of T=${T} tokens (the context stays ${config.context}; T and B are shortened for speed: the seed uses B=${DEFAULT_FED_SETTINGS.hyper.batchSize}, T=${DEFAULT_FED_SETTINGS.hyper.context})`,
     `data: loadOrCreateData (BPE tokenizer trained on the Brown corpus, vocab ${config.vocab}) in a temporary run folder; each volunteer trains on its own of ${V} contiguous shards of the training split, batches drawn from (dataSeed, shard, round·H + step) as the worker does`,
-    `budget: ${R} rounds × H=${H} local steps (the seed's default H is ${DEFAULT_FED_SETTINGS.hyper.steps}) × ${V} volunteers × B=${B} × T=${T} = ${R * H * V * B * T} training tokens for every case, central on exactly the same tokens; sized to run in about 15 minutes on 2 idle cores (B=1: half the tokens of the earlier single-seed run); val_loss and drop_share hold for this budget only`,
-    `inner optimiser (both): AdamW betas ${DEFAULT_HYPER.beta1}/${DEFAULT_HYPER.beta2}, eps ${DEFAULT_HYPER.eps}, weight decay ${DEFAULT_FED_SETTINGS.hyper.weightDecay} (matrices only), grad clip ${DEFAULT_HYPER.gradClip}, constant lr; federated: lr ${DEFAULT_FED_SETTINGS.hyper.lr} (the seed's, not swept), fresh AdamW state each round`,
-    `central: one trainer, ${steps} steps at batch ${V * B}: step k concatenates the ${V} shards' batches of that step, so its gradient is what DDP over ${V} workers would all-reduce; lr swept over ${CENTRAL_LR_FACTORS.map((f) => DEFAULT_FED_SETTINGS.hyper.lr * f).join(', ')} (×${CENTRAL_LR_FACTORS.join(', ×')} the inner lr) on every seed, and the lr with the lowest median val_loss over seeds is reported as central (selected on the same validation set it is reported on, which can only favour central)`,
-    `federated: the real coordinator (createCoordinator) with in-memory deps: weights manifests built, signed with a fresh Ed25519 key and verified (volunteers check the weights' sha256), every update decoded, validated and receipted; ${DEFAULT_FED_SETTINGS.aggregation} aggregation, outer lr ${outer.lr} momentum ${outer.momentum}${outer.nesterov ? ' Nesterov' : ''} (DEFAULT_FED_SETTINGS); updates by compressWithFeedback, blockSize ${blockSize}, density 1, error feedback per volunteer across rounds; roundMs raised so the deadline never cuts a simulated round`,
+    `budget: ${TOTAL_STEPS} local steps (R rounds × H) × ${V} volunteers × B=${B} × T=${T} = ${TOTAL_STEPS * V * B * T} training tokens for every case, central on exactly the same tokens; val_loss and the ratios hold for this budget only`,
+    `inner optimiser (both): AdamW betas ${DEFAULT_HYPER.beta1}/${DEFAULT_HYPER.beta2}, eps ${DEFAULT_HYPER.eps}, weight decay ${DEFAULT_FED_SETTINGS.hyper.weightDecay} (matrices only), grad clip ${DEFAULT_HYPER.gradClip}; federated: fresh AdamW state each round (a volunteer's round is re-executed from the round's weights to verify it, so it can carry no hidden optimiser state)`,
+    `central: one trainer, ${TOTAL_STEPS} steps at batch ${V * B}: step k concatenates the ${V} shards' batches of that step, so its gradient is what DDP over ${V} workers would all-reduce; lr ×${CENTRAL_LR_FACTORS.join(', ×')} the inner lr, each constant and with a ${CENTRAL_SCHEDULE.warmupSteps}-step warm-up and a cosine to ×${COSINE_FINAL_FRACTION} over the run, on every seed; the lowest mean val_loss over seeds is reported as central (selected on the same validation set it is reported on, which can only favour central)`,
+    `federated: the real coordinator (createCoordinator) with in-memory deps: weights manifests built, signed with a fresh Ed25519 key and verified (volunteers check the weights' sha256), every update decoded, validated and receipted; updates by compressWithFeedback (blockSize ${BASELINE.codec.blockSize}), error feedback per volunteer across rounds; roundMs raised so the deadline never cuts a simulated round`,
     `val_loss: mean loss on ${SIZES.valBatches} fixed batches of ${EVAL_BATCH_SIZE}×${T} = ${SIZES.valBatches * EVAL_BATCH_SIZE * T} tokens spread evenly over the validation split (dataset.evalBatches); the per-round losses below are the seed's own evaluation (${EVAL_BATCHES} batches, ${EVAL_BATCHES * EVAL_BATCH_SIZE * T} tokens); initial val_loss ${spread(initial)} (ln ${config.vocab} = ${fmt(Math.log(config.vocab))})`,
-    `drop_share = (initial val_loss − the case's) / (initial val_loss − central's), per seed with central's selected lr`,
-    `bytes per volunteer: the sum over its ${R} rounds of, down, the signed round manifest as JSON (it embeds the signed weights manifest), the fp32 weights (the manifest's totalBytes, ${4 * P} B) and the signed receipt, and, up, the update header (JSON) and the encoded update; the figure is the busiest volunteer's. Not counted: protocol control messages (join, the seed's go-ahead before an update's body), length prefixes, piece requests and status bytes, yamux, Noise and transport overhead, repeated /round.json polls and gossip copies of the round manifest (a real tab polls every 2 s while training), the app, and the token files (train + validation, ${dataBytes} B, fetched once per volunteer and cached)`,
-    `DDP (reduction_vs_ddp_*): ${V} workers, ${steps} steps (the same tokens), one ring all-reduce of the gradient per step: each worker sends 2·(N−1)/N·P·b and receives as much per step, N=${V}, P=${P}; fp32: b=4, ${total(ddp.fp32)} B sent + received per worker over the run; int8: the codec's encoding of P floats (1 byte each, a 4-byte scale per ${blockSize}, a 20-byte header), ${total(ddp.int8)} B; DDP's initial weights and data are not counted. DDP's bytes are per step and a volunteer's per round, so at the same R·H both reductions grow in proportion to H. reduction_vs_ddp_*_total = DDP's sent + received / the volunteer's upload + download; reduction_vs_ddp_fp32_upload_only = DDP's sent / the volunteer's upload`,
+    `val_loss_ratio = the case's val_loss / central's, and drop_share = (initial val_loss − the case's) / (initial val_loss − central's), both per seed with central's selected lr and schedule`,
+    `bytes per volunteer: the sum over its rounds of, down, the signed round manifest as JSON (it embeds the signed weights manifest), the fp32 weights (the manifest's totalBytes, ${4 * P} B) and the signed receipt, and, up, the update header (JSON) and the encoded update; the figure is the busiest volunteer's. Not counted: protocol control messages (join, the seed's go-ahead before an update's body), length prefixes, piece requests and status bytes, yamux, Noise and transport overhead, repeated /round.json polls and gossip copies of the round manifest (a real tab polls every 2 s while training), the app, and the token files (train + validation, ${dataBytes} B, fetched once per volunteer and cached)`,
+    `DDP: ${V} workers, ${TOTAL_STEPS} steps (the same tokens), one ring all-reduce of the fp32 gradient per step: each worker sends 2·(N−1)/N·4P bytes and receives as much per step, N=${V}, P=${P}: ${ddp.upload} B sent and as many received over the run; DDP's initial weights and data are not counted. DDP's bytes are per step and a volunteer's per round, so at the same R·H both reductions grow in proportion to H`,
   ];
-  for (const s of sweep)
+  for (const n of fedCases) notes.push(`${n}: ${settingOf(CASES[n] as FederatedCase)}`);
+  for (const c of centralRuns)
     notes.push(
-      `central lr ${s.lr} (×${s.f}): val_loss ${spread(s.runs.map((r) => r.valLoss))}${s === best ? ' <- lowest median, reported as central' : ''}`,
+      `${c.label}: val_loss ${spread(c.runs.map((r) => r.valLoss))}${c === best ? ' <- lowest mean, reported as central' : ''}`,
     );
-  if (best && (best === sweep[0] || best === sweep.at(-1)))
-    notes.push(`the best central lr is at the edge of the swept range: a wider sweep might find a better one`);
   const curve = (runs: FedJobResult[]) =>
-    runs[0]!.history.map((_, k) => fmt(median(runs.map((r) => r.history[k]!)))).join(' -> ');
+    runs[0]!.history.map((_, k) => fmt(mean(runs.map((r) => r.history[k]!)))).join(' -> ');
   if (best)
-    notes.push(`central (lr ${best.lr}): seed's validation loss by round (median over seeds) ${curve(best.runs)}`);
-  for (const n of fedCases)
-    notes.push(`${n}: seed's validation loss by round (median over seeds) ${curve(bySeed((j) => j.label === n))}`);
-  if (options.cases === undefined)
-    notes.push(
-      `alternative outer settings run only when named in --cases: ${Object.keys(CASES)
-        .filter((n) => !DEFAULT_CASES.includes(n))
-        .join(', ')}`,
-    );
+    notes.push(`central (${best.label}): seed's validation loss by round (mean over seeds) ${curve(best.runs)}`);
+  for (const n of fedCases) notes.push(`${n}: seed's validation loss by round (mean over seeds) ${curve(bySeed(n))}`);
   notes.push(
     `--runs sets the number of seeds; time: ${wallSeconds.toFixed(0)} s wall, ${cpuSeconds.toFixed(0)} s of job CPU time in ${processes} processes`,
   );

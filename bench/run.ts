@@ -35,7 +35,8 @@ const BROWSER_BENCHES: Record<string, string> = {
 /** Benchmarks driven from Node (they open their own tabs): name to runner, given the pages' base URL. */
 const NODE_BENCHES: Record<string, (pageBase: string, options: BenchOptions) => Promise<BenchResult>> = {
   swarm: runSwarmBench,
-  federated: runFederatedBench,
+  federated: (_base, options) => runFederatedBench('federated', options),
+  'federated-sweep': (_base, options) => runFederatedBench('federated-sweep', options),
   byzantine: runByzantineBench,
   scale: runScaleBench,
   // Loaded only when run: its children are seeds, helpers and volunteers (libp2p on Node 20).
@@ -46,7 +47,7 @@ const NODE_BENCHES: Record<string, (pageBase: string, options: BenchOptions) => 
   churn: (base, options) => import('./churn').then((m) => m.runChurnBench(base, options)),
 };
 /** Of those, the ones that need no Vite server (the swarm serves a built app from its seed; their runner gets an empty base). */
-const NO_PAGES = new Set(['federated', 'byzantine', 'scale', 'swarm', 'soak', 'load']);
+const NO_PAGES = new Set(['federated', 'federated-sweep', 'byzantine', 'scale', 'swarm', 'soak', 'load']);
 /** Of those, the ones that need the private network namespace (WebRTC between tabs or volunteers). */
 const NEEDS_NETNS = new Set(['swarm', 'soak', 'churn', 'load']);
 

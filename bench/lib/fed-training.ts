@@ -6,7 +6,9 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { Batch, TokenDataset } from '../../src/data';
 import {
+  type AggregationRule,
   assignmentRequest,
+  type CodecSettings,
   createCoordinator,
   DEFAULT_FED_SETTINGS,
   type FedSettings,
@@ -14,7 +16,6 @@ import {
   type LrSchedule,
   type OuterOptions,
   type RoundManifest,
-  type UpdateFormat,
   type UpdateHeader,
   verifyReceipt,
 } from '../../src/fed';
@@ -58,16 +59,27 @@ export interface FedSizes {
   valBatches: number;
 }
 
+/** Central's lr over its R·H steps: a linear warm-up, then a cosine down to a fraction of the lr. */
+export interface CentralSchedule {
+  warmupSteps: number;
+  finalFraction: number;
+}
+
 export type FedJobSpec =
   | { kind: 'initial' }
-  | { kind: 'central'; lr: number }
+  | { kind: 'central'; lr: number; schedule?: CentralSchedule }
   | {
       kind: 'federated';
-      format: UpdateFormat;
+      codec: CodecSettings;
+      aggregation: AggregationRule;
       outer: OuterOptions;
+      /** The inner AdamW lr (the seed's hyper.lr). */
+      lr: number;
       /** The inner lr's warm-up over each round's first local steps, and its schedule over the rounds. */
       warmupSteps?: number;
       lrSchedule?: LrSchedule;
+      /** Volunteers keep their AdamW moments across rounds (unverifiable: see createCpuTrainer). */
+      keepOptimizerState?: boolean;
     };
 
 type FederatedSpec = Extract<FedJobSpec, { kind: 'federated' }>;
@@ -77,6 +89,7 @@ export type FedJob = FedJobSpec & {
   label: string;
   /** A run folder holding the data (loadOrCreateData's files, made once by the parent). */
   runDir: string;
+  /** The run's shape; every job of a benchmark has the same volunteers, context and validation set. */
   sizes: FedSizes;
   /** Initial weights' seed and the data order's seed (the round's dataSeed). */
   seed: number;
@@ -95,7 +108,6 @@ export interface FedJobResult {
 }
 
 interface Context {
-  sizes: FedSizes;
   layout: ParamLayout;
   dataset: TokenDataset;
   dataSha: { train: string; validation: string };
@@ -125,7 +137,6 @@ async function loadContext(runDir: string, sizes: FedSizes): Promise<Context> {
   const T = sizes.context;
   const valSet = data.dataset.evalBatches(sizes.valBatches, { batchSize: EVAL_BATCH_SIZE, context: T });
   return {
-    sizes,
     layout,
     dataset: data.dataset,
     dataSha: data.sha256,
@@ -144,8 +155,8 @@ export async function runFedJob(job: FedJob): Promise<FedJobResult> {
   const initial = initParams(ctx.layout, job.seed);
   let run: { params: Float32Array; history: number[]; traffic: Traffic[] };
   if (job.kind === 'initial') run = { params: initial, history: [], traffic: [] };
-  else if (job.kind === 'central') run = runCentral(name, ctx, job.seed, initial, job.lr);
-  else run = await runFederated(name, ctx, job.seed, initial, job);
+  else if (job.kind === 'central') run = runCentral(name, ctx, job, initial);
+  else run = await runFederated(name, ctx, job, initial);
   const valLoss = ctx.benchEval(run.params);
   const cpu = process.cpuUsage(cpu0);
   const seconds = (performance.now() - t0) / 1000;
@@ -159,8 +170,8 @@ function innerHyper(lr: number): TrainHyper {
 }
 
 /** The batch volunteer-shard `shard` trains on at local step `i` of round `round` (the worker's rule). */
-function shardBatch(ctx: Context, seed: number, round: number, i: number, shard: number): Batch {
-  const { batch, context, volunteers, steps } = ctx.sizes;
+function shardBatch(ctx: Context, sizes: FedSizes, seed: number, round: number, i: number, shard: number): Batch {
+  const { batch, context, volunteers, steps } = sizes;
   return ctx.dataset.batch('train', {
     batchSize: batch,
     context,
@@ -175,15 +186,23 @@ function freshState(params: Float32Array): GptCpuTrainState {
   return { params, m: new Float32Array(params.length), v: new Float32Array(params.length), step: 0 };
 }
 
+/** Central's lr at step k of `total` under `schedule` (constant `lr` without one). */
+export function centralLr(lr: number, schedule: CentralSchedule | undefined, k: number, total: number): number {
+  if (!schedule) return lr;
+  const { warmupSteps, finalFraction } = schedule;
+  if (k < warmupSteps) return (lr * (k + 1)) / warmupSteps;
+  const progress = (k - warmupSteps) / Math.max(1, total - 1 - warmupSteps);
+  return lr * (finalFraction + (1 - finalFraction) * 0.5 * (1 + Math.cos(Math.PI * progress)));
+}
+
 /**
  * One trainer, R·H AdamW steps at batch volunteers·B: step k of round r concatenates the batches the
  * volunteer shards draw at that step, i.e. exactly the federated runs' tokens, as synchronous
  * data-parallel training over that many workers would (the mean loss of the concatenation is the
  * mean of their losses, so its gradient is the all-reduced mean of theirs).
  */
-function runCentral(name: string, ctx: Context, seed: number, initial: Float32Array, lr: number) {
-  const { volunteers, batch: B, context: T, rounds, steps } = ctx.sizes;
-  const hyper = innerHyper(lr);
+function runCentral(name: string, ctx: Context, job: FedJob & { kind: 'central' }, initial: Float32Array) {
+  const { volunteers, batch: B, context: T, rounds, steps } = job.sizes;
   const state = freshState(initial.slice());
   const history = [ctx.seedEval(state.params)];
   const rows = volunteers * B;
@@ -194,10 +213,11 @@ function runCentral(name: string, ctx: Context, seed: number, initial: Float32Ar
       const inputs = new Uint32Array(rows * T);
       const targets = new Uint32Array(rows * T);
       for (let s = 0; s < volunteers; s++) {
-        const b = shardBatch(ctx, seed, r, i, s);
+        const b = shardBatch(ctx, job.sizes, job.seed, r, i, s);
         inputs.set(b.inputs, s * B * T);
         targets.set(b.targets, s * B * T);
       }
+      const hyper = innerHyper(centralLr(job.lr, job.schedule, r * steps + i, rounds * steps));
       const { loss } = gptTrainStepCpu(ctx.layout, state, { inputs, targets, B: rows, T }, hyper);
       if (!Number.isFinite(loss)) throw new Error(`${name} diverged: loss ${loss} at step ${r * steps + i}`);
       if (i === 0) first = loss;
@@ -230,19 +250,20 @@ function roundFeed() {
 /**
  * The seed's settings with the benchmark's sizes: one shard per volunteer (the central run trains on
  * exactly those shards), a deadline that never cuts a simulated round, the data order's seed, and the
- * case's update format (dense: density 1) and outer optimiser.
+ * case's codec, outer optimiser and inner lr schedule.
  */
-function fedSettings(sizes: FedSizes, seed: number, spec: FederatedSpec): FedSettings {
+function fedSettings(job: FedJob & FederatedSpec): FedSettings {
   const d = DEFAULT_FED_SETTINGS;
-  const { steps, batch: batchSize, context } = sizes;
+  const { steps, batch: batchSize, context, volunteers } = job.sizes;
   return {
     ...d,
-    hyper: { ...d.hyper, steps, batchSize, context, dataSeed: seed, warmupSteps: spec.warmupSteps },
-    shardCount: sizes.volunteers,
+    hyper: { ...d.hyper, steps, batchSize, context, lr: job.lr, dataSeed: job.seed, warmupSteps: job.warmupSteps },
+    shardCount: volunteers,
     roundMs: ROUND_MS,
-    codec: { ...d.codec, format: spec.format, density: 1 },
-    outer: spec.outer,
-    lrSchedule: spec.lrSchedule,
+    codec: job.codec,
+    aggregation: job.aggregation,
+    outer: job.outer,
+    lrSchedule: job.lrSchedule,
   };
 }
 
@@ -252,9 +273,9 @@ function fedSettings(sizes: FedSizes, seed: number, spec: FederatedSpec): FedSet
  * from fresh AdamW state and encode the pseudo-gradient with error feedback, and hand it to
  * coordinator.onUpdate as the update protocol would.
  */
-async function runFederated(name: string, ctx: Context, seed: number, initial: Float32Array, spec: FederatedSpec) {
-  const { volunteers: V, batch: B, context: T, rounds: R } = ctx.sizes;
-  const settings = fedSettings(ctx.sizes, seed, spec);
+async function runFederated(name: string, ctx: Context, job: FedJob & FederatedSpec, initial: Float32Array) {
+  const { volunteers: V, batch: B, context: T, rounds: R } = job.sizes;
+  const settings = fedSettings(job);
   const key = await generateKeyPair('Ed25519');
   const peerId = peerIdFromPrivateKey(key);
   // What the seed would serve: weights by manifest id (a copy; the coordinator updates params in place).
@@ -296,7 +317,7 @@ async function runFederated(name: string, ctx: Context, seed: number, initial: F
   // Each volunteer's own trainer, as a Node volunteer runs it: it keeps its error-feedback residual.
   const trainers = new Map<string, Trainer>();
   for (const v of volunteers) {
-    const trainer = createCpuTrainer();
+    const trainer = createCpuTrainer({ keepOptimizerState: job.keepOptimizerState });
     await trainer.init({ config: ctx.layout.config, batchSize: B, context: T });
     await trainer.loadData(ctx.dataset.train, ctx.dataset.validation);
     trainers.set(v, trainer);

@@ -20,16 +20,27 @@ export function lowerIsBetter(metric: string): boolean {
 }
 
 /**
- * The rows of one measured figure: the median of the per-run values as `metric`, and their
+ * The rows of one measured figure: the median (or `center`) of the per-run values as `metric`, and their
  * minimum and maximum as `metric_min` and `metric_max`.
  */
-export function spreadRows(c: string, impl: string, metric: string, values: number[]): BenchRow[] {
+export function spreadRows(
+  c: string,
+  impl: string,
+  metric: string,
+  values: number[],
+  center: (values: number[]) => number = median,
+): BenchRow[] {
   if (values.length === 0) throw new Error(`${c} ${impl} ${metric}: no runs to report`);
   return [
-    { case: c, impl, metric, value: median(values) },
+    { case: c, impl, metric, value: center(values) },
     { case: c, impl, metric: `${metric}_min`, value: Math.min(...values) },
     { case: c, impl, metric: `${metric}_max`, value: Math.max(...values) },
   ];
+}
+
+/** Mean of a non-empty list. */
+export function mean(values: number[]): number {
+  return values.reduce((s, v) => s + v, 0) / values.length;
 }
 
 /** Median of a non-empty list. */

@@ -1,7 +1,18 @@
 import { expect, test } from '@playwright/test';
 import { jsonBytes, ringAllReduceTraffic, volunteerRoundTraffic } from '../../bench/lib/fed-traffic';
+import { centralLr } from '../../bench/lib/fed-training';
 import { runInProcesses } from '../../bench/lib/processes';
 import type { ReceiptsReply, UpdateHeader } from '../../src/fed';
+
+test("central's schedule: a linear warm-up to the lr, then a cosine to its floor at the last step", () => {
+  const schedule = { warmupSteps: 4, finalFraction: 0.1 };
+  const lrs = Array.from({ length: 100 }, (_, k) => centralLr(0.01, schedule, k, 100));
+  expect(lrs.slice(0, 4)).toEqual([0.0025, 0.005, 0.0075, 0.01]);
+  expect(lrs[4]).toBeCloseTo(0.01, 12);
+  expect(lrs[99]).toBeCloseTo(0.001, 12);
+  for (let k = 5; k < 100; k++) expect(lrs[k]!).toBeLessThan(lrs[k - 1]!);
+  expect(centralLr(0.01, undefined, 57, 100)).toBe(0.01);
+});
 
 test('a ring all-reduce sends and receives 2·(N−1)/N of the vector per worker', () => {
   expect(ringAllReduceTraffic(1000, 4)).toEqual({ upload: 1500, download: 1500 });

@@ -1,11 +1,14 @@
 import { expect, test } from '@playwright/test';
 import { checkOutput, OutputCheckError, sampleIndices } from '../../bench/lib/check';
-import { formatTable, lowerIsBetter, median, spreadRows } from '../../bench/lib/results';
+import { formatTable, lowerIsBetter, mean, median, spreadRows } from '../../bench/lib/results';
 import { interleavedMs } from '../../bench/lib/timing';
 
-test('median of odd and even lists', () => {
+test('median of odd and even lists, and the mean', () => {
   expect(median([3, 1, 2])).toBe(2);
   expect(median([4, 1, 3, 2])).toBe(2.5);
+  expect(mean([4, 1, 3, 2])).toBe(2.5);
+  expect(mean([1, 1, 7])).toBe(3);
+  expect(spreadRows('c', 'ours', 'val_loss', [1, 1, 7], mean).map((r) => r.value)).toEqual([3, 1, 7]);
 });
 
 test('the table prints ratios where > 1 means ours is better, for both metric directions', () => {
