@@ -128,6 +128,7 @@ const CASES: Record<string, CaseSpec> = {
   'federated-int8-mean': turn({ aggregation: 'mean' }),
   'federated-int8-trimmed-mean': turn({ aggregation: 'trimmed-mean' }),
   // The inner lr.
+  'federated-int8-lr3.75e-4': turn({ lr: 3.75e-4 }),
   'federated-int8-lr7.5e-4': turn({ lr: 7.5e-4 }),
   'federated-int8-lr1.5e-3': turn({ lr: 1.5e-3 }),
   'federated-int8-lr6e-3': turn({ lr: 6e-3 }),
@@ -141,6 +142,7 @@ const CASES: Record<string, CaseSpec> = {
   'federated-int8-cosine': turn({ cosine: true }),
   // The volunteers' AdamW state across rounds.
   'federated-int8-keep-adamw': turn({ keepOptimizerState: true }),
+  'federated-int8-keep-adamw-lr7.5e-4': turn({ keepOptimizerState: true, lr: 7.5e-4 }),
   'federated-int8-warmup-cosine': turn({ warmupSteps: SIZES.steps / 8, cosine: true }),
   // Fewer bits and blocks, with error feedback.
   'federated-int4': turn(codec('int4')),
