@@ -33,25 +33,39 @@ export const UPDATE_FORMAT_VERSION = 1;
 
 const MAGIC = [0x56, 0x46, 0x55] as const; // "VFU"
 const HEADER_BYTES = 20;
-const FORMAT_CODE = { int8: 1, fp32: 2, int4: 3, int2: 4 } as const;
-/** Bits per value of each format. */
-const FORMAT_BITS = { int8: 8, fp32: 32, int4: 4, int2: 2 } as const;
+/**
+ * Each format: its code on the wire, its bits per value, and how it rounds an element: 'exact'
+ * (fp32), 'step' (to the nearest multiple of its block's max|x| / quantMax: int8, int4) or 'ternary'
+ * (int2: no step bounds the error, an element may be off by its block's largest magnitude).
+ */
+const FORMATS = {
+  int8: { code: 1, bits: 8, rounding: 'step' },
+  fp32: { code: 2, bits: 32, rounding: 'exact' },
+  int4: { code: 3, bits: 4, rounding: 'step' },
+  int2: { code: 4, bits: 2, rounding: 'ternary' },
+} as const;
 /** Ternary Weight Networks' threshold, in units of the block's mean magnitude. */
 const TERNARY_THRESHOLD = 0.7;
 /** The wire is little-endian; on such a host (every browser we target) f32 sections copy as typed arrays. */
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-export type UpdateFormat = keyof typeof FORMAT_CODE;
-export const UPDATE_FORMATS = Object.keys(FORMAT_CODE) as UpdateFormat[];
+export type UpdateFormat = keyof typeof FORMATS;
+export const UPDATE_FORMATS = Object.keys(FORMATS) as UpdateFormat[];
+type Rounding = (typeof FORMATS)[UpdateFormat]['rounding'];
+
+/** How `format` rounds an element (see FORMATS). */
+export function roundingOf(format: UpdateFormat): Rounding {
+  return FORMATS[format].rounding;
+}
 
 /** Whether `format` sends integers and a scale per block (every format but fp32). */
-export function isQuantised(format: UpdateFormat): boolean {
-  return format !== 'fp32';
+function isQuantised(format: UpdateFormat): boolean {
+  return roundingOf(format) !== 'exact';
 }
 
 /** The largest integer a quantised format sends: 127, 7 or 1. */
 export function quantMax(format: UpdateFormat): number {
-  return 2 ** (FORMAT_BITS[format] - 1) - 1;
+  return 2 ** (FORMATS[format].bits - 1) - 1;
 }
 
 export interface EncodeOptions {
@@ -72,7 +86,7 @@ const blockCount = (length: number, blockSize: number): number => Math.ceil(leng
 function checkOptions(length: number, opts: EncodeOptions): { blockSize: number; density: number } {
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
   const density = opts.density ?? 1;
-  if (!Object.hasOwn(FORMAT_CODE, opts.format)) throw new RangeError(`unknown update format ${String(opts.format)}`);
+  if (!Object.hasOwn(FORMATS, opts.format)) throw new RangeError(`unknown update format ${String(opts.format)}`);
   if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > MAX_BLOCK_SIZE) {
     throw new RangeError(`blockSize must be an integer in [1, ${MAX_BLOCK_SIZE}], got ${blockSize}`);
   }
@@ -103,7 +117,7 @@ export function encodedSize(length: number, opts: EncodeOptions): number {
 function sectionsSize(format: UpdateFormat, kept: number, nBlocks: number, values: number): number {
   const indices = kept < nBlocks ? 4 * kept : 0;
   const scales = isQuantised(format) ? 4 * kept : 0;
-  return HEADER_BYTES + indices + scales + Math.ceil((values * FORMAT_BITS[format]) / 8);
+  return HEADER_BYTES + indices + scales + Math.ceil((values * FORMATS[format].bits) / 8);
 }
 
 /** Bytes of the same vector sent dense in fp32, without any header: the baseline we compress against. */
@@ -152,7 +166,7 @@ export function encodeUpdate(vector: Float32Array, opts: EncodeOptions): Uint8Ar
   const view = new DataView(bytes.buffer);
   bytes.set(MAGIC, 0);
   bytes[3] = UPDATE_FORMAT_VERSION;
-  bytes[4] = FORMAT_CODE[opts.format];
+  bytes[4] = FORMATS[opts.format].code;
   view.setUint32(8, length, true);
   view.setUint32(12, blockSize, true);
   view.setUint32(16, kept, true);
@@ -179,8 +193,8 @@ export function encodeUpdate(vector: Float32Array, opts: EncodeOptions): Uint8Ar
   }
 
   const scalesAt = offset;
-  const packed = packer(bytes.subarray(scalesAt + 4 * kept), FORMAT_BITS[opts.format]);
-  const quantise = opts.format === 'int2' ? ternary : rounded(quantMax(opts.format));
+  const packed = packer(bytes.subarray(scalesAt + 4 * kept), FORMATS[opts.format].bits);
+  const quantise = roundingOf(opts.format) === 'ternary' ? ternary : rounded(quantMax(opts.format));
   for (let k = 0; k < kept; k++) {
     const start = blocks[k]! * blockSize;
     const end = Math.min(start + blockSize, length);
@@ -259,7 +273,7 @@ export function decodeUpdate(bytes: Uint8Array, expectedLength: number, codec?: 
     throw fail('wrong magic (not a VFU update)');
   if (bytes[3] !== UPDATE_FORMAT_VERSION)
     throw fail(`unsupported version ${bytes[3]} (expected ${UPDATE_FORMAT_VERSION})`);
-  const format = UPDATE_FORMATS.find((f) => FORMAT_CODE[f] === bytes[4]);
+  const format = UPDATE_FORMATS.find((f) => FORMATS[f].code === bytes[4]);
   if (format === undefined) throw fail(`unknown format ${bytes[4]}`);
   if (bytes[5] !== 0 || bytes[6] !== 0 || bytes[7] !== 0) throw fail('reserved header bytes are not zero');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -327,7 +341,7 @@ export function decodeUpdate(bytes: Uint8Array, expectedLength: number, codec?: 
     if (s < 0) throw fail(`negative scale ${s} for block ${blocks[k]}`);
     scales[k] = s;
   }
-  const bits = FORMAT_BITS[format];
+  const bits = FORMATS[format].bits;
   const packed = bytes.subarray(offset);
   // int8 reads its bytes directly: the seed decodes every update, and most rounds are int8.
   const int8 = bits === 8 ? new Int8Array(packed.buffer, packed.byteOffset, values) : undefined;

@@ -24,7 +24,7 @@ import { gptForwardCpu, nominalTrainFlops, type ParamLayout } from '../model';
 // The interface only: no trainer implementation is imported here (the CPU one imports src/fed).
 import type { Trainer, TrainRequest } from '../trainer/trainer';
 import { l2Norm, median } from './aggregate';
-import { decodeUpdate, isQuantised, quantMax } from './codec';
+import { decodeUpdate, quantMax, roundingOf } from './codec';
 import type { CodecSettings, RoundManifest } from './documents';
 import type { Sketcher } from './sketch';
 
@@ -280,7 +280,7 @@ export interface ReexecutionCheck {
  * to its block's largest magnitude, so the bound would pass nearly any vector of Δ's size.
  */
 export function canReexecute(codec: CodecSettings): boolean {
-  return codec.density >= 1 && codec.format !== 'int2';
+  return codec.density >= 1 && roundingOf(codec.format) !== 'ternary';
 }
 
 /**
@@ -295,7 +295,7 @@ export function canReexecute(codec: CodecSettings): boolean {
  * fp32 adds nothing.
  */
 export function codecErrorBound(reference: Float32Array, codec: CodecSettings): number {
-  if (!isQuantised(codec.format)) return 0;
+  if (roundingOf(codec.format) === 'exact') return 0;
   if (!canReexecute(codec)) throw new RangeError(`no rounding step bounds the ${codec.format} codec's error`);
   const qmax = quantMax(codec.format);
   let sum = 0;
