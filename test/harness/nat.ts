@@ -27,6 +27,8 @@ const PUBLIC_NET = '10.200.0';
 export const PUBLIC_IP = `${PUBLIC_NET}.1`;
 /** The public namespace's holder pid, for the test workers (set by the global setup). */
 const PUBLIC_NETNS_ENV = 'VGPU_PUBLIC_NETNS';
+/** The bridge of the public namespace. */
+const BRIDGE = 'pubbr';
 
 /** How long a new namespace gets to appear. */
 const NAMESPACE_TIMEOUT_MS = 5_000;
@@ -138,7 +140,7 @@ export async function buildPublicNetwork(): Promise<Namespace> {
       ].join(' && '),
     );
     pub.sh(
-      'ip link set lo up && ip link add pubbr type bridge && ip link set pubbr up && ip link set uplink master pubbr up',
+      `ip link set lo up && ip link add ${BRIDGE} type bridge && ip link set ${BRIDGE} up && ip link set uplink master ${BRIDGE} up`,
     );
   } catch (e) {
     pub.stop();
@@ -157,9 +159,8 @@ export async function buildHomes(nats: NatKind[]): Promise<Homes> {
   const stop = () => {
     for (const ns of made) ns.stop();
     // The routers' links onto the bridge go with their namespaces; removed here too so that the
-    // names are free at once.
-    for (const [i] of nats.entries())
-      spawnSync('nsenter', ['-t', String(pid), '-n', 'ip', 'link', 'del', `pub${i + 1}`], { stdio: 'ignore' });
+    // names are free at once (those never made are no error).
+    pub.sh(nats.map((_, i) => `ip link del pub${i + 1} 2>/dev/null || true`).join('; '));
   };
   try {
     const homes: Home[] = [];
@@ -175,7 +176,7 @@ export async function buildHomes(nats: NatKind[]): Promise<Homes> {
       pub.sh(
         [
           `ip link add ${wan} type veth peer name ${port}`,
-          `ip link set ${port} master pubbr up`,
+          `ip link set ${port} master ${BRIDGE} up`,
           `ip link set ${wan} netns ${router.pid}`,
           `ip link add ${inside} type veth peer name ${host}`,
           `ip link set ${inside} netns ${router.pid}`,
