@@ -10,7 +10,8 @@ set -euo pipefail
 # The oldest Mesa we have seen Dawn accept (25.0.7 from bookworm-backports; 22.3.6 fails).
 MIN_MESA=25
 
-installed() { dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null | sed -n 's/^install ok installed //p'; }
+# dpkg-query fails for a package dpkg has never heard of; that is "not installed", not an error.
+installed() { { dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null || true; } | sed -n 's/^install ok installed //p'; }
 
 mesa=$(installed mesa-vulkan-drivers)
 if [ -n "$mesa" ] && dpkg --compare-versions "$mesa" ge "$MIN_MESA" && [ -n "$(installed libvulkan1)" ]; then
