@@ -8,6 +8,7 @@
 // - tfjs-webgpu: tfjs's default settings.
 // - tfjs-webgpu-best: the fastest of tfjs's matmul settings for this model (TF_STEP_CANDIDATES),
 //   swept here by median step time over SWEEP_RUNS interleaved steps.
+// In Node (--node) tfjs cannot train (bench/lib/peers.ts TF_TRAINING_UNAVAILABLE): ours alone.
 //
 // Before anything is timed, the first step of every implementation (and of every tfjs setting
 // swept), from the same init and batch, must give the loss of the CPU reference model
@@ -26,9 +27,9 @@ import { createGpuGpt, type GpuGpt } from '../src/model/gpu-gpt';
 import { stepShapes } from '../src/trainer';
 import { createRandom } from '../src/util/random';
 import { checkOutput } from './lib/check';
-import { loadTf } from './lib/peers';
+import { loadTf, TF_TRAINING_UNAVAILABLE } from './lib/peers';
 import { type BenchResult, type BenchRow, median, spreadRows } from './lib/results';
-import { createTfGpt, type TfAdam, type TfGpt } from './lib/tfjs-gpt';
+import type { TfAdam, TfGpt } from './lib/tfjs-gpt';
 import {
   applyTfSetting,
   describeTfSetting,
@@ -90,9 +91,13 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
   const gpu = await acquireGpu();
   const untunedGpu = await acquireGpu();
   const software = isSoftwareAdapter(gpu.adapter);
-  const { tf, idle: tfIdle } = await loadTf();
-  const tfDevice = (tf.backend() as unknown as { device: GPUDevice }).device;
-  const tfTimestamps = tfDevice.features.has('timestamp-query');
+  // tfjs-gpt registers tfjs's gradients when loaded, which only a page can do.
+  const tfjs = TF_TRAINING_UNAVAILABLE
+    ? undefined
+    : { ...(await loadTf()), createTfGpt: (await import('./lib/tfjs-gpt')).createTfGpt };
+  const tfTimestamps =
+    tfjs !== undefined &&
+    (tfjs.tf.backend() as unknown as { device: GPUDevice }).device.features.has('timestamp-query');
   // A software adapter (SwiftShader on 2 CPU cores) runs smaller batches and models so the run takes minutes.
   const { B, T } = software ? { B: 2, T: 64 } : { B: 8, T: 128 };
   const configs: TrainConfig[] = software
@@ -171,15 +176,15 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
         dispose: () => model.destroy(),
       };
     };
-    const tfRunner = (setting: TfMatmulSetting): Runner => {
-      const model: TfGpt = createTfGpt(layout, init, { B, T }, TF_ADAM);
+    const tfRunner = (tfLoaded: NonNullable<typeof tfjs>, setting: TfMatmulSetting): Runner => {
+      const model: TfGpt = tfLoaded.createTfGpt(layout, init, { B, T }, TF_ADAM);
       const losses: number[] = [];
       return {
         losses,
         step: async () => {
           applyTfSetting(setting);
           const loss = model.step(inputs, targets);
-          await tfIdle();
+          await tfLoaded.idle();
           const value = (await loss.data())[0]!;
           loss.dispose();
           losses.push(value);
@@ -189,7 +194,7 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
         profiledStep: async () => {
           applyTfSetting(setting);
           const scalars: Scalar[] = [];
-          const timing = await tf.time(() => void scalars.push(model.step(inputs, targets)));
+          const timing = await tfLoaded.tf.time(() => void scalars.push(model.step(inputs, targets)));
           for (const loss of scalars) loss.dispose();
           return {
             kernelMs: tfTimestamps && typeof timing.kernelMs === 'number' ? timing.kernelMs : undefined,
@@ -202,40 +207,41 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
     };
 
     // tfjs's settings: each checked, then swept; the sweep's models are then dropped.
-    const swept = TF_STEP_CANDIDATES.map((setting) => ({ setting, runner: tfRunner(setting) }));
-    for (const { setting, runner } of swept)
-      await checkedFirstStep(`tfjs-webgpu (${describeTfSetting(setting)})`, runner);
-    const sweep = await rankTfSettings(
-      swept.map(({ setting, runner }) => ({ setting, run: async () => void (await runner.step()) })),
-      { warmup: 0, runs: SWEEP_RUNS },
-    );
-    for (const { runner } of swept) runner.dispose();
-    const best = sweep[0]!.setting; // TF_STEP_CANDIDATES is not empty
-    const sweepText = sweep.map((s) => `${describeTfSetting(s.setting)} ${s.ms.toFixed(0)}ms`).join('; ');
-    console.log(`${name} tfjs sweep: ${sweepText}`);
+    const tfRunners = async (tfLoaded: NonNullable<typeof tfjs>) => {
+      const swept = TF_STEP_CANDIDATES.map((setting) => ({ setting, runner: tfRunner(tfLoaded, setting) }));
+      for (const { setting, runner } of swept)
+        await checkedFirstStep(`tfjs-webgpu (${describeTfSetting(setting)})`, runner);
+      const sweep = await rankTfSettings(
+        swept.map(({ setting, runner }) => ({ setting, run: async () => void (await runner.step()) })),
+        { warmup: 0, runs: SWEEP_RUNS },
+      );
+      for (const { runner } of swept) runner.dispose();
+      const best = sweep[0]!.setting; // TF_STEP_CANDIDATES is not empty
+      const sweepText = sweep.map((s) => `${describeTfSetting(s.setting)} ${s.ms.toFixed(0)}ms`).join('; ');
+      console.log(`${name} tfjs sweep: ${sweepText}`);
+      notes.push(`${name} tfjs-webgpu-best: ${describeTfSetting(best)} (sweep: ${sweepText})`);
+      return {
+        'tfjs-webgpu': tfRunner(tfLoaded, TF_DEFAULT_SETTING),
+        'tfjs-webgpu-best': tfRunner(tfLoaded, best),
+      };
+    };
 
     const tuning = await tuneMatmul(gpu, { shapes: stepShapes(B * T, width) });
     const t = tuning.record.tiles;
-    const runners: Record<Impl, Runner> = {
+    const runners: Partial<Record<Impl, Runner>> = {
       ours: await gpuRunner(gpu),
       'ours-untuned': await gpuRunner(untunedGpu),
-      'tfjs-webgpu': tfRunner(TF_DEFAULT_SETTING),
-      'tfjs-webgpu-best': tfRunner(best),
+      ...(tfjs ? await tfRunners(tfjs) : {}),
     };
-    for (const [impl, runner] of Object.entries(runners)) await checkedFirstStep(impl, runner);
+    const impls = Object.keys(runners) as Impl[];
+    for (const impl of impls) await checkedFirstStep(impl, runners[impl]!);
     notes.push(
-      `${name}: ours tuned tile ${t.TILE_M}x${t.TILE_N}x${t.TILE_K}/TM${t.TM}; tfjs-webgpu-best: ${describeTfSetting(best)} (sweep: ${sweepText})`,
+      `${name}: ours tuned tile ${t.TILE_M}x${t.TILE_N}x${t.TILE_K}/TM${t.TM}`,
       `${name} first-step losses: CPU reference ${cpuLoss.toFixed(6)}; ${firstLosses.join('; ')}`,
     );
 
-    const timed = (impl: Impl) => async () => void (await runners[impl].step());
     const times = await interleavedMs(
-      {
-        ours: timed('ours'),
-        'ours-untuned': timed('ours-untuned'),
-        'tfjs-webgpu': timed('tfjs-webgpu'),
-        'tfjs-webgpu-best': timed('tfjs-webgpu-best'),
-      },
+      Object.fromEntries(impls.map((impl) => [impl, async () => void (await runners[impl]!.step())])),
       plan,
     );
 
@@ -250,8 +256,9 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
     notes.push(
       `${name} matrix-product GFLOP per step: ours ${(oursFlops / 1e9).toFixed(4)}, tfjs ${(tfFlops / 1e9).toFixed(4)}`,
     );
-    for (const impl of Object.keys(runners) as Impl[]) {
-      const ms = times[impl];
+    for (const impl of impls) {
+      const runner = runners[impl]!;
+      const ms = times[impl]!;
       const flops = impl.startsWith('ours') ? oursFlops : tfFlops;
       rows.push(
         ...spreadRows(
@@ -270,23 +277,24 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
         ),
       );
       // Profiling gives every dispatch its own pass, so it runs after the timed steps.
-      const profiled = await runners[impl].profiledStep();
+      const profiled = await runner.profiledStep();
       if (profiled.kernelMs !== undefined) {
         rows.push({ case: name, impl, metric: 'gpu_busy_fraction', value: profiled.kernelMs / median(ms) });
         notes.push(
           `${name} ${impl}: ${profiled.dispatches} dispatches per step; profiled step ${profiled.wallMs.toFixed(1)} ms wall, ${profiled.kernelMs.toFixed(1)} ms in dispatches`,
         );
       }
-      const { losses } = runners[impl];
+      const { losses } = runner;
       notes.push(
         `${name} ${impl}: loss ${losses[0]!.toFixed(4)} → ${losses.at(-1)!.toFixed(4)} over ${losses.length} steps`,
       );
       console.log(`${name} ${impl}: ms/step ${ms.map((x) => x.toFixed(0)).join(' ')}`);
-      runners[impl].dispose();
+      runner.dispose();
     }
   }
-  applyTfSetting(TF_DEFAULT_SETTING);
-  if (!tfTimestamps) notes.push('tfjs gpu_busy_fraction left out: its device has no timestamp-query');
+  if (tfjs) applyTfSetting(TF_DEFAULT_SETTING);
+  if (TF_TRAINING_UNAVAILABLE) notes.push(TF_TRAINING_UNAVAILABLE);
+  else if (!tfTimestamps) notes.push('tfjs gpu_busy_fraction left out: its device has no timestamp-query');
   gpu.destroy();
   untunedGpu.destroy();
   return { adapter: { ...gpu.adapter, software }, rows, notes };

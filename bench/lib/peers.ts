@@ -21,6 +21,16 @@ export const ORT_UNAVAILABLE: string | undefined =
     ? 'onnxruntime-web not measured: in Node on Dawn its WebGPU provider fails every run ("Invalid argument" from its wasm)'
     : undefined;
 
+/**
+ * Why TensorFlow.js is not trained here, or undefined where it is (a page). Node loads tfjs-core's
+ * CommonJS build, which has no gradients; they exist only as ES module files whose extensionless
+ * imports Node cannot resolve ("Directory import … dist/gradients is not supported").
+ */
+export const TF_TRAINING_UNAVAILABLE: string | undefined =
+  typeof document === 'undefined'
+    ? "tfjs-webgpu not measured: in Node, tfjs-core's CommonJS build has no gradients, and its ES module gradient files do not load there"
+    : undefined;
+
 /** onnxruntime-web with the WebGPU execution provider. */
 export function loadOrt(): Ort {
   ort.env.wasm.wasmPaths = ORT_WASM_PATH;
