@@ -17,7 +17,7 @@ import {
   peerConnectionLedger,
 } from './connection-budget';
 import { createDirectLinks } from './direct';
-import { type Download, startDownloads } from './downloads';
+import { type Download, type Downloads, startDownloads } from './downloads';
 import type { FetchProgress } from './fetcher';
 import { MAX_ANNOUNCE_ADDRS, PEER_IDLE_CHECK_MS, PEER_IDLE_CLOSE_MS } from './limits';
 import { createTabNode, type SwarmNode } from './nodes';
@@ -38,6 +38,10 @@ export interface SwarmClient {
   peers(): PeerView[];
   /** Verifies the manifest against the seed's key, then fetches, verifies and stores every piece. */
   download(doc: SignedDocument, onProgress?: (p: FetchProgress) => void, signal?: AbortSignal): Promise<Download>;
+  /** The swarm's downloads of other piece manifests, and of weights rebuilt here (downloads.ts). */
+  fetchBytes: Downloads['fetchBytes'];
+  held: Downloads['held'];
+  adopt: Downloads['adopt'];
   uploads: UploadStats;
   /** A stream to the seed on `protocol`, dialling it again if the link dropped (the seed restarted). */
   seedStream(protocol: string, signal?: AbortSignal): Promise<Stream>;
@@ -148,6 +152,9 @@ export async function startSwarmClient(opts: SwarmClientOptions): Promise<SwarmC
           return { id, kind: id === seed ? 'seed' : conn.limits ? 'relayed' : 'direct' };
         }),
       download: downloads.download,
+      fetchBytes: downloads.fetchBytes,
+      held: downloads.held,
+      adopt: downloads.adopt,
       connectTo(peer, addrs, signal) {
         direct.learn(
           peer,

@@ -36,7 +36,7 @@ import {
   PIECE_REQUEST_TIMEOUT_MS,
   SEED_BUSY_RETRY_MS,
 } from './limits';
-import { pieceRange, type VerifiedManifest } from './manifest';
+import { pieceRange, type VerifiedPieces } from './manifest';
 import { PieceProtocolError, PieceStatus, type PieceStore, type Referral } from './pieces';
 
 export interface FetchProgress {
@@ -52,7 +52,7 @@ export interface FetchProgress {
 }
 
 export interface PieceFetcherOptions {
-  manifest: VerifiedManifest;
+  manifest: VerifiedPieces;
   store: PieceStore;
   /** Peer id of the seed, the source of last resort (assumed to hold everything). */
   seed: string;
@@ -138,7 +138,7 @@ const FAILURE_PAUSE_MS = 1_000;
 const IDLE_POLL_MS = 100;
 
 /** Which pieces of `m` the store already has (a reload downloads nothing twice). */
-async function heldPieces(m: VerifiedManifest, store: PieceStore): Promise<boolean[]> {
+async function heldPieces(m: VerifiedPieces, store: PieceStore): Promise<boolean[]> {
   return Promise.all(m.value.pieces.map((hash) => store.has(hash)));
 }
 
@@ -392,7 +392,8 @@ function errorText(e: unknown): string {
 }
 
 /** Reads every piece back from the store and checks the whole vector's hash. */
-export async function assembleWeights(manifest: VerifiedManifest, store: PieceStore): Promise<Float32Array> {
+/** The bytes of a manifest whose pieces are all in `store`, checked against its sha256. */
+export async function assembleBytes(manifest: VerifiedPieces, store: PieceStore): Promise<Uint8Array> {
   const m = manifest.value;
   const bytes = new Uint8Array(m.totalBytes);
   for (const [i, hash] of m.pieces.entries()) {
@@ -403,6 +404,6 @@ export async function assembleWeights(manifest: VerifiedManifest, store: PieceSt
     bytes.set(piece, start);
   }
   if ((await sha256Hex(bytes)) !== m.sha256)
-    throw new Error(`assembled weights of ${manifest.id.slice(0, 12)} fail the manifest's sha256`);
-  return new Float32Array(bytes.buffer);
+    throw new Error(`assembled bytes of ${manifest.id.slice(0, 12)} fail the manifest's sha256`);
+  return bytes;
 }

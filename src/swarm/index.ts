@@ -31,7 +31,7 @@ export {
 } from './connection-budget';
 export type { Download } from './downloads';
 export {
-  assembleWeights,
+  assembleBytes,
   type FetchProgress,
   fetchPieces,
   ManifestRetiredError,
@@ -43,10 +43,14 @@ export * from './limits';
 export {
   buildManifest,
   ManifestError,
+  type PieceManifest,
+  parsePieceFields,
   parseWeightsManifest,
+  pieceFields,
   pieceRange,
   signManifest,
   type VerifiedManifest,
+  type VerifiedPieces,
   verifyManifest,
   type WeightsManifest,
 } from './manifest';

@@ -20,7 +20,7 @@ import {
   PIECE_SEND_TIMEOUT_MS,
   REQUEST_READ_TIMEOUT_MS,
 } from './limits';
-import { pieceRange, type WeightsManifest } from './manifest';
+import { type PieceManifest, pieceRange } from './manifest';
 import { closeBothEnds } from './streams';
 
 export const PIECE_PROTOCOL = '/vgpu/piece/1.0.0';
@@ -141,7 +141,7 @@ export interface UploadStats {
 
 export interface PieceServerOptions {
   /** The manifest a request names, if this node serves it. */
-  manifest(id: string): WeightsManifest | undefined;
+  manifest(id: string): PieceManifest | undefined;
   store: PieceStore;
   stats?: UploadStats;
   /** Called with each refused request, for the log. */

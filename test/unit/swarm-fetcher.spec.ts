@@ -11,7 +11,7 @@ import { emptyBitfield, hasBit, setBit } from '../../src/swarm/announce';
 import { sha256Hex } from '../../src/swarm/bytes';
 import {
   type Availability,
-  assembleWeights,
+  assembleBytes,
   type FetchProgress,
   fetchPieces,
   ManifestRetiredError,
@@ -177,9 +177,9 @@ test('a real model vector: every piece fetched (seed and two peers), stored, and
   expect([log.indices('p1'), log.indices('p2'), log.indices(id.toString())]).toEqual([[0, 1], [2], [3]]);
   // Progress starts at nothing held and counts up one piece at a time.
   expect(progressSeen.map((p) => p.held)).toEqual([0, 1, 2, 3, 4]);
-  const assembled = await assembleWeights(m, store);
-  expect(assembled.length).toBe(weights.length);
-  expect(Buffer.compare(new Uint8Array(assembled.buffer), bytes)).toBe(0);
+  const assembled = await assembleBytes(m, store);
+  expect(assembled.length).toBe(weights.byteLength);
+  expect(Buffer.compare(assembled, bytes)).toBe(0);
 });
 
 test('pieces other peers announced come from them; the seed is asked only for the pieces no peer holds', async () => {
@@ -218,8 +218,7 @@ test('pieces other peers announced come from them; the seed is asked only for th
   expect(most.get(SEED)).toBeLessThanOrEqual(MAX_INFLIGHT_TO_SEED);
   expect(most.get('a')).toBeLessThanOrEqual(MAX_INFLIGHT_PER_PEER);
   expect(most.get('b')).toBeLessThanOrEqual(MAX_INFLIGHT_PER_PEER);
-  const assembled = await assembleWeights(manifest, store);
-  expect(Buffer.compare(new Uint8Array(assembled.buffer), vector)).toBe(0);
+  expect(Buffer.compare(await assembleBytes(manifest, store), vector)).toBe(0);
 });
 
 test('a piece another tab is fetching from the seed is not asked of the seed: the fetcher waits for that tab', async () => {
@@ -417,7 +416,7 @@ test('a peer sending corrupted bytes is banned and its pieces are fetched elsewh
   expect(log.count(SEED)).toBe(0);
   expect(progress.fromPeersBytes).toBe(TOTAL);
   // Nothing corrupt reached the store.
-  expect(Buffer.compare(new Uint8Array((await assembleWeights(manifest, store)).buffer), vector)).toBe(0);
+  expect(Buffer.compare(await assembleBytes(manifest, store), vector)).toBe(0);
 });
 
 test('a peer sending a piece of the wrong length is banned too', async () => {
@@ -792,17 +791,17 @@ test('an aborted fetch rejects with the abort reason', async () => {
   await expect(p).rejects.toBe(reason);
 });
 
-test('assembleWeights refuses a store that lacks a piece or holds a wrong one', async () => {
+test('assembleBytes refuses a store that lacks a piece or holds a wrong one', async () => {
   const store: PieceStore = memoryPieceStore();
   for (let i = 0; i < COUNT - 1; i++) await store.put(manifest.value.pieces[i]!, piece(i));
-  await expect(assembleWeights(manifest, store)).rejects.toThrow(
+  await expect(assembleBytes(manifest, store)).rejects.toThrow(
     `piece ${COUNT - 1} of ${manifest.id.slice(0, 12)} is missing from the store`,
   );
   // The right length but the wrong bytes, stored under the right hash: the whole-vector hash catches it.
   const wrong = piece(COUNT - 1);
   wrong[0]! ^= 1;
   await store.put(manifest.value.pieces[COUNT - 1]!, wrong);
-  await expect(assembleWeights(manifest, store)).rejects.toThrow(
-    `assembled weights of ${manifest.id.slice(0, 12)} fail the manifest's sha256`,
+  await expect(assembleBytes(manifest, store)).rejects.toThrow(
+    `assembled bytes of ${manifest.id.slice(0, 12)} fail the manifest's sha256`,
   );
 });
