@@ -143,10 +143,11 @@ export async function runScaleJob(job: ScaleJob): Promise<ScaleResult> {
       peerId,
       data: run.data.sha256,
       async publishWeights(params, name) {
-        return verifyManifest(
+        const weights = await verifyManifest(
           await signManifest(key, peerId, await buildManifest(params.slice(), name, run.model)),
           peerId,
         );
+        return { weights };
       },
       publishRound: (_signed, manifest) => published?.(manifest),
       isConnected: (peer) => (registry.stands(peer) ? registry.holds(peer) : connected.has(peer)),

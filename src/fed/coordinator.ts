@@ -48,6 +48,7 @@ import { type OuterOptions, outerStep } from './outer';
 import type { ReceiptsReply, UpdateHeader, UpdateOutcome } from './protocol';
 import { recentByRound } from './recent';
 import { chooseRoster, recordRound, type VolunteerRecord } from './roster';
+import { encodeRoundDelta } from './round-delta';
 import { checkLrSchedule, type LrSchedule, scheduledLr } from './schedule';
 import { createSketcher } from './sketch';
 import { memorySpool, type UpdateSpool } from './spool';
@@ -76,6 +77,11 @@ export interface FedSettings {
   buckets: number;
   /** The inner lr over the run's rounds (schedule.ts); every round has `hyper.lr` without one. */
   lrSchedule?: LrSchedule;
+  /**
+   * The codec of each round's change of the weights (round-delta.ts), which volunteers holding the
+   * last round's weights download instead of the whole vector; absent: the whole vector only.
+   */
+  deltaCodec?: CodecSettings;
 }
 
 /** Defaults sized for the `tiny` model on a software adapter: a round takes a minute or so. */
@@ -94,6 +100,7 @@ export const DEFAULT_FED_SETTINGS: FedSettings = {
   // CPU about 24 s: four fit in a round's 120 s while volunteers train.
   reexecutionsPerRound: 4,
   buckets: STREAMING_BUCKETS,
+  deltaCodec: { format: 'int8', blockSize: 256, density: 1 },
 };
 
 export interface HistoryEntry {
@@ -123,6 +130,16 @@ export interface CoordinatorState {
   volunteers: Record<string, VolunteerRecord>;
   /** The robust rules' memory: the last aggregate, recent norms and distances (defense.ts). */
   defense: DefenseState;
+  /** What the round deltas have not sent yet of the weights' changes (round-delta.ts); absent before the first. */
+  residual?: Float32Array;
+  /** The last closed round's delta: from which weights (manifest id), and its bytes under `settings.deltaCodec`. */
+  delta?: PublishedDelta;
+}
+
+export interface PublishedDelta {
+  from: string;
+  codec: CodecSettings;
+  bytes: Uint8Array;
 }
 
 /** The state of a run that has completed no round: `params` are its initial weights (kept, not copied). */
@@ -160,8 +177,15 @@ export interface CoordinatorDeps {
   peerId: PeerId;
   /** sha256 of the token files volunteers train and evaluate on. */
   data: { train: string; validation: string };
-  /** Puts `params` up for download as a signed weights manifest; returns it. */
-  publishWeights(params: Float32Array, name: string): Promise<VerifiedManifest>;
+  /**
+   * Puts `params` up for download as a signed weights manifest, and `delta` (when given) as a signed
+   * delta manifest that rebuilds them from its `from`; returns both.
+   */
+  publishWeights(
+    params: Float32Array,
+    name: string,
+    delta?: PublishedDelta,
+  ): Promise<{ weights: VerifiedManifest; delta?: SignedDocument }>;
   /** Tells volunteers about a new round (gossip, HTTP). */
   publishRound(signed: SignedDocument, round: RoundManifest): void;
   /** Whether a volunteer is still connected (a closed tab is not assigned again). */
@@ -371,7 +395,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     publishedAt = clock.now();
     // (Awaited only when there is something to issue: a reissue asks for its weights at once.)
     if (issuedThrough < state.round - 1) await issuePending();
-    const weights = await deps.publishWeights(state.params, `round ${state.round}`);
+    const published = await deps.publishWeights(state.params, `round ${state.round}`, state.delta);
+    const { weights } = published;
     // Volunteers that left are forgotten (they join again when they come back).
     for (const peer of joined) if (!deps.isConnected(peer)) joined.delete(peer);
     const roster = chooseRoster({
@@ -399,6 +424,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       codec: settings.codec,
       maxNorm: bounds.bound,
       ledger: deps.ledgerRoot(),
+      ...(published.delta ? { delta: published.delta } : {}),
     };
     const signed = await signRoundManifest(deps.key, deps.peerId, manifest);
     if (stopped) return;
@@ -527,6 +553,9 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       { analyticBound: maxNorm, scale: r.manifest.hyper.lr / settings.hyper.lr },
     );
     outerStep(params, momentum, vector, settings.outer);
+    // The next weights are the ones the round's delta rebuilds from this round's (round-delta.ts).
+    const delta = settings.deltaCodec && encodeRoundDelta(state.params, params, state.residual, settings.deltaCodec);
+    if (delta) params.set(delta.next);
     const aggregationSeconds = (performance.now() - aggregationStarted) / 1000;
     if (stopped) return;
     const round = state.round + 1;
@@ -551,6 +580,12 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       })),
       volunteers: recordRound(state.volunteers, r.manifest.round, assigned, outcome),
       defense,
+      ...(delta && settings.deltaCodec
+        ? {
+            residual: delta.residual,
+            delta: { from: r.weights.id, codec: settings.deltaCodec, bytes: delta.bytes },
+          }
+        : { residual: undefined, delta: undefined }),
     };
     await deps.persist({ ...state, ...applied });
     // Only what the close computed: the counters may have moved meanwhile (late updates refused).

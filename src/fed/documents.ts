@@ -70,6 +70,11 @@ export interface RoundManifest {
   maxNorm: number;
   /** The receipts ledger as it stood when this round was published. */
   ledger: LedgerRoot;
+  /**
+   * The signed delta manifest (round-delta.ts) that rebuilds `weights` from the last round's weights;
+   * absent for the first round, after a run's settings turned deltas off, or when the weights did not change.
+   */
+  delta?: SignedDocument;
 }
 
 /**
@@ -104,6 +109,25 @@ const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFin
 
 function check(cond: unknown, what: string): asserts cond {
   if (!cond) throw new FedDocumentError(what);
+}
+
+/** Checks codec settings as a document gives them; the error names `what`. */
+export function checkCodecSettings(value: unknown, what: string): asserts value is CodecSettings {
+  const c = value as Record<string, unknown> | undefined;
+  check(
+    typeof c === 'object' &&
+      c !== null &&
+      UPDATE_FORMATS.includes(c.format as UpdateFormat) &&
+      isInt(c.blockSize, 1) &&
+      isNum(c.density) &&
+      c.density > 0 &&
+      c.density <= 1,
+    `${what}: codec is invalid`,
+  );
+  check(
+    (c.blockSize as number) <= MAX_BLOCK_SIZE,
+    `${what}: codec.blockSize ${c.blockSize} is over ${MAX_BLOCK_SIZE}, the codec's largest`,
+  );
 }
 
 export function parseRoundManifest(value: unknown): RoundManifest {
@@ -150,19 +174,10 @@ export function parseRoundManifest(value: unknown): RoundManifest {
     `round manifest: ${shards.length} assignments for ${m.shardCount} shards`,
   );
   check(isNum(m.deadline), 'round manifest: deadline must be a time');
-  const c = m.codec as Record<string, unknown> | undefined;
+  checkCodecSettings(m.codec, 'round manifest');
   check(
-    c &&
-      UPDATE_FORMATS.includes(c.format as UpdateFormat) &&
-      isInt(c.blockSize, 1) &&
-      isNum(c.density) &&
-      c.density > 0 &&
-      c.density <= 1,
-    'round manifest: codec is invalid',
-  );
-  check(
-    (c.blockSize as number) <= MAX_BLOCK_SIZE,
-    `round manifest: codec.blockSize ${c.blockSize} is over ${MAX_BLOCK_SIZE}, the codec's largest`,
+    m.delta === undefined || (typeof m.delta === 'object' && m.delta !== null),
+    'round manifest: delta must be a signed document',
   );
   check(isNum(m.maxNorm) && m.maxNorm > 0, 'round manifest: maxNorm must be positive');
   const ledger = m.ledger as Record<string, unknown> | undefined;

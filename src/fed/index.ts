@@ -51,6 +51,7 @@ export {
   MIN_REISSUE_MS,
   maxUpdateNorm,
   PARTIAL_SAMPLES,
+  type PublishedDelta,
   REJECTION_KINDS,
   type RejectionKind,
   type Verdicts,
@@ -142,6 +143,15 @@ export {
   SUSPENSION_ROUNDS,
   type VolunteerRecord,
 } from './roster';
+export {
+  applyRoundDelta,
+  type DeltaManifest,
+  encodeRoundDelta,
+  parseDeltaManifest,
+  type RoundDelta,
+  signDeltaManifest,
+  verifyDeltaManifest,
+} from './round-delta';
 export { checkLrSchedule, type LrSchedule, scheduledLr } from './schedule';
 export { createSketcher, SKETCH_SIZE, type Sketcher } from './sketch';
 export { memorySpool, type UpdateSpool } from './spool';

@@ -5,8 +5,8 @@
 // weight pieces, WebRTC signalling through its relay, the update protocol), but it signs nothing of
 // the run: rounds, weights and receipts are the root's, passed on as the root signed them (its
 // /swarm.json names the root as `run`, and volunteers check every document against it). It follows
-// the root's rounds (gossip over its libp2p link, and /round.json), copies the root's weights and
-// token files over HTTP, checking each against the root's signed hashes, forwards its volunteers'
+// the root's rounds (gossip over its libp2p link, and /round.json), copies the root's weights, the
+// round's delta and the token files over HTTP, checking each against the root's signed hashes, forwards its volunteers'
 // joins and leaves, folds their updates into one sum as they come (decoded and bounded like the
 // root's), and sends one signed partial aggregate per round, when every volunteer of its own that
 // the round assigned has sent or left, or PARTIAL_MARGIN_MS before the deadline. It keeps the
@@ -41,6 +41,7 @@ import {
   sendPartial,
   type UpdateHeader,
   type UpdateOutcome,
+  verifyDeltaManifest,
   verifyRoundManifest,
 } from '../fed';
 import { swarmDocument, weightPieceFiles } from '../seed/documents';
@@ -57,7 +58,9 @@ import {
   ipOf,
   MAX_SEED_JSON_BYTES,
   PIECE_BYTES,
+  type PieceManifest,
   parseSeedInfo,
+  pieceRange,
   type SeedInfo,
   type SignedDocument,
   sha256Hex,
@@ -215,19 +218,25 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
       data = files;
     }
 
-    /** The round's weights, piece by piece from the root's HTTP, each checked against the signed manifest. */
+    /** A manifest's bytes, piece by piece from the root's HTTP, each checked against its signed hash. */
+    async function copyFromRoot(m: PieceManifest): Promise<Uint8Array> {
+      const bytes = new Uint8Array(m.totalBytes);
+      for (const [i, hash] of m.pieces.entries()) {
+        const piece = await fromRoot(`/weights/${hash}`, PIECE_BYTES);
+        if ((await sha256Hex(piece)) !== hash) throw new Error(`a piece from the root does not match its hash`);
+        bytes.set(piece, pieceRange(m, i)[0]);
+      }
+      return bytes;
+    }
+
+    /** The round's weights, and its delta for volunteers that hold the last ones, copied from the root. */
     async function fetchWeights(m: RoundManifest): Promise<void> {
       const manifest = await verifyManifest(m.weights, root);
-      if (weights.manifest(manifest.id)) return;
-      const vector = new Uint8Array(manifest.value.totalBytes);
-      let offset = 0;
-      for (const hash of manifest.value.pieces) {
-        const piece = await fromRoot(`/weights/${hash}`, PIECE_BYTES);
-        if ((await sha256Hex(piece)) !== hash) throw new Error(`a weight piece from the root does not match its hash`);
-        vector.set(piece, offset);
-        offset += piece.length;
-      }
-      await weights.add(manifest, new Float32Array(vector.buffer));
+      if (!weights.manifest(manifest.id))
+        await weights.add(manifest, new Float32Array((await copyFromRoot(manifest.value)).buffer));
+      if (!m.delta) return;
+      const delta = await verifyDeltaManifest(m.delta, root);
+      if (!weights.manifest(delta.id)) await weights.setDelta(delta, await copyFromRoot(delta.value));
     }
 
     /** A round document from the root (gossip or /round.json): followed if it is new. */

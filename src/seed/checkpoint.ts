@@ -1,13 +1,20 @@
 // Checkpoints of the federated run. After every round the seed writes a new folder
 // checkpoints/round-NNNNNN/ (weights, outer momentum, the last aggregate that centered clipping
-// starts from, and state.json: the counters, the history, the volunteers' records and the recent
+// starts from, the round deltas' residual and the last delta's bytes, and state.json: the counters, the history, the volunteers' records and the recent
 // norms and distances of the robust rules), each file fsynced and renamed into place, then atomically replaces checkpoint.json,
 // which names that folder. Killed at any moment, the seed restarts from the checkpoint it names;
 // when that one is missing or damaged (truncated, NaN weights), from the newest valid folder, and
 // says so. The two newest folders (by round number) are kept.
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CoordinatorState, HistoryEntry, ReceiptEntry, VolunteerRecord } from '../fed';
+import {
+  type CodecSettings,
+  type CoordinatorState,
+  decodeUpdate,
+  type HistoryEntry,
+  type ReceiptEntry,
+  type VolunteerRecord,
+} from '../fed';
 import { readIfExists, removeStaleTemporaries, writeFileAtomic } from './files';
 
 interface CheckpointRecord {
@@ -23,6 +30,8 @@ interface CheckpointRecord {
   volunteers?: Record<string, VolunteerRecord>;
   /** The robust rules' recent figures (absent before they were kept: the rules start afresh). */
   defense?: { recentNorms: number[]; recentDistances: number[] };
+  /** The last round's delta (its bytes in delta.bin): absent when the run has none. */
+  delta?: { from: string; codec: CodecSettings };
 }
 
 /** What a run folder's checkpoints give back: the state, and what was wrong on the way. */
@@ -52,10 +61,13 @@ export async function saveCheckpoint(runDir: string, s: CoordinatorState): Promi
     pendingReceipts: s.pendingReceipts,
     volunteers: s.volunteers,
     defense: { recentNorms: s.defense.recentNorms, recentDistances: s.defense.recentDistances },
+    ...(s.delta ? { delta: { from: s.delta.from, codec: s.delta.codec } } : {}),
   };
   await writeFileAtomic(join(runDir, folder, 'weights.f32'), bytesOf(s.params));
   await writeFileAtomic(join(runDir, folder, 'momentum.f32'), bytesOf(s.momentum));
   if (s.defense.reference) await writeFileAtomic(join(runDir, folder, 'reference.f32'), bytesOf(s.defense.reference));
+  if (s.residual) await writeFileAtomic(join(runDir, folder, 'residual.f32'), bytesOf(s.residual));
+  if (s.delta) await writeFileAtomic(join(runDir, folder, 'delta.bin'), s.delta.bytes);
   await writeFileAtomic(join(runDir, folder, 'state.json'), JSON.stringify(record, null, 2));
   await writeFileAtomic(join(runDir, 'checkpoint.json'), JSON.stringify(record, null, 2));
   // Older folders go, by round number; never the one just written.
@@ -94,6 +106,20 @@ async function readFolder(
   const reference = referenceBytes ? floatsOf(referenceBytes) : undefined;
   if (reference && (reference.length !== parameters || !reference.every(Number.isFinite)))
     throw new Error(`reference.f32 is not ${parameters} finite floats`);
+  const residualBytes = await readIfExists(join(runDir, folder, 'residual.f32'));
+  const residual = residualBytes ? floatsOf(residualBytes) : undefined;
+  if (residual && (residual.length !== parameters || !residual.every(Number.isFinite)))
+    throw new Error(`residual.f32 is not ${parameters} finite floats`);
+  let delta: CoordinatorState['delta'];
+  if (record.delta) {
+    const bytes = new Uint8Array(await read('delta.bin'));
+    try {
+      decodeUpdate(bytes, parameters, record.delta.codec);
+    } catch (e) {
+      throw new Error(`delta.bin does not decode: ${(e as Error).message}`);
+    }
+    delta = { ...record.delta, bytes };
+  }
   return {
     round: record.round,
     params,
@@ -111,6 +137,8 @@ async function readFolder(
       ]),
     ),
     defense: { reference, ...(record.defense ?? { recentNorms: [], recentDistances: [] }) },
+    ...(residual ? { residual } : {}),
+    ...(delta ? { delta } : {}),
   };
 }
 

@@ -44,6 +44,9 @@ federated rounds (defaults suit the tiny model on a software adapter):
                      (default: ${DEFAULT_FED_SETTINGS.reexecutionsPerRound})
   --codec <f>        ${UPDATE_FORMATS.join(', ')}: update values (default: ${DEFAULT_FED_SETTINGS.codec.format})
   --density <x>      fraction of update blocks sent, block top-k (default: ${DEFAULT_FED_SETTINGS.codec.density})
+  --delta-codec <f>  ${UPDATE_FORMATS.join(', ')} or off: values of each round's change of the weights, which
+                     volunteers holding the last round's download instead of the whole weights
+                     (default: ${DEFAULT_FED_SETTINGS.deltaCodec?.format ?? 'off'})
 helper seeds (a root serves thousands of volunteers through a few helpers):
   --allow-helper <peer id>  a helper this root accepts (repeatable); a helper prints its peer id
   --upstream <url>   start a helper of the root at <url> instead of a root: it serves its own volunteers
@@ -75,6 +78,9 @@ function fedSettings(v: Record<string, string | string[] | boolean | undefined>)
     throw new Error(`--codec must be one of ${UPDATE_FORMATS.join(', ')}, got ${format}`);
   const density = positive('density', str('density'), d.codec.density, false);
   if (density > 1) throw new Error('--density must be at most 1');
+  const deltaFormat = str('delta-codec') ?? d.deltaCodec?.format ?? 'off';
+  if (deltaFormat !== 'off' && !UPDATE_FORMATS.includes(deltaFormat as UpdateFormat))
+    throw new Error(`--delta-codec must be one of ${UPDATE_FORMATS.join(', ')} or off, got ${deltaFormat}`);
   return {
     ...d,
     hyper: {
@@ -88,6 +94,8 @@ function fedSettings(v: Record<string, string | string[] | boolean | undefined>)
     aggregation,
     reexecutionsPerRound: positive('reexecutions', str('reexecutions'), d.reexecutionsPerRound),
     codec: { ...d.codec, format, density },
+    deltaCodec:
+      deltaFormat === 'off' ? undefined : { ...d.codec, ...d.deltaCodec, format: deltaFormat as UpdateFormat },
   };
 }
 
@@ -128,6 +136,7 @@ async function main(): Promise<void> {
       context: { type: 'string' },
       lr: { type: 'string' },
       'round-seconds': { type: 'string' },
+      'delta-codec': { type: 'string' },
       aggregation: { type: 'string' },
       reexecutions: { type: 'string' },
       codec: { type: 'string' },

@@ -1,21 +1,25 @@
 // The weights publisher: signs a manifest for each weight vector the coordinator puts up, keeps the
 // newest SEED_SERVABLE_MANIFESTS of them servable (their pieces in memory, copies of the vectors:
 // servableWeights, which a helper seed uses for its root's), and drops the pieces of older ones.
+// With each vector it signs and serves the round's delta (fed/round-delta.ts), when the coordinator
+// gives one: the newest delta only, as only holders of the last weights can use it.
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { type DeltaManifest, type PublishedDelta, signDeltaManifest, verifyDeltaManifest } from '../fed';
 import type { GptConfig } from '../model';
 import {
   buildManifest,
   type MemoryPieceStore,
   memoryPieceStore,
+  type PieceManifest,
   type PieceStore,
   pieceRange,
   SEED_SERVABLE_MANIFESTS,
   type SignedDocument,
   signManifest,
+  type VerifiedDocument,
   type VerifiedManifest,
   verifyManifest,
-  type WeightsManifest,
 } from '../swarm';
 
 export interface WeightsPublisherComponents {
@@ -33,12 +37,19 @@ export interface PublishedWeights {
 }
 
 export interface WeightsPublisher {
-  /** Signs a manifest for a copy of `params` (the coordinator updates them in place) and serves it. */
-  publish(params: Float32Array, name: string): Promise<VerifiedManifest>;
+  /**
+   * Signs a manifest for a copy of `params` (the coordinator updates them in place) and serves it;
+   * and `delta`'s manifest, naming that manifest as its `to`, when given.
+   */
+  publish(
+    params: Float32Array,
+    name: string,
+    delta?: PublishedDelta,
+  ): Promise<{ weights: VerifiedManifest; delta?: SignedDocument }>;
   /** The newest weights published; throws before the first. */
   current(): PublishedWeights;
-  /** A servable manifest, by id. */
-  manifest(id: string): WeightsManifest | undefined;
+  /** A servable manifest (weights or the delta), by id. */
+  manifest(id: string): PieceManifest | undefined;
   /** The pieces of every servable manifest, by hash. */
   readonly store: PieceStore;
 }
@@ -47,17 +58,21 @@ export function createWeightsPublisher(c: WeightsPublisherComponents): WeightsPu
   const peerId = peerIdFromPrivateKey(c.key);
   const shelf = servableWeights();
   return {
-    async publish(params, name) {
+    async publish(params, name, delta) {
       const weights = params.slice();
       const manifest = await verifyManifest(
         await signManifest(c.key, peerId, await buildManifest(weights, name, c.model)),
         peerId,
       );
       // The same vector under the same name (a round issued again) is the same manifest.
-      if (shelf.newest()?.manifest.id === manifest.id) return manifest;
-      await shelf.add(manifest, weights);
-      await c.save(manifest.signed);
-      return manifest;
+      if (shelf.newest()?.manifest.id !== manifest.id) {
+        await shelf.add(manifest, weights);
+        await c.save(manifest.signed);
+      }
+      if (!delta) return { weights: manifest };
+      const signed = await signDeltaManifest(c.key, peerId, { ...delta, to: manifest.id });
+      await shelf.setDelta(await verifyDeltaManifest(signed, peerId), delta.bytes);
+      return { weights: manifest, delta: signed };
     },
     current() {
       const newest = shelf.newest();
@@ -69,18 +84,28 @@ export function createWeightsPublisher(c: WeightsPublisherComponents): WeightsPu
   };
 }
 
-/** The newest SEED_SERVABLE_MANIFESTS weight vectors and their pieces: a seed's, or a helper's copy of its root's. */
+/**
+ * The newest SEED_SERVABLE_MANIFESTS weight vectors and the newest round delta, with their pieces: a
+ * seed's, or a helper's copy of its root's.
+ */
 export interface ServableWeights {
   /** Serves `weights` under `manifest` (verified), and drops the pieces of the oldest past the limit. */
   add(manifest: VerifiedManifest, weights: Float32Array): Promise<void>;
+  /**
+   * Serves `bytes` under the delta manifest `manifest` (verified) instead of the last delta: only
+   * holders of the newest weights' predecessor can use one.
+   */
+  setDelta(manifest: VerifiedDocument<DeltaManifest>, bytes: Uint8Array): Promise<void>;
   newest(): PublishedWeights | undefined;
-  manifest(id: string): WeightsManifest | undefined;
-  readonly store: PieceStore;
+  /** A servable manifest (weights or the delta), by id. */
+  manifest(id: string): PieceManifest | undefined;
+  readonly store: MemoryPieceStore;
 }
 
 export function servableWeights(): ServableWeights {
   /** Oldest first. */
   const servable: PublishedWeights[] = [];
+  let delta: VerifiedDocument<DeltaManifest> | undefined;
   const store: MemoryPieceStore = memoryPieceStore();
   return {
     async add(manifest, weights) {
@@ -93,8 +118,15 @@ export function servableWeights(): ServableWeights {
       const kept = new Set(servable.flatMap((w) => w.manifest.value.pieces));
       for (const w of dropped) for (const hash of w.manifest.value.pieces) if (!kept.has(hash)) store.delete(hash);
     },
+    async setDelta(manifest, bytes) {
+      if (delta?.id === manifest.id) return;
+      if (delta) for (const hash of delta.value.pieces) store.delete(hash);
+      for (const [i, hash] of manifest.value.pieces.entries())
+        await store.put(hash, bytes.subarray(...pieceRange(manifest.value, i)));
+      delta = manifest;
+    },
     newest: () => servable.at(-1),
-    manifest: (id) => servable.find((w) => w.manifest.id === id)?.manifest.value,
+    manifest: (id) => (delta?.id === id ? delta.value : servable.find((w) => w.manifest.id === id)?.manifest.value),
     store,
   };
 }

@@ -21,9 +21,11 @@ import {
   LEFT_GRACE_MS,
   MIN_REISSUE_MS,
   maxUpdateNorm,
+  type PublishedDelta,
   type VerifyJob,
 } from '../../src/fed/coordinator';
 import {
+  type CodecSettings,
   GENESIS_HASH,
   type Receipt,
   type RoundManifest,
@@ -32,6 +34,7 @@ import {
 } from '../../src/fed/documents';
 import type { UpdateHeader, UpdateOutcome } from '../../src/fed/protocol';
 import { SUSPENSION_ROUNDS } from '../../src/fed/roster';
+import { applyRoundDelta } from '../../src/fed/round-delta';
 import { SKETCH_SIZE } from '../../src/fed/sketch';
 import { memorySpool, type UpdateSpool } from '../../src/fed/spool';
 import { type GptConfig, initParams, paramLayout } from '../../src/model';
@@ -101,6 +104,8 @@ interface Harness {
   connected: Set<string>;
   published: Published[];
   weights: VerifiedManifest[];
+  /** The delta each publishWeights call was given. */
+  deltas: (PublishedDelta | undefined)[];
   evaluated: Float32Array[];
   /** Every receipt this coordinator issued, in order. */
   receipts: SignedDocument[];
@@ -170,6 +175,7 @@ function harness(
     connected: new Set(),
     published: [],
     weights: [],
+    deltas: [],
     evaluated: [],
     receipts: [],
     persisted: [],
@@ -185,15 +191,16 @@ function harness(
       key: seedKey,
       peerId: seed,
       data: DATA,
-      async publishWeights(params, name) {
+      async publishWeights(params, name, delta) {
         h.weightsAsked++;
+        h.deltas.push(delta);
         // A copy, as the seed does: the coordinator updates params in place.
         const m = await verifyManifest(
           await signManifest(seedKey, seed, await buildManifest(params.slice(), name, CFG)),
           seed,
         );
         h.weights.push(m);
-        return m;
+        return { weights: m };
       },
       publishRound(signed, manifest) {
         h.published.push({ signed, manifest, at: h.clock.now() });
@@ -530,6 +537,52 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
     aggregation: { rounds: 2, seconds: expect.any(Number), lastSeconds: expect.any(Number) },
   });
   expect(h.receipts.length).toBe(3);
+});
+
+test("with round deltas, the next weights are the last round's plus the decoded delta, bit for bit, and what the delta's codec left out goes into the next one", async () => {
+  const deltaCodec: CodecSettings = { format: 'int4', blockSize: 64, density: 1 };
+  const h = harness({ deltaCodec });
+  const start = h.state.params.slice();
+  const u0 = await toRoundOneWithAB(h);
+  // Round 0 had no delta (nothing came before it); round 1's names round 0's weights as its `from`.
+  expect(h.deltas.slice(0, 2)).toEqual([undefined, undefined]);
+  const delta = h.deltas[2]!;
+  expect(delta).toMatchObject({ from: h.weights[0]!.id, codec: deltaCodec });
+  const after0 = h.persisted[0]!.params;
+  expect(mismatches(after0, (i) => applyRoundDelta(start, delta.bytes, deltaCodec)[i]!)).toEqual([]);
+  expect(h.weights.at(-1)!.value.sha256).toBe(await sha256Hex(new Uint8Array(after0.buffer)));
+  // The exact outer step is start − decode(u0); the published weights plus the residual are that
+  // target (to float32 rounding), and int4 with blocks of 64 did leave something out.
+  const d0 = decodeUpdate(int8(u0), P);
+  const residual0 = h.state.residual!.slice();
+  let worst = 0;
+  let left = 0;
+  for (let i = 0; i < P; i++) {
+    worst = Math.max(worst, Math.abs(after0[i]! + residual0[i]! - (start[i]! - d0[i]!)));
+    left = Math.max(left, Math.abs(residual0[i]!));
+  }
+  expect(worst).toBeLessThan(1e-6);
+  expect(left).toBeGreaterThan(1e-5);
+
+  // Round 1: the delta from round 1's weights encodes its change plus round 0's residual.
+  const uA = randomUniform(P, 200, AMP);
+  const uB = randomUniform(P, 300, AMP);
+  await h.c.onUpdate(A, header(h), int8(uA));
+  await h.c.onUpdate(B, header(h), int8(uB));
+  await waitPublished(h, 4);
+  const delta1 = h.deltas[3]!;
+  expect(delta1.from).toBe(h.weights[2]!.id);
+  const after1 = h.state.params;
+  expect(mismatches(after1, (i) => applyRoundDelta(after0, delta1.bytes, deltaCodec)[i]!)).toEqual([]);
+  const [dA, dB] = [decodeUpdate(int8(uA), P), decodeUpdate(int8(uB), P)];
+  worst = 0;
+  for (let i = 0; i < P; i++) {
+    const target = after0[i]! + residual0[i]! - (dA[i]! + dB[i]!) / 2;
+    worst = Math.max(worst, Math.abs(after1[i]! + h.state.residual![i]! - target));
+  }
+  expect(worst).toBeLessThan(1e-6);
+  // Both are in the checkpoint, so a restart publishes the same delta again.
+  expect(h.state.delta).toEqual(delta1);
 });
 
 test('admission refuses an update from its header alone, before any body: late, future, other weights, not assigned, too much', async () => {

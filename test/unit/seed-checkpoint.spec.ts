@@ -7,7 +7,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
+import type { CodecSettings } from '../../src/fed';
 import type { CoordinatorState } from '../../src/fed/coordinator';
+import { encodeRoundDelta } from '../../src/fed/round-delta';
 import { type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from '../../src/seed/checkpoint';
 import { randomUniform } from '../../src/util/random';
 
@@ -124,6 +126,43 @@ test('loadCheckpoint returns undefined for a run folder without checkpoint.json'
   await mkdir(join(dir, 'checkpoints', 'round-000001'), { recursive: true });
   await writeFile(join(dir, 'checkpoints', 'round-000001', 'weights.f32'), new Uint8Array(4 * N));
   expect(await loadCheckpoint(dir, N)).toBeUndefined();
+});
+
+test("the round deltas' residual and the last delta come back bit for bit; a delta.bin that does not decode gives way to the older checkpoint", async () => {
+  const codec: CodecSettings = { format: 'int8', blockSize: 256, density: 1 };
+  const withDelta = async (round: number): Promise<CoordinatorState> => {
+    const s = await state(round);
+    const noise = randomUniform(N, round + 301, 1e-3);
+    const target = s.params.map((x, i) => x + noise[i]!);
+    const { bytes, residual } = encodeRoundDelta(s.params, target, undefined, codec);
+    return { ...s, residual, delta: { from: 'cd'.repeat(32), codec, bytes } };
+  };
+  const s2 = await withDelta(2);
+  const s3 = await withDelta(3);
+  await saveCheckpoint(dir, s2);
+  await saveCheckpoint(dir, s3);
+  const loaded = (await loadCheckpoint(dir, N))!.state;
+  expect(Buffer.compare(bytes(loaded.residual!), bytes(s3.residual!))).toBe(0);
+  expect(loaded.delta!.from).toBe(s3.delta!.from);
+  expect(loaded.delta!.codec).toEqual(codec);
+  expect(Buffer.compare(loaded.delta!.bytes, s3.delta!.bytes)).toBe(0);
+  const folder3 = join('checkpoints', 'round-000003');
+  expect((await readdir(join(dir, folder3))).sort()).toEqual([
+    'delta.bin',
+    'momentum.f32',
+    'reference.f32',
+    'residual.f32',
+    'state.json',
+    'weights.f32',
+  ]);
+  // A delta cut short, then a residual of the wrong length: each time round 2's checkpoint is used.
+  await writeFile(join(dir, folder3, 'delta.bin'), s3.delta!.bytes.subarray(0, 100));
+  const older = await loadCheckpoint(dir, N);
+  expect(older!.state.round).toBe(2);
+  expect(older!.warnings).toEqual([expect.stringMatching(/^checkpoints\/round-000003: delta.bin does not decode: /)]);
+  await writeFile(join(dir, folder3, 'delta.bin'), s3.delta!.bytes);
+  await writeFile(join(dir, folder3, 'residual.f32'), new Uint8Array(8));
+  expect((await loadCheckpoint(dir, N))!.warnings).toEqual([`${folder3}: residual.f32 is not ${N} finite floats`]);
 });
 
 test('a checkpoint whose vectors have the wrong length is refused with a clear error', async () => {

@@ -6,10 +6,11 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect, test } from '@playwright/test';
+import { type CodecSettings, encodeRoundDelta, verifyDeltaManifest } from '../../src/fed';
 import { type GptConfig, initParams, paramLayout } from '../../src/model';
 import { createWeightsPublisher, type WeightsPublisher } from '../../src/seed/weights';
 import { SEED_SERVABLE_MANIFESTS } from '../../src/swarm/limits';
-import { pieceRange, type VerifiedManifest, verifyManifest } from '../../src/swarm/manifest';
+import { pieceRange, type VerifiedManifest, type VerifiedPieces, verifyManifest } from '../../src/swarm/manifest';
 import type { SignedDocument } from '../../src/swarm/signed';
 
 /** 3.59 MiB: 4 pieces, so that manifests can share all but their first piece. */
@@ -27,9 +28,9 @@ function publisher(): { w: WeightsPublisher; saved: SignedDocument[] } {
   return { w, saved };
 }
 
-/** Whether the store serves exactly the bytes of every piece of `m`, cut from `weights`. */
-async function servesAll(w: WeightsPublisher, m: VerifiedManifest, weights: Float32Array): Promise<boolean> {
-  const bytes = new Uint8Array(weights.buffer);
+/** Whether the store serves exactly the bytes of every piece of `m`, cut from `vector`. */
+async function servesAll(w: WeightsPublisher, m: VerifiedPieces, vector: Float32Array | Uint8Array): Promise<boolean> {
+  const bytes = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
   for (const [i, hash] of m.value.pieces.entries()) {
     const got = await w.store.get(hash);
     if (!got || Buffer.compare(got, bytes.subarray(...pieceRange(m.value, i))) !== 0) return false;
@@ -45,7 +46,7 @@ test('the newest SEED_SERVABLE_MANIFESTS manifests stay servable; the pieces onl
   const published: { manifest: VerifiedManifest; weights: Float32Array }[] = [];
   for (let round = 0; round < 4; round++) {
     params[0] = round + 0.5; // a change in the first piece only: the other three are shared
-    const manifest = await w.publish(params, `round ${round}`);
+    const { weights: manifest } = await w.publish(params, `round ${round}`);
     published.push({ manifest, weights: params.slice() });
     expect(w.current().manifest.id).toBe(manifest.id);
   }
@@ -74,10 +75,10 @@ test('the newest SEED_SERVABLE_MANIFESTS manifests stay servable; the pieces onl
 test('the same vector under the same name (a round issued again) is the same manifest, published once', async () => {
   const { w, saved } = publisher();
   const params = initParams(paramLayout(CFG), 2);
-  const first = await w.publish(params, 'round 0');
+  const { weights: first } = await w.publish(params, 'round 0');
   params[0] = 7;
-  const second = await w.publish(params, 'round 1');
-  const again = await w.publish(params, 'round 1');
+  const { weights: second } = await w.publish(params, 'round 1');
+  const { weights: again } = await w.publish(params, 'round 1');
   expect(again.id).toBe(second.id);
   expect(saved).toHaveLength(2);
   // Round 0's weights are still servable: issuing round 1 again did not push them out.
@@ -89,8 +90,40 @@ test('what is served is a copy: the coordinator updating its params in place cha
   const { w } = publisher();
   const params = initParams(paramLayout(CFG), 3);
   const original = params.slice();
-  const m = await w.publish(params, 'round 0');
+  const { weights: m } = await w.publish(params, 'round 0');
   params.fill(1);
   expect(Buffer.compare(Buffer.from(w.current().weights.buffer), Buffer.from(original.buffer))).toBe(0);
   expect(await servesAll(w, m, original)).toBe(true);
+});
+
+test("a round's delta is signed naming the weights it rebuilds, and served until the next one replaces it", async () => {
+  const { w, saved } = publisher();
+  const peerId = peerIdFromPrivateKey(key);
+  const codec: CodecSettings = { format: 'int8', blockSize: 256, density: 1 };
+  const params = initParams(paramLayout(CFG), 4);
+  const { weights: m0, delta: none } = await w.publish(params, 'round 0');
+  expect(none).toBeUndefined();
+  const published: { doc: SignedDocument; bytes: Uint8Array }[] = [];
+  let from = m0;
+  for (let round = 1; round <= 2; round++) {
+    const target = params.map((x, i) => x + 1e-3 * Math.sin(i * round));
+    const { bytes, next } = encodeRoundDelta(params, target, undefined, codec);
+    params.set(next);
+    const { weights, delta } = await w.publish(params, `round ${round}`, { from: from.id, codec, bytes });
+    const verified = await verifyDeltaManifest(delta, peerId);
+    expect(verified.value).toMatchObject({ kind: 'vgpu/delta', from: from.id, to: weights.id, codec });
+    expect(verified.value.totalBytes).toBe(bytes.length);
+    expect(w.manifest(verified.id)).toEqual(verified.value);
+    expect(await servesAll(w, verified, bytes)).toBe(true);
+    // Issued again, the same delta (the same signed bytes).
+    expect((await w.publish(params, `round ${round}`, { from: from.id, codec, bytes })).delta).toEqual(delta);
+    published.push({ doc: delta!, bytes });
+    from = weights;
+  }
+  // Only the newest delta is served: only holders of the newest weights' predecessor can use one.
+  const old = await verifyDeltaManifest(published[0]!.doc, peerId);
+  expect(w.manifest(old.id)).toBeUndefined();
+  for (const hash of old.value.pieces) expect(await w.store.has(hash)).toBe(false);
+  // Deltas are not weights: the run folder keeps only the weights manifests.
+  expect(saved).toHaveLength(3);
 });
