@@ -96,6 +96,14 @@ test('three tabs train together: the loss falls, a closed tab does not stall a r
   expect(afterThree.acceptedUpdates).toBeGreaterThanOrEqual(3);
   const states = await waitForTabs(tabs, (s) => s.training.receipts.some((r) => r.accepted), 60_000);
   for (const s of states) expect(s.training.tokens).toBeGreaterThan(0);
+  // A tab in two rounds in a row rebuilt the second's weights from the first's and the round's
+  // delta: int8, about a quarter of the weights' bytes.
+  const served = (await (await fetch(`${SEED_URL}/swarm.json`)).json()) as { manifests: { body: string }[] };
+  const weightsBytes = (JSON.parse(served.manifests[0]!.body) as { totalBytes: number }).totalBytes;
+  const deltaBytes = async () =>
+    Math.max(...(await Promise.all(tabs.map(tabState))).map((s) => s?.training.lastDeltaBytes ?? 0));
+  await expect.poll(deltaBytes, { timeout: 2 * ROUND_S * 1000 }).toBeGreaterThan(0);
+  expect(await deltaBytes()).toBeLessThan(weightsBytes / 3);
 
   // Close one tab while it trains. The rounds that still count on it close without it, by their
   // deadline at the latest (it may have sent this round's update just before it closed, so the next

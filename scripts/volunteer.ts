@@ -38,6 +38,10 @@ function logLine(e: VolunteerEvent): string | undefined {
       return `joined the run: assigned from round ${e.round}`;
     case 'fetching':
       return `round ${e.round}: fetching the weights`;
+    case 'delta':
+      return `round ${e.round}: weights rebuilt from the last round's and a ${e.bytes}-byte delta`;
+    case 'delta-refused':
+      return `round ${e.round}: its delta was not used (${e.reason}); downloading the whole weights`;
     case 'trained':
       return `round ${e.round}: trained ${e.tokens} tokens in ${(e.busyMs / 1000).toFixed(1)} s`;
     case 'sent':

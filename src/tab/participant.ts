@@ -1,5 +1,6 @@
 // The volunteer's side of federated training: join the run, wait for a round that assigns us a
-// shard, fetch its weights (peer-assisted) and the data, train H local steps in the trainer (which
+// shard, fetch its weights (peer-assisted: only the round's delta when it holds the last round's
+// weights, fed/round-delta.ts) and the data, train H local steps in the trainer (which
 // encodes the update with error feedback), send it to the seed, and once the round closed fetch and
 // keep the signed receipt. It keeps
 // going when the seed restarts (it dials again and re-joins) or peers leave, and it skips a round
@@ -8,6 +9,7 @@
 // for SEED_CORRUPT_RETRY_MS; both are told to the page.
 import { fromU16Bytes } from '../data';
 import {
+  applyRoundDelta,
   assignmentRequest,
   type Receipt,
   type ReceiptsReply,
@@ -19,11 +21,13 @@ import {
   UPDATE_PROTOCOL,
   type UpdateOutcome,
   UpdateRefusedError,
+  verifyDeltaManifest,
   verifyReceipt,
   verifyRoundManifest,
 } from '../fed';
 import type { ProgressStore } from '../storage';
 import {
+  type Download,
   fromUtf8,
   MAX_SEED_JSON_BYTES,
   ManifestRetiredError,
@@ -51,6 +55,10 @@ export type ParticipantEvent =
   | { type: 'joined'; round: number }
   | { type: 'waiting'; round?: number }
   | { type: 'fetching'; round: number }
+  /** The round's weights were rebuilt from the last round's and its delta of `bytes` bytes. */
+  | { type: 'delta'; round: number; bytes: number }
+  /** The round's delta could not be used (`reason`); the whole weights are downloaded instead. */
+  | { type: 'delta-refused'; round: number; reason: string }
   /** A local step finished; `gpuMs` is the GPU time it took. */
   | { type: 'step'; round: number; step: number; steps: number; loss: number; gpuMs: number }
   /** The trainer holds before its next step: the volunteer paused. Nothing is in flight. */
@@ -142,6 +150,33 @@ function roundWatch(opts: ParticipantOptions) {
   };
 }
 
+/**
+ * The round's weights: rebuilt from the last round's with the round's delta when this volunteer
+ * holds those, else downloaded whole. A delta that cannot be used (signed by another key, not
+ * fetched, not decodable, or rebuilding weights other than the signed ones) is told, and the whole
+ * weights are downloaded instead.
+ */
+async function roundWeights(opts: ParticipantOptions, m: RoundManifest): Promise<Download> {
+  const { client, signal } = opts;
+  if (m.delta) {
+    try {
+      const delta = await verifyDeltaManifest(m.delta, runSigner(client.seed));
+      if (delta.value.to !== m.weightsId) throw new Error("the delta rebuilds other weights than the round's");
+      const from = await client.held(delta.value.from);
+      if (from) {
+        const bytes = await client.fetchBytes(delta, signal);
+        const rebuilt = await client.adopt(m.weights, applyRoundDelta(from, bytes, delta.value.codec));
+        opts.onEvent({ type: 'delta', round: m.round, bytes: bytes.length });
+        return rebuilt;
+      }
+    } catch (e) {
+      if (signal.aborted) throw e;
+      opts.onEvent({ type: 'delta-refused', round: m.round, reason: (e as Error).message });
+    }
+  }
+  return client.download(m.weights, undefined, signal);
+}
+
 export async function runParticipant(opts: ParticipantOptions): Promise<void> {
   const { client, trainer, storage, signal } = opts;
   const self = client.peerId;
@@ -174,9 +209,9 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       }
       await admitRound(m, runSigner(client.seed), Date.now());
       opts.onEvent({ type: 'fetching', round: m.round });
-      let fetched: Awaited<ReturnType<SwarmClient['download']>>;
+      let fetched: Download;
       try {
-        fetched = await client.download(m.weights, undefined, signal);
+        fetched = await roundWeights(opts, m);
       } catch (e) {
         // The round closed while we fetched its weights: the seed retired them. Wait for the next.
         if (!(e instanceof ManifestRetiredError)) throw e;

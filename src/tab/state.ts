@@ -46,6 +46,8 @@ export interface TrainingView {
   /** Bytes of the last update sent, and what the dense fp32 vector would have been. */
   lastUpdateBytes?: number;
   lastDenseBytes?: number;
+  /** Bytes of the last round delta the weights were rebuilt from (instead of downloading them whole). */
+  lastDeltaBytes?: number;
 }
 
 export interface GpuView {
@@ -202,6 +204,16 @@ export function reduce(s: TabState, e: TabEvent): TabState {
       return training({ status: 'waiting', round: e.round ?? t.round });
     case 'fetching':
       return training({ status: 'fetching', round: e.round });
+    case 'delta':
+      return training({ lastDeltaBytes: e.bytes });
+    case 'delta-refused':
+      return {
+        ...s,
+        warnings: [
+          ...s.warnings,
+          `round ${e.round}: its delta was not used (${e.reason}); downloading the whole weights`,
+        ].slice(-MAX_WARNINGS),
+      };
     case 'step':
       return training({
         status: 'training',

@@ -160,6 +160,9 @@ export function render(s: TabState): void {
       ...(t.lastUpdateBytes
         ? [['Last update', `${mib(t.lastUpdateBytes)} (dense fp32 ${mib(t.lastDenseBytes ?? 0)})`] as [string, string]]
         : []),
+      ...(t.lastDeltaBytes
+        ? [['Last weights', `rebuilt from a ${mib(t.lastDeltaBytes)} round delta`] as [string, string]]
+        : []),
     ]),
   ];
   const list = el('ul', undefined, { 'aria-label': 'receipts' });

@@ -8,14 +8,25 @@
 //   hostile seed here is a real one whose key signs a forged round (as modified code would) served at
 //   its /round.json. The tab's check refuses it, naming the field; the participant neither downloads
 //   nor trains it, and tells the page. A sane round passes.
+// - A forged round delta (fed/round-delta.ts), in a round signed by the seed's key: one that rebuilds
+//   other weights than the round's signed ones, and one signed by another key. The tab refuses each,
+//   says why, and downloads the whole weights instead.
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
+import { generateKeyPair, privateKeyFromProtobuf } from '@libp2p/crypto/keys';
+import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect, test } from '@playwright/test';
-import { DEFAULT_FED_SETTINGS, MIN_REISSUE_MS, signRoundManifest, verifyRoundManifest } from '../../src/fed';
+import {
+  DEFAULT_FED_SETTINGS,
+  encodeUpdate,
+  MIN_REISSUE_MS,
+  signDeltaManifest,
+  signRoundManifest,
+  verifyRoundManifest,
+} from '../../src/fed';
 import type { Seed } from '../../src/seed';
 import { memoryProgressStore } from '../../src/storage';
 import {
@@ -32,7 +43,7 @@ import {
   type SwarmClient,
 } from '../../src/swarm';
 import { emptyBitfield } from '../../src/swarm/announce';
-import { startDownloads } from '../../src/swarm/downloads';
+import { type Downloads, startDownloads } from '../../src/swarm/downloads';
 import {
   admitRound,
   DEFAULT_SETTINGS,
@@ -209,6 +220,7 @@ async function participate(
   s: typeof sane,
   until: (e: ParticipantEvent) => boolean,
   forged?: (self: string) => Promise<SignedDocument>,
+  prepare?: (tab: { downloads: Downloads; store: PieceStore }) => Promise<void>,
 ) {
   const peer = await createAttacker();
   const page = forged ? await serveRound(() => forged(peer.peerId.toString())) : undefined;
@@ -230,14 +242,21 @@ async function participate(
     connection: () => dialSeed(peer, s.seed),
     warn: () => {},
   });
+  await prepare?.({ downloads, store });
   let downloadCalls = 0;
-  const client: Pick<SwarmClient, 'peerId' | 'seed' | 'download' | 'seedStream' | 'subscribeToSeed'> = {
+  const client: Pick<
+    SwarmClient,
+    'peerId' | 'seed' | 'download' | 'fetchBytes' | 'held' | 'adopt' | 'seedStream' | 'subscribeToSeed'
+  > = {
     peerId: peer.peerId.toString(),
     seed: s.seed.info(),
     download: (...args) => {
       downloadCalls++;
       return downloads.download(...args);
     },
+    fetchBytes: downloads.fetchBytes,
+    held: downloads.held,
+    adopt: downloads.adopt,
     seedStream: (protocol) => openStream(peer, s.seed, protocol),
     subscribeToSeed: () => {}, // the participant polls /round.json as well
   };
@@ -304,4 +323,57 @@ test('the participant meets a round past its bounds: it neither downloads nor tr
   expect(run.failure).toBe(
     `Not training: the seed's round ${(refused as { round: number }).round} asks more than this tab allows (${reason}), so it was not trained; the seed is misconfigured or hostile — contact the researcher.`,
   );
+});
+
+/**
+ * The absurd seed's current round with sane settings, assigning `self`, carrying a delta from its
+ * weights to themselves that changes them (so it rebuilds other weights than the signed ones),
+ * signed by `deltaSigner` (default: the seed's key). The round is signed by the seed's key. The
+ * delta's pieces are put in the tab's store, and the tab holds the weights the delta starts from.
+ */
+async function forgedDelta(deltaSigner?: PrivateKey) {
+  const key = privateKeyFromProtobuf(await readFile(join(absurd.runDir, 'peer-key')));
+  const signer = deltaSigner ?? key;
+  const m = (await roundOf(absurd.seed)).value;
+  const codec = DEFAULT_FED_SETTINGS.deltaCodec!;
+  const change = absurd.seed.weights.map((_, i) => (i % 7 === 0 ? 1e-3 : 0));
+  const bytes = encodeUpdate(change, codec);
+  const delta = await signDeltaManifest(signer, peerIdFromPrivateKey(signer), {
+    from: m.weightsId,
+    to: m.weightsId,
+    codec,
+    bytes,
+  });
+  const prepare = async (tab: { downloads: Downloads; store: PieceStore }) => {
+    await tab.downloads.download(m.weights);
+    const { pieces, pieceBytes } = JSON.parse(delta.body) as { pieces: string[]; pieceBytes: number };
+    for (const [i, hash] of pieces.entries())
+      await tab.store.put(hash, bytes.slice(i * pieceBytes, (i + 1) * pieceBytes));
+  };
+  let round: Promise<SignedDocument> | undefined;
+  const forged = (self: string) =>
+    (round ??= signRoundManifest(key, peerIdFromPrivateKey(key), { ...m, assignments: { [self]: 0 }, delta }));
+  return { forged, prepare };
+}
+
+test("a seed's delta that rebuilds other weights than the round's signed ones is refused, and the tab downloads the whole weights instead", async () => {
+  const { forged, prepare } = await forgedDelta();
+  const run = await participate(absurd, (e) => e.type === 'error', forged, prepare);
+  const refused = run.events.find((e) => e.type === 'delta-refused');
+  expect(refused).toMatchObject({ reason: expect.stringMatching(/^weights rebuilt here do not match .*'s sha256$/) });
+  expect(run.events.some((e) => e.type === 'delta')).toBe(false);
+  // The whole weights instead (held already: nothing over the network), then training began.
+  expect(run.downloadCalls).toBe(1);
+  expect(run.trainerCalls[0]).toBe('init');
+});
+
+test("a delta signed by another key than the run's is refused before it is fetched; the tab downloads the whole weights", async () => {
+  const other = await generateKeyPair('Ed25519');
+  const { forged, prepare } = await forgedDelta(other);
+  const run = await participate(absurd, (e) => e.type === 'error', forged, prepare);
+  expect(run.events.find((e) => e.type === 'delta-refused')).toMatchObject({
+    reason: `signed document: signed by ${peerIdFromPrivateKey(other)}, expected ${absurd.seed.peerId}`,
+  });
+  expect(run.downloadCalls).toBe(1);
+  expect(run.trainerCalls[0]).toBe('init');
 });

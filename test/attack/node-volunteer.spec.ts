@@ -9,6 +9,7 @@ import {
   creditedTokens,
   DEFAULT_FED_SETTINGS,
   decodeUpdate,
+  encodedSize,
   encodeUpdate,
   requestJoin,
   requestReceipts,
@@ -36,6 +37,26 @@ test('a Node volunteer completes a round: the seed accepts its update', async ()
     expect(seed.status().acceptedUpdates).toBe(1);
     // Its update closed the round: the next one was published (the receipt comes only then).
     expect(JSON.parse(seed.coordinator.currentRound()?.body ?? '{}').round).toBeGreaterThanOrEqual(1);
+  } finally {
+    await volunteer.stop();
+    await stopSeed();
+  }
+});
+
+test("a Node volunteer that holds round 0's weights rebuilds round 1's from the round's delta, fetching only its bytes, and is credited for both", async () => {
+  const { seed, stop: stopSeed } = await startTestSeed({ model: 'tiny', fed: { hyper: HYPER } });
+  const volunteer = startVolunteer(seed.url);
+  try {
+    await expect.poll(() => volunteer.seen.receipts.map((r) => r.round), { timeout: 90_000 }).toContain(1);
+    // Round 1's weights came from round 0's and a delta in the seed's delta codec, a quarter of the vector.
+    const parameters = seed.manifest.value.totalBytes / 4;
+    const deltaBytes = encodedSize(parameters, DEFAULT_FED_SETTINGS.deltaCodec!);
+    expect(volunteer.seen.deltas[0]).toEqual({ round: 1, bytes: deltaBytes });
+    expect(deltaBytes).toBeLessThan(seed.manifest.value.totalBytes / 3);
+    // The only whole download was round 0's.
+    expect(volunteer.seen.fetched?.downloadedBytes).toBe(seed.manifest.value.totalBytes);
+    expect(volunteer.seen.fetchCount).toBe(1);
+    expect(seed.status().acceptedUpdates).toBeGreaterThanOrEqual(2);
   } finally {
     await volunteer.stop();
     await stopSeed();

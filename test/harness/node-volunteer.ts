@@ -4,10 +4,20 @@ import type { FetchProgress } from '../../src/swarm';
 import type { Trainer } from '../../src/trainer/trainer';
 import { runNodeVolunteer } from '../../src/volunteer';
 
-/** A Node volunteer on `seedUrl`, until stop(): its peer id once connected, its last piece progress, its first receipt. */
+/**
+ * A Node volunteer on `seedUrl`, until stop(): its peer id once connected, its last piece progress and
+ * whole downloads, its receipts, the round deltas it rebuilt weights from, and its first receipt.
+ */
 export function startVolunteer(seedUrl: string, trainer?: Trainer) {
   const stop = new AbortController();
-  const seen: { peerId?: string; fetched?: FetchProgress } = {};
+  const seen: {
+    peerId?: string;
+    fetched?: FetchProgress;
+    /** Whole downloads of weights so far. */
+    fetchCount: number;
+    receipts: Receipt[];
+    deltas: { round: number; bytes: number }[];
+  } = { fetchCount: 0, receipts: [], deltas: [] };
   let onReceipt!: (r: Receipt) => void;
   const receipt = new Promise<Receipt>((resolve) => (onReceipt = resolve));
   const running = runNodeVolunteer({
@@ -16,8 +26,15 @@ export function startVolunteer(seedUrl: string, trainer?: Trainer) {
     signal: stop.signal,
     onEvent: (e) => {
       if (e.type === 'connected') seen.peerId = e.peerId;
-      if (e.type === 'fetch-progress') seen.fetched = e.progress;
-      if (e.type === 'receipt') onReceipt(e.receipt);
+      if (e.type === 'fetch-progress') {
+        seen.fetched = e.progress;
+        seen.fetchCount = e.download;
+      }
+      if (e.type === 'delta') seen.deltas.push({ round: e.round, bytes: e.bytes });
+      if (e.type === 'receipt') {
+        seen.receipts.push(e.receipt);
+        onReceipt(e.receipt);
+      }
     },
   });
   return {
