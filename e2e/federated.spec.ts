@@ -97,7 +97,7 @@ test('three tabs train together: the loss falls, a closed tab does not stall a r
   const states = await waitForTabs(tabs, (s) => s.training.receipts.some((r) => r.accepted), 60_000);
   for (const s of states) expect(s.training.tokens).toBeGreaterThan(0);
   // A tab in two rounds in a row rebuilt the second's weights from the first's and the round's
-  // delta: int8, about a quarter of the weights' bytes.
+  // delta: int4 by default, about an eighth of the weights' bytes.
   const served = (await (await fetch(`${SEED_URL}/swarm.json`)).json()) as { manifests: { body: string }[] };
   const weightsBytes = (JSON.parse(served.manifests[0]!.body) as { totalBytes: number }).totalBytes;
   const deltaBytes = async () =>

@@ -48,7 +48,7 @@ test("a Node volunteer that holds round 0's weights rebuilds round 1's from the 
   const volunteer = startVolunteer(seed.url);
   try {
     await expect.poll(() => volunteer.seen.receipts.map((r) => r.round), { timeout: 90_000 }).toContain(1);
-    // Round 1's weights came from round 0's and a delta in the seed's delta codec, a quarter of the vector.
+    // Round 1's weights came from round 0's and a delta in the seed's delta codec (int4: an eighth of the vector).
     const parameters = seed.manifest.value.totalBytes / 4;
     const deltaBytes = encodedSize(parameters, DEFAULT_FED_SETTINGS.deltaCodec!);
     expect(volunteer.seen.deltas[0]).toEqual({ round: 1, bytes: deltaBytes });
