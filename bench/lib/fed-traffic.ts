@@ -16,7 +16,7 @@ export interface VolunteerRound {
   peer: string;
   /** The signed round manifest (/round.json or gossip); it embeds the signed weights manifest. */
   roundManifest: SignedDocument;
-  /** Bytes of the weight vector, fetched as pieces (the weights manifest's totalBytes). */
+  /** Bytes of the weights' pieces fetched: the whole vector, or the round's delta it was rebuilt from. */
   weightsBytes: number;
   header: UpdateHeader;
   /** The encoded update. */

@@ -7,6 +7,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { Batch, TokenDataset } from '../../src/data';
 import {
   type AggregationRule,
+  applyRoundDelta,
   assignmentRequest,
   type CodecSettings,
   createCoordinator,
@@ -17,6 +18,7 @@ import {
   type OuterOptions,
   type RoundManifest,
   type UpdateHeader,
+  verifyDeltaManifest,
   verifyReceipt,
 } from '../../src/fed';
 import {
@@ -33,14 +35,8 @@ import {
 import { memoryLedger } from '../../src/seed';
 import { loadOrCreateData } from '../../src/seed/data';
 import { EVAL_BATCH_SIZE, validationLoss } from '../../src/seed/validation';
-import {
-  buildManifest,
-  type SignedDocument,
-  sha256Hex,
-  signManifest,
-  type VerifiedManifest,
-  verifyManifest,
-} from '../../src/swarm';
+import { createWeightsPublisher } from '../../src/seed/weights';
+import { assembleBytes, type SignedDocument, sha256Hex, verifyManifest } from '../../src/swarm';
 import type { Trainer } from '../../src/trainer/trainer';
 import { createCpuTrainer } from '../../src/volunteer';
 import { sumTraffic, type Traffic, type VolunteerRound, volunteerRoundTraffic } from './fed-traffic';
@@ -80,6 +76,13 @@ export type FedJobSpec =
       lrSchedule?: LrSchedule;
       /** Volunteers keep their AdamW moments across rounds (unverifiable: see createCpuTrainer). */
       keepOptimizerState?: boolean;
+      /**
+       * Volunteers start each round's AdamW v from the last round's mean final v over volunteers,
+       * averaged over blocks of this many parameters (createCpuTrainer's sharedSecondMoment).
+       */
+      sharedSecondMomentBlock?: number;
+      /** The round deltas' codec (FedSettings.deltaCodec); absent: volunteers download the whole weights each round. */
+      deltaCodec?: CodecSettings;
     };
 
 type FederatedSpec = Extract<FedJobSpec, { kind: 'federated' }>;
@@ -264,6 +267,7 @@ function fedSettings(job: FedJob & FederatedSpec): FedSettings {
     aggregation: job.aggregation,
     outer: job.outer,
     lrSchedule: job.lrSchedule,
+    deltaCodec: job.deltaCodec,
   };
 }
 
@@ -278,8 +282,8 @@ async function runFederated(name: string, ctx: Context, job: FedJob & FederatedS
   const settings = fedSettings(job);
   const key = await generateKeyPair('Ed25519');
   const peerId = peerIdFromPrivateKey(key);
-  // What the seed would serve: weights by manifest id (a copy; the coordinator updates params in place).
-  const served = new Map<string, { manifest: VerifiedManifest; weights: Float32Array }>();
+  // What the seed serves: the newest weights and the round's delta, signed, their pieces in its store.
+  const publisher = createWeightsPublisher({ key, model: ctx.layout.config, save: async () => {} });
   const feed = roundFeed();
   const state = freshCoordinatorState(initial.slice());
   const ledger = memoryLedger(key);
@@ -288,15 +292,7 @@ async function runFederated(name: string, ctx: Context, job: FedJob & FederatedS
       key,
       peerId,
       data: ctx.dataSha,
-      async publishWeights(params, label) {
-        const weights = params.slice();
-        const manifest = await verifyManifest(
-          await signManifest(key, peerId, await buildManifest(weights, label, ctx.layout.config)),
-          peerId,
-        );
-        served.set(manifest.id, { manifest, weights });
-        return manifest;
-      },
+      publishWeights: (params, label, delta) => publisher.publish(params, label, delta),
       publishRound: (signed, manifest) => feed.publish(signed, manifest),
       isConnected: () => true,
       addressOf: () => undefined,
@@ -316,13 +312,58 @@ async function runFederated(name: string, ctx: Context, job: FedJob & FederatedS
   const volunteers = Array.from({ length: V }, (_, v) => `volunteer-${v}`);
   // Each volunteer's own trainer, as a Node volunteer runs it: it keeps its error-feedback residual.
   const trainers = new Map<string, Trainer>();
+  const shared = job.sharedSecondMomentBlock
+    ? { reports: [] as Float32Array[], v: undefined as Float32Array | undefined }
+    : undefined;
+  /** At a round's start: v for the round from the last round's reports (the mean, then block means). */
+  const shareSecondMoment = () => {
+    if (!shared || shared.reports.length === 0) return;
+    const n = shared.reports[0]!.length;
+    const mean = new Float64Array(n);
+    for (const r of shared.reports) for (let i = 0; i < n; i++) mean[i]! += r[i]! / shared.reports.length;
+    const block = job.sharedSecondMomentBlock!;
+    const v = new Float32Array(n);
+    for (let b = 0; b < n; b += block) {
+      const end = Math.min(n, b + block);
+      let sum = 0;
+      for (let i = b; i < end; i++) sum += mean[i]!;
+      v.fill(sum / (end - b), b, end);
+    }
+    shared.v = v;
+    shared.reports = [];
+  };
   for (const v of volunteers) {
-    const trainer = createCpuTrainer({ keepOptimizerState: job.keepOptimizerState });
+    const trainer = createCpuTrainer({ keepOptimizerState: job.keepOptimizerState, sharedSecondMoment: shared });
     await trainer.init({ config: ctx.layout.config, batchSize: B, context: T });
     await trainer.loadData(ctx.dataset.train, ctx.dataset.validation);
     trainers.set(v, trainer);
   }
   const roundTraffic = new Map<string, Traffic[]>(volunteers.map((v) => [v, []]));
+  /** The weights each volunteer holds from its last round, by manifest id. */
+  const held = new Map<string, { id: string; weights: Float32Array }>();
+  /**
+   * The round's weights as the participant gets them: rebuilt from the volunteer's last ones and the
+   * round's delta when it holds those, else whole; checked against the signed manifest either way.
+   * `bytes`: the pieces fetched.
+   */
+  const roundWeights = async (peer: string, m: RoundManifest) => {
+    const verified = await verifyManifest(m.weights, peerId);
+    const last = held.get(peer);
+    const delta = m.delta && (await verifyDeltaManifest(m.delta, peerId));
+    let got: { weights: Float32Array; bytes: number };
+    if (delta && last && delta.value.from === last.id && delta.value.to === verified.id) {
+      const body = await assembleBytes(delta, publisher.store);
+      got = { weights: applyRoundDelta(last.weights, body, delta.value.codec), bytes: body.length };
+    } else {
+      const current = publisher.current();
+      if (current.manifest.id !== verified.id) throw new Error(`round ${m.round}: weights ${m.weightsId} not served`);
+      got = { weights: current.weights, bytes: verified.value.totalBytes };
+    }
+    if ((await sha256Hex(new Uint8Array(got.weights.buffer))) !== verified.value.sha256)
+      throw new Error(`round ${m.round}: ${peer}'s weights do not match their manifest`);
+    held.set(peer, { id: verified.id, weights: got.weights });
+    return got;
+  };
   try {
     // As on the seed: the run starts (round 0 with nobody assigned), then volunteers join; the first
     // join re-issues round 0, and the others join before it is published, so all are in it.
@@ -351,14 +392,10 @@ async function runFederated(name: string, ctx: Context, job: FedJob & FederatedS
       await collectReceipts(r - 1);
       if (Object.keys(m.assignments).length !== V)
         throw new Error(`round ${r} assigns ${Object.keys(m.assignments).length} volunteers, expected ${V}`);
+      shareSecondMoment();
       const lossesSeen: number[][] = [];
       for (const [peer, shard] of Object.entries(m.assignments)) {
-        // Fetch and check the round's weights as a tab would.
-        const verified = await verifyManifest(m.weights, peerId);
-        const got = served.get(m.weightsId);
-        if (!got || verified.id !== m.weightsId) throw new Error(`round ${r}: weights ${m.weightsId} not served`);
-        if ((await sha256Hex(new Uint8Array(got.weights.buffer))) !== verified.value.sha256)
-          throw new Error(`round ${r}: weights do not match their manifest`);
+        const got = await roundWeights(peer, m);
         // H local AdamW steps from fresh optimizer state (loadParams resets it), as the participant
         // asks its trainer for them; the trainer encodes the pseudo-gradient with error feedback.
         const trainer = trainers.get(peer)!;
@@ -386,7 +423,7 @@ async function runFederated(name: string, ctx: Context, job: FedJob & FederatedS
           throw new Error(`${peer}'s update for round ${r} was rejected: ${outcome.reason}`);
         // Error feedback carries over only what the seed took in (as the participant does).
         await trainer.updateAccepted();
-        sent.push({ peer, roundManifest, weightsBytes: verified.value.totalBytes, header, update, outcome });
+        sent.push({ peer, roundManifest, weightsBytes: got.bytes, header, update, outcome });
       }
       const mean = (pick: (l: number[]) => number) =>
         fmt(lossesSeen.reduce((s, l) => s + pick(l), 0) / lossesSeen.length);

@@ -73,3 +73,28 @@ test('a CPU trainer that keeps its AdamW moments steps differently after loadPar
   expect(Array.from(await secondRound(false))).toEqual(Array.from(once));
   expect(Array.from(await secondRound(true))).not.toEqual(Array.from(once));
 });
+
+test("a CPU trainer with a shared second moment reports each round's final v, and starts the next round's from the one it is given", async () => {
+  const start = initParams(paramLayout(config), 7);
+  const shared: { v?: Float32Array; reports: Float32Array[] } = { reports: [] };
+  const trainer = createCpuTrainer({ sharedSecondMoment: shared });
+  await trainer.init({ config, batchSize: 2, context: 8 });
+  await trainer.loadData(tokens(512, 1), tokens(128, 3));
+  const round = async () => {
+    await trainer.loadParams(start);
+    return decodeUpdate(
+      (await trainer.train({ steps: 1, hyper: { lr: 1e-2 }, seed: 2, codec: FP32 })).update,
+      start.length,
+    );
+  };
+  const fresh = await round();
+  expect(shared.reports).toHaveLength(1);
+  // One step of fresh AdamW: v = (1 − β2)·g², positive where the gradient is.
+  expect(shared.reports[0]!.some((x) => x > 0)).toBe(true);
+  // A large v makes the same gradient's step tiny: the round started from it.
+  shared.v = new Float32Array(start.length).fill(1e6);
+  const damped = await round();
+  const largest = (u: Float32Array) => u.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+  expect(largest(damped)).toBeLessThan(largest(fresh) / 100);
+  expect(shared.reports).toHaveLength(2);
+});
