@@ -7,7 +7,7 @@ import type { Connection } from '@libp2p/interface';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { emptyBitfield, setBit } from './announce';
 import type { Announcements } from './announcements';
-import { assembleBytes, type FetchProgress, fetchPieces } from './fetcher';
+import { assembleBytes, type FetchProgress, fetchPieces, startingProgress } from './fetcher';
 import { MAX_PIECE_STREAMS_PER_CONNECTION, TAB_SERVED_MANIFESTS } from './limits';
 import {
   ManifestError,
@@ -160,16 +160,7 @@ export async function startDownloads(c: DownloadsComponents): Promise<Downloads>
       }
       weightIds.add(manifest.id);
       serve(manifest, own);
-      const progress: FetchProgress = {
-        held: m.pieces.length,
-        total: m.pieces.length,
-        downloadedBytes: 0,
-        fromSeedBytes: 0,
-        fromPeersBytes: 0,
-        corruptPieces: 0,
-        bannedPeers: [],
-      };
-      return { manifest, weights, progress };
+      return { manifest, weights, progress: startingProgress(m.pieces.length, m.pieces.length) };
     },
     uploads,
     stop: () => c.node.unhandle(PIECE_PROTOCOL),

@@ -137,6 +137,19 @@ const FAILURE_PAUSE_MS = 1_000;
 /** How long the scheduler sleeps when it has nothing to start and nothing finishes. */
 const IDLE_POLL_MS = 100;
 
+/** A fetch's progress before anything moved: `held` of `total` pieces already stored. */
+export function startingProgress(held: number, total: number): FetchProgress {
+  return {
+    held,
+    total,
+    downloadedBytes: 0,
+    fromSeedBytes: 0,
+    fromPeersBytes: 0,
+    corruptPieces: 0,
+    bannedPeers: [],
+  };
+}
+
 /** Which pieces of `m` the store already has (a reload downloads nothing twice). */
 async function heldPieces(m: VerifiedPieces, store: PieceStore): Promise<boolean[]> {
   return Promise.all(m.value.pieces.map((hash) => store.has(hash)));
@@ -160,15 +173,7 @@ export async function fetchPieces(opts: PieceFetcherOptions): Promise<FetchProgr
   const peers = new Map<string, PeerState>();
   // A fixed random order per fetch: the tie-break among equally rare pieces.
   const order = m.pieces.map((_, i) => ({ i, r: random() }));
-  const progress: FetchProgress = {
-    held: held.filter(Boolean).length,
-    total: m.pieces.length,
-    downloadedBytes: 0,
-    fromSeedBytes: 0,
-    fromPeersBytes: 0,
-    corruptPieces: 0,
-    bannedPeers: [],
-  };
+  const progress = startingProgress(held.filter(Boolean).length, m.pieces.length);
   const running = new Set<Promise<void>>();
   /** Corrupted pieces the seed sent; at MAX_SEED_CORRUPT_PIECES the fetch ends with `seedFailure`. */
   let seedCorruptPieces = 0;

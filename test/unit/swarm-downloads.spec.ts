@@ -8,12 +8,38 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect, test } from '@playwright/test';
 import { type GptConfig, initParams, paramLayout } from '../../src/model';
 import { emptyBitfield, setBit } from '../../src/swarm/announce';
-import { type DownloadsComponents, startDownloads } from '../../src/swarm/downloads';
+import { type Downloads, type DownloadsComponents, startDownloads } from '../../src/swarm/downloads';
 import { TAB_SERVED_MANIFESTS } from '../../src/swarm/limits';
 import { buildManifest, pieceRange, signManifest, verifyManifest } from '../../src/swarm/manifest';
-import { memoryPieceStore } from '../../src/swarm/pieces';
+import { memoryPieceStore, type PieceStore } from '../../src/swarm/pieces';
 
 const CFG: GptConfig = { vocab: 64, context: 16, layers: 1, heads: 2, width: 16 };
+
+/** A tab's downloads with no network (every piece must be in `store`), signed for by `seed`, announcing through `announcements`. */
+function offlineDownloads(
+  store: PieceStore,
+  seed: string,
+  announcements: Partial<DownloadsComponents['announcements']>,
+): Promise<Downloads> {
+  return startDownloads({
+    node: { handle: async () => {}, unhandle: async () => {} } as unknown as DownloadsComponents['node'],
+    store,
+    seed,
+    signer: seed,
+    announcements: {
+      announce: () => {},
+      forget: () => {},
+      changed: () => {},
+      holders: () => new Map(),
+      referred: () => {},
+      ...announcements,
+    },
+    reachable: () => false,
+    learn: () => {},
+    connection: () => Promise.reject(new Error('no network in this test: every piece is in the store')),
+    warn: () => {},
+  });
+}
 
 test('a tab serves and announces its last TAB_SERVED_MANIFESTS weights, and forgets older ones', async () => {
   const key = await generateKeyPair('Ed25519');
@@ -21,22 +47,9 @@ test('a tab serves and announces its last TAB_SERVED_MANIFESTS weights, and forg
   const store = memoryPieceStore();
   const announced: string[] = [];
   const forgotten: string[] = [];
-  const downloads = await startDownloads({
-    node: { handle: async () => {}, unhandle: async () => {} } as unknown as DownloadsComponents['node'],
-    store,
-    seed: seed.toString(),
-    signer: seed.toString(),
-    announcements: {
-      announce: (manifest) => void announced.push(manifest),
-      forget: (manifest) => void forgotten.push(manifest),
-      changed: () => {},
-      holders: () => new Map(),
-      referred: () => {},
-    },
-    reachable: () => false,
-    learn: () => {},
-    connection: () => Promise.reject(new Error('no network in this test: every piece is in the store')),
-    warn: () => {},
+  const downloads = await offlineDownloads(store, seed.toString(), {
+    announce: (manifest) => void announced.push(manifest),
+    forget: (manifest) => void forgotten.push(manifest),
   });
   const docs = [];
   for (let round = 0; round < TAB_SERVED_MANIFESTS + 2; round++) {
@@ -63,22 +76,8 @@ test('weights rebuilt here are served only when every piece matches the signed m
   const seed = peerIdFromPrivateKey(key);
   const store = memoryPieceStore();
   const announced: string[] = [];
-  const downloads = await startDownloads({
-    node: { handle: async () => {}, unhandle: async () => {} } as unknown as DownloadsComponents['node'],
-    store,
-    seed: seed.toString(),
-    signer: seed.toString(),
-    announcements: {
-      announce: (manifest, own) => void announced.push(`${manifest} ${own.have.join()}`),
-      forget: () => {},
-      changed: () => {},
-      holders: () => new Map(),
-      referred: () => {},
-    },
-    reachable: () => false,
-    learn: () => {},
-    connection: () => Promise.reject(new Error('no network in this test')),
-    warn: () => {},
+  const downloads = await offlineDownloads(store, seed.toString(), {
+    announce: (manifest, own) => void announced.push(`${manifest} ${own.have.join()}`),
   });
   const weights = initParams(paramLayout(CFG), 9);
   const doc = await signManifest(key, seed, await buildManifest(weights, 'round 1', CFG));
