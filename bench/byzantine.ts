@@ -34,6 +34,7 @@ import {
   maxUpdateNorm,
   normBound,
   SUSPENSION_ROUNDS,
+  type UpdateFormat,
 } from '../src/fed';
 import { BUCKET_SIZE, CLIP_ITERATIONS, NORM_BOUND_FACTOR, NORM_FLOOR_FACTOR } from '../src/fed/aggregate';
 import { parameterCount, paramLayout } from '../src/model';
@@ -82,15 +83,20 @@ const PERCENTS = [20, 30];
 interface Impl {
   rule: AggregationRule;
   verify: boolean;
+  /** Update values other than the seed's codec (int8): what fewer bits cost the defence. */
+  format?: UpdateFormat;
 }
 const UNVERIFIED = ':unverified';
-const implName = (i: Impl) => `${i.rule}${i.verify ? '' : UNVERIFIED}`;
+const implName = (i: Impl) => `${i.rule}${i.verify ? '' : UNVERIFIED}${i.format ? `:${i.format}` : ''}`;
 const IMPLS: Impl[] = [
   { rule: 'mean', verify: true },
   { rule: 'trimmed-mean', verify: true },
   { rule: DEFAULT_AGGREGATION, verify: true },
   { rule: 'trimmed-mean', verify: false },
   { rule: DEFAULT_AGGREGATION, verify: false },
+  // int4's re-execution bound is 18× int8's; int2 rules re-execution out (verify.ts canReexecute).
+  { rule: DEFAULT_AGGREGATION, verify: true, format: 'int4' },
+  { rule: DEFAULT_AGGREGATION, verify: true, format: 'int2' },
 ];
 /** The honest-only run every val_loss_ratio divides by: everyone honest, the plain mean, nothing checked. */
 const REFERENCE: { case: string; impl: Impl } = { case: 'none@0', impl: { rule: 'mean', verify: false } };
@@ -218,12 +224,15 @@ export async function runByzantineBench(
     ['verify_overhead', (x) => x <= GOALS.verifyOverhead, () => true],
     ['detected', (x) => x >= GOALS.freeRidersDetected, (c) => FREE_RIDERS.has(CASES[c]!.attack!)],
   ];
-  const misses = attacked.flatMap((c) =>
-    goals.flatMap(([metric, ok, applies]) => {
-      const value = get(c, DEFAULT_AGGREGATION, metric)!;
-      return applies(c) && !ok(value) ? [`${c} ${metric} ${fmt(value)}`] : [];
-    }),
-  );
+  const missesOf = (impl: string) =>
+    attacked.flatMap((c) =>
+      goals.flatMap(([metric, ok, applies]) => {
+        const value = get(c, impl, metric)!;
+        return applies(c) && !ok(value) ? [`${c} ${metric} ${fmt(value)}`] : [];
+      }),
+    );
+  const misses = missesOf(DEFAULT_AGGREGATION);
+  const fewerBits = IMPLS.filter((i) => i.format).map(implName);
 
   const { volunteers: V, rounds: R, steps: H, batch: B, context: T } = SIZES;
   const hyper = { ...DEFAULT_FED_SETTINGS.hyper, steps: H, batchSize: B, context: T, lr: SIZES.lr };
@@ -250,6 +259,10 @@ export async function runByzantineBench(
     `val_loss: mean loss on ${SIZES.valBatches} fixed batches of ${EVAL_BATCH_SIZE}×${T} tokens spread over the validation split (the corpus's last 10%); val_loss_ratio = val_loss / that of ${REFERENCE.case} with ${implName(REFERENCE.impl)} (all ${V} volunteers honest, nothing checked), per seed: honest-only runs at 20% or 30% would train on fewer shards, so a perfect defence still sits a little above 1`,
     `detected: bad updates rejected (admission or verification) or with weight < ${DOWN_WEIGHTED} (Aggregated.weights: the update's say relative to its 1/n in a plain mean; for trimmed-mean the share of coordinates whose kept range holds its value × n/(n − 2k), for ${DEFAULT_AGGREGATION} n × its coefficient in the result), over all bad updates of the run; false_positive: honest updates rejected over honest updates; verify_overhead: verification's nominal FLOPs over the volunteers' for the updates it checked (verifyRound's flops / volunteerFlops); verify_cpu_overhead: its CPU seconds over (an honest training's mean CPU seconds × the updates it checked)`,
     `goals for ${DEFAULT_AGGREGATION} (with verification) at 20% and 30%: val_loss_ratio ≤ ${GOALS.valLossRatio}, free-riders (${[...FREE_RIDERS].join(', ')}) detected ≥ ${GOALS.freeRidersDetected}, false_positive ≤ ${GOALS.falsePositive}, verify_overhead ≤ ${GOALS.verifyOverhead}; missed here: ${misses.length > 0 ? misses.join('; ') : 'none'}`,
+    ...fewerBits.map(
+      (impl) =>
+        `${impl}: the default rule with verification, updates in ${impl.split(':').at(-1)}, against the same goals; missed here: ${missesOf(impl).join('; ') || 'none'}`,
+    ),
     `the rules alone, where either misses val_loss_ratio ≤ ${GOALS.valLossRatio} (trimmed-mean vs ${DEFAULT_AGGREGATION}, unverified): ${aloneFails.length > 0 ? aloneFails.map((c) => `${c} ${fmt(ratio(c, alone('trimmed-mean')))} vs ${fmt(ratio(c, alone(DEFAULT_AGGREGATION)))}`).join(', ') : 'none in these cases'}`,
     `reference honest-only val_loss ${reference.map((x) => fmt(x, 4)).join(', ')}; initial ≈ ln ${SIZES.model.vocab} = ${fmt(Math.log(SIZES.model.vocab), 4)}; clipRadius's cold start (fewer than 3 distances) is ${fmt(clipRadius([], [], maxUpdateNorm(hyper, P)), 2)}, normBound's is the analytic bound ${fmt(normBound([], maxUpdateNorm(hyper, P)), 2)}`,
   ];

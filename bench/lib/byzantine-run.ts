@@ -1,6 +1,6 @@
 // One run of the Byzantine benchmark (bench/byzantine.ts), in a child process: DiLoCo rounds of
 // simulated volunteers on the CPU reference model, some of them attackers, each round's updates
-// going through the seed's stages in order: the round's codec (every update is int8 bytes, decoded
+// going through the seed's stages in order: the round's codec (every update is int8 bytes unless the job names another format, decoded
 // as the seed decodes them), admission (normFloor ≤ norm ≤ normBound, over recent rounds),
 // verification (src/fed/verify.ts's verifyRound), robust aggregation with the run's rule, DiLoCo's
 // outer Nesterov step. A job is plain data and fully determines its figures (bar CPU times).
@@ -21,6 +21,7 @@ import {
   type RoundHyper,
   type RoundUpdates,
   type RoundWork,
+  type UpdateFormat,
   verifyRound,
 } from '../../src/fed';
 import { type GptConfig, gptForwardCpu, initParams, paramLayout } from '../../src/model';
@@ -55,6 +56,8 @@ export interface ByzantineJob {
   rule: AggregationRule;
   /** Whether the admitted updates go through verification (verifyRound) before aggregation. */
   verify: boolean;
+  /** The round's update values (default: the seed's codec, DEFAULT_FED_SETTINGS). */
+  format?: UpdateFormat;
   /** The attack and the share of volunteers running it; none: everyone honest. */
   attack?: Attack;
   percent: number;
@@ -133,7 +136,7 @@ let loaded: { runDir: string; data: ReturnType<typeof loadOrCreateData> } | unde
 export async function runByzantineJob(job: ByzantineJob): Promise<ByzantineJobResult> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const { sizes, seed, rule, verify, attack, percent } = job;
+  const { sizes, seed, rule, verify, attack, percent, format } = job;
   const { volunteers: V, rounds: R, steps: H, batch: B, context: T } = sizes;
   if (loaded?.runDir !== job.runDir)
     loaded = { runDir: job.runDir, data: loadOrCreateData(job.runDir, sizes.model.vocab) };
@@ -149,7 +152,11 @@ export async function runByzantineJob(job: ByzantineJob): Promise<ByzantineJobRe
     lr: sizes.lr,
     dataSeed: seed,
   };
-  const codec: CodecSettings = { ...DEFAULT_FED_SETTINGS.codec, density: 1 };
+  const codec: CodecSettings = {
+    ...DEFAULT_FED_SETTINGS.codec,
+    format: format ?? DEFAULT_FED_SETTINGS.codec.format,
+    density: 1,
+  };
   const analyticBound = maxUpdateNorm(hyper, P);
   const attackers = new Set(attack ? attackerIndices(V, Math.round((percent / 100) * V)) : []);
   const peerOf = (v: number) => `volunteer-${v}`;
