@@ -2,7 +2,7 @@
 // adapter Vulkan offers: `npm run bench -- <name> --node` and scripts/gpu-check.sh. The same run() as
 // in a page, with TensorFlow.js as the peer; onnxruntime-web fails in Node (bench/lib/peers.ts), so
 // it is left out and the notes say so. The result goes to <name>-node.json. The benchmark modules
-// import WGSL with Vite's `?raw`: the caller registers test/harness/vite-imports.ts, or the bundle
+// import WGSL with Vite's `?raw`: the caller registers src/volunteer/vite-imports.ts, or the bundle
 // (scripts/device-bundle.sh) has the text inlined.
 import { dawnAdapter, describeAdapter } from '../src/volunteer/dawn';
 import type { BenchOptions } from './lib/cli';

@@ -5,7 +5,7 @@ import '../src/seed/promise-shim';
 import { parseArgs } from 'node:util';
 import type { Trainer } from '../src/trainer/trainer';
 import { runNodeVolunteer, type VolunteerEvent } from '../src/volunteer';
-import { registerViteImports } from '../test/harness/vite-imports';
+import { registerViteImports } from '../src/volunteer/vite-imports';
 
 const USAGE = `npm run volunteer -- --seed <URL> [--gpu]
   --seed <URL>   the seed's page URL, as \`npm start\` prints it (e.g. http://127.0.0.1:8080)

@@ -1,6 +1,6 @@
 // The Node volunteer's trainer on a GPU: the tab's WebGPU trainer (src/trainer/gpu-trainer.ts) on
 // Dawn's adapter, its records in memory. Its kernels import WGSL with Vite's `?raw`: load this module
-// only after registering the loader that gives those imports (test/harness/vite-imports.ts), as
+// only after registering the loader that gives those imports (src/volunteer/vite-imports.ts), as
 // scripts/volunteer.ts does.
 import { memoryProgressStore } from '../storage';
 import type { Trainer } from '../trainer/trainer';

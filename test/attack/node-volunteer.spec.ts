@@ -18,9 +18,9 @@ import {
   verifyRoundManifest,
 } from '../../src/fed';
 import { LAVAPIPE_ICD } from '../../src/volunteer/dawn';
+import { registerViteImports } from '../../src/volunteer/vite-imports';
 import { createAttacker, honestUpdate, openStream, startTestSeed } from '../harness/attacker';
 import { startVolunteer } from '../harness/node-volunteer';
-import { registerViteImports } from '../harness/vite-imports';
 
 const HYPER = { ...DEFAULT_FED_SETTINGS.hyper, steps: 2, batchSize: 1, context: 16 };
 

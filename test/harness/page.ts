@@ -2,7 +2,7 @@
 // Chromium, or, in the `dawn` project, this Node worker with Dawn's WebGPU (src/volunteer/dawn.ts).
 import { type Browser, test as base, type Page } from '@playwright/test';
 import { dawnAdapter, describeAdapter } from '../../src/volunteer/dawn';
-import { registerViteImports } from './vite-imports';
+import { registerViteImports } from '../../src/volunteer/vite-imports';
 
 export { expect } from '@playwright/test';
 

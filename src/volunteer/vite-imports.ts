@@ -1,7 +1,8 @@
 // Node module hooks that load our page modules in Node the way Vite serves them to a page:
 // `import source from './x.wgsl?raw'` gives the file's text, and a root-relative specifier such as
 // '/src/gpu/index.ts' (what the specs import inside a page) means that file of the repository.
-// Registered by the runs on Dawn in Node: the `dawn` test project and `npm run bench -- <name> --node`.
+// Registered by the runs on Dawn in Node: `npm run volunteer -- --gpu`, the `dawn` test project and
+// `npm run bench -- <name> --node`.
 // This file is also the hooks module itself: register() loads it again in Node's hooks thread.
 import { existsSync, readFileSync } from 'node:fs';
 import { type LoadHook, type ResolveHook, register } from 'node:module';
