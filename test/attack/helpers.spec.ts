@@ -111,6 +111,11 @@ test('a volunteer behind a helper is credited by the root, beside one of the roo
     expect(samples.get('vgpu_helper_welcomed')).toBe(1);
     expect(samples.get('vgpu_received_bytes_total{transport="libp2p"}')).toBeGreaterThan(0);
     expect(samples.get('process_resident_memory_bytes')).toBeGreaterThan(0);
+    // Round 1: the volunteer behind the helper rebuilds its weights from the round's delta, which
+    // the helper copied from the root, and is credited again.
+    await expect.poll(() => behind.seen.receipts.map((r) => r.round), { timeout: 60_000 }).toContain(1);
+    expect(behind.seen.deltas.map((d) => d.round)).toContain(1);
+    expect(behind.seen.fetchCount).toBe(1);
   } finally {
     await behind.stop();
     await direct.stop();
