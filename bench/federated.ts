@@ -85,11 +85,8 @@ interface FederatedCase {
   cosine?: boolean;
   /** Volunteers keep their AdamW moments across rounds, as DiLoCo's workers do (unverifiable). */
   keepOptimizerState?: boolean;
-  /**
-   * Volunteers start each round's AdamW v from the last round's mean final v, averaged over blocks
-   * of this size, as a seed could publish it (measured only: no protocol carries it yet).
-   */
-  sharedSecondMomentBlock?: number;
+  /** Volunteers start each round's AdamW v from the median of the last round's reports (fed/second-moment.ts). */
+  shareSecondMoment?: boolean;
   /** Volunteers rebuild each round's weights from the last round's and a delta of this codec. */
   deltaCodec?: CodecSettings;
 }
@@ -160,13 +157,11 @@ const CASES: Record<string, CaseSpec> = {
   // The volunteers' AdamW state across rounds.
   'federated-int8-keep-adamw': turn({ keepOptimizerState: true }),
   'federated-int8-keep-adamw-lr7.5e-4': turn({ keepOptimizerState: true, lr: 7.5e-4 }),
-  // A verifiable substitute for kept moments: the second moment shared through the seed.
-  'federated-int8-shared-v1': turn({ sharedSecondMomentBlock: 1 }),
-  'federated-int8-shared-v16': turn({ sharedSecondMomentBlock: 16 }),
-  'federated-int8-shared-v64': turn({ sharedSecondMomentBlock: 64 }),
-  'federated-int8-shared-v256': turn({ sharedSecondMomentBlock: 256 }),
-  'federated-int4-shared-v1-delta-int4': turn({ ...codec('int4'), sharedSecondMomentBlock: 1, ...delta('int4') }),
-  'federated-int8-shared-v256-lr7.5e-4': turn({ sharedSecondMomentBlock: 256, lr: 7.5e-4 }),
+  // A verifiable substitute for kept moments: the second moment shared through the seed, one byte
+  // per block of 16 (fed/second-moment.ts). An earlier pass measured a float mean per parameter and
+  // per block of 16, 64, 256 (bench/results/federated-sweep.json, runs 7 and 8).
+  'federated-int8-shared-v': turn({ shareSecondMoment: true }),
+  'federated-int4-shared-v-delta-int4': turn({ ...codec('int4'), shareSecondMoment: true, ...delta('int4') }),
   // Fewer bits and blocks, with error feedback.
   'federated-int4': turn(codec('int4')),
   'federated-int2': turn(codec('int2')),
@@ -213,9 +208,9 @@ function settingOf(c: FederatedCase): string {
     `inner lr ${c.lr} ${schedule.length > 0 ? schedule.join(' and ') : 'constant'}`,
     `outer lr ${o.lr} momentum ${o.momentum}${o.nesterov ? ' Nesterov' : ''}`,
     ...(c.keepOptimizerState ? ['AdamW moments kept across rounds'] : []),
-    ...(c.sharedSecondMomentBlock
+    ...(c.shareSecondMoment
       ? [
-          `AdamW v from the last round's mean over volunteers, averaged over blocks of ${c.sharedSecondMomentBlock} (m from zero, no bias correction)`,
+          "AdamW v from the median of the last round's reports, one byte per block of 16 (m from zero, no bias correction)",
         ]
       : []),
     c.deltaCodec

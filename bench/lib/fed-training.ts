@@ -15,6 +15,7 @@ import {
   type FedSettings,
   freshCoordinatorState,
   type LrSchedule,
+  medianSecondMoment,
   type OuterOptions,
   type RoundManifest,
   type UpdateHeader,
@@ -77,10 +78,10 @@ export type FedJobSpec =
       /** Volunteers keep their AdamW moments across rounds (unverifiable: see createCpuTrainer). */
       keepOptimizerState?: boolean;
       /**
-       * Volunteers start each round's AdamW v from the last round's mean final v over volunteers,
-       * averaged over blocks of this many parameters (createCpuTrainer's sharedSecondMoment).
+       * Volunteers start each round's AdamW v from the median of the last round's reports
+       * (fed/second-moment.ts), as a seed would publish it with the round.
        */
-      sharedSecondMomentBlock?: number;
+      shareSecondMoment?: boolean;
       /** The round deltas' codec (FedSettings.deltaCodec); absent: volunteers download the whole weights each round. */
       deltaCodec?: CodecSettings;
     };
@@ -312,28 +313,11 @@ async function runFederated(name: string, ctx: Context, job: FedJob & FederatedS
   const volunteers = Array.from({ length: V }, (_, v) => `volunteer-${v}`);
   // Each volunteer's own trainer, as a Node volunteer runs it: it keeps its error-feedback residual.
   const trainers = new Map<string, Trainer>();
-  const shared = job.sharedSecondMomentBlock
-    ? { reports: [] as Float32Array[], v: undefined as Float32Array | undefined }
-    : undefined;
-  /** At a round's start: v for the round from the last round's reports (the mean, then block means). */
-  const shareSecondMoment = () => {
-    if (!shared || shared.reports.length === 0) return;
-    const n = shared.reports[0]!.length;
-    const mean = new Float64Array(n);
-    for (const r of shared.reports) for (let i = 0; i < n; i++) mean[i]! += r[i]! / shared.reports.length;
-    const block = job.sharedSecondMomentBlock!;
-    const v = new Float32Array(n);
-    for (let b = 0; b < n; b += block) {
-      const end = Math.min(n, b + block);
-      let sum = 0;
-      for (let i = b; i < end; i++) sum += mean[i]!;
-      v.fill(sum / (end - b), b, end);
-    }
-    shared.v = v;
-    shared.reports = [];
-  };
+  /** The second moment the round starts from (shareSecondMoment), and the reports it is made of. */
+  let secondMoment: Uint8Array | undefined;
+  let reports: Uint8Array[] = [];
   for (const v of volunteers) {
-    const trainer = createCpuTrainer({ keepOptimizerState: job.keepOptimizerState, sharedSecondMoment: shared });
+    const trainer = createCpuTrainer({ keepOptimizerState: job.keepOptimizerState });
     await trainer.init({ config: ctx.layout.config, batchSize: B, context: T });
     await trainer.loadData(ctx.dataset.train, ctx.dataset.validation);
     trainers.set(v, trainer);
@@ -392,7 +376,10 @@ async function runFederated(name: string, ctx: Context, job: FedJob & FederatedS
       await collectReceipts(r - 1);
       if (Object.keys(m.assignments).length !== V)
         throw new Error(`round ${r} assigns ${Object.keys(m.assignments).length} volunteers, expected ${V}`);
-      shareSecondMoment();
+      if (job.shareSecondMoment && reports.length > 0) {
+        secondMoment = medianSecondMoment(reports);
+        reports = [];
+      }
       const lossesSeen: number[][] = [];
       for (const [peer, shard] of Object.entries(m.assignments)) {
         const got = await roundWeights(peer, m);
@@ -400,10 +387,12 @@ async function runFederated(name: string, ctx: Context, job: FedJob & FederatedS
         // asks its trainer for them; the trainer encodes the pseudo-gradient with error feedback.
         const trainer = trainers.get(peer)!;
         await trainer.loadParams(got.weights);
-        const trained = await trainer.train(assignmentRequest(m, shard)).catch((e: Error) => {
+        const request = { ...assignmentRequest(m, shard), ...(secondMoment ? { secondMoment } : {}) };
+        const trained = await trainer.train(request).catch((e: Error) => {
           throw new Error(`${name}: ${peer} in round ${r}: ${e.message}`);
         });
         const { losses, update } = trained;
+        reports.push(trained.secondMoment);
         lossesSeen.push(losses);
         const header: UpdateHeader = {
           type: 'update',

@@ -153,6 +153,13 @@ export {
   verifyDeltaManifest,
 } from './round-delta';
 export { checkLrSchedule, type LrSchedule, scheduledLr } from './schedule';
+export {
+  encodeSecondMoment,
+  expandSecondMoment,
+  medianSecondMoment,
+  SECOND_MOMENT_BLOCK,
+  secondMomentLength,
+} from './second-moment';
 export { createSketcher, SKETCH_SIZE, type Sketcher } from './sketch';
 export { memorySpool, type UpdateSpool } from './spool';
 export {

@@ -30,7 +30,7 @@ import {
   uploadDecaySegments,
 } from '../gpu';
 import { checkKernelLimits, trainingGpuNeeds } from './gpu-fit';
-import type { TrainHyper } from './hyper';
+import { type TrainHyper, UNCORRECTED_STEP } from './hyper';
 import { decaySegments, type LinearTensors, type NormTensors, type ParamLayout, type TensorSpec } from './layout';
 
 /** A LayerNorm's output [N, C] and the row statistics [N] its backward needs. */
@@ -73,8 +73,13 @@ export interface GpuGpt {
   loadParams(flat: Float32Array): void;
   readParams(): Promise<Float32Array>;
   readGrads(): Promise<Float32Array>;
-  /** Zeroes AdamW's moments and its step count (a new round starts a fresh inner optimiser). */
-  resetOptimizer(): void;
+  /**
+   * Zeroes AdamW's moments and its step count (a new round starts a fresh inner optimiser); or, given
+   * `secondMoment`, starts v from it, m from zero and the step count at UNCORRECTED_STEP.
+   */
+  resetOptimizer(secondMoment?: Float32Array): void;
+  /** AdamW's second moment v, as it stands. */
+  readSecondMoment(): Promise<Float32Array>;
   /** One training step on inputs/targets of B·T tokens: forward, backward, AdamW. */
   step(
     inputs: Uint32Array,
@@ -349,13 +354,25 @@ export async function createGpuGpt(gpu: Gpu, layout: ParamLayout, shape: { B: nu
     },
     readParams: () => readFloats(gpu, params, layout.total),
     readGrads: () => readFloats(gpu, grads, layout.total),
-    resetOptimizer() {
+    resetOptimizer(secondMoment) {
       const encoder = gpu.device.createCommandEncoder({ label: 'reset-optimizer' });
       encoder.clearBuffer(m);
       encoder.clearBuffer(v);
       gpu.device.queue.submit([encoder.finish()]);
       adamStep = 0;
+      if (!secondMoment) return;
+      if (secondMoment.length !== layout.total)
+        throw new Error(`second moment has ${secondMoment.length} floats, the model ${layout.total}`);
+      gpu.device.queue.writeBuffer(
+        v,
+        0,
+        secondMoment.buffer as ArrayBuffer,
+        secondMoment.byteOffset,
+        secondMoment.byteLength,
+      );
+      adamStep = UNCORRECTED_STEP;
     },
+    readSecondMoment: () => readFloats(gpu, v, layout.total),
     async step(inputs, targets, hyper, options = {}) {
       writeTokens(inputTokens, inputs, 'inputs');
       writeTokens(targetTokens, targets, 'targets');

@@ -24,3 +24,10 @@ export const DEFAULT_HYPER: TrainHyper = {
   weightDecay: 0.1,
   gradClip: 1,
 };
+
+/**
+ * An AdamW step count at which both bias corrections are 1 to float precision (β2^10⁶ underflows):
+ * a run that starts from given moments (fed/second-moment.ts) counts its steps from here, so they
+ * are taken as they are.
+ */
+export const UNCORRECTED_STEP = 1_000_000;

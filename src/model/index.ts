@@ -14,7 +14,7 @@ export {
 } from './cpu';
 export { nominalTrainFlops } from './flops';
 export { checkKernelLimits, type TrainingGpuNeeds, trainingGpuNeeds } from './gpu-fit';
-export { type AdamWHyper, DEFAULT_HYPER, type TrainHyper } from './hyper';
+export { type AdamWHyper, DEFAULT_HYPER, type TrainHyper, UNCORRECTED_STEP } from './hyper';
 export { initParams } from './init';
 export {
   type DecaySegment,

@@ -4,6 +4,7 @@
 // trainer worker (workers/trainer.worker.ts), or a Node process with Dawn.
 
 import { TokenDataset } from '../data';
+import { expandSecondMoment } from '../fed';
 import { type Gpu, GpuDeviceLostError } from '../gpu';
 import { parameterCount, paramLayout, sampleToken } from '../model';
 // The GPU model pulls in WGSL sources, which only the bundler loads: not part of src/model's index.
@@ -104,6 +105,7 @@ export function createGpuTrainer(deps: GpuTrainerDeps): Trainer {
     return guarded('train', async (b): Promise<TrainResult> => {
       const { batchSize, context } = b.init;
       const start = b.params;
+      if (request.secondMoment) b.model.resetOptimizer(expandSecondMoment(request.secondMoment, b.model.layout.total));
       let gpuBusyFraction: number | undefined;
       const steps = await runLocalSteps({
         request,
@@ -128,6 +130,7 @@ export function createGpuTrainer(deps: GpuTrainerDeps): Trainer {
       const encoded = encodeRound({
         start,
         end,
+        secondMoment: await b.model.readSecondMoment(),
         residual,
         request,
         steps,

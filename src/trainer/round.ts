@@ -3,7 +3,7 @@
 // cancel), the progress reports and the busy/idle accounting; then the pseudo-gradient start − end,
 // encoded with the error-feedback residual carried from the last update the seed accepted.
 import type { Batch, TokenDataset } from '../data';
-import { compressWithFeedback, denseFp32Bytes } from '../fed';
+import { compressWithFeedback, denseFp32Bytes, encodeSecondMoment } from '../fed';
 import { nominalTrainFlops, type ParamLayout } from '../model';
 import type { Pacer } from './pacing';
 import type { TrainerActivity, TrainProgress, TrainRequest, TrainResult } from './trainer';
@@ -92,6 +92,8 @@ export async function runLocalSteps(o: LocalStepsOptions): Promise<LocalSteps> {
 export function encodeRound(o: {
   start: Float32Array;
   end: Float32Array;
+  /** AdamW's v after the last step. */
+  secondMoment: Float32Array;
   residual: Float32Array | undefined;
   request: TrainRequest;
   steps: LocalSteps;
@@ -117,6 +119,7 @@ export function encodeRound(o: {
       busyMs,
       idleMs,
       cancelled: o.cancelled,
+      secondMoment: encodeSecondMoment(o.secondMoment),
     },
     residual: compressed.residual,
   };

@@ -66,6 +66,11 @@ export interface TrainRequest {
   codec: CodecSettings;
   /** Profile the last step with timestamp queries and report the GPU-busy fraction. */
   profileLastStep?: boolean;
+  /**
+   * AdamW's second moment to start from, one code per block (fed/second-moment.ts); m then starts at
+   * zero and neither moment is bias-corrected. Absent: fresh AdamW, bias-corrected.
+   */
+  secondMoment?: Uint8Array;
 }
 
 export interface TrainResult {
@@ -84,6 +89,8 @@ export interface TrainResult {
   cancelled: boolean;
   /** GPU time over wall time of the profiled step, when asked for and timestamps exist. */
   gpuBusyFraction?: number;
+  /** AdamW's second moment after the last step, one code per block (fed/second-moment.ts). */
+  secondMoment: Uint8Array;
 }
 
 /** Sent after every step, and once when a pause starts holding the trainer. */

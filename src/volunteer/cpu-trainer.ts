@@ -3,6 +3,7 @@
 // local AdamW steps at the volunteer's pace and encodes the update with error feedback. Plain
 // TypeScript on one thread, milliseconds per token: sized for the tiny and small presets.
 import { TokenDataset } from '../data';
+import { expandSecondMoment } from '../fed';
 import {
   type GptCpuTrainState,
   gptForwardCpu,
@@ -11,6 +12,7 @@ import {
   parameterCount,
   paramLayout,
   sampleToken,
+  UNCORRECTED_STEP,
 } from '../model';
 // Not src/trainer's index: it pulls in the GPU trainer, whose WGSL only the bundler loads.
 import { createPacer } from '../trainer/pacing';
@@ -39,9 +41,6 @@ function freshState(params: Float32Array): GptCpuTrainState {
   return { params, m: new Float32Array(params.length), v: new Float32Array(params.length), step: 0 };
 }
 
-/** An AdamW step count whose bias corrections are 1 to float precision: moments taken as they are. */
-const UNCORRECTED_STEP = 1_000_000;
-
 export interface CpuTrainerOptions {
   /**
    * Keep the inner AdamW moments when new parameters are loaded, as DiLoCo's workers do across
@@ -49,14 +48,6 @@ export interface CpuTrainerOptions {
    * state to verify it, so a volunteer that keeps hidden state cannot be checked.
    */
   keepOptimizerState?: boolean;
-  /**
-   * AdamW's second moment shared across volunteers, for measurement only (bench/federated.ts): at
-   * loadParams v starts from `shared.v` when it is set (m from zero, bias correction off, as in a
-   * run under way), and each round's final v is added to `shared.reports`. The benchmark sets `v`
-   * to the last round's mean over volunteers, averaged over blocks: what a seed could publish with
-   * a round, so that re-execution could repeat it (a verifiable substitute for kept moments).
-   */
-  sharedSecondMoment?: { v?: Float32Array; reports: Float32Array[] };
 }
 
 /**
@@ -88,6 +79,11 @@ export function createCpuTrainer(options: CpuTrainerOptions = {}): Trainer {
     beginRound(request, pacer, activity);
     const { batchSize, context } = init;
     const start = state.params.slice();
+    if (request.secondMoment) {
+      state.v = expandSecondMoment(request.secondMoment, state.params.length);
+      state.m = new Float32Array(state.params.length);
+      state.step = UNCORRECTED_STEP;
+    }
     const steps = await runLocalSteps({
       request,
       dataset: set,
@@ -103,6 +99,7 @@ export function createCpuTrainer(options: CpuTrainerOptions = {}): Trainer {
     const encoded = encodeRound({
       start,
       end: state.params,
+      secondMoment: state.v,
       residual,
       request,
       steps,
@@ -112,7 +109,6 @@ export function createCpuTrainer(options: CpuTrainerOptions = {}): Trainer {
       cancelled: pacer.cancelled,
     });
     pendingResidual = encoded.residual;
-    options.sharedSecondMoment?.reports.push(state.v.slice());
     return encoded.result;
   }
 
@@ -134,8 +130,6 @@ export function createCpuTrainer(options: CpuTrainerOptions = {}): Trainer {
         throw new Error(`parameters have ${flat.length} floats, the model needs ${b.layout.total}`);
       const kept = options.keepOptimizerState ? b.state : undefined;
       b.state = kept ? { ...kept, params: flat.slice() } : freshState(flat.slice());
-      const shared = options.sharedSecondMoment?.v;
-      if (shared) b.state = { ...b.state, v: shared.slice(), step: UNCORRECTED_STEP };
     },
 
     readParams: async () => ready().state.params.slice(),

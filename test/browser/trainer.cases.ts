@@ -5,6 +5,7 @@ import { initParams, paramLayout } from '../../src/model';
 import { openStorage } from '../../src/storage';
 import { startTrainerWorker, type TrainerWorker } from '../../src/tab';
 import { RESIDUAL_KEY, type TrainerInfo, type TrainerInit, type TrainProgress } from '../../src/trainer';
+import { createCpuTrainer } from '../../src/volunteer/cpu-trainer';
 
 export interface TrainCase extends TrainerInit {
   steps: number;
@@ -178,4 +179,34 @@ export async function trainerRejects(c: TrainCase) {
   } finally {
     trainer.terminate();
   }
+}
+
+/**
+ * A round that names AdamW's second moment (fed/second-moment.ts), on the GPU trainer through the
+ * worker and on the CPU reference trainer in the page, from the same weights and batches: the
+ * codes each reports after a fresh round, and the updates of a round started from the CPU's codes.
+ */
+export async function secondMomentAgainstCpu(c: TrainCase) {
+  const { trainer: gpu } = await sharedTrainer(c);
+  const cpu = createCpuTrainer();
+  await cpu.init({ config: c.config, batchSize: c.batchSize, context: c.context });
+  await cpu.loadData(Uint32Array.from(c.train), Uint32Array.from(c.validation));
+  const start = initParams(paramLayout(c.config), 7);
+  const fp32: CodecSettings = { ...INT8, format: 'fp32' };
+  const round = async (t: Pick<TrainerWorker, 'loadParams' | 'train'>, secondMoment?: Uint8Array) => {
+    await t.loadParams(start);
+    return t.train({ steps: 2, seed: 3, hyper: { lr: c.lr }, codec: fp32, secondMoment });
+  };
+  const [gpuFresh, cpuFresh] = [await round(gpu), await round(cpu)];
+  const codes = cpuFresh.secondMoment;
+  const [gpuFrom, cpuFrom] = [await round(gpu, codes), await round(cpu, codes)];
+  const parameters = start.length;
+  const [g, r, f] = [gpuFrom, cpuFrom, gpuFresh].map((x) => decodeUpdate(x.update, parameters));
+  const diff = g!.map((x, i) => x - r![i]!);
+  return {
+    codes: codes.length,
+    codesOff: Array.from(gpuFresh.secondMoment).filter((x, i) => Math.abs(x - codes[i]!) > 1).length,
+    relativeError: l2(diff) / l2(r!),
+    changedByCodes: l2(g!.map((x, i) => x - f![i]!)) / l2(f!),
+  };
 }

@@ -77,6 +77,23 @@ test(`${STEPS} steps through the worker on the Brown corpus take the validation 
   expect(r.sample).toHaveLength(5);
 });
 
+test('a round that names a second moment starts AdamW from it on the GPU as on the CPU reference, and both report the same codes', async () => {
+  test.setTimeout(300_000);
+  const r = await inPage<{ codes: number; codesOff: number; relativeError: number; changedByCodes: number }>(
+    page,
+    CASES,
+    'secondMomentAgainstCpu',
+    small(),
+  );
+  // Codes are log2 steps of a quarter: f32 differences between the two trainers move a block's
+  // mean by far less, so at most a block on a code boundary differs by one.
+  expect(r.codesOff).toBe(0);
+  // Two AdamW steps from the same v: GPU and CPU agree to f32 summation-order differences (the
+  // GPT parity test's scale); the codes changed the update by far more.
+  expect(r.relativeError).toBeLessThan(1e-3);
+  expect(r.changedByCodes).toBeGreaterThan(0.1);
+});
+
 test('error feedback stays beside the trainer: carried only after the seed accepts, kept across a reload', async () => {
   const r = await inPage<Record<string, boolean | number>>(page, CASES, 'errorFeedbackStaysInTheTrainer', small());
   // Until an update is accepted, the same steps from the same weights encode to the same bytes.

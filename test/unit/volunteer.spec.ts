@@ -1,6 +1,6 @@
 // The Node volunteer's own parts (src/volunteer): its bounded piece cache and the CPU trainer.
 import { expect, test } from '@playwright/test';
-import { type CodecSettings, decodeUpdate } from '../../src/fed';
+import { type CodecSettings, decodeUpdate, secondMomentLength } from '../../src/fed';
 import { initParams, paramLayout } from '../../src/model';
 import { createCpuTrainer, memoryPieceCache } from '../../src/volunteer';
 
@@ -74,27 +74,26 @@ test('a CPU trainer that keeps its AdamW moments steps differently after loadPar
   expect(Array.from(await secondRound(true))).not.toEqual(Array.from(once));
 });
 
-test("a CPU trainer with a shared second moment reports each round's final v, and starts the next round's from the one it is given", async () => {
+test('a CPU trainer reports its final second moment, and a round that names one starts from it and repeats exactly', async () => {
   const start = initParams(paramLayout(config), 7);
-  const shared: { v?: Float32Array; reports: Float32Array[] } = { reports: [] };
-  const trainer = createCpuTrainer({ sharedSecondMoment: shared });
+  const trainer = createCpuTrainer();
   await trainer.init({ config, batchSize: 2, context: 8 });
   await trainer.loadData(tokens(512, 1), tokens(128, 3));
-  const round = async () => {
+  const round = async (secondMoment?: Uint8Array) => {
     await trainer.loadParams(start);
-    return decodeUpdate(
-      (await trainer.train({ steps: 1, hyper: { lr: 1e-2 }, seed: 2, codec: FP32 })).update,
-      start.length,
-    );
+    const r = await trainer.train({ steps: 2, hyper: { lr: 1e-2 }, seed: 2, codec: FP32, secondMoment });
+    return { update: decodeUpdate(r.update, start.length), reported: r.secondMoment };
   };
   const fresh = await round();
-  expect(shared.reports).toHaveLength(1);
-  // One step of fresh AdamW: v = (1 − β2)·g², positive where the gradient is.
-  expect(shared.reports[0]!.some((x) => x > 0)).toBe(true);
-  // A large v makes the same gradient's step tiny: the round started from it.
-  shared.v = new Float32Array(start.length).fill(1e6);
-  const damped = await round();
+  expect(fresh.reported).toHaveLength(secondMomentLength(start.length));
+  expect(fresh.reported.some((code) => code > 0)).toBe(true);
+  // Started from the reported v (no bias correction), the same round repeats bit for bit: what a
+  // re-execution of it needs.
+  const from = await round(fresh.reported);
+  expect(Array.from((await round(fresh.reported)).update)).toEqual(Array.from(from.update));
+  expect(Array.from(from.update)).not.toEqual(Array.from(fresh.update));
+  // A v of 1 everywhere (the top code) makes the same gradients' steps tiny.
+  const damped = await round(new Uint8Array(fresh.reported.length).fill(255));
   const largest = (u: Float32Array) => u.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
-  expect(largest(damped)).toBeLessThan(largest(fresh) / 100);
-  expect(shared.reports).toHaveLength(2);
+  expect(largest(damped.update)).toBeLessThan(largest(fresh.update) / 10);
 });

@@ -1,0 +1,71 @@
+// AdamW's second moment (v) shared through the seed. A volunteer's round starts AdamW afresh, and its
+// first bias-corrected steps move every weight by about the lr whatever the gradient says: at the
+// federated benchmark's budget that restart, not the rounds' staleness, is most of the gap to
+// central training (bench/results/federated-sweep.json: smaller H is worse). Starting v from the
+// last round's estimate instead (m from zero, no bias correction) closed most of it there, and
+// unlike moments a volunteer keeps for itself, an estimate the round names is repeated exactly by
+// re-execution.
+//
+// The estimate travels as one byte per block of SECOND_MOMENT_BLOCK parameters: the block's mean v
+// on a log scale, STEPS_PER_OCTAVE codes per factor of 2 below 1 (v is a mean of squared clipped
+// gradients, so at most 1), and 0 for none. A trainer reports its final v so; the estimate is the
+// coordinate-wise median of the reports (a minority cannot move it past the honest range). Any
+// estimate is safe to start from: v = 0 makes AdamW's first step at most (1 − β1)/√(1 − β2) ≈ 3.2×
+// the lr per weight, the bound the seed's norm checks already allow; a large v only slows learning.
+
+/** Parameters per block: the benchmark kept most of the per-parameter gain at 16 (5.861 against 5.843). */
+export const SECOND_MOMENT_BLOCK = 16;
+/** Codes per factor of 2: neighbouring codes differ by 19% in v, 9% in √v. */
+const STEPS_PER_OCTAVE = 4;
+const TOP_CODE = 255;
+
+/** Codes of a vector of `parameters` floats. */
+export function secondMomentLength(parameters: number): number {
+  return Math.ceil(parameters / SECOND_MOMENT_BLOCK);
+}
+
+/** The codes of `v`: each block's mean, on the log scale; 0 for a block whose mean is 0. */
+export function encodeSecondMoment(v: Float32Array): Uint8Array {
+  const codes = new Uint8Array(secondMomentLength(v.length));
+  for (let b = 0; b < codes.length; b++) {
+    const start = b * SECOND_MOMENT_BLOCK;
+    const end = Math.min(start + SECOND_MOMENT_BLOCK, v.length);
+    let sum = 0;
+    for (let i = start; i < end; i++) sum += v[i]!;
+    const mean = sum / (end - start);
+    if (!(mean > 0)) continue; // zero, or not a number: no estimate
+    codes[b] = Math.max(1, Math.min(TOP_CODE, Math.round(TOP_CODE + STEPS_PER_OCTAVE * Math.log2(mean))));
+  }
+  return codes;
+}
+
+/** v for `parameters` parameters from its codes: every parameter of a block gets the block's value. */
+export function expandSecondMoment(codes: Uint8Array, parameters: number): Float32Array {
+  if (codes.length !== secondMomentLength(parameters))
+    throw new RangeError(
+      `second moment: ${codes.length} codes for ${parameters} parameters (expected ${secondMomentLength(parameters)})`,
+    );
+  const v = new Float32Array(parameters);
+  for (let b = 0; b < codes.length; b++) {
+    const code = codes[b]!;
+    if (code === 0) continue;
+    const start = b * SECOND_MOMENT_BLOCK;
+    v.fill(2 ** ((code - TOP_CODE) / STEPS_PER_OCTAVE), start, Math.min(start + SECOND_MOMENT_BLOCK, parameters));
+  }
+  return v;
+}
+
+/** The coordinate-wise median of reports of one length (the lower middle one of an even count). */
+export function medianSecondMoment(reports: Uint8Array[]): Uint8Array {
+  const first = reports[0];
+  if (!first) throw new RangeError('second moment: no reports to take the median of');
+  if (reports.some((r) => r.length !== first.length)) throw new RangeError('second moment: reports differ in length');
+  const median = new Uint8Array(first.length);
+  const column = new Uint8Array(reports.length);
+  for (let b = 0; b < median.length; b++) {
+    for (let r = 0; r < reports.length; r++) column[r] = reports[r]![b]!;
+    column.sort();
+    median[b] = column[(reports.length - 1) >> 1]!;
+  }
+  return median;
+}

@@ -1,0 +1,61 @@
+// AdamW's second moment shared through the seed (src/fed/second-moment.ts): one log-scale byte per
+// block of SECOND_MOMENT_BLOCK parameters, the median of reports robust to a minority, and sizes
+// checked.
+import { expect, test } from '@playwright/test';
+import {
+  encodeSecondMoment,
+  expandSecondMoment,
+  medianSecondMoment,
+  SECOND_MOMENT_BLOCK,
+  secondMomentLength,
+} from '../../src/fed/second-moment';
+import { randomUniform } from '../../src/util/random';
+
+/** Not a multiple of the block: the last block is short. */
+const P = 16 * 40 + 5;
+
+test("codes round-trip each block's mean to within a code's step (2^(1/4): 19%), and zero to zero", () => {
+  // Means spread over 40 octaves, with noise inside each block; the last block holds zeros.
+  const v = new Float32Array(P);
+  for (let b = 0; b < 40; b++) {
+    const noise = randomUniform(SECOND_MOMENT_BLOCK, b + 1, 0.5);
+    for (let i = 0; i < SECOND_MOMENT_BLOCK; i++) v[b * SECOND_MOMENT_BLOCK + i] = 2 ** -b * (1 + noise[i]!);
+  }
+  const codes = encodeSecondMoment(v);
+  expect(codes).toHaveLength(secondMomentLength(P));
+  const back = expandSecondMoment(codes, P);
+  for (let b = 0; b < 40; b++) {
+    const block = v.subarray(b * SECOND_MOMENT_BLOCK, (b + 1) * SECOND_MOMENT_BLOCK);
+    const mean = block.reduce((s, x) => s + x, 0) / block.length;
+    const got = back[b * SECOND_MOMENT_BLOCK]!;
+    expect(Math.abs(Math.log2(got / mean)), `block ${b}`).toBeLessThanOrEqual(1 / 8 + 1e-9);
+    // Every parameter of a block gets the block's value.
+    expect(new Set(back.subarray(b * SECOND_MOMENT_BLOCK, (b + 1) * SECOND_MOMENT_BLOCK)).size).toBe(1);
+  }
+  expect(codes.at(-1)).toBe(0);
+  expect(Array.from(back.subarray(40 * SECOND_MOMENT_BLOCK))).toEqual([0, 0, 0, 0, 0]);
+  // Past the scale's ends: above 1 clamps to 1, a tiny mean to the smallest code, NaN to none.
+  const ends = new Float32Array(3 * SECOND_MOMENT_BLOCK);
+  ends
+    .fill(4, 0, SECOND_MOMENT_BLOCK)
+    .fill(1e-30, SECOND_MOMENT_BLOCK)
+    .fill(Number.NaN, 2 * SECOND_MOMENT_BLOCK);
+  expect(Array.from(encodeSecondMoment(ends))).toEqual([255, 1, 0]);
+});
+
+test('the median of reports ignores a minority, however extreme', () => {
+  const honest = [0.9, 1, 1.1, 1.05, 0.95].map((s) => encodeSecondMoment(new Float32Array(P).fill(1e-4 * s)));
+  const attackers = [new Uint8Array(honest[0]!.length).fill(255), new Uint8Array(honest[0]!.length)];
+  const median = medianSecondMoment([...honest, ...attackers]);
+  const honestCodes = new Set(honest.map((r) => r[0]!));
+  for (const code of median.subarray(0, 40)) expect(honestCodes.has(code)).toBe(true);
+});
+
+test('sizes are checked: codes for another model, reports of different lengths, no reports', () => {
+  const codes = encodeSecondMoment(new Float32Array(P).fill(1e-3));
+  expect(() => expandSecondMoment(codes, P + SECOND_MOMENT_BLOCK)).toThrow(
+    `second moment: ${codes.length} codes for ${P + SECOND_MOMENT_BLOCK} parameters (expected ${codes.length + 1})`,
+  );
+  expect(() => medianSecondMoment([codes, codes.subarray(1)])).toThrow('reports differ in length');
+  expect(() => medianSecondMoment([])).toThrow('no reports');
+});
