@@ -85,7 +85,7 @@ interface FederatedCase {
   cosine?: boolean;
   /** Volunteers keep their AdamW moments across rounds, as DiLoCo's workers do (unverifiable). */
   keepOptimizerState?: boolean;
-  /** Volunteers start each round's AdamW v from the median of the last round's reports (fed/second-moment.ts). */
+  /** Rounds name AdamW's second moment, the median of the last round's (FedSettings.shareSecondMoment). */
   shareSecondMoment?: boolean;
   /** Volunteers rebuild each round's weights from the last round's and a delta of this codec. */
   deltaCodec?: CodecSettings;
@@ -123,6 +123,7 @@ function defaultCase(): FederatedCase {
     warmupSteps: d.hyper.warmupSteps,
     cosine: d.lrSchedule !== undefined,
     deltaCodec: d.deltaCodec,
+    shareSecondMoment: d.shareSecondMoment,
   };
 }
 

@@ -40,6 +40,8 @@ function logLine(e: VolunteerEvent): string | undefined {
       return `round ${e.round}: fetching the weights`;
     case 'delta':
       return `round ${e.round}: weights rebuilt from the last round's and a ${e.bytes}-byte delta`;
+    case 'second-moment':
+      return `round ${e.round}: AdamW starts from the round's second moment (${e.bytes} bytes)`;
     case 'delta-refused':
       return `round ${e.round}: its delta was not used (${e.reason}); downloading the whole weights`;
     case 'trained':

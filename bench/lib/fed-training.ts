@@ -15,11 +15,11 @@ import {
   type FedSettings,
   freshCoordinatorState,
   type LrSchedule,
-  medianSecondMoment,
   type OuterOptions,
   type RoundManifest,
   type UpdateHeader,
   verifyDeltaManifest,
+  verifyMomentManifest,
   verifyReceipt,
 } from '../../src/fed';
 import {
@@ -78,8 +78,8 @@ export type FedJobSpec =
       /** Volunteers keep their AdamW moments across rounds (unverifiable: see createCpuTrainer). */
       keepOptimizerState?: boolean;
       /**
-       * Volunteers start each round's AdamW v from the median of the last round's reports
-       * (fed/second-moment.ts), as a seed would publish it with the round.
+       * Rounds name AdamW's second moment (FedSettings.shareSecondMoment): here every update counts
+       * as re-executed, its v the volunteer's own (what an honest re-execution reproduces).
        */
       shareSecondMoment?: boolean;
       /** The round deltas' codec (FedSettings.deltaCodec); absent: volunteers download the whole weights each round. */
@@ -269,6 +269,7 @@ function fedSettings(job: FedJob & FederatedSpec): FedSettings {
     outer: job.outer,
     lrSchedule: job.lrSchedule,
     deltaCodec: job.deltaCodec,
+    shareSecondMoment: job.shareSecondMoment,
   };
 }
 
@@ -293,13 +294,15 @@ async function runFederated(name: string, ctx: Context, job: FedJob & FederatedS
       key,
       peerId,
       data: ctx.dataSha,
-      publishWeights: (params, label, delta) => publisher.publish(params, label, delta),
+      publishWeights: (params, label, extras) => publisher.publish(params, label, extras),
       publishRound: (signed, manifest) => feed.publish(signed, manifest),
       isConnected: () => true,
       addressOf: () => undefined,
       evaluate: async (params) => ctx.seedEval(params),
       // Every volunteer here is honest: what verification costs and catches is the Byzantine benchmark's.
-      verify: async (job) => new Map(job.updates.peers.map((peer) => [peer, { accepted: true }])),
+      // (A re-execution of an honest volunteer reproduces its v: each reports its own.)
+      verify: async (job) =>
+        new Map(job.updates.peers.map((peer) => [peer, { accepted: true, secondMoment: reported.get(peer) }])),
       persist: async () => {},
       issueReceipts: (entries) => ledger.issue(entries),
       ledgerRoot: () => ledger.root(),
@@ -313,9 +316,8 @@ async function runFederated(name: string, ctx: Context, job: FedJob & FederatedS
   const volunteers = Array.from({ length: V }, (_, v) => `volunteer-${v}`);
   // Each volunteer's own trainer, as a Node volunteer runs it: it keeps its error-feedback residual.
   const trainers = new Map<string, Trainer>();
-  /** The second moment the round starts from (shareSecondMoment), and the reports it is made of. */
-  let secondMoment: Uint8Array | undefined;
-  let reports: Uint8Array[] = [];
+  /** Each volunteer's v after its last round (second-moment.ts's codes). */
+  const reported = new Map<string, Uint8Array>();
   for (const v of volunteers) {
     const trainer = createCpuTrainer({ keepOptimizerState: job.keepOptimizerState });
     await trainer.init({ config: ctx.layout.config, batchSize: B, context: T });
@@ -376,10 +378,9 @@ async function runFederated(name: string, ctx: Context, job: FedJob & FederatedS
       await collectReceipts(r - 1);
       if (Object.keys(m.assignments).length !== V)
         throw new Error(`round ${r} assigns ${Object.keys(m.assignments).length} volunteers, expected ${V}`);
-      if (job.shareSecondMoment && reports.length > 0) {
-        secondMoment = medianSecondMoment(reports);
-        reports = [];
-      }
+      // The second moment the round names, fetched as the participant does.
+      const moment = m.secondMoment && (await verifyMomentManifest(m.secondMoment, peerId));
+      const secondMoment = moment ? await assembleBytes(moment, publisher.store) : undefined;
       const lossesSeen: number[][] = [];
       for (const [peer, shard] of Object.entries(m.assignments)) {
         const got = await roundWeights(peer, m);
@@ -387,12 +388,12 @@ async function runFederated(name: string, ctx: Context, job: FedJob & FederatedS
         // asks its trainer for them; the trainer encodes the pseudo-gradient with error feedback.
         const trainer = trainers.get(peer)!;
         await trainer.loadParams(got.weights);
-        const request = { ...assignmentRequest(m, shard), ...(secondMoment ? { secondMoment } : {}) };
+        const request = assignmentRequest(m, shard, m.codec, secondMoment);
         const trained = await trainer.train(request).catch((e: Error) => {
           throw new Error(`${name}: ${peer} in round ${r}: ${e.message}`);
         });
         const { losses, update } = trained;
-        reports.push(trained.secondMoment);
+        reported.set(peer, trained.secondMoment);
         lossesSeen.push(losses);
         const header: UpdateHeader = {
           type: 'update',

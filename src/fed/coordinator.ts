@@ -50,13 +50,20 @@ import { recentByRound } from './recent';
 import { chooseRoster, recordRound, type VolunteerRecord } from './roster';
 import { encodeRoundDelta } from './round-delta';
 import { checkLrSchedule, type LrSchedule, scheduledLr } from './schedule';
+import { medianSecondMoment } from './second-moment';
 import { createSketcher } from './sketch';
 import { memorySpool, type UpdateSpool } from './spool';
 import { assignedUpdateRefusal, decodeValidUpdate } from './validate';
 import { creditedTokens, type RoundTerms, type RoundUpdates, type UpdateVerdict } from './verify';
 
-/** The verdicts on a round's updates, by peer, as far as the coordinator reads them (verify.ts's UpdateVerdict). */
-export type Verdicts = ReadonlyMap<string, Pick<UpdateVerdict, 'accepted' | 'reason' | 'excused' | 'caught'>>;
+/**
+ * The verdicts on a round's updates, by peer, as far as the coordinator reads them (verify.ts's
+ * UpdateVerdict), with the second moment of an update's round when a re-execution reproduced it.
+ */
+export type Verdicts = ReadonlyMap<
+  string,
+  Pick<UpdateVerdict, 'accepted' | 'reason' | 'excused' | 'caught'> & { secondMoment?: Uint8Array }
+>;
 
 export interface FedSettings {
   hyper: RoundHyper;
@@ -82,6 +89,11 @@ export interface FedSettings {
    * last round's weights download instead of the whole vector; absent: the whole vector only.
    */
   deltaCodec?: CodecSettings;
+  /**
+   * Rounds name AdamW's second moment for their trainers to start from (second-moment.ts): the
+   * median of the last re-executions' final v, which the seed computed itself.
+   */
+  shareSecondMoment?: boolean;
 }
 
 /** Defaults sized for the `tiny` model on a software adapter: a round takes a minute or so. */
@@ -103,6 +115,9 @@ export const DEFAULT_FED_SETTINGS: FedSettings = {
   // int4 deltas cost nothing measurable at the federated benchmark's budget (val_loss 5.961 against
   // 5.981 with the whole weights) and cut a volunteer's download 5× (bench/results/federated-sweep.json).
   deltaCodec: { format: 'int4', blockSize: 256, density: 1 },
+  // A round that starts AdamW from the last round's v instead of afresh: the largest verifiable
+  // gain the federated benchmark found (bench/results/federated.json).
+  shareSecondMoment: true,
 };
 
 export interface HistoryEntry {
@@ -136,12 +151,27 @@ export interface CoordinatorState {
   residual?: Float32Array;
   /** The last closed round's delta: from which weights (manifest id), and its bytes under `settings.deltaCodec`. */
   delta?: PublishedDelta;
+  /** The second moment the next round names (second-moment.ts's codes); absent until a re-execution gave one. */
+  secondMoment?: Uint8Array;
 }
 
 export interface PublishedDelta {
   from: string;
   codec: CodecSettings;
   bytes: Uint8Array;
+}
+
+/** What a round publishes besides its weights. */
+export interface RoundExtras {
+  delta?: PublishedDelta;
+  /** Codes (second-moment.ts). */
+  secondMoment?: Uint8Array;
+}
+
+export interface PublishedRound {
+  weights: VerifiedManifest;
+  delta?: SignedDocument;
+  secondMoment?: SignedDocument;
 }
 
 /** The state of a run that has completed no round: `params` are its initial weights (kept, not copied). */
@@ -172,6 +202,8 @@ export interface VerifyJob {
   /** The sketches of the last round's accepted updates (a replay of one is rejected); absent after a restart. */
   earlier?: ReadonlyMap<string, Float32Array>;
   maxReexecutions: number;
+  /** The second moment the round named: re-executions start from it. */
+  secondMoment?: Uint8Array;
 }
 
 export interface CoordinatorDeps {
@@ -180,14 +212,11 @@ export interface CoordinatorDeps {
   /** sha256 of the token files volunteers train and evaluate on. */
   data: { train: string; validation: string };
   /**
-   * Puts `params` up for download as a signed weights manifest, and `delta` (when given) as a signed
-   * delta manifest that rebuilds them from its `from`; returns both.
+   * Puts `params` up for download as a signed weights manifest, and with it, when given, `delta` as a
+   * signed delta manifest that rebuilds them from its `from`, and `secondMoment` as a signed
+   * second-moment manifest; returns what it signed.
    */
-  publishWeights(
-    params: Float32Array,
-    name: string,
-    delta?: PublishedDelta,
-  ): Promise<{ weights: VerifiedManifest; delta?: SignedDocument }>;
+  publishWeights(params: Float32Array, name: string, extras?: RoundExtras): Promise<PublishedRound>;
   /** Tells volunteers about a new round (gossip, HTTP). */
   publishRound(signed: SignedDocument, round: RoundManifest): void;
   /** Whether a volunteer is still connected (a closed tab is not assigned again). */
@@ -302,6 +331,8 @@ interface OpenPartial {
 interface OpenRound {
   manifest: RoundManifest;
   weights: VerifiedManifest;
+  /** The second moment the round named. */
+  secondMoment?: Uint8Array;
   /** This issue of the round in the spool (a reissue is a new batch). */
   batch: number;
   /** The norms this round admits (defense.ts's admissionBounds when it was issued). */
@@ -397,7 +428,11 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     publishedAt = clock.now();
     // (Awaited only when there is something to issue: a reissue asks for its weights at once.)
     if (issuedThrough < state.round - 1) await issuePending();
-    const published = await deps.publishWeights(state.params, `round ${state.round}`, state.delta);
+    const secondMoment = settings.shareSecondMoment ? state.secondMoment : undefined;
+    const published = await deps.publishWeights(state.params, `round ${state.round}`, {
+      delta: state.delta,
+      secondMoment,
+    });
     const { weights } = published;
     // Volunteers that left are forgotten (they join again when they come back).
     for (const peer of joined) if (!deps.isConnected(peer)) joined.delete(peer);
@@ -427,6 +462,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       maxNorm: bounds.bound,
       ledger: deps.ledgerRoot(),
       ...(published.delta ? { delta: published.delta } : {}),
+      ...(published.secondMoment ? { secondMoment: published.secondMoment } : {}),
     };
     const signed = await signRoundManifest(deps.key, deps.peerId, manifest);
     if (stopped) return;
@@ -436,6 +472,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     open = {
       manifest,
       weights,
+      secondMoment,
       batch: batches++,
       bounds,
       updates: new Map(),
@@ -483,6 +520,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
             streaks: new Map(received.map(([peer]) => [peer, state.volunteers[peer]?.streak ?? 0])),
             earlier,
             maxReexecutions: settings.reexecutionsPerRound,
+            secondMoment: r.secondMoment,
           });
     if (stopped) return;
     // What failed comes back out of the buckets (once: a retried close finds it out already). A
@@ -546,6 +584,9 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     // (a full disk) leaves the run as it was, and the close is tried again (verification too).
     const params = state.params.slice();
     const momentum = state.momentum.slice();
+    // The next round's second moment: the median of the v's this round's re-executions reproduced.
+    const moments = [...verdicts.values()].flatMap((v) => (v.accepted && v.secondMoment ? [v.secondMoment] : []));
+    const secondMoment = moments.length > 0 ? medianSecondMoment(moments) : state.secondMoment;
     const aggregationStarted = performance.now();
     const { vector, next: defense } = await aggregateStreamedRound(
       r.buckets.snapshot().buckets,
@@ -582,6 +623,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       })),
       volunteers: recordRound(state.volunteers, r.manifest.round, assigned, outcome),
       defense,
+      secondMoment,
       ...(delta && settings.deltaCodec
         ? {
             residual: delta.residual,

@@ -75,6 +75,11 @@ export interface RoundManifest {
    * absent for the first round, after a run's settings turned deltas off, or when the weights did not change.
    */
   delta?: SignedDocument;
+  /**
+   * The signed second-moment manifest (second-moment.ts): AdamW's v every trainer of the round starts
+   * from, re-executions included. Absent: fresh AdamW.
+   */
+  secondMoment?: SignedDocument;
 }
 
 /**
@@ -175,10 +180,11 @@ export function parseRoundManifest(value: unknown): RoundManifest {
   );
   check(isNum(m.deadline), 'round manifest: deadline must be a time');
   checkCodecSettings(m.codec, 'round manifest');
-  check(
-    m.delta === undefined || (typeof m.delta === 'object' && m.delta !== null),
-    'round manifest: delta must be a signed document',
-  );
+  for (const field of ['delta', 'secondMoment'] as const)
+    check(
+      m[field] === undefined || (typeof m[field] === 'object' && m[field] !== null),
+      `round manifest: ${field} must be a signed document`,
+    );
   check(isNum(m.maxNorm) && m.maxNorm > 0, 'round manifest: maxNorm must be positive');
   const ledger = m.ledger as Record<string, unknown> | undefined;
   check(

@@ -52,8 +52,10 @@ export {
   maxUpdateNorm,
   PARTIAL_SAMPLES,
   type PublishedDelta,
+  type PublishedRound,
   REJECTION_KINDS,
   type RejectionKind,
+  type RoundExtras,
   type Verdicts,
   type VerifyJob,
 } from './coordinator';
@@ -156,9 +158,13 @@ export { checkLrSchedule, type LrSchedule, scheduledLr } from './schedule';
 export {
   encodeSecondMoment,
   expandSecondMoment,
+  type MomentManifest,
   medianSecondMoment,
+  parseMomentManifest,
   SECOND_MOMENT_BLOCK,
   secondMomentLength,
+  signMomentManifest,
+  verifyMomentManifest,
 } from './second-moment';
 export { createSketcher, SKETCH_SIZE, type Sketcher } from './sketch';
 export { memorySpool, type UpdateSpool } from './spool';

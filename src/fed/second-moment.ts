@@ -12,6 +12,16 @@
 // coordinate-wise median of the reports (a minority cannot move it past the honest range). Any
 // estimate is safe to start from: v = 0 makes AdamW's first step at most (1 − β1)/√(1 − β2) ≈ 3.2×
 // the lr per weight, the bound the seed's norm checks already allow; a large v only slows learning.
+import type { PeerId, PrivateKey } from '@libp2p/interface';
+import {
+  type PieceManifest,
+  parsePieceFields,
+  pieceFields,
+  signDocument,
+  type VerifiedDocument,
+  verifyDocument,
+} from '../swarm';
+import { FedDocumentError } from './documents';
 
 /** Parameters per block: the benchmark kept most of the per-parameter gain at 16 (5.861 against 5.843). */
 export const SECOND_MOMENT_BLOCK = 16;
@@ -69,3 +79,47 @@ export function medianSecondMoment(reports: Uint8Array[]): Uint8Array {
   }
   return median;
 }
+
+/** A round's second moment as the seed publishes it: a signed piece manifest of the codes. */
+export interface MomentManifest extends PieceManifest {
+  kind: 'vgpu/moment';
+  version: 1;
+  /** Parameters of the model the codes are for (the codes: secondMomentLength of it). */
+  parameters: number;
+  blockSize: number;
+}
+
+export async function signMomentManifest(key: PrivateKey, signer: PeerId, codes: Uint8Array, parameters: number) {
+  const manifest: MomentManifest = {
+    kind: 'vgpu/moment',
+    version: 1,
+    parameters,
+    blockSize: SECOND_MOMENT_BLOCK,
+    ...(await pieceFields(codes)),
+  };
+  return signDocument(key, signer, parseMomentManifest(manifest));
+}
+
+export function parseMomentManifest(value: unknown): MomentManifest {
+  const fail = (why: string): never => {
+    throw new FedDocumentError(`second-moment manifest: ${why}`);
+  };
+  if (typeof value !== 'object' || value === null) return fail('not an object');
+  const m = value as Record<string, unknown>;
+  if (m.kind !== 'vgpu/moment' || m.version !== 1) fail(`unknown kind/version ${String(m.kind)}/${String(m.version)}`);
+  if (m.blockSize !== SECOND_MOMENT_BLOCK) fail(`blockSize must be ${SECOND_MOMENT_BLOCK}, got ${String(m.blockSize)}`);
+  if (!Number.isInteger(m.parameters) || (m.parameters as number) < 1) fail('parameters must be a positive integer');
+  const pieces = parsePieceFields(m, fail);
+  if (pieces.totalBytes !== secondMomentLength(m.parameters as number))
+    fail(`${pieces.totalBytes} bytes for ${String(m.parameters)} parameters`);
+  return {
+    kind: 'vgpu/moment',
+    version: 1,
+    parameters: m.parameters as number,
+    blockSize: SECOND_MOMENT_BLOCK,
+    ...pieces,
+  };
+}
+
+export const verifyMomentManifest = (doc: unknown, seed: PeerId | string): Promise<VerifiedDocument<MomentManifest>> =>
+  verifyDocument(doc, seed, parseMomentManifest);

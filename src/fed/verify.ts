@@ -44,6 +44,8 @@ export interface RoundWork {
    * the round's: an update that replays one of them is rejected.
    */
   earlier?: ReadonlyMap<string, Float32Array>;
+  /** AdamW's second moment the round named (second-moment.ts): every re-execution starts from it. */
+  secondMoment?: Uint8Array;
 }
 
 /**
@@ -172,9 +174,15 @@ export function assignedBatch(work: Pick<RoundWork, 'manifest' | 'dataset'>, sha
  * The train request a volunteer's trainer gets for its assignment (src/tab/participant.ts asks for
  * the same): the round's H steps and inner hyper-parameters, from its shard's first batch of the round.
  */
-export function assignmentRequest(manifest: RoundTerms, shard: number, codec = manifest.codec): TrainRequest {
+export function assignmentRequest(
+  manifest: RoundTerms,
+  shard: number,
+  codec = manifest.codec,
+  secondMoment?: Uint8Array,
+): TrainRequest {
   const { round, hyper, shardCount } = manifest;
   return {
+    ...(secondMoment ? { secondMoment } : {}),
     steps: hyper.steps,
     hyper: { lr: hyper.lr, weightDecay: hyper.weightDecay, warmupSteps: hyper.warmupSteps },
     seed: hyper.dataSeed,
@@ -271,6 +279,8 @@ export interface ReexecutionCheck {
   flops: number;
   /** Wall time of the re-executed steps. */
   ms: number;
+  /** AdamW's second moment after the re-executed steps: the honest v of the round, when it passed. */
+  secondMoment: Uint8Array;
 }
 
 /**
@@ -341,7 +351,7 @@ export async function reexecute(
   await trainer.loadParams(start);
   const t0 = performance.now();
   const result = await trainer.train(
-    assignmentRequest(manifest, shard, { format: 'fp32', blockSize: codec.blockSize, density: 1 }),
+    assignmentRequest(manifest, shard, { format: 'fp32', blockSize: codec.blockSize, density: 1 }, work.secondMoment),
   );
   const ms = performance.now() - t0;
   const reference = decodeUpdate(result.update, start.length);
@@ -350,7 +360,15 @@ export async function reexecute(
   const distance = Math.sqrt(squared);
   const referenceNorm = l2Norm(reference);
   const allowed = GPU_CPU_TOLERANCE * referenceNorm + codecErrorBound(reference, codec);
-  return { passed: distance <= allowed, distance, allowed, referenceNorm, flops: result.flops, ms };
+  return {
+    passed: distance <= allowed,
+    distance,
+    allowed,
+    referenceNorm,
+    flops: result.flops,
+    ms,
+    secondMoment: result.secondMoment,
+  };
 }
 
 // --- Near duplicates.

@@ -6,7 +6,7 @@
 // the run: rounds, weights and receipts are the root's, passed on as the root signed them (its
 // /swarm.json names the root as `run`, and volunteers check every document against it). It follows
 // the root's rounds (gossip over its libp2p link, and /round.json), copies the root's weights, the
-// round's delta and the token files over HTTP, checking each against the root's signed hashes, forwards its volunteers'
+// round's delta and second moment, and the token files over HTTP, checking each against the root's signed hashes, forwards its volunteers'
 // joins and leaves, folds their updates into one sum as they come (decoded and bounded like the
 // root's), and sends one signed partial aggregate per round, when every volunteer of its own that
 // the round assigned has sent or left, or PARTIAL_MARGIN_MS before the deadline. It keeps the
@@ -42,6 +42,7 @@ import {
   type UpdateHeader,
   type UpdateOutcome,
   verifyDeltaManifest,
+  verifyMomentManifest,
   verifyRoundManifest,
 } from '../fed';
 import { swarmDocument, weightPieceFiles } from '../seed/documents';
@@ -229,14 +230,20 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
       return bytes;
     }
 
-    /** The round's weights, and its delta for volunteers that hold the last ones, copied from the root. */
+    /**
+     * The round's weights, and its delta (for volunteers that hold the last ones) and second moment,
+     * copied from the root.
+     */
     async function fetchWeights(m: RoundManifest): Promise<void> {
       const manifest = await verifyManifest(m.weights, root);
       if (!weights.manifest(manifest.id))
         await weights.add(manifest, new Float32Array((await copyFromRoot(manifest.value)).buffer));
-      if (!m.delta) return;
-      const delta = await verifyDeltaManifest(m.delta, root);
-      if (!weights.manifest(delta.id)) await weights.setDelta(delta, await copyFromRoot(delta.value));
+      const extras = [
+        m.delta && (await verifyDeltaManifest(m.delta, root)),
+        m.secondMoment && (await verifyMomentManifest(m.secondMoment, root)),
+      ];
+      for (const extra of extras)
+        if (extra && !weights.manifest(extra.id)) await weights.setExtra(extra, await copyFromRoot(extra.value));
     }
 
     /** A round document from the root (gossip or /round.json): followed if it is new. */

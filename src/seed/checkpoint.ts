@@ -1,6 +1,7 @@
 // Checkpoints of the federated run. After every round the seed writes a new folder
 // checkpoints/round-NNNNNN/ (weights, outer momentum, the last aggregate that centered clipping
-// starts from, the round deltas' residual and the last delta's bytes, and state.json: the counters, the history, the volunteers' records and the recent
+// starts from, the round deltas' residual and the last delta's bytes, the second moment the next
+// round names, and state.json: the counters, the history, the volunteers' records and the recent
 // norms and distances of the robust rules), each file fsynced and renamed into place, then atomically replaces checkpoint.json,
 // which names that folder. Killed at any moment, the seed restarts from the checkpoint it names;
 // when that one is missing or damaged (truncated, NaN weights), from the newest valid folder, and
@@ -13,6 +14,7 @@ import {
   decodeUpdate,
   type HistoryEntry,
   type ReceiptEntry,
+  secondMomentLength,
   type VolunteerRecord,
 } from '../fed';
 import { readIfExists, removeStaleTemporaries, writeFileAtomic } from './files';
@@ -68,6 +70,7 @@ export async function saveCheckpoint(runDir: string, s: CoordinatorState): Promi
   if (s.defense.reference) await writeFileAtomic(join(runDir, folder, 'reference.f32'), bytesOf(s.defense.reference));
   if (s.residual) await writeFileAtomic(join(runDir, folder, 'residual.f32'), bytesOf(s.residual));
   if (s.delta) await writeFileAtomic(join(runDir, folder, 'delta.bin'), s.delta.bytes);
+  if (s.secondMoment) await writeFileAtomic(join(runDir, folder, 'second-moment.bin'), s.secondMoment);
   await writeFileAtomic(join(runDir, folder, 'state.json'), JSON.stringify(record, null, 2));
   await writeFileAtomic(join(runDir, 'checkpoint.json'), JSON.stringify(record, null, 2));
   // Older folders go, by round number; never the one just written.
@@ -120,6 +123,10 @@ async function readFolder(
     }
     delta = { ...record.delta, bytes };
   }
+  const momentBytes = await readIfExists(join(runDir, folder, 'second-moment.bin'));
+  const secondMoment = momentBytes ? new Uint8Array(momentBytes) : undefined;
+  if (secondMoment && secondMoment.length !== secondMomentLength(parameters))
+    throw new Error(`second-moment.bin is not ${secondMomentLength(parameters)} codes`);
   return {
     round: record.round,
     params,
@@ -139,6 +146,7 @@ async function readFolder(
     defense: { reference, ...(record.defense ?? { recentNorms: [], recentDistances: [] }) },
     ...(residual ? { residual } : {}),
     ...(delta ? { delta } : {}),
+    ...(secondMoment ? { secondMoment } : {}),
   };
 }
 

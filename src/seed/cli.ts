@@ -47,6 +47,8 @@ federated rounds (defaults suit the tiny model on a software adapter):
   --delta-codec <f>  ${UPDATE_FORMATS.join(', ')} or off: values of each round's change of the weights, which
                      volunteers holding the last round's download instead of the whole weights
                      (default: ${DEFAULT_FED_SETTINGS.deltaCodec?.format ?? 'off'})
+  --second-moment <on|off>  rounds name AdamW's second moment for volunteers to start from, the
+                     median of the seed's own re-executions (default: ${DEFAULT_FED_SETTINGS.shareSecondMoment ? 'on' : 'off'})
 helper seeds (a root serves thousands of volunteers through a few helpers):
   --allow-helper <peer id>  a helper this root accepts (repeatable); a helper prints its peer id
   --upstream <url>   start a helper of the root at <url> instead of a root: it serves its own volunteers
@@ -65,6 +67,12 @@ function positive(name: string, value: string | undefined, fallback: number, int
   if (!(n > 0) || (integer && !Number.isInteger(n)))
     throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${value}`);
   return n;
+}
+
+function onOff(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value !== 'on' && value !== 'off') throw new Error(`--${name} must be on or off, got ${value}`);
+  return value === 'on';
 }
 
 function fedSettings(v: Record<string, string | string[] | boolean | undefined>): FedSettings {
@@ -96,6 +104,7 @@ function fedSettings(v: Record<string, string | string[] | boolean | undefined>)
     codec: { ...d.codec, format, density },
     deltaCodec:
       deltaFormat === 'off' ? undefined : { ...d.codec, ...d.deltaCodec, format: deltaFormat as UpdateFormat },
+    shareSecondMoment: onOff('second-moment', str('second-moment'), d.shareSecondMoment === true),
   };
 }
 
@@ -137,6 +146,7 @@ async function main(): Promise<void> {
       lr: { type: 'string' },
       'round-seconds': { type: 'string' },
       'delta-codec': { type: 'string' },
+      'second-moment': { type: 'string' },
       aggregation: { type: 'string' },
       reexecutions: { type: 'string' },
       codec: { type: 'string' },

@@ -45,7 +45,7 @@ export async function createRoundCoordinator(c: RoundCoordinatorComponents): Pro
       key: c.run.key,
       peerId: peerIdFromPrivateKey(c.run.key),
       data: c.run.data.sha256,
-      publishWeights: (params, name, delta) => c.weights.publish(params, name, delta),
+      publishWeights: (params, name, extras) => c.weights.publish(params, name, extras),
       // Tabs also poll /round.json: a lost gossip message only delays them.
       publishRound: (signed) => void c.pubsub.publish(ROUND_TOPIC, utf8(JSON.stringify(signed))).catch(() => {}),
       isConnected: c.isConnected,

@@ -38,7 +38,14 @@ parentPort!.on('message', async (request: VerifierRequest) => {
   const { id, job } = request;
   let reply: VerifierReply;
   try {
-    const work: RoundWork = { layout, manifest: job.manifest, start: job.start, dataset, earlier: job.earlier };
+    const work: RoundWork = {
+      layout,
+      manifest: job.manifest,
+      start: job.start,
+      dataset,
+      earlier: job.earlier,
+      secondMoment: job.secondMoment,
+    };
     const updates: RoundUpdates = {
       peers: job.peers,
       sketch: (peer) => job.sketches.get(peer)!,
@@ -49,9 +56,13 @@ parentPort!.on('message', async (request: VerifierRequest) => {
       random,
       maxReexecutions: job.maxReexecutions,
     });
-    const plain = [...verdicts].map(
-      ([peer, v]) => [peer, { accepted: v.accepted, reason: v.reason, excused: v.excused, caught: v.caught }] as const,
-    );
+    const plain = [...verdicts].map(([peer, v]) => {
+      const { accepted, reason, excused, caught, reexecution } = v;
+      return [
+        peer,
+        { accepted, reason, excused, caught, secondMoment: reexecution?.passed ? reexecution.secondMoment : undefined },
+      ] as const;
+    });
     reply = { id, verdicts: new Map(plain) };
   } catch (e) {
     reply = { id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };

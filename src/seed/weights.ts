@@ -1,11 +1,20 @@
 // The weights publisher: signs a manifest for each weight vector the coordinator puts up, keeps the
 // newest SEED_SERVABLE_MANIFESTS of them servable (their pieces in memory, copies of the vectors:
 // servableWeights, which a helper seed uses for its root's), and drops the pieces of older ones.
-// With each vector it signs and serves the round's delta (fed/round-delta.ts), when the coordinator
-// gives one: the newest delta only, as only holders of the last weights can use it.
+// With each vector it signs and serves the round's delta (fed/round-delta.ts) and second moment
+// (fed/second-moment.ts), when the coordinator gives them: the newest of each only.
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { type DeltaManifest, type PublishedDelta, signDeltaManifest, verifyDeltaManifest } from '../fed';
+import {
+  type DeltaManifest,
+  type MomentManifest,
+  type PublishedRound,
+  type RoundExtras,
+  signDeltaManifest,
+  signMomentManifest,
+  verifyDeltaManifest,
+  verifyMomentManifest,
+} from '../fed';
 import type { GptConfig } from '../model';
 import {
   buildManifest,
@@ -41,11 +50,7 @@ export interface WeightsPublisher {
    * Signs a manifest for a copy of `params` (the coordinator updates them in place) and serves it;
    * and `delta`'s manifest, naming that manifest as its `to`, when given.
    */
-  publish(
-    params: Float32Array,
-    name: string,
-    delta?: PublishedDelta,
-  ): Promise<{ weights: VerifiedManifest; delta?: SignedDocument }>;
+  publish(params: Float32Array, name: string, extras?: RoundExtras): Promise<PublishedRound>;
   /** The newest weights published; throws before the first. */
   current(): PublishedWeights;
   /** A servable manifest (weights or the delta), by id. */
@@ -58,7 +63,7 @@ export function createWeightsPublisher(c: WeightsPublisherComponents): WeightsPu
   const peerId = peerIdFromPrivateKey(c.key);
   const shelf = servableWeights();
   return {
-    async publish(params, name, delta) {
+    async publish(params, name, extras = {}) {
       const weights = params.slice();
       const manifest = await verifyManifest(
         await signManifest(c.key, peerId, await buildManifest(weights, name, c.model)),
@@ -69,10 +74,17 @@ export function createWeightsPublisher(c: WeightsPublisherComponents): WeightsPu
         await shelf.add(manifest, weights);
         await c.save(manifest.signed);
       }
-      if (!delta) return { weights: manifest };
-      const signed = await signDeltaManifest(c.key, peerId, { ...delta, to: manifest.id });
-      await shelf.setDelta(await verifyDeltaManifest(signed, peerId), delta.bytes);
-      return { weights: manifest, delta: signed };
+      const published: PublishedRound = { weights: manifest };
+      const { delta, secondMoment } = extras;
+      if (delta) {
+        published.delta = await signDeltaManifest(c.key, peerId, { ...delta, to: manifest.id });
+        await shelf.setExtra(await verifyDeltaManifest(published.delta, peerId), delta.bytes);
+      }
+      if (secondMoment) {
+        published.secondMoment = await signMomentManifest(c.key, peerId, secondMoment, weights.length);
+        await shelf.setExtra(await verifyMomentManifest(published.secondMoment, peerId), secondMoment);
+      }
+      return published;
     },
     current() {
       const newest = shelf.newest();
@@ -92,10 +104,10 @@ export interface ServableWeights {
   /** Serves `weights` under `manifest` (verified), and drops the pieces of the oldest past the limit. */
   add(manifest: VerifiedManifest, weights: Float32Array): Promise<void>;
   /**
-   * Serves `bytes` under the delta manifest `manifest` (verified) instead of the last delta: only
-   * holders of the newest weights' predecessor can use one.
+   * Serves `bytes` under `manifest` (verified) instead of the last one of its kind: a round's delta
+   * (only holders of the newest weights' predecessor can use one) or its second moment.
    */
-  setDelta(manifest: VerifiedDocument<DeltaManifest>, bytes: Uint8Array): Promise<void>;
+  setExtra(manifest: VerifiedDocument<DeltaManifest | MomentManifest>, bytes: Uint8Array): Promise<void>;
   newest(): PublishedWeights | undefined;
   /** A servable manifest (weights or the delta), by id. */
   manifest(id: string): PieceManifest | undefined;
@@ -105,7 +117,8 @@ export interface ServableWeights {
 export function servableWeights(): ServableWeights {
   /** Oldest first. */
   const servable: PublishedWeights[] = [];
-  let delta: VerifiedDocument<DeltaManifest> | undefined;
+  /** The newest delta and second moment served, by kind. */
+  const extras = new Map<string, VerifiedDocument<DeltaManifest | MomentManifest>>();
   const store: MemoryPieceStore = memoryPieceStore();
   return {
     async add(manifest, weights) {
@@ -118,15 +131,18 @@ export function servableWeights(): ServableWeights {
       const kept = new Set(servable.flatMap((w) => w.manifest.value.pieces));
       for (const w of dropped) for (const hash of w.manifest.value.pieces) if (!kept.has(hash)) store.delete(hash);
     },
-    async setDelta(manifest, bytes) {
-      if (delta?.id === manifest.id) return;
-      if (delta) for (const hash of delta.value.pieces) store.delete(hash);
+    async setExtra(manifest, bytes) {
+      const last = extras.get(manifest.value.kind);
+      if (last?.id === manifest.id) return;
+      if (last) for (const hash of last.value.pieces) store.delete(hash);
       for (const [i, hash] of manifest.value.pieces.entries())
         await store.put(hash, bytes.subarray(...pieceRange(manifest.value, i)));
-      delta = manifest;
+      extras.set(manifest.value.kind, manifest);
     },
     newest: () => servable.at(-1),
-    manifest: (id) => (delta?.id === id ? delta.value : servable.find((w) => w.manifest.id === id)?.manifest.value),
+    manifest: (id) =>
+      [...extras.values()].find((m) => m.id === id)?.value ??
+      servable.find((w) => w.manifest.id === id)?.manifest.value,
     store,
   };
 }

@@ -137,13 +137,14 @@ export const ANNOUNCE_STALE_MS = 3 * ANNOUNCE_INTERVAL_MS;
 /** Shortest gap between two announcements of one tab. */
 export const ANNOUNCE_MIN_GAP_MS = 150;
 /**
- * Weight manifests a tab serves and announces: the current round's and the one before (what other
- * tabs still fetch, like SEED_SERVABLE_MANIFESTS); older ones are forgotten.
+ * Manifests a tab serves and announces: the current round's weights, delta and second moment, and
+ * the weights before (what other tabs still fetch, like SEED_SERVABLE_MANIFESTS); older ones are
+ * forgotten.
  */
-export const TAB_SERVED_MANIFESTS = 2;
+export const TAB_SERVED_MANIFESTS = 4;
 /**
  * Announcements one sender may have passed on: `count` per `perMs`, in bursts of up to `count`.
- * An honest tab sends one per served manifest at most every ANNOUNCE_MIN_GAP_MS (2 per 150 ms);
+ * An honest tab sends one per served manifest at most every ANNOUNCE_MIN_GAP_MS (TAB_SERVED_MANIFESTS per 150 ms);
  * this allows twice that. Past it, the seed and the tabs drop them (and score the sender down).
  */
 export const ANNOUNCE_BUDGET = { count: 4 * TAB_SERVED_MANIFESTS, perMs: 2 * ANNOUNCE_MIN_GAP_MS } as const;

@@ -1,6 +1,6 @@
 // The volunteer's side of federated training: join the run, wait for a round that assigns us a
 // shard, fetch its weights (peer-assisted: only the round's delta when it holds the last round's
-// weights, fed/round-delta.ts) and the data, train H local steps in the trainer (which
+// weights, fed/round-delta.ts), the data and the second moment it names, train H local steps in the trainer (which
 // encodes the update with error feedback), send it to the seed, and once the round closed fetch and
 // keep the signed receipt. It keeps
 // going when the seed restarts (it dials again and re-joins) or peers leave, and it skips a round
@@ -22,6 +22,7 @@ import {
   type UpdateOutcome,
   UpdateRefusedError,
   verifyDeltaManifest,
+  verifyMomentManifest,
   verifyReceipt,
   verifyRoundManifest,
 } from '../fed';
@@ -59,6 +60,8 @@ export type ParticipantEvent =
   | { type: 'delta'; round: number; bytes: number }
   /** The round's delta could not be used (`reason`); the whole weights are downloaded instead. */
   | { type: 'delta-refused'; round: number; reason: string }
+  /** The round names AdamW's second moment (`bytes` of codes): its training starts from it. */
+  | { type: 'second-moment'; round: number; bytes: number }
   /** A local step finished; `gpuMs` is the GPU time it took. */
   | { type: 'step'; round: number; step: number; steps: number; loss: number; gpuMs: number }
   /** The trainer holds before its next step: the volunteer paused. Nothing is in flight. */
@@ -177,6 +180,25 @@ async function roundWeights(opts: ParticipantOptions, m: RoundManifest): Promise
   return client.download(m.weights, undefined, signal);
 }
 
+/**
+ * The second moment the round names (fed/second-moment.ts), fetched like the weights and checked
+ * against the run's signer and the model's size; undefined when it names none. A round that names
+ * one is trained from it (its re-execution will be), so one that cannot be had fails the round.
+ */
+async function roundSecondMoment(
+  opts: ParticipantOptions,
+  m: RoundManifest,
+  parameters: number,
+): Promise<Uint8Array | undefined> {
+  if (!m.secondMoment) return undefined;
+  const moment = await verifyMomentManifest(m.secondMoment, runSigner(opts.client.seed));
+  if (moment.value.parameters !== parameters)
+    throw new Error(
+      `the round's second moment is for ${moment.value.parameters} parameters, the model has ${parameters}`,
+    );
+  return opts.client.fetchBytes(moment, opts.signal);
+}
+
 export async function runParticipant(opts: ParticipantOptions): Promise<void> {
   const { client, trainer, storage, signal } = opts;
   const self = client.peerId;
@@ -235,7 +257,9 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
         dataId = m.data.train + m.data.validation;
       }
       await trainer.loadParams(weights);
-      const result = await trainRound(opts, m, shard, () => (rounds.latest?.value.round ?? -1) > m.round);
+      const secondMoment = await roundSecondMoment(opts, m, weights.length);
+      if (secondMoment) opts.onEvent({ type: 'second-moment', round: m.round, bytes: secondMoment.length });
+      const result = await trainRound(opts, m, shard, secondMoment, () => (rounds.latest?.value.round ?? -1) > m.round);
       const { tokens, busyMs, idleMs, flops } = result;
       opts.onEvent({ type: 'trained', round: m.round, tokens, busyMs, idleMs, flops });
       if (result.cancelled || Date.now() > m.deadline) {
@@ -338,12 +362,18 @@ async function collectReceipts(opts: ParticipantOptions, current: number): Promi
 }
 
 /** Trains the round's local steps; gives up (cancels) if a newer round appears meanwhile: we missed its deadline. */
-async function trainRound(opts: ParticipantOptions, m: RoundManifest, shard: number, superseded: () => boolean) {
+async function trainRound(
+  opts: ParticipantOptions,
+  m: RoundManifest,
+  shard: number,
+  secondMoment: Uint8Array | undefined,
+  superseded: () => boolean,
+) {
   const { trainer } = opts;
   const check = setInterval(() => superseded() && void trainer.cancel(), SUPERSEDED_CHECK_MS);
   let lastBusyMs = 0;
   try {
-    return await trainer.train(assignmentRequest(m, shard), (p) => {
+    return await trainer.train(assignmentRequest(m, shard, m.codec, secondMoment), (p) => {
       if (p.holding) {
         opts.onEvent({ type: 'holding', round: m.round });
         return;

@@ -206,6 +206,8 @@ export function reduce(s: TabState, e: TabEvent): TabState {
       return training({ status: 'fetching', round: e.round });
     case 'delta':
       return training({ lastDeltaBytes: e.bytes });
+    case 'second-moment':
+      return s;
     case 'delta-refused':
       return {
         ...s,

@@ -43,7 +43,7 @@ test('a Node volunteer completes a round: the seed accepts its update', async ()
   }
 });
 
-test("a Node volunteer that holds round 0's weights rebuilds round 1's from the round's delta, fetching only its bytes, and is credited for both", async () => {
+test("a Node volunteer that holds round 0's weights rebuilds round 1's from the round's delta, fetching only its bytes, trains it from the second moment the round names, and is credited for both", async () => {
   const { seed, stop: stopSeed } = await startTestSeed({ model: 'tiny', fed: { hyper: HYPER } });
   const volunteer = startVolunteer(seed.url);
   try {
@@ -57,6 +57,10 @@ test("a Node volunteer that holds round 0's weights rebuilds round 1's from the 
     expect(volunteer.seen.fetched?.downloadedBytes).toBe(seed.manifest.value.totalBytes);
     expect(volunteer.seen.fetchCount).toBe(1);
     expect(seed.status().acceptedUpdates).toBeGreaterThanOrEqual(2);
+    // Round 0's re-execution of the newcomer reproduced its AdamW v, which round 1 named; the
+    // volunteer trained round 1 from it and was credited (a re-execution would start from it too).
+    expect(volunteer.seen.moments).toContain(1);
+    expect(volunteer.seen.receipts.map((r) => r.round)).toContain(1);
   } finally {
     await volunteer.stop();
     await stopSeed();

@@ -6,7 +6,8 @@ import { runNodeVolunteer } from '../../src/volunteer';
 
 /**
  * A Node volunteer on `seedUrl`, until stop(): its peer id once connected, its last piece progress and
- * whole downloads, its receipts, the round deltas it rebuilt weights from, and its first receipt.
+ * whole downloads, its receipts, the round deltas it rebuilt weights from, the rounds it started from a
+ * second moment, and its first receipt.
  */
 export function startVolunteer(seedUrl: string, trainer?: Trainer) {
   const stop = new AbortController();
@@ -17,7 +18,9 @@ export function startVolunteer(seedUrl: string, trainer?: Trainer) {
     fetchCount: number;
     receipts: Receipt[];
     deltas: { round: number; bytes: number }[];
-  } = { fetchCount: 0, receipts: [], deltas: [] };
+    /** The rounds it trained from a second moment the round named. */
+    moments: number[];
+  } = { fetchCount: 0, receipts: [], deltas: [], moments: [] };
   let onReceipt!: (r: Receipt) => void;
   const receipt = new Promise<Receipt>((resolve) => (onReceipt = resolve));
   const running = runNodeVolunteer({
@@ -31,6 +34,7 @@ export function startVolunteer(seedUrl: string, trainer?: Trainer) {
         seen.fetchCount = e.download;
       }
       if (e.type === 'delta') seen.deltas.push({ round: e.round, bytes: e.bytes });
+      if (e.type === 'second-moment') seen.moments.push(e.round);
       if (e.type === 'receipt') {
         seen.receipts.push(e.receipt);
         onReceipt(e.receipt);

@@ -35,6 +35,7 @@ import {
 import type { UpdateHeader, UpdateOutcome } from '../../src/fed/protocol';
 import { SUSPENSION_ROUNDS } from '../../src/fed/roster';
 import { applyRoundDelta } from '../../src/fed/round-delta';
+import { secondMomentLength } from '../../src/fed/second-moment';
 import { SKETCH_SIZE } from '../../src/fed/sketch';
 import { memorySpool, type UpdateSpool } from '../../src/fed/spool';
 import { type GptConfig, initParams, paramLayout } from '../../src/model';
@@ -104,8 +105,9 @@ interface Harness {
   connected: Set<string>;
   published: Published[];
   weights: VerifiedManifest[];
-  /** The delta each publishWeights call was given. */
+  /** The delta and second moment each publishWeights call was given. */
   deltas: (PublishedDelta | undefined)[];
+  moments: (Uint8Array | undefined)[];
   evaluated: Float32Array[];
   /** Every receipt this coordinator issued, in order. */
   receipts: SignedDocument[];
@@ -137,7 +139,7 @@ interface Harness {
   verifyJobs: VerifyJob[];
   verifyLoads: Map<string, Float32Array>[];
   /** The verdict on a peer's update; default: accepted. */
-  verdict?: (peer: string) => { accepted: boolean; reason?: string; excused?: boolean };
+  verdict?: (peer: string) => { accepted: boolean; reason?: string; excused?: boolean; secondMoment?: Uint8Array };
   /** The defense state of each checkpoint. */
   defenses: CoordinatorState['defense'][];
 }
@@ -176,6 +178,7 @@ function harness(
     published: [],
     weights: [],
     deltas: [],
+    moments: [],
     evaluated: [],
     receipts: [],
     persisted: [],
@@ -191,9 +194,10 @@ function harness(
       key: seedKey,
       peerId: seed,
       data: DATA,
-      async publishWeights(params, name, delta) {
+      async publishWeights(params, name, extras) {
         h.weightsAsked++;
-        h.deltas.push(delta);
+        h.deltas.push(extras?.delta);
+        h.moments.push(extras?.secondMoment);
         // A copy, as the seed does: the coordinator updates params in place.
         const m = await verifyManifest(
           await signManifest(seedKey, seed, await buildManifest(params.slice(), name, CFG)),
@@ -583,6 +587,46 @@ test("with round deltas, the next weights are the last round's plus the decoded 
   expect(worst).toBeLessThan(1e-6);
   // Both are in the checkpoint, so a restart publishes the same delta again.
   expect(h.state.delta).toEqual(delta1);
+});
+
+test("with a shared second moment, the next round names the median of the v's its accepted re-executions reproduced, and re-executes from it", async () => {
+  const codes = (fill: number) => new Uint8Array(secondMomentLength(P)).fill(fill);
+  const h = harness({ shareSecondMoment: true });
+  const round = async (seed: number) => {
+    const n = h.published.length;
+    await h.c.onUpdate(A, header(h), int8(randomUniform(P, seed, AMP)));
+    await h.c.onUpdate(B, header(h), int8(randomUniform(P, seed + 1, AMP)));
+    await waitPublished(h, n + 1);
+  };
+  h.verdict = () => ({ accepted: true, secondMoment: codes(100) });
+  await toRoundOneWithAB(h);
+  // Round 0 named none (none was known); round 1 names the v A's round-0 re-execution reproduced.
+  expect(h.moments.slice(0, 2)).toEqual([undefined, undefined]);
+  expect(h.moments[2]).toEqual(codes(100));
+  expect(h.state.secondMoment).toEqual(codes(100));
+  // Round 1: B's update is rejected, so its v does not count.
+  h.verdict = (peer) =>
+    peer === A
+      ? { accepted: true, secondMoment: codes(120) }
+      : { accepted: false, reason: 'no', secondMoment: codes(1) };
+  await round(200);
+  expect(h.verifyJobs.at(-1)!.secondMoment).toEqual(codes(100));
+  expect(h.moments[3]).toEqual(codes(120));
+  // Round 2: the median of two is the lower one.
+  h.verdict = (peer) => ({ accepted: true, secondMoment: codes(peer === A ? 120 : 90) });
+  await round(300);
+  expect(h.moments[4]).toEqual(codes(90));
+  // A round whose re-executions gave nothing keeps the last estimate.
+  h.verdict = () => ({ accepted: true });
+  await round(400);
+  expect(h.moments[5]).toEqual(codes(90));
+});
+
+test('without a shared second moment no round names one, whatever verification reproduced', async () => {
+  const h = harness();
+  h.verdict = () => ({ accepted: true, secondMoment: new Uint8Array(secondMomentLength(P)).fill(100) });
+  await toRoundOneWithAB(h);
+  expect(h.moments).toEqual([undefined, undefined, undefined]);
 });
 
 test('admission refuses an update from its header alone, before any body: late, future, other weights, not assigned, too much', async () => {

@@ -1,13 +1,19 @@
 // AdamW's second moment shared through the seed (src/fed/second-moment.ts): one log-scale byte per
 // block of SECOND_MOMENT_BLOCK parameters, the median of reports robust to a minority, and sizes
 // checked.
+
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect, test } from '@playwright/test';
 import {
   encodeSecondMoment,
   expandSecondMoment,
   medianSecondMoment,
+  parseMomentManifest,
   SECOND_MOMENT_BLOCK,
   secondMomentLength,
+  signMomentManifest,
+  verifyMomentManifest,
 } from '../../src/fed/second-moment';
 import { randomUniform } from '../../src/util/random';
 
@@ -58,4 +64,21 @@ test('sizes are checked: codes for another model, reports of different lengths, 
   );
   expect(() => medianSecondMoment([codes, codes.subarray(1)])).toThrow('reports differ in length');
   expect(() => medianSecondMoment([])).toThrow('no reports');
+});
+
+test('the signed second-moment manifest is checked: block size, parameters, and bytes to match', async () => {
+  const key = await generateKeyPair('Ed25519');
+  const seed = peerIdFromPrivateKey(key);
+  const codes = encodeSecondMoment(new Float32Array(P).fill(1e-3));
+  const { value } = await verifyMomentManifest(await signMomentManifest(key, seed, codes, P), seed);
+  expect(value).toMatchObject({ kind: 'vgpu/moment', parameters: P, blockSize: SECOND_MOMENT_BLOCK });
+  const refusals: [Record<string, unknown>, string][] = [
+    [{ blockSize: 32 }, 'second-moment manifest: blockSize must be 16, got 32'],
+    [{ parameters: 0 }, 'second-moment manifest: parameters must be a positive integer'],
+    [
+      { parameters: P + SECOND_MOMENT_BLOCK },
+      `second-moment manifest: ${codes.length} bytes for ${P + SECOND_MOMENT_BLOCK} parameters`,
+    ],
+  ];
+  for (const [change, message] of refusals) expect(() => parseMomentManifest({ ...value, ...change })).toThrow(message);
 });

@@ -280,6 +280,24 @@ test('near duplicates are judged against the round: honest updates that share a 
   expect(two(withNoise(updates.get('v0')!, 0.01, 8))).toBe(1);
 });
 
+test("a round that names a second moment is re-executed from it: the honest update passes, the same update checked from a fresh AdamW fails, and the check carries the round's v", async () => {
+  test.setTimeout(120_000);
+  const { work } = rounds[1]!;
+  // The moment a first round reported, then a round trained from it by a volunteer with no residual.
+  const trainer = createCpuTrainer();
+  await trainer.init({ config: CONFIG, batchSize: HYPER.batchSize, context: HYPER.context });
+  await trainer.loadData(work.dataset.train, work.dataset.validation);
+  await trainer.loadParams(rounds[0]!.work.start);
+  const { secondMoment } = await trainer.train(assignmentRequest(rounds[0]!.work.manifest, 0));
+  await trainer.loadParams(work.start);
+  const trained = await trainer.train(assignmentRequest(work.manifest, 0, work.manifest.codec, secondMoment));
+  const u = decodeUpdate(trained.update, work.start.length);
+  const check = await reexecute({ ...work, secondMoment }, 'v0', u, createCpuTrainer);
+  expect(check.passed).toBe(true);
+  expect(Array.from(check.secondMoment)).toEqual(Array.from(trained.secondMoment));
+  expect((await reexecute(work, 'v0', u, createCpuTrainer)).passed).toBe(false);
+});
+
 test('re-execution passes an honest update that carries its error-feedback residual, and fails tampered ones', async () => {
   test.setTimeout(120_000);
   const { work, updates } = rounds[1]!;

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import type { CodecSettings } from '../../src/fed';
+import { type CodecSettings, secondMomentLength } from '../../src/fed';
 import type { CoordinatorState } from '../../src/fed/coordinator';
 import { encodeRoundDelta } from '../../src/fed/round-delta';
 import { type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from '../../src/seed/checkpoint';
@@ -128,14 +128,15 @@ test('loadCheckpoint returns undefined for a run folder without checkpoint.json'
   expect(await loadCheckpoint(dir, N)).toBeUndefined();
 });
 
-test("the round deltas' residual and the last delta come back bit for bit; a delta.bin that does not decode gives way to the older checkpoint", async () => {
+test("the round deltas' residual, the last delta and the second moment come back bit for bit; a delta.bin that does not decode gives way to the older checkpoint", async () => {
   const codec: CodecSettings = { format: 'int8', blockSize: 256, density: 1 };
   const withDelta = async (round: number): Promise<CoordinatorState> => {
     const s = await state(round);
     const noise = randomUniform(N, round + 301, 1e-3);
     const target = s.params.map((x, i) => x + noise[i]!);
     const { bytes, residual } = encodeRoundDelta(s.params, target, undefined, codec);
-    return { ...s, residual, delta: { from: 'cd'.repeat(32), codec, bytes } };
+    const secondMoment = new Uint8Array(secondMomentLength(N)).fill(round + 100);
+    return { ...s, residual, delta: { from: 'cd'.repeat(32), codec, bytes }, secondMoment };
   };
   const s2 = await withDelta(2);
   const s3 = await withDelta(3);
@@ -146,12 +147,14 @@ test("the round deltas' residual and the last delta come back bit for bit; a del
   expect(loaded.delta!.from).toBe(s3.delta!.from);
   expect(loaded.delta!.codec).toEqual(codec);
   expect(Buffer.compare(loaded.delta!.bytes, s3.delta!.bytes)).toBe(0);
+  expect(loaded.secondMoment).toEqual(s3.secondMoment);
   const folder3 = join('checkpoints', 'round-000003');
   expect((await readdir(join(dir, folder3))).sort()).toEqual([
     'delta.bin',
     'momentum.f32',
     'reference.f32',
     'residual.f32',
+    'second-moment.bin',
     'state.json',
     'weights.f32',
   ]);
@@ -163,6 +166,11 @@ test("the round deltas' residual and the last delta come back bit for bit; a del
   await writeFile(join(dir, folder3, 'delta.bin'), s3.delta!.bytes);
   await writeFile(join(dir, folder3, 'residual.f32'), new Uint8Array(8));
   expect((await loadCheckpoint(dir, N))!.warnings).toEqual([`${folder3}: residual.f32 is not ${N} finite floats`]);
+  await writeFile(join(dir, folder3, 'residual.f32'), bytes(s3.residual!));
+  await writeFile(join(dir, folder3, 'second-moment.bin'), new Uint8Array(3));
+  expect((await loadCheckpoint(dir, N))!.warnings).toEqual([
+    `${folder3}: second-moment.bin is not ${secondMomentLength(N)} codes`,
+  ]);
 });
 
 test('a checkpoint whose vectors have the wrong length is refused with a clear error', async () => {

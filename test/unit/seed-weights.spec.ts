@@ -6,7 +6,13 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect, test } from '@playwright/test';
-import { type CodecSettings, encodeRoundDelta, verifyDeltaManifest } from '../../src/fed';
+import {
+  type CodecSettings,
+  encodeRoundDelta,
+  secondMomentLength,
+  verifyDeltaManifest,
+  verifyMomentManifest,
+} from '../../src/fed';
 import { type GptConfig, initParams, paramLayout } from '../../src/model';
 import { createWeightsPublisher, type WeightsPublisher } from '../../src/seed/weights';
 import { SEED_SERVABLE_MANIFESTS } from '../../src/swarm/limits';
@@ -109,14 +115,16 @@ test("a round's delta is signed naming the weights it rebuilds, and served until
     const target = params.map((x, i) => x + 1e-3 * Math.sin(i * round));
     const { bytes, next } = encodeRoundDelta(params, target, undefined, codec);
     params.set(next);
-    const { weights, delta } = await w.publish(params, `round ${round}`, { from: from.id, codec, bytes });
+    const { weights, delta } = await w.publish(params, `round ${round}`, { delta: { from: from.id, codec, bytes } });
     const verified = await verifyDeltaManifest(delta, peerId);
     expect(verified.value).toMatchObject({ kind: 'vgpu/delta', from: from.id, to: weights.id, codec });
     expect(verified.value.totalBytes).toBe(bytes.length);
     expect(w.manifest(verified.id)).toEqual(verified.value);
     expect(await servesAll(w, verified, bytes)).toBe(true);
     // Issued again, the same delta (the same signed bytes).
-    expect((await w.publish(params, `round ${round}`, { from: from.id, codec, bytes })).delta).toEqual(delta);
+    expect((await w.publish(params, `round ${round}`, { delta: { from: from.id, codec, bytes } })).delta).toEqual(
+      delta,
+    );
     published.push({ doc: delta!, bytes });
     from = weights;
   }
@@ -126,4 +134,21 @@ test("a round's delta is signed naming the weights it rebuilds, and served until
   for (const hash of old.value.pieces) expect(await w.store.has(hash)).toBe(false);
   // Deltas are not weights: the run folder keeps only the weights manifests.
   expect(saved).toHaveLength(3);
+});
+
+test("a round's second moment is signed for the model's size and served until the next one replaces it", async () => {
+  const { w } = publisher();
+  const peerId = peerIdFromPrivateKey(key);
+  const params = initParams(paramLayout(CFG), 5);
+  const docs = [];
+  for (const fill of [100, 120]) {
+    const codes = new Uint8Array(secondMomentLength(params.length)).fill(fill);
+    const { secondMoment } = await w.publish(params, 'round 1', { secondMoment: codes });
+    const verified = await verifyMomentManifest(secondMoment, peerId);
+    expect(verified.value).toMatchObject({ kind: 'vgpu/moment', parameters: params.length, totalBytes: codes.length });
+    expect(w.manifest(verified.id)).toEqual(verified.value);
+    expect(await servesAll(w, verified, codes)).toBe(true);
+    docs.push(verified);
+  }
+  expect(w.manifest(docs[0]!.id)).toBeUndefined();
 });
