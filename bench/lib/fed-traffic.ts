@@ -16,7 +16,10 @@ export interface VolunteerRound {
   peer: string;
   /** The signed round manifest (/round.json or gossip); it embeds the signed weights manifest. */
   roundManifest: SignedDocument;
-  /** Bytes of the weights' pieces fetched: the whole vector, or the round's delta it was rebuilt from. */
+  /**
+   * Bytes of the pieces fetched for the round: the whole weights or the delta they were rebuilt
+   * from, and the second moment the round names.
+   */
   weightsBytes: number;
   header: UpdateHeader;
   /** The encoded update. */

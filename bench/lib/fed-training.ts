@@ -413,7 +413,8 @@ async function runFederated(name: string, ctx: Context, job: FedJob & FederatedS
           throw new Error(`${peer}'s update for round ${r} was rejected: ${outcome.reason}`);
         // Error feedback carries over only what the seed took in (as the participant does).
         await trainer.updateAccepted();
-        sent.push({ peer, roundManifest, weightsBytes: got.bytes, header, update, outcome });
+        const piecesBytes = got.bytes + (secondMoment?.length ?? 0);
+        sent.push({ peer, roundManifest, weightsBytes: piecesBytes, header, update, outcome });
       }
       const mean = (pick: (l: number[]) => number) =>
         fmt(lossesSeen.reduce((s, l) => s + pick(l), 0) / lossesSeen.length);
