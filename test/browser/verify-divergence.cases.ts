@@ -3,6 +3,7 @@
 // same weights on the same batches; then the seed's re-execution check runs on the GPU's update.
 import { TokenDataset } from '../../src/data';
 import {
+  assignmentRequest,
   type CodecSettings,
   compressWithFeedback,
   decodeUpdate,
@@ -25,6 +26,11 @@ export interface DivergenceCase {
   /** Local steps after which the pseudo-gradients are compared; the last is the round's H. */
   checkpoints: number[];
   weightsSeed: number;
+  /**
+   * The round names a second moment (fed/second-moment.ts): the v a fresh CPU round of the same
+   * assignment reported, which both trainers (and the re-execution) then start from.
+   */
+  fromSecondMoment?: boolean;
   train: number[];
   validation: number[];
 }
@@ -55,10 +61,19 @@ const relativeDistance = (a: Float32Array, b: Float32Array) => {
 const int8 = (v: Float32Array, codec: CodecSettings) => decodeUpdate(encodeUpdate(v, codec), v.length);
 
 /** Trains `steps` more steps of the round and returns the pseudo-gradient so far (start − now) and the time. */
-async function trainTo(trainer: Trainer, c: DivergenceCase, start: Float32Array, done: number, steps: number) {
+async function trainTo(
+  trainer: Trainer,
+  c: DivergenceCase,
+  start: Float32Array,
+  done: number,
+  steps: number,
+  secondMoment?: Uint8Array,
+) {
   const { hyper, shardCount, round } = c.manifest;
   const t0 = performance.now();
   await trainer.train({
+    // The round's second moment starts its first step only (a later call continues the optimiser).
+    ...(secondMoment && done === 0 ? { secondMoment } : {}),
     steps,
     hyper: { lr: hyper.lr, weightDecay: hyper.weightDecay },
     seed: hyper.dataSeed,
@@ -86,14 +101,19 @@ export async function gpuCpuDivergence(c: DivergenceCase): Promise<DivergenceRes
       await t.loadData(train, validation);
       await t.loadParams(start);
     }
+    let secondMoment: Uint8Array | undefined;
+    if (c.fromSecondMoment) {
+      secondMoment = (await cpu.train(assignmentRequest(c.manifest, c.manifest.assignments[c.peer]!))).secondMoment;
+      await cpu.loadParams(start);
+    }
     const rows: DivergenceRow[] = [];
     let done = 0;
     let gpuMs = 0;
     let cpuMs = 0;
     let last: Float32Array | undefined;
     for (const steps of c.checkpoints) {
-      const g = await trainTo(gpu, c, start, done, steps - done);
-      const r = await trainTo(cpu, c, start, done, steps - done);
+      const g = await trainTo(gpu, c, start, done, steps - done, secondMoment);
+      const r = await trainTo(cpu, c, start, done, steps - done, secondMoment);
       gpuMs += g.ms;
       cpuMs += r.ms;
       done = steps;
@@ -111,7 +131,7 @@ export async function gpuCpuDivergence(c: DivergenceCase): Promise<DivergenceRes
     // earlier one carried in (this round's own rounding error stands in for the last round's).
     const { residual } = compressWithFeedback(last, undefined, c.manifest.codec);
     const sent = compressWithFeedback(last, residual, c.manifest.codec).bytes;
-    const work = { layout, manifest: c.manifest, start, dataset: new TokenDataset(train, validation) };
+    const work = { layout, manifest: c.manifest, start, dataset: new TokenDataset(train, validation), secondMoment };
     const reexecution = await reexecute(work, c.peer, decodeUpdate(sent, start.length), createCpuTrainer);
     return { parameters: layout.total, rows, reexecution, gpuMs, cpuMs };
   } finally {
