@@ -50,7 +50,7 @@ import { recentByRound } from './recent';
 import { chooseRoster, recordRound, type VolunteerRecord } from './roster';
 import { encodeRoundDelta } from './round-delta';
 import { checkLrSchedule, type LrSchedule, scheduledLr } from './schedule';
-import { medianSecondMoment } from './second-moment';
+import { meanSecondMoment } from './second-moment';
 import { createSketcher } from './sketch';
 import { memorySpool, type UpdateSpool } from './spool';
 import { assignedUpdateRefusal, decodeValidUpdate } from './validate';
@@ -91,7 +91,7 @@ export interface FedSettings {
   deltaCodec?: CodecSettings;
   /**
    * Rounds name AdamW's second moment for their trainers to start from (second-moment.ts): the
-   * median of the last re-executions' final v, which the seed computed itself.
+   * mean of the last re-executions' final v, which the seed computed itself.
    */
   shareSecondMoment?: boolean;
 }
@@ -584,9 +584,9 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     // (a full disk) leaves the run as it was, and the close is tried again (verification too).
     const params = state.params.slice();
     const momentum = state.momentum.slice();
-    // The next round's second moment: the median of the v's this round's re-executions reproduced.
+    // The next round's second moment: the mean of the v's this round's re-executions reproduced.
     const moments = [...verdicts.values()].flatMap((v) => (v.accepted && v.secondMoment ? [v.secondMoment] : []));
-    const secondMoment = moments.length > 0 ? medianSecondMoment(moments) : state.secondMoment;
+    const secondMoment = moments.length > 0 ? meanSecondMoment(moments) : state.secondMoment;
     const aggregationStarted = performance.now();
     const { vector, next: defense } = await aggregateStreamedRound(
       r.buckets.snapshot().buckets,

@@ -159,7 +159,7 @@ export {
   encodeSecondMoment,
   expandSecondMoment,
   type MomentManifest,
-  medianSecondMoment,
+  meanSecondMoment,
   parseMomentManifest,
   SECOND_MOMENT_BLOCK,
   secondMomentLength,

@@ -8,8 +8,8 @@
 //
 // The estimate travels as one byte per block of SECOND_MOMENT_BLOCK parameters: the block's mean v
 // on a log scale, STEPS_PER_OCTAVE codes per factor of 2 below 1 (v is a mean of squared clipped
-// gradients, so at most 1), and 0 for none. A trainer reports its final v so; the estimate is the
-// coordinate-wise median of the reports (a minority cannot move it past the honest range). Any
+// gradients, so at most 1), and 0 for none. A trainer reports its final v so; the seed's estimate is
+// the mean of what its own re-executions reported (no peer's claim enters it). Any
 // estimate is safe to start from: v = 0 makes AdamW's first step at most (1 − β1)/√(1 − β2) ≈ 3.2×
 // the lr per weight, the bound the seed's norm checks already allow; a large v only slows learning.
 import type { PeerId, PrivateKey } from '@libp2p/interface';
@@ -28,6 +28,9 @@ export const SECOND_MOMENT_BLOCK = 16;
 /** Codes per factor of 2: neighbouring codes differ by 19% in v, 9% in √v. */
 const STEPS_PER_OCTAVE = 4;
 const TOP_CODE = 255;
+
+/** The v a (non-zero) code stands for. */
+const codeValue = (code: number) => 2 ** ((code - TOP_CODE) / STEPS_PER_OCTAVE);
 
 /** Codes of a vector of `parameters` floats. */
 export function secondMomentLength(parameters: number): number {
@@ -60,24 +63,27 @@ export function expandSecondMoment(codes: Uint8Array, parameters: number): Float
     const code = codes[b]!;
     if (code === 0) continue;
     const start = b * SECOND_MOMENT_BLOCK;
-    v.fill(2 ** ((code - TOP_CODE) / STEPS_PER_OCTAVE), start, Math.min(start + SECOND_MOMENT_BLOCK, parameters));
+    v.fill(codeValue(code), start, Math.min(start + SECOND_MOMENT_BLOCK, parameters));
   }
   return v;
 }
 
-/** The coordinate-wise median of reports of one length (the lower middle one of an even count). */
-export function medianSecondMoment(reports: Uint8Array[]): Uint8Array {
+/**
+ * The mean of reports of one length, block by block in v (not in codes): a block only some trainers
+ * saw gradients for (the embedding rows of tokens only their shards hold) keeps a share of theirs,
+ * where a median would drop it to none. The reports are the seed's own re-executions, so no
+ * peer's claim is among them.
+ */
+export function meanSecondMoment(reports: Uint8Array[]): Uint8Array {
   const first = reports[0];
-  if (!first) throw new RangeError('second moment: no reports to take the median of');
+  if (!first) throw new RangeError('second moment: no reports to take the mean of');
   if (reports.some((r) => r.length !== first.length)) throw new RangeError('second moment: reports differ in length');
-  const median = new Uint8Array(first.length);
-  const column = new Uint8Array(reports.length);
-  for (let b = 0; b < median.length; b++) {
-    for (let r = 0; r < reports.length; r++) column[r] = reports[r]![b]!;
-    column.sort();
-    median[b] = column[(reports.length - 1) >> 1]!;
-  }
-  return median;
+  const sums = new Float64Array(first.length);
+  for (const r of reports) for (let b = 0; b < r.length; b++) if (r[b]! > 0) sums[b]! += codeValue(r[b]!);
+  const mean = new Float32Array(first.length * SECOND_MOMENT_BLOCK);
+  for (let b = 0; b < sums.length; b++)
+    mean.fill(sums[b]! / reports.length, b * SECOND_MOMENT_BLOCK, (b + 1) * SECOND_MOMENT_BLOCK);
+  return encodeSecondMoment(mean);
 }
 
 /** A round's second moment as the seed publishes it: a signed piece manifest of the codes. */

@@ -48,7 +48,7 @@ federated rounds (defaults suit the tiny model on a software adapter):
                      volunteers holding the last round's download instead of the whole weights
                      (default: ${DEFAULT_FED_SETTINGS.deltaCodec?.format ?? 'off'})
   --second-moment <on|off>  rounds name AdamW's second moment for volunteers to start from, the
-                     median of the seed's own re-executions (default: ${DEFAULT_FED_SETTINGS.shareSecondMoment ? 'on' : 'off'})
+                     mean of the seed's own re-executions (default: ${DEFAULT_FED_SETTINGS.shareSecondMoment ? 'on' : 'off'})
 helper seeds (a root serves thousands of volunteers through a few helpers):
   --allow-helper <peer id>  a helper this root accepts (repeatable); a helper prints its peer id
   --upstream <url>   start a helper of the root at <url> instead of a root: it serves its own volunteers

@@ -589,7 +589,7 @@ test("with round deltas, the next weights are the last round's plus the decoded 
   expect(h.state.delta).toEqual(delta1);
 });
 
-test("with a shared second moment, the next round names the median of the v's its accepted re-executions reproduced, and re-executes from it", async () => {
+test("with a shared second moment, the next round names the mean of the v's its accepted re-executions reproduced, and re-executes from it", async () => {
   const codes = (fill: number) => new Uint8Array(secondMomentLength(P)).fill(fill);
   const h = harness({ shareSecondMoment: true });
   const round = async (seed: number) => {
@@ -612,14 +612,15 @@ test("with a shared second moment, the next round names the median of the v's it
   await round(200);
   expect(h.verifyJobs.at(-1)!.secondMoment).toEqual(codes(100));
   expect(h.moments[3]).toEqual(codes(120));
-  // Round 2: the median of two is the lower one.
-  h.verdict = (peer) => ({ accepted: true, secondMoment: codes(peer === A ? 120 : 90) });
+  // Round 2: the mean of two, taken in v: codes 124 and 116 stand for v's two octaves apart, whose
+  // mean is code 121 (the codes' own mean would be 120).
+  h.verdict = (peer) => ({ accepted: true, secondMoment: codes(peer === A ? 124 : 116) });
   await round(300);
-  expect(h.moments[4]).toEqual(codes(90));
+  expect(h.moments[4]).toEqual(codes(121));
   // A round whose re-executions gave nothing keeps the last estimate.
   h.verdict = () => ({ accepted: true });
   await round(400);
-  expect(h.moments[5]).toEqual(codes(90));
+  expect(h.moments[5]).toEqual(h.moments[4]);
 });
 
 test('without a shared second moment no round names one, whatever verification reproduced', async () => {

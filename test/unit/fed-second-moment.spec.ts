@@ -1,5 +1,6 @@
 // AdamW's second moment shared through the seed (src/fed/second-moment.ts): one log-scale byte per
-// block of SECOND_MOMENT_BLOCK parameters, the median of reports robust to a minority, and sizes
+// block of SECOND_MOMENT_BLOCK parameters, the mean of reports taken in v (a block only one report
+// saw keeps its share), and sizes
 // checked.
 
 import { generateKeyPair } from '@libp2p/crypto/keys';
@@ -8,7 +9,7 @@ import { expect, test } from '@playwright/test';
 import {
   encodeSecondMoment,
   expandSecondMoment,
-  medianSecondMoment,
+  meanSecondMoment,
   parseMomentManifest,
   SECOND_MOMENT_BLOCK,
   secondMomentLength,
@@ -49,12 +50,14 @@ test("codes round-trip each block's mean to within a code's step (2^(1/4): 19%),
   expect(Array.from(encodeSecondMoment(ends))).toEqual([255, 1, 0]);
 });
 
-test('the median of reports ignores a minority, however extreme', () => {
-  const honest = [0.9, 1, 1.1, 1.05, 0.95].map((s) => encodeSecondMoment(new Float32Array(P).fill(1e-4 * s)));
-  const attackers = [new Uint8Array(honest[0]!.length).fill(255), new Uint8Array(honest[0]!.length)];
-  const median = medianSecondMoment([...honest, ...attackers]);
-  const honestCodes = new Set(honest.map((r) => r[0]!));
-  for (const code of median.subarray(0, 40)) expect(honestCodes.has(code)).toBe(true);
+test('the mean of reports is taken in v, and a block only one report saw keeps its share instead of dropping to none', () => {
+  const codes = (v: number) => encodeSecondMoment(new Float32Array(P).fill(v));
+  const mean = expandSecondMoment(meanSecondMoment([codes(1e-4), codes(3e-4)]), P);
+  // 2e-4, to within a code's step.
+  expect(Math.abs(Math.log2(mean[0]! / 2e-4))).toBeLessThanOrEqual(1 / 8 + 1e-9);
+  // One report of eight saw gradients (v = 8e-4): the mean keeps 1e-4; a median would give 0.
+  const seen = expandSecondMoment(meanSecondMoment([codes(8e-4), ...Array.from({ length: 7 }, () => codes(0))]), P);
+  expect(Math.abs(Math.log2(seen[0]! / 1e-4))).toBeLessThanOrEqual(1 / 8 + 1e-9);
 });
 
 test('sizes are checked: codes for another model, reports of different lengths, no reports', () => {
@@ -62,8 +65,8 @@ test('sizes are checked: codes for another model, reports of different lengths, 
   expect(() => expandSecondMoment(codes, P + SECOND_MOMENT_BLOCK)).toThrow(
     `second moment: ${codes.length} codes for ${P + SECOND_MOMENT_BLOCK} parameters (expected ${codes.length + 1})`,
   );
-  expect(() => medianSecondMoment([codes, codes.subarray(1)])).toThrow('reports differ in length');
-  expect(() => medianSecondMoment([])).toThrow('no reports');
+  expect(() => meanSecondMoment([codes, codes.subarray(1)])).toThrow('reports differ in length');
+  expect(() => meanSecondMoment([])).toThrow('no reports');
 });
 
 test('the signed second-moment manifest is checked: block size, parameters, and bytes to match', async () => {
