@@ -163,6 +163,14 @@ const CASES: Record<string, CaseSpec> = {
   // per block of 16, 64, 256 (bench/results/federated-sweep.json, runs 7 and 8).
   'federated-int8-shared-v': turn({ shareSecondMoment: true }),
   'federated-int4-shared-v-delta-int4': turn({ ...codec('int4'), shareSecondMoment: true, ...delta('int4') }),
+  'federated-int8-shared-v-lr7.5e-4': turn({ shareSecondMoment: true, lr: 7.5e-4 }),
+  'federated-int8-shared-v-H64': turn({ shareSecondMoment: true, steps: 64 }),
+  'federated-int4-shared-v-delta-int4-H64': turn({
+    ...codec('int4'),
+    shareSecondMoment: true,
+    ...delta('int4'),
+    steps: 64,
+  }),
   // Fewer bits and blocks, with error feedback.
   'federated-int4': turn(codec('int4')),
   'federated-int2': turn(codec('int2')),
