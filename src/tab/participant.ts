@@ -232,10 +232,12 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       await admitRound(m, runSigner(client.seed), Date.now());
       opts.onEvent({ type: 'fetching', round: m.round });
       let fetched: Download;
+      let secondMoment: Uint8Array | undefined;
       try {
         fetched = await roundWeights(opts, m);
+        secondMoment = await roundSecondMoment(opts, m, fetched.weights.length);
       } catch (e) {
-        // The round closed while we fetched its weights: the seed retired them. Wait for the next.
+        // The round closed while we fetched its weights or moment: the seed retired them. Wait for the next.
         if (!(e instanceof ManifestRetiredError)) throw e;
         opts.onEvent({ type: 'skipped', round: m.round, reason: e.message });
         continue;
@@ -257,7 +259,6 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
         dataId = m.data.train + m.data.validation;
       }
       await trainer.loadParams(weights);
-      const secondMoment = await roundSecondMoment(opts, m, weights.length);
       if (secondMoment) opts.onEvent({ type: 'second-moment', round: m.round, bytes: secondMoment.length });
       const result = await trainRound(opts, m, shard, secondMoment, () => (rounds.latest?.value.round ?? -1) > m.round);
       const { tokens, busyMs, idleMs, flops } = result;
