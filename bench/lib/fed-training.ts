@@ -388,12 +388,12 @@ async function runFederated(name: string, ctx: Context, job: FedJob & FederatedS
         // asks its trainer for them; the trainer encodes the pseudo-gradient with error feedback.
         const trainer = trainers.get(peer)!;
         await trainer.loadParams(got.weights);
-        const request = assignmentRequest(m, shard, m.codec, secondMoment);
+        const request = { ...assignmentRequest(m, shard, m.codec, secondMoment), reportSecondMoment: true };
         const trained = await trainer.train(request).catch((e: Error) => {
           throw new Error(`${name}: ${peer} in round ${r}: ${e.message}`);
         });
         const { losses, update } = trained;
-        reported.set(peer, trained.secondMoment);
+        if (trained.secondMoment) reported.set(peer, trained.secondMoment);
         lossesSeen.push(losses);
         const header: UpdateHeader = {
           type: 'update',

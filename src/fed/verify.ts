@@ -280,7 +280,7 @@ export interface ReexecutionCheck {
   /** Wall time of the re-executed steps. */
   ms: number;
   /** AdamW's second moment after the re-executed steps: the honest v of the round, when it passed. */
-  secondMoment: Uint8Array;
+  secondMoment?: Uint8Array;
 }
 
 /**
@@ -350,9 +350,15 @@ export async function reexecute(
   await trainer.loadData(dataset.train, dataset.validation);
   await trainer.loadParams(start);
   const t0 = performance.now();
-  const result = await trainer.train(
-    assignmentRequest(manifest, shard, { format: 'fp32', blockSize: codec.blockSize, density: 1 }, work.secondMoment),
-  );
+  const result = await trainer.train({
+    ...assignmentRequest(
+      manifest,
+      shard,
+      { format: 'fp32', blockSize: codec.blockSize, density: 1 },
+      work.secondMoment,
+    ),
+    reportSecondMoment: true,
+  });
   const ms = performance.now() - t0;
   const reference = decodeUpdate(result.update, start.length);
   let squared = 0;

@@ -130,7 +130,7 @@ export function createGpuTrainer(deps: GpuTrainerDeps): Trainer {
       const encoded = encodeRound({
         start,
         end,
-        secondMoment: await b.model.readSecondMoment(),
+        secondMoment: request.reportSecondMoment ? await b.model.readSecondMoment() : undefined,
         residual,
         request,
         steps,

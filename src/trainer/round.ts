@@ -92,8 +92,8 @@ export async function runLocalSteps(o: LocalStepsOptions): Promise<LocalSteps> {
 export function encodeRound(o: {
   start: Float32Array;
   end: Float32Array;
-  /** AdamW's v after the last step. */
-  secondMoment: Float32Array;
+  /** AdamW's v after the last step, when the request asks for it to be reported. */
+  secondMoment?: Float32Array;
   residual: Float32Array | undefined;
   request: TrainRequest;
   steps: LocalSteps;
@@ -119,7 +119,7 @@ export function encodeRound(o: {
       busyMs,
       idleMs,
       cancelled: o.cancelled,
-      secondMoment: encodeSecondMoment(o.secondMoment),
+      ...(o.secondMoment ? { secondMoment: encodeSecondMoment(o.secondMoment) } : {}),
     },
     residual: compressed.residual,
   };

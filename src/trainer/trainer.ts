@@ -71,6 +71,11 @@ export interface TrainRequest {
    * zero and neither moment is bias-corrected. Absent: fresh AdamW, bias-corrected.
    */
   secondMoment?: Uint8Array;
+  /**
+   * Report AdamW's second moment after the last step (TrainResult.secondMoment): the seed's
+   * re-executions ask for it; a volunteer's round does not (on a GPU it costs a read-back).
+   */
+  reportSecondMoment?: boolean;
 }
 
 export interface TrainResult {
@@ -89,8 +94,8 @@ export interface TrainResult {
   cancelled: boolean;
   /** GPU time over wall time of the profiled step, when asked for and timestamps exist. */
   gpuBusyFraction?: number;
-  /** AdamW's second moment after the last step, one code per block (fed/second-moment.ts). */
-  secondMoment: Uint8Array;
+  /** AdamW's second moment after the last step, one code per block (fed/second-moment.ts), when asked for. */
+  secondMoment?: Uint8Array;
 }
 
 /** Sent after every step, and once when a pause starts holding the trainer. */

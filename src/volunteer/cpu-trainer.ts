@@ -99,7 +99,7 @@ export function createCpuTrainer(options: CpuTrainerOptions = {}): Trainer {
     const encoded = encodeRound({
       start,
       end: state.params,
-      secondMoment: state.v,
+      secondMoment: request.reportSecondMoment ? state.v : undefined,
       residual,
       request,
       steps,

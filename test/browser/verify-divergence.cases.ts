@@ -103,7 +103,8 @@ export async function gpuCpuDivergence(c: DivergenceCase): Promise<DivergenceRes
     }
     let secondMoment: Uint8Array | undefined;
     if (c.fromSecondMoment) {
-      secondMoment = (await cpu.train(assignmentRequest(c.manifest, c.manifest.assignments[c.peer]!))).secondMoment;
+      const request = assignmentRequest(c.manifest, c.manifest.assignments[c.peer]!);
+      secondMoment = (await cpu.train({ ...request, reportSecondMoment: true })).secondMoment;
       await cpu.loadParams(start);
     }
     const rows: DivergenceRow[] = [];

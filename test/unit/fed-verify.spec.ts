@@ -288,13 +288,19 @@ test("a round that names a second moment is re-executed from it: the honest upda
   await trainer.init({ config: CONFIG, batchSize: HYPER.batchSize, context: HYPER.context });
   await trainer.loadData(work.dataset.train, work.dataset.validation);
   await trainer.loadParams(rounds[0]!.work.start);
-  const { secondMoment } = await trainer.train(assignmentRequest(rounds[0]!.work.manifest, 0));
+  const { secondMoment } = await trainer.train({
+    ...assignmentRequest(rounds[0]!.work.manifest, 0),
+    reportSecondMoment: true,
+  });
   await trainer.loadParams(work.start);
-  const trained = await trainer.train(assignmentRequest(work.manifest, 0, work.manifest.codec, secondMoment));
+  const trained = await trainer.train({
+    ...assignmentRequest(work.manifest, 0, work.manifest.codec, secondMoment),
+    reportSecondMoment: true,
+  });
   const u = decodeUpdate(trained.update, work.start.length);
   const check = await reexecute({ ...work, secondMoment }, 'v0', u, createCpuTrainer);
   expect(check.passed).toBe(true);
-  expect(Array.from(check.secondMoment)).toEqual(Array.from(trained.secondMoment));
+  expect(Array.from(check.secondMoment!)).toEqual(Array.from(trained.secondMoment!));
   expect((await reexecute(work, 'v0', u, createCpuTrainer)).passed).toBe(false);
 });
 

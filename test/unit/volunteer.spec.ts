@@ -81,11 +81,15 @@ test('a CPU trainer reports its final second moment, and a round that names one 
   await trainer.loadData(tokens(512, 1), tokens(128, 3));
   const round = async (secondMoment?: Uint8Array) => {
     await trainer.loadParams(start);
-    const r = await trainer.train({ steps: 2, hyper: { lr: 1e-2 }, seed: 2, codec: FP32, secondMoment });
-    return { update: decodeUpdate(r.update, start.length), reported: r.secondMoment };
+    const request = { steps: 2, hyper: { lr: 1e-2 }, seed: 2, codec: FP32, secondMoment };
+    const r = await trainer.train({ ...request, reportSecondMoment: true });
+    return { update: decodeUpdate(r.update, start.length), reported: r.secondMoment! };
   };
   const fresh = await round();
   expect(fresh.reported).toHaveLength(secondMomentLength(start.length));
+  // Only a request that asks for the report gets one (a volunteer's round does not).
+  await trainer.loadParams(start);
+  expect((await trainer.train({ steps: 1, seed: 2, codec: FP32 })).secondMoment).toBeUndefined();
   expect(fresh.reported.some((code) => code > 0)).toBe(true);
   // Started from the reported v (no bias correction), the same round repeats bit for bit: what a
   // re-execution of it needs.
