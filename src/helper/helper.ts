@@ -6,11 +6,12 @@
 // the run: rounds, weights and receipts are the root's, passed on as the root signed them (its
 // /swarm.json names the root as `run`, and volunteers check every document against it). It follows
 // the root's rounds (gossip over its libp2p link, and /round.json), copies the root's weights, the
-// round's delta and second moment, and the token files over HTTP, checking each against the root's signed hashes, forwards its volunteers'
-// joins and leaves, folds their updates into one sum as they come (decoded and bounded like the
-// root's), and sends one signed partial aggregate per round, when every volunteer of its own that
-// the round assigned has sent or left, or PARTIAL_MARGIN_MS before the deadline. It keeps the
-// updates behind it in its spool until the next round, for the root to sample.
+// round's delta and second moment, and the token files over HTTP, checking each against the root's
+// signed hashes, forwards its volunteers' joins and leaves, folds their updates into one sum as
+// they come (decoded and bounded like the root's), and sends one signed partial aggregate per round,
+// when every volunteer of its own that the round assigned has sent or left, or PARTIAL_MARGIN_MS
+// before the deadline. It keeps the updates behind it in its spool until the next round, for the
+// root to sample.
 //
 // Its trust: the root's operator allows its peer id (--allow-helper). The root checks samples behind
 // each partial; a partial whose sample fails, or that cannot be checked, costs the root that bucket.

@@ -104,15 +104,18 @@ async function readFolder(
   const [params, momentum] = [floatsOf(weights), floatsOf(momentumBytes)];
   if (!params.every(Number.isFinite) || !momentum.every(Number.isFinite))
     throw new Error('weights or momentum hold NaN or infinite values');
+  /** A vector the checkpoint may lack; when there, `parameters` finite floats. */
+  const optionalFloats = async (name: string) => {
+    const b = await readIfExists(join(runDir, folder, name));
+    const v = b ? floatsOf(b) : undefined;
+    if (v && (v.length !== parameters || !v.every(Number.isFinite)))
+      throw new Error(`${name} is not ${parameters} finite floats`);
+    return v;
+  };
   // The last aggregate: absent in checkpoints written before it was kept (clipping then starts at zero).
-  const referenceBytes = await readIfExists(join(runDir, folder, 'reference.f32'));
-  const reference = referenceBytes ? floatsOf(referenceBytes) : undefined;
-  if (reference && (reference.length !== parameters || !reference.every(Number.isFinite)))
-    throw new Error(`reference.f32 is not ${parameters} finite floats`);
-  const residualBytes = await readIfExists(join(runDir, folder, 'residual.f32'));
-  const residual = residualBytes ? floatsOf(residualBytes) : undefined;
-  if (residual && (residual.length !== parameters || !residual.every(Number.isFinite)))
-    throw new Error(`residual.f32 is not ${parameters} finite floats`);
+  const reference = await optionalFloats('reference.f32');
+  // The round deltas' residual: absent before the first delta.
+  const residual = await optionalFloats('residual.f32');
   let delta: CoordinatorState['delta'];
   if (record.delta) {
     const bytes = new Uint8Array(await read('delta.bin'));

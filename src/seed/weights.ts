@@ -48,12 +48,12 @@ export interface PublishedWeights {
 export interface WeightsPublisher {
   /**
    * Signs a manifest for a copy of `params` (the coordinator updates them in place) and serves it;
-   * and `delta`'s manifest, naming that manifest as its `to`, when given.
+   * and, when given, the round's delta (naming that manifest as its `to`) and second moment.
    */
   publish(params: Float32Array, name: string, extras?: RoundExtras): Promise<PublishedRound>;
   /** The newest weights published; throws before the first. */
   current(): PublishedWeights;
-  /** A servable manifest (weights or the delta), by id. */
+  /** A servable manifest (weights, the delta or the second moment), by id. */
   manifest(id: string): PieceManifest | undefined;
   /** The pieces of every servable manifest, by hash. */
   readonly store: PieceStore;
@@ -97,8 +97,8 @@ export function createWeightsPublisher(c: WeightsPublisherComponents): WeightsPu
 }
 
 /**
- * The newest SEED_SERVABLE_MANIFESTS weight vectors and the newest round delta, with their pieces: a
- * seed's, or a helper's copy of its root's.
+ * The newest SEED_SERVABLE_MANIFESTS weight vectors and the newest round delta and second moment,
+ * with their pieces: a seed's, or a helper's copy of its root's.
  */
 export interface ServableWeights {
   /** Serves `weights` under `manifest` (verified), and drops the pieces of the oldest past the limit. */
@@ -109,7 +109,7 @@ export interface ServableWeights {
    */
   setExtra(manifest: VerifiedDocument<DeltaManifest | MomentManifest>, bytes: Uint8Array): Promise<void>;
   newest(): PublishedWeights | undefined;
-  /** A servable manifest (weights or the delta), by id. */
+  /** A servable manifest (weights, the delta or the second moment), by id. */
   manifest(id: string): PieceManifest | undefined;
   readonly store: MemoryPieceStore;
 }
@@ -120,11 +120,13 @@ export function servableWeights(): ServableWeights {
   /** The newest delta and second moment served, by kind. */
   const extras = new Map<string, VerifiedDocument<DeltaManifest | MomentManifest>>();
   const store: MemoryPieceStore = memoryPieceStore();
+  /** Puts each piece of `m`, a view into `bytes`, in the store. */
+  const putPieces = async (m: PieceManifest, bytes: Uint8Array) => {
+    for (const [i, hash] of m.pieces.entries()) await store.put(hash, bytes.subarray(...pieceRange(m, i)));
+  };
   return {
     async add(manifest, weights) {
-      const bytes = new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
-      for (const [i, hash] of manifest.value.pieces.entries())
-        await store.put(hash, bytes.subarray(...pieceRange(manifest.value, i)));
+      await putPieces(manifest.value, new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength));
       servable.push({ manifest, weights });
       const dropped = servable.splice(0, Math.max(0, servable.length - SEED_SERVABLE_MANIFESTS));
       // A piece of a dropped manifest may be a piece of a kept one too (an unchanged part of the vector).
@@ -135,8 +137,7 @@ export function servableWeights(): ServableWeights {
       const last = extras.get(manifest.value.kind);
       if (last?.id === manifest.id) return;
       if (last) for (const hash of last.value.pieces) store.delete(hash);
-      for (const [i, hash] of manifest.value.pieces.entries())
-        await store.put(hash, bytes.subarray(...pieceRange(manifest.value, i)));
+      await putPieces(manifest.value, bytes);
       extras.set(manifest.value.kind, manifest);
     },
     newest: () => servable.at(-1),
