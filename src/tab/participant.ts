@@ -1,8 +1,8 @@
 // The volunteer's side of federated training: join the run, wait for a round that assigns us a
 // shard, fetch its weights (peer-assisted: only the round's delta when it holds the last round's
-// weights, fed/round-delta.ts), the data and the second moment it names, train H local steps in the trainer (which
-// encodes the update with error feedback), send it to the seed, and once the round closed fetch and
-// keep the signed receipt. It keeps
+// weights, fed/round-delta.ts), the data and the second moment it names, train H local steps in the
+// trainer (which encodes the update with error feedback), send it to the seed, and once the round
+// closed fetch and keep the signed receipt. It keeps
 // going when the seed restarts (it dials again and re-joins) or peers leave, and it skips a round
 // whose deadline passed while it was training. It trusts the seed only so far: a round past the
 // tab's bounds is refused (round-check.ts), and a seed that serves corrupted weights is left alone

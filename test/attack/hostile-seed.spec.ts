@@ -10,7 +10,8 @@
 //   nor trains it, and tells the page. A sane round passes.
 // - A forged round delta (fed/round-delta.ts), in a round signed by the seed's key: one that rebuilds
 //   other weights than the round's signed ones, and one signed by another key. The tab refuses each,
-//   says why, and downloads the whole weights instead.
+//   says why, and downloads the whole weights instead. A forged second moment (another key's, or one
+//   for another model): the tab does not train the round.
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +24,9 @@ import {
   DEFAULT_FED_SETTINGS,
   encodeUpdate,
   MIN_REISSUE_MS,
+  secondMomentLength,
   signDeltaManifest,
+  signMomentManifest,
   signRoundManifest,
   verifyRoundManifest,
 } from '../../src/fed';
@@ -376,4 +379,34 @@ test("a delta signed by another key than the run's is refused before it is fetch
   });
   expect(run.downloadCalls).toBe(1);
   expect(run.trainerCalls[0]).toBe('init');
+});
+
+/**
+ * The absurd seed's current round with sane settings, assigning `self`, naming a second moment for
+ * `parameters` parameters signed by `momentSigner`; the round is signed by the seed's key.
+ */
+async function forgedMoment(momentSigner: PrivateKey, parameters: number) {
+  const key = privateKeyFromProtobuf(await readFile(join(absurd.runDir, 'peer-key')));
+  const m = (await roundOf(absurd.seed)).value;
+  const codes = new Uint8Array(secondMomentLength(parameters)).fill(200);
+  const secondMoment = await signMomentManifest(momentSigner, peerIdFromPrivateKey(momentSigner), codes, parameters);
+  let round: Promise<SignedDocument> | undefined;
+  return (self: string) =>
+    (round ??= signRoundManifest(key, peerIdFromPrivateKey(key), { ...m, assignments: { [self]: 0 }, secondMoment }));
+}
+
+test("a round's second moment signed by another key, or made for another model, is refused: the tab does not train the round", async () => {
+  const other = await generateKeyPair('Ed25519');
+  const parameters = absurd.seed.weights.length;
+  const foreign = await participate(absurd, (e) => e.type === 'error', await forgedMoment(other, parameters));
+  expect(foreign.events.find((e) => e.type === 'error')).toMatchObject({
+    message: `signed document: signed by ${peerIdFromPrivateKey(other)}, expected ${absurd.seed.peerId}`,
+  });
+  expect(foreign.trainerCalls).toEqual([]);
+  const key = privateKeyFromProtobuf(await readFile(join(absurd.runDir, 'peer-key')));
+  const wrongSize = await participate(absurd, (e) => e.type === 'error', await forgedMoment(key, parameters + 16));
+  expect(wrongSize.events.find((e) => e.type === 'error')).toMatchObject({
+    message: `the round's second moment is for ${parameters + 16} parameters, the model has ${parameters}`,
+  });
+  expect(wrongSize.trainerCalls).toEqual([]);
 });
