@@ -55,7 +55,13 @@ test('a stranger announcing that it fetches every piece delays a download COMING
   try {
     await dialSeed(liar, seed);
     liar.services.pubsub.subscribe(ANNOUNCE_TOPIC);
-    // The victim must hear the lie before it starts: wait until the seed's mesh carries it.
+    // A tab keeps announcements only of weights it fetches or serves, so the victim must take these
+    // weights up before it can believe the lie, and must believe it before its fetcher first asks the
+    // seed (else it may ask the seed for every piece before the next lie comes): a download that is
+    // aborted at once takes them up and fetches nothing.
+    await expect(victim.download(manifest.signed, undefined, AbortSignal.abort())).rejects.toThrow();
+    // The victim must hear the lie before it starts: wait until the seed's mesh carries it. The
+    // victim's announcements are listened to before this listener, so it has kept the lie by then.
     await expect
       .poll(
         async () => {
