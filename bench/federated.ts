@@ -45,15 +45,17 @@ import { type BenchResult, type BenchRow, mean, spreadRows } from './lib/results
 // --- Sizing. The CPU reference takes about 2 ms of CPU per trained token, so a job of SIZES (49,152
 // tokens) takes about 100 s of a core alone (more when two share the cores), and 3 seeds of
 // `federated` (central's 6 settings on seed 1 and its best on the others, 2 federated cases) 17 jobs.
+// 12 rounds of the seed's H = 64 are 768 steps: rows of 8 tokens keep that within the budget.
+// (Sweep passes before 2026-12-01 ran 384 steps of 16 tokens, with the same tokens.)
 const SIZES: FedSizes = {
   model: 'tiny',
   volunteers: 8,
   /** R rounds of H local steps (DiLoCo's H); a case with another H keeps R·H. */
   rounds: 12,
-  steps: 32,
-  /** A volunteer's batch: 1 row of 16 tokens, far smaller than the seed's (4 × 64), for speed on the CPU. */
+  steps: 64,
+  /** A volunteer's batch: 1 row of 8 tokens, far smaller than the seed's (2 × 64), for speed on the CPU. */
   batch: 1,
-  context: 16,
+  context: 8,
   valBatches: 32,
 };
 /** Local steps of every run, federated or central: the same tokens for every case. */
@@ -65,7 +67,7 @@ const CENTRAL_LR_FACTORS = [0.5, 1, 2];
 /** The cosine of schedules: from the lr down to this fraction of it at the end of the run. */
 const COSINE_FINAL_FRACTION = 0.1;
 /** The warm-up of the cases that have one, in local steps (federated: every round's; central: the run's). */
-const WARMUP_STEPS = SIZES.steps / 8;
+const WARMUP_STEPS = 4;
 const CENTRAL_SCHEDULE: CentralSchedule = { warmupSteps: WARMUP_STEPS, finalFraction: COSINE_FINAL_FRACTION };
 
 /**
@@ -85,7 +87,7 @@ interface FederatedCase {
   cosine?: boolean;
   /** Volunteers keep their AdamW moments across rounds, as DiLoCo's workers do (unverifiable). */
   keepOptimizerState?: boolean;
-  /** Rounds name AdamW's second moment, the median of the last round's (FedSettings.shareSecondMoment). */
+  /** Rounds name AdamW's second moment, the mean of the last round's (FedSettings.shareSecondMoment). */
   shareSecondMoment?: boolean;
   /** Volunteers rebuild each round's weights from the last round's and a delta of this codec. */
   deltaCodec?: CodecSettings;
@@ -97,7 +99,7 @@ const BASELINE: FederatedCase = {
   aggregation: 'centered-clip',
   outer: { lr: 0.7, momentum: 0.5, nesterov: true },
   lr: 3e-3,
-  steps: SIZES.steps,
+  steps: 32,
 };
 const turn = (knobs: Partial<FederatedCase>): FederatedCase => ({ ...BASELINE, ...knobs });
 const codec = (format: CodecSettings['format'], density = 1): Partial<FederatedCase> => ({
@@ -108,8 +110,8 @@ const delta = (format: CodecSettings['format']): Partial<FederatedCase> => ({
 });
 
 /**
- * The seed's own setting, what `npm start` runs: its codec, aggregation, outer optimiser and inner
- * lr schedule. Not its batch, context and H: the CPU's speed sets the benchmark's (SIZES).
+ * The seed's own setting, what `npm start` runs: its codec, aggregation, outer optimiser, inner lr
+ * schedule and H. Not its batch and context: the CPU's speed sets the benchmark's (SIZES).
  */
 function defaultCase(): FederatedCase {
   const d = DEFAULT_FED_SETTINGS;
@@ -119,7 +121,7 @@ function defaultCase(): FederatedCase {
     aggregation: d.aggregation,
     outer: d.outer,
     lr: d.hyper.lr,
-    steps: SIZES.steps,
+    steps: d.hyper.steps,
     warmupSteps: d.hyper.warmupSteps,
     cosine: d.lrSchedule !== undefined,
     deltaCodec: d.deltaCodec,
@@ -219,7 +221,7 @@ function settingOf(c: FederatedCase): string {
     ...(c.keepOptimizerState ? ['AdamW moments kept across rounds'] : []),
     ...(c.shareSecondMoment
       ? [
-          "AdamW v from the median of the last round's reports, one byte per block of 16 (m from zero, no bias correction)",
+          "AdamW v from the mean of the last round's reports, one byte per block of 16 (m from zero, no bias correction)",
         ]
       : []),
     c.deltaCodec

@@ -1,6 +1,6 @@
 // One run of the Byzantine benchmark (bench/byzantine.ts), in a child process: DiLoCo rounds of
 // simulated volunteers on the CPU reference model, some of them attackers, each round's updates
-// going through the seed's stages in order: the round's codec (every update is int8 bytes unless the job names another format, decoded
+// going through the seed's stages in order: the round's codec (every update is in the seed's codec unless the job names another format, decoded
 // as the seed decodes them), admission (normFloor ≤ norm ≤ normBound, over recent rounds),
 // verification (src/fed/verify.ts's verifyRound), robust aggregation with the run's rule, DiLoCo's
 // outer Nesterov step. A job is plain data and fully determines its figures (bar CPU times).

@@ -2,11 +2,12 @@
 // whose time the test moves:
 // - A sybil flood: 64 throwaway identities from one address join before an honest newcomer from
 //   another. The roster (64 slots) used to be the first 64 joiners; now the honest one is assigned.
-// - An update in another codec than the round's (fp32 in an int8 round, dense or sparse enough to
-//   fit the int8 size) is refused, from its header or its body, and credits nothing.
+// - An update in another codec than the round's (fp32 in an int4 or int8 round, dense or sparse
+//   enough to fit the round's size) is refused, from its header or its body, and credits nothing.
 import { expect, test } from '@playwright/test';
 import {
   DEFAULT_FED_SETTINGS,
+  encodedSize,
   encodeUpdate,
   MIN_REISSUE_MS,
   requestJoin,
@@ -61,7 +62,8 @@ test('64 idle identities from one address joined first: an honest newcomer from 
 
 test("an update in another codec than the round's is refused, and credits nothing", async () => {
   const m = await openRound();
-  expect(m.codec.format).toBe('int8');
+  expect(m.codec.format).not.toBe('fp32');
+  const refusal = `bad update: format fp32, the round asks for ${m.codec.format}`;
   const base = {
     type: 'update' as const,
     round: m.round,
@@ -72,16 +74,17 @@ test("an update in another codec than the round's is refused, and credits nothin
     lossLast: 1,
   };
   const vector = new Float32Array(seed.weights.length).map((_, i) => (i % 2 ? 1e-3 : -1e-3));
-  // Dense fp32: 4× the round's int8 bytes, refused from its header.
+  // Dense fp32: 4× or 8× the round's bytes, refused from its header.
   const dense = encodeUpdate(vector, { format: 'fp32', blockSize: 256 });
   await expect(sendUpdate(await openStream(honest, seed, UPDATE_PROTOCOL), base, dense)).rejects.toThrow(
     UpdateRefusedError,
   );
-  // Sparse fp32 that fits the int8 size: admitted from its header, rejected from its body.
-  const sparse = encodeUpdate(vector, { format: 'fp32', blockSize: 256, density: 0.2 });
+  // Sparse fp32 that fits the round's size: admitted from its header, rejected from its body.
+  const sparse = encodeUpdate(vector, { format: 'fp32', blockSize: 256, density: 0.1 });
+  expect(sparse.length).toBeLessThan(encodedSize(vector.length, m.codec));
   const outcome = await sendUpdate(await openStream(honest, seed, UPDATE_PROTOCOL), base, sparse);
-  expect(outcome).toEqual({ type: 'rejected', reason: 'bad update: format fp32, the round asks for int8' });
+  expect(outcome).toEqual({ type: 'rejected', reason: refusal });
   const reply = await requestReceipts(await openStream(honest, seed, UPDATE_PROTOCOL), m.round);
   expect(reply.receipts).toEqual([]);
-  expect(reply.rejected).toEqual([{ round: m.round, reason: 'bad update: format fp32, the round asks for int8' }]);
+  expect(reply.rejected).toEqual([{ round: m.round, reason: refusal }]);
 });

@@ -98,10 +98,7 @@ async function tamperedBesideHonest(
       .toEqual([self, volunteer.seen.peerId].sort());
     const m = await openRound();
     const update = await honestUpdate(seed, runDir, m, self);
-    const tampered = encodeUpdate(decodeUpdate(update, seed.weights.length).map(tamper), {
-      format: 'int8',
-      blockSize: m.codec.blockSize,
-    });
+    const tampered = encodeUpdate(decodeUpdate(update, seed.weights.length).map(tamper), m.codec);
     const header = {
       type: 'update' as const,
       round: m.round,

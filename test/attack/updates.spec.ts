@@ -3,9 +3,9 @@
 // - Update frames holding memory: strangers announce big updates and trickle bodies. An update is
 //   admitted from its header (right round and weights, an assigned sender, a size its codec can
 //   make) before a byte of its body is read.
-// - The real update cap: a dense int8 update of this preset (8.6 MB, over the stream library's
-//   4 MiB default buffer) from an assigned volunteer is read whole, decoded and verified; being all
-//   zeros (no work), it earns nothing.
+// - The real update cap: a dense update of this preset in the round's codec (4.3 MB at int4, over
+//   the stream library's 4 MiB default buffer) from an assigned volunteer is read whole, decoded and
+//   verified; being all zeros (no work), it earns nothing.
 // - Unbounded rejections: one connection firing update requests gets MAX_UPDATE_REQUESTS_PER_MINUTE
 //   answers a minute; refusals are not signed, not in the ledger, and logged once.
 import { readFile } from 'node:fs/promises';
@@ -116,7 +116,7 @@ test('strangers announcing big updates are refused from the header: no body is r
   }
 });
 
-test("an assigned volunteer's dense int8 update of 8.6 MB (over 4 MiB) is read whole and verified: zero work earns nothing", async () => {
+test("an assigned volunteer's dense update of 4.3 MB (over 4 MiB) is read whole and verified: zero work earns nothing", async () => {
   test.setTimeout(300_000);
   const volunteer = await createAttacker(); // an honest Node volunteer
   try {
@@ -125,7 +125,7 @@ test("an assigned volunteer's dense int8 update of 8.6 MB (over 4 MiB) is read w
     clock.advance(MIN_REISSUE_MS);
     await expect.poll(async () => volunteer.peerId.toString() in (await openRound()).value.assignments).toBe(true);
     const m = (await openRound()).value;
-    const body = encodeUpdate(new Float32Array(seed.weights.length), { format: 'int8', blockSize: 256 });
+    const body = encodeUpdate(new Float32Array(seed.weights.length), m.codec);
     expect(body.length).toBeGreaterThan(4 * 1024 * 1024);
     const outcome = await sendUpdate(await openStream(volunteer, seed, UPDATE_PROTOCOL), header(m, 0), body);
     expect(outcome.type).toBe('received');
