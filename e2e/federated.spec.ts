@@ -25,7 +25,7 @@ const SEED_ARGS = [
   '4',
   '--batch',
   '2',
-  '--context',
+  '--seq-len',
   '32',
   '--round-seconds',
   String(ROUND_S),

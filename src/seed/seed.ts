@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { type Coordinator, DEFAULT_FED_SETTINGS, type FedSettings, verifyRoundManifest } from '../fed';
+import { type Coordinator, DEFAULT_FED_SETTINGS, type FedSettings } from '../fed';
+import type { GptConfig } from '../model';
 import { createSeedNode, ipOf, type SeedInfo, type SeedNode, type UploadStats, type VerifiedManifest } from '../swarm';
-import { admitRound, RoundRefusedError } from '../tab/round-check';
+import { roundShapeProblem } from '../tab/round-check';
 import type { Clock } from '../util/clock';
 import { startedParts } from '../util/parts';
 import { dataFiles, type SeedStatus, seedDocuments, weightPieceFiles } from './documents';
@@ -33,8 +34,10 @@ export interface SeedOptions {
   httpPort?: number;
   /** WebSocket port for libp2p; 0 picks a free one. */
   p2pPort?: number;
-  /** Model preset for a new run folder; an existing folder keeps its own (and refuses another). */
-  model?: string;
+  /** Model of a new run folder, a preset's name or a shape; an existing folder keeps its own (and refuses another). */
+  model?: string | GptConfig;
+  /** The researcher's corpus (a .txt file, a folder of them, or .jsonl) for a new run; the Brown corpus without. */
+  data?: string;
   /** Built volunteer app to serve (vite build's output). */
   appDir?: string;
   /** Seed of the weight init for a new run. */
@@ -78,7 +81,13 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
   const tls = opts.tls && (await readTlsFiles(opts.tls));
   const ice = opts.ice ?? { stun: [], turn: [] };
   checkIceOptions(ice);
-  const run = await openRunFolder(opts);
+  const run = await openRunFolder({
+    runDir: opts.runDir,
+    model: opts.model,
+    initSeed: opts.initSeed,
+    data: { corpus: opts.data, fits: { shardCount: settings.shardCount, context: settings.hyper.context } },
+    admits: refuseUntrainableRounds(settings),
+  });
   for (const warning of run.warnings) log(`checkpoint passed over: ${warning}`);
   if (run.state.round > 0) log(`resuming from the checkpoint of round ${run.state.round}`);
 
@@ -142,7 +151,6 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
     parts.add(await startUpdateService({ node, coordinator: { ...coordinator, onJoin: joinDirectly }, log, clock }));
     // Publishes the open round (and its weights) before anyone can ask for them.
     await coordinator.start();
-    await refuseUntrainableRounds(coordinator, node.peerId.toString(), clock?.now() ?? Date.now());
     const documents = seedDocuments({
       node,
       key: run.key,
@@ -218,16 +226,12 @@ function insecureContextNote(url: string): string {
 
 /**
  * Settings that every tab would refuse (src/tab/round-check.ts: a batch or a model past what a tab
- * trains) make a seed nobody can help: it stops at start and says which setting, instead of
- * publishing rounds that every tab turns down.
+ * trains) make a seed nobody can help: it stops at start, before a new run folder is written, and
+ * says which setting, instead of publishing rounds that every tab turns down.
  */
-async function refuseUntrainableRounds(coordinator: Coordinator, seed: string, now: number): Promise<void> {
-  const round = coordinator.currentRound();
-  if (!round) return;
-  try {
-    await admitRound((await verifyRoundManifest(round, seed)).value, seed, now);
-  } catch (e) {
-    if (e instanceof RoundRefusedError) throw new Error(`every tab would refuse this run's rounds: ${e.reason}`);
-    throw e;
-  }
+function refuseUntrainableRounds(settings: FedSettings): (model: GptConfig) => void {
+  return (model) => {
+    const problem = roundShapeProblem(model, settings);
+    if (problem) throw new Error(`every tab would refuse this run's rounds: ${problem}`);
+  };
 }

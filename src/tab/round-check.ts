@@ -3,8 +3,8 @@
 // holds, the update within what the seed takes. A round past one is refused, naming the field, its
 // value and the bound: its seed is misconfigured or hostile.
 import { encodedSize, MAX_UPDATE_BYTES, type RoundManifest } from '../fed';
-import { checkKernelLimits, trainingGpuNeeds } from '../model';
-import { ManifestError, type VerifiedManifest, verifyManifest, type WeightsManifest } from '../swarm';
+import { checkKernelLimits, type GptConfig, paramLayout, trainingGpuNeeds } from '../model';
+import { MAX_MODEL_BYTES, ManifestError, type VerifiedManifest, verifyManifest, type WeightsManifest } from '../swarm';
 import { REQUIRED_LIMITS } from './gpu-probe';
 import {
   MAX_MODEL_LAYERS,
@@ -35,26 +35,41 @@ export class RoundRefusedError extends Error {
  * `weights` is the round's weights manifest, `now` the tab's time (ms since the epoch).
  */
 export function checkRound(round: RoundManifest, weights: WeightsManifest, now: number): void {
-  const h = round.hyper;
-  const model = weights.model;
+  const problem =
+    roundShapeProblem(weights.model, round) ??
+    boundsProblem([
+      ['maxNorm', round.maxNorm, MAX_ROUND_MAX_NORM],
+      ['deadline (ms from now)', round.deadline - now, MAX_ROUND_AHEAD_MS],
+    ]);
+  if (problem) throw new RoundRefusedError(round.round, problem);
+}
+
+/** What fixes the work of every round of a run: its model, and these settings of its rounds. */
+export type RoundShape = Pick<RoundManifest, 'hyper' | 'shardCount' | 'codec'>;
+
+/**
+ * Why a tab would refuse every round of this shape (the first setting past its bounds: the field,
+ * its value and the bound), or undefined when a tab can train it. The seed asks this at start, so
+ * that a run no tab can train is refused there, with the reason.
+ */
+export function roundShapeProblem(model: GptConfig, shape: RoundShape): string | undefined {
+  const h = shape.hyper;
   try {
     checkKernelLimits(model);
   } catch (e) {
-    throw new RoundRefusedError(round.round, (e as Error).message);
+    return (e as Error).message;
   }
   const gpu = trainingGpuNeeds(model, { B: h.batchSize, T: h.context });
-  /** [field, value, bound, what the bound is when it is not one of the tab's own limits] */
-  const bounds: [string, number, number, string?][] = [
+  return boundsProblem([
     ['hyper.steps', h.steps, MAX_ROUND_STEPS],
     ['hyper.batchSize', h.batchSize, MAX_ROUND_BATCH_SIZE],
     ['hyper.context', h.context, model.context, "the model's context"],
     ['hyper.lr', h.lr, MAX_ROUND_LR],
     ['hyper.weightDecay', h.weightDecay, MAX_ROUND_WEIGHT_DECAY],
     ['hyper.dataSeed', h.dataSeed, MAX_ROUND_DATA_SEED],
-    ['shardCount', round.shardCount, MAX_ROUND_SHARDS],
-    ['maxNorm', round.maxNorm, MAX_ROUND_MAX_NORM],
-    ['deadline (ms from now)', round.deadline - now, MAX_ROUND_AHEAD_MS],
+    ['shardCount', shape.shardCount, MAX_ROUND_SHARDS],
     ['model.layers', model.layers, MAX_MODEL_LAYERS],
+    ['model weights (bytes)', 4 * paramLayout(model).total, MAX_MODEL_BYTES, 'the largest a tab assembles'],
     [
       `GPU buffer of the ${gpu.largestBuffer.holds} (bytes)`,
       gpu.largestBuffer.bytes,
@@ -64,18 +79,20 @@ export function checkRound(round: RoundManifest, weights: WeightsManifest, now: 
     ['GPU memory of training (bytes)', gpu.totalBytes, MAX_TRAINING_GPU_BYTES],
     [
       'encoded update (bytes)',
-      encodedSize(weights.totalBytes / 4, round.codec),
+      encodedSize(paramLayout(model).total, shape.codec),
       MAX_UPDATE_BYTES,
       'the largest update the seed takes',
     ],
-  ];
-  for (const [field, value, bound, what] of bounds) {
-    if (!(value <= bound))
-      throw new RoundRefusedError(
-        round.round,
-        `${field} is ${value}, over the bound of ${bound}${what ? ` (${what})` : ''}`,
-      );
-  }
+  ]);
+}
+
+/** [field, value, bound, what the bound is when it is not one of the tab's own limits] */
+type Bound = [string, number, number, string?];
+
+function boundsProblem(bounds: Bound[]): string | undefined {
+  for (const [field, value, bound, what] of bounds)
+    if (!(value <= bound)) return `${field} is ${value}, over the bound of ${bound}${what ? ` (${what})` : ''}`;
+  return undefined;
 }
 
 /**
