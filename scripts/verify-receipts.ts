@@ -19,6 +19,7 @@ import {
   verifyCreditsFile,
   verifyRoundManifest,
 } from '../src/fed';
+import type { Printer } from '../src/util/printer';
 
 const USAGE =
   'usage: verify-receipts <credits.json> [--seed <peerId>] [--ledger <ledger.jsonl> [--round <round.json>]...]';
@@ -42,12 +43,6 @@ function readCreditsFile(path: string): CreditsFile {
     throw new Error(`not JSON: ${(e as Error).message}`);
   }
   return parseCreditsFile(value);
-}
-
-/** Where the command prints: the console, or a test's capture. */
-export interface Printer {
-  log(line: string): void;
-  error(line: string): void;
 }
 
 /** The command itself: prints what the file proves (or why it does not verify) and returns the exit code. */

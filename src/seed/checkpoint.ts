@@ -5,7 +5,8 @@
 // norms and distances of the robust rules), each file fsynced and renamed into place, then atomically replaces checkpoint.json,
 // which names that folder. Killed at any moment, the seed restarts from the checkpoint it names;
 // when that one is missing or damaged (truncated, NaN weights), from the newest valid folder, and
-// says so. The two newest folders (by round number) are kept.
+// says so. The two newest folders (by round number) are kept. Export and sample read checkpoints
+// without writing anything (readLatestCheckpoint, readRoundCheckpoint).
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -74,10 +75,7 @@ export async function saveCheckpoint(runDir: string, s: CoordinatorState): Promi
   await writeFileAtomic(join(runDir, folder, 'state.json'), JSON.stringify(record, null, 2));
   await writeFileAtomic(join(runDir, 'checkpoint.json'), JSON.stringify(record, null, 2));
   // Older folders go, by round number; never the one just written.
-  const rounds = (await readdir(join(runDir, CHECKPOINTS)))
-    .map(roundOf)
-    .filter((r): r is number => r !== undefined && r !== s.round)
-    .sort((a, b) => b - a);
+  const rounds = (await checkpointRounds(runDir)).filter((r) => r !== s.round);
   for (const old of rounds.slice(KEEP_FOLDERS - 1))
     await rm(join(runDir, folderOf(old)), { recursive: true, force: true });
 }
@@ -153,6 +151,25 @@ async function readFolder(
   };
 }
 
+/** checkpoint.json's record; undefined when the file is missing or damaged. */
+function parsePointer(raw: Buffer | undefined): CheckpointRecord | undefined {
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw.toString('utf8')) as CheckpointRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Rounds with a folder under checkpoints/, newest first. */
+async function checkpointRounds(runDir: string): Promise<number[]> {
+  const names = await readdir(join(runDir, CHECKPOINTS)).catch(() => [] as string[]);
+  return names
+    .map(roundOf)
+    .filter((r): r is number => r !== undefined)
+    .sort((a, b) => b - a);
+}
+
 /**
  * The run's last good checkpoint, or undefined for a run that has not completed a round. Tries the
  * checkpoint checkpoint.json names, then the other folders, newest first; refuses a run whose
@@ -160,23 +177,21 @@ async function readFolder(
  */
 export async function loadCheckpoint(runDir: string, parameters: number): Promise<LoadedCheckpoint | undefined> {
   await removeStaleTemporaries(runDir);
+  for (const name of await readdir(join(runDir, CHECKPOINTS)).catch(() => [] as string[]))
+    await removeStaleTemporaries(join(runDir, CHECKPOINTS, name));
+  return readLatestCheckpoint(runDir, parameters);
+}
+
+/**
+ * loadCheckpoint without its clean-up of temporary files: it writes nothing, so it may read a run
+ * folder a seed is using (export, sample).
+ */
+export async function readLatestCheckpoint(runDir: string, parameters: number): Promise<LoadedCheckpoint | undefined> {
   const warnings: string[] = [];
-  let pointer: CheckpointRecord | undefined;
   const raw = await readIfExists(join(runDir, 'checkpoint.json'));
-  if (raw) {
-    try {
-      pointer = JSON.parse(raw.toString('utf8')) as CheckpointRecord;
-    } catch {
-      warnings.push('checkpoint.json is damaged');
-    }
-  }
-  const names = await readdir(join(runDir, CHECKPOINTS)).catch(() => [] as string[]);
-  for (const name of names) await removeStaleTemporaries(join(runDir, CHECKPOINTS, name));
-  const folders = names
-    .map(roundOf)
-    .filter((r): r is number => r !== undefined)
-    .sort((a, b) => b - a)
-    .map(folderOf);
+  const pointer = parsePointer(raw);
+  if (raw && !pointer) warnings.push('checkpoint.json is damaged');
+  const folders = (await checkpointRounds(runDir)).map(folderOf);
   if (!raw) {
     // Without checkpoint.json only folders a save finished (state.json is written last) count; a
     // first save cut short leaves none, and the run starts at round 0.
@@ -196,4 +211,25 @@ export async function loadCheckpoint(runDir: string, parameters: number): Promis
   throw new Error(
     `run folder ${runDir}: no usable checkpoint (${warnings.join('; ')}); restore one from a backup, or move ${CHECKPOINTS}/ and checkpoint.json away to restart the run from round 0`,
   );
+}
+
+/**
+ * The checkpoint after round `round` (checkpoints/round-N/), read only; throws, naming its folder,
+ * unless it is there and sound.
+ */
+export async function readRoundCheckpoint(
+  runDir: string,
+  round: number,
+  parameters: number,
+): Promise<CoordinatorState> {
+  const path = join(runDir, folderOf(round));
+  const rounds = await checkpointRounds(runDir);
+  if (!rounds.includes(round))
+    throw new Error(`${path} does not exist (checkpointed rounds: ${rounds.join(', ') || 'none'})`);
+  const pointer = parsePointer(await readIfExists(join(runDir, 'checkpoint.json')));
+  try {
+    return await readFolder(runDir, folderOf(round), parameters, pointer);
+  } catch (e) {
+    throw new Error(`${path} is damaged: ${(e as Error).message}`);
+  }
 }
