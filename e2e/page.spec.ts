@@ -5,27 +5,19 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, expect, type Page, type TestInfo, test } from '@playwright/test';
+import { type Browser, chromium, expect, type Page, test } from '@playwright/test';
 import { type Seed, startSeed } from '../src/seed';
 import type { TabState } from '../src/tab';
 import { chromiumFlags, requireChromium } from '../test/harness/chromium';
+import { screenshot } from './screens';
 import { firstDownload, openTab, startContributing, tabUrl, waitForTab, waitForTabs } from './tabs';
 
 test.describe.configure({ mode: 'serial' });
-
-/** Outside test-results/, which Playwright clears as it runs. */
-const SCREENS_DIR = 'test-screens';
 
 let seed: Seed;
 let runDir: string;
 let browser: Browser;
 let page: Page;
-
-async function screenshot(p: Page, name: string, testInfo: TestInfo): Promise<void> {
-  const path = join(SCREENS_DIR, `${name}.png`);
-  await p.screenshot({ path, fullPage: true });
-  await testInfo.attach(name, { path, contentType: 'image/png' });
-}
 
 test.beforeAll(async () => {
   runDir = await mkdtemp(join(tmpdir(), 'vgpu-page-'));

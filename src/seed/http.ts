@@ -1,8 +1,9 @@
-// The seed's HTTP server: the built volunteer app (static files), a few JSON documents, and binary
-// files from memory (the run's token files, the weight pieces). Open to strangers, so it works to
-// the budgets in ./limits.ts: every body is streamed with backpressure, connections are capped in
-// all and per IP, and every phase of a request and its reply has a timeout. With a certificate it
-// serves https (browsers give WebGPU only to pages in a secure context).
+// The seed's HTTP server: the built volunteer app (static files), a few JSON documents, binary
+// files from memory (the run's token files, the weight pieces), and replies that stay open (the
+// dashboard's event stream, whose owner caps them). Open to strangers, so it works to the budgets
+// in ./limits.ts: every body is streamed with backpressure, connections are capped in all and per
+// IP, and every phase of a request and its reply has a timeout. With a certificate it serves https
+// (browsers give WebGPU only to pages in a secure context).
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { type FileHandle, open, readFile } from 'node:fs/promises';
@@ -46,6 +47,11 @@ export interface MemoryFile {
 }
 /** Fixed binary files served from memory (the run's token files). */
 export type MemoryFiles = Record<string, MemoryFile>;
+/**
+ * Replies that stay open (the dashboard's event stream): path to a function that opens one for the
+ * client at an IP address, or refuses it (undefined: too many open, answered 429).
+ */
+export type StreamRoutes = Record<string, (address: string) => { type: string; body: Readable } | undefined>;
 /**
  * Immutable binary files from memory under a path prefix, looked up per request (the weight
  * pieces): the rest of the path to the file, or undefined for 404.
@@ -117,6 +123,7 @@ export interface HttpServerOptions {
   mounts?: Record<string, string>;
   /** Path to one file on disk, public and read as it is now (the receipts ledger). */
   diskFiles?: Record<string, string>;
+  streams?: StreamRoutes;
   /** Called with every socket the server admits (the seed counts what each one sends). */
   onSocket?: (socket: Socket) => void;
   /** Over HTTP_LIMITS (tests shorten the timeouts). */
@@ -209,7 +216,16 @@ interface Reply {
  * error after the head went out closes that one connection.
  */
 function replier(
-  { appDir, routes, generated = {}, files = {}, lookups = {}, mounts = {}, diskFiles = {} }: HttpServerOptions,
+  {
+    appDir,
+    routes,
+    generated = {},
+    files = {},
+    lookups = {},
+    mounts = {},
+    diskFiles = {},
+    streams = {},
+  }: HttpServerOptions,
   chunkBytes: number,
   log: (line: string) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
@@ -235,6 +251,12 @@ function replier(
       const document = Buffer.from(JSON.stringify(route()));
       const headers = { 'content-type': 'application/json', 'access-control-allow-origin': '*' };
       return bytes(200, { ...headers, 'cache-control': 'no-store' }, document);
+    }
+    const openStream = streams[path];
+    if (openStream) {
+      const stream = openStream(req.socket.remoteAddress ?? '');
+      if (!stream) return text(429, 'too many streams open; try again later');
+      return { status: 200, headers: { 'content-type': stream.type, 'cache-control': 'no-store' }, body: stream.body };
     }
     const make = generated[path];
     if (make) return memoryFile(await make(), 'no-store');

@@ -2,8 +2,10 @@
 // the receipt goes out (a volunteer never holds a receipt the ledger lacks). The receipts form a hash
 // chain (each names its index and the hash of the one before), whose root every round manifest
 // carries, so the ledger served at /ledger.jsonl can be audited offline. Append-only and never held in
-// memory: the seed keeps only the root and the receipts of the last RECENT_ROUNDS_KEPT rounds (for
-// volunteers to fetch, and to issue a round's receipts at most once).
+// memory: the seed keeps only the root, the receipts of the last RECENT_ROUNDS_KEPT rounds (for
+// volunteers to fetch, and to issue a round's receipts at most once), and each credited volunteer's
+// totals (for the dashboard's top contributors: one entry per volunteer whose work was verified, as
+// the checkpoint's volunteer records already hold).
 import { truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PrivateKey } from '@libp2p/interface';
@@ -35,6 +37,17 @@ export interface Ledger {
   issue(entries: ReceiptEntry[]): Promise<SignedDocument[]>;
   /** `peer`'s receipts of rounds `since` and later, among the last RECENT_ROUNDS_KEPT rounds'. */
   recent(peer: string, since: number): SignedDocument[];
+  /** The `count` volunteers credited the most tokens over the whole ledger, most first. */
+  topContributors(count: number): Contribution[];
+}
+
+/** What the ledger credits one volunteer with. */
+export interface Contribution {
+  peer: string;
+  /** Verified training tokens: the sum of its receipts'. */
+  tokens: number;
+  /** Rounds credited: its receipts. */
+  rounds: number;
 }
 
 /** The chain's state: what the ledger holds, as far as issuing the next receipts needs. */
@@ -44,12 +57,20 @@ interface ChainState {
   /** The receipts of the newest RECENT_ROUNDS_KEPT rounds. */
   recent: RecentByRound<SignedDocument>;
   lastRound: number;
+  /** Every credited volunteer's totals, by peer. */
+  totals: Map<string, Contribution>;
 }
 
-/** Keeps `signed` (of `r`) among the recent receipts. */
+function emptyChain(): ChainState {
+  return { count: 0, head: GENESIS_HASH, recent: recentByRound(), lastRound: -1, totals: new Map() };
+}
+
+/** Keeps `signed` (of `r`) among the recent receipts, and counts it into its volunteer's totals. */
 function keep(c: ChainState, r: Receipt, signed: SignedDocument): void {
   c.recent.set(r.round, r.peer, signed);
   c.lastRound = Math.max(c.lastRound, r.round);
+  const total = c.totals.get(r.peer) ?? { peer: r.peer, tokens: 0, rounds: 0 };
+  c.totals.set(r.peer, { ...total, tokens: total.tokens + r.tokens, rounds: total.rounds + 1 });
 }
 
 /**
@@ -58,6 +79,8 @@ function keep(c: ChainState, r: Receipt, signed: SignedDocument): void {
  */
 function ledgerFrom(key: PrivateKey, c: ChainState, append: (line: string) => Promise<void>): Ledger {
   const signer = peerIdFromPrivateKey(key);
+  /** The totals sorted, most tokens first, as of `count` receipts: sorted again only once receipts came. */
+  let ranked = { count: -1, contributions: [] as Contribution[] };
   return {
     root: () => ({ receipts: c.count, head: c.head }),
     async issue(entries) {
@@ -75,12 +98,17 @@ function ledgerFrom(key: PrivateKey, c: ChainState, append: (line: string) => Pr
       return issued;
     },
     recent: (peer, since) => c.recent.since(peer, since).map(({ value }) => value),
+    topContributors(count) {
+      if (ranked.count !== c.count)
+        ranked = { count: c.count, contributions: [...c.totals.values()].sort((a, b) => b.tokens - a.tokens) };
+      return ranked.contributions.slice(0, count);
+    },
   };
 }
 
 /** A ledger in memory only (benchmarks: the same chain and receipts, nothing written). */
 export function memoryLedger(key: PrivateKey): Ledger {
-  return ledgerFrom(key, { count: 0, head: GENESIS_HASH, recent: recentByRound(), lastRound: -1 }, async () => {});
+  return ledgerFrom(key, emptyChain(), async () => {});
 }
 
 /**
@@ -93,7 +121,7 @@ export async function openLedger(runDir: string, key: PrivateKey): Promise<Ledge
   const end = bytes.lastIndexOf(0x0a) + 1; // after the last complete line
   if (end < bytes.length) await truncate(path, end);
   const lines = bytes.subarray(0, end).toString('utf8').split('\n').slice(0, -1);
-  const chain: ChainState = { count: 0, head: GENESIS_HASH, recent: recentByRound(), lastRound: -1 };
+  const chain = emptyChain();
   const damaged = (i: number, why: string) =>
     new Error(`${path}: line ${i + 1} ${why}; the ledger is damaged (restore it from a backup)`);
   for (const [i, line] of lines.entries()) {

@@ -2,6 +2,7 @@
 // time), in one place. A client that stops reading holds at most two send chunks of the seed's
 // memory (its file stream's read-ahead and the chunk queued on its socket), for at most
 // HTTP_SEND_IDLE_TIMEOUT_MS, on at most HTTP_MAX_CONNECTIONS connections: 256 × 128 KiB = 32 MiB.
+// The dashboard's streams add at most DASHBOARD_MAX_STREAMS × DASHBOARD_STREAM_BUFFER_BYTES = 8 MiB.
 
 const KiB = 1024;
 
@@ -65,4 +66,43 @@ export const HTTP_LIMITS: HttpLimits = {
   keepAliveTimeoutMs: HTTP_KEEP_ALIVE_TIMEOUT_MS,
   sendChunkBytes: HTTP_SEND_CHUNK_BYTES,
   sendIdleTimeoutMs: HTTP_SEND_IDLE_TIMEOUT_MS,
+};
+
+// The dashboard's event streams (dashboard-stream.ts): each holds one HTTP connection for as long as
+// its page is open, so they are capped apart from the connections above.
+
+/**
+ * Dashboards streaming at once, all clients together; more are answered 429. A researcher and a
+ * few colleagues need a handful; at most an eighth of HTTP_MAX_CONNECTIONS, the rest stays for tabs.
+ */
+export const DASHBOARD_MAX_STREAMS = 32;
+/**
+ * Dashboards streaming to one IP address: a few windows of one person or office. A stranger holds
+ * no more than this of the streams, and of its HTTP_MAX_CONNECTIONS_PER_IP.
+ */
+export const DASHBOARD_MAX_STREAMS_PER_IP = 4;
+/**
+ * How often the dashboards get the live counters (and the rounds, when they changed). Far below
+ * HTTP_SEND_IDLE_TIMEOUT_MS, so a stream that is read is never idle.
+ */
+export const DASHBOARD_PUSH_INTERVAL_MS = 2_000;
+/**
+ * What a stream may hold unread before it is closed (its page reconnects and gets the whole state
+ * again): several of the largest events (a `run` event is some 70 KiB at most).
+ */
+export const DASHBOARD_STREAM_BUFFER_BYTES = 256 * KiB;
+
+/** The dashboard's budgets as its streams take them (tests lower the caps and the interval). */
+export interface DashboardLimits {
+  maxStreams: number;
+  maxStreamsPerIp: number;
+  pushIntervalMs: number;
+  streamBufferBytes: number;
+}
+
+export const DASHBOARD_LIMITS: DashboardLimits = {
+  maxStreams: DASHBOARD_MAX_STREAMS,
+  maxStreamsPerIp: DASHBOARD_MAX_STREAMS_PER_IP,
+  pushIntervalMs: DASHBOARD_PUSH_INTERVAL_MS,
+  streamBufferBytes: DASHBOARD_STREAM_BUFFER_BYTES,
 };

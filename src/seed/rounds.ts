@@ -17,6 +17,7 @@ import type { Clock } from '../util/clock';
 import { throttledLog } from '../util/log';
 import type { RunFolder } from './run-folder';
 import { openFileSpool } from './spool';
+import type { RoundTimeline } from './timeline';
 import { validationLoss } from './validation';
 import { startVerifier } from './verifier';
 import type { WeightsPublisher } from './weights';
@@ -35,6 +36,8 @@ export interface RoundCoordinatorComponents {
   clock?: Clock;
   /** An update behind a helper's partial, from that helper (helpers.ts). */
   fetchSample?(helper: string, round: number, peer: string): Promise<Uint8Array>;
+  /** Where each round's opening, close and checkpoint are recorded (the dashboard's timeline). */
+  timeline: RoundTimeline;
 }
 
 export async function createRoundCoordinator(c: RoundCoordinatorComponents): Promise<Coordinator> {
@@ -46,13 +49,25 @@ export async function createRoundCoordinator(c: RoundCoordinatorComponents): Pro
       peerId: peerIdFromPrivateKey(c.run.key),
       data: c.run.data.sha256,
       publishWeights: (params, name, extras) => c.weights.publish(params, name, extras),
-      // Tabs also poll /round.json: a lost gossip message only delays them.
-      publishRound: (signed) => void c.pubsub.publish(ROUND_TOPIC, utf8(JSON.stringify(signed))).catch(() => {}),
+      publishRound: (signed, round) => {
+        c.timeline.opened(round);
+        // Tabs also poll /round.json: a lost gossip message only delays them.
+        void c.pubsub.publish(ROUND_TOPIC, utf8(JSON.stringify(signed))).catch(() => {});
+      },
       isConnected: c.isConnected,
       addressOf: c.addressOf,
       evaluate: async (params) => evaluate(params),
-      verify: verifier.verify,
-      persist: (state) => c.run.saveCheckpoint(state),
+      // Verifying its updates is the first thing a round's close does (after fetching the samples
+      // behind helpers' partials): the round took no update after.
+      verify: (job) => {
+        c.timeline.closed(job.manifest.round);
+        return verifier.verify(job);
+      },
+      persist: async (state) => {
+        await c.run.saveCheckpoint(state);
+        const [before, after] = state.history.slice(-2);
+        c.timeline.checkpointed(state.round - 1, (after?.tokens ?? 0) - (before?.tokens ?? 0));
+      },
       issueReceipts: (entries) => c.run.ledger.issue(entries),
       ledgerRoot: () => c.run.ledger.root(),
       recentReceipts: (peer, since) => c.run.ledger.recent(peer, since),

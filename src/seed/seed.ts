@@ -13,6 +13,8 @@ import { createSeedNode, ipOf, type SeedInfo, type SeedNode, type UploadStats, t
 import { roundShapeProblem } from '../tab/round-check';
 import type { Clock } from '../util/clock';
 import { startedParts } from '../util/parts';
+import { dashboardData, runConfiguration } from './dashboard';
+import { dashboardStreams } from './dashboard-stream';
 import { dataFiles, type SeedStatus, seedDocuments, weightPieceFiles } from './documents';
 import { startHelperService } from './helpers';
 import { readTlsFiles, startHttpServer, type TlsFiles } from './http';
@@ -22,6 +24,7 @@ import { metricsDocument, seedMetrics } from './metrics';
 import { startPieceService } from './piece-service';
 import { createRoundCoordinator, startUpdateService } from './rounds';
 import { openRunFolder } from './run-folder';
+import { createRoundTimeline } from './timeline';
 import { createTrafficCounter } from './traffic';
 import { createWeightsPublisher } from './weights';
 
@@ -124,6 +127,7 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
       return connection && ipOf(connection.remoteAddr);
     };
     const pieces = parts.add(await startPieceService({ node, weights, isConnected, log, clock }));
+    const timeline = createRoundTimeline(clock);
     const coordinator = parts.add(
       await createRoundCoordinator({
         run,
@@ -135,6 +139,7 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
         log,
         clock,
         fetchSample: helpers.fetchSample,
+        timeline,
       }),
     );
     coordinatorOf = () => coordinator;
@@ -162,11 +167,26 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
       iceServers: () => iceServersFor(ice, clock?.now() ?? Date.now()),
       helpers: helpers.list,
     });
+    // The dashboard (/dashboard): its page is the built app's dashboard.html, its data an event stream.
+    const dashboard = parts.add(
+      dashboardStreams(
+        dashboardData({
+          config: runConfiguration(run, settings),
+          status: documents.status,
+          received: traffic.received,
+          rounds: timeline.rounds,
+          topContributors: run.ledger.topContributors,
+          clock,
+        }),
+        { clock },
+      ),
+    );
+    const appDir = opts.appDir ?? 'dist';
     const http = parts.add(
       await startHttpServer({
         host,
         port: opts.httpPort ?? 0,
-        appDir: opts.appDir ?? 'dist',
+        appDir,
         routes: documents.routes,
         generated: {
           '/metrics': metricsDocument(
@@ -176,7 +196,8 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
         files: dataFiles(run.data),
         lookups: weightPieceFiles(weights),
         mounts: { '/ort/': ORT_DIST },
-        diskFiles: { '/ledger.jsonl': join(run.dir, LEDGER_FILE) },
+        diskFiles: { '/ledger.jsonl': join(run.dir, LEDGER_FILE), '/dashboard': join(appDir, 'dashboard.html') },
+        streams: { '/dashboard/events': dashboard.open },
         onSocket: traffic.trackHttpSocket,
         log,
         tls,

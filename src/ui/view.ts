@@ -4,25 +4,9 @@
 import { TOKENS_PER_CREDIT } from '../fed';
 import { DUTY_CYCLES, type TabState } from '../tab';
 import { lossChart } from './chart';
+import { el, facts } from './dom';
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  text?: string,
-  attrs: Record<string, string> = {},
-): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  return e;
-}
-
-function facts(rows: [string, string, string?][]): HTMLDListElement {
-  const dl = el('dl');
-  for (const [k, v, id] of rows) dl.append(el('dt', k), el('dd', v, id ? { 'data-testid': id } : {}));
-  return dl;
-}
 
 const $ = (id: string) => document.getElementById(id)!;
 

@@ -8,6 +8,8 @@
 // - A reader that stops is cut off after the send idle timeout, its file closed; a slowloris is
 //   closed by the headers timeout; a route that throws answers 500 and the server serves on; a file
 //   that shrinks under its reply closes that connection only; HEAD leaves no file open.
+// - A dashboard's event stream stays open past those timeouts while the seed pushes to it; one past
+//   its cap is answered 429.
 // The real seed keeps the real budgets; the timeouts and the total cap are tried on the HTTP server
 // alone (startHttpServer with short limits), since a real seed would wait them out (10-30 s).
 import { createHash } from 'node:crypto';
@@ -22,6 +24,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect, test } from '@playwright/test';
 import { HTTP_MAX_CONNECTIONS_PER_IP, type HttpLimits, type Seed } from '../../src/seed';
+import type { DashboardData, DashboardLive, DashboardRun } from '../../src/seed/dashboard';
+import { dashboardStreams } from '../../src/seed/dashboard-stream';
 import { type HttpServer, type HttpServerOptions, startHttpServer } from '../../src/seed/http';
 import { startTestSeed } from '../harness/attacker';
 
@@ -367,5 +371,52 @@ test.describe('the HTTP server alone, with short budgets', () => {
         agent.destroy();
       }
     });
+  });
+
+  test("a dashboard stream outlives the request, headers and keep-alive timeouts while the seed pushes to it; one past its address's cap is a 429", async () => {
+    const timeoutMs = 300;
+    const pushIntervalMs = 50;
+    const data: DashboardData = { run: () => ({}) as DashboardRun, live: () => ({}) as DashboardLive };
+    const streams = dashboardStreams(data, { limits: { pushIntervalMs, maxStreamsPerIp: 1 } });
+    const limits = { requestTimeoutMs: timeoutMs, headersTimeoutMs: timeoutMs, keepAliveTimeoutMs: timeoutMs };
+    await withServer(
+      { ...limits, timeoutCheckIntervalMs: 50 },
+      { streams: { '/events': streams.open } },
+      async (server) => {
+        let live = 0;
+        let closed = false;
+        let head: unknown[] = [];
+        const req = request(new URL('/events', server.url), { agent: false }, (res) => {
+          head = [res.statusCode, res.headers['content-type']];
+          res.on('data', (c: Buffer) => {
+            live += c.toString('utf8').split('event: live').length - 1;
+          });
+          res.on('close', () => {
+            closed = true;
+          });
+        });
+        req.end();
+        try {
+          // Pushed to for ten times the timeouts, and still open.
+          const pushes = (10 * timeoutMs) / pushIntervalMs;
+          await expect.poll(() => live, { timeout: STATE_TIMEOUT_MS }).toBeGreaterThanOrEqual(pushes);
+          expect(head).toEqual([200, 'text/event-stream; charset=utf-8']);
+          expect(closed).toBe(false);
+          const refused = await get(server.url, '/events');
+          expect([refused.status, refused.body]).toEqual([429, 'too many streams open; try again later']);
+          // Another address has a stream of its own.
+          const other = request(new URL('/events', server.url), { agent: false, localAddress: '127.0.0.2' });
+          const status = new Promise<number | undefined>((resolve) =>
+            other.once('response', (r) => resolve(r.statusCode)),
+          );
+          other.end();
+          expect(await status).toBe(200);
+          other.destroy();
+        } finally {
+          req.destroy();
+          streams.stop();
+        }
+      },
+    );
   });
 });

@@ -155,11 +155,11 @@ export async function attackers(
 /**
  * A real seed for attack tests, in a temporary run folder: `model`, a short validation context
  * (every seed evaluates its model on the CPU when it starts), the test's clock and log, and `fed`
- * settings over those (a round's hyper-parameters over the short context).
- * `stop` stops it and removes the folder.
+ * settings over those (a round's hyper-parameters over the short context); the app it serves is
+ * `appDir` (an empty folder without). `stop` stops it and removes the folder.
  */
 export async function startTestSeed(
-  opts: Pick<SeedOptions, 'model' | 'clock' | 'log' | 'fed' | 'helpers'>,
+  opts: Pick<SeedOptions, 'model' | 'clock' | 'log' | 'fed' | 'helpers' | 'appDir'>,
 ): Promise<{ seed: Seed; runDir: string; stop(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'vgpu-attack-'));
   const runDir = join(dir, 'run');
