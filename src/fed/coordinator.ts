@@ -99,9 +99,10 @@ export interface FedSettings {
 /** Defaults sized for the `tiny` model on a software adapter: a round takes a minute or so. */
 export const DEFAULT_FED_SETTINGS: FedSettings = {
   // H = 64: with the shared second moment a longer round costs little quality and halves what a
-  // volunteer sends per step (bench/results/federated-sweep.json: H 16 to 64). Two rows a step keep a
-  // round's tokens (8,192) near what they were at H = 20 × 4 rows.
-  hyper: { steps: 64, batchSize: 2, context: 64, lr: 3e-3, weightDecay: 0.1, dataSeed: 1 },
+  // volunteer sends per step (bench/results/federated-sweep.json: H 16 to 64). One row a step keeps a
+  // round at 4,096 tokens, some 35 s of a tab on a software adapter (about 120 tokens/s), so that a
+  // newcomer's first round is credited within a minute.
+  hyper: { steps: 64, batchSize: 1, context: 64, lr: 3e-3, weightDecay: 0.1, dataSeed: 1 },
   shardCount: 64,
   roundMs: 120_000,
   // int4 with error feedback: the same validation loss as int8 at half the upload, and the Byzantine
@@ -113,8 +114,8 @@ export const DEFAULT_FED_SETTINGS: FedSettings = {
   // rounds point the same way and μ = 0.9 builds an effective step of up to lr/(1 − μ) = 7× that
   // overshot in our runs (validation loss rose in round 3).
   outer: { lr: 0.7, momentum: 0.5, nesterov: true },
-  // A re-execution of the tiny model's default round (H = 64 steps of 2 × 64 tokens) takes one core of
-  // the seed's CPU about 11 s (172 ms a step): four fit in a round's 120 s while volunteers train.
+  // A re-execution of the tiny model's default round (H = 64 steps of 1 × 64 tokens) takes one core of
+  // the seed's CPU about 6 s (88 ms a step): four fit in a round's 120 s while volunteers train.
   reexecutionsPerRound: 4,
   buckets: STREAMING_BUCKETS,
   // int4 deltas cost nothing measurable at the federated benchmark's budget (val_loss 5.961 against
