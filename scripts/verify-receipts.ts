@@ -96,7 +96,13 @@ export async function verifyReceiptsCommand(argv: string[], print: Printer = con
       `  rounds:     ${s.rounds} credited${s.duplicates ? ` (${s.duplicates} duplicate receipts counted once)` : ''}`,
     );
     print.log(`  tokens:     ${s.tokens} in credited updates`);
-    print.log(`  credits:    ${s.credits}`);
+    print.log(
+      `  credits:    ${s.credits.toFixed(2)} (${(s.flops / 1e9).toFixed(2)} GFLOP of verified training; 1 credit = 1 GFLOP)`,
+    );
+    if (s.gpuSeconds > 0)
+      print.log(
+        `  impact:     ${s.gpuSeconds.toFixed(0)} s of GPU time, an estimated ${s.estimatedWh.toFixed(2)} Wh${s.gCO2 > 0 ? ` and ${s.gCO2.toFixed(1)} gCO₂` : ''} (estimates: README, "Impact figures")`,
+      );
     if (args.values.ledger !== undefined) {
       const rounds = await Promise.all(
         (args.values.round ?? []).map(async (p) => {

@@ -167,6 +167,7 @@ export async function runScaleJob(job: ScaleJob): Promise<ScaleResult> {
   );
   const server = updateServer({
     onJoin: (peer) => coordinator.onJoin(peer),
+    onLeave: (peer) => coordinator.onLeave(peer),
     admit: (peer, header) => coordinator.admit(peer, header),
     onUpdate: (peer, header, body) => coordinator.onUpdate(peer, header, body),
     onReceipts: (peer, since) => coordinator.receipts(peer, since),

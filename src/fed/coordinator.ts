@@ -29,6 +29,7 @@
 // assigned tokens; the checkpoint carries them, so a restart issues them (the ledger adds none twice).
 // Volunteers fetch them with a receipts request.
 import type { PeerId, PrivateKey } from '@libp2p/interface';
+import type { GptConfig } from '../model';
 import { type SignedDocument, sha256Hex, type VerifiedManifest } from '../swarm';
 import { type Clock, systemClock } from '../util/clock';
 import { type AggregationRule, DEFAULT_AGGREGATION, distance, l2Norm } from './aggregate';
@@ -44,6 +45,7 @@ import {
   signRoundManifest,
 } from './documents';
 import type { Contributor, PartialHeader } from './helper-protocol';
+import { type AdapterClass, estimateEnergy, gramsCO2, trainingFlops } from './impact';
 import { type OuterOptions, outerStep } from './outer';
 import type { ReceiptsReply, UpdateHeader, UpdateOutcome } from './protocol';
 import { recentByRound } from './recent';
@@ -132,6 +134,13 @@ export interface HistoryEntry {
   /** Training tokens of all accepted updates so far. */
   tokens: number;
   valLoss: number;
+  /**
+   * This round's accepted updates (absent for round 0 and in older checkpoints): their verified
+   * FLOPs, the GPU-busy seconds their volunteers measured, and the energy estimate (impact.ts).
+   */
+  flops?: number;
+  gpuSeconds?: number;
+  estimatedWh?: number;
 }
 
 /** Everything a checkpoint holds: enough to resume with identical weights. */
@@ -254,6 +263,8 @@ export interface CoordinatorDeps {
   spool?: UpdateSpool;
   /** A sampled update behind a helper's partial, as its volunteer sent it (helper-protocol.ts); none: no partials taken. */
   fetchSample?(helper: string, round: number, peer: string): Promise<Uint8Array>;
+  /** The grid's carbon intensity (gCO₂/kWh) in `region` at `at`, from the run's schedule (grid.ts); none: no gCO₂ figures. */
+  gridIntensity?(region: string, at: number): number | undefined;
 }
 
 /**
@@ -319,6 +330,8 @@ interface TakenUpdate {
   /** sha256 and size of its bytes. */
   hash: string;
   bytes: number;
+  /** What its volunteer measured and chose (its header's, bounded), for the receipt's impact figures. */
+  impact?: UpdateImpact;
   norm: number;
   /** Its distance to the defense's reference (centered clipping's radius follows these). */
   distance: number;
@@ -360,6 +373,11 @@ export interface Coordinator {
   /** Starts (or resumes) the run: issues receipts a restart left pending, publishes the open round. */
   start(): Promise<void>;
   onJoin(peer: string): number;
+  /**
+   * A volunteer holds for a while (its hours, a dirty grid): it is assigned nothing until it joins
+   * again, and the open round stops waiting for it.
+   */
+  onLeave(peer: string): void;
   /** Why the update a header announces cannot be used, checked before its body is read; or undefined. */
   admit(peer: string, header: UpdateHeader): string | undefined;
   /** An admitted update's body arrived: decodes, validates and keeps it; says whether it was received. */
@@ -546,7 +564,10 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     const direct = [...r.updates].filter(([peer]) => verdicts.get(peer)?.accepted);
     const behind = partials.filter((x) => !x.failure).flatMap(({ p }) => p.contributors);
     /** Credited: a receipt each. */
-    const updates = [...direct.map(([peer, u]) => ({ peer, update: u.hash, bytes: u.bytes })), ...behind];
+    const updates: { peer: string; update: string; bytes: number; impact?: UpdateImpact }[] = [
+      ...direct.map(([peer, u]) => ({ peer, update: u.hash, bytes: u.bytes, impact: u.impact })),
+      ...behind,
+    ];
     /** Measured: what the admission bounds and the clipping radius learn from, and what a replay is checked against. */
     const measured = [...direct, ...[...r.samples].filter(([peer]) => verdicts.get(peer)?.accepted)];
     const failed = [
@@ -611,6 +632,11 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     const tokens = state.tokens + updates.reduce((n, { peer }) => n + creditedTokens(r.manifest, peer), 0);
     const valLoss = await deps.evaluate(params);
     const at = clock.now();
+    const pendingReceipts = updates.map(({ peer, update, bytes, impact }) =>
+      receiptEntry(r.manifest, r.weights.value.model, peer, { update, bytes, at }, impact, deps.gridIntensity),
+    );
+    const sum = (pick: (e: ReceiptEntry) => number | undefined) =>
+      pendingReceipts.reduce((n, e) => n + (pick(e) ?? 0), 0);
     const applied = {
       round,
       params,
@@ -618,15 +644,18 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       tokens,
       acceptedUpdates: state.acceptedUpdates + updates.length,
       rejectedUpdates: state.rejectedUpdates + failed.length,
-      history: [...state.history, { round, tokens, valLoss }],
-      pendingReceipts: updates.map(({ peer, update, bytes }) => ({
-        round: r.manifest.round,
-        peer,
-        tokens: creditedTokens(r.manifest, peer),
-        update,
-        bytes,
-        at,
-      })),
+      history: [
+        ...state.history,
+        {
+          round,
+          tokens,
+          valLoss,
+          flops: sum((e) => e.flops),
+          gpuSeconds: sum((e) => e.gpuSeconds),
+          estimatedWh: sum((e) => e.estimatedWh),
+        },
+      ],
+      pendingReceipts,
       volunteers: recordRound(state.volunteers, r.manifest.round, assigned, outcome),
       defense,
       secondMoment,
@@ -822,7 +851,9 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     const checked = await check(r, peer, header.weights, body, late);
     if ('kind' in checked) return reject(peer, header.round, checked.reason, checked.kind);
     r.buckets.add(peer, checked.vector);
-    r.updates.set(peer, checked.taken);
+    // Busy time is believed up to the time since the round was issued (its deadline less its length).
+    const elapsed = clock.now() - (r.manifest.deadline - settings.roundMs);
+    r.updates.set(peer, { ...checked.taken, impact: updateImpact(header, elapsed) });
     return { type: 'received', update: checked.taken.hash };
   }
 
@@ -937,6 +968,13 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       }
       return state.round + 1;
     },
+    onLeave(peer) {
+      joined.delete(peer);
+      if (open && peer in open.manifest.assignments && !open.tried.has(peer)) {
+        open.tried.add(peer); // its try is over: an update it sends later is refused
+        closeIfNoneLeft(open);
+      }
+    },
     admit(peer, header) {
       // Refused from its header (its body never read): counted by kind, not kept.
       const refused = admission(peer, header, open);
@@ -1004,5 +1042,55 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       await closing?.catch(() => {});
       if (open) dropBatch(open.batch);
     },
+  };
+}
+
+/** What a volunteer's update header says of its impact, bounded: its busy time by the round's elapsed time. */
+export interface UpdateImpact {
+  gpuSeconds?: number;
+  adapter?: AdapterClass;
+  region?: string;
+}
+
+function updateImpact(header: UpdateHeader, elapsedMs: number): UpdateImpact | undefined {
+  if (header.gpuMs === undefined && header.adapter === undefined) return undefined;
+  return {
+    gpuSeconds: header.gpuMs === undefined ? undefined : Math.min(header.gpuMs, Math.max(0, elapsedMs)) / 1000,
+    adapter: header.adapter,
+    region: header.region,
+  };
+}
+
+/**
+ * A credited update's receipt: its tokens and FLOPs from the round's assignment (never a claim), and
+ * the impact figures its volunteer's header gave, with the energy estimate and, where the run has a
+ * grid schedule for the region, the grams of CO₂ at the receipt's hour.
+ */
+export function receiptEntry(
+  manifest: RoundManifest,
+  model: GptConfig,
+  peer: string,
+  body: { update: string; bytes: number; at: number },
+  impact: UpdateImpact | undefined,
+  gridIntensity?: (region: string, at: number) => number | undefined,
+): ReceiptEntry {
+  const tokens = creditedTokens(manifest, peer);
+  const entry: ReceiptEntry = {
+    round: manifest.round,
+    peer,
+    tokens,
+    flops: trainingFlops(model, manifest.hyper.context, tokens),
+    ...body,
+  };
+  if (impact?.gpuSeconds === undefined) return entry;
+  const adapter = impact.adapter ?? 'unknown';
+  const { wh } = estimateEnergy(impact.gpuSeconds, adapter);
+  const intensity = impact.region === undefined ? undefined : gridIntensity?.(impact.region, body.at);
+  return {
+    ...entry,
+    gpuSeconds: impact.gpuSeconds,
+    adapter,
+    estimatedWh: wh,
+    ...(intensity === undefined ? {} : { gCO2: gramsCO2(wh, intensity) }),
   };
 }

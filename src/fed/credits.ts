@@ -6,6 +6,7 @@
 // audit checks the whole chain, every volunteer's totals, and that the roots the seed signed match.
 import type { SignedDocument } from '../swarm';
 import { GENESIS_HASH, type Receipt, type RoundManifest, receiptHash, verifyReceipt } from './documents';
+import { creditsOf } from './impact';
 
 export interface CreditsFile {
   kind: 'vgpu/credits';
@@ -19,13 +20,17 @@ export interface CreditsSummary {
   /** Rounds credited (distinct receipts). */
   rounds: number;
   tokens: number;
-  /** One credit per 1,000 training tokens of credited rounds. */
+  /** Verified training FLOPs of credited rounds (receipts of version 2, which predate them, count none). */
+  flops: number;
+  /** One credit per GFLOP of verified work (impact.ts's FLOPS_PER_CREDIT). */
   credits: number;
+  /** The impact figures the receipts carry, summed: estimates, labelled as such where shown. */
+  gpuSeconds: number;
+  estimatedWh: number;
+  gCO2: number;
   /** Receipts that were copies of one already counted. */
   duplicates: number;
 }
-
-export const TOKENS_PER_CREDIT = 1000;
 
 /** The file's shape, checked before its signatures so that a wrong file fails with a clear message. */
 export function parseCreditsFile(value: unknown): CreditsFile {
@@ -40,9 +45,21 @@ export function parseCreditsFile(value: unknown): CreditsFile {
   return value as CreditsFile;
 }
 
-export function summariseReceipts(receipts: Pick<Receipt, 'tokens'>[], duplicates = 0): CreditsSummary {
-  const tokens = receipts.reduce((n, r) => n + r.tokens, 0);
-  return { rounds: receipts.length, tokens, credits: Math.floor(tokens / TOKENS_PER_CREDIT), duplicates };
+type Counted = Pick<Receipt, 'tokens' | 'flops' | 'gpuSeconds' | 'estimatedWh' | 'gCO2'>;
+
+export function summariseReceipts(receipts: Counted[], duplicates = 0): CreditsSummary {
+  const sum = (pick: (r: Counted) => number | undefined) => receipts.reduce((n, r) => n + (pick(r) ?? 0), 0);
+  const flops = sum((r) => r.flops);
+  return {
+    rounds: receipts.length,
+    tokens: sum((r) => r.tokens),
+    flops,
+    credits: creditsOf(flops),
+    gpuSeconds: sum((r) => r.gpuSeconds),
+    estimatedWh: sum((r) => r.estimatedWh),
+    gCO2: sum((r) => r.gCO2),
+    duplicates,
+  };
 }
 
 /** Two receipts that cannot both be true: one round credited twice, or one ledger position twice. */
@@ -107,7 +124,7 @@ export async function auditLedger(
   rounds: Pick<RoundManifest, 'round' | 'ledger'>[] = [],
 ): Promise<LedgerAudit> {
   const hashes: string[] = [];
-  const volunteers = new Map<string, { tokens: number; rounds: Set<number> }>();
+  const volunteers = new Map<string, { rounds: Set<number>; receipts: Receipt[] }>();
   let head = GENESIS_HASH;
   for (const line of lines) {
     if (line === '') continue;
@@ -125,11 +142,11 @@ export async function auditLedger(
     ).value;
     if (r.index !== i) throw new Error(`ledger line ${i + 1} says it is at index ${r.index}`);
     if (r.prev !== head) throw new Error(`ledger line ${i + 1} does not chain to the line before`);
-    const v = volunteers.get(r.peer) ?? { tokens: 0, rounds: new Set<number>() };
+    const v = volunteers.get(r.peer) ?? { rounds: new Set<number>(), receipts: [] };
     if (v.rounds.has(r.round))
       throw new ConflictingReceiptsError(`ledger line ${i + 1} credits ${r.peer} for round ${r.round} again`);
     v.rounds.add(r.round);
-    v.tokens += r.tokens;
+    v.receipts.push(r);
     volunteers.set(r.peer, v);
     head = await receiptHash(doc);
     hashes.push(head);
@@ -141,11 +158,6 @@ export async function auditLedger(
       throw new Error(`round ${m.round} names ${receipts} receipts; the ledger has only ${hashes.length}`);
     if (atRoot !== rootHead) throw new Error(`round ${m.round}'s ledger root does not match the ledger`);
   }
-  const summaries = new Map(
-    [...volunteers].map(([peer, v]) => [
-      peer,
-      { rounds: v.rounds.size, tokens: v.tokens, credits: Math.floor(v.tokens / TOKENS_PER_CREDIT), duplicates: 0 },
-    ]),
-  );
+  const summaries = new Map([...volunteers].map(([peer, v]) => [peer, summariseReceipts(v.receipts)]));
   return { receipts: hashes.length, head, volunteers: summaries, hashes };
 }

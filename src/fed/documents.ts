@@ -15,6 +15,7 @@ import {
   verifyDocument,
 } from '../swarm';
 import { MAX_BLOCK_SIZE, UPDATE_FORMATS, type UpdateFormat } from './codec';
+import { ADAPTER_CLASSES, type AdapterClass } from './impact';
 
 export interface CodecSettings {
   format: UpdateFormat;
@@ -88,11 +89,23 @@ export interface RoundManifest {
  */
 export interface Receipt {
   kind: 'vgpu/receipt';
-  version: 2;
+  /** 3 adds flops and the impact figures; receipts of version 2 (older ledgers) have neither. */
+  version: 2 | 3;
   round: number;
   peer: string;
   /** Training tokens credited: the round's assignment (steps × batch × context), never a claim. */
   tokens: number;
+  /** Their nominal training FLOPs, from the round's model and shape (impact.ts): the credits. */
+  flops?: number;
+  /**
+   * The impact figures (impact.ts), estimates labelled as such: the GPU-busy seconds the volunteer
+   * measured (capped by the round's length), the adapter class it reported, the energy that gives,
+   * and its grams of CO₂ where the run publishes a grid schedule for the region it chose.
+   */
+  gpuSeconds?: number;
+  adapter?: AdapterClass;
+  estimatedWh?: number;
+  gCO2?: number;
   /** sha256 of the update bytes received, and their size. */
   update: string;
   bytes: number;
@@ -197,7 +210,16 @@ export function parseRoundManifest(value: unknown): RoundManifest {
 export function parseReceipt(value: unknown): Receipt {
   check(typeof value === 'object' && value !== null, 'receipt: not an object');
   const r = value as Record<string, unknown>;
-  check(r.kind === 'vgpu/receipt' && r.version === 2, 'receipt: unknown kind/version');
+  check(r.kind === 'vgpu/receipt' && (r.version === 2 || r.version === 3), 'receipt: unknown kind/version');
+  const optional = (k: string) => r[k] === undefined || (isNum(r[k]) && (r[k] as number) >= 0);
+  check(
+    (r.version === 2 || isNum(r.flops)) && ['flops', 'gpuSeconds', 'estimatedWh', 'gCO2'].every(optional),
+    'receipt: flops and the impact figures must be non-negative numbers',
+  );
+  check(
+    r.adapter === undefined || ADAPTER_CLASSES.includes(r.adapter as AdapterClass),
+    'receipt: unknown adapter class',
+  );
   check(
     isInt(r.round) && typeof r.peer === 'string' && isInt(r.tokens),
     'receipt: round, peer and tokens are required',

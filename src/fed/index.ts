@@ -67,7 +67,6 @@ export {
   type LedgerAudit,
   parseCreditsFile,
   summariseReceipts,
-  TOKENS_PER_CREDIT,
   verifyCreditsFile,
 } from './credits';
 export {
@@ -95,6 +94,17 @@ export {
   verifyRoundManifest,
 } from './documents';
 export {
+  GRID_POINT_MS,
+  type GridPoint,
+  type GridSchedule,
+  GridScheduleError,
+  gridSchedule,
+  importGridFile,
+  intensityAt,
+  MAX_GRID_BYTES,
+  parseGridSchedule,
+} from './grid';
+export {
   type Contributor,
   fetchSample,
   HELPER_PROTOCOL,
@@ -111,6 +121,19 @@ export {
   sampleServer,
   sendPartial,
 } from './helper-protocol';
+export {
+  ADAPTER_CLASSES,
+  ADAPTER_POWER,
+  type AdapterClass,
+  adapterClassOf,
+  creditsOf,
+  type EnergyEstimate,
+  estimateEnergy,
+  FLOPS_PER_CREDIT,
+  gramsCO2,
+  type PowerFigure,
+  trainingFlops,
+} from './impact';
 export { type OuterOptions, outerStep } from './outer';
 export {
   MAX_UPDATE_BYTES,
@@ -122,6 +145,7 @@ export {
   type ReceiptsReply,
   ROUND_TOPIC,
   requestJoin,
+  requestLeave,
   requestReceipts,
   sendUpdate,
   UPDATE_PROTOCOL,

@@ -1,5 +1,7 @@
-// `/vgpu/update/3.0.0`: a volunteer's direct stream to the seed. Three requests:
+// `/vgpu/update/3.0.0`: a volunteer's direct stream to the seed. Four requests:
 //   join:     header {type: 'join'}                        -> {type: 'joined', round}
+//   leave:    header {type: 'leave'}                       -> {type: 'left'}
+//             (the volunteer holds for a while: outside its hours, a dirty grid; it joins again later)
 //   update:   header {type: 'update', round, weights, bytes, ...}
 //                                                          -> {type: 'continue'} or a refusal
 //             the encoded update (exactly `bytes` long)    -> {type: 'received', update} or
@@ -20,6 +22,7 @@ import { lpStream } from '@libp2p/utils';
 import { closeBothEnds, decodeJsonMessage, isSha256Hex, type SignedDocument, utf8 } from '../swarm';
 import { heldByKey, requestBudget } from '../util/budget';
 import { type Clock, systemClock, withDeadline } from '../util/clock';
+import { ADAPTER_CLASSES, type AdapterClass } from './impact';
 
 export const UPDATE_PROTOCOL = '/vgpu/update/3.0.0';
 /** Gossip topic of the seed's signed round manifests (the page also polls /round.json). */
@@ -69,6 +72,14 @@ export interface UpdateHeader {
   /** Training loss of the first and last local step. */
   lossFirst: number;
   lossLast: number;
+  /**
+   * What the volunteer measured and chose, for its impact figures (impact.ts): its GPU-busy time in
+   * the round, its adapter's class, and the grid region it picked. Optional, and believed only within
+   * bounds: the busy time is capped by the round's length, and credits never depend on them.
+   */
+  gpuMs?: number;
+  adapter?: AdapterClass;
+  region?: string;
 }
 
 /** What became of an update that arrived whole (unsigned: the receipt comes once the round is checkpointed). */
@@ -99,9 +110,10 @@ const fail = (why: string) => new UpdateProtocolError(why);
 
 export function parseUpdateHeader(
   bytes: Uint8Array,
-): UpdateHeader | { type: 'join' } | { type: 'receipts'; since: number } {
+): UpdateHeader | { type: 'join' } | { type: 'leave' } | { type: 'receipts'; since: number } {
   const h = decodeJsonMessage(bytes, MAX_UPDATE_HEADER_BYTES, 'update header', fail);
   if (h.type === 'join') return { type: 'join' };
+  if (h.type === 'leave') return { type: 'leave' };
   if (h.type === 'receipts') {
     if (!Number.isInteger(h.since) || (h.since as number) < 0)
       throw fail('receipts request: since must be a non-negative integer');
@@ -115,12 +127,20 @@ export function parseUpdateHeader(
   if (!isSha256Hex(h.weights)) throw fail('update header: weights must be a manifest id');
   if (typeof h.lossFirst !== 'number' || typeof h.lossLast !== 'number')
     throw fail('update header: lossFirst and lossLast must be numbers');
+  if (h.gpuMs !== undefined && !(typeof h.gpuMs === 'number' && h.gpuMs >= 0 && Number.isFinite(h.gpuMs)))
+    throw fail('update header: gpuMs must be a non-negative number');
+  if (h.adapter !== undefined && !ADAPTER_CLASSES.includes(h.adapter as AdapterClass))
+    throw fail(`update header: adapter must be one of ${ADAPTER_CLASSES.join(', ')}`);
+  if (h.region !== undefined && !(typeof h.region === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(h.region)))
+    throw fail('update header: region must be a grid region id');
   return h as unknown as UpdateHeader;
 }
 
 export interface UpdateServerOptions {
   /** A volunteer asks to take part; returns the round it will be assigned in. */
   onJoin(peer: string): number;
+  /** A volunteer holds for a while: it is assigned no round until it joins again. */
+  onLeave(peer: string): void;
   /** Why the update this header announces is not taken (checked before its body is read), or undefined. */
   admit(peer: string, header: UpdateHeader): string | undefined;
   /** An admitted update arrived whole; says whether it was received. */
@@ -143,6 +163,10 @@ export function updateServer(opts: UpdateServerOptions): StreamHandler {
     onError: opts.onError,
     async serve(peer, h, readBody) {
       if (h.type === 'join') return { type: 'joined', round: opts.onJoin(peer) };
+      if (h.type === 'leave') {
+        opts.onLeave(peer);
+        return { type: 'left' };
+      }
       if (h.type === 'receipts') return boundedReceipts(await opts.onReceipts(peer, h.since));
       const refused = opts.admit(peer, h);
       if (refused) return { refused };
@@ -315,6 +339,12 @@ export async function requestJoin(stream: Stream, options: AbortOptions = {}): P
   if (reply.type !== 'joined' || !Number.isInteger(reply.round))
     throw fail('seed reply: expected {type: "joined", round}');
   return reply.round as number;
+}
+
+/** Says we hold for a while (outside our hours, a dirty grid): the seed assigns us nothing until we join again. */
+export async function requestLeave(stream: Stream, options: AbortOptions = {}): Promise<void> {
+  const reply = await request(stream, { type: 'leave' }, options);
+  if (reply.type !== 'left') throw fail('seed reply: expected {type: "left"}');
 }
 
 /**

@@ -356,6 +356,10 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
         void toRoot('join', (s) => helperJoin(s, peer, address)).catch((e: Error) => log(e.message));
         return (current?.manifest.round ?? 0) + 1;
       },
+      onLeave(peer: string) {
+        // Holding for a while: the root assigns it nothing until it joins again.
+        if (members.delete(peer)) void toRoot('left', (s) => helperLeft(s, peer)).catch(() => {});
+      },
       admit(peer: string, h: UpdateHeader) {
         const refused = refusal(peer, h);
         return refused && counted(refused);

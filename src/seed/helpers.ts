@@ -85,7 +85,7 @@ export interface HelperRegistryComponents {
   /** An update behind a helper's partial, from that helper. */
   fetchSample(helper: string, round: number, peer: string): Promise<Uint8Array>;
   /** Set once the coordinator exists (it needs fetchSample first). */
-  coordinator(): Pick<Coordinator, 'onJoin' | 'receipts' | 'admitPartial' | 'onPartial' | 'onLeft'>;
+  coordinator(): Pick<Coordinator, 'onJoin' | 'onLeave' | 'receipts' | 'admitPartial' | 'onPartial' | 'onLeft'>;
   /** Peer ids allowed to act as helpers. */
   allowed: readonly string[];
   log(line: string): void;
@@ -126,7 +126,10 @@ export function helperRegistry(c: HelperRegistryComponents): Omit<HelperService,
       return c.coordinator().onJoin(peer);
     },
     onLeft(helper, peer) {
-      if (helperOf.get(peer) === helper) forget(peer);
+      if (helperOf.get(peer) !== helper) return c.coordinator().onLeft();
+      forget(peer);
+      // Gone from the helper, or holding (a volunteer's leave): assigned nothing until it joins again.
+      c.coordinator().onLeave(peer);
       c.coordinator().onLeft();
     },
     onReceipts(helper, peer, since) {

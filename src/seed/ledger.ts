@@ -87,7 +87,7 @@ function ledgerFrom(key: PrivateKey, c: ChainState, append: (line: string) => Pr
       const issued: SignedDocument[] = [];
       for (const entry of entries) {
         if (entry.round < c.lastRound || c.recent.has(entry.round, entry.peer)) continue;
-        const receipt: Receipt = { kind: 'vgpu/receipt', version: 2, ...entry, index: c.count, prev: c.head };
+        const receipt: Receipt = { kind: 'vgpu/receipt', version: 3, ...entry, index: c.count, prev: c.head };
         const signed = await signReceipt(key, signer, receipt);
         await append(`${JSON.stringify(signed)}\n`);
         c.count++;

@@ -92,7 +92,7 @@ export async function createRoundCoordinator(c: RoundCoordinatorComponents): Pro
 export interface UpdateServiceComponents {
   node: Pick<SeedNode, 'handle' | 'unhandle'>;
   /** The coordinator, or a helper seed's stand-in for its root's (src/helper). */
-  coordinator: Pick<UpdateServerOptions, 'onJoin' | 'admit' | 'onUpdate'> & {
+  coordinator: Pick<UpdateServerOptions, 'onJoin' | 'onLeave' | 'admit' | 'onUpdate'> & {
     receipts: UpdateServerOptions['onReceipts'];
   };
   log(line: string): void;
@@ -109,6 +109,7 @@ export async function startUpdateService(c: UpdateServiceComponents): Promise<{ 
     UPDATE_PROTOCOL,
     updateServer({
       onJoin: (peer) => c.coordinator.onJoin(peer),
+      onLeave: (peer) => c.coordinator.onLeave(peer),
       admit: (peer, header) => c.coordinator.admit(peer, header),
       onUpdate: (peer, header, body) => c.coordinator.onUpdate(peer, header, body),
       onReceipts: (peer, since) => c.coordinator.receipts(peer, since),

@@ -21,6 +21,8 @@ export interface ReceiptView {
   accepted: boolean;
   reason?: string;
   tokens: number;
+  /** Verified training FLOPs the receipt credits (none for a receipt that predates them): the credits. */
+  flops?: number;
   bytes: number;
 }
 
@@ -41,6 +43,8 @@ export interface TrainingView {
   receipts: ReceiptView[];
   acceptedRounds: number;
   tokens: number;
+  /** Verified training FLOPs of the credited rounds (impact.ts: one credit per GFLOP). */
+  flops: number;
   /** GPU time spent in training steps, all sessions. */
   gpuMs: number;
   /** Bytes of the last update sent, and what the dense fp32 vector would have been. */
@@ -150,9 +154,13 @@ export function initialState(seedUrl: string, kept: { settings: Settings; receip
   return state;
 }
 
-function counts(receipts: ReceiptView[]): Pick<TrainingView, 'acceptedRounds' | 'tokens'> {
+function counts(receipts: ReceiptView[]): Pick<TrainingView, 'acceptedRounds' | 'tokens' | 'flops'> {
   const accepted = receipts.filter((r) => r.accepted);
-  return { acceptedRounds: accepted.length, tokens: accepted.reduce((n, r) => n + r.tokens, 0) };
+  return {
+    acceptedRounds: accepted.length,
+    tokens: accepted.reduce((n, r) => n + r.tokens, 0),
+    flops: accepted.reduce((n, r) => n + (r.flops ?? 0), 0),
+  };
 }
 
 /** The next state after `e`. Never mutates `s`. */
@@ -243,7 +251,10 @@ export function reduce(s: TabState, e: TabEvent): TabState {
       return training({ status: 'waiting', reason: undefined });
     case 'receipt': {
       const r = e.receipt;
-      const receipts = [...t.receipts, { round: r.round, accepted: true, tokens: r.tokens, bytes: r.bytes }];
+      const receipts = [
+        ...t.receipts,
+        { round: r.round, accepted: true, tokens: r.tokens, flops: r.flops, bytes: r.bytes },
+      ];
       return training({ receipts, ...counts(receipts) });
     }
     case 'not-credited': {

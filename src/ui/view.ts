@@ -1,7 +1,7 @@
 // Renders the volunteer's page from its state (plain DOM, no framework). Every figure a test or a
 // volunteer reads has a data-testid.
 
-import { TOKENS_PER_CREDIT } from '../fed';
+import { creditsOf } from '../fed';
 import { DUTY_CYCLES, type TabState } from '../tab';
 import { lossChart } from './chart';
 import { el, facts } from './dom';
@@ -134,13 +134,13 @@ export function render(s: TabState): void {
       : el('p', 'Waiting for the seed…'),
   );
 
-  const credits = Math.floor(t.tokens / TOKENS_PER_CREDIT);
+  const credits = creditsOf(t.flops);
   const contribution: HTMLElement[] = [
     facts([
       ['Rounds credited', `${t.acceptedRounds} of ${t.receipts.length}`, 'receipts'],
       ['Tokens trained', String(t.tokens), 'tokens'],
       ['GPU time', `${(t.gpuMs / 60_000).toFixed(1)} min`, 'gpu-time'],
-      ['Credits', `${credits} (1 per 1,000 credited tokens)`, 'credits'],
+      ['Credits', `${credits.toFixed(2)} (1 per GFLOP of verified training)`, 'credits'],
       ...(t.lastUpdateBytes
         ? [['Last update', `${mib(t.lastUpdateBytes)} (dense fp32 ${mib(t.lastDenseBytes ?? 0)})`] as [string, string]]
         : []),

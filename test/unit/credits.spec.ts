@@ -18,6 +18,7 @@ import {
   auditLedger,
   ConflictingReceiptsError,
   type CreditsFile,
+  FLOPS_PER_CREDIT,
   GENESIS_HASH,
   type LedgerRoot,
   type Receipt,
@@ -25,7 +26,6 @@ import {
   signReceipt,
   signRoundManifest,
   summariseReceipts,
-  TOKENS_PER_CREDIT,
   verifyCreditsFile,
 } from '../../src/fed';
 import { initParams, paramLayout } from '../../src/model';
@@ -54,7 +54,10 @@ let ledger: Ledger;
 /** Every receipt issued into `ledger`, in order: its lines. */
 let issued: SignedDocument[];
 
-/** The volunteer's credited rounds 0, 2, 3 (1,500 + 2,600 + 999 tokens: 5 credits), a stranger's between. */
+/**
+ * The volunteer's credited rounds 0, 2, 3 (1,500 + 2,600 + 999 tokens at 2 MFLOP a token: 10.198
+ * credits; round 0 with impact figures), a stranger's between.
+ */
 async function issueRounds(): Promise<SignedDocument[]> {
   ledger = memoryLedger(seedKey);
   issued = [];
@@ -62,6 +65,8 @@ async function issueRounds(): Promise<SignedDocument[]> {
     round,
     peer,
     tokens,
+    flops: tokens * FLOPS_PER_TOKEN,
+    ...(round === 0 ? { gpuSeconds: 30, adapter: 'integrated' as const, estimatedWh: 0.125, gCO2: 0.05 } : {}),
     update: 'ab'.repeat(32),
     bytes: 4096,
     at: 1_700_000_000_000 + round,
@@ -133,16 +138,37 @@ function tamperTokens(doc: SignedDocument, tokens: number): SignedDocument {
   return { ...doc, body: JSON.stringify({ ...body, tokens }) };
 }
 
-const EXPECTED = { rounds: 3, tokens: 1500 + 2600 + 999, credits: 5, duplicates: 0 };
+/** Nominal training FLOPs per token the test's receipts carry. */
+const FLOPS_PER_TOKEN = 2e6;
+const TOKENS = 1500 + 2600 + 999;
+const EXPECTED = {
+  rounds: 3,
+  tokens: TOKENS,
+  flops: TOKENS * FLOPS_PER_TOKEN,
+  credits: (TOKENS * FLOPS_PER_TOKEN) / 1e9,
+  gpuSeconds: 30,
+  estimatedWh: 0.125,
+  gCO2: 0.05,
+  duplicates: 0,
+};
 
-test('summariseReceipts counts rounds and tokens; credits are floor(tokens / 1000)', () => {
-  expect(TOKENS_PER_CREDIT).toBe(1000);
-  expect(summariseReceipts([])).toEqual({ rounds: 0, tokens: 0, credits: 0, duplicates: 0 });
-  expect(summariseReceipts([{ tokens: 999 }])).toEqual({ rounds: 1, tokens: 999, credits: 0, duplicates: 0 });
-  expect(summariseReceipts([{ tokens: 1000 }, { tokens: 999 }], 2)).toEqual({
+test('summariseReceipts sums rounds, tokens, FLOPs and the impact figures; a credit is a GFLOP of verified work', () => {
+  expect(FLOPS_PER_CREDIT).toBe(1e9);
+  const none = { rounds: 0, tokens: 0, flops: 0, credits: 0, gpuSeconds: 0, estimatedWh: 0, gCO2: 0, duplicates: 0 };
+  expect(summariseReceipts([])).toEqual(none);
+  // 768 tokens of a round credit their FLOPs: not 0 (the page once floored tokens / 1,000).
+  expect(summariseReceipts([{ tokens: 768, flops: 768 * FLOPS_PER_TOKEN }]).credits).toBeCloseTo(1.536, 9);
+  // A version-2 receipt (no FLOPs) counts its tokens and no credits.
+  expect(
+    summariseReceipts([{ tokens: 1000 }, { tokens: 999, flops: 5e8, gpuSeconds: 2, estimatedWh: 0.01 }], 2),
+  ).toEqual({
+    ...none,
     rounds: 2,
     tokens: 1999,
-    credits: 1,
+    flops: 5e8,
+    credits: 0.5,
+    gpuSeconds: 2,
+    estimatedWh: 0.01,
     duplicates: 2,
   });
 });
@@ -153,7 +179,7 @@ test("a file of receipts signed by the seed verifies to its summary, against the
   expect(await verifyCreditsFile(file, seed.toString())).toEqual(EXPECTED);
   // Through JSON, as the page exports it and the CLI reads it.
   expect(await verifyCreditsFile(JSON.parse(JSON.stringify(file)) as CreditsFile, seed.toString())).toEqual(EXPECTED);
-  expect(await verifyCreditsFile(creditsFile([]))).toEqual({ rounds: 0, tokens: 0, credits: 0, duplicates: 0 });
+  expect(await verifyCreditsFile(creditsFile([]))).toEqual(summariseReceipts([]));
 });
 
 test('a receipt pasted 100 times counts once; two different receipts for one round, or one ledger position, conflict', async () => {
@@ -308,11 +334,12 @@ test.describe('scripts/verify-receipts.ts', () => {
     expect(plain.stdout).toContain(`${path}: verified`);
     expect(plain.stdout).toMatch(/rounds: +3 credited\n/);
     expect(plain.stdout).toMatch(/tokens: +5099 in credited updates/);
-    expect(plain.stdout).toMatch(/credits: +5\n/);
+    expect(plain.stdout).toMatch(/credits: +10\.20 \(10\.20 GFLOP of verified training; 1 credit = 1 GFLOP\)\n/);
+    expect(plain.stdout).toMatch(/impact: +30 s of GPU time, an estimated 0\.13 Wh and 0\.1 gCO₂/);
     expect(plain.stdout).toContain('pass --seed <peerId>');
     const checked = await cli(path, '--seed', seed.toString());
     expect(checked.status).toBe(0);
-    expect(checked.stdout).toMatch(/credits: +5\n/);
+    expect(checked.stdout).toMatch(/credits: +10\.20 /);
     expect(checked.stdout).not.toContain('pass --seed');
   });
 

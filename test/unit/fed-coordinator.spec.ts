@@ -32,6 +32,7 @@ import {
   verifyReceipt,
   verifyRoundManifest,
 } from '../../src/fed/documents';
+import { trainingFlops } from '../../src/fed/impact';
 import type { UpdateHeader, UpdateOutcome } from '../../src/fed/protocol';
 import { SUSPENSION_ROUNDS } from '../../src/fed/roster';
 import { applyRoundDelta } from '../../src/fed/round-delta';
@@ -456,6 +457,19 @@ test("with an lr schedule each round carries its own lr: round 0 of a 2-round wa
   expect(() => harness({ lrSchedule: { warmupRounds: 2, rounds: 2, finalFraction: 0 } })).toThrow(/rounds must be/);
 });
 
+/**
+ * A closed round's history entry: the verified FLOPs of the tokens it credited; its volunteers
+ * measured no GPU time (no impact figures in their headers).
+ */
+const closedRound = (round: number, tokens: number, valLoss: number, credited: number) => ({
+  round,
+  tokens,
+  valLoss,
+  flops: trainingFlops(CFG, HYPER.context, credited),
+  gpuSeconds: 0,
+  estimatedWh: 0,
+});
+
 test('a round closes as soon as every assigned volunteer has reported: params move by exactly lr·mean(updates)', async () => {
   const h = harness();
   const start = h.state.params.slice();
@@ -482,7 +496,7 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
   expect(last(h).manifest.ledger).toEqual({ receipts: 1, head: expect.stringMatching(/^[0-9a-f]{64}$/) });
   expect(JSON.parse(h.persisted[0]!.history)).toEqual([
     { round: 0, tokens: 0, valLoss: 5 },
-    { round: 1, tokens: MAX_TOKENS, valLoss: 4.75 },
+    closedRound(1, MAX_TOKENS, 4.75, MAX_TOKENS),
   ]);
   // The model evaluated after the round is the one persisted and published.
   expect(Buffer.compare(Buffer.from(h.evaluated[1]!.buffer), Buffer.from(after0.buffer))).toBe(0);
@@ -517,8 +531,8 @@ test('a round closes as soon as every assigned volunteer has reported: params mo
   expect(worst1).toBeLessThanOrEqual(INT8_TOL);
   expect(h.state.history).toEqual([
     { round: 0, tokens: 0, valLoss: 5 },
-    { round: 1, tokens: MAX_TOKENS, valLoss: 4.75 },
-    { round: 2, tokens: 3 * MAX_TOKENS, valLoss: 4.5 },
+    closedRound(1, MAX_TOKENS, 4.75, MAX_TOKENS),
+    closedRound(2, 3 * MAX_TOKENS, 4.5, 2 * MAX_TOKENS),
   ]);
   expect(h.persisted.length).toBe(2);
   expect(h.persisted[1]!).toMatchObject({

@@ -17,6 +17,7 @@ import {
   parseUpdateHeader,
   RECEIPTS_PER_REPLY,
   requestJoin,
+  requestLeave,
   requestReceipts,
   sendUpdate,
   type UpdateHeader,
@@ -155,17 +156,19 @@ test.describe('parseUpdateHeader', () => {
 test.describe('updateServer', () => {
   interface Calls {
     joins: string[];
+    leaves: string[];
     updates: { peer: string; header: UpdateHeader; body: Uint8Array }[];
     errors: { peer: string; message: string }[];
   }
 
   function server(over: Partial<UpdateServerOptions> = {}): { handler: StreamHandler; calls: Calls } {
-    const calls: Calls = { joins: [], updates: [], errors: [] };
+    const calls: Calls = { joins: [], leaves: [], updates: [], errors: [] };
     const handler = updateServer({
       onJoin: (peer) => {
         calls.joins.push(peer);
         return 7;
       },
+      onLeave: (peer) => void calls.leaves.push(peer),
       admit: () => undefined,
       onUpdate: async (peer, header, body) => {
         calls.updates.push({ peer, header, body: body.slice() });
@@ -256,6 +259,15 @@ test.describe('updateServer', () => {
     expect(await raw(s.handler, [json({ type: 'join' })])).toEqual({ type: 'joined', round: 7 });
   });
 
+  test('requestLeave tells onLeave who holds, from the connection', async () => {
+    const s = server();
+    const { stream, handled } = await open(s.handler);
+    await requestLeave(stream);
+    await handled;
+    expect(s.calls.leaves).toEqual([alice.toString()]);
+    expect(s.calls.joins).toEqual([]);
+  });
+
   test("sendUpdate delivers the header and the exact body bytes, and returns onUpdate's reply", async () => {
     const s = server();
     // 300 KB of random bytes: many chunks on the way, none lost or reordered.
@@ -280,7 +292,7 @@ test.describe('updateServer', () => {
   test('a malformed header gets {error}; the requester rejects with "the seed refused: …"; the next good request is served', async () => {
     const s = server();
     expect(await raw(s.handler, [utf8('not json'), new Uint8Array(4)])).toEqual({ error: 'update header is not JSON' });
-    expect(await raw(s.handler, [json({ type: 'leave' })])).toEqual({ error: 'update header: unknown type leave' });
+    expect(await raw(s.handler, [json({ type: 'quit' })])).toEqual({ error: 'update header: unknown type quit' });
     const big = json({ ...HEADER, pad: 'x'.repeat(MAX_UPDATE_HEADER_BYTES) });
     // Refused from its length prefix, before it is read.
     expect(await raw(s.handler, [big])).toEqual({
@@ -298,7 +310,7 @@ test.describe('updateServer', () => {
     expect(s.calls.updates).toEqual([]);
     expect(s.calls.errors).toEqual([
       { peer: alice.toString(), message: 'update header is not JSON' },
-      { peer: alice.toString(), message: 'update header: unknown type leave' },
+      { peer: alice.toString(), message: 'update header: unknown type quit' },
       { peer: alice.toString(), message: `Message length too long - ${big.length} > ${MAX_UPDATE_HEADER_BYTES}` },
       {
         peer: alice.toString(),
