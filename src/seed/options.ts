@@ -57,6 +57,10 @@ federated rounds (defaults suit the tiny model on a software adapter):
                      (default: ${DEFAULT_FED_SETTINGS.deltaCodec?.format ?? 'off'})
   --second-moment <on|off>  rounds name AdamW's second moment for volunteers to start from, the
                      mean of the seed's own re-executions (default: ${DEFAULT_FED_SETTINGS.shareSecondMoment ? 'on' : 'off'})
+energy:
+  --grid <file>      grid carbon-intensity schedule published to volunteers at /grid.json, who may then
+                     contribute only while their region's grid is below a threshold (repeatable): an
+                     Electricity Maps data-portal CSV or API JSON, or WattTime API JSON
 helper seeds (a root serves thousands of volunteers through a few helpers):
   --allow-helper <peer id>  a helper this root accepts (repeatable); a helper prints its peer id
   --upstream <url>   start a helper of the root at <url> instead of a root: it serves its own volunteers
@@ -130,7 +134,7 @@ function modelOf(v: Values): GptConfig | undefined {
 }
 
 /** Options whose values are paths: a run config's are relative to the config file. */
-const PATH_OPTIONS = ['run', 'app', 'data', 'tls-cert', 'tls-key', 'turn-secret-file'];
+const PATH_OPTIONS = ['run', 'app', 'data', 'tls-cert', 'tls-key', 'turn-secret-file', 'grid'];
 
 /**
  * The options of a run config file (--config), as parseArgs would give them: each key an option's
@@ -218,6 +222,7 @@ const OPTIONS = {
   stun: { type: 'string', multiple: true },
   turn: { type: 'string', multiple: true },
   'turn-secret-file': { type: 'string' },
+  grid: { type: 'string', multiple: true },
   'allow-helper': { type: 'string', multiple: true },
   upstream: { type: 'string' },
   help: { type: 'boolean' },
@@ -259,6 +264,7 @@ export function parseSeedCommand(args: string[]): SeedCommand {
       fed: fedSettings(values, model),
       ice: iceOptions(values),
       helpers: values['allow-helper'],
+      grid: values.grid,
     },
   };
 }

@@ -36,6 +36,8 @@ export interface RoundCoordinatorComponents {
   clock?: Clock;
   /** An update behind a helper's partial, from that helper (helpers.ts). */
   fetchSample?(helper: string, round: number, peer: string): Promise<Uint8Array>;
+  /** The run's grid intensity by region and time (grid.ts), for receipts' gCO₂; none without a schedule. */
+  gridIntensity?(region: string, at: number): number | undefined;
   /** Where each round's opening, close and checkpoint are recorded (the dashboard's timeline). */
   timeline: RoundTimeline;
 }
@@ -75,6 +77,7 @@ export async function createRoundCoordinator(c: RoundCoordinatorComponents): Pro
       clock: c.clock,
       spool: await openFileSpool(c.run.dir),
       fetchSample: c.fetchSample,
+      gridIntensity: c.gridIntensity,
     },
     c.settings,
     c.run.state,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { type Coordinator, DEFAULT_FED_SETTINGS, type FedSettings } from '../fed';
+import { type Coordinator, DEFAULT_FED_SETTINGS, type FedSettings, intensityAt } from '../fed';
 import type { GptConfig } from '../model';
 import { createSeedNode, ipOf, type SeedInfo, type SeedNode, type UploadStats, type VerifiedManifest } from '../swarm';
 import { roundShapeProblem } from '../tab/round-check';
@@ -16,6 +16,7 @@ import { startedParts } from '../util/parts';
 import { dashboardData, runConfiguration } from './dashboard';
 import { dashboardStreams } from './dashboard-stream';
 import { dataFiles, type SeedStatus, seedDocuments, weightPieceFiles } from './documents';
+import { loadGridSchedule } from './grid';
 import { startHelperService } from './helpers';
 import { readTlsFiles, startHttpServer, type TlsFiles } from './http';
 import { checkIceOptions, type IceOptions, iceServersFor } from './ice';
@@ -41,6 +42,8 @@ export interface SeedOptions {
   model?: string | GptConfig;
   /** The researcher's corpus (a .txt file, a folder of them, or .jsonl) for a new run; the Brown corpus without. */
   data?: string;
+  /** Grid carbon-intensity exports (Electricity Maps CSV or JSON, WattTime JSON) served at /grid.json; none by default. */
+  grid?: readonly string[];
   /** Built volunteer app to serve (vite build's output). */
   appDir?: string;
   /** Seed of the weight init for a new run. */
@@ -84,6 +87,7 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
   const tls = opts.tls && (await readTlsFiles(opts.tls));
   const ice = opts.ice ?? { stun: [], turn: [] };
   checkIceOptions(ice);
+  const grid = await loadGridSchedule(opts.grid ?? []);
   const run = await openRunFolder({
     runDir: opts.runDir,
     model: opts.model,
@@ -139,6 +143,7 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
         log,
         clock,
         fetchSample: helpers.fetchSample,
+        gridIntensity: grid && ((region, at) => intensityAt(grid, region, at)),
         timeline,
       }),
     );
@@ -187,7 +192,8 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
         host,
         port: opts.httpPort ?? 0,
         appDir,
-        routes: documents.routes,
+        // /grid.json only where the run has a schedule: a 404 tells tabs to hide the grid option.
+        routes: grid ? { ...documents.routes, '/grid.json': () => grid } : documents.routes,
         generated: {
           '/metrics': metricsDocument(
             seedMetrics({ status: documents.status, sent: traffic.sent, received: traffic.received }),

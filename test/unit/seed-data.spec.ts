@@ -181,3 +181,49 @@ test('a refused start leaves no run folder: bad bytes, a corpus too small, a voc
     expect(await exists(runDir), `${name}: ${runDir} ${await readdir(runDir).catch(() => [])}`).toBe(false);
   }
 });
+
+test('--grid: the schedule is served at /grid.json (404 without one); a bad file stops the start, naming it', async () => {
+  const csv = await put(
+    'grid.csv',
+    [
+      'Datetime (UTC),Country,Zone Name,Zone Id,Carbon Intensity gCO₂eq/kWh (direct),Carbon Intensity gCO₂eq/kWh (life cycle assessment)',
+      '2026-12-01 00:00:00,Germany,Germany,DE,300,350',
+    ].join('\n'),
+  );
+  const corpus = await put('corpus.txt', prose(4));
+  const runDir = join(dir, 'grid-run');
+  const seed = await startSeed({
+    runDir,
+    httpPort: 0,
+    p2pPort: 0,
+    appDir,
+    model: SHAPE,
+    data: corpus,
+    fed: FED,
+    grid: [csv],
+  });
+  try {
+    const res = await fetch(`${seed.url}grid.json`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      kind: 'vgpu/grid',
+      version: 1,
+      source: 'grid.csv',
+      regions: { DE: [{ start: Date.parse('2026-12-01T00:00:00Z'), gCO2PerKWh: 350 }] },
+    });
+  } finally {
+    await seed.stop();
+  }
+  const plain = await startOn(runDir, undefined);
+  try {
+    expect((await fetch(`${plain.url}grid.json`)).status).toBe(404);
+  } finally {
+    await plain.stop();
+  }
+  const bad = await put('bad-grid.csv', 'when,where,how much\n1,2,3\n');
+  const refused = join(dir, 'grid-refused');
+  await expect(
+    startSeed({ runDir: refused, httpPort: 0, p2pPort: 0, appDir, model: SHAPE, data: corpus, fed: FED, grid: [bad] }),
+  ).rejects.toThrow(`${bad} line 1: not an Electricity Maps CSV`);
+  expect(await exists(refused)).toBe(false);
+});
