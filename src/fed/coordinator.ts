@@ -309,6 +309,13 @@ export const CLOSE_RETRY_MS = 10_000;
  * and again.
  */
 export const MIN_REISSUE_MS = 5_000;
+/**
+ * A volunteer that joins while a round is open is assigned into it (the round's manifest is issued
+ * again, amended, with the same weights and deadline) while at least this share of the round is
+ * left: a newcomer's first credited work then comes within one round's training, not after the
+ * round in progress. Past it the newcomer waits for the next round, as its work would come late.
+ */
+export const LATE_JOIN_MIN_LEFT = 0.6;
 
 /**
  * How long an assigned volunteer may be disconnected before the round stops waiting for it: a tab's
@@ -422,6 +429,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   const partialBytes = encodedSize(state.params.length, FP32);
   let publishedAt = Number.NEGATIVE_INFINITY;
   let cancelReissue: (() => void) | undefined;
+  /** A pending amendment of the open round (amendSoon). */
+  let cancelAmend: (() => void) | undefined;
   let cancelRetry: (() => void) | undefined;
   /** The last round whose receipts are in the ledger (a volunteer without one there was not credited). */
   let issuedThrough = -1;
@@ -449,6 +458,8 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
   async function publish(): Promise<void> {
     cancelReissue?.();
     cancelReissue = undefined;
+    cancelAmend?.();
+    cancelAmend = undefined;
     publishedAt = clock.now();
     // (Awaited only when there is something to issue: a reissue asks for its weights at once.)
     if (issuedThrough < state.round - 1) await issuePending();
@@ -765,6 +776,52 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
     });
   }
 
+  /** Whether a volunteer joining now can still be assigned into `r` (LATE_JOIN_MIN_LEFT of it left). */
+  function lateJoinOpen(r: OpenRound): boolean {
+    return r.manifest.deadline - clock.now() >= LATE_JOIN_MIN_LEFT * settings.roundMs;
+  }
+
+  /**
+   * Issues the open round again soon with the volunteers that joined since in it, at most once per
+   * MIN_REISSUE_MS (joins must not make the seed sign again and again). Its weights, deadline and
+   * assignments stay: the updates already in keep counting. Newcomers get free shards in the order
+   * chooseRoster admits them (slots per address, verified volunteers first).
+   */
+  function amendSoon(): void {
+    if (cancelAmend || !open || open.closing) return;
+    const r = open;
+    cancelAmend = clock.after(Math.max(0, publishedAt + MIN_REISSUE_MS - clock.now()), () => {
+      cancelAmend = undefined;
+      if (r !== open || r.closing || stopped || !lateJoinOpen(r)) return;
+      void amend(r).catch((e: Error) => deps.log(`amending round ${r.manifest.round} failed: ${e.message}`));
+    });
+  }
+
+  async function amend(r: OpenRound): Promise<void> {
+    const assigned = r.manifest.assignments;
+    const taken = new Set(Object.values(assigned));
+    const free = Array.from({ length: settings.shardCount }, (_, i) => (i + state.round) % settings.shardCount).filter(
+      (shard) => !taken.has(shard),
+    );
+    const newcomers = chooseRoster({
+      candidates: [...joined].filter((p) => deps.isConnected(p)),
+      records: state.volunteers,
+      addressOf: deps.addressOf,
+      slots: settings.shardCount,
+      round: state.round,
+    }).filter((p) => !(p in assigned) && !r.tried.has(p));
+    const added = Object.fromEntries(newcomers.slice(0, free.length).map((peer, i) => [peer, free[i]!]));
+    if (Object.keys(added).length === 0) return;
+    const manifest: RoundManifest = { ...r.manifest, assignments: { ...assigned, ...added } };
+    const signed = await signRoundManifest(deps.key, deps.peerId, manifest);
+    if (r !== open || r.closing || stopped) return;
+    publishedAt = clock.now();
+    r.manifest = manifest;
+    signedRound = signed;
+    deps.publishRound(signed, manifest);
+    deps.log(`round ${manifest.round}: ${Object.keys(added).length} newcomer(s) assigned into the open round`);
+  }
+
   /**
    * Closes the round now if every assigned volunteer has had its try or left (disconnected for
    * LEFT_GRACE_MS); checks again when the grace of one that is away ends.
@@ -966,6 +1023,11 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
         reissueSoon();
         return state.round;
       }
+      // Enough of the round left: amend it soon with this volunteer in it.
+      if (open && !open.closing && !(peer in open.manifest.assignments) && lateJoinOpen(open)) {
+        amendSoon();
+        return state.round;
+      }
       return state.round + 1;
     },
     onLeave(peer) {
@@ -1037,6 +1099,7 @@ export function createCoordinator(deps: CoordinatorDeps, settings: FedSettings, 
       stopped = true;
       open?.cancelDeadline();
       cancelReissue?.();
+      cancelAmend?.();
       cancelRetry?.();
       cancelRecheck?.();
       await closing?.catch(() => {});

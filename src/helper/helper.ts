@@ -256,6 +256,14 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
           const { value: m } = await verifyRoundManifest(doc, root);
           if (current && (m.round < current.manifest.round || (doc as SignedDocument).body === current.doc.body))
             return;
+          if (current && isAmendment(current.manifest, m)) {
+            // Newcomers assigned into the open round: it goes on with the updates already taken.
+            current.doc = doc as SignedDocument;
+            current.manifest = m;
+            await node.services.pubsub.publish(ROUND_TOPIC, utf8(JSON.stringify(doc))).catch(() => {});
+            log(`round ${m.round} amended: ${ownAssigned(current).length} of our volunteer(s) assigned`);
+            return;
+          }
           await fetchData(m);
           await fetchWeights(m);
           if (current) {
@@ -497,4 +505,14 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
     await parts.stop().catch(() => {});
     throw e;
   }
+}
+
+/** `next` is `current` issued again with more volunteers assigned (the coordinator's amend): same weights and deadline. */
+function isAmendment(current: RoundManifest, next: RoundManifest): boolean {
+  return (
+    next.round === current.round &&
+    next.weightsId === current.weightsId &&
+    next.deadline === current.deadline &&
+    Object.entries(current.assignments).every(([peer, shard]) => next.assignments[peer] === shard)
+  );
 }

@@ -107,19 +107,24 @@ type SignedRound = Awaited<ReturnType<typeof verifyRoundManifest>>;
 /**
  * The newest round manifest the seed signed, from gossip and from polling /round.json. A round is
  * identified by its manifest, not its number: a seed restarted from a checkpoint issues a round
- * again, and that one must be trained again.
+ * again, and that one must be trained again; a seed that assigns newcomers into the open round
+ * amends its manifest, which matters only to the newcomers.
  */
 function roundWatch(opts: ParticipantOptions) {
   const { client, signal } = opts;
+  const self = client.peerId;
   let latest: SignedRound | undefined;
   let wake: (() => void) | undefined;
   const offer = async (doc: unknown) => {
     try {
       const m = await verifyRoundManifest(doc, runSigner(client.seed));
+      const sameRound = latest && m.value.round === latest.value.round && m.id !== latest.id;
       const newer =
         !latest ||
         m.value.round > latest.value.round ||
-        (m.value.round === latest.value.round && m.id !== latest.id && m.value.deadline > latest.value.deadline);
+        // Issued again (a restarted seed), or amended to assign us into the open round.
+        (sameRound && m.value.deadline > latest.value.deadline) ||
+        (sameRound && !(self in latest.value.assignments) && self in m.value.assignments);
       if (newer) {
         latest = m;
         wake?.();

@@ -18,6 +18,7 @@ import {
   createCoordinator,
   type FedSettings,
   freshCoordinatorState,
+  LATE_JOIN_MIN_LEFT,
   LEFT_GRACE_MS,
   MIN_REISSUE_MS,
   maxUpdateNorm,
@@ -334,7 +335,9 @@ async function startWithA(h: Harness): Promise<void> {
 async function toRoundOneWithAB(h: Harness): Promise<Float32Array> {
   await startWithA(h);
   h.connected.add(B);
-  expect(h.c.onJoin(B)).toBe(1);
+  // Promised the open round (an amendment is due MIN_REISSUE_MS after its issue), but A's report
+  // closes it first: B is assigned in round 1.
+  expect(h.c.onJoin(B)).toBe(0);
   const u = randomUniform(P, 100, AMP);
   const body = int8(u);
   await expectReceived(await h.c.onUpdate(A, header(h), body), body);
@@ -410,7 +413,7 @@ test('start() of a resumed run does not evaluate again and publishes the stored 
   expect(h.c.status()).toMatchObject({ round: 3, tokens: 96, acceptedUpdates: 3, history: state.history });
 });
 
-test('joining: the first joiner restarts the empty round 0 with itself in it; the next is told round 1 and assigned there', async () => {
+test('joining: the first joiner restarts the empty round 0 with itself in it; the next is promised round 0, and lands in round 1 when A closes it first', async () => {
   const h = harness();
   await h.c.start();
   h.connected.add(A);
@@ -428,9 +431,10 @@ test('joining: the first joiner restarts the empty round 0 with itself in it; th
   expect(h.c.status().open).toEqual({ round: 0, deadline: r0.deadline, assigned: 1, received: 0 });
 
   h.connected.add(B);
-  expect(h.c.onJoin(B)).toBe(1);
-  // Round 0 is not restarted for B: A is being waited for. (A restart asks for weights at once; and
-  // the next round published below is round 1.)
+  expect(h.c.onJoin(B)).toBe(0);
+  // Round 0 is not restarted for B: A is being waited for, and B's amendment into it is due only
+  // MIN_REISSUE_MS after its issue. (A restart asks for weights at once; and the next round
+  // published below is round 1.)
   expect(h.weightsAsked).toBe(2);
   expect(h.published.length).toBe(2);
   expect(h.c.status()).toMatchObject({ round: 0, volunteers: 2, open: { assigned: 1 } });
@@ -648,7 +652,8 @@ test('admission refuses an update from its header alone, before any body: late, 
   const h = harness();
   await toRoundOneWithAB(h);
   h.connected.add(C);
-  expect(h.c.onJoin(C)).toBe(2); // joined during round 1: not assigned in it
+  h.clock.advance((1 - LATE_JOIN_MIN_LEFT) * SETTINGS.roundMs + 1);
+  expect(h.c.onJoin(C)).toBe(2); // joined late in round 1: not assigned in it
   const maxBytes = encodedSize(P, SETTINGS.codec);
   const cases: [string, string, UpdateHeader, string][] = [
     ['late', A, header(h, { round: 0, weights: h.published[1]!.manifest.weightsId }), 'late: round 0 is closed'],
@@ -781,6 +786,39 @@ test('joins into a round that assigns nobody reissue it once per MIN_REISSUE_MS;
   expect(h.c.status().volunteers).toBe(0);
 });
 
+test('a volunteer joining an open round with LATE_JOIN_MIN_LEFT of it left is amended into it; its updates keep counting', async () => {
+  const h = harness();
+  await toRoundOneWithAB(h);
+  const r1 = last(h);
+  const published = h.published.length;
+  // A reports; then C joins with the whole round left: promised this round.
+  const uA = randomUniform(P, 21, AMP);
+  await expectReceived(await h.c.onUpdate(A, header(h), int8(uA)), int8(uA));
+  h.connected.add(C);
+  expect(h.c.onJoin(C)).toBe(1);
+  // Amended once MIN_REISSUE_MS after the round's issue: same weights, deadline and shards, C added on a free shard.
+  h.clock.advance(MIN_REISSUE_MS);
+  await waitPublished(h, published + 1);
+  const amended = last(h).manifest;
+  expect(amended).toMatchObject({ round: 1, weightsId: r1.manifest.weightsId, deadline: r1.manifest.deadline });
+  expect(amended.assignments).toEqual({ ...r1.manifest.assignments, [C]: expect.any(Number) });
+  expect(new Set(Object.values(amended.assignments)).size).toBe(3);
+  expect(last(h).signed.body).not.toBe(r1.signed.body);
+  // A second join of C changes nothing; a joiner past the share waits for the next round.
+  expect(h.c.onJoin(C)).toBe(2);
+  h.clock.advance((1 - LATE_JOIN_MIN_LEFT) * SETTINGS.roundMs);
+  const D = crowd[0]!;
+  h.connected.add(D);
+  expect(h.c.onJoin(D)).toBe(2);
+  // B and C report: the round closes with all three, A's update (taken before the amendment) counted.
+  await h.c.onUpdate(B, header(h), int8(randomUniform(P, 22, AMP)));
+  await h.c.onUpdate(C, header(h), int8(randomUniform(P, 23, AMP)));
+  await waitPublished(h, published + 2);
+  expect(last(h).manifest.round).toBe(2);
+  expect(h.state.acceptedUpdates).toBe(1 + 3);
+  expect(Object.keys(last(h).manifest.assignments).sort()).toEqual([A, B, C, D].sort());
+});
+
 test('a volunteer that disconnected is not waited for: LEFT_GRACE_MS after it left before, at the deadline if after', async () => {
   const h = harness();
   await toRoundOneWithAB(h);
@@ -797,6 +835,8 @@ test('a volunteer that disconnected is not waited for: LEFT_GRACE_MS after it le
   expect(last(h).manifest).toMatchObject({ round: 2, assignments: { [A]: 2 } });
   expect(h.c.status().volunteers).toBe(1);
   h.connected.add(B);
+  // Too little of round 2 left to be assigned into it: B waits for round 3.
+  h.clock.advance((1 - LATE_JOIN_MIN_LEFT) * SETTINGS.roundMs + 1);
   expect(h.c.onJoin(B)).toBe(3);
   await h.c.onUpdate(A, header(h), int8(randomUniform(P, 12, AMP)));
   await waitPublished(h, 5);
