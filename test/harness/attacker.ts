@@ -159,7 +159,7 @@ export async function attackers(
  * `appDir` (an empty folder without). `stop` stops it and removes the folder.
  */
 export async function startTestSeed(
-  opts: Pick<SeedOptions, 'model' | 'clock' | 'log' | 'fed' | 'helpers' | 'appDir'>,
+  opts: Pick<SeedOptions, 'model' | 'clock' | 'log' | 'fed' | 'helpers' | 'appDir' | 'grid'>,
 ): Promise<{ seed: Seed; runDir: string; stop(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'vgpu-attack-'));
   const runDir = join(dir, 'run');
