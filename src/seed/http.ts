@@ -40,6 +40,7 @@ const CONTENT_TYPES: Record<string, string> = {
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /** JSON routes: path to a function giving the current document. */
+/** JSON documents by path; one that returns undefined does not exist now (404, readable cross-origin like the rest). */
 export type JsonRoutes = Record<string, () => unknown>;
 export interface MemoryFile {
   body: Uint8Array;
@@ -248,9 +249,11 @@ function replier(
     if (path === undefined) return text(400, 'bad request');
     const route = routes[path];
     if (route) {
-      const document = Buffer.from(JSON.stringify(route()));
-      const headers = { 'content-type': 'application/json', 'access-control-allow-origin': '*' };
-      return bytes(200, { ...headers, 'cache-control': 'no-store' }, document);
+      const value = route();
+      const cors = { 'access-control-allow-origin': '*' };
+      if (value === undefined) return text(404, 'not found', cors);
+      const headers = { 'content-type': 'application/json', ...cors };
+      return bytes(200, { ...headers, 'cache-control': 'no-store' }, Buffer.from(JSON.stringify(value)));
     }
     const openStream = streams[path];
     if (openStream) {

@@ -192,8 +192,8 @@ export async function startSeed(opts: SeedOptions): Promise<Seed> {
         host,
         port: opts.httpPort ?? 0,
         appDir,
-        // /grid.json only where the run has a schedule: a 404 tells tabs to hide the grid option.
-        routes: grid ? { ...documents.routes, '/grid.json': () => grid } : documents.routes,
+        // A 404 without a schedule tells tabs (of any origin) to hide the grid option.
+        routes: { ...documents.routes, '/grid.json': () => grid },
         generated: {
           '/metrics': metricsDocument(
             seedMetrics({ status: documents.status, sent: traffic.sent, received: traffic.received }),
