@@ -36,7 +36,7 @@ export class RoundRefusedError extends Error {
  */
 export function checkRound(round: RoundManifest, weights: WeightsManifest, now: number): void {
   const problem =
-    roundShapeProblem(weights.model, round) ??
+    roundShapeProblem(weights.model, round, weights.totalBytes / 4) ??
     boundsProblem([
       ['maxNorm', round.maxNorm, MAX_ROUND_MAX_NORM],
       ['deadline (ms from now)', round.deadline - now, MAX_ROUND_AHEAD_MS],
@@ -52,7 +52,12 @@ export type RoundShape = Pick<RoundManifest, 'hyper' | 'shardCount' | 'codec'>;
  * its value and the bound), or undefined when a tab can train it. The seed asks this at start, so
  * that a run no tab can train is refused there, with the reason.
  */
-export function roundShapeProblem(model: GptConfig, shape: RoundShape): string | undefined {
+export function roundShapeProblem(
+  model: GptConfig,
+  shape: RoundShape,
+  /** The weight vector's floats: the model's, or what a round's weights manifest says. */
+  parameters = paramLayout(model).total,
+): string | undefined {
   const h = shape.hyper;
   try {
     checkKernelLimits(model);
@@ -69,7 +74,7 @@ export function roundShapeProblem(model: GptConfig, shape: RoundShape): string |
     ['hyper.dataSeed', h.dataSeed, MAX_ROUND_DATA_SEED],
     ['shardCount', shape.shardCount, MAX_ROUND_SHARDS],
     ['model.layers', model.layers, MAX_MODEL_LAYERS],
-    ['model weights (bytes)', 4 * paramLayout(model).total, MAX_MODEL_BYTES, 'the largest a tab assembles'],
+    ['model weights (bytes)', 4 * parameters, MAX_MODEL_BYTES, 'the largest a tab assembles'],
     [
       `GPU buffer of the ${gpu.largestBuffer.holds} (bytes)`,
       gpu.largestBuffer.bytes,
@@ -79,7 +84,7 @@ export function roundShapeProblem(model: GptConfig, shape: RoundShape): string |
     ['GPU memory of training (bytes)', gpu.totalBytes, MAX_TRAINING_GPU_BYTES],
     [
       'encoded update (bytes)',
-      encodedSize(paramLayout(model).total, shape.codec),
+      encodedSize(parameters, shape.codec),
       MAX_UPDATE_BYTES,
       'the largest update the seed takes',
     ],

@@ -38,5 +38,8 @@ test('textFromFile reads any UTF-8 file, drops a byte-order mark, and refuses ot
   expect(await textFromFile(good)).toBe('Héllo 👋\n');
   const bad = test.info().outputPath('bad.bin');
   await writeFile(bad, Uint8Array.of(0x48, 0xff, 0xfe, 0x00));
-  await expect(textFromFile(bad)).rejects.toThrow(/bad\.bin is not valid UTF-8 text/);
+  await expect(textFromFile(bad)).rejects.toThrow(/bad\.bin line 1: binary bytes \(0x00\), not text/);
+  const latin1 = test.info().outputPath('latin1.txt');
+  await writeFile(latin1, Uint8Array.of(0x6f, 0x6b, 0x0a, 0x48, 0xff, 0xfe));
+  await expect(textFromFile(latin1)).rejects.toThrow(/latin1\.txt line 2: not valid UTF-8 text/);
 });
