@@ -122,17 +122,18 @@ export const DUPLICATE_GAP_FRACTION = 0.25;
 export const CHECK_FLOOR = 1 / 64;
 /**
  * Relative L2 distance ‖Δ_gpu − Δ_cpu‖ / ‖Δ_cpu‖ between the GPU trainer's and the CPU reference's
- * pseudo-gradients after H = 20 steps of the tiny model (B=4, T=64) from the same weights on the same
- * batches: 9.5e-6, measured on SwiftShader by test/browser/verify-divergence.spec.ts (1.7e-5 after
- * one step: it does not grow over the round). Their int8 encodings differ by 1e-4, a few elements
- * rounding the other way.
+ * pseudo-gradients over a round of the tiny model from the same weights on the same batches,
+ * measured on SwiftShader by test/browser/verify-divergence.spec.ts. At the default round (H = 64
+ * steps of 1 × 64 tokens): 2.0–2.2e-5 after one step, 1.3–1.4e-5 after 10, 6.3–7.8e-5 after 64 over
+ * runs and kernel variants (with one row a step it grows over a long round; at H = 20 steps of
+ * 4 × 64 it stayed near 1e-5). Rounded up.
  */
-export const MEASURED_GPU_CPU_DIVERGENCE = 1e-5;
+export const MEASURED_GPU_CPU_DIVERGENCE = 8e-5;
 /**
  * The re-execution tolerance on that distance: 10× the measured figure, since real GPUs (fused
- * multiply-adds, their own exp and tanh) may drift further than SwiftShader. Far below what int8
- * honestly adds (codecErrorBound: 1.3–1.5% of the norm in our rounds), so at int8 it gives an attacker
- * nothing.
+ * multiply-adds, their own exp and tanh) may drift further than SwiftShader. Far below what the
+ * codecs honestly add (codecErrorBound: 1.3–1.5% of the norm at int8 in our rounds, some 18× that at
+ * int4), so it gives an attacker nothing.
  */
 export const GPU_CPU_TOLERANCE = 10 * MEASURED_GPU_CPU_DIVERGENCE;
 

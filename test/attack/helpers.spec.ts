@@ -229,9 +229,10 @@ test('a helper that disappears mid-round costs the root only its own volunteers,
       logs.join('\n'),
     ).toBe(true);
     expect(seed.status()).toMatchObject({ acceptedUpdates: 1 });
-    // The next round assigns only the volunteer still there; the other draws again from the root's
-    // page (HELPER_FAILOVER_MS later), now without the helper, joins the root, and is credited there.
-    expect(Object.keys((await assigned())!.assignments)).toEqual([direct.seen.peerId]);
+    // The next round assigns the volunteer still there; the other draws again from the root's page
+    // (HELPER_FAILOVER_MS later), now without the helper, joins the root (and is assigned into the
+    // open round, or the next), and is credited there.
+    expect(Object.keys((await assigned())!.assignments)).toContain(direct.seen.peerId);
     expect(await behind.firstReceipt).toMatchObject({ peer: behind.seen.peerId });
   } finally {
     await behind.stop();
