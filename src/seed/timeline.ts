@@ -47,9 +47,15 @@ export function createRoundTimeline(clock: Clock = systemClock): RoundTimeline {
   const kept = new Map<number, RoundTimes>();
   return {
     opened({ round, deadline, assignments }) {
-      // Another issue of a round replaces the times of the one before (a Map keeps the key's place).
-      const issues = (kept.get(round)?.issues ?? 0) + 1;
       const assigned = Object.keys(assignments).length;
+      const before = kept.get(round);
+      // An amendment (newcomers assigned into the open round, same deadline) keeps the round's times.
+      if (before && before.deadline === deadline && before.closedAt === undefined) {
+        before.assigned = assigned;
+        return;
+      }
+      // Another issue of a round replaces the times of the one before (a Map keeps the key's place).
+      const issues = (before?.issues ?? 0) + 1;
       kept.set(round, { round, openedAt: clock.now(), issues, deadline, assigned });
       for (const old of kept.keys()) if (kept.size > TIMELINE_ROUNDS_KEPT) kept.delete(old);
     },

@@ -83,6 +83,16 @@ test('a round issued again opens again: its new opening, deadline and roster, th
   expect(round!.closedAt).toBeUndefined();
 });
 
+test('an amended round (newcomers assigned into it, the same deadline) keeps its opening and counts its roster', () => {
+  const clock = manualClock(START);
+  const timeline = createRoundTimeline(clock);
+  const first = issue(2, clock.now(), 1);
+  timeline.opened(first);
+  clock.advance(5_000);
+  timeline.opened({ ...first, assignments: { ...first.assignments, newcomer: 7 } });
+  expect(timeline.rounds()).toEqual([{ round: 2, openedAt: START, issues: 1, deadline: first.deadline, assigned: 2 }]);
+});
+
 test('the timeline keeps the newest TIMELINE_ROUNDS_KEPT rounds, and hands out copies', () => {
   const clock = manualClock(START);
   const timeline = createRoundTimeline(clock);
