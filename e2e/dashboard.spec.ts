@@ -68,7 +68,7 @@ test('the dashboard shows the run and follows it live as rounds complete, withou
 
   // Two more rounds complete while the page is open: both charts grow.
   await expect.poll(() => chartPoints(page, 'loss-chart'), { timeout: 180_000 }).toBeGreaterThanOrEqual(atLoad + 2);
-  await expect.poll(() => chartPoints(page, 'speed-chart')).toBeGreaterThanOrEqual(2);
+  await expect.poll(() => chartPoints(page, 'speed-chart'), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
   await expect(page.locator('html[data-loaded-once]')).toHaveCount(1);
 
   const peer = volunteer.seen.peerId!;
