@@ -48,7 +48,7 @@ function receiptViews(kept: SignedDocument[]): ReceiptView[] {
   return kept.flatMap((doc) => {
     try {
       const r: Receipt = parseReceipt(JSON.parse(doc.body));
-      return [{ round: r.round, accepted: true, tokens: r.tokens, bytes: r.bytes }];
+      return [{ round: r.round, accepted: true, tokens: r.tokens, flops: r.flops, bytes: r.bytes }];
     } catch {
       return [];
     }
