@@ -101,6 +101,7 @@ export {
   gridSchedule,
   importGridFile,
   intensityAt,
+  MAX_GCO2_PER_KWH,
   MAX_GRID_BYTES,
   parseGridSchedule,
 } from './grid';

@@ -1,5 +1,6 @@
-// What the volunteer's GPU is, and whether our kernels can train the model on it: read from the
-// adapter before any worker starts, shown on the page.
+// What the volunteer's GPU is, whether our kernels can train the model on it, and its class for the
+// energy estimate: read from the adapter before any worker starts, shown on the page.
+import { adapterClassOf } from '../fed';
 import type { GpuView } from './state';
 
 /**
@@ -21,7 +22,7 @@ const SHOWN_LIMITS = [
 
 export async function describeGpu(): Promise<GpuView> {
   const adapter = 'gpu' in navigator ? await navigator.gpu.requestAdapter().catch(() => null) : null;
-  if (!adapter) return { available: false, features: [], limits: {} };
+  if (!adapter) return { available: false, features: [], limits: {}, adapterClass: 'unknown' };
   const limit = (name: string) => Number(adapter.limits[name as keyof GPUSupportedLimits]);
   const limits = Object.fromEntries(SHOWN_LIMITS.map((k) => [k, limit(k)]));
   const short = Object.entries(REQUIRED_LIMITS).filter(([k, need]) => limit(k) < need);
@@ -34,5 +35,6 @@ export async function describeGpu(): Promise<GpuView> {
     tooSmall: short.length
       ? short.map(([k, need]) => `${k} is ${limit(k)}, the model needs ${need}`).join('; ')
       : undefined,
+    adapterClass: adapterClassOf(info),
   };
 }

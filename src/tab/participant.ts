@@ -6,9 +6,11 @@
 // going when the seed restarts (it dials again and re-joins) or peers leave, and it skips a round
 // whose deadline passed while it was training. It trusts the seed only so far: a round past the
 // tab's bounds is refused (round-check.ts), and a seed that serves corrupted weights is left alone
-// for SEED_CORRUPT_RETRY_MS; both are told to the page.
+// for SEED_CORRUPT_RETRY_MS; both are told to the page. Outside the volunteer's hours, or while their
+// grid is not below their threshold (Availability), it leaves the run and joins again when allowed.
 import { fromU16Bytes } from '../data';
 import {
+  type AdapterClass,
   applyRoundDelta,
   assignmentRequest,
   type Receipt,
@@ -16,6 +18,7 @@ import {
   ROUND_TOPIC,
   type RoundManifest,
   requestJoin,
+  requestLeave,
   requestReceipts,
   sendUpdate,
   UPDATE_PROTOCOL,
@@ -66,8 +69,11 @@ export type ParticipantEvent =
   | { type: 'step'; round: number; step: number; steps: number; loss: number; gpuMs: number }
   /** The trainer holds before its next step: the volunteer paused. Nothing is in flight. */
   | { type: 'holding'; round: number }
+  /** The tab left the run for now (`reason`: the volunteer's hours, the grid); it joins again when allowed. */
+  | { type: 'away'; reason: string }
   | { type: 'trained'; round: number; tokens: number; busyMs: number; idleMs: number; flops: number }
-  | { type: 'sending'; round: number; bytes: number; denseBytes: number }
+  /** The update goes to the seed; its header says the GPU was busy `gpuMs` in the round. */
+  | { type: 'sending'; round: number; bytes: number; denseBytes: number; gpuMs: number }
   /** The seed took the update in; its receipt comes once the round is closed and checkpointed. */
   | { type: 'sent'; round: number }
   | { type: 'receipt'; receipt: Receipt; signed: SignedDocument }
@@ -88,6 +94,18 @@ export interface ParticipantOptions {
   storage: ParticipantStorage;
   onEvent(e: ParticipantEvent): void;
   signal: AbortSignal;
+  /** When the volunteer lets the tab take work (pacing.ts); absent: always. */
+  availability?: Availability;
+  /** What the update header tells the seed for the receipt's impact figures (fed/impact.ts); absent: nothing. */
+  impact?(): { adapter: AdapterClass; region?: string };
+}
+
+/** Whether the volunteer lets the tab take work now: their hours, their grid threshold (hold.ts). */
+export interface Availability {
+  /** Why the tab stays out of the run now; undefined while it may take work. */
+  readonly awayBecause: string | undefined;
+  /** Resolves once the tab is away (`away` true) or may work again (false), or on abort. */
+  until(away: boolean, signal: AbortSignal): Promise<void>;
 }
 
 /** How often the page asks /round.json for the open round (gossip usually tells it sooner). */
@@ -217,12 +235,14 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
   const retry = backoff(RETRY_FIRST_MS, RETRY_MAX_MS);
   while (!signal.aborted) {
     try {
+      if (await stayAway(opts)) joinedFor = -1;
       if (joinedFor < 0) {
         opts.onEvent({ type: 'joining' });
         joinedFor = await requestJoin(await client.seedStream(UPDATE_PROTOCOL, signal), { signal });
         opts.onEvent({ type: 'joined', round: joinedFor });
       }
-      const round = await rounds.next(seen);
+      const round = await nextRoundUnlessAway(opts, rounds.next(seen));
+      if (opts.availability?.awayBecause !== undefined) continue; // the loop's top leaves the run
       if (!round || signal.aborted) break;
       seen = round.id;
       const m = round.value;
@@ -265,15 +285,31 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       }
       await trainer.loadParams(weights);
       if (secondMoment) opts.onEvent({ type: 'second-moment', round: m.round, bytes: secondMoment.length });
-      const result = await trainRound(opts, m, shard, secondMoment, () => (rounds.latest?.value.round ?? -1) > m.round);
+      const result = await trainRound(
+        opts,
+        m,
+        shard,
+        secondMoment,
+        // Away, the round is over for us: the loop's top leaves the run, and the seed then refuses its update.
+        () => (rounds.latest?.value.round ?? -1) > m.round || opts.availability?.awayBecause !== undefined,
+      );
       const { tokens, busyMs, idleMs, flops } = result;
       opts.onEvent({ type: 'trained', round: m.round, tokens, busyMs, idleMs, flops });
       if (result.cancelled || Date.now() > m.deadline) {
-        const reason = result.cancelled ? 'a newer round started' : 'the deadline passed while training';
+        const reason = result.cancelled
+          ? (opts.availability?.awayBecause ?? 'a newer round started')
+          : 'the deadline passed while training';
         opts.onEvent({ type: 'skipped', round: m.round, reason });
         continue;
       }
-      opts.onEvent({ type: 'sending', round: m.round, bytes: result.update.length, denseBytes: result.denseBytes });
+      const gpuMs = Math.round(result.busyMs);
+      opts.onEvent({
+        type: 'sending',
+        round: m.round,
+        bytes: result.update.length,
+        denseBytes: result.denseBytes,
+        gpuMs,
+      });
       let outcome: UpdateOutcome;
       try {
         outcome = await sendUpdate(
@@ -286,6 +322,7 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
             steps: result.losses.length,
             lossFirst: result.losses[0] ?? Number.NaN,
             lossLast: result.losses.at(-1) ?? Number.NaN,
+            ...(opts.impact && { gpuMs, ...opts.impact() }),
           },
           result.update,
           { signal },
@@ -325,6 +362,35 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       joinedFor = -1;
       seen = undefined;
     }
+  }
+}
+
+/**
+ * Keeps the tab out of the run while the volunteer's hours or grid say so: tells the seed it leaves
+ * (it is assigned nothing, and the open round stops waiting for it), then waits until work is allowed
+ * again. Returns whether it left: the caller then joins again.
+ */
+async function stayAway(opts: ParticipantOptions): Promise<boolean> {
+  const { availability, client, signal } = opts;
+  const reason = availability?.awayBecause;
+  if (!availability || reason === undefined) return false;
+  opts.onEvent({ type: 'away', reason });
+  await requestLeave(await client.seedStream(UPDATE_PROTOCOL, signal), { signal });
+  await availability.until(false, signal);
+  return true;
+}
+
+/** The next round, or undefined as soon as the tab must stay away (it leaves at once, not at the next round). */
+async function nextRoundUnlessAway(
+  opts: ParticipantOptions,
+  next: Promise<SignedRound | undefined>,
+): Promise<SignedRound | undefined> {
+  if (!opts.availability) return next;
+  const done = new AbortController();
+  try {
+    return await Promise.race([next, opts.availability.until(true, done.signal).then(() => undefined)]);
+  } finally {
+    done.abort();
   }
 }
 

@@ -2,8 +2,11 @@
 // (seed link, downloads, pacing, participant, run status) reports events; reduce() turns each into
 // the next state. No DOM, no I/O: unit-tested in Node.
 
+import type { AdapterClass, Receipt } from '../fed';
 import type { FetchProgress, PeerView, UploadStats } from '../swarm';
+import type { PacingView } from './pacing';
 import type { ParticipantEvent } from './participant';
+import type { ResponsivenessView } from './responsiveness';
 import type { Settings } from './settings';
 
 export interface DownloadView extends FetchProgress {
@@ -24,20 +27,55 @@ export interface ReceiptView {
   /** Verified training FLOPs the receipt credits (none for a receipt that predates them): the credits. */
   flops?: number;
   bytes: number;
+  /** When the seed received the update (ms since the epoch); absent for an update not credited. */
+  at?: number;
+  /**
+   * The receipt's impact figures (fed/impact.ts), where the update's header gave them: the GPU-busy
+   * seconds the tab measured (capped by the seed at the round's length), the adapter class, the
+   * energy estimate, and the grams of CO₂ where the run has a grid schedule for the chosen region.
+   */
+  gpuSeconds?: number;
+  adapter?: AdapterClass;
+  estimatedWh?: number;
+  gCO2?: number;
+}
+
+/** What the page shows of a signed receipt. */
+export function receiptView(r: Receipt): ReceiptView {
+  const { round, tokens, flops, bytes, at, gpuSeconds, adapter, estimatedWh, gCO2 } = r;
+  return { round, accepted: true, tokens, flops, bytes, at, gpuSeconds, adapter, estimatedWh, gCO2 };
 }
 
 /** The tab's part in federated training. */
 export interface TrainingView {
   /**
    * holding: the volunteer paused mid-round and the trainer waits before its next step (nothing in flight).
+   * away: the tab left the run for now (the volunteer's hours, the grid) and joins again when allowed.
    * refused: the tab will not work for the seed as it is (a round past the tab's bounds, corrupted weights).
    */
-  status: 'off' | 'joining' | 'waiting' | 'fetching' | 'training' | 'holding' | 'sending' | 'error' | 'refused';
+  status:
+    | 'off'
+    | 'joining'
+    | 'waiting'
+    | 'fetching'
+    | 'training'
+    | 'holding'
+    | 'away'
+    | 'sending'
+    | 'error'
+    | 'refused';
   /** Why training is off, or the last error. */
   reason?: string;
   round?: number;
   step?: number;
   steps?: number;
+  /** The round whose weights the tab trains on (or last trained on). */
+  weightsRound?: number;
+  /**
+   * The GPU-busy time the tab measured in each round it sent an update for, as its header said;
+   * newest last, at most MAX_SENT_ROUNDS.
+   */
+  sent: { round: number; gpuMs: number }[];
   /** Local training losses, newest last (at most MAX_LOSSES). */
   losses: { round: number; step: number; loss: number }[];
   receipts: ReceiptView[];
@@ -61,6 +99,20 @@ export interface GpuView {
   limits: Record<string, number>;
   /** Why this adapter cannot train (limits too small), if so. */
   tooSmall?: string;
+  /** The adapter's class for the energy estimate, as the page detects it (the volunteer may correct it). */
+  adapterClass: AdapterClass;
+}
+
+/** The adapter class the energy estimate uses: the volunteer's correction, else the class the page detected. */
+export function adapterClassInUse(s: Pick<TabState, 'settings' | 'gpu'>): AdapterClass {
+  const chosen = s.settings.adapterClass;
+  return chosen === 'detected' ? (s.gpu?.adapterClass ?? 'unknown') : chosen;
+}
+
+/** The run's grid schedule, as the page offers it: where it comes from and its regions. */
+export interface GridView {
+  source: string;
+  regions: string[];
 }
 
 export interface SpeedView {
@@ -74,10 +126,11 @@ export interface GlobalView {
   round: number;
   volunteers: number;
   acceptedUpdates: number;
-  history: { round: number; tokens: number; valLoss: number }[];
+  /** Per round: tokens so far, validation loss, and the round's energy estimate where its updates gave one. */
+  history: { round: number; tokens: number; valLoss: number; estimatedWh?: number }[];
 }
 
-export interface TabState {
+export interface TabState extends PacingView {
   phase: 'connecting' | 'retrying' | 'downloading' | 'ready';
   seedUrl: string;
   /** The page this connection was drawn to: the seed's, or a helper seed's it lists. */
@@ -87,9 +140,11 @@ export interface TabState {
   downloads: DownloadView[];
   uploads: UploadStats;
   settings: Settings;
-  /** Why the GPU rests right now (undefined: it may work). */
-  pausedBecause?: string;
   gpu?: GpuView;
+  /** The run's grid schedule; undefined where the run publishes none (the grid option is then hidden). */
+  grid?: GridView;
+  /** The page's own effect on the machine while it trains. */
+  responsiveness?: ResponsivenessView;
   speed?: SpeedView;
   global?: GlobalView;
   training: TrainingView;
@@ -111,8 +166,10 @@ export type TabEvent =
   | { type: 'downloads-done' }
   | { type: 'warning'; text: string }
   | { type: 'settings'; settings: Settings }
-  | { type: 'pacing'; pausedBecause: string | undefined }
+  | { type: 'pacing'; view: PacingView }
   | { type: 'gpu'; gpu: GpuView }
+  | { type: 'grid'; grid: GridView | undefined }
+  | { type: 'responsiveness'; view: ResponsivenessView }
   /** Training cannot start on this tab, and why. */
   | { type: 'cannot-train'; reason: string }
   | { type: 'run-status'; global: GlobalView };
@@ -122,8 +179,13 @@ export function parseGlobalView(json: unknown): GlobalView | undefined {
   const s = (json ?? {}) as Record<string, unknown>;
   const isCount = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
   const isPoint = (p: unknown) => {
-    const { round, tokens, valLoss } = (p ?? {}) as Record<string, unknown>;
-    return isCount(round) && isCount(tokens) && typeof valLoss === 'number';
+    const { round, tokens, valLoss, estimatedWh } = (p ?? {}) as Record<string, unknown>;
+    return (
+      isCount(round) &&
+      isCount(tokens) &&
+      typeof valLoss === 'number' &&
+      (estimatedWh === undefined || isCount(estimatedWh))
+    );
   };
   if (!isCount(s.round) || !isCount(s.volunteers) || !isCount(s.acceptedUpdates)) return undefined;
   if (!Array.isArray(s.history) || !s.history.every(isPoint)) return undefined;
@@ -132,12 +194,13 @@ export function parseGlobalView(json: unknown): GlobalView | undefined {
     round: s.round as number,
     volunteers: s.volunteers as number,
     acceptedUpdates: s.acceptedUpdates as number,
-    history: history.map(({ round, tokens, valLoss }) => ({ round, tokens, valLoss })),
+    history: history.map(({ round, tokens, valLoss, estimatedWh }) => ({ round, tokens, valLoss, estimatedWh })),
   };
 }
 
 export const MAX_WARNINGS = 50;
 export const MAX_LOSSES = 500;
+export const MAX_SENT_ROUNDS = 20;
 
 /** The state a tab starts in, from what it kept in IndexedDB. */
 export function initialState(seedUrl: string, kept: { settings: Settings; receipts: ReceiptView[]; gpuMs: number }) {
@@ -149,7 +212,20 @@ export function initialState(seedUrl: string, kept: { settings: Settings; receip
     uploads: { uploadedBytes: 0, piecesServed: 0, refused: 0 },
     warnings: [],
     settings: kept.settings,
-    training: { status: 'off', losses: [], receipts: kept.receipts, gpuMs: kept.gpuMs, ...counts(kept.receipts) },
+    pausedBecause: undefined,
+    awayBecause: undefined,
+    dutyCycleNow: kept.settings.dutyCycle,
+    pressure: undefined,
+    gridIntensity: undefined,
+    gpuTodayMs: 0,
+    training: {
+      status: 'off',
+      losses: [],
+      sent: [],
+      receipts: kept.receipts,
+      gpuMs: kept.gpuMs,
+      ...counts(kept.receipts),
+    },
   };
   return state;
 }
@@ -197,9 +273,13 @@ export function reduce(s: TabState, e: TabEvent): TabState {
     case 'settings':
       return { ...s, settings: e.settings };
     case 'pacing':
-      return { ...s, pausedBecause: e.pausedBecause };
+      return { ...s, ...e.view };
     case 'gpu':
       return { ...s, gpu: e.gpu };
+    case 'grid':
+      return { ...s, grid: e.grid };
+    case 'responsiveness':
+      return { ...s, responsiveness: e.view };
     case 'cannot-train':
       return training({ reason: e.reason });
     case 'run-status':
@@ -230,31 +310,40 @@ export function reduce(s: TabState, e: TabEvent): TabState {
         round: e.round,
         step: e.step,
         steps: e.steps,
+        weightsRound: e.round,
         reason: undefined,
         losses: [...t.losses, { round: e.round, step: e.step, loss: e.loss }].slice(-MAX_LOSSES),
         gpuMs: t.gpuMs + e.gpuMs,
       });
     case 'holding':
       return training({ status: 'holding', round: e.round });
+    case 'away':
+      return training({ status: 'away', reason: e.reason });
     case 'trained':
       return {
         ...s,
-        speed: {
-          tokensPerS: e.tokens / (e.busyMs / 1000),
-          gflops: e.flops / (e.busyMs * 1e6),
-          dutyMeasured: e.busyMs / (e.busyMs + e.idleMs),
-        },
+        // A round given up before its first step (a newer round, away) tells nothing of the speed.
+        speed:
+          e.busyMs > 0
+            ? {
+                tokensPerS: e.tokens / (e.busyMs / 1000),
+                gflops: e.flops / (e.busyMs * 1e6),
+                dutyMeasured: e.busyMs / (e.busyMs + e.idleMs),
+              }
+            : s.speed,
       };
     case 'sending':
-      return training({ status: 'sending', round: e.round, lastUpdateBytes: e.bytes, lastDenseBytes: e.denseBytes });
+      return training({
+        status: 'sending',
+        round: e.round,
+        lastUpdateBytes: e.bytes,
+        lastDenseBytes: e.denseBytes,
+        sent: [...t.sent, { round: e.round, gpuMs: e.gpuMs }].slice(-MAX_SENT_ROUNDS),
+      });
     case 'sent':
       return training({ status: 'waiting', reason: undefined });
     case 'receipt': {
-      const r = e.receipt;
-      const receipts = [
-        ...t.receipts,
-        { round: r.round, accepted: true, tokens: r.tokens, flops: r.flops, bytes: r.bytes },
-      ];
+      const receipts = [...t.receipts, receiptView(e.receipt)];
       return training({ receipts, ...counts(receipts) });
     }
     case 'not-credited': {

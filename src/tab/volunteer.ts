@@ -1,18 +1,29 @@
 // The volunteer's tab, composed from its parts: what it kept in IndexedDB, the pacing, the GPU
-// probe, the link to the seed, the first downloads, the run's status, and (once the volunteer
-// presses Start) the trainer worker and the participant loop. Every part reports events; the tab
-// reduces them into one state (state.ts) that the page renders.
-import { type CreditsFile, parseReceipt, type Receipt } from '../fed';
+// probe, the link to the seed, the first downloads, the run's status and grid schedule, the page's
+// own responsiveness, and (once the volunteer presses Start) the trainer worker and the participant
+// loop. Every part reports events; the tab reduces them into one state (state.ts) that the page renders.
+import { type AdapterClass, type CreditsFile, parseReceipt } from '../fed';
 import { openStorage, type Storage } from '../storage';
 import { MAX_SEED_JSON_BYTES, type PieceStore, type SignedDocument, type SwarmClient } from '../swarm';
 import { fetchJsonAtMost } from '../util/read-at-most';
 import { readSeedInfo, type SeedClient, stayConnected } from './connect';
 import { downloadOfferedWeights } from './downloads';
 import { describeGpu } from './gpu-probe';
+import { fetchGridSchedule } from './grid-schedule';
 import { browserPacingEnvironment, createPacing, type PacingControl } from './pacing';
 import { RECEIPTS_KEY, runParticipant } from './participant';
+import { monitorResponsiveness } from './responsiveness';
 import { GPU_DAY_KEY, type GpuDay, parseSettings, SETTINGS_KEY, type Settings, today } from './settings';
-import { initialState, parseGlobalView, type ReceiptView, reduce, type TabEvent, type TabState } from './state';
+import {
+  adapterClassInUse,
+  initialState,
+  parseGlobalView,
+  type ReceiptView,
+  receiptView,
+  reduce,
+  type TabEvent,
+  type TabState,
+} from './state';
 import { startTrainerWorker, type TrainerWorker } from './trainer-client';
 
 /** Progress record of the GPU time spent training, all sessions. */
@@ -47,8 +58,7 @@ const swarmView = (client: SwarmClient): TabEvent => ({
 function receiptViews(kept: SignedDocument[]): ReceiptView[] {
   return kept.flatMap((doc) => {
     try {
-      const r: Receipt = parseReceipt(JSON.parse(doc.body));
-      return [{ round: r.round, accepted: true, tokens: r.tokens, flops: r.flops, bytes: r.bytes }];
+      return [receiptView(parseReceipt(JSON.parse(doc.body)))];
     } catch {
       return [];
     }
@@ -80,22 +90,30 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
     }
     // Upload counters move without events of their own: every change refreshes them.
     if (client) state = reduce(state, swarmView(client));
+    responsiveness.setActive(state.training.status === 'training');
     opts.onChange(state);
   }
 
+  const responsiveness = monitorResponsiveness((view) => emit({ type: 'responsiveness', view }));
   const pacing: PacingControl = createPacing({
     store: storage,
     environment: browserPacingEnvironment(),
     settings: state.settings,
     gpuDay: (await storage.getProgress<GpuDay>(GPU_DAY_KEY)) ?? { day: today(), busyMs: 0 },
-    onChange: (settings, pausedBecause) => {
+    onChange: (settings, view) => {
       if (settings !== state.settings) emit({ type: 'settings', settings });
-      if (pausedBecause !== state.pausedBecause) emit({ type: 'pacing', pausedBecause });
+      emit({ type: 'pacing', view });
     },
   });
   emit({ type: 'gpu', gpu: await describeGpu() });
   const privateKey = await storage.loadOrCreatePeerKey();
   const store = opts.wrapStore ? opts.wrapStore(storage.pieces) : storage.pieces;
+
+  /** The adapter class and grid region the update headers give for the receipts' impact figures. */
+  function impact(): { adapter: AdapterClass; region?: string } {
+    const region = state.settings.gridRegion;
+    return { adapter: adapterClassInUse(state), region: state.grid?.regions.includes(region) ? region : undefined };
+  }
 
   /** Starts the trainer worker and the participant loop, once connected and once the volunteer said so. */
   async function startTraining(): Promise<void> {
@@ -122,12 +140,25 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
           storage,
           onEvent: emit,
           signal,
+          availability: pacing,
+          impact,
         });
       } finally {
         if (participatingIn === signal) participatingIn = undefined;
       }
     })();
     await participation;
+  }
+
+  /** The run's grid schedule, from its root; a schedule that cannot be read leaves the one known. */
+  async function loadGridSchedule(root: string): Promise<void> {
+    try {
+      const grid = await fetchGridSchedule(root);
+      pacing.setGrid(grid);
+      emit({ type: 'grid', grid: grid && { source: grid.source, regions: Object.keys(grid.regions).sort() } });
+    } catch (e) {
+      emit({ type: 'warning', text: `could not read the run's grid schedule: ${(e as Error).message}` });
+    }
   }
 
   /** The run's figures, from its root (a helper's /swarm.json names it as `upstream`). */
@@ -160,6 +191,7 @@ export async function startVolunteer(opts: VolunteerOptions): Promise<Volunteer>
       linked.node.addEventListener('connection:open', () => emit(swarmView(linked)));
       linked.node.addEventListener('connection:close', () => emit(swarmView(linked)));
       emit({ type: 'connected', peerId: linked.peerId, seedPage: linked.seedUrl });
+      void loadGridSchedule(linked.seed.upstream ?? opts.seedUrl);
       // Weights and rounds from the page drawn (a helper's or the root's); the run's figures from the root.
       const offered = async () => (await readSeedInfo(linked.seedUrl)).manifests;
       await downloadOfferedWeights({ client: linked, storage, offered, emit, signal });

@@ -2,9 +2,16 @@
 // turns clicks and form changes into calls on it.
 // `window.vgpuState()` returns the same figures for tests and debugging.
 
-import { seedUrlFromLocation, startVolunteer, type TabState } from '../tab';
+import {
+  DEFAULT_SETTINGS,
+  parseSettings,
+  type Settings,
+  seedUrlFromLocation,
+  startVolunteer,
+  type TabState,
+} from '../tab';
 import { setupTryModel } from './try-model';
-import { render } from './view';
+import { render, renderPowerTable } from './view';
 
 declare global {
   interface Window {
@@ -23,6 +30,7 @@ const scheduleRender = (s: TabState) => {
 
 const volunteer = await startVolunteer({ seedUrl: seedUrlFromLocation(location), onChange: scheduleRender });
 window.vgpuState = () => structuredClone(volunteer.state);
+renderPowerTable();
 render(volunteer.state);
 // The retry countdown and other clocks move without state changes.
 setInterval(() => scheduleRender(volunteer.state), 1000);
@@ -31,11 +39,20 @@ document
   .getElementById('start')!
   .addEventListener('click', () => void volunteer.setRunning(!volunteer.state.settings.running));
 
+/** A settings field's value in the settings' own terms: a time of day as minutes after midnight. */
+function fieldValue(input: HTMLInputElement | HTMLSelectElement): unknown {
+  if (input instanceof HTMLInputElement && input.type === 'checkbox') return input.checked;
+  if (input instanceof HTMLInputElement && input.type === 'time') return input.valueAsNumber / 60_000;
+  return typeof DEFAULT_SETTINGS[input.name as keyof Settings] === 'number' ? Number(input.value) : input.value;
+}
+
 document.getElementById('settings')!.addEventListener('change', (e) => {
-  const input = e.target as HTMLInputElement;
-  const value = input.type === 'checkbox' ? input.checked : Number(input.value);
-  if (input.name === 'dailyBudgetMinutes' && !(Number.isInteger(value) && (value as number) >= 0)) return;
-  void volunteer.updateSettings({ [input.name]: value });
+  const input = e.target as HTMLInputElement | HTMLSelectElement;
+  const name = input.name as keyof Settings;
+  const value = fieldValue(input);
+  // Only a valid value is taken: parseSettings would put the default in its place.
+  if (parseSettings({ ...volunteer.state.settings, [name]: value })[name] !== value) return;
+  void volunteer.updateSettings({ [name]: value });
 });
 
 document.getElementById('contribution')!.addEventListener('click', async (e) => {

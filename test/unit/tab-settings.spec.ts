@@ -1,5 +1,6 @@
 // The volunteer's settings (src/tab/settings.ts): parseSettings fills defaults and replaces each
-// invalid field on its own; pauseReason names why the GPU rests, in order of precedence; today().
+// invalid field on its own; pauseReason names why the GPU rests, in order of precedence (the hours,
+// the grid and the machine's pressure last); today().
 import { expect, test } from '@playwright/test';
 import {
   DEFAULT_SETTINGS,
@@ -17,6 +18,12 @@ const VALID: Settings = {
   pauseWhenHidden: true,
   pauseOnBattery: false,
   dailyBudgetMinutes: 30,
+  onlyHours: true,
+  hoursFrom: 23 * 60 + 30,
+  hoursTo: 6 * 60,
+  gridRegion: 'US-CAL-CISO',
+  gridLimit: 250,
+  adapterClass: 'integrated',
 };
 
 test.describe('parseSettings', () => {
@@ -28,6 +35,12 @@ test.describe('parseSettings', () => {
       pauseWhenHidden: false,
       pauseOnBattery: true,
       dailyBudgetMinutes: 0,
+      onlyHours: false,
+      hoursFrom: 22 * 60,
+      hoursTo: 7 * 60,
+      gridRegion: '',
+      gridLimit: 0,
+      adapterClass: 'detected',
     });
   });
 
@@ -37,6 +50,11 @@ test.describe('parseSettings', () => {
     for (const dutyCycle of DUTY_CYCLES) expect(parseSettings({ ...VALID, dutyCycle }).dutyCycle).toBe(dutyCycle);
     for (const dailyBudgetMinutes of [0, 1, 24 * 60])
       expect(parseSettings({ ...VALID, dailyBudgetMinutes }).dailyBudgetMinutes).toBe(dailyBudgetMinutes);
+    for (const hoursFrom of [0, 7 * 60, 24 * 60 - 1])
+      expect(parseSettings({ ...VALID, hoursFrom }).hoursFrom).toBe(hoursFrom);
+    for (const adapterClass of ['detected', 'software', 'discrete', 'unknown'] as const)
+      expect(parseSettings({ ...VALID, adapterClass }).adapterClass).toBe(adapterClass);
+    expect(parseSettings({ ...VALID, gridRegion: '' }).gridRegion).toBe('');
   });
 
   test('a missing field takes its default and leaves the others', () => {
@@ -54,6 +72,12 @@ test.describe('parseSettings', () => {
     pauseWhenHidden: ['yes', 1, null],
     pauseOnBattery: ['false', 0, null],
     dailyBudgetMinutes: [-1, 1.5, 24 * 60 + 1, '30', Number.NaN, Number.POSITIVE_INFINITY, null],
+    onlyHours: ['yes', 1, null],
+    hoursFrom: [-1, 24 * 60, 60.5, '22:00', Number.NaN, null],
+    hoursTo: [-1, 24 * 60, 0.5, '07:00', Number.NaN, null],
+    gridRegion: ['DE DE', 'x'.repeat(65), '<script>', 7, null],
+    gridLimit: [-1, 2001, 1.5, '300', Number.NaN, null],
+    adapterClass: ['gpu', 'Discrete', '', 3, null],
   };
   for (const [key, values] of Object.entries(INVALID) as [keyof Settings, unknown[]][]) {
     test(`an invalid ${key} takes the default ${String(DEFAULT_SETTINGS[key])}, field by field`, () => {
@@ -70,6 +94,7 @@ test.describe('pauseReason', () => {
   /** Inputs where nothing asks for a pause; each test switches on what it needs. */
   const working = (over: Partial<Settings> = {}, rest: Partial<Omit<PauseInputs, 'settings'>> = {}): PauseInputs => ({
     settings: {
+      ...DEFAULT_SETTINGS,
       running: true,
       dutyCycle: 1,
       pauseWhenHidden: true,
@@ -112,6 +137,26 @@ test.describe('pauseReason', () => {
     expect(pauseReason(working({ dailyBudgetMinutes: 10 }, { usedTodayMs: 11 * 60_000 }))).toBe(
       "today's GPU budget of 10 min is used",
     );
+  });
+
+  test('away (the hours, the grid) and critical CPU pressure pause; lighter pressure does not', () => {
+    expect(pauseReason(working({}, { away: 'outside your hours (22:00–07:00)' }))).toBe(
+      'outside your hours (22:00–07:00)',
+    );
+    expect(pauseReason(working({}, { pressure: 'critical' }))).toBe(
+      'paused while the CPU is under critical pressure; resumes when it eases',
+    );
+    for (const pressure of ['nominal', 'fair', 'serious'] as const)
+      expect(pauseReason(working({}, { pressure }))).toBeUndefined();
+  });
+
+  test('precedence: stopped by you, then hidden, then battery, then the budget, then away, then pressure', () => {
+    const last = { away: 'outside your hours (22:00–07:00)', pressure: 'critical' as const };
+    expect(pauseReason(working({}, { usedTodayMs: 60 * 60_000, ...last }))).toBe(
+      "today's GPU budget of 10 min is used",
+    );
+    expect(pauseReason(working({}, last))).toBe('outside your hours (22:00–07:00)');
+    expect(pauseReason(working({ running: false }, last))).toBe('paused by you');
   });
 
   test('precedence: stopped by you, then hidden, then battery, then the budget', () => {

@@ -2,11 +2,14 @@
 // the state the page renders, without mutating the one before.
 import { expect, test } from '@playwright/test';
 import {
+  adapterClassInUse,
   DEFAULT_SETTINGS,
   type DownloadView,
   initialState,
   MAX_LOSSES,
+  MAX_SENT_ROUNDS,
   MAX_WARNINGS,
+  type PacingView,
   parseGlobalView,
   type ReceiptView,
   reduce,
@@ -113,7 +116,7 @@ test('a round as the participant reports it: fetching, steps, a hold, the update
     s,
     { type: 'step', round: 3, step: 2, steps: 2, loss: 6.1, gpuMs: 60 },
     { type: 'trained', round: 3, tokens: 512, busyMs: 100, idleMs: 100, flops: 2e8 },
-    { type: 'sending', round: 3, bytes: 1000, denseBytes: 4000 },
+    { type: 'sending', round: 3, bytes: 1000, denseBytes: 4000, gpuMs: 100 },
   );
   expect(s.training).toMatchObject({ status: 'sending', lastUpdateBytes: 1000, lastDenseBytes: 4000, gpuMs: 100 });
   expect(s.speed).toEqual({ tokensPerS: 5120, gflops: 2, dutyMeasured: 0.5 });
@@ -168,12 +171,22 @@ test('a refused round and a seed serving corrupted weights: the tab stops workin
   expect(failure(run(corrupt, { type: 'joining' }))).toBeUndefined();
 });
 
+/** What the pacing reports when nothing holds the tab. */
+const working: PacingView = {
+  pausedBecause: undefined,
+  awayBecause: undefined,
+  dutyCycleNow: 1,
+  pressure: 'nominal',
+  gridIntensity: undefined,
+  gpuTodayMs: 0,
+};
+
 test('settings, pacing, the GPU, peers and the run status are taken as reported', () => {
   const s = run(
     fresh(),
     { type: 'settings', settings: { ...DEFAULT_SETTINGS, dutyCycle: 1 } },
-    { type: 'pacing', pausedBecause: 'paused while on battery' },
-    { type: 'gpu', gpu: { available: false, features: [], limits: {} } },
+    { type: 'pacing', view: { ...working, pausedBecause: 'paused while on battery' } },
+    { type: 'gpu', gpu: { available: false, features: [], limits: {}, adapterClass: 'unknown' } },
     { type: 'swarm', peers: [{ id: 'p1', kind: 'seed' }], uploads: { uploadedBytes: 9, piecesServed: 1, refused: 0 } },
     { type: 'run-status', global: { round: 7, volunteers: 3, acceptedUpdates: 12, history: [] } },
   );
@@ -183,7 +196,99 @@ test('settings, pacing, the GPU, peers and the run status are taken as reported'
   expect(s.peers).toEqual([{ id: 'p1', kind: 'seed' }]);
   expect(s.uploads.uploadedBytes).toBe(9);
   expect(s.global?.round).toBe(7);
-  expect(run(s, { type: 'pacing', pausedBecause: undefined }).pausedBecause).toBeUndefined();
+  expect(run(s, { type: 'pacing', view: working }).pausedBecause).toBeUndefined();
+});
+
+test("the pacing's view replaces the last one whole: pressure, the duty cycle in force, away, the grid, today's GPU time", () => {
+  const eased = run(fresh(), {
+    type: 'pacing',
+    view: { ...working, pressure: 'serious', dutyCycleNow: 0.25, gridIntensity: 120, gpuTodayMs: 5000 },
+  });
+  expect(eased).toMatchObject({ pressure: 'serious', dutyCycleNow: 0.25, gridIntensity: 120, gpuTodayMs: 5000 });
+  const away = run(eased, {
+    type: 'pacing',
+    view: {
+      ...working,
+      awayBecause: 'outside your hours (22:00–07:00)',
+      pausedBecause: 'outside your hours (22:00–07:00)',
+    },
+  });
+  expect(away).toMatchObject({ pressure: 'nominal', dutyCycleNow: 1, awayBecause: 'outside your hours (22:00–07:00)' });
+  expect(away.gridIntensity).toBeUndefined();
+});
+
+test('away: the participant left the run, and says why; joining again clears it', () => {
+  const away = run(fresh(), { type: 'away', reason: 'the grid in DE is at 420 gCO₂/kWh, not below your 300' });
+  expect(away.training).toMatchObject({
+    status: 'away',
+    reason: 'the grid in DE is at 420 gCO₂/kWh, not below your 300',
+  });
+  expect(run(away, { type: 'joining' }, { type: 'joined', round: 4 }).training.status).toBe('waiting');
+});
+
+test('the weights of the round trained, and the busy time each update header gave, are kept (the newest MAX_SENT_ROUNDS)', () => {
+  let s = run(
+    fresh(),
+    { type: 'fetching', round: 2 },
+    { type: 'step', round: 2, step: 1, steps: 4, loss: 5, gpuMs: 9 },
+  );
+  expect(s.training.weightsRound).toBe(2);
+  s = run(s, { type: 'fetching', round: 3 });
+  expect(s.training).toMatchObject({ status: 'fetching', round: 3, weightsRound: 2 });
+  for (let round = 0; round < MAX_SENT_ROUNDS + 2; round++)
+    s = reduce(s, { type: 'sending', round, bytes: 10, denseBytes: 40, gpuMs: 100 + round });
+  expect(s.training.sent).toHaveLength(MAX_SENT_ROUNDS);
+  expect(s.training.sent.at(-1)).toEqual({ round: MAX_SENT_ROUNDS + 1, gpuMs: 101 + MAX_SENT_ROUNDS });
+  s = reduce(s, { type: 'trained', round: 30, tokens: 64, busyMs: 100, idleMs: 0, flops: 1e6 });
+  // A round given up before its first step keeps the last speed.
+  const speed = s.speed;
+  expect(run(s, { type: 'trained', round: 99, tokens: 0, busyMs: 0, idleMs: 50, flops: 0 }).speed).toEqual(speed);
+});
+
+test("a receipt's impact figures are kept with it: GPU seconds, adapter class, energy, gCO₂, and when", () => {
+  const s = run(fresh(), {
+    type: 'receipt',
+    receipt: {
+      kind: 'vgpu/receipt',
+      version: 3,
+      round: 5,
+      peer: 'p',
+      tokens: 256,
+      flops: 3e9,
+      gpuSeconds: 12.5,
+      adapter: 'software',
+      estimatedWh: 0.12,
+      gCO2: 0.05,
+      update: 'u',
+      bytes: 1000,
+      at: 1_700_000_000_000,
+      index: 0,
+      prev: 'h',
+    },
+    signed: { signer: 's', body: '{}', signature: 'x' },
+  });
+  expect(s.training.receipts).toEqual([
+    {
+      round: 5,
+      accepted: true,
+      tokens: 256,
+      flops: 3e9,
+      bytes: 1000,
+      at: 1_700_000_000_000,
+      gpuSeconds: 12.5,
+      adapter: 'software',
+      estimatedWh: 0.12,
+      gCO2: 0.05,
+    },
+  ]);
+  expect(s.training).toMatchObject({ acceptedRounds: 1, tokens: 256, flops: 3e9 });
+});
+
+test("the adapter class in use: the volunteer's correction, else the one detected", () => {
+  const gpu = { available: true, features: [], limits: {}, adapterClass: 'software' as const };
+  expect(adapterClassInUse({ settings: DEFAULT_SETTINGS, gpu })).toBe('software');
+  expect(adapterClassInUse({ settings: { ...DEFAULT_SETTINGS, adapterClass: 'discrete' }, gpu })).toBe('discrete');
+  expect(adapterClassInUse({ settings: DEFAULT_SETTINGS, gpu: undefined })).toBe('unknown');
 });
 
 test("the run's figures are taken from /status.json only when they have the shape the page draws", () => {
@@ -200,6 +305,15 @@ test("the run's figures are taken from /status.json only when they have the shap
     acceptedUpdates: 5,
     history: [{ round: 0, tokens: 0, valLoss: 7 }],
   });
+  // Rounds with updates carry their energy estimate.
+  const withEnergy = {
+    ...status,
+    history: [...status.history, { round: 1, tokens: 512, valLoss: 6, estimatedWh: 0.5 }],
+  };
+  expect(parseGlobalView(withEnergy)?.history[1]).toEqual({ round: 1, tokens: 512, valLoss: 6, estimatedWh: 0.5 });
+  expect(
+    parseGlobalView({ ...status, history: [{ round: 1, tokens: 0, valLoss: 6, estimatedWh: -1 }] }),
+  ).toBeUndefined();
   // A helper's /status.json (no history), and broken or hostile ones.
   expect(parseGlobalView({ round: 3, volunteers: 2, partialsSent: 1 })).toBeUndefined();
   expect(parseGlobalView({ ...status, history: [{ round: 'x', tokens: 0, valLoss: 1 }] })).toBeUndefined();
