@@ -1,6 +1,6 @@
 // Shared by the end-to-end tests and the swarm benchmark: open volunteer tabs (each in its own
 // browser context, so each has its own IndexedDB and peer key) and read their state.
-import type { Browser, Page } from '@playwright/test';
+import type { Browser, BrowserContextOptions, Page } from '@playwright/test';
 import type { DownloadView, TabState } from '../src/tab';
 
 /** The volunteer page (or a test page using the same code) pointed at a seed. */
@@ -13,8 +13,15 @@ const troubles = new WeakMap<Page, string[]>();
 /** The last few troubles of a page are kept. */
 const TROUBLES_KEPT = 12;
 
-export async function openTab(browser: Browser, url: string, log?: (line: string) => void): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
+/** Opens `url` in a new browser context (made with `context`, e.g. its time zone); `before` runs before the page loads. */
+export async function openTab(
+  browser: Browser,
+  url: string,
+  log?: (line: string) => void,
+  { context, before }: { context?: BrowserContextOptions; before?(page: Page): Promise<void> } = {},
+): Promise<Page> {
+  const page = await (await browser.newContext(context)).newPage();
+  await before?.(page);
   const seen: string[] = [];
   troubles.set(page, seen);
   const trouble = (line: string) => {
@@ -58,7 +65,7 @@ export async function waitForTabs(
     if (Date.now() > deadline) {
       const summary = states.map(
         (s, i) =>
-          `tab ${i}: ${s ? `${s.phase}, ${s.downloads.map((d) => `${d.held}/${d.total}`).join(' ')}, ${s.warnings.slice(-2).join('; ')}` : 'not started'}${(troubles.get(pages[i]!) ?? []).map((t) => `\n  ${t}`).join('')}`,
+          `tab ${i}: ${s ? `${s.phase}, ${s.downloads.map((d) => `${d.held}/${d.total}`).join(' ')}, training ${s.training.status}${s.training.reason ? ` (${s.training.reason})` : ''}${s.pausedBecause ? `, paused: ${s.pausedBecause}` : ''}, ${s.warnings.slice(-2).join('; ')}` : 'not started'}${(troubles.get(pages[i]!) ?? []).map((t) => `\n  ${t}`).join('')}`,
       );
       throw new Error(`tabs not done after ${timeoutMs} ms:\n${summary.join('\n')}`);
     }

@@ -49,15 +49,23 @@ export interface ChromiumOptions {
    * Benchmarks keep the browser's default, as volunteers have it.
    */
   testSpeedups?: boolean;
+  /**
+   * Keep the Compute Pressure API. Off by default: a tab eases off and pauses under the machine's
+   * CPU pressure, which a loaded test machine reports as "critical" at random, so every other test
+   * would train at the load's mercy. e2e/controls.spec.ts keeps it and drives it through the
+   * DevTools protocol's virtual pressure source.
+   */
+  computePressure?: boolean;
 }
 
 /** WebGPU on SwiftShader (no GPU, the default and what CI has) or on the real GPU through Vulkan (GPU=1). */
 export function chromiumFlags(options: ChromiumOptions = {}): string[] {
-  if (options.webgpu === false) return BASE_FLAGS;
+  const base = options.computePressure ? BASE_FLAGS : [...BASE_FLAGS, '--disable-blink-features=ComputePressure'];
+  if (options.webgpu === false) return base;
   const realGpu = options.realGpu ?? process.env.GPU === '1';
   const adapter = realGpu
     ? ['--enable-features=Vulkan', '--use-angle=vulkan', '--disable-vulkan-surface']
     : ['--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader'];
   const speedups = options.testSpeedups ? ['--enable-dawn-features=disable_workgroup_init'] : [];
-  return [...BASE_FLAGS, '--enable-unsafe-webgpu', ...adapter, ...speedups];
+  return [...base, '--enable-unsafe-webgpu', ...adapter, ...speedups];
 }
