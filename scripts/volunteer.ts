@@ -3,6 +3,7 @@
 // updates, until Ctrl-C; prints what it does.
 import '../src/seed/promise-shim';
 import { parseArgs } from 'node:util';
+import { type AdapterClass, adapterClassOf, creditsOf } from '../src/fed';
 import type { Trainer } from '../src/trainer/trainer';
 import { runNodeVolunteer, type VolunteerEvent } from '../src/volunteer';
 import { registerViteImports } from '../src/volunteer/vite-imports';
@@ -13,8 +14,8 @@ const USAGE = `npm run volunteer -- --seed <URL> [--gpu]
                  the tab's own kernels (default: the CPU reference model)
   --help`;
 
-/** The tab's WebGPU trainer on Dawn, after printing its adapter. */
-async function gpuTrainer(): Promise<Trainer> {
+/** The tab's WebGPU trainer on Dawn and its adapter's class, after printing the adapter. */
+async function gpuTrainer(): Promise<{ trainer: Trainer; adapterClass: AdapterClass }> {
   registerViteImports(); // the kernels import their WGSL as Vite does
   const [{ createDawnTrainer }, { describeAdapter }] = await Promise.all([
     import('../src/volunteer/dawn-trainer'),
@@ -22,7 +23,7 @@ async function gpuTrainer(): Promise<Trainer> {
   ]);
   const { trainer, adapter } = await createDawnTrainer();
   console.log(describeAdapter(adapter));
-  return trainer;
+  return { trainer, adapterClass: adapterClassOf(adapter.info) };
 }
 
 /** A log line for the events a person wants to see (not every step and piece). */
@@ -48,8 +49,12 @@ function logLine(e: VolunteerEvent): string | undefined {
       return `round ${e.round}: trained ${e.tokens} tokens in ${(e.busyMs / 1000).toFixed(1)} s`;
     case 'sent':
       return `round ${e.round}: the seed took the update in; its receipt comes when the round closes`;
-    case 'receipt':
-      return `round ${e.receipt.round}: the seed credited ${e.receipt.tokens} tokens (receipt ${e.receipt.index} of its ledger)`;
+    case 'receipt': {
+      const r = e.receipt;
+      const impact =
+        r.estimatedWh === undefined ? '' : `, GPU ${r.gpuSeconds} s, about ${r.estimatedWh.toPrecision(2)} Wh`;
+      return `round ${r.round}: the seed credited ${r.tokens} tokens, ${creditsOf(r.flops ?? 0).toFixed(2)} credits${impact} (receipt ${r.index} of its ledger)`;
+    }
     case 'not-credited':
       return `round ${e.round}: not credited (${e.reason})`;
     case 'skipped':
@@ -77,7 +82,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop.abort());
   await runNodeVolunteer({
     seedUrl,
-    trainer: values.gpu ? await gpuTrainer() : undefined,
+    ...(values.gpu && (await gpuTrainer())),
     signal: stop.signal,
     onEvent: (e) => {
       const line = logLine(e);

@@ -4,6 +4,7 @@
 // CPU reference model unless given another trainer, keeping everything in memory. No GPU, no
 // browser. `npm run volunteer -- --seed <URL>` runs one; the soak benchmark runs several.
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { AdapterClass } from '../fed';
 import type { FetchProgress, SwarmClient } from '../swarm';
 import { stayConnected } from '../tab/connect';
 import { type ParticipantEvent, runParticipant } from '../tab/participant';
@@ -31,6 +32,11 @@ export interface NodeVolunteerOptions {
   seedUrl: string;
   /** Default: the CPU reference model (createCpuTrainer). */
   trainer?: Trainer;
+  /**
+   * The class of what computes, which update headers give for the receipts' energy estimate
+   * (fed/impact.ts); default 'software': the CPU reference computes on the CPU.
+   */
+  adapterClass?: AdapterClass;
   onEvent(e: VolunteerEvent): void;
   /** Stops the volunteer: runNodeVolunteer then resolves once its node has stopped. */
   signal: AbortSignal;
@@ -71,7 +77,15 @@ export async function runNodeVolunteer(opts: NodeVolunteerOptions): Promise<void
           );
         },
       };
-      await runParticipant({ client: reporting, seedUrl: client.seedUrl, trainer, storage, onEvent, signal: session });
+      await runParticipant({
+        client: reporting,
+        seedUrl: client.seedUrl,
+        trainer,
+        storage,
+        onEvent,
+        signal: session,
+        impact: () => ({ adapter: opts.adapterClass ?? 'software' }),
+      });
     },
   );
 }

@@ -11,6 +11,7 @@ import {
   decodeUpdate,
   encodedSize,
   encodeUpdate,
+  estimateEnergy,
   requestJoin,
   requestReceipts,
   sendUpdate,
@@ -30,6 +31,10 @@ test('a Node volunteer completes a round: the seed accepts its update', async ()
   try {
     const first = await volunteer.firstReceipt;
     expect(first).toMatchObject({ peer: volunteer.seen.peerId, round: 0, tokens: 2 * 16, index: 0 });
+    // Its header named the CPU as what computed: the receipt estimates the energy at that class's power.
+    expect(first?.adapter).toBe('software');
+    expect(first?.gpuSeconds).toBeGreaterThan(0);
+    expect(first?.estimatedWh).toBeCloseTo(estimateEnergy(first?.gpuSeconds ?? 0, 'software').wh, 9);
     expect(volunteer.seen.fetched).toMatchObject({
       held: seed.manifest.value.pieces.length,
       total: seed.manifest.value.pieces.length,
