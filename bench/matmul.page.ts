@@ -3,8 +3,10 @@
 //
 // Implementations (table columns):
 // - ours: the tile tuneMatmul picks on this adapter, as the trainer runs it (the launcher drops to
-//   32×32 tiles where the product would have fewer than 16 workgroups).
-// - ours-untuned: the tile the launcher gives a device with no tuning record (chooseTiles before tuneMatmul).
+//   32×32 tiles where the product would have fewer workgroups than the adapter runs at once, which
+//   tuneMatmul measures).
+// - ours-untuned: the tile the launcher gives a device with no tuning record (chooseTiles before
+//   tuneMatmul: the default tile, and the parallelism assumed from the adapter).
 // - onnxruntime-web: a one-node ONNX MatMul model, static shapes, inputs and output in GPU buffers.
 //   Not in Node (--node): it fails there (bench/lib/peers.ts ORT_UNAVAILABLE).
 // - tfjs-webgpu: tf.matMul with tfjs's default settings.
@@ -23,6 +25,7 @@
 // GFLOPS = 2·M·N·K / run time: the work every implementation does (none skips or repeats any).
 import {
   acquireGpu,
+  assumedParallelism,
   chooseTiles,
   createBatch,
   type MatmulTiles,
@@ -108,9 +111,13 @@ export async function run(options: MatmulBenchOptions = {}): Promise<BenchResult
 
   // What a device gets before tuning: chooseTiles with no tuning record installed.
   const untunedTiles = new Map(shapes.map(([M, , N]) => [`${M}x${N}`, chooseTiles(gpu, M, N, 1)]));
+  const untunedParallelism = assumedParallelism(gpu);
   const { ranking, record } = await tuneMatmul(gpu);
   const timings = ranking.map(({ tiles, ms }) => `${tileName(tiles)}: ${ms.toFixed(1)}ms`);
-  notes.push(`ours: tiles tuned on this adapter (${record.clock}): ${tileName(record.tiles)} (${timings.join(', ')})`);
+  notes.push(
+    `ours: tiles tuned on this adapter (${record.clock}): ${tileName(record.tiles)} (${timings.join(', ')}); ` +
+      `parallelism measured ${record.parallelism} workgroups (assumed before tuning: ${untunedParallelism})`,
+  );
 
   if (!ORT_UNAVAILABLE) loadOrt();
   const { tf, idle: tfIdle } = await loadTf();

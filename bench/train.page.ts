@@ -3,7 +3,7 @@
 // in one page on one adapter, from the same init on the same fixed batch.
 //
 // Implementations (table columns):
-// - ours: matmul tiles tuned on this adapter for the step's products (tuneMatmul on stepShapes), as the trainer does.
+// - ours: matmul tiles tuned on this adapter for the step's products (tuneMatmul on stepMatmuls), as the trainer does.
 // - ours-untuned: the same model on a second device that never tuned (the launcher's default tiles).
 // - tfjs-webgpu: tfjs's default settings.
 // - tfjs-webgpu-best: the fastest of tfjs's matmul settings for this model (TF_STEP_CANDIDATES),
@@ -24,7 +24,7 @@ import { acquireGpu, attentionTiles, type Gpu, tuneMatmul } from '../src/gpu';
 import { DEFAULT_HYPER, initParams, parameterCount, paramLayout, type TrainHyper } from '../src/model';
 import { gptForwardCpu } from '../src/model/cpu';
 import { createGpuGpt, type GpuGpt } from '../src/model/gpu-gpt';
-import { stepShapes } from '../src/trainer';
+import { stepMatmuls } from '../src/trainer';
 import { createRandom } from '../src/util/random';
 import { checkOutput } from './lib/check';
 import { loadTf, TF_TRAINING_UNAVAILABLE } from './lib/peers';
@@ -115,7 +115,7 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
     `timing: ${plan.warmup} warm-up steps each, then ${plan.runs} timed steps interleaved step by step across the implementations; a step runs to its loss read back on the CPU; same init (initParams seed 1) and the same fixed random batch every step; each row: median [min–max] over the timed steps`,
     `checked before timing: the first step's loss of every implementation and of every tfjs setting swept, from the same init and batch, equals the CPU reference model's loss (gptForwardCpu) within ${LOSS_RTOL} relative`,
     `ours: AdamW lr ${LR}, betas ${OURS_HYPER.beta1}/${OURS_HYPER.beta2}, weight decay ${OURS_HYPER.weightDecay}, global-norm clip ${OURS_HYPER.gradClip}; tfjs: tf.train.adam with the same lr/betas/eps, no weight decay, no clipping (tfjs has neither built in)`,
-    "ours: matmul tiles tuned per case on the step's two main products (tuneMatmul on stepShapes, as the trainer does; the launcher still drops to 32×32 tiles for a product of fewer than 16 workgroups of the tuned tile); ours-untuned: the same model on a second device that never tuned, so with the launcher's default tile",
+    "ours: matmul tiles tuned per case on every matmul of the step, weighted by how often it runs (tuneMatmul on stepMatmuls, as the trainer does; the launcher drops to 32×32 tiles for a product of fewer workgroups of the tuned tile than the adapter runs at once, which the tuning measures); ours-untuned: the same model on a second device that never tuned, so with the launcher's default tile",
     'tfjs model: tf ops (gather embedding, tf.moments LayerNorm, batched tf.matMul attention over all T×T scores with a −1e9 causal mask and tf.softmax, tanh GELU, tied head, tf.losses.softmaxCrossEntropy), gradients by optimizer.minimize',
     `tfjs-webgpu-best: per case, the fastest (median of ${SWEEP_RUNS} interleaved steps) of: ${TF_STEP_CANDIDATES.map(describeTfSetting).join('; ')} (split-K cannot run the batched attention products; reduce, one workgroup per output, is for outputs of ≤ 128 elements)`,
     'gflops: matrix-product FLOPs of the step as each implementation does them, over the step time: both 6·(linear and head weights)·tokens; attention: tfjs 12·D per score over all T×T scores, ours 18·D per score of the BR×BC tiles it computes up to the diagonal (forward 4·D, its backward recomputes S and dP: 6·D + 8·D)',
@@ -226,7 +226,7 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
       };
     };
 
-    const tuning = await tuneMatmul(gpu, { shapes: stepShapes(B * T, width) });
+    const tuning = await tuneMatmul(gpu, { shapes: stepMatmuls({ config: layout.config, batchSize: B, context: T }) });
     const t = tuning.record.tiles;
     const runners: Partial<Record<Impl, Runner>> = {
       ours: await gpuRunner(gpu),

@@ -9,25 +9,23 @@
 //   THREADS   workgroup size (power of two)
 //   BACKWARD  false: write losses into `out`; true: write gradients
 //   IN_PLACE  backward only: overwrite `logits` with the gradients (`out` is then an unused placeholder)
+// It also picks the reduction variant behind workgroup_reduce.wgsl (subgroups, or workgroup memory).
 // Params, declared there: rows, V, scale (dloss of every row), invalidLoss (NaN).
 // Grid: grid1d over the rows, one workgroup each.
+
+#include "workgroup_reduce.wgsl"
+alias reduce_t = f32;
 
 @group(0) @binding(0) var<storage, read_write> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-// Per-thread running (max, Σ exp(x − max)), merged pairwise.
-var<workgroup> maxes: array<f32, THREADS>;
-var<workgroup> sums: array<f32, THREADS>;
-
-// The lowest finite f32: a start value for the max that keeps exp(m − m) finite for idle threads.
-const LOWEST = -3.4028234663852886e38;
-
 // (row max, Σ exp(x − row max)) of the row starting at `base`, known to every thread on return.
 fn rowStats(base: u32, tid: u32) -> vec2<f32> {
-  // One pass per thread ("online softmax"): rescale the sum whenever the max grows.
-  var m = LOWEST;
+  // One pass per thread ("online softmax"): rescale the sum whenever the max grows. The start
+  // value, the lowest finite f32, keeps exp(m − m) finite for a thread with no logits.
+  var m = REDUCE_LOWEST;
   var s = 0.0;
   for (var j = tid; j < p.V; j += THREADS) {
     let x = logits[base + j];
@@ -38,20 +36,8 @@ fn rowStats(base: u32, tid: u32) -> vec2<f32> {
       s += exp(x - m);
     }
   }
-  maxes[tid] = m;
-  sums[tid] = s;
-  workgroupBarrier();
-  for (var half = THREADS / 2u; half > 0u; half /= 2u) {
-    if (tid < half) {
-      let m1 = maxes[tid];
-      let m2 = maxes[tid + half];
-      let mm = max(m1, m2);
-      sums[tid] = sums[tid] * exp(m1 - mm) + sums[tid + half] * exp(m2 - mm);
-      maxes[tid] = mm;
-    }
-    workgroupBarrier();
-  }
-  return vec2<f32>(maxes[0], sums[0]);
+  let rowMax = workgroup_max(tid, m);
+  return vec2<f32>(rowMax, workgroup_sum(tid, s * exp(m - rowMax)));
 }
 
 @compute @workgroup_size(THREADS, 1, 1)

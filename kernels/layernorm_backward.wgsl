@@ -2,9 +2,13 @@
 //   dx = rstd · (g − mean(g) − x̂ · mean(g·x̂))      (means over the row's C channels)
 // dgamma and dbeta are reductions over rows: see layernorm_param_grads.wgsl.
 //
-// Consts and Params (rows, C) from the launcher (src/gpu/layernorm.ts): THREADS, ACCUMULATE
-// (dx += instead of =, for the residual stream whose gradient sums several branches).
+// Consts and Params (rows, C) from the launcher (src/gpu/layernorm.ts): THREADS (a power of two),
+// ACCUMULATE (dx += instead of =, for the residual stream whose gradient sums several branches). The
+// launcher picks the reduction variant behind workgroup_reduce.wgsl (subgroups, or workgroup memory).
 // Grid: one workgroup per row, folded into x·y by grid1d.
+
+#include "workgroup_reduce.wgsl"
+alias reduce_t = vec2<f32>;
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -13,20 +17,6 @@
 @group(0) @binding(4) var<storage, read> gamma: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<uniform> p: Params;
-
-var<workgroup> partial: array<vec2<f32>, THREADS>;
-
-// The sum of every thread's `v`, returned to all threads. Each thread adds up the THREADS
-// partials itself, in the same order: two barriers instead of a tree's log2(THREADS) + 1
-// (barriers are what costs on software adapters; on a GPU these reads are broadcasts).
-fn workgroup_sum(tid: u32, v: vec2<f32>) -> vec2<f32> {
-  partial[tid] = v;
-  workgroupBarrier();
-  var total = vec2<f32>(0.0);
-  for (var k = 0u; k < THREADS; k++) { total += partial[k]; }
-  workgroupBarrier(); // all have read `partial` before it is reused
-  return total;
-}
 
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,

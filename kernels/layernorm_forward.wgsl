@@ -3,8 +3,12 @@
 // mean and rstd [rows] are saved for the backward pass. The variance is summed in a second
 // pass over the row (still in cache) rather than as E[x²] − mean², which cancels badly.
 //
-// Consts and Params (rows, C) from the launcher (src/gpu/layernorm.ts): THREADS, EPS (LAYERNORM_EPS
-// of src/util/model-constants.ts). Grid: one workgroup per row, folded into x·y by grid1d.
+// Consts and Params (rows, C) from the launcher (src/gpu/layernorm.ts): THREADS (a power of two),
+// EPS (LAYERNORM_EPS of src/util/model-constants.ts). The launcher picks the reduction variant behind
+// workgroup_reduce.wgsl (subgroups, or workgroup memory). Grid: one workgroup per row, folded into x·y by grid1d.
+
+#include "workgroup_reduce.wgsl"
+alias reduce_t = f32;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> gamma: array<f32>;
@@ -13,20 +17,6 @@
 @group(0) @binding(4) var<storage, read_write> saved_mean: array<f32>;
 @group(0) @binding(5) var<storage, read_write> saved_rstd: array<f32>;
 @group(0) @binding(6) var<uniform> p: Params;
-
-var<workgroup> partial: array<f32, THREADS>;
-
-// The sum of every thread's `v`, returned to all threads. Each thread adds up the THREADS
-// partials itself, in the same order: two barriers instead of a tree's log2(THREADS) + 1
-// (barriers are what costs on software adapters; on a GPU these reads are broadcasts).
-fn workgroup_sum(tid: u32, v: f32) -> f32 {
-  partial[tid] = v;
-  workgroupBarrier();
-  var total = 0.0;
-  for (var k = 0u; k < THREADS; k++) { total += partial[k]; }
-  workgroupBarrier(); // all have read `partial` before it is reused
-  return total;
-}
 
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,

@@ -5,15 +5,17 @@
 // over the partials. A short input needs only one workgroup doing both at once.
 // No atomics: every sum is taken in a fixed order, so results repeat bit for bit.
 //
-// Consts from the launcher (src/gpu/norm.ts): THREADS (power of two), SQUARE, SQRT.
+// Consts from the launcher (src/gpu/norm.ts): THREADS (power of two), SQUARE, SQRT; it also picks
+// the reduction variant behind workgroup_reduce.wgsl (subgroups, or workgroup memory).
 // Params, declared there: n, chunk (elements per workgroup), scale.
 // Grid: grid1d over the chunks; the flat workgroup index is the chunk.
+
+#include "workgroup_reduce.wgsl"
+alias reduce_t = f32;
 
 @group(0) @binding(0) var<storage, read> input: array<f32>;
 @group(0) @binding(1) var<storage, read_write> output: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
-
-var<workgroup> partial: array<f32, THREADS>;
 
 @compute @workgroup_size(THREADS, 1, 1)
 fn main(
@@ -32,14 +34,9 @@ fn main(
     let x = input[i];
     if (SQUARE) { sum += x * x; } else { sum += x; }
   }
-  partial[tid] = sum;
-  workgroupBarrier();
-  for (var half = THREADS / 2u; half > 0u; half /= 2u) {
-    if (tid < half) { partial[tid] += partial[tid + half]; }
-    workgroupBarrier();
-  }
+  let total = workgroup_sum(tid, sum);
   if (tid == 0u) {
-    var result = partial[0] * p.scale;
+    var result = total * p.scale;
     if (SQRT) { result = sqrt(result); }
     output[chunk] = result;
   }

@@ -11,7 +11,9 @@ import { registerViteImports } from '../src/volunteer/vite-imports';
 const USAGE = `npm run volunteer -- --seed <URL> [--gpu]
   --seed <URL>   the seed's page URL, as \`npm start\` prints it (e.g. http://127.0.0.1:8080)
   --gpu          train on WebGPU through Dawn (the \`webgpu\` package) on the GPU Vulkan offers,
-                 the tab's own kernels (default: the CPU reference model)
+                 the tab's own kernels (default: the CPU reference model); the matmul tiles it
+                 measures on that GPU are kept in $XDG_CACHE_HOME/vgpu/matmul-tiles.json
+                 (~/.cache/vgpu/ by default) and reused by later runs
   --help`;
 
 /** The tab's WebGPU trainer on Dawn and its adapter's class, after printing the adapter. */

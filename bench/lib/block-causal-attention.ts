@@ -18,7 +18,7 @@
 import matmulSource from '../../kernels/matmul.wgsl?raw';
 import softmaxBackwardSource from '../../kernels/softmax_backward.wgsl?raw';
 import softmaxForwardSource from '../../kernels/softmax_forward.wgsl?raw';
-import { type Batch, type Gpu, grid1d, type MatmulArgs, tilesFit, uniforms } from '../../src/gpu';
+import { type Batch, type Gpu, grid1d, type MatmulArgs, tiledMatmulConsts, tilesFit, uniforms } from '../../src/gpu';
 import {
   blockTiles,
   type CausalBlock,
@@ -111,12 +111,7 @@ async function product(
     name: 'matmul_block_causal',
     source: blockCausalMatmulSource,
     consts: {
-      ...tiles,
-      TRANS_A: p.transA ?? false,
-      TRANS_B: p.transB ?? false,
-      HAS_BIAS: false,
-      ACCUMULATE: false,
-      CHECK_BOUNDS: !(M % tiles.TILE_M === 0 && N % tiles.TILE_N === 0 && K % tiles.TILE_K === 0),
+      ...tiledMatmulConsts({ M, N, K, transA: p.transA, transB: p.transB }, tiles),
       QUERY_BLOCK: block.BR,
       KEY_BLOCK: block.BC,
       SKIP_ABOVE_DIAGONAL: kind === 'scores',

@@ -24,11 +24,14 @@ export function fullAttentionFlops(layout: ParamLayout, B: number, T: number): n
   return 12 * layers * B * T * T * width;
 }
 
+/** A tile's shape, all that its score count depends on. */
+type TileShape = Pick<AttentionTiles, 'BR' | 'BC'>;
+
 /** The tiles our three attention kernels run with (attentionTiles on the adapter). */
 export interface FlashTiles {
-  forward: AttentionTiles;
-  dq: AttentionTiles;
-  dkdv: AttentionTiles;
+  forward: TileShape;
+  dq: TileShape;
+  dkdv: TileShape;
 }
 
 /**
@@ -48,14 +51,14 @@ export function flashAttentionFlops(layout: ParamLayout, B: number, T: number, t
 }
 
 /** Scores computed by a kernel that walks query tiles, each over the key tiles that start before its last query. */
-export function queryTileScores(T: number, { BR, BC }: AttentionTiles): number {
+export function queryTileScores(T: number, { BR, BC }: TileShape): number {
   let scores = 0;
   for (let r0 = 0; r0 < T; r0 += BR) scores += BR * BC * Math.ceil(Math.min(r0 + BR, T) / BC);
   return scores;
 }
 
 /** Scores computed by a kernel that walks key tiles, each over the query tiles from the one holding its first key. */
-export function keyTileScores(T: number, { BR, BC }: AttentionTiles): number {
+export function keyTileScores(T: number, { BR, BC }: TileShape): number {
   let scores = 0;
   for (let c0 = 0; c0 < T; c0 += BC) scores += BR * BC * Math.ceil((T - Math.floor(c0 / BR) * BR) / BR);
   return scores;

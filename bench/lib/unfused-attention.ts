@@ -39,7 +39,7 @@ const MAX_TILE_N = 64;
  */
 export function blockTiles(block: CausalBlock, kind: ProductKind, N: number): MatmulTiles {
   const rows = kind === 'over-queries' ? block.BC : block.BR;
-  const cols = kind === 'scores' ? block.BC : Math.min(MAX_TILE_N, Math.ceil(N / 4) * 4);
+  const cols = kind === 'scores' ? block.BC : Math.min(MAX_TILE_N, Math.ceil(N / 8) * 8);
   const depth = kind === 'over-keys' ? block.BC : kind === 'over-queries' ? block.BR : MAX_TILE_K;
   return { TILE_M: rows, TILE_N: cols, TILE_K: Math.min(MAX_TILE_K, depth), TM: Math.min(MAX_TM, rows) };
 }

@@ -3,17 +3,24 @@ import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
 import { grid1d } from './grid';
-import { reduceSum } from './norm';
+import { reduceSum, reductionIncludes } from './norm';
 import type { KernelSpec } from './pipelines';
 import { unusedBinding } from './placeholder';
 import { uniforms } from './uniforms';
 import { requireElements, requireSizes } from './validate';
 
-/** One workgroup per row; the row's V logits are strided over these threads. */
-/** Threads per row: about one per 8 logits, from 32 to 256. Idle threads still pay for every barrier of the reduction. */
-const MIN_THREADS = 32;
-const MAX_THREADS = 256;
-const rowThreads = (V: number) => Math.min(MAX_THREADS, Math.max(MIN_THREADS, 2 ** Math.ceil(Math.log2(V / 8))));
+/**
+ * One workgroup per row; the row's V logits are strided over its threads. On a GPU about one
+ * thread per 4 logits, from 64 to 1024 (a large vocabulary's row is read by many threads at once).
+ * On a CPU adapter one per 8, from 32 to 256: there idle threads still pay for every barrier.
+ */
+function rowThreads(gpu: Gpu, V: number): number {
+  const [perThread, min, max] =
+    gpu.variants.shapes === 'cpu'
+      ? [8, 32, 256]
+      : [4, 64, Math.min(1024, gpu.limits.maxComputeInvocationsPerWorkgroup)];
+  return Math.min(max, Math.max(min, 2 ** Math.ceil(Math.log2(V / perThread))));
+}
 
 const PARAMS = uniforms({
   rows: 'u32',
@@ -80,7 +87,8 @@ async function launch(
   const spec: KernelSpec = {
     name: kernel,
     source: crossEntropySource,
-    consts: { THREADS: rowThreads(args.V), BACKWARD: variant.backward, IN_PLACE: variant.inPlace },
+    includes: reductionIncludes(gpu),
+    consts: { THREADS: rowThreads(gpu, args.V), BACKWARD: variant.backward, IN_PLACE: variant.inPlace },
     uniforms: PARAMS,
   };
   const params = PARAMS.pack({ rows: args.rows, V: args.V, scale: variant.scale, invalidLoss: NaN });

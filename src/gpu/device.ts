@@ -23,12 +23,37 @@ export function adapterKey(
   return [adapter.vendor, adapter.architecture, adapter.device, adapter.description].join('/');
 }
 
+/**
+ * Which form of a kernel runs on this device, chosen from adapter facts (never a vendor name); a
+ * caller may force any of them, so that tests run every form on whatever adapter they have.
+ */
+export interface KernelVariants {
+  /** Workgroup-wide sums and maxima: with subgroup operations (needs `subgroups`), or through workgroup memory alone. */
+  reductions: 'subgroup' | 'workgroup';
+  /**
+   * How kernels spend threads. 'cpu' on a fallback adapter (one that runs on the CPU: SwiftShader,
+   * lavapipe), where each invocation that meets a barrier costs a context switch: few threads per
+   * workgroup, few barriers, and no extra passes to make more workgroups. 'gpu' otherwise: enough
+   * threads and workgroups to fill a GPU's many cores.
+   */
+  shapes: 'cpu' | 'gpu';
+}
+
+/** The variants an adapter gets unless forced: see KernelVariants. */
+function defaultVariants(adapter: Pick<AdapterSummary, 'isFallbackAdapter'>, has: { subgroups: boolean }) {
+  return {
+    reductions: has.subgroups ? 'subgroup' : 'workgroup',
+    shapes: adapter.isFallbackAdapter ? 'cpu' : 'gpu',
+  } as const satisfies KernelVariants;
+}
+
 /** The device plus the shared machinery every kernel launcher uses. */
 export interface Gpu {
   readonly device: GPUDevice;
   readonly adapter: AdapterSummary;
   /** Optional features this device was created with. */
   readonly has: { f16: boolean; subgroups: boolean; timestamps: boolean };
+  readonly variants: KernelVariants;
   readonly limits: GPUSupportedLimits;
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
@@ -49,6 +74,8 @@ export interface AcquireOptions {
   disableFeatures?: GPUFeatureName[];
   /** navigator.gpu in a page or worker; the `webgpu` package's GPU in Node. */
   gpu?: GPU;
+  /** Kernel variants to use instead of the adapter's defaults (tests); 'subgroup' reductions need `subgroups`. */
+  variants?: Partial<KernelVariants>;
 }
 
 /** Limits we ask for at the adapter's maximum: large activations and big workgroup tiles need them. */
@@ -88,6 +115,16 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<Gpu> {
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'vgpu' });
 
   const summary = summarizeAdapter(adapter, device);
+  const has = {
+    f16: device.features.has('shader-f16'),
+    subgroups: device.features.has('subgroups'),
+    timestamps: device.features.has('timestamp-query'),
+  };
+  const variants = { ...defaultVariants(summary, has), ...options.variants };
+  if (variants.reductions === 'subgroup' && !has.subgroups) {
+    device.destroy();
+    throw new Error('subgroup reductions were asked for, but this device has no `subgroups` feature');
+  }
   const pool = createBufferPool(device, device.limits.maxBufferSize);
   const pipelines = createPipelineCache(device);
   let lost: { reason: string } | undefined;
@@ -104,11 +141,8 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<Gpu> {
   return {
     device,
     adapter: summary,
-    has: {
-      f16: device.features.has('shader-f16'),
-      subgroups: device.features.has('subgroups'),
-      timestamps: device.features.has('timestamp-query'),
-    },
+    has,
+    variants,
     limits: device.limits,
     pool,
     pipelines,

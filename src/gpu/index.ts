@@ -41,6 +41,7 @@ export {
   acquireGpu,
   adapterKey,
   type Gpu,
+  type KernelVariants,
   webgpuUnavailableMessage,
 } from './device';
 export { add, addInto, scale } from './elementwise';
@@ -63,6 +64,7 @@ export {
 } from './layernorm';
 export { MAX_HEAD_DIM } from './limits';
 export {
+  assumedParallelism,
   chooseTiles,
   type MatmulArgs,
   type MatmulLaunch,
@@ -70,12 +72,14 @@ export {
   type MatmulTiles,
   type MatmulTuning,
   matmul,
+  SMALL_TILES,
   THIN_MAX_SIDE,
   TILE_CANDIDATES,
   type TileTiming,
   TUNING_SHAPES,
   type TunedTiles,
   type TuneOptions,
+  tiledMatmulConsts,
   tilesFit,
   tuneMatmul,
   useMatmulTiles,

@@ -5,17 +5,21 @@ import { LAYERNORM_EPS } from '../util/model-constants';
 import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { grid1d } from './grid';
+import { reductionIncludes } from './norm';
 import { sumBlocksInto } from './sumblocks';
 import { uniforms } from './uniforms';
 import { requireAll, requireSizes } from './validate';
 
 /**
- * Threads that share one row in the forward and dx kernels: one warp per row, as llm.c.
- * More threads cost on software adapters, where each invocation that meets a barrier is a
- * context switch: SwiftShader normalised 256 rows of 768 in about 25 ms with 32 threads,
- * 45 ms with 64 and 140 ms with 128.
+ * Threads that share one row in the forward and dx kernels. On a GPU, about one per 4 channels
+ * (a row's reads in flight at once), at least a warp and at most 256. On a CPU adapter 32, since
+ * each invocation that meets a barrier is a context switch: SwiftShader normalised 256 rows of 768
+ * in about 25 ms with 32 threads, 45 ms with 64 and 140 ms with 128.
  */
-const ROW_THREADS = 32;
+function rowThreads(gpu: Gpu, C: number): number {
+  if (gpu.variants.shapes === 'cpu') return 32;
+  return Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(C / 4))));
+}
 /** dgamma/dbeta first stage: channels per workgroup, and rows each thread sums into one partial. */
 const CHANNEL_THREADS = 64;
 const ROWS_PER_BLOCK = 32;
@@ -75,7 +79,8 @@ export async function layernormForward(gpu: Gpu, batch: Batch, args: LayernormFo
   const spec = {
     name: 'layernorm_forward',
     source: forwardSource,
-    consts: { THREADS: ROW_THREADS, EPS: LAYERNORM_EPS },
+    includes: reductionIncludes(gpu),
+    consts: { THREADS: rowThreads(gpu, C), EPS: LAYERNORM_EPS },
     uniforms: ROW_PARAMS,
   };
   const pipeline = await gpu.pipelines.get(spec);
@@ -98,7 +103,8 @@ export async function layernormBackward(gpu: Gpu, batch: Batch, args: LayernormB
   const dxSpec = {
     name: 'layernorm_backward',
     source: backwardSource,
-    consts: { THREADS: ROW_THREADS, ACCUMULATE: args.accumulateDx ?? false },
+    includes: reductionIncludes(gpu),
+    consts: { THREADS: rowThreads(gpu, C), ACCUMULATE: args.accumulateDx ?? false },
     uniforms: ROW_PARAMS,
   };
   batch.dispatch({

@@ -1,4 +1,6 @@
 import source from '../../kernels/norm_reduce.wgsl?raw';
+import subgroupReduceSource from '../../kernels/reduce_subgroup.wgsl?raw';
+import workgroupReduceSource from '../../kernels/reduce_workgroup.wgsl?raw';
 import type { Batch, BufferRef } from './batch';
 import type { Gpu } from './device';
 import { GpuError } from './errors';
@@ -7,11 +9,27 @@ import type { KernelSpec } from './pipelines';
 import { uniforms } from './uniforms';
 import { requireElements, requireSizes } from './validate';
 
-const THREADS = 256;
-/** The smallest chunk a workgroup sums: a few elements per thread before the tree. */
-const MIN_CHUNK = THREADS * 4;
-/** Stage 1 writes at most this many partials, so one workgroup finishes them in a few loads per thread. */
-const MAX_PARTIALS = THREADS * 16;
+/**
+ * What a kernel that calls workgroup_sum / workgroup_max `#include`s: the subgroup or the
+ * workgroup-memory reductions, as this device's variants say (the same API, see the files).
+ */
+export function reductionIncludes(gpu: Gpu): Record<string, string> {
+  const subgroups = gpu.variants.reductions === 'subgroup';
+  return { 'workgroup_reduce.wgsl': subgroups ? subgroupReduceSource : workgroupReduceSource };
+}
+
+/**
+ * Threads per workgroup, and the most partials stage 1 writes (so that one workgroup finishes them
+ * in a few loads per thread). On a GPU: many workgroups of 256 threads. On a CPU adapter every
+ * invocation that meets a barrier is a context switch, and 2 cores need few workgroups: few
+ * workgroups of fewer threads, each summing a long chunk.
+ */
+const SHAPES = {
+  gpu: { threads: 256, maxPartials: 256 * 16 },
+  cpu: { threads: 64, maxPartials: 64 },
+} as const;
+/** The smallest chunk a workgroup sums: a few elements per thread before the reduction. */
+const MIN_PER_THREAD = 4;
 
 const PARAMS = uniforms({
   n: 'u32',
@@ -30,11 +48,6 @@ interface ReduceArgs {
   scale: number;
 }
 
-/** Elements per stage-1 workgroup: at least MIN_CHUNK, and enough that at most MAX_PARTIALS workgroups cover n. */
-function chunkSize(n: number): number {
-  return Math.max(MIN_CHUNK, Math.ceil(n / MAX_PARTIALS / THREADS) * THREADS);
-}
-
 async function reduce(gpu: Gpu, batch: Batch, kernel: string, args: ReduceArgs): Promise<void> {
   const { input, output, n, op, scale } = args;
   requireSizes(kernel, { n });
@@ -42,6 +55,7 @@ async function reduce(gpu: Gpu, batch: Batch, kernel: string, args: ReduceArgs):
   requireElements(kernel, 'input', input, n, `n=${n}`);
   requireElements(kernel, 'output', output, 1, 'one result');
 
+  const { threads, maxPartials } = SHAPES[gpu.variants.shapes];
   const norm = op === 'norm';
   // The first stage squares (for the norm); the last one scales and takes the root.
   const stage = async (
@@ -54,7 +68,8 @@ async function reduce(gpu: Gpu, batch: Batch, kernel: string, args: ReduceArgs):
     const spec: KernelSpec = {
       name: kernel,
       source,
-      consts: { THREADS, SQUARE: norm && at.first, SQRT: norm && at.last },
+      includes: reductionIncludes(gpu),
+      consts: { THREADS: threads, SQUARE: norm && at.first, SQRT: norm && at.last },
       uniforms: PARAMS,
     };
     const params = PARAMS.pack({ n: count, chunk, scale: at.last ? scale : 1 });
@@ -63,12 +78,13 @@ async function reduce(gpu: Gpu, batch: Batch, kernel: string, args: ReduceArgs):
     batch.dispatch({ kernel, pipeline, buffers: [from, to], params, workgroups });
   };
 
-  const chunk = chunkSize(n);
+  // Elements per stage-1 workgroup: at least a few per thread, and enough that at most maxPartials workgroups cover n.
+  const chunk = Math.max(threads * MIN_PER_THREAD, Math.ceil(n / maxPartials / threads) * threads);
   if (n <= chunk) {
     await stage(input, output, n, n, { first: true, last: true });
     return;
   }
-  const scratch = batch.scratch(MAX_PARTIALS * 4, 'reduce-partials');
+  const scratch = batch.scratch(maxPartials * 4, 'reduce-partials');
   await stage(input, scratch, n, chunk, { first: true, last: false });
   const groups = Math.ceil(n / chunk);
   await stage(scratch, output, groups, groups, { first: false, last: true });

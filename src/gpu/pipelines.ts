@@ -48,28 +48,33 @@ export interface SourceLine {
 const PREAMBLE = 'preamble';
 /** A line of its own that pulls in another kernel file: `#include "attention_common.wgsl"`. */
 const INCLUDE = /^\s*#include\s+"([^"]+)"\s*$/;
+/** A global directive on a line of its own: `enable subgroups;`, `requires …;`, `diagnostic(off, …);`. */
+const DIRECTIVE = /^\s*(enable|requires|diagnostic)\b[^;]*;\s*$/;
 
 /**
  * The WGSL a spec compiles to: the preamble (consts, `low_t`, `struct Params`), then the
  * source with every `#include` line replaced by the named file from `spec.includes`. Each
  * file is expanded once (a later include of it adds nothing), so included files may include
- * each other. `origins[i]` says where line i + 1 came from, for compile errors.
+ * each other. Directives (`enable`, `requires`, `diagnostic`), wherever a file has them, move
+ * to the top, each once: WGSL wants them before every declaration, the preamble's included,
+ * so a kernel or an include can enable what it uses (an include that needs subgroups says so).
+ * `origins[i]` says where line i + 1 came from, for compile errors.
  */
 export function assembleWgsl(spec: KernelSpec): { code: string; origins: SourceLine[] } {
-  const lines: string[] = [];
-  const origins: SourceLine[] = [];
+  const directives: { text: string; origin: SourceLine }[] = [];
+  const body: { text: string; origin: SourceLine }[] = [];
+  const add = (text: string, origin: SourceLine) => {
+    if (!DIRECTIVE.test(text)) body.push({ text, origin });
+    else if (!directives.some((d) => d.text === text.trim())) directives.push({ text: text.trim(), origin });
+  };
   const preamble = wgslPreamble(spec.consts ?? {}, spec.f16 ?? false) + (spec.uniforms?.wgsl ?? '');
-  for (const [i, text] of preamble.trimEnd().split('\n').entries()) {
-    lines.push(text);
-    origins.push({ file: PREAMBLE, line: i + 1 });
-  }
+  for (const [i, text] of preamble.trimEnd().split('\n').entries()) add(text, { file: PREAMBLE, line: i + 1 });
   const expanded = new Set<string>();
   const expand = (text: string, file: string | undefined) => {
     for (const [i, line] of text.split('\n').entries()) {
       const include = INCLUDE.exec(line)?.[1];
       if (include === undefined) {
-        lines.push(line);
-        origins.push({ file, line: i + 1 });
+        add(line, { file, line: i + 1 });
         continue;
       }
       const source = spec.includes?.[include];
@@ -86,7 +91,8 @@ export function assembleWgsl(spec: KernelSpec): { code: string; origins: SourceL
     }
   };
   expand(spec.source, undefined);
-  return { code: `${lines.join('\n')}\n`, origins };
+  const lines = [...directives, ...body];
+  return { code: `${lines.map((l) => l.text).join('\n')}\n`, origins: lines.map((l) => l.origin) };
 }
 
 /** "line 12", "attention_common.wgsl line 3" or "preamble line 2". */
@@ -94,10 +100,15 @@ function where(origin: SourceLine): string {
   return origin.file ? `${origin.file} line ${origin.line}` : `line ${origin.line}`;
 }
 
+/**
+ * What makes two specs the same pipeline. The name stands for the kernel's own source; the
+ * includes' text counts, since a variant (subgroup or shared-memory reductions) swaps one.
+ */
 export function specKey(spec: KernelSpec): string {
   const consts = Object.entries(spec.consts ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
   const uniforms = Object.entries(spec.uniforms?.fields ?? {});
-  return JSON.stringify([spec.name, spec.entryPoint ?? 'main', spec.f16 ?? false, consts, uniforms]);
+  const includes = Object.entries(spec.includes ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  return JSON.stringify([spec.name, spec.entryPoint ?? 'main', spec.f16 ?? false, consts, uniforms, includes]);
 }
 
 /** Compiled pipelines keyed by kernel and parameters; each is compiled once per device. */

@@ -29,6 +29,8 @@ export interface GpuTrainerDeps {
   acquireGpu(onLost: (reason: string) => void): Promise<Gpu>;
   /** Where the trainer keeps what must survive a reload: the error-feedback residual, tuned tiles. */
   store: ProgressStore;
+  /** Where tuned matmul tiles are kept instead, when they should outlive what `store` keeps. */
+  tileStore?: ProgressStore;
 }
 
 /** Progress record of the error-feedback residual the seed has taken in so far. */
@@ -61,10 +63,7 @@ export function createGpuTrainer(deps: GpuTrainerDeps): Trainer {
     const gpu = await deps.acquireGpu((reason) => {
       lostReason = reason;
     });
-    const tiles = await installMatmulTiles(gpu, deps.store, {
-      rows: init.batchSize * init.context,
-      C: init.config.width,
-    });
+    const tiles = await installMatmulTiles(gpu, deps.tileStore ?? deps.store, init);
     const model = await createGpuGpt(gpu, layout, { B: init.batchSize, T: init.context });
     const start = params ?? new Float32Array(layout.total);
     model.loadParams(start);

@@ -2,7 +2,7 @@
 // encodes the update. One interface (trainer.ts) for every place it runs: the worker, the page, Node.
 export { createGpuTrainer, type GpuTrainerDeps, RESIDUAL_KEY } from './gpu-trainer';
 export { createPacer, dutyWaitMs, PACE_SLICE_MS, type Pacer, validatePacing } from './pacing';
-export { installMatmulTiles, type MatmulTileChoice, stepShapes, tilesKey } from './tiles';
+export { installMatmulTiles, type MatmulTileChoice, type StepShape, stepMatmuls, tilesKey } from './tiles';
 export type {
   InnerHyper,
   Pacing,

@@ -1,6 +1,7 @@
 // How every Node run gets WebGPU: Dawn (the `webgpu` package) over whatever Vulkan driver the machine
 // has: a real GPU's, or Mesa's lavapipe on the CPU where there is none (CI). Used by the Node
 // volunteer's `--gpu`, the `dawn` test project, `npm run bench -- <name> --node` and scripts/gpu-check.sh.
+import { availableParallelism } from 'node:os';
 import { create, globals } from 'webgpu';
 
 /** Where Debian's mesa-vulkan-drivers puts lavapipe's Vulkan driver manifest. */
@@ -22,10 +23,14 @@ export function dawnGpu(): GPU {
   if (gpu) return gpu;
   gpu = create([]);
   Object.assign(globalThis, globals);
-  // Node 20 has no navigator; Node 21+ has one without gpu.
+  // Node 20 has no navigator; Node 21+ has one without gpu. hardwareConcurrency as a page has it
+  // (src/gpu/matmul.ts sizes a CPU adapter's parallelism from it).
   const scope = globalThis as { navigator?: object };
   if (scope.navigator) Object.defineProperty(scope.navigator, 'gpu', { value: gpu, configurable: true });
-  else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
+  else {
+    const navigator = { gpu, hardwareConcurrency: availableParallelism() };
+    Object.defineProperty(globalThis, 'navigator', { value: navigator, configurable: true });
+  }
   return gpu;
 }
 

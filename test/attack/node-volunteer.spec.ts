@@ -4,6 +4,7 @@
 // and the seed credits its update (the receipt, fetched once the round closed). Beside it, an
 // attacker peer that does the work and sends it sign-flipped is caught by the seed's verification,
 // and one that sends it scaled is caught by re-execution and suspended.
+import { readFile } from 'node:fs/promises';
 import { expect, test } from '@playwright/test';
 import {
   creditedTokens,
@@ -143,7 +144,8 @@ test("a Node volunteer on Dawn's WebGPU (`--gpu`: lavapipe here, a GPU's Vulkan 
   if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES) process.env.VK_ICD_FILENAMES = LAVAPIPE_ICD;
   registerViteImports(); // the kernels import their WGSL as Vite does (scripts/volunteer.ts does the same)
   const { createDawnTrainer } = await import('../../src/volunteer/dawn-trainer');
-  const { trainer, adapter } = await createDawnTrainer();
+  const tilesFile = test.info().outputPath('matmul-tiles.json');
+  const { trainer, adapter } = await createDawnTrainer(tilesFile);
   const { seed, stop: stopSeed } = await startTestSeed({ model: 'tiny', fed: { hyper: HYPER } });
   const volunteer = startVolunteer(seed.url, trainer);
   try {
@@ -153,6 +155,9 @@ test("a Node volunteer on Dawn's WebGPU (`--gpu`: lavapipe here, a GPU's Vulkan 
       round: 0,
       tokens: 2 * 16,
     });
+    // The tiles it tuned on this adapter are kept for its next run.
+    const kept = Object.keys(JSON.parse(await readFile(tilesFile, 'utf8')));
+    expect(kept).toEqual([expect.stringMatching(/^matmul-tiles\//)]);
   } finally {
     await volunteer.stop();
     await stopSeed();

@@ -1,10 +1,9 @@
 // Browser-side halves of the softmax + cross-entropy tests.
 import {
-  acquireGpu,
   createBatch,
   crossEntropyBackward,
   crossEntropyForward,
-  type Gpu,
+  type KernelVariants,
   readFloats,
   storage,
   upload,
@@ -12,10 +11,7 @@ import {
 import { crossEntropyBackwardCpu, crossEntropyForwardCpu } from '../../src/model/cpu/crossentropy';
 import { createRandom, randomUniform } from '../../src/util/random';
 import { type Comparison, compareArrays } from '../harness/compare';
-import { errorMessages } from './run-kernels';
-
-let shared: Promise<Gpu> | undefined;
-const gpu = () => (shared ??= acquireGpu());
+import { errorMessages, pageGpu } from './run-kernels';
 
 interface Tolerance {
   atol: number;
@@ -33,6 +29,8 @@ export interface CrossEntropyCase {
   inPlace: boolean;
   tol: Tolerance;
   gradTol: Tolerance;
+  /** Kernel variants to force; the adapter's own when absent. */
+  variants?: Partial<KernelVariants>;
 }
 
 function makeInputs(c: { rows: number; V: number; seed: number; logitScale: number; dominant: boolean }) {
@@ -50,7 +48,7 @@ function makeInputs(c: { rows: number; V: number; seed: number; logitScale: numb
 
 /** Forward (losses and their GPU mean) then backward, on the GPU and the CPU reference. */
 export async function crossEntropyCase(c: CrossEntropyCase): Promise<Record<string, Comparison>> {
-  const g = await gpu();
+  const g = await pageGpu(c.variants);
   const { rows, V } = c;
   const { logits: logitsData, targets: targetsData } = makeInputs(c);
   const logits = upload(g, logitsData);
@@ -90,7 +88,7 @@ export async function crossEntropyCase(c: CrossEntropyCase): Promise<Record<stri
  * softmax (no one-hot term); the other row is unaffected.
  */
 export async function crossEntropyBadTargetOnGpu(): Promise<{ losses: number[]; gradRowSum: number[] }> {
-  const g = await gpu();
+  const g = await pageGpu();
   const rows = 2;
   const V = 5;
   const logits = upload(g, randomUniform(rows * V, 3));
@@ -110,7 +108,7 @@ export async function crossEntropyBadTargetOnGpu(): Promise<{ losses: number[]; 
 
 /** The launcher's error messages for bad shapes, small buffers and bad host targets. */
 export async function crossEntropyRejects(): Promise<string[]> {
-  const g = await gpu();
+  const g = await pageGpu();
   const logits = storage(g, 12);
   const targets = upload(g, new Uint32Array([0, 1, 2]));
   const losses = storage(g, 3);

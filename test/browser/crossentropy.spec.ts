@@ -1,6 +1,7 @@
 import type { Comparison } from '../harness/compare';
 import { expect, inPage, test } from '../harness/page';
 import type { CrossEntropyCase } from './crossentropy.cases';
+import { runnableVariants, variantName } from './variants';
 
 const CASES = '/test/browser/crossentropy.cases.ts';
 
@@ -11,22 +12,36 @@ const CASES = '/test/browser/crossentropy.cases.ts';
 const tol = { atol: 1e-5, rtol: 1e-6 };
 const gradTol = { atol: 1e-6, rtol: 1e-5 };
 
-for (const V of [97, 1000]) {
-  for (const rows of [1, 17, 100]) {
-    test(`crossentropy rows=${rows} V=${V}: losses, mean and gradients match the CPU reference`, async ({
+// Every variant (subgroup or workgroup-memory reductions, CPU- or GPU-sized workgroups) on this adapter.
+// V = 5000 gives the GPU shape its largest workgroup (1024 threads) with a partial last stride.
+for (const V of [97, 1000, 5000]) {
+  for (const rows of V > 1000 ? [3] : [1, 17, 100]) {
+    test(`crossentropy rows=${rows} V=${V}: losses, mean and gradients match the CPU reference, in every variant`, async ({
       gpuPage,
     }) => {
-      let seed = rows * 7 + V;
-      for (const inPlace of [true, false]) {
-        for (const [logitScale, dominant] of [
-          [3, false],
-          [1e3, true],
-        ] as const) {
-          const c: CrossEntropyCase = { rows, V, seed: seed++, logitScale, dominant, inPlace, tol, gradTol };
-          const r = await inPage<Record<string, Comparison>>(gpuPage, CASES, 'crossEntropyCase', c);
-          for (const [name, cmp] of Object.entries(r)) {
-            const what = `${name} inPlace=${inPlace} logits~${logitScale}: max abs err ${cmp.maxAbsErr} at ${cmp.at}`;
-            expect.soft(cmp.worst, what).toBeLessThanOrEqual(1);
+      for (const variants of await runnableVariants(gpuPage)) {
+        let seed = rows * 7 + V;
+        for (const inPlace of [true, false]) {
+          for (const [logitScale, dominant] of [
+            [3, false],
+            [1e3, true],
+          ] as const) {
+            const c: CrossEntropyCase = {
+              rows,
+              V,
+              seed: seed++,
+              logitScale,
+              dominant,
+              inPlace,
+              tol,
+              gradTol,
+              variants,
+            };
+            const r = await inPage<Record<string, Comparison>>(gpuPage, CASES, 'crossEntropyCase', c);
+            for (const [name, cmp] of Object.entries(r)) {
+              const what = `${variantName(variants)}: ${name} inPlace=${inPlace} logits~${logitScale}: max abs err ${cmp.maxAbsErr} at ${cmp.at}`;
+              expect.soft(cmp.worst, what).toBeLessThanOrEqual(1);
+            }
           }
         }
       }

@@ -11,6 +11,8 @@ import {
   type MatmulTiles,
   matmul,
   readFloats,
+  SMALL_TILES,
+  STORAGE,
   storage,
   TILE_CANDIDATES,
   type TileTiming,
@@ -21,6 +23,7 @@ import {
   useMatmulTiles,
 } from '../../src/gpu';
 import { matmulCpu } from '../../src/model/cpu/matmul';
+import { packF16, roundToF16 } from '../../src/util/f16';
 import { randomUniform } from '../../src/util/random';
 import { compareArrays } from '../harness/compare';
 import { errorMessages, pageGpu as gpu } from './run-kernels';
@@ -41,6 +44,8 @@ export interface MatmulCase {
   bias?: boolean;
   accumulate?: boolean;
   path?: 'tiled' | 'thin';
+  tiles?: MatmulTiles;
+  /** 'f16': A and B go to the GPU as f16, and the CPU reference gets the same f16 values. */
   precision?: 'f32' | 'f16';
   seed: number;
   /** Pass when |gpu − cpu| ≤ atol + rtol·|cpu| for every element. */
@@ -60,13 +65,15 @@ export interface MatmulCaseResult {
 export async function matmulCase(c: MatmulCase, onGpu?: Gpu): Promise<MatmulCaseResult> {
   const g = onGpu ?? (await gpu());
   const batch = c.batch ?? 1;
-  const aData = randomUniform(c.M * c.K * batch, c.seed);
-  const bData = randomUniform(c.K * c.N * (c.broadcastB ? 1 : batch), c.seed + 1);
+  const f16 = c.precision === 'f16';
+  const operand = (n: number, seed: number) => (f16 ? roundToF16 : (x: Float32Array) => x)(randomUniform(n, seed));
+  const aData = operand(c.M * c.K * batch, c.seed);
+  const bData = operand(c.K * c.N * (c.broadcastB ? 1 : batch), c.seed + 1);
   const biasData = c.bias ? randomUniform(c.N, c.seed + 2) : undefined;
   const cData = c.accumulate ? randomUniform(c.M * c.N * batch, c.seed + 3) : undefined;
 
-  const a = upload(g, aData);
-  const b = upload(g, bData);
+  const a = upload(g, f16 ? packF16(aData) : aData);
+  const b = upload(g, f16 ? packF16(bData) : bData);
   const bias = biasData ? upload(g, biasData) : undefined;
   const out = cData ? upload(g, cData) : storage(g, c.M * c.N * batch);
   const args: MatmulArgs = { ...c, a, b, c: out, bias, batch };
@@ -81,13 +88,47 @@ export async function matmulCase(c: MatmulCase, onGpu?: Gpu): Promise<MatmulCase
   return { launch, maxAbsErr, worst, elements: want.length };
 }
 
-/** The same case on a device created without shader-f16, so the f16 request must fall back to f32. */
-export async function matmulCaseWithoutF16(c: MatmulCase): Promise<MatmulCaseResult> {
+/** The same case on a device created without shader-f16: the error an f16 request gets ('no error' if none). */
+export async function matmulF16WithoutShaderF16(c: MatmulCase): Promise<string> {
   const g = await acquireGpu({ disableFeatures: ['shader-f16'] });
   try {
-    return await matmulCase(c, g);
+    const [message] = await errorMessages([() => matmulCase(c, g)]);
+    return message ?? 'no error';
   } finally {
     g.destroy();
+  }
+}
+
+/**
+ * The tiled kernel reads A and B in vec4s: a 7×13 A (91 floats) bound as a range of a larger buffer
+ * is widened to whole vec4s and multiplies correctly; alone in a buffer of exactly 364 bytes, its
+ * last values are out of reach, and the launcher says so.
+ */
+export async function matmulOnTightBindings() {
+  const g = await gpu();
+  const [M, K, N] = [7, 13, 5];
+  const aData = randomUniform(M * K, 31);
+  const bData = randomUniform(K * N, 32);
+  const shared = storage(g, 1024);
+  g.device.queue.writeBuffer(shared, 256, aData.buffer as ArrayBuffer);
+  g.device.queue.writeBuffer(shared, 768, bData.buffer as ArrayBuffer);
+  const exact = g.device.createBuffer({ size: M * K * 4, usage: STORAGE });
+  const out = storage(g, M * N);
+  try {
+    const run = createBatch(g, { label: 'tight-bindings' });
+    const a = { buffer: shared, offset: 256, size: M * K * 4 };
+    const b = { buffer: shared, offset: 768, size: K * N * 4 };
+    await matmul(g, run, { a, b, c: out, M, N, K, path: 'tiled' });
+    await run.submit();
+    const got = await readFloats(g, out, M * N);
+    const { worst } = compareArrays(got, matmulCpu({ a: aData, b: bData, M, N, K }), 1e-5, 1e-5 * Math.sqrt(K));
+    const [refused] = await errorMessages([
+      () => matmul(g, createBatch(g, { label: 'exact' }), { a: exact, b, c: out, M, N, K, path: 'tiled' }),
+    ]);
+    return { worst, refused };
+  } finally {
+    exact.destroy();
+    for (const buffer of [shared, out]) g.pool.release(buffer);
   }
 }
 
@@ -239,7 +280,7 @@ export async function matmulRejectsBadArgs() {
   return messages;
 }
 
-/** A product that takes the device's installed tile whichever candidate it is (at least 16 workgroups of the largest). */
+/** A product to run with an installed tile: 8 workgroups of the largest candidate, 128 of the smallest. */
 const INSTALLED_TILE_CASE: MatmulCase = { M: 256, N: 512, K: 8, seed: 21, atol: 1e-5, rtol: 1e-5 * Math.sqrt(8) };
 
 export interface TuningResult {
@@ -251,6 +292,8 @@ export interface TuningResult {
   fitting: MatmulTiles[];
   /** A product run after tuning. */
   after: MatmulCaseResult;
+  /** The tile it should take: the tuned one, or SMALL_TILES where it has fewer workgroups of it than the parallelism. */
+  afterTiles: MatmulTiles;
 }
 
 /**
@@ -266,7 +309,9 @@ export async function matmulTuning(options: {
     const { M, N, K } = INSTALLED_TILE_CASE;
     const candidates = options.candidates ?? TILE_CANDIDATES;
     const { ranking, record } = await tuneMatmul(g, { shapes: [{ M, N, K }], candidates, runs: 2 });
+    const workgroups = Math.ceil(M / record.tiles.TILE_M) * Math.ceil(N / record.tiles.TILE_N);
     return {
+      afterTiles: workgroups < record.parallelism ? SMALL_TILES : record.tiles,
       ranking,
       record,
       adapterKey: adapterKey(g.adapter),
@@ -285,14 +330,14 @@ export async function installedTilesAreUsed(tiles: { fitting: MatmulTiles[]; mis
   try {
     const launches: MatmulCaseResult[] = [];
     for (const t of tiles.fitting) {
-      useMatmulTiles(g, t);
+      // Parallelism 1: no product is too small for the tile, whatever the adapter.
+      useMatmulTiles(g, t, 1);
       launches.push(await matmulCase(INSTALLED_TILE_CASE, g));
     }
-    const rejected = await errorMessages(
-      tiles.misfits.map((t) => async () => {
-        useMatmulTiles(g, t);
-      }),
-    );
+    const rejected = await errorMessages([
+      ...tiles.misfits.map((t) => async () => useMatmulTiles(g, t, 1)),
+      async () => useMatmulTiles(g, tiles.fitting[0]!, 0),
+    ]);
     // A rejected tile leaves the installed one in place.
     const afterRejection = await matmulCase(INSTALLED_TILE_CASE, g);
     return { launches, rejected, afterRejection };

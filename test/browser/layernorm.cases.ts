@@ -1,5 +1,5 @@
 // Browser-side halves of the LayerNorm tests; layernorm.spec.ts calls these through inPage().
-import { createBatch, layernormBackward, layernormForward, storage } from '../../src/gpu';
+import { createBatch, type KernelVariants, layernormBackward, layernormForward, storage } from '../../src/gpu';
 import { layernormBackwardCpu, layernormForwardCpu } from '../../src/model/cpu/layernorm';
 import { randomUniform } from '../../src/util/random';
 import { check, type OutputCheck, pageGpu, runKernels, unwritten } from './run-kernels';
@@ -13,6 +13,8 @@ export interface LayernormCase {
   accumulateDx: boolean;
   /** Per output: y, mean, rstd, dx, dgamma, dbeta. */
   tol: Record<'y' | 'mean' | 'rstd' | 'dx' | 'dgamma' | 'dbeta', Tolerance>;
+  /** Kernel variants to force; the adapter's own when absent. */
+  variants?: Partial<KernelVariants>;
 }
 
 /** Forward then backward in one batch on random data (the backward reads the GPU's own mean and rstd), against the CPU reference. */
@@ -55,6 +57,7 @@ export async function layernormCase(c: LayernormCase): Promise<OutputCheck[]> {
         accumulateDx,
       });
     },
+    c.variants,
   );
 
   const fwd = layernormForwardCpu({ x, gamma, beta, rows, C });

@@ -2,6 +2,7 @@ import { expectChecks } from '../harness/expect-checks';
 import { expect, inPage, test } from '../harness/page';
 import type { LayernormCase } from './layernorm.cases';
 import type { OutputCheck } from './run-kernels';
+import { runnableVariants, variantName } from './variants';
 
 const CASES = '/test/browser/layernorm.cases.ts';
 
@@ -10,7 +11,7 @@ const CASES = '/test/browser/layernorm.cases.ts';
 // scales with √C (y, mean, rstd, dx: sums over a row) or √rows (dgamma, dbeta: sums over rows):
 //   y, mean, rstd, dx:  atol 2e-6·√C,     rtol 2e-6
 //   dgamma, dbeta:      atol 2e-6·√rows,  rtol 2e-6   (they start random, so the += is checked too)
-// Measured on SwiftShader: at most 1/8 of these. C = 1 is the degenerate row (variance 0,
+// Measured, every variant on both emulators: at most 1/6 of these. C = 1 is the degenerate row (variance 0,
 // rstd = 1/√eps ≈ 316, y = beta, dx = 0).
 function tolerances(rows: number, C: number): LayernormCase['tol'] {
   const row = { atol: 2e-6 * Math.sqrt(C), rtol: 2e-6 };
@@ -18,17 +19,20 @@ function tolerances(rows: number, C: number): LayernormCase['tol'] {
   return { y: row, mean: row, rstd: row, dx: row, dgamma: column, dbeta: column };
 }
 
+// Every variant (subgroup or workgroup-memory reductions, CPU- or GPU-sized workgroups) on this adapter.
 for (const rows of [1, 17, 100]) {
-  test(`layernorm rows=${rows}: forward and backward match the CPU reference for C = 1, 13, 50, 77, 768`, async ({
+  test(`layernorm rows=${rows}: forward and backward match the CPU reference for C = 1, 13, 50, 77, 768, in every variant`, async ({
     gpuPage,
   }) => {
-    for (const C of [1, 13, 50, 77, 768]) {
-      for (const accumulateDx of [false, true]) {
-        const c: LayernormCase = { rows, C, seed: rows * 1000 + C, accumulateDx, tol: tolerances(rows, C) };
-        expectChecks(
-          `rows=${rows} C=${C} accumulateDx=${accumulateDx}`,
-          await inPage<OutputCheck[]>(gpuPage, CASES, 'layernormCase', c),
-        );
+    for (const variants of await runnableVariants(gpuPage)) {
+      for (const C of [1, 13, 50, 77, 768]) {
+        for (const accumulateDx of [false, true]) {
+          const c: LayernormCase = { rows, C, seed: rows * 1000 + C, accumulateDx, tol: tolerances(rows, C), variants };
+          expectChecks(
+            `${variantName(variants)}: rows=${rows} C=${C} accumulateDx=${accumulateDx}`,
+            await inPage<OutputCheck[]>(gpuPage, CASES, 'layernormCase', c),
+          );
+        }
       }
     }
   });

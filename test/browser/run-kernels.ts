@@ -1,13 +1,26 @@
 // Browser-side helpers for the kernel cases: one device per page, kernels run on uploaded
 // inputs, outputs compared with the CPU reference. Results are plain JSON for the specs.
-import { acquireGpu, type Batch, createBatch, type Gpu, readFloats, upload } from '../../src/gpu';
+import { acquireGpu, type Batch, createBatch, type Gpu, type KernelVariants, readFloats, upload } from '../../src/gpu';
 import { compareArrays } from '../harness/compare';
 
-let shared: Promise<Gpu> | undefined;
-/** One device per page, as an app would hold. */
-export function pageGpu(): Promise<Gpu> {
-  shared ??= acquireGpu();
-  return shared;
+const devices = new Map<string, Promise<Gpu>>();
+/**
+ * One device per page, as an app would hold, with the adapter's own kernel variants; and one more
+ * per set of `variants` a test forces (the same device again for the same set).
+ */
+export function pageGpu(variants?: Partial<KernelVariants>): Promise<Gpu> {
+  const key = JSON.stringify(variants ?? {});
+  let gpu = devices.get(key);
+  if (!gpu) {
+    gpu = acquireGpu({ variants });
+    devices.set(key, gpu);
+  }
+  return gpu;
+}
+
+/** Whether the page's device has the optional features that kernel variants need. */
+export async function deviceHas(): Promise<Gpu['has']> {
+  return (await pageGpu()).has;
 }
 
 /** n NaNs: the starting contents of an output every element of which the kernel must write. */
@@ -17,14 +30,16 @@ export function unwritten(n: number): Float32Array {
 
 /**
  * Uploads `inputs` and the starting contents of `outputs` (values to accumulate into, or
- * unwritten()), lets `record` add the kernels to one batch, submits it and reads every output back.
+ * unwritten()), lets `record` add the kernels to one batch, submits it and reads every output back,
+ * on the page's device for `variants` (see pageGpu).
  */
 export async function runKernels<I extends string, O extends string>(
   inputs: Record<I, Float32Array | Uint32Array>,
   outputs: Record<O, Float32Array>,
   record: (gpu: Gpu, batch: Batch, buffers: Record<I | O, GPUBuffer>) => Promise<void>,
+  variants?: Partial<KernelVariants>,
 ): Promise<Record<O, Float32Array>> {
-  const gpu = await pageGpu();
+  const gpu = await pageGpu(variants);
   const buffers: Record<string, GPUBuffer> = {};
   for (const [name, data] of Object.entries<Float32Array | Uint32Array>({ ...inputs, ...outputs }))
     buffers[name] = upload(gpu, data, name);

@@ -91,6 +91,40 @@ test('assembling WGSL prepends the consts and Params, expands each include once 
   );
 });
 
+test("directives move before every declaration, the preamble's included, each once", () => {
+  const { code, origins } = assembleWgsl({
+    name: 'k',
+    consts: { N: 4 },
+    f16: true,
+    source: 'enable subgroups;\n#include "r.wgsl"\nfn main() {}',
+    includes: { 'r.wgsl': 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\nfn r() {}' },
+  });
+  expect(code.trimEnd().split('\n')).toEqual([
+    'enable f16;',
+    'enable subgroups;',
+    'diagnostic(off, subgroup_uniformity);',
+    'alias low_t = f16;',
+    'const N = 4u;',
+    'fn r() {}',
+    'fn main() {}',
+  ]);
+  expect(origins.slice(0, 3)).toEqual([
+    { file: 'preamble', line: 1 },
+    { file: undefined, line: 1 },
+    { file: 'r.wgsl', line: 2 },
+  ]);
+});
+
+test('pipeline cache keys tell variants apart by the text of their includes', () => {
+  const spec = (reduce: string) => ({
+    name: 'k',
+    source: '#include "reduce.wgsl"',
+    includes: { 'reduce.wgsl': reduce },
+  });
+  expect(specKey(spec('fn a() {}'))).toBe(specKey(spec('fn a() {}')));
+  expect(specKey(spec('fn a() {}'))).not.toBe(specKey(spec('enable subgroups;\nfn a() {}')));
+});
+
 test('the adapter key names vendor, architecture, device and description', () => {
   const adapter = { vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader' };
   expect(adapterKey(adapter)).toBe('google/swiftshader//SwiftShader');
