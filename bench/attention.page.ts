@@ -25,6 +25,7 @@ import {
   acquireGpu,
   attentionBackward,
   attentionForward,
+  attentionLaunch,
   attentionTiles,
   type Batch,
   createBatch,
@@ -124,7 +125,7 @@ export async function run(options: AttentionBenchOptions = {}): Promise<BenchRes
       }
       const ortImpl = ort && (await ortAttention(ort, shape, data, reference, name));
       if (ortImpl) impls.push(ortImpl.impl);
-      notes.push(workNote(name, T, block, impls));
+      notes.push(workNote(name, T, block, impls), launchNote(gpu, name, shape));
       if (ortImpl) {
         const passedOver = ortImpl.passedOver.map((why) => `; passed over ${why}`).join('');
         notes.push(`${name}: onnxruntime-web ran ${ortImpl.graph}${passedOver}`);
@@ -203,6 +204,16 @@ function workNote(name: string, T: number, block: CausalBlock, impls: Impl[]): s
     `score entries computed, of T×T: ${impls.map(share).join('; ')}; ` +
     `skipping alone cuts the unfused products' work ${((T * T) / blockCausal).toFixed(2)}×`
   );
+}
+
+/** How our three kernels run on this adapter: the variants its facts chose, tiles, threads and splits. */
+function launchNote(gpu: Gpu, name: string, shape: Shape): string {
+  const launch = (kernel: 'forward' | 'dq' | 'dkdv') => {
+    const l = attentionLaunch(gpu, kernel, shape);
+    return `${kernel} ${l.BR}×${l.BC} tiles of ${l.WG} threads in ${l.splits} split${l.splits > 1 ? 's' : ''}`;
+  };
+  const kernels = (['forward', 'dq', 'dkdv'] as const).map(launch).join(', ');
+  return `${name}: ours on ${gpu.variants.shapes} shapes (${gpu.variants.reductions} reductions): ${kernels}`;
 }
 
 /** Our three implementations on our device: set up, run once, checked, and the pool's peak over that. */

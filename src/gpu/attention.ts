@@ -1,6 +1,7 @@
 import deltaSource from '../../kernels/attention_backward_delta.wgsl?raw';
 import dkdvSource from '../../kernels/attention_backward_dkdv.wgsl?raw';
 import dqSource from '../../kernels/attention_backward_dq.wgsl?raw';
+import combineSource from '../../kernels/attention_combine.wgsl?raw';
 import commonSource from '../../kernels/attention_common.wgsl?raw';
 import forwardSource from '../../kernels/attention_forward.wgsl?raw';
 import type { Batch, BufferRef } from './batch';
@@ -9,14 +10,22 @@ import { GpuError } from './errors';
 import { grid1d } from './grid';
 import { MAX_HEAD_DIM } from './limits';
 import type { KernelSpec } from './pipelines';
+import { sumBlocksInto } from './sumblocks';
 import { uniforms } from './uniforms';
 import { requireElements, requireSizes } from './validate';
 
-/** Query rows (BR) and key rows (BC) per workgroup tile, and threads per workgroup. */
+/**
+ * A kernel's tiles: query rows (BR) and key rows (BC) per tile, and its threads: WG = groups ·
+ * LANES, a group of LANES lanes per block of 4 rows of the tile the kernel keeps (queries for the
+ * forward and dQ kernels, keys for dK/dV), the lanes sharing the blocks of the tiles it walks.
+ * STRIDED: the conflict-free layout of attention_common.wgsl (a GPU shape), else rows in fours.
+ */
 export interface AttentionTiles {
   BR: number;
   BC: number;
+  LANES: number;
   WG: number;
+  STRIDED: boolean;
 }
 
 /** Tile candidates, largest first; each kernel takes the first whose workgroup memory fits the adapter. */
@@ -29,55 +38,77 @@ export const ATTENTION_TILE_CANDIDATES: [number, number][] = [
   [16, 8],
   [8, 8],
 ];
-/** Threads of the delta pre-pass (one row each). */
+/** Threads of the delta pre-pass (one row each) and of the split combine (one element each). */
 const THREADS = 64;
-/** Threads per attention workgroup: one per 4×4 score block, within these bounds. */
-const MIN_TILE_THREADS = 32;
-const MAX_TILE_THREADS = 64;
+/**
+ * Lanes per group. On a GPU 8: a group's lanes fill a quarter of a warp, and a 64-row tile gets 128
+ * threads. On a CPU adapter the workgroup keeps today's 32–64 threads (about one per 4×4 score
+ * block, at most 64), since each invocation that meets a barrier costs a context switch there.
+ */
+const GPU_LANES = 8;
+const CPU_THREADS = { min: 32, max: 64 };
+/**
+ * Workgroups a kernel should launch to fill a GPU: one with 100+ compute units, each holding
+ * several workgroups. A smaller grid (short sequences, few heads) splits each workgroup's walk.
+ */
+const GPU_WORKGROUPS = 512;
 
-/** The kernels keep head vectors as vec4s in workgroup memory, zero-padded to a multiple of 4. */
-const padded = (D: number) => Math.ceil(D / 4) * 4;
+/** The kernels keep head vectors as vec4s in workgroup memory; the strided layout pads rows to an odd count. */
+const rowVec4s = (D: number, strided: boolean) => (strided ? Math.ceil(D / 4) | 1 : Math.ceil(D / 4));
 
 /** The three tiled kernels' uniforms: the sequence length and the score scale 1/√D. */
 const PARAMS = uniforms({ T: 'u32', scale: 'f32' });
-/** The delta pre-pass's: rows = B·H·T. */
-const DELTA_PARAMS = uniforms({ rows: 'u32' });
+/** The delta pre-pass's and the split combine's: rows = B·H·T. */
+const ROW_PARAMS = uniforms({ rows: 'u32' });
 /** What the tiled kernels `#include`. */
 const includes = { 'attention_common.wgsl': commonSource };
 
-/** A tiled kernel's spec: its source with the shared code, specialised for head size D and its tiles. */
-function tiledSpec(name: string, source: string, D: number, tiles: AttentionTiles): KernelSpec {
-  return { name, source, includes, consts: { HEAD_DIM: D, D4: padded(D) / 4, ...tiles }, uniforms: PARAMS };
+type TiledKernel = 'forward' | 'dq' | 'dkdv';
+
+/** A tiled kernel's spec: its source with the shared code, specialised for head size D, its tiles and splits. */
+function tiledSpec(kernel: TiledKernel, D: number, launch: AttentionLaunch): KernelSpec {
+  const { BR, BC, LANES, STRIDED, splits } = launch;
+  return {
+    name: `attention_${kernel}`,
+    source: { forward: forwardSource, dq: dqSource, dkdv: dkdvSource }[kernel],
+    includes,
+    consts: { HEAD_DIM: D, D4: Math.ceil(D / 4), BR, BC, LANES, STRIDED, SPLITS: splits },
+    uniforms: PARAMS,
+  };
 }
 
-/** Workgroup floats each kernel keeps, as in its WGSL. */
-const SHARED_FLOATS = {
-  forward: (br: number, bc: number, d: number) => (br + 2 * bc) * padded(d) + br * bc + 3 * br,
-  dq: (br: number, bc: number, d: number) => (2 * br + 2 * bc) * padded(d) + br * bc + 2 * br,
-  dkdv: (br: number, bc: number, d: number) => (2 * br + 2 * bc) * padded(d) + 2 * br * bc + 2 * br,
+/** Workgroup floats each kernel keeps, as in its WGSL: head-vector tiles, score tiles (rows padded when strided), the rest. */
+const SHARED_FLOATS: Record<
+  TiledKernel,
+  (br: number, bc: number, d: number, strided: boolean, lanes: number) => number
+> = {
+  forward: (br, bc, d, s, lanes) => (br + 2 * bc) * 4 * rowVec4s(d, s) + br * (bc + Number(s)) + 2 * br * lanes,
+  dq: (br, bc, d, s) => (2 * br + 2 * bc) * 4 * rowVec4s(d, s) + br * (bc + Number(s)),
+  dkdv: (br, bc, d, s) => (2 * br + 2 * bc) * 4 * rowVec4s(d, s) + 2 * bc * (br + Number(s)) + 2 * br,
 };
 
 /**
- * Picks the largest tile whose workgroup memory fits this adapter, for one kernel, head
- * size and sequence length (no taller than the sequence needs), with about one thread per
- * 4×4 score block: threads are busy in the score phase, and few wait at each barrier
- * (barriers are costly on CPU adapters).
+ * Picks the largest tile whose workgroup memory fits this adapter, for one kernel, head size and
+ * sequence length (no taller than the sequence needs), and its lanes (see GPU_LANES). The dK/dV
+ * kernel owns key rows and walks query tiles: it wants the taller key tile.
  */
-export function attentionTiles(gpu: Gpu, kernel: keyof typeof SHARED_FLOATS, D: number, T: number): AttentionTiles {
+export function attentionTiles(gpu: Gpu, kernel: TiledKernel, D: number, T: number): AttentionTiles {
   const limit = gpu.limits.maxComputeWorkgroupStorageSize;
   const smallest = ATTENTION_TILE_CANDIDATES.at(-1)![0];
-  // The dK/dV kernel owns key rows and walks query tiles: it wants the taller key tile.
+  const STRIDED = gpu.variants.shapes === 'gpu';
   const candidates =
     kernel === 'dkdv' ? ATTENTION_TILE_CANDIDATES.map(([a, b]) => [b, a] as const) : ATTENTION_TILE_CANDIDATES;
   for (const [BR, BC] of candidates) {
     if (Math.max(BR, BC) > Math.max(T, smallest)) continue;
-    const scoreBlocks = (BR / 4) * (BC / 4);
-    const WG = Math.min(
-      Math.max(MIN_TILE_THREADS, scoreBlocks),
-      MAX_TILE_THREADS,
-      gpu.limits.maxComputeInvocationsPerWorkgroup,
-    );
-    if (SHARED_FLOATS[kernel](BR, BC, D) * 4 <= limit) return { BR, BC, WG };
+    const [kept, walked] = kernel === 'dkdv' ? [BC, BR] : [BR, BC];
+    const groups = kept / 4;
+    const blocks = groups * (walked / 4);
+    const threads =
+      gpu.variants.shapes === 'gpu' ? groups * GPU_LANES : Math.min(Math.max(CPU_THREADS.min, blocks), CPU_THREADS.max);
+    const LANES = Math.max(1, Math.min(walked / 4, Math.floor(threads / groups)));
+    if (groups * LANES > gpu.limits.maxComputeInvocationsPerWorkgroup) continue;
+    if (SHARED_FLOATS[kernel](BR, BC, D, STRIDED, LANES) * 4 > limit) continue;
+    return { BR, BC, LANES, WG: groups * LANES, STRIDED };
   }
   throw new GpuError(
     `attention_${kernel}`,
@@ -92,6 +123,29 @@ export interface AttentionShapeArgs {
   D: number;
 }
 
+/** How a tiled kernel runs: its tiles, and the shares its walk is split into. */
+export interface AttentionLaunch extends AttentionTiles {
+  splits: number;
+}
+
+/**
+ * A tiled kernel's launch for a shape: its tiles (attentionTiles) and its splits, `forced` or chosen:
+ * 1 on a CPU adapter (the extra pass only costs there), else enough to bring the grid to
+ * GPU_WORKGROUPS, at most one tile per share.
+ */
+export function attentionLaunch(
+  gpu: Gpu,
+  kernel: TiledKernel,
+  { B, H, T, D }: AttentionShapeArgs,
+  forced?: number,
+): AttentionLaunch {
+  const tiles = attentionTiles(gpu, kernel, D, T);
+  const [kept, walked] = kernel === 'dkdv' ? [tiles.BC, tiles.BR] : [tiles.BR, tiles.BC];
+  const workgroups = Math.ceil(T / kept) * B * H;
+  const chosen = gpu.variants.shapes === 'cpu' ? 1 : Math.ceil(GPU_WORKGROUPS / workgroups);
+  return { ...tiles, splits: forced ?? Math.max(1, Math.min(Math.ceil(T / walked), chosen)) };
+}
+
 function validate(kernel: string, s: AttentionShapeArgs, buffers: Record<string, [BufferRef, number]>): void {
   requireSizes(kernel, { ...s });
   if (s.D > MAX_HEAD_DIM) throw new GpuError(kernel, `head dimension ${s.D} exceeds MAX_HEAD_DIM ${MAX_HEAD_DIM}`);
@@ -99,46 +153,81 @@ function validate(kernel: string, s: AttentionShapeArgs, buffers: Record<string,
   for (const [name, [buffer, floats]] of Object.entries(buffers)) requireElements(kernel, name, buffer, floats, shape);
 }
 
+/**
+ * Splits of each workgroup's walk (keys for the forward and dQ, queries for dK/dV), to force one
+ * path in tests: 1 runs without splits; absent, chosen from the grid (chooseSplits).
+ */
+export interface AttentionSplitOption {
+  splits?: number;
+}
+
+function checkSplits(kernel: string, splits: number | undefined): void {
+  if (splits !== undefined && (!Number.isInteger(splits) || splits < 1))
+    throw new GpuError(kernel, `splits must be a positive integer, got ${splits}`);
+}
+
 /** Causal attention forward: o = softmax(q·kᵀ/√D, causal)·v, plus lse per row for the backward. Layout [B, H, T, D]. */
 export async function attentionForward(
   gpu: Gpu,
   batch: Batch,
-  args: AttentionShapeArgs & { q: BufferRef; k: BufferRef; v: BufferRef; o: BufferRef; lse: BufferRef },
-): Promise<AttentionTiles> {
+  args: AttentionShapeArgs &
+    AttentionSplitOption & { q: BufferRef; k: BufferRef; v: BufferRef; o: BufferRef; lse: BufferRef },
+): Promise<AttentionLaunch> {
   const { B, H, T, D } = args;
   const n = B * H * T * D;
+  const rows = B * H * T;
   validate(
     'attention_forward',
     { B, H, T, D },
-    { q: [args.q, n], k: [args.k, n], v: [args.v, n], o: [args.o, n], lse: [args.lse, B * H * T] },
+    { q: [args.q, n], k: [args.k, n], v: [args.v, n], o: [args.o, n], lse: [args.lse, rows] },
   );
-  const tiles = attentionTiles(gpu, 'forward', D, T);
-  const pipeline = await gpu.pipelines.get(tiledSpec('attention_forward', forwardSource, D, tiles));
+  checkSplits('attention_forward', args.splits);
+  const launch = attentionLaunch(gpu, 'forward', args, args.splits);
+  const splits = launch.splits;
+  // Split: each share writes its own slab of partial outputs, which the combine pass merges.
+  const [o, lse] =
+    splits === 1 ? [args.o, args.lse] : [batch.scratch(splits * n * 4), batch.scratch(splits * rows * 4)];
   batch.dispatch({
     kernel: 'attention_forward',
-    pipeline,
-    buffers: [args.q, args.k, args.v, args.o, args.lse],
+    pipeline: await gpu.pipelines.get(tiledSpec('forward', D, launch)),
+    buffers: [args.q, args.k, args.v, o, lse],
     params: PARAMS.pack({ T, scale: 1 / Math.sqrt(D) }),
-    workgroups: [Math.ceil(T / tiles.BR), B * H],
+    workgroups: [Math.ceil(T / launch.BR), B * H, splits],
   });
-  return tiles;
+  if (splits > 1) {
+    const combine = {
+      name: 'attention_combine',
+      source: combineSource,
+      consts: { HEAD_DIM: D, SPLITS: splits, WG: THREADS },
+      uniforms: ROW_PARAMS,
+    };
+    batch.dispatch({
+      kernel: combine.name,
+      pipeline: await gpu.pipelines.get(combine),
+      buffers: [o, lse, args.o, args.lse],
+      params: ROW_PARAMS.pack({ rows }),
+      workgroups: grid1d(n, THREADS, gpu.limits.maxComputeWorkgroupsPerDimension),
+    });
+  }
+  return launch;
 }
 
 /** Causal attention backward from the forward's o and lse: dq, dk, dv (overwritten). Layout [B, H, T, D]. */
 export async function attentionBackward(
   gpu: Gpu,
   batch: Batch,
-  args: AttentionShapeArgs & {
-    q: BufferRef;
-    k: BufferRef;
-    v: BufferRef;
-    o: BufferRef;
-    lse: BufferRef;
-    dout: BufferRef;
-    dq: BufferRef;
-    dk: BufferRef;
-    dv: BufferRef;
-  },
+  args: AttentionShapeArgs &
+    AttentionSplitOption & {
+      q: BufferRef;
+      k: BufferRef;
+      v: BufferRef;
+      o: BufferRef;
+      lse: BufferRef;
+      dout: BufferRef;
+      dq: BufferRef;
+      dk: BufferRef;
+      dv: BufferRef;
+    },
 ): Promise<void> {
   const { B, H, T, D } = args;
   const n = B * H * T * D;
@@ -158,6 +247,7 @@ export async function attentionBackward(
       dv: [args.dv, n],
     },
   );
+  checkSplits('attention_backward', args.splits);
   const delta = batch.scratch(rows * 4, 'attention-delta');
   const params = PARAMS.pack({ T, scale: 1 / Math.sqrt(D) });
 
@@ -165,33 +255,42 @@ export async function attentionBackward(
     name: 'attention_delta',
     source: deltaSource,
     consts: { HEAD_DIM: D, WG: THREADS },
-    uniforms: DELTA_PARAMS,
+    uniforms: ROW_PARAMS,
   });
   batch.dispatch({
     kernel: 'attention_delta',
     pipeline: deltaPipeline,
     buffers: [args.o, args.dout, delta],
-    params: DELTA_PARAMS.pack({ rows }),
+    params: ROW_PARAMS.pack({ rows }),
     workgroups: grid1d(rows, THREADS, gpu.limits.maxComputeWorkgroupsPerDimension),
   });
 
-  const dqTiles = attentionTiles(gpu, 'dq', D, T);
-  const dqPipeline = await gpu.pipelines.get(tiledSpec('attention_dq', dqSource, D, dqTiles));
+  // Split: each share writes its own slab of partial gradients, which sum_blocks adds up.
+  const slabs = (splits: number, out: BufferRef) => (splits === 1 ? out : batch.scratch(splits * n * 4));
+  const addSlabs = async (splits: number, from: BufferRef, to: BufferRef) => {
+    if (splits > 1) await sumBlocksInto(gpu, batch, { src: from, dst: to, n, blocks: splits, overwrite: true });
+  };
+
+  const dqLaunch = attentionLaunch(gpu, 'dq', args, args.splits);
+  const dq = slabs(dqLaunch.splits, args.dq);
   batch.dispatch({
     kernel: 'attention_dq',
-    pipeline: dqPipeline,
-    buffers: [args.q, args.k, args.v, args.dout, args.lse, delta, args.dq],
+    pipeline: await gpu.pipelines.get(tiledSpec('dq', D, dqLaunch)),
+    buffers: [args.q, args.k, args.v, args.dout, args.lse, delta, dq],
     params,
-    workgroups: [Math.ceil(T / dqTiles.BR), B * H],
+    workgroups: [Math.ceil(T / dqLaunch.BR), B * H, dqLaunch.splits],
   });
+  await addSlabs(dqLaunch.splits, dq, args.dq);
 
-  const kvTiles = attentionTiles(gpu, 'dkdv', D, T);
-  const kvPipeline = await gpu.pipelines.get(tiledSpec('attention_dkdv', dkdvSource, D, kvTiles));
+  const kvLaunch = attentionLaunch(gpu, 'dkdv', args, args.splits);
+  const [dk, dv] = [slabs(kvLaunch.splits, args.dk), slabs(kvLaunch.splits, args.dv)];
   batch.dispatch({
     kernel: 'attention_dkdv',
-    pipeline: kvPipeline,
-    buffers: [args.q, args.k, args.v, args.dout, args.lse, delta, args.dk, args.dv],
+    pipeline: await gpu.pipelines.get(tiledSpec('dkdv', D, kvLaunch)),
+    buffers: [args.q, args.k, args.v, args.dout, args.lse, delta, dk, dv],
     params,
-    workgroups: [Math.ceil(T / kvTiles.BC), B * H],
+    workgroups: [Math.ceil(T / kvLaunch.BC), B * H, kvLaunch.splits],
   });
+  await addSlabs(kvLaunch.splits, dk, args.dk);
+  await addSlabs(kvLaunch.splits, dv, args.dv);
 }

@@ -12,10 +12,13 @@ export {
 } from './adamw';
 export {
   ATTENTION_TILE_CANDIDATES,
+  type AttentionLaunch,
   type AttentionShapeArgs,
+  type AttentionSplitOption,
   type AttentionTiles,
   attentionBackward,
   attentionForward,
+  attentionLaunch,
   attentionTiles,
 } from './attention';
 export {
