@@ -54,7 +54,7 @@ function logLine(e: VolunteerEvent): string | undefined {
     case 'receipt': {
       const r = e.receipt;
       const impact =
-        r.estimatedWh === undefined ? '' : `, GPU ${r.gpuSeconds} s, about ${r.estimatedWh.toPrecision(2)} Wh`;
+        r.estimatedWh === undefined ? '' : `, busy ${r.gpuSeconds} s, about ${r.estimatedWh.toPrecision(2)} Wh`;
       return `round ${r.round}: the seed credited ${r.tokens} tokens, ${creditsOf(r.flops ?? 0).toFixed(2)} credits${impact} (receipt ${r.index} of its ledger)`;
     }
     case 'not-credited':
