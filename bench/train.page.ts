@@ -77,10 +77,21 @@ interface Runner {
   step(): Promise<number>;
   /** The loss of every step so far. */
   readonly losses: number[];
-  /** One profiled step: summed per-dispatch GPU time, undefined without timestamp queries. */
-  profiledStep(): Promise<{ kernelMs: number | undefined; wallMs: number; dispatches: number }>;
+  /**
+   * One profiled step: summed per-dispatch GPU time, undefined without timestamp queries; ours also
+   * gives it per kernel (ms by kernel name, every dispatch of the step).
+   */
+  profiledStep(): Promise<{
+    kernelMs: number | undefined;
+    wallMs: number;
+    dispatches: number;
+    byKernel?: Record<string, number>;
+  }>;
   dispose(): void;
 }
+
+/** Profiled steps after the timed ones: the busy fraction and per-kernel times are their medians. */
+const PROFILED_STEPS = 5;
 
 function randomTokens(n: number, vocab: number, seed: number): Uint32Array {
   const next = createRandom(seed);
@@ -119,7 +130,7 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
     'tfjs model: tf ops (gather embedding, tf.moments LayerNorm, batched tf.matMul attention over all T×T scores with a −1e9 causal mask and tf.softmax, tanh GELU, tied head, tf.losses.softmaxCrossEntropy), gradients by optimizer.minimize',
     `tfjs-webgpu-best: per case, the fastest (median of ${SWEEP_RUNS} interleaved steps) of: ${TF_STEP_CANDIDATES.map(describeTfSetting).join('; ')} (split-K cannot run the batched attention products; reduce, one workgroup per output, is for outputs of ≤ 128 elements)`,
     'gflops: matrix-product FLOPs of the step as each implementation does them, over the step time: both 6·(linear and head weights)·tokens; attention: tfjs 12·D per score over all T×T scores, ours 18·D per score of the BR×BC tiles it computes up to the diagonal (forward 4·D, its backward recomputes S and dP: 6·D + 8·D)',
-    "gpu_busy_fraction: summed per-dispatch GPU time from timestamp queries in one extra profiled step (ours: profile.totalNs; tfjs: tf.time kernelMs) / the median unprofiled step time (tf.time's own wall time is not used: it submits and reads back after every dispatch)",
+    `gpu_busy_fraction: summed per-dispatch GPU time from timestamp queries, the median of ${PROFILED_STEPS} extra profiled steps (ours: profile.totalNs; tfjs: tf.time kernelMs) / the median unprofiled step time (tf.time's own wall time is not used: it submits and reads back after every dispatch)`,
   ];
   if (software) {
     notes.push(
@@ -167,10 +178,13 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
           const start = performance.now();
           const { profile } = await model.step(inputs, targets, OURS_HYPER, { profile: true });
           const timestamps = profile?.clock === 'timestamp';
+          const byKernel: Record<string, number> = {};
+          for (const { kernel, ns } of profile?.kernels ?? []) byKernel[kernel] = (byKernel[kernel] ?? 0) + ns / 1e6;
           return {
             kernelMs: timestamps ? profile.totalNs / 1e6 : undefined,
             wallMs: performance.now() - start,
             dispatches: profile?.kernels.length ?? 0,
+            byKernel: timestamps ? byKernel : undefined,
           };
         },
         dispose: () => model.destroy(),
@@ -277,11 +291,21 @@ export async function run(options: TrainBenchOptions = {}): Promise<BenchResult>
         ),
       );
       // Profiling gives every dispatch its own pass, so it runs after the timed steps.
-      const profiled = await runner.profiledStep();
+      const profiledSteps: Awaited<ReturnType<Runner['profiledStep']>>[] = [];
+      for (let i = 0; i < PROFILED_STEPS; i++) profiledSteps.push(await runner.profiledStep());
+      const profiled = profiledSteps[0]!;
       if (profiled.kernelMs !== undefined) {
-        rows.push({ case: name, impl, metric: 'gpu_busy_fraction', value: profiled.kernelMs / median(ms) });
+        const kernelMs = median(profiledSteps.map((p) => p.kernelMs ?? 0));
+        rows.push({ case: name, impl, metric: 'gpu_busy_fraction', value: kernelMs / median(ms) });
         notes.push(
-          `${name} ${impl}: ${profiled.dispatches} dispatches per step; profiled step ${profiled.wallMs.toFixed(1)} ms wall, ${profiled.kernelMs.toFixed(1)} ms in dispatches`,
+          `${name} ${impl}: ${profiled.dispatches} dispatches per step; profiled step ${profiled.wallMs.toFixed(1)} ms wall, ${kernelMs.toFixed(1)} ms in dispatches (median of ${PROFILED_STEPS})`,
+        );
+      }
+      if (profiled.byKernel) {
+        const names = Object.keys(profiled.byKernel).sort();
+        const each = names.map((k) => `${k} ${median(profiledSteps.map((p) => p.byKernel?.[k] ?? 0)).toFixed(2)}`);
+        notes.push(
+          `${name} ${impl}: GPU ms per step by kernel (median of ${PROFILED_STEPS} profiled steps): ${each.join(', ')}`,
         );
       }
       const { losses } = runner;
