@@ -1,9 +1,10 @@
 // Where a Node volunteer keeps its tuned matmul tiles: a JSON file, so that a restarted volunteer
 // (a new process, a new peer) reuses what was measured on its adapter, as a tab reuses what it kept
 // in IndexedDB. Only the tiles: the volunteer's other records stay in memory (./storage.ts).
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../seed/files';
 import type { ProgressStore } from '../storage';
 
 /** $XDG_CACHE_HOME/vgpu/matmul-tiles.json, or ~/.cache/vgpu/matmul-tiles.json. */
@@ -14,8 +15,8 @@ export function defaultTilesFile(): string {
 
 /**
  * Progress records kept in one JSON file, by name. A missing or unreadable file reads as empty, so
- * its records are measured again and the file rewritten. Each write replaces the file whole (a
- * temporary file renamed over it), one at a time, over what the file holds then.
+ * its records are measured again and the file rewritten. Each write replaces the file whole
+ * (writeFileAtomic: a temporary file renamed over it), one at a time, over what the file holds then.
  */
 export function jsonFileStore(path: string): ProgressStore {
   const read = async (): Promise<Record<string, unknown>> => {
@@ -31,10 +32,7 @@ export function jsonFileStore(path: string): ProgressStore {
   };
   const write = async (name: string, value: unknown) => {
     const records = { ...(await read()), [name]: value };
-    await mkdir(dirname(path), { recursive: true });
-    const temporary = `${path}.${process.pid}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(records, null, 2)}\n`);
-    await rename(temporary, path);
+    await writeFileAtomic(path, `${JSON.stringify(records, null, 2)}\n`);
   };
   let writing: Promise<void> = Promise.resolve();
   return {
