@@ -3,21 +3,10 @@
 // believed, since a seed may be hostile. A 404 means the run publishes none: the page then hides the
 // grid option. Nothing is asked of anyone but the seed.
 import { type GridSchedule, MAX_GRID_BYTES, parseGridSchedule } from '../fed';
-import { readAtMost } from '../util/read-at-most';
+import { fetchJsonAtMostIfAny } from '../util/read-at-most';
 
 /** The run's schedule, or undefined when the seed has none; throws when it cannot be read or is out of bounds. */
 export async function fetchGridSchedule(root: string, signal?: AbortSignal): Promise<GridSchedule | undefined> {
-  const url = new URL('/grid.json', root);
-  const res = await fetch(url, { signal });
-  if (res.status === 404) {
-    await res.body?.cancel();
-    return undefined;
-  }
-  if (!res.ok) {
-    await res.body?.cancel();
-    throw new Error(`${url} answered ${res.status}`);
-  }
-  const body = await readAtMost(res, MAX_GRID_BYTES);
-  if (!body) throw new Error(`${url} is over the bound of ${MAX_GRID_BYTES} bytes`);
-  return parseGridSchedule(JSON.parse(new TextDecoder().decode(body)));
+  const body = await fetchJsonAtMostIfAny(new URL('/grid.json', root), MAX_GRID_BYTES, signal);
+  return body === undefined ? undefined : parseGridSchedule(body);
 }

@@ -28,9 +28,8 @@ export async function readAtMost(res: Response, max: number): Promise<Uint8Array
   return bytes;
 }
 
-/** GET `url`'s body, at most `max` bytes; throws, naming the URL, on an error status or a larger body. */
-export async function fetchAtMost(url: string | URL, max: number, signal?: AbortSignal): Promise<Uint8Array> {
-  const res = await fetch(url, { signal });
+/** `res`'s body, at most `max` bytes; throws, naming the URL, on an error status or a larger body. */
+async function checkedBody(url: string | URL, res: Response, max: number): Promise<Uint8Array> {
   if (!res.ok) {
     await res.body?.cancel();
     throw new Error(`${url} answered ${res.status}`);
@@ -40,7 +39,24 @@ export async function fetchAtMost(url: string | URL, max: number, signal?: Abort
   return body;
 }
 
+const json = (body: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(body));
+
+/** GET `url`'s body, at most `max` bytes; throws, naming the URL, on an error status or a larger body. */
+export async function fetchAtMost(url: string | URL, max: number, signal?: AbortSignal): Promise<Uint8Array> {
+  return checkedBody(url, await fetch(url, { signal }), max);
+}
+
 /** GET `url` as JSON, at most `max` bytes (fetchAtMost). */
 export async function fetchJsonAtMost(url: string | URL, max: number, signal?: AbortSignal): Promise<unknown> {
-  return JSON.parse(new TextDecoder().decode(await fetchAtMost(url, max, signal)));
+  return json(await fetchAtMost(url, max, signal));
+}
+
+/** As fetchJsonAtMost, but undefined where the server has no such document (404). */
+export async function fetchJsonAtMostIfAny(url: string | URL, max: number, signal?: AbortSignal): Promise<unknown> {
+  const res = await fetch(url, { signal });
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  return json(await checkedBody(url, res, max));
 }

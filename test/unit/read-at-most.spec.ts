@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect, test } from '@playwright/test';
-import { fetchAtMost, fetchJsonAtMost } from '../../src/util/read-at-most';
+import { fetchAtMost, fetchJsonAtMost, fetchJsonAtMostIfAny } from '../../src/util/read-at-most';
 
 let server: Server;
 let base: string;
@@ -17,6 +17,10 @@ test.beforeAll(async () => {
     if (req.url === '/long') return res.end(Buffer.alloc(2_000));
     if (req.url === '/missing') {
       res.statusCode = 404;
+      return res.end('no');
+    }
+    if (req.url === '/broken') {
+      res.statusCode = 500;
       return res.end('no');
     }
     // Chunked, no content-length, never ending unless the client goes.
@@ -48,4 +52,13 @@ test('a body over the bound is refused, by its content-length or as it streams; 
   // The reader stopped soon after the bound: the server wrote far less than it would have.
   expect(endlessChunks).toBeLessThan(10_000);
   await expect(fetchAtMost(`${base}/missing`, 100)).rejects.toThrow(`${base}/missing answered 404`);
+});
+
+test('a document that may be absent: a 404 reads as none; other errors and bodies over the bound are still refused', async () => {
+  expect(await fetchJsonAtMostIfAny(`${base}/missing`, 100)).toBeUndefined();
+  expect(await fetchJsonAtMostIfAny(`${base}/small`, 100)).toEqual({ a: 1 });
+  await expect(fetchJsonAtMostIfAny(`${base}/broken`, 100)).rejects.toThrow(`${base}/broken answered 500`);
+  await expect(fetchJsonAtMostIfAny(`${base}/endless`, 64 * 1_024)).rejects.toThrow(
+    /endless is over the bound of 65536 bytes/,
+  );
 });
