@@ -63,12 +63,11 @@ test('a volunteer presses Start; the page shows training, the round, a falling l
   await expect(page.getByTestId('round')).toHaveText(/^[1-9]\d*$/);
   await expect(page.getByTestId('receipts')).toContainText(/^[1-9]\d* of [1-9]/);
   await expect(page.getByTestId('credits')).toBeVisible();
-  expect(
-    Number(await page.locator('path[data-series="global validation loss"]').getAttribute('data-points')),
-  ).toBeGreaterThanOrEqual(3);
-  expect(
-    Number(await page.locator('path[data-series="your training loss"]').getAttribute('data-points')),
-  ).toBeGreaterThanOrEqual(4);
+  // The page draws on the next animation frame after the state changes: wait for the chart, not a moment.
+  const points = (series: string) => async () =>
+    Number(await page.locator(`path[data-series="${series}"]`).getAttribute('data-points'));
+  await expect.poll(points('global validation loss')).toBeGreaterThanOrEqual(3);
+  await expect.poll(points('your training loss')).toBeGreaterThanOrEqual(4);
   await expect(page.getByTestId('speed')).toContainText('tokens/s');
   await screenshot(page, 'receipt', testInfo);
 });
