@@ -266,9 +266,17 @@ test("impact: a receipt carries the GPU-busy time the tab measured, its class's 
   const item = page.locator(`li[data-round="${r.round}"]`);
   await expect(item).toContainText(`GPU ${r.gpuSeconds!.toFixed(1)} s`);
   await expect(item).toHaveAttribute('title', /integrated adapter: 15 W/);
-  const total = given(s.training.receipts, s.training.gpuMs);
-  await expect(page.getByTestId('total-energy')).toHaveText(energyText(total.energy));
-  await expect(page.getByTestId('total-credits')).toHaveText(total.credits.toFixed(2));
+  // The sums against the tab's state at the same look: a later receipt can land between two looks.
+  await expect
+    .poll(async () => {
+      const now = await waitForTab(page, () => true, 10_000);
+      const total = given(now.training.receipts, now.training.gpuMs);
+      return [
+        (await page.getByTestId('total-energy').textContent()) === energyText(total.energy),
+        (await page.getByTestId('total-credits').textContent()) === total.credits.toFixed(2),
+      ];
+    })
+    .toEqual([true, true]);
   await expect(page.getByTestId('total-co2')).toBeVisible();
   await expect(page.locator('#power-table tr[data-class="integrated"]')).toContainText('15 W (5–30 W)');
   await screenshots(page, 'controls-impact', testInfo);
