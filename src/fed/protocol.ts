@@ -56,7 +56,8 @@ export const MAX_UPDATE_BYTES_IN_FLIGHT = 256 * 1024 * 1024;
 /**
  * Requests (joins, updates and receipts) one peer may make per minute: an honest tab joins once and,
  * per round, sends one update and asks once for its receipts, with a few retries; rounds as short as
- * 5 s (a small model on fast volunteers) make 24 a minute.
+ * 5 s (a small model on fast volunteers) make 24 a minute. The volunteer paces itself below it
+ * (requestPacer, util/budget.ts), so that shorter rounds slow it down instead of having it refused.
  */
 export const MAX_UPDATE_REQUESTS_PER_MINUTE = 30;
 

@@ -13,6 +13,7 @@ import {
   type AdapterClass,
   applyRoundDelta,
   assignmentRequest,
+  MAX_UPDATE_REQUESTS_PER_MINUTE,
   type Receipt,
   type ReceiptsReply,
   ROUND_TOPIC,
@@ -44,6 +45,7 @@ import {
 } from '../swarm';
 import type { Trainer } from '../trainer';
 import { backoff } from '../util/backoff';
+import { requestPacer } from '../util/budget';
 import { sleep, systemClock } from '../util/clock';
 import { fetchJsonAtMost, readAtMost } from '../util/read-at-most';
 import { MAX_TOKEN_FILE_BYTES, SEED_CORRUPT_RETRY_MS } from './limits';
@@ -222,6 +224,9 @@ async function roundSecondMoment(
   return opts.client.fetchBytes(moment, opts.signal);
 }
 
+/** A stream of the update protocol to the seed, opened once the seed's request budget has room for it. */
+type UpdateStream = () => ReturnType<SwarmClient['seedStream']>;
+
 export async function runParticipant(opts: ParticipantOptions): Promise<void> {
   const { client, trainer, storage, signal } = opts;
   const self = client.peerId;
@@ -233,12 +238,19 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
   let shape = '';
   let dataId = '';
   const retry = backoff(RETRY_FIRST_MS, RETRY_MAX_MS);
+  // Fast rounds (a small model, fast volunteers) would otherwise spend the seed's request budget and
+  // have an update refused, which leaves the round waiting for us until its deadline.
+  const pace = requestPacer(MAX_UPDATE_REQUESTS_PER_MINUTE, 60_000, systemClock);
+  const updateStream: UpdateStream = async () => {
+    await pace(signal);
+    return client.seedStream(UPDATE_PROTOCOL, signal);
+  };
   while (!signal.aborted) {
     try {
-      if (await stayAway(opts)) joinedFor = -1;
+      if (await stayAway(opts, updateStream)) joinedFor = -1;
       if (joinedFor < 0) {
         opts.onEvent({ type: 'joining' });
-        joinedFor = await requestJoin(await client.seedStream(UPDATE_PROTOCOL, signal), { signal });
+        joinedFor = await requestJoin(await updateStream(), { signal });
         opts.onEvent({ type: 'joined', round: joinedFor });
       }
       const round = await nextRoundUnlessAway(opts, rounds.next(seen));
@@ -246,7 +258,7 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       if (!round || signal.aborted) break;
       seen = round.id;
       const m = round.value;
-      await collectReceipts(opts, m.round);
+      await collectReceipts(opts, m.round, updateStream);
       const shard = m.assignments[self];
       if (shard === undefined) {
         // Not in this round. If the seed restarted it forgot us: join again.
@@ -313,7 +325,7 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       let outcome: UpdateOutcome;
       try {
         outcome = await sendUpdate(
-          await client.seedStream(UPDATE_PROTOCOL, signal),
+          await updateStream(),
           {
             type: 'update',
             round: m.round,
@@ -370,12 +382,12 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
  * (it is assigned nothing, and the open round stops waiting for it), then waits until work is allowed
  * again. Returns whether it left: the caller then joins again.
  */
-async function stayAway(opts: ParticipantOptions): Promise<boolean> {
-  const { availability, client, signal } = opts;
+async function stayAway(opts: ParticipantOptions, updateStream: UpdateStream): Promise<boolean> {
+  const { availability, signal } = opts;
   const reason = availability?.awayBecause;
   if (!availability || reason === undefined) return false;
   opts.onEvent({ type: 'away', reason });
-  await requestLeave(await client.seedStream(UPDATE_PROTOCOL, signal), { signal });
+  await requestLeave(await updateStream(), { signal });
   await availability.until(false, signal);
   return true;
 }
@@ -399,14 +411,14 @@ async function nextRoundUnlessAway(
  * `current`): each is checked (signed by the seed, for us, for a round we sent) and kept; a round the
  * seed closed without a receipt for us was not credited. A failure leaves them for the next round.
  */
-async function collectReceipts(opts: ParticipantOptions, current: number): Promise<void> {
+async function collectReceipts(opts: ParticipantOptions, current: number, updateStream: UpdateStream): Promise<void> {
   const { client, storage, signal } = opts;
   const awaiting = (await storage.getProgress<number[]>(AWAITING_KEY)) ?? [];
   const closed = awaiting.filter((r) => r < current);
   if (closed.length === 0) return;
   let reply: ReceiptsReply;
   try {
-    reply = await requestReceipts(await client.seedStream(UPDATE_PROTOCOL, signal), Math.min(...closed), { signal });
+    reply = await requestReceipts(await updateStream(), Math.min(...closed), { signal });
   } catch (e) {
     if (!signal.aborted) client.onWarning?.(`could not fetch receipts: ${(e as Error).message}`);
     return;

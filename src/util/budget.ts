@@ -1,6 +1,6 @@
 // Budgets per sender: requests over time (a token bucket per key: the update service's requests a
 // minute, the gossip announcements a sender may have passed on) and things held at once.
-import type { Clock } from './clock';
+import { type Clock, sleep } from './clock';
 
 /** Keys tracked before full buckets (senders quiet for a whole refill) are forgotten. */
 const TRACKED_KEYS = 16_384;
@@ -25,6 +25,32 @@ export function requestBudget(count: number, perMs: number, clock: Clock): (key:
     b.tokens--;
     buckets.set(key, b);
     return true;
+  };
+}
+
+/** Requests a paced sender keeps in hand below the receiver's budget: requests can arrive closer together than they left. */
+export const PACER_MARGIN = 2;
+
+/**
+ * The sender's side of a requestBudget of `count` per `perMs`: the returned function resolves once
+ * one more request fits (bursts of up to `count − PACER_MARGIN`), or at once when `signal` aborts.
+ * An honest sender that waits on it is never refused for its rate.
+ */
+export function requestPacer(count: number, perMs: number, clock: Clock): (signal?: AbortSignal) => Promise<void> {
+  const capacity = count - PACER_MARGIN;
+  let tokens = capacity;
+  let at = clock.now();
+  return async (signal) => {
+    while (!signal?.aborted) {
+      const now = clock.now();
+      tokens = Math.min(capacity, tokens + ((now - at) * count) / perMs);
+      at = now;
+      if (tokens >= 1) {
+        tokens--;
+        return;
+      }
+      await sleep(clock, ((1 - tokens) * perMs) / count, signal).done;
+    }
   };
 }
 
