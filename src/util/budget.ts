@@ -6,6 +6,15 @@ import { type Clock, sleep } from './clock';
 const TRACKED_KEYS = 16_384;
 
 /**
+ * A bucket of `tokens` (at most `capacity`) refilled at `count` per `perMs` over `elapsedMs`. A wall
+ * clock can step back (NTP, a page's fake clock): time that ran backwards refills nothing, and the
+ * bucket then counts from the new time, instead of waiting for the old one to come back.
+ */
+function refilled(tokens: number, capacity: number, elapsedMs: number, count: number, perMs: number): number {
+  return Math.min(capacity, tokens + (Math.max(0, elapsedMs) * count) / perMs);
+}
+
+/**
  * A budget of `count` requests per `perMs` for each key, spent one per request, with bursts of up
  * to `count`: the returned function says whether `key` may have one more now (and spends it).
  */
@@ -14,7 +23,7 @@ export function requestBudget(count: number, perMs: number, clock: Clock): (key:
   return (key) => {
     const now = clock.now();
     const b = buckets.get(key) ?? { tokens: count, at: now };
-    b.tokens = Math.min(count, b.tokens + ((now - b.at) * count) / perMs);
+    b.tokens = refilled(b.tokens, count, now - b.at, count, perMs);
     b.at = now;
     // A full bucket is the same as none: forgetting those keeps the map to recent senders.
     if (buckets.size > TRACKED_KEYS) for (const [k, v] of buckets) if (v.tokens >= count - 1) buckets.delete(k);
@@ -43,7 +52,7 @@ export function requestPacer(count: number, perMs: number, clock: Clock): (signa
   return async (signal) => {
     while (!signal?.aborted) {
       const now = clock.now();
-      tokens = Math.min(capacity, tokens + ((now - at) * count) / perMs);
+      tokens = refilled(tokens, capacity, now - at, count, perMs);
       at = now;
       if (tokens >= 1) {
         tokens--;

@@ -77,3 +77,23 @@ test('an aborted wait resolves at once and leaves no timer', async () => {
   await waiting;
   expect(clock.pending()).toBe(0);
 });
+
+test('a clock that steps back half an hour neither stalls the pacer nor refills the budget', async () => {
+  const base = manualClock();
+  let offset = 0;
+  const clock = { now: () => base.now() + offset, after: base.after };
+  const pace = requestPacer(COUNT, PER_MS, clock);
+  const allowed = requestBudget(COUNT, PER_MS, clock);
+  for (let i = 0; i < COUNT - PACER_MARGIN; i++) {
+    await pace();
+    expect(allowed('a')).toBe(true);
+  }
+  offset = -30 * 60_000;
+  // One refill interval later by the timers, as before the step: the pacer lets one through.
+  const next = base.run(pace());
+  await next;
+  expect(base.now() - Date.UTC(2026, 0, 1)).toBe(PER_MS / COUNT);
+  expect(allowed('a')).toBe(true);
+  expect(allowed('a')).toBe(true);
+  expect(allowed('a')).toBe(false);
+});
