@@ -16,14 +16,24 @@ const CASES = '/test/browser/verify-divergence.cases.ts';
 /** Characters of the Brown corpus, and a BPE vocabulary the tiny model's size trained on them. */
 const CORPUS_CHARS = 300_000;
 
+const TINY = modelPreset('tiny');
+
+/** The tokens both tests train on: the tokenizer is trained once, for the file's tests together. */
+let tokens: Promise<TokenDataset> | undefined;
+const corpusTokens = () => {
+  tokens ??= loadDefaultCorpus().then((corpus) => {
+    const text = corpus.slice(0, CORPUS_CHARS);
+    return TokenDataset.fromText(text, Tokenizer.train(text, TINY.vocab));
+  });
+  return tokens;
+};
+
 /** A round at the seed's default settings for one volunteer, from a fresh AdamW or the round's second moment. */
 async function defaultRound(fromSecondMoment: boolean): Promise<DivergenceCase> {
-  const text = (await loadDefaultCorpus()).slice(0, CORPUS_CHARS);
-  const config = modelPreset('tiny');
-  const dataset = TokenDataset.fromText(text, Tokenizer.train(text, config.vocab));
+  const dataset = await corpusTokens();
   const settings = DEFAULT_FED_SETTINGS;
   return {
-    config,
+    config: TINY,
     manifest: {
       round: 0,
       hyper: settings.hyper,
