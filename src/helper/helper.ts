@@ -155,9 +155,11 @@ export async function startHelper(opts: HelperOptions): Promise<Helper> {
   const spool = await openFileSpool(opts.runDir);
   /** A file from the root, at most `max` bytes; a JSON document at most MAX_SEED_JSON_BYTES. */
   const fromRoot = (path: string, max: number) =>
-    fetchAtMost(new URL(path, opts.upstream), max, AbortSignal.timeout(ROOT_FETCH_TIMEOUT_MS));
+    fetchAtMost(new URL(path, opts.upstream), max, { signal: AbortSignal.timeout(ROOT_FETCH_TIMEOUT_MS) });
   const jsonFromRoot = (path: string) =>
-    fetchJsonAtMost(new URL(path, opts.upstream), MAX_SEED_JSON_BYTES, AbortSignal.timeout(ROOT_FETCH_TIMEOUT_MS));
+    fetchJsonAtMost(new URL(path, opts.upstream), MAX_SEED_JSON_BYTES, {
+      signal: AbortSignal.timeout(ROOT_FETCH_TIMEOUT_MS),
+    });
   const rootInfo: SeedInfo = parseSeedInfo(await jsonFromRoot('/swarm.json'));
   if (rootInfo.run !== undefined) throw new Error(`${opts.upstream} is a helper itself; --upstream names the root`);
   const root = rootInfo.peerId;

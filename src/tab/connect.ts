@@ -73,7 +73,7 @@ export async function readSeedInfo(
   seedUrl: string,
   signal?: AbortSignal,
 ): Promise<SeedInfo & { iceServers: RTCIceServer[] }> {
-  const json = await fetchJsonAtMost(new URL('/swarm.json', seedUrl), MAX_SEED_JSON_BYTES, signal);
+  const json = await fetchJsonAtMost(new URL('/swarm.json', seedUrl), MAX_SEED_JSON_BYTES, { signal });
   return { ...parseSeedInfo(json), iceServers: parseIceServers((json as { iceServers?: unknown }).iceServers) };
 }
 

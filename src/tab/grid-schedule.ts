@@ -7,6 +7,6 @@ import { fetchJsonAtMostIfAny } from '../util/read-at-most';
 
 /** The run's schedule, or undefined when the seed has none; throws when it cannot be read or is out of bounds. */
 export async function fetchGridSchedule(root: string, signal?: AbortSignal): Promise<GridSchedule | undefined> {
-  const body = await fetchJsonAtMostIfAny(new URL('/grid.json', root), MAX_GRID_BYTES, signal);
+  const body = await fetchJsonAtMostIfAny(new URL('/grid.json', root), MAX_GRID_BYTES, { signal });
   return body === undefined ? undefined : parseGridSchedule(body);
 }

@@ -47,7 +47,7 @@ import type { Trainer } from '../trainer';
 import { backoff } from '../util/backoff';
 import { requestPacer } from '../util/budget';
 import { sleep, systemClock } from '../util/clock';
-import { fetchJsonAtMost, readAtMost } from '../util/read-at-most';
+import { fetchAtMost, fetchJsonAtMost, OverBoundError } from '../util/read-at-most';
 import { MAX_TOKEN_FILE_BYTES, SEED_CORRUPT_RETRY_MS } from './limits';
 import { admitRound, RoundRefusedError } from './round-check';
 
@@ -494,11 +494,10 @@ export async function tokenFile(
 ): Promise<Uint32Array> {
   let bytes = await store.get(sha256);
   if (!bytes) {
-    const res = await fetch(new URL(path, base));
-    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-    const body = await readAtMost(res, MAX_TOKEN_FILE_BYTES);
-    if (!body) throw new RoundRefusedError(round, `${path} is over the bound of ${MAX_TOKEN_FILE_BYTES} bytes`);
-    bytes = body;
+    bytes = await fetchAtMost(new URL(path, base), MAX_TOKEN_FILE_BYTES).catch((e: unknown) => {
+      if (!(e instanceof OverBoundError)) throw e;
+      throw new RoundRefusedError(round, `${path} is over the bound of ${MAX_TOKEN_FILE_BYTES} bytes`);
+    });
     if ((await sha256Hex(bytes)) !== sha256) throw new Error(`${path} does not match the round manifest's sha256`);
     await store.put(sha256, bytes);
   }

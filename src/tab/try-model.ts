@@ -4,8 +4,9 @@
 import { Tokenizer, type TokenizerJson } from '../data';
 import { paramLayout, sampleToken } from '../model';
 import { exportGptOnnx, GPT_ONNX_INPUT, GPT_ONNX_OUTPUT } from '../onnx';
-import type { SwarmClient } from '../swarm';
+import { MAX_SEED_JSON_BYTES, type SwarmClient } from '../swarm';
 import { createRandom } from '../util/random';
+import { fetchJsonAtMost } from '../util/read-at-most';
 import { readSeedInfo } from './connect';
 
 /** Where onnxruntime-web's wasm files are: Vite serves node_modules in development, the seed mounts them at /ort/. */
@@ -30,7 +31,7 @@ export async function tryModel(
   if (!newest) throw new Error('the seed serves no weights yet');
   const { weights, manifest } = await client.download(newest);
   const tokenizer = Tokenizer.fromJSON(
-    (await (await fetch(new URL('/data/tokenizer.json', seedUrl))).json()) as TokenizerJson,
+    (await fetchJsonAtMost(new URL('/data/tokenizer.json', seedUrl), MAX_SEED_JSON_BYTES)) as TokenizerJson,
   );
   const layout = paramLayout(manifest.value.model);
   const onnx = exportGptOnnx(layout, weights, 'dynamic');

@@ -12,8 +12,10 @@
 //   other weights than the round's signed ones, and one signed by another key. The tab refuses each,
 //   says why, and downloads the whole weights instead. A forged second moment (another key's, or one
 //   for another model): the tab does not train the round.
+// - A hostile grid schedule (issue 19): a /grid.json that streams on past MAX_GRID_BYTES, or whose
+//   figures are past the schedule's bounds, is refused before any of it is believed.
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { generateKeyPair, privateKeyFromProtobuf } from '@libp2p/crypto/keys';
@@ -30,6 +32,7 @@ import {
   signRoundManifest,
   verifyRoundManifest,
 } from '../../src/fed';
+import { GridScheduleError, MAX_GCO2_PER_KWH, MAX_GRID_BYTES, MAX_GRID_REGIONS } from '../../src/fed/grid';
 import type { Seed } from '../../src/seed';
 import { memoryProgressStore } from '../../src/storage';
 import {
@@ -58,6 +61,7 @@ import {
   runParticipant,
   SEED_CORRUPT_RETRY_MS,
 } from '../../src/tab';
+import { fetchGridSchedule } from '../../src/tab/grid-schedule';
 import type { Trainer } from '../../src/trainer';
 import { failure } from '../../src/ui/view';
 import { type Attacker, createAttacker, dialSeed, openStream, startTestSeed } from '../harness/attacker';
@@ -141,6 +145,74 @@ async function serveRound(round: () => Promise<SignedDocument>): Promise<{ url: 
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}/`, close: () => server.close() };
 }
+
+/** A hostile seed's page side: /grid.json answered by `grid`; its URL. */
+async function serveGrid(grid: (res: ServerResponse) => void): Promise<{ url: string; close(): void }> {
+  const server = createServer((req, res) => (req.url === '/grid.json' ? grid(res) : void res.writeHead(404).end()));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+test("a seed's /grid.json that streams on past MAX_GRID_BYTES is refused, and read no further than the bound", async () => {
+  let written = 0;
+  const chunk = Buffer.alloc(64 * 1024, ' ');
+  // A bounded loop: at most four times the bound, unless the tab hangs up first.
+  const seed = await serveGrid((res) => {
+    res.write('{"kind":"vgpu/grid","version":1,"source":"');
+    const more = () => {
+      while (written < 4 * MAX_GRID_BYTES) {
+        written += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', more);
+      }
+      res.end('"}');
+    };
+    res.on('close', () => res.removeAllListeners('drain'));
+    more();
+  });
+  try {
+    await expect(fetchGridSchedule(seed.url)).rejects.toThrow(
+      `${seed.url}grid.json is over the bound of ${MAX_GRID_BYTES} bytes`,
+    );
+    // Past the bound by what was in flight (socket buffers), not by what the seed would have sent.
+    expect(written).toBeLessThan(2 * MAX_GRID_BYTES);
+  } finally {
+    seed.close();
+  }
+});
+
+test("a seed's /grid.json with figures past the schedule's bounds is refused, naming what is wrong", async () => {
+  const hour = Date.UTC(2026, 11, 1);
+  const cases: [string, unknown, string][] = [
+    [
+      'an intensity past MAX_GCO2_PER_KWH',
+      { DE: [{ start: hour, gCO2PerKWh: 1e9 }] },
+      `grid schedule: region DE has a point without a start time or an intensity in [0, ${MAX_GCO2_PER_KWH}]`,
+    ],
+    [
+      'more regions than MAX_GRID_REGIONS',
+      Object.fromEntries(Array.from({ length: MAX_GRID_REGIONS + 1 }, (_, i) => [`Z${i}`, []])),
+      `grid schedule: over ${MAX_GRID_REGIONS} regions`,
+    ],
+  ];
+  for (const [what, regions, reason] of cases) {
+    const body = JSON.stringify({ kind: 'vgpu/grid', version: 1, source: 'hostile', regions });
+    const seed = await serveGrid((res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+    try {
+      const e = await fetchGridSchedule(seed.url).catch((err: unknown) => err);
+      expect(e, what).toBeInstanceOf(GridScheduleError);
+      expect((e as Error).message, what).toBe(reason);
+    } finally {
+      seed.close();
+    }
+  }
+});
 
 test("a seed's absurd round settings: its /round.json is refused by the tab's check, naming the field; a sane round passes", async () => {
   const round = await verifyRoundManifest(await forgedRound(), absurd.seed.peerId);
