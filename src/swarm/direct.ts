@@ -9,7 +9,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { type Clock, systemClock } from '../util/clock';
 import { type PeerConnectionLedger, peerConnectionLedger } from './connection-budget';
-import { DIAL_TIMEOUT_MS, INBOUND_DIAL_WAIT_MS, MAX_DIRECT_PEERS, MAX_KNOWN_TABS } from './limits';
+import { INBOUND_DIAL_WAIT_MS, MAX_DIRECT_PEERS, MAX_KNOWN_TABS, PEER_DIAL_TIMEOUT_MS } from './limits';
 import type { SwarmNode } from './nodes';
 
 /** How often a tab looks for the connection of a peer that is to dial it. */
@@ -67,7 +67,9 @@ export function createDirectLinks(c: DirectLinksComponents): DirectLinks {
         return Promise.reject(new Error(`already connected to ${MAX_DIRECT_PEERS} tabs`));
       const refused = ledger.take();
       if (refused) return Promise.reject(refused);
-      pending = c.node.dial(to, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).finally(() => dialing.delete(peer));
+      pending = c.node
+        .dial(to, { signal: AbortSignal.timeout(PEER_DIAL_TIMEOUT_MS) })
+        .finally(() => dialing.delete(peer));
       dialing.set(peer, pending);
     }
     return pending;

@@ -128,6 +128,14 @@ export const MAX_INFLIGHT_TOTAL = 12;
 export const REQUEST_READ_TIMEOUT_MS = 20_000;
 /** Time for a tab to open a connection (a WebRTC dial signals through the relay first). */
 export const DIAL_TIMEOUT_MS = 30_000;
+/**
+ * Time for a direct WebRTC dial to another tab: 3× the slowest measured (1–3 s between homes behind
+ * NAT, TURN included). A dial whose peer connection closes during ICE never fails on its own in
+ * @libp2p/webrtc 6.0.33: readCandidatesUntilConnected swallows the "closed" state unless the dial's
+ * signal has aborted, and the dial then waits for a data channel that never opens. About one dial in
+ * 20 does so between Node peers on one machine; this bounds what each costs.
+ */
+export const PEER_DIAL_TIMEOUT_MS = 10_000;
 /** Time for a whole piece request, dial included. */
 export const PIECE_REQUEST_TIMEOUT_MS = 30_000;
 /** Announcement period: how often a tab repeats what it holds (it also announces after each new piece). */

@@ -10,11 +10,11 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { expect, test } from '@playwright/test';
 import type { Seed } from '../../src/seed';
 import {
-  DIAL_TIMEOUT_MS,
   MAX_PEER_CONNECTIONS_PER_HOUR,
   memoryPieceStore,
   PEER_CONNECTION_BUDGET,
   PEER_CONNECTIONS_KEY,
+  PEER_DIAL_TIMEOUT_MS,
   PEER_IDLE_CHECK_MS,
   PEER_IDLE_CLOSE_MS,
   PeerConnectionBudgetError,
@@ -75,7 +75,7 @@ async function client(
   return c;
 }
 
-/** Dials a test tries: a WebRTC dial now and then hangs until DIAL_TIMEOUT_MS (in browsers too: the fetcher asks another tab meanwhile). */
+/** Dials a test tries: a WebRTC dial now and then hangs until PEER_DIAL_TIMEOUT_MS (src/swarm/limits.ts says why). */
 const DIAL_ATTEMPTS = 3;
 
 /** A direct connection from `c` to `to`, tried up to DIAL_ATTEMPTS times. */
@@ -102,7 +102,7 @@ async function webrtcAddrs(c: SwarmClient): Promise<string[]> {
 }
 
 test('the times kept in the records count after a restart: a spent hour dials nobody; an hour later it dials, and saves the time', async () => {
-  test.setTimeout(DIAL_ATTEMPTS * DIAL_TIMEOUT_MS + 60_000);
+  test.setTimeout(DIAL_ATTEMPTS * PEER_DIAL_TIMEOUT_MS + 60_000);
   const [dialler, other] = await keysByPeerId(2);
   const target = await client(other!);
   const addrs = await webrtcAddrs(target);
@@ -127,7 +127,7 @@ test('the times kept in the records count after a restart: a spent hour dials no
 });
 
 test('a connection idle for PEER_IDLE_CLOSE_MS is closed; one carrying a piece stream stays open', async () => {
-  test.setTimeout(2 * DIAL_ATTEMPTS * DIAL_TIMEOUT_MS + 60_000);
+  test.setTimeout(2 * DIAL_ATTEMPTS * PEER_DIAL_TIMEOUT_MS + 60_000);
   const clock = manualClock();
   const [dialler, first, second] = await keysByPeerId(3);
   const a = await client(dialler!, { clock });
