@@ -45,20 +45,22 @@ export default defineConfig<object, { gpuBackend: GpuBackend }>({
   timeout: 120_000,
   globalSetup: './test/harness/global-setup.ts',
   reporter: [['list'], ['./test/harness/summary-reporter.ts']],
-  // Two at a time: the Node unit tests, the browser tests and the end-to-end tests each take one
-  // worker (a browser project never more: SwiftShader runs WebGPU on the CPU), which keeps both
-  // cores of a small machine busy.
+  // Two at a time, which keeps both cores of a small machine busy. Playwright starts the first job in
+  // this list's order that may run, and a browser project never takes more than one worker
+  // (SwiftShader runs WebGPU on the CPU). So: the attacks first, on both workers (their WebRTC dials
+  // hang more often beside the end-to-end tests' tabs); then the end-to-end tests, the longest chain
+  // that runs one at a time, on one worker, while the other runs the rest, the unit tests last.
   workers: 2,
   projects: [
-    { name: 'unit', testDir: 'test/unit' },
     // Attacks on a real in-process seed by ordinary Node libp2p peers (and HTTP clients).
     { name: 'attack', testDir: 'test/attack' },
-    chromiumProject('browser', 'test/browser', chromiumFlags({ testSpeedups: true })),
     // The seed and several tabs; WebRTC between tabs needs the network namespace `npm test` provides.
     chromiumProject('e2e', 'e2e', chromiumFlags({ webgpu: false })),
+    chromiumProject('browser', 'test/browser', chromiumFlags({ testSpeedups: true })),
     // coturn and homes behind NAT: network namespaces, routers and tabs the tests build (test/harness/nat.ts).
     chromiumProject('nat', 'test/nat', chromiumFlags({ webgpu: false })),
     dawnProject,
+    { name: 'unit', testDir: 'test/unit' },
   ],
   webServer: {
     command: `npx vite --port ${TEST_PORT} --strictPort`,
