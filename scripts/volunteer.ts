@@ -61,6 +61,8 @@ function logLine(e: VolunteerEvent): string | undefined {
       return `round ${e.round}: not credited (${e.reason})`;
     case 'skipped':
       return `round ${e.round} skipped: ${e.reason}`;
+    case 'send-later':
+      return `round ${e.round}: the seed refused the update for now (${e.reason}); sending it again in ${Math.ceil(e.retryInMs / 1000)} s`;
     case 'error':
       return `error: ${e.message}; trying again in ${Math.round(e.retryInMs / 1000)} s`;
     case 'warning':

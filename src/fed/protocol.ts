@@ -15,7 +15,8 @@
 // admits an update from its header before it reads a byte of the body: a stranger's update is
 // refused before it costs memory. Every frame is length-prefixed and bounded, every read and
 // write has a deadline, and each peer has a request budget. A refusal is {refused: reason}
-// (unsigned: nothing was received), a malformed request {error}; the stream then ends.
+// (unsigned: nothing was received), with retryInMs when it passes (the seed busy with other bodies,
+// the peer's budget spent), a malformed request {error}; the stream then ends.
 
 import type { AbortOptions, Connection, Stream, StreamHandler } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
@@ -49,6 +50,10 @@ export const MIN_UPDATE_BYTES_PER_S = 128 * 1024;
 export const UPDATE_REPLY_TIMEOUT_MS = 10_000;
 /** Update streams one connection may have open at once (a join and an update). */
 export const MAX_UPDATE_STREAMS_PER_CONNECTION = 2;
+/** When the seed is busy receiving other bodies, the sender is told to come back this much later. */
+export const UPDATE_BUSY_RETRY_MS = 5_000;
+/** The longest wait a refusal may ask for: a larger retryInMs (a hostile seed's) is not believed. */
+export const MAX_REFUSAL_RETRY_MS = 60_000;
 /** Update bodies one peer may be sending at once. */
 export const MAX_UPDATES_IN_FLIGHT_PER_PEER = 1;
 /** Body bytes being received at once, all peers together; an update over it is told to come back. */
@@ -99,10 +104,16 @@ export class UpdateProtocolError extends Error {
   override name = 'UpdateProtocolError';
 }
 
-/** The seed refused the update from its header (late, not assigned, …); `reason` says why. */
+/**
+ * The seed refused the request from its header (late, not assigned, busy, …); `reason` says why, and
+ * `retryInMs`, when the refusal passes, when to ask again.
+ */
 export class UpdateRefusedError extends UpdateProtocolError {
   override name = 'UpdateRefusedError';
-  constructor(readonly reason: string) {
+  constructor(
+    readonly reason: string,
+    readonly retryInMs?: number,
+  ) {
     super(`the seed refused the update: ${reason}`);
   }
 }
@@ -173,7 +184,8 @@ export function updateServer(opts: UpdateServerOptions): StreamHandler {
       if (refused) return { refused };
       if (sendingByPeer.count(peer) >= MAX_UPDATES_IN_FLIGHT_PER_PEER)
         return { refused: 'an update from you is already arriving' };
-      if (bytesInFlight + h.bytes > MAX_UPDATE_BYTES_IN_FLIGHT) return { refused: 'busy: try again in a moment' };
+      if (bytesInFlight + h.bytes > MAX_UPDATE_BYTES_IN_FLIGHT)
+        return { refused: 'busy: try again in a moment', retryInMs: UPDATE_BUSY_RETRY_MS };
       sendingByPeer.take(peer);
       bytesInFlight += h.bytes;
       try {
@@ -239,7 +251,11 @@ export function requestServer<H>(opts: {
     const serve = async (): Promise<unknown> => {
       const refused = opts.refusePeer?.(peer);
       if (refused) return { refused };
-      if (!withinBudget(peer)) return { refused: `too many requests: at most ${opts.requestsPerMinute} a minute` };
+      if (!withinBudget(peer))
+        return {
+          refused: `too many requests: at most ${opts.requestsPerMinute} a minute`,
+          retryInMs: Math.ceil(60_000 / opts.requestsPerMinute),
+        };
       const header = opts.parse(
         (await withDeadline(clock, UPDATE_HEADER_TIMEOUT_MS, (signal) => lp.read({ signal }))).subarray(),
       );
@@ -268,7 +284,12 @@ async function readReply(
   options: AbortOptions,
 ): Promise<Record<string, unknown>> {
   const reply = decodeJsonMessage((await lp.read(options)).subarray(), MAX_UPDATE_REPLY_BYTES, 'seed reply', fail);
-  if (typeof reply.refused === 'string') throw new UpdateRefusedError(reply.refused);
+  if (typeof reply.refused === 'string') {
+    const { retryInMs } = reply;
+    const believed =
+      typeof retryInMs === 'number' && retryInMs >= 0 && retryInMs <= MAX_REFUSAL_RETRY_MS ? retryInMs : undefined;
+    throw new UpdateRefusedError(reply.refused, believed);
+  }
   if (typeof reply.error === 'string') throw fail(`the seed refused: ${reply.error}`);
   return reply;
 }

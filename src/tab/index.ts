@@ -28,6 +28,7 @@ export {
   type ParticipantEvent,
   type ParticipantOptions,
   RECEIPTS_KEY,
+  resendDelay,
   runParticipant,
 } from './participant';
 export type { ResponsivenessView } from './responsiveness';

@@ -82,6 +82,8 @@ export type ParticipantEvent =
   /** The seed closed the round without crediting our update (`reason`: why, when it still knew). */
   | { type: 'not-credited'; round: number; reason: string }
   | { type: 'skipped'; round: number; reason: string }
+  /** The seed refused the update for now (`reason`: busy); the tab sends it again in `retryInMs`. */
+  | { type: 'send-later'; round: number; reason: string; retryInMs: number }
   /** The tab will not train this round: a setting is past its bounds (`reason` names it). */
   | { type: 'round-refused'; round: number; reason: string }
   /** The seed served corrupted pieces of the weights; the tab tries again in `retryInMs`, if given. */
@@ -322,29 +324,35 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
         denseBytes: result.denseBytes,
         gpuMs,
       });
-      let outcome: UpdateOutcome;
-      try {
-        outcome = await sendUpdate(
-          await updateStream(),
-          {
-            type: 'update',
-            round: m.round,
-            weights: manifest.id,
-            tokens: result.tokens,
-            steps: result.losses.length,
-            lossFirst: result.losses[0] ?? Number.NaN,
-            lossLast: result.losses.at(-1) ?? Number.NaN,
-            ...(opts.impact && { gpuMs, ...opts.impact() }),
-          },
-          result.update,
-          { signal },
-        );
-      } catch (e) {
-        // Refused from its header (late, a round that moved on): nothing was received, nothing is wrong.
-        if (!(e instanceof UpdateRefusedError)) throw e;
-        opts.onEvent({ type: 'skipped', round: m.round, reason: e.message });
-        continue;
+      const header = {
+        type: 'update' as const,
+        round: m.round,
+        weights: manifest.id,
+        tokens: result.tokens,
+        steps: result.losses.length,
+        lossFirst: result.losses[0] ?? Number.NaN,
+        lossLast: result.losses.at(-1) ?? Number.NaN,
+        ...(opts.impact && { gpuMs, ...opts.impact() }),
+      };
+      let outcome: UpdateOutcome | undefined;
+      while (!outcome && !signal.aborted) {
+        try {
+          outcome = await sendUpdate(await updateStream(), header, result.update, { signal });
+        } catch (e) {
+          // Refused from its header: nothing was received, nothing is wrong. A refusal that passes (the
+          // seed busy with other bodies) is tried again while the round's deadline allows; the round
+          // waits for our update, so giving up would only leave it waiting.
+          if (!(e instanceof UpdateRefusedError)) throw e;
+          const wait = resendDelay(e, Date.now(), m.deadline);
+          if (wait === undefined) {
+            opts.onEvent({ type: 'skipped', round: m.round, reason: e.message });
+            break;
+          }
+          opts.onEvent({ type: 'send-later', round: m.round, reason: e.reason, retryInMs: wait });
+          await sleep(systemClock, wait, signal).done;
+        }
       }
+      if (!outcome) continue;
       if (outcome.type === 'rejected') {
         opts.onEvent({ type: 'not-credited', round: m.round, reason: outcome.reason });
         continue;
@@ -375,6 +383,14 @@ export async function runParticipant(opts: ParticipantOptions): Promise<void> {
       seen = undefined;
     }
   }
+}
+
+/**
+ * How long to wait before sending a refused update again: the wait the refusal asked for, when it
+ * passes and the round's deadline is still ahead after it; undefined to give the round up.
+ */
+export function resendDelay(e: UpdateRefusedError, now: number, deadline: number): number | undefined {
+  return e.retryInMs !== undefined && now + e.retryInMs < deadline ? e.retryInMs : undefined;
 }
 
 /**

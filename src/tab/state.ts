@@ -355,6 +355,11 @@ export function reduce(s: TabState, e: TabEvent): TabState {
     }
     case 'skipped':
       return training({ status: 'waiting', reason: `round ${e.round} skipped: ${e.reason}` });
+    case 'send-later':
+      return training({
+        status: 'sending',
+        reason: `the seed refused round ${e.round}'s update for now (${e.reason}); sending it again in ${Math.ceil(e.retryInMs / 1000)} s`,
+      });
     case 'error':
       return training({ status: 'error', reason: `${e.message} (retrying in ${Math.round(e.retryInMs / 1000)} s)` });
     case 'round-refused':

@@ -9,6 +9,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { lpStream, streamPair } from '@libp2p/utils';
 import { expect, test } from '@playwright/test';
 import {
+  MAX_REFUSAL_RETRY_MS,
   MAX_UPDATE_BYTES,
   MAX_UPDATE_BYTES_IN_FLIGHT,
   MAX_UPDATE_HEADER_BYTES,
@@ -20,6 +21,7 @@ import {
   requestLeave,
   requestReceipts,
   sendUpdate,
+  UPDATE_BUSY_RETRY_MS,
   type UpdateHeader,
   type UpdateOutcome,
   UpdateProtocolError,
@@ -417,6 +419,33 @@ test.describe('updateServer', () => {
     expect([got.length, got[0], got.at(-1)]).toEqual([body.length, 1, 2]);
   });
 
+  test("a refusal's retryInMs is believed only within [0, MAX_REFUSAL_RETRY_MS]", async () => {
+    /** A seed that refuses every request with `reply`. */
+    const refusing =
+      (reply: Record<string, unknown>): StreamHandler =>
+      async (stream) => {
+        const lp = lpStream(stream);
+        await lp.read();
+        await lp.write(json(reply));
+        await stream.close();
+      };
+    const cases: [unknown, number | undefined][] = [
+      [3_000, 3_000],
+      [0, 0],
+      [MAX_REFUSAL_RETRY_MS, MAX_REFUSAL_RETRY_MS],
+      [MAX_REFUSAL_RETRY_MS + 1, undefined],
+      [1e12, undefined],
+      [-5, undefined],
+      ['soon', undefined],
+      [undefined, undefined],
+    ];
+    for (const [hint, believed] of cases) {
+      const e = await rejection(join(refusing({ refused: 'busy', retryInMs: hint })));
+      expect(e, String(hint)).toBeInstanceOf(UpdateRefusedError);
+      expect((e as UpdateRefusedError).retryInMs, String(hint)).toBe(believed);
+    }
+  });
+
   test(`each peer has MAX_UPDATE_REQUESTS_PER_MINUTE (${MAX_UPDATE_REQUESTS_PER_MINUTE}) requests a minute; others are unaffected`, async () => {
     const clock = manualClock();
     const s = server({ clock });
@@ -424,6 +453,8 @@ test.describe('updateServer', () => {
     const e = await rejection(join(s.handler));
     expect(e).toBeInstanceOf(UpdateRefusedError);
     expect(e.message).toContain(`too many requests: at most ${MAX_UPDATE_REQUESTS_PER_MINUTE} a minute`);
+    // The refusal passes: it says when the budget has room again.
+    expect((e as UpdateRefusedError).retryInMs).toBe(60_000 / MAX_UPDATE_REQUESTS_PER_MINUTE);
     expect(s.calls.joins).toHaveLength(MAX_UPDATE_REQUESTS_PER_MINUTE);
     // Another peer is served meanwhile.
     const { stream, handled } = await open(s.handler, bob);
@@ -457,7 +488,10 @@ test.describe('updateServer', () => {
     }
     // The same peer again, and a new peer past the total, are refused before any body.
     expect((await announce(peers[0]!)).reply).toEqual({ refused: 'an update from you is already arriving' });
-    expect((await announce(peers.at(-1)!)).reply).toEqual({ refused: 'busy: try again in a moment' });
+    expect((await announce(peers.at(-1)!)).reply).toEqual({
+      refused: 'busy: try again in a moment',
+      retryInMs: UPDATE_BUSY_RETRY_MS,
+    });
     // The senders give up: their bytes are free again.
     for (const h of held) {
       h.stream.abort(new Error('gave up'));

@@ -1,6 +1,7 @@
 // The tab's state and its reducer (src/tab/state.ts): each event a part of the tab reports moves
 // the state the page renders, without mutating the one before.
 import { expect, test } from '@playwright/test';
+import { UpdateRefusedError } from '../../src/fed';
 import {
   adapterClassInUse,
   DEFAULT_SETTINGS,
@@ -13,6 +14,7 @@ import {
   parseGlobalView,
   type ReceiptView,
   reduce,
+  resendDelay,
   type TabEvent,
   type TabState,
 } from '../../src/tab';
@@ -120,7 +122,14 @@ test('a round as the participant reports it: fetching, steps, a hold, the update
   );
   expect(s.training).toMatchObject({ status: 'sending', lastUpdateBytes: 1000, lastDenseBytes: 4000, gpuMs: 100 });
   expect(s.speed).toEqual({ tokensPerS: 5120, gflops: 2, dutyMeasured: 0.5 });
+  // A refusal that passes: the page says the update goes again, and when; taken in, the note goes.
+  s = run(s, { type: 'send-later', round: 3, reason: 'busy: try again in a moment', retryInMs: 4_200 });
+  expect(s.training).toMatchObject({
+    status: 'sending',
+    reason: "the seed refused round 3's update for now (busy: try again in a moment); sending it again in 5 s",
+  });
   s = run(s, { type: 'sent', round: 3 });
+  expect(s.training.reason).toBeUndefined();
   expect(s.training).toMatchObject({ status: 'waiting', acceptedRounds: 0, tokens: 0 });
   const credited = { kind: 'vgpu/receipt', version: 2, peer: 'p', update: 'u', at: 1, prev: 'h' } as const;
   s = run(s, {
@@ -320,4 +329,12 @@ test("the run's figures are taken from /status.json only when they have the shap
   expect(parseGlobalView({ ...status, round: -1 })).toBeUndefined();
   expect(parseGlobalView(null)).toBeUndefined();
   expect(parseGlobalView('status')).toBeUndefined();
+});
+
+test("a refused update is sent again after the refusal's wait while the round's deadline is still ahead after it; otherwise the round is given up", () => {
+  const now = 1_000_000;
+  const busy = new UpdateRefusedError('busy: try again in a moment', 5_000);
+  expect(resendDelay(busy, now, now + 5_001)).toBe(5_000);
+  expect(resendDelay(busy, now, now + 5_000)).toBeUndefined();
+  expect(resendDelay(new UpdateRefusedError('the round is closed'), now, now + 60_000)).toBeUndefined();
 });
