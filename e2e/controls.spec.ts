@@ -296,17 +296,29 @@ test("the page's own long tasks and dropped frames while training are measured a
   );
   testInfo.annotations.push({ type: 'responsiveness', description: JSON.stringify(r) });
   expect(r.longTasksObserved).toBe(true);
-  // A task of 150 ms on the page's main thread while it trains: counted, and its frames dropped.
-  await waitForTab(page, (s) => s.training.status === 'training', ROUND_WAIT_MS);
-  await page.evaluate(() =>
-    setTimeout(() => {
-      const t = performance.now();
-      while (performance.now() - t < 150);
-    }),
-  );
-  const after = await waitForTab(page, (s) => (s.responsiveness?.longTasks ?? 0) > r.longTasks, 30_000);
-  // (The browser coarsens task durations to a few ms.)
-  expect(after.responsiveness!.longestTaskMs).toBeGreaterThanOrEqual(140);
+  // A task of 150 ms on the page's main thread while it trains: counted, and its frames dropped. The
+  // page measures only while it trains, and a 4-step round can end before the task runs: the task
+  // is injected again at each look until one is counted (the totals only grow; the browser coarsens
+  // task durations to a few ms). Long tasks of the page's own may come too, on a loaded machine.
+  const counted = (s: TabState) =>
+    (s.responsiveness?.longestTaskMs ?? 0) >= 140 && s.responsiveness!.longTaskMs >= r.longTaskMs + 140;
+  await expect
+    .poll(
+      async () => {
+        if (counted(await waitForTab(page, () => true, 10_000))) return true;
+        await page.evaluate(() =>
+          setTimeout(() => {
+            const t = performance.now();
+            while (performance.now() - t < 150);
+          }),
+        );
+        return false;
+      },
+      { timeout: ROUND_WAIT_MS, intervals: [2_000] },
+    )
+    .toBe(true);
+  const after = await waitForTab(page, () => true, 10_000);
+  expect(after.responsiveness!.longTasks).toBeGreaterThan(r.longTasks);
   expect(after.responsiveness!.droppedFrames).toBeGreaterThan(r.droppedFrames);
   await expect(page.getByTestId('responsiveness')).toContainText(/\d+ long tasks? \(longest \d+ ms\)/);
 });
