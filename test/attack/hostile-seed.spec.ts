@@ -135,20 +135,9 @@ async function forgedRound(volunteers: string[] = []): Promise<SignedDocument> {
   });
 }
 
-/** An HTTP server that answers /round.json with `round` (the hostile seed's page side); its URL. */
-async function serveRound(round: () => Promise<SignedDocument>): Promise<{ url: string; close(): void }> {
-  const server = createServer((req, res) => {
-    if (req.url !== '/round.json') return void res.writeHead(404).end();
-    void round().then((doc) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc)));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/`, close: () => server.close() };
-}
-
-/** A hostile seed's page side: /grid.json answered by `grid`; its URL. */
-async function serveGrid(grid: (res: ServerResponse) => void): Promise<{ url: string; close(): void }> {
-  const server = createServer((req, res) => (req.url === '/grid.json' ? grid(res) : void res.writeHead(404).end()));
+/** A hostile seed's page side: an HTTP server that answers `path` with `answer`, and 404 otherwise; its URL. */
+async function servePath(path: string, answer: (res: ServerResponse) => void): Promise<{ url: string; close(): void }> {
+  const server = createServer((req, res) => (req.url === path ? answer(res) : void res.writeHead(404).end()));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -159,6 +148,15 @@ async function serveGrid(grid: (res: ServerResponse) => void): Promise<{ url: st
     },
   };
 }
+
+/** /round.json answered with `round`. */
+const serveRound = (round: () => Promise<SignedDocument>) =>
+  servePath('/round.json', (res) => {
+    void round().then((doc) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc)));
+  });
+
+/** /grid.json answered by `grid`. */
+const serveGrid = (grid: (res: ServerResponse) => void) => servePath('/grid.json', grid);
 
 test("a seed's /grid.json that streams on past MAX_GRID_BYTES is refused, and read no further than the bound", async () => {
   let written = 0;
