@@ -132,8 +132,8 @@ export const DIAL_TIMEOUT_MS = 30_000;
  * Time for a direct WebRTC dial to another tab: 3× the slowest measured (1–3 s between homes behind
  * NAT, TURN included). A dial whose peer connection closes during ICE never fails on its own in
  * @libp2p/webrtc 6.0.33: readCandidatesUntilConnected swallows the "closed" state unless the dial's
- * signal has aborted, and the dial then waits for a data channel that never opens. About one dial in
- * 20 does so between Node peers on one machine; this bounds what each costs.
+ * signal has aborted, and the dial then waits for a data channel that never opens. Between 1 dial in
+ * 6 and 1 in 70 did so between Node peers on one machine; this bounds what each costs.
  */
 export const PEER_DIAL_TIMEOUT_MS = 10_000;
 /** Time for a whole piece request, dial included. */
