@@ -28,7 +28,6 @@ export {
   type ParticipantEvent,
   type ParticipantOptions,
   RECEIPTS_KEY,
-  resendDelay,
   runParticipant,
 } from './participant';
 export type { ResponsivenessView } from './responsiveness';

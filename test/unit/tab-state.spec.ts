@@ -14,10 +14,10 @@ import {
   parseGlobalView,
   type ReceiptView,
   reduce,
-  resendDelay,
   type TabEvent,
   type TabState,
 } from '../../src/tab';
+import { resendDelay } from '../../src/tab/participant';
 import { failure } from '../../src/ui/view';
 
 const SEED = 'http://127.0.0.1:8080';
